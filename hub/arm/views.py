@@ -1,0 +1,99 @@
+"""The base view every ARM handler derives from, and the response helpers they share."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hub.arm.errors import ArmError
+
+
+class ArmView(APIView):
+    """An ARM endpoint: bearer-token authentication, api-version required (any value), ARM headers."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not request.query_params.get("api-version"):
+            raise ArmError(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["x-ms-request-id"] = str(uuid.uuid4())
+        correlation = request.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        response["x-ms-correlation-request-id"] = correlation
+        if request.headers.get("x-ms-client-request-id"):
+            response["x-ms-client-request-id"] = request.headers["x-ms-client-request-id"]
+        return response
+
+
+def absolute_url(request, path: str) -> str:
+    """An absolute URL on this hub, carrying the caller's api-version (ARM emits absolute links)."""
+    api_version = request.query_params.get("api-version", "")
+    return request.build_absolute_uri(f"{path}?api-version={api_version}")
+
+
+def accepted(request, *, location: str, azure_async_operation: str | None = None) -> Response:
+    """202 for a long-running operation; the client polls `location` (and the async-operation URL)."""
+    headers = {
+        "Location": absolute_url(request, location),
+        "Retry-After": str(settings.ARM_RETRY_AFTER_SECONDS),
+    }
+    if azure_async_operation:
+        headers["Azure-AsyncOperation"] = absolute_url(request, azure_async_operation)
+    return Response(status=202, headers=headers)
+
+
+def arm_list(items: list[dict]) -> Response:
+    return Response({"value": items})
+
+
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """Validate a request body; a failure names each offending field, ARM-style."""
+    if not isinstance(data, dict):
+        raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
+    serializer = serializer_class(data=data)
+    if serializer.is_valid():
+        return serializer.validated_data
+    details = []
+    for field, messages in _flatten(serializer.errors):
+        details.append({"code": "InvalidParameter", "target": field, "message": f"'{field}': {messages}"})
+    first = details[0]
+    if first["target"] == "location" and "required" in first["message"]:
+        raise ArmError(
+            400,
+            "LocationRequired",
+            "The location property is required for this definition.",
+            target="location",
+        )
+    raise ArmError(400, "InvalidRequestContent", first["message"], target=first["target"], details=details)
+
+
+def _flatten(errors, prefix: str = ""):
+    for field, value in errors.items():
+        name = f"{prefix}{field}" if field != "non_field_errors" else prefix.rstrip(".") or "body"
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{name}.")
+        else:
+            yield name, " ".join(str(message) for message in value)
+
+
+class NotFoundView(ArmView):
+    """Any ARM path no handler serves: 404 in the ARM envelope, after authentication."""
+
+    def _not_found(self, request, *args, **kwargs):
+        raise ArmError(
+            404,
+            "InvalidResourceType",
+            f"The resource type or path '{request.path}' is not served by this hub. "
+            "See /api/schema/ for the resources it emulates.",
+        )
+
+    get = put = post = patch = delete = head = _not_found

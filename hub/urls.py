@@ -1,0 +1,29 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView
+
+from hub import views
+from hub.arm.views import NotFoundView
+
+hub_patterns = (
+    [
+        path("", views.home, name="home"),
+        path("signin/", views.SignInView.as_view(), name="signin"),
+        path("signout/", auth_views.LogoutView.as_view(next_page="hub:signin"), name="signout"),
+        path("services/", views.all_services, name="all-services"),
+        path("search/", views.search, name="search"),
+        path("settings/api-tokens/", views.api_tokens, name="api-tokens"),
+        path("settings/api-tokens/<int:token_id>/revoke/", views.revoke_api_token, name="revoke-api-token"),
+    ],
+    "hub",
+)
+
+urlpatterns = [
+    path("", include(hub_patterns)),
+    path("", include("projects.urls")),
+    path("jobs/", include("jobs.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
+    # The ARM API lives at the site root, as on management.azure.com.
+    path("", include("projects.arm")),
+    re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view()),
+]

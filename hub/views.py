@@ -1,0 +1,125 @@
+"""The portal shell: sign-in, home, All services, search, and the user's API tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from hub.models import ApiToken
+from projects import access
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    category: str
+    url_name: str | None  # None: not emulated yet
+    keywords: str = ""
+
+
+SERVICES = [
+    Service("Azure Migrate", "Migrate", "projects:migrate-overview", "migration servers assess replicate"),
+    Service("Resource groups", "General", "projects:resource-groups", "rg"),
+    Service("Subscriptions", "General", "projects:subscriptions", "billing"),
+    Service("Azure Migrate jobs", "Migrate", "jobs:list", "deployments activity"),
+    Service("Virtual machines", "Compute", None, "vm"),
+    Service("Virtual networks", "Networking", None, "vnet subnet"),
+    Service("Azure Active Directory", "Identity", None, "aad entra users roles app registrations"),
+    Service("Recovery Services vaults", "Migrate", None, "site recovery asr"),
+]
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = "Email, phone, or Skype"
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "hub/signin.html"
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["demo_password"] = settings.DEMO_PASSWORD if settings.DEBUG else None
+        return context
+
+
+@login_required
+@require_GET
+def home(request):
+    return render(
+        request,
+        "hub/home.html",
+        {
+            "services": [s for s in SERVICES if s.url_name][:4],
+            "recent_projects": access.visible_projects(request.user).order_by("-created_at")[:5],
+        },
+    )
+
+
+def _matching_services(query: str) -> list[Service]:
+    words = query.lower().split()
+    return [s for s in SERVICES if all(w in f"{s.name} {s.category} {s.keywords}".lower() for w in words)]
+
+
+@login_required
+@require_GET
+def all_services(request):
+    query = request.GET.get("q", "").strip()
+    return render(request, "hub/all_services.html", {"services": _matching_services(query), "query": query})
+
+
+@login_required
+@require_GET
+def search(request):
+    query = request.GET.get("q", "").strip()
+    groups = access.visible_resource_groups(request.user)
+    projects = access.visible_projects(request.user)
+    if query:
+        groups = groups.filter(name__icontains=query)
+        projects = projects.filter(name__icontains=query)
+    return render(
+        request,
+        "hub/search.html",
+        {
+            "query": query,
+            "services": _matching_services(query),
+            "resource_groups": groups[:20],
+            "projects": projects[:20],
+        },
+    )
+
+
+@login_required
+def api_tokens(request):
+    new_secret = None
+    if request.method == "POST":
+        name = request.POST.get("name", "").strip()
+        if not name or len(name) > 80:
+            messages.error(request, "Give the token a name of 1 to 80 characters, e.g. 'ci-pipeline'.")
+        else:
+            _, new_secret = ApiToken.issue(request.user, name)
+    return render(
+        request,
+        "hub/api_tokens.html",
+        {"tokens": request.user.api_tokens.all(), "new_secret": new_secret},
+    )
+
+
+@login_required
+@require_POST
+def revoke_api_token(request, token_id: int):
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    token.revoke()
+    messages.success(request, f"Token '{token.name}' was revoked. Clients using it now get 401.")
+    return redirect(reverse("hub:api-tokens"))

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from jobs import push
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """One socket per portal page: the user's notifications and the jobs of what they may see."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()
+            return
+        self.visible = await database_sync_to_async(_visible_scopes)(user)
+        self.groups_joined = [push.user_group(user.pk)]
+        self.groups_joined += [push.subscription_group(sub) for sub in {sub for sub, _ in self.visible}]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def hub_push(self, event):
+        subscription_id = event.get("subscription_id")
+        if subscription_id and not self._may_see(subscription_id, event.get("resource_group_name", "")):
+            return
+        await self.send(text_data=event["html"])
+
+    def _may_see(self, subscription_id: str, resource_group_name: str) -> bool:
+        return (subscription_id, None) in self.visible or (
+            subscription_id,
+            resource_group_name.lower(),
+        ) in self.visible
+
+
+def _visible_scopes(user) -> set[tuple[str, str | None]]:
+    from projects.access import visible_scopes
+
+    return visible_scopes(user)

@@ -1,0 +1,123 @@
+"""One Job model for every long action, shaped like an Azure Site Recovery job.
+
+A job is created NotStarted with all its ordered tasks, moves to InProgress when a worker claims it,
+and ends Succeeded or Failed. Only jobs.services writes these rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class State(models.TextChoices):
+    NOT_STARTED = "NotStarted", "Not started"
+    IN_PROGRESS = "InProgress", "In progress"
+    SUCCEEDED = "Succeeded", "Succeeded"
+    FAILED = "Failed", "Failed"
+    CANCELLED = "Cancelled", "Cancelled"
+
+
+TERMINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+
+
+class JobQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        from projects.access import visibility_q
+
+        return self.filter(visibility_q(user, subscription_field="subscription", rg_field="resource_group_name"))
+
+    def unfinished(self):
+        return self.exclude(state__in=TERMINAL_STATES)
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    subscription = models.ForeignKey("projects.Subscription", on_delete=models.CASCADE, related_name="jobs")
+    # Kept as a name, not a key: a job outlives the resource group it deleted.
+    resource_group_name = models.CharField(max_length=90, blank=True)
+    scenario_name = models.CharField(max_length=60)
+    friendly_name = models.CharField(max_length=120)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.NOT_STARTED)
+    state_description = models.CharField(max_length=60, blank=True)
+    target_object_id = models.CharField(max_length=400, blank=True)
+    target_object_name = models.CharField(max_length=120, blank=True)
+    target_instance_type = models.CharField(max_length=60, blank=True)
+    input = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["subscription", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.friendly_name} ({self.state})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def duration(self):
+        if self.started_at and self.ended_at:
+            return self.ended_at - self.started_at
+        return None
+
+    @property
+    def first_error(self) -> dict | None:
+        return self.errors[0] if self.errors else None
+
+
+class JobTask(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="tasks")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=60)
+    friendly_name = models.CharField(max_length=120)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.NOT_STARTED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["job", "position"], name="unique_task_position")]
+
+    def __str__(self) -> str:
+        return self.friendly_name
+
+
+class Notification(models.Model):
+    """What the portal's bell shows one user; a job's notification changes as the job ends."""
+
+    class Level(models.TextChoices):
+        IN_PROGRESS = "InProgress"
+        SUCCEEDED = "Succeeded"
+        FAILED = "Failed"
+        INFO = "Info"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    title = models.CharField(max_length=120)
+    message = models.CharField(max_length=400, blank=True)
+    level = models.CharField(max_length=20, choices=Level.choices, default=Level.INFO)
+    link = models.CharField(max_length=400, blank=True)
+    read = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["user", "-updated_at"]), models.Index(fields=["user", "read"])]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from hub.arm.errors import ArmError
+from jobs.models import Job
+from jobs.selectors import get_visible_job
+from jobs.services import notifications_mark_read
+
+
+@login_required
+@require_GET
+def job_list(request):
+    jobs = Job.objects.visible_to(request.user).select_related("subscription")[:100]
+    return render(request, "jobs/job_list.html", {"jobs": jobs, "blade": "jobs"})
+
+
+@login_required
+@require_GET
+def job_detail(request, job_id):
+    try:
+        job = get_visible_job(request.user, job_id)
+    except ArmError as error:
+        raise Http404(error.message) from error
+    return render(request, "jobs/job_detail.html", {"job": job, "tasks": job.tasks.all(), "blade": "jobs"})
+
+
+@login_required
+@require_POST
+def mark_notifications_read(request):
+    notifications_mark_read(request.user)
+    return render(request, "jobs/_bell_count.html", {"unread_count": 0}) if request.htmx else HttpResponse(status=204)

@@ -1,0 +1,82 @@
+"""This app's job scenarios: the steps the worker runs, each idempotent."""
+
+from __future__ import annotations
+
+from jobs.models import Job
+from jobs.scenarios import JobStepError, Scenario, Step, register
+from projects import services
+from projects.models import MigrateProject, ResourceGroup, Solution
+
+
+def _resource_group(job: Job) -> ResourceGroup:
+    group = ResourceGroup.objects.filter(
+        subscription=job.subscription, name__iexact=job.input["resource_group_name"]
+    ).first()
+    if group is None:
+        raise JobStepError(
+            "ResourceGroupNotFound",
+            f"Resource group '{job.input['resource_group_name']}' could not be found.",
+            possible_causes="The resource group was deleted while the deployment ran.",
+            recommended_action="Run Add tools again and create a new resource group.",
+        )
+    return group
+
+
+def _create_resource_group(job: Job) -> None:
+    if not job.input["create_resource_group"]:
+        return
+    services.resource_group_create_or_update(
+        user=job.created_by,
+        subscription=job.subscription,
+        name=job.input["resource_group_name"],
+        location=job.input["location"],
+    )
+
+
+def _create_project(job: Job) -> None:
+    services.migrate_project_create_or_update(
+        user=job.created_by,
+        resource_group=_resource_group(job),
+        name=job.input["project_name"],
+        location=job.input["location"],
+    )
+
+
+def _add_tools(job: Job) -> None:
+    project = MigrateProject.objects.get(resource_group=_resource_group(job), name__iexact=job.input["project_name"])
+    for tool in job.input["tools"]:
+        services.tool_register(user=job.created_by, project=project, tool=tool)
+
+
+register(
+    Scenario(
+        name="AddTools",
+        friendly_name="Add tools",
+        steps=(
+            Step("CreateResourceGroup", "Create resource group", _create_resource_group),
+            Step("CreateMigrateProject", "Create Azure Migrate project", _create_project),
+            Step("RegisterTools", f"Add {Solution.Tool.SERVER_MIGRATION.label}", _add_tools),
+        ),
+        running_title="Adding tools...",
+        succeeded_title="Tools added",
+        failed_title="Adding tools failed",
+        succeeded_message="The tools were added to Azure Migrate project {target}.",
+    )
+)
+
+register(
+    Scenario(
+        name="DeleteResourceGroup",
+        friendly_name="Delete resource group",
+        steps=(
+            Step(
+                "DeleteResources",
+                "Delete the resource group and its resources",
+                lambda job: services.resource_group_delete_now(job.input["resource_group_id"]),
+            ),
+        ),
+        running_title="Deleting resource group {target}...",
+        succeeded_title="Deleted resource group {target}",
+        failed_title="Failed to delete resource group {target}",
+    )
+)

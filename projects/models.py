@@ -1,0 +1,223 @@
+"""The Azure side the user sets up: the directory, subscriptions, resource groups, role assignments,
+and Azure Migrate projects with their tools (solutions)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from projects.roles import BUILTIN_ROLES
+
+
+class Tenant(models.Model):
+    """An Azure AD (Entra ID) directory."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    display_name = models.CharField(max_length=120)
+    domain = models.CharField(max_length=200, unique=True)
+    # "Users can register applications" (Azure AD > User settings > App registrations).
+    app_registrations_allowed = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email, password=None, **fields):
+        if not email:
+            raise ValueError("A user needs an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **fields):
+        fields.setdefault("is_staff", True)
+        fields.setdefault("is_superuser", True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractUser):
+    """A directory user; signs in with the email address (user principal name)."""
+
+    username = None
+    email = models.EmailField(unique=True)
+    display_name = models.CharField(max_length=120, blank=True)
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = UserManager()
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Subscription(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="subscriptions")
+    display_name = models.CharField(max_length=120)
+    state = models.CharField(max_length=20, default="Enabled")
+
+    class Meta:
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def arm_id(self) -> str:
+        return f"/subscriptions/{self.pk}"
+
+
+class ProvisioningState(models.TextChoices):
+    SUCCEEDED = "Succeeded"
+    DELETING = "Deleting"
+
+
+class ResourceGroup(models.Model):
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="resource_groups")
+    name = models.CharField(max_length=90)
+    location = models.CharField(max_length=40)
+    tags = models.JSONField(default=dict, blank=True)
+    managed_by = models.CharField(max_length=400, null=True, blank=True)
+    provisioning_state = models.CharField(
+        max_length=20, choices=ProvisioningState.choices, default=ProvisioningState.SUCCEEDED
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [
+            # ARM names are case-insensitive: "rg-Migrate" and "rg-migrate" are one group.
+            models.UniqueConstraint(Lower("name"), "subscription", name="unique_resource_group_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arm_id(self) -> str:
+        return f"{self.subscription.arm_id}/resourceGroups/{self.name}"
+
+    @property
+    def is_deleting(self) -> bool:
+        return self.provisioning_state == ProvisioningState.DELETING
+
+
+class RoleAssignment(models.Model):
+    """A built-in role granted to a user at subscription scope, or at one resource group's scope."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    principal = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_assignments")
+    role_name = models.CharField(max_length=60, choices=[(name, name) for name in BUILTIN_ROLES])
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="role_assignments")
+    resource_group = models.ForeignKey(
+        ResourceGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="role_assignments"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        # One assignment per principal, role and scope. Two partial constraints, because SQLite
+        # cannot treat the NULL resource group (subscription scope) as one value.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["principal", "role_name", "subscription"],
+                condition=models.Q(resource_group__isnull=True),
+                name="unique_subscription_role_assignment",
+            ),
+            models.UniqueConstraint(
+                fields=["principal", "role_name", "resource_group"],
+                condition=models.Q(resource_group__isnull=False),
+                name="unique_resource_group_role_assignment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} is {self.role_name} on {self.scope}"
+
+    @property
+    def role(self):
+        return BUILTIN_ROLES[self.role_name]
+
+    @property
+    def scope(self) -> str:
+        return self.resource_group.arm_id if self.resource_group_id else self.subscription.arm_id
+
+
+class MigrateProject(models.Model):
+    """An Azure Migrate project (Microsoft.Migrate/migrateProjects)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.CASCADE, related_name="migrate_projects")
+    name = models.CharField(max_length=24)
+    # Where the project's metadata is stored (one of the tutorial's geography regions).
+    location = models.CharField(max_length=40)
+    tags = models.JSONField(default=dict, blank=True)
+    etag = models.UUIDField(default=uuid.uuid4)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "resource_group", name="unique_migrate_project_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arm_id(self) -> str:
+        return f"{self.resource_group.arm_id}/providers/Microsoft.Migrate/migrateProjects/{self.name}"
+
+    @property
+    def subscription(self) -> Subscription:
+        return self.resource_group.subscription
+
+    def has_tool(self, tool: str) -> bool:
+        return any(solution.tool == tool for solution in self.solutions.all())
+
+
+class Solution(models.Model):
+    """A tool added to a project; its ARM name is `{goal}-{purpose}-{tool}`."""
+
+    class Tool(models.TextChoices):
+        SERVER_MIGRATION = "ServerMigration", "Azure Migrate: Server Migration"
+        SERVER_ASSESSMENT = "ServerAssessment", "Azure Migrate: Server Assessment"
+        SERVER_DISCOVERY = "ServerDiscovery", "Azure Migrate: Discovery"
+
+    project = models.ForeignKey(MigrateProject, on_delete=models.CASCADE, related_name="solutions")
+    tool = models.CharField(max_length=40, choices=Tool.choices)
+    goal = models.CharField(max_length=20, default="Servers")
+    purpose = models.CharField(max_length=20)
+    status = models.CharField(max_length=20, default="Active")
+    etag = models.UUIDField(default=uuid.uuid4)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    PURPOSES = {
+        "ServerMigration": "Migration",
+        "ServerAssessment": "Assessment",
+        "ServerDiscovery": "Discovery",
+    }
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["project", "tool"], name="unique_project_tool")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return f"{self.goal}-{self.purpose}-{self.tool}"
+
+    @property
+    def arm_id(self) -> str:
+        return f"{self.project.arm_id}/solutions/{self.name}"

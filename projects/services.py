@@ -1,0 +1,261 @@
+"""Workflows on the Azure side that span models or start jobs. Portal and ARM API both call these,
+so the same permission checks and rules apply to both."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from hub import clock
+from hub.arm.errors import ArmError
+from jobs.models import Job
+from jobs.services import job_start
+from projects import access
+from projects.models import MigrateProject, ResourceGroup, Solution, Subscription
+from projects.names import project_name_problem, resource_group_name_problem
+from projects.regions import MIGRATE_PROJECT_LOCATIONS, REGIONS_BY_NAME, normalize_location
+
+
+def check_resource_group_name(name: str) -> None:
+    problem = resource_group_name_problem(name)
+    if problem:
+        raise ArmError(
+            400, "InvalidResourceGroupName", f"The resource group name '{name}' is invalid. {problem}", "name"
+        )
+
+
+def check_project_name(name: str) -> None:
+    problem = project_name_problem(name)
+    if problem:
+        raise ArmError(400, "InvalidResourceName", f"The resource name '{name}' is invalid. {problem}", "name")
+
+
+def check_region(location: str) -> str:
+    region = normalize_location(location)
+    if region not in REGIONS_BY_NAME:
+        raise ArmError(
+            400,
+            "LocationNotAvailableForResourceGroup",
+            f"The provided location '{location}' is not available for resource group. List of available "
+            f"regions is '{','.join(REGIONS_BY_NAME)}'.",
+            "location",
+        )
+    return region
+
+
+def check_project_location(location: str) -> str:
+    region = normalize_location(location)
+    if region not in MIGRATE_PROJECT_LOCATIONS:
+        raise ArmError(
+            400,
+            "LocationNotAvailableForResourceType",
+            f"The provided location '{location}' is not available for resource type "
+            f"'Microsoft.Migrate/migrateProjects'. List of available regions for the resource type is "
+            f"'{','.join(MIGRATE_PROJECT_LOCATIONS)}'.",
+            "location",
+        )
+    return region
+
+
+def _check_not_deleting(resource_group: ResourceGroup) -> None:
+    if resource_group.is_deleting:
+        raise ArmError(
+            409,
+            "ResourceGroupBeingDeleted",
+            f"The resource group '{resource_group.name}' is in deprovisioning state and cannot perform this operation.",
+        )
+
+
+# Resource groups
+
+
+def resource_group_create_or_update(
+    *, user, subscription: Subscription, name: str, location: str, tags: dict | None = None, managed_by=None
+) -> tuple[ResourceGroup, bool]:
+    """PUT semantics: create, or replace tags and managedBy of the existing group."""
+    check_resource_group_name(name)
+    region = check_region(location)
+    access.authorize(user, access.CREATE_RESOURCE_GROUP, subscription, name)
+    with transaction.atomic():
+        # Serialise creations in one subscription, so two PUTs of one name cannot race.
+        Subscription.objects.select_for_update().get(pk=subscription.pk)
+        existing = ResourceGroup.objects.filter(subscription=subscription, name__iexact=name).first()
+        if existing is None:
+            group = ResourceGroup.objects.create(
+                subscription=subscription,
+                name=name,
+                location=region,
+                tags=tags or {},
+                managed_by=managed_by,
+                created_at=clock.now(),
+            )
+            return group, True
+        _check_not_deleting(existing)
+        if existing.location != region:
+            raise ArmError(
+                409,
+                "InvalidResourceGroupLocation",
+                f"Invalid resource group location '{location}'. The Resource group already exists in location "
+                f"'{existing.location}'.",
+                "location",
+            )
+        existing.tags, existing.managed_by = tags or {}, managed_by
+        existing.save(update_fields=["tags", "managed_by"])
+        return existing, False
+
+
+def resource_group_update(*, user, resource_group: ResourceGroup, changes: dict) -> ResourceGroup:
+    """PATCH semantics: only the given top-level fields change; tags are replaced as a whole."""
+    access.authorize(user, access.CREATE_RESOURCE_GROUP, resource_group.subscription, resource_group.name)
+    with transaction.atomic():
+        group = ResourceGroup.objects.select_for_update().get(pk=resource_group.pk)
+        _check_not_deleting(group)
+        if "tags" in changes:
+            group.tags = changes["tags"] or {}
+        if "managed_by" in changes:
+            group.managed_by = changes["managed_by"]
+        group.save(update_fields=["tags", "managed_by"])
+    return group
+
+
+def resource_group_delete_start(*, user, resource_group: ResourceGroup) -> Job:
+    """Mark the group Deleting and start the job that deletes it with everything in it."""
+    access.authorize(user, access.DELETE_RESOURCE_GROUP, resource_group.subscription, resource_group.name)
+    with transaction.atomic():
+        marked = ResourceGroup.objects.filter(
+            pk=resource_group.pk,
+            provisioning_state=ResourceGroup._meta.get_field("provisioning_state").default,
+        ).update(provisioning_state="Deleting")
+        if not marked:
+            _check_not_deleting(ResourceGroup.objects.get(pk=resource_group.pk))
+        return job_start(
+            scenario_name="DeleteResourceGroup",
+            subscription=resource_group.subscription,
+            resource_group_name=resource_group.name,
+            target_object_id=resource_group.arm_id,
+            target_object_name=resource_group.name,
+            target_instance_type="ResourceGroup",
+            job_input={"resource_group_id": resource_group.pk},
+            created_by=user,
+        )
+
+
+def resource_group_delete_now(resource_group_pk: int) -> None:
+    """The job's step: delete the group and, by cascade, what it holds. Idempotent."""
+    ResourceGroup.objects.filter(pk=resource_group_pk).delete()
+
+
+# Azure Migrate projects
+
+
+def migrate_project_create_or_update(
+    *, user, resource_group: ResourceGroup, name: str, location: str, tags: dict | None = None
+) -> tuple[MigrateProject, bool]:
+    check_project_name(name)
+    region = check_project_location(location)
+    access.authorize(user, access.WRITE_MIGRATE_PROJECT, resource_group.subscription, resource_group.name)
+    with transaction.atomic():
+        group = ResourceGroup.objects.select_for_update().get(pk=resource_group.pk)
+        _check_not_deleting(group)
+        project = MigrateProject.objects.filter(resource_group=group, name__iexact=name).first()
+        if project is None:
+            project = MigrateProject.objects.create(
+                resource_group=group,
+                name=name,
+                location=region,
+                tags=tags or {},
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+            return project, True
+        if project.location != region:
+            raise ArmError(
+                409,
+                "InvalidResourceLocation",
+                f"The resource '{project.name}' already exists in location '{project.location}' in resource "
+                f"group '{group.name}'. A resource with the same name cannot be created in location "
+                f"'{region}'. Please select a new resource name.",
+                "location",
+            )
+        project.tags, project.etag, project.updated_at = tags or {}, uuid.uuid4(), clock.now()
+        project.save(update_fields=["tags", "etag", "updated_at"])
+        return project, False
+
+
+def migrate_project_update_tags(*, user, project: MigrateProject, tags: dict) -> MigrateProject:
+    access.authorize(user, access.WRITE_MIGRATE_PROJECT, project.subscription, project.resource_group.name)
+    MigrateProject.objects.filter(pk=project.pk).update(tags=tags, etag=uuid.uuid4(), updated_at=clock.now())
+    project.refresh_from_db()
+    return project
+
+
+def migrate_project_delete(*, user, project: MigrateProject) -> None:
+    access.authorize(user, access.DELETE_MIGRATE_PROJECT, project.subscription, project.resource_group.name)
+    MigrateProject.objects.filter(pk=project.pk).delete()
+
+
+def tool_register(*, user, project: MigrateProject, tool: str) -> Solution:
+    if tool not in Solution.PURPOSES:
+        raise ArmError(
+            400,
+            "InvalidTool",
+            f"The tool '{tool}' cannot be registered here. Use one of: {', '.join(Solution.PURPOSES)}.",
+            "tool",
+        )
+    access.authorize(user, access.REGISTER_TOOL, project.subscription, project.resource_group.name)
+    with transaction.atomic():
+        MigrateProject.objects.select_for_update().filter(pk=project.pk).update(etag=uuid.uuid4())
+        solution, _ = Solution.objects.get_or_create(
+            project=project,
+            tool=tool,
+            defaults={"purpose": Solution.PURPOSES[tool], "created_at": clock.now()},
+        )
+    return solution
+
+
+# The portal's "Add tools" deployment
+
+
+@dataclass(frozen=True)
+class AddToolsRequest:
+    subscription: Subscription
+    resource_group_name: str
+    create_resource_group: bool
+    project_name: str
+    location: str
+    tools: tuple[str, ...]
+
+
+def add_tools_start(*, user, request: AddToolsRequest, link: str = "") -> Job:
+    """Check everything the deployment will do, then start it as a job. Nothing is created when a
+    check fails; the job re-checks permissions as it runs."""
+    check_resource_group_name(request.resource_group_name)
+    check_project_name(request.project_name)
+    check_project_location(request.location)
+    if request.create_resource_group:
+        access.authorize(user, access.CREATE_RESOURCE_GROUP, request.subscription, request.resource_group_name)
+    access.authorize(user, access.WRITE_MIGRATE_PROJECT, request.subscription, request.resource_group_name)
+    arm_id = (
+        f"{request.subscription.arm_id}/resourceGroups/{request.resource_group_name}"
+        f"/providers/Microsoft.Migrate/migrateProjects/{request.project_name}"
+    )
+    return job_start(
+        scenario_name="AddTools",
+        subscription=request.subscription,
+        resource_group_name=request.resource_group_name,
+        target_object_id=arm_id,
+        target_object_name=request.project_name,
+        target_instance_type="MigrateProject",
+        job_input={
+            "resource_group_name": request.resource_group_name,
+            "create_resource_group": request.create_resource_group,
+            "project_name": request.project_name,
+            "location": request.location,
+            "tools": list(request.tools),
+        },
+        created_by=user,
+        notify=True,
+        link=link,
+    )

@@ -1,0 +1,167 @@
+"""Portal blades on the Azure side: Azure Migrate (Overview, Servers, Add tools), resource groups."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseClientRedirect
+
+from hub.arm.errors import ArmError
+from jobs.models import Job
+from projects import access, services
+from projects.forms import STEPS, AddToolsForm
+from projects.models import MigrateProject, Solution
+from projects.regions import MIGRATE_GEOGRAPHIES, REGIONS_BY_NAME
+
+
+def servers_url(project_arm_id: str) -> str:
+    return reverse("projects:migrate-servers") + "?" + urlencode({"project": project_arm_id})
+
+
+def _project_from_arm_id(user, arm_id: str) -> MigrateProject:
+    """Resolve `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Migrate/migrateProjects/{name}`."""
+    parts = arm_id.strip("/").split("/")
+    if len(parts) != 8 or parts[0].lower() != "subscriptions" or parts[6].lower() != "migrateprojects":
+        raise Http404("No such project")
+    try:
+        subscription = access.get_subscription(user, parts[1])
+        group = access.get_resource_group(user, subscription, parts[3])
+        return access.get_project(user, group, parts[7])
+    except ArmError as error:
+        raise Http404(error.message) from error
+
+
+@login_required
+@require_GET
+def migrate_overview(request):
+    return render(request, "projects/migrate_overview.html", {"blade": "overview"})
+
+
+# Why each Server Migration action is not available yet; later releases replace these.
+TOOL_ACTIONS = [
+    (
+        "Discover",
+        "Discover is not available yet: the replication appliance and mobility agent arrive in a later "
+        "Migrate Hub release.",
+    ),
+    ("Replicate", "Replicate needs discovered servers. Run Discover first."),
+    ("Overview", "The Server Migration overview needs replicating servers. Discover and replicate first."),
+]
+
+
+@login_required
+@require_GET
+def migrate_servers(request):
+    projects = list(access.visible_projects(request.user).prefetch_related("solutions"))
+    selected_id = request.GET.get("project")
+    if selected_id:
+        project = _project_from_arm_id(request.user, selected_id)
+    else:
+        project = max(projects, key=lambda p: p.created_at, default=None)
+    deployments = Job.objects.visible_to(request.user).filter(scenario_name="AddTools", created_by=request.user)
+    return render(
+        request,
+        "projects/migrate_servers.html",
+        {
+            "blade": "servers",
+            "projects": projects,
+            "project": project,
+            "server_migration": project and project.has_tool(Solution.Tool.SERVER_MIGRATION),
+            "tool_actions": TOOL_ACTIONS,
+            "deployments": deployments.unfinished()[:5],
+            "servers_url": servers_url,
+        },
+    )
+
+
+@login_required
+def add_tools(request):
+    """One form across four tabs. Every Next validates the steps so far on the server; nothing is
+    created until Add tools passes every check."""
+    step = _int(request.POST.get("step"), 0) if request.method == "POST" else 0
+    action = request.POST.get("action", "")
+    if request.method != "POST":
+        form = AddToolsForm(request.user)
+    elif action in ("previous", "refresh"):
+        form = AddToolsForm(request.user, request.POST)
+        step = max(step - 1, 0) if action == "previous" else step
+    else:
+        form = AddToolsForm(request.user, request.POST, validate_upto=step)
+        if form.is_valid():
+            if action == "add" and step == len(STEPS) - 1:
+                try:
+                    job = services.add_tools_start(
+                        user=request.user,
+                        request=form.to_request(),
+                        link=servers_url(_arm_id_of(form)),
+                    )
+                except ArmError as error:
+                    form.add_error(None, getattr(error, "portal_message", error.message))
+                else:
+                    target = servers_url(job.target_object_id)
+                    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+            else:
+                step = min(step + 1, len(STEPS) - 1)
+        else:
+            step = next(index for index in range(len(STEPS)) if form.step_has_errors(index) or index == step)
+    context = {
+        "form": form,
+        "step": step,
+        "steps": STEPS,
+        "geographies": [(g, [REGIONS_BY_NAME[r].display_name for r in rs]) for g, rs in MIGRATE_GEOGRAPHIES.items()],
+        "review": form.review() if step == len(STEPS) - 1 and form.is_bound and form.is_valid() else None,
+        "blade": "servers",
+    }
+    template = "projects/add_tools.html#wizard" if request.htmx else "projects/add_tools.html"
+    return render(request, template, context)
+
+
+def _arm_id_of(form: AddToolsForm) -> str:
+    request = form.to_request()
+    return (
+        f"{request.subscription.arm_id}/resourceGroups/{request.resource_group_name}"
+        f"/providers/Microsoft.Migrate/migrateProjects/{request.project_name}"
+    )
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@login_required
+@require_GET
+def resource_groups(request):
+    groups = access.visible_resource_groups(request.user).prefetch_related("migrate_projects")
+    return render(request, "projects/resource_groups.html", {"groups": groups})
+
+
+@login_required
+@require_GET
+def resource_group_detail(request, subscription_id, resource_group_name):
+    try:
+        subscription = access.get_subscription(request.user, subscription_id)
+        group = access.get_resource_group(request.user, subscription, resource_group_name)
+    except ArmError as error:
+        raise Http404(error.message) from error
+    projects = access.visible_projects(request.user).filter(resource_group=group)
+    roles = access.roles_at(request.user, subscription, group.name)
+    return render(
+        request,
+        "projects/resource_group_detail.html",
+        {"group": group, "projects": projects, "servers_url": servers_url, "roles": roles},
+    )
+
+
+@login_required
+@require_GET
+def subscriptions(request):
+    subs = access.visible_subscriptions(request.user).select_related("tenant")
+    rows = [(s, access.roles_at(request.user, s)) for s in subs]
+    return render(request, "projects/subscriptions.html", {"rows": rows})

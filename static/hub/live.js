@@ -1,0 +1,52 @@
+// Live updates: the hub pushes the same HTML partials its pages render. An element whose id is
+// already on the page replaces it; a new one goes where its data-live-insert selector says.
+(function () {
+  "use strict";
+  var url = document.body.dataset.liveUrl;
+  if (!url || !window.WebSocket) return;
+  var retryDelay = 500;
+
+  function toast(title) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var item = document.createElement("div");
+    item.className = "toast";
+    item.setAttribute("role", "status");
+    item.textContent = title;
+    box.appendChild(item);
+    setTimeout(function () { item.remove(); }, 6000);
+  }
+
+  function apply(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html.trim();
+    Array.prototype.slice.call(template.content.children).forEach(function (element) {
+      var existing = element.id && document.getElementById(element.id);
+      if (existing) {
+        existing.replaceWith(element);
+      } else {
+        var container = element.dataset.liveInsert && document.querySelector(element.dataset.liveInsert);
+        if (!container) return;
+        var placeholder = container.querySelector(".empty, #no-jobs");
+        if (placeholder) placeholder.remove();
+        container.prepend(element);
+      }
+      if (element.dataset.liveToast) toast(element.dataset.liveToast);
+      if (window.htmx) window.htmx.process(element);
+    });
+    document.dispatchEvent(new CustomEvent("hub:live", { detail: { html: html } }));
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + url);
+    socket.onopen = function () { retryDelay = 500; document.body.dataset.live = "connected"; };
+    socket.onmessage = function (event) { apply(event.data); };
+    socket.onclose = function () {
+      document.body.dataset.live = "disconnected";
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 10000);
+    };
+  }
+  connect();
+})();
