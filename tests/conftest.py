@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests import hubs
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def live_hub(tmp_path_factory):
+    """The hub on PostgreSQL + Redis with a separate Celery worker, as `make run` starts it with
+    DATABASE_URL and REDIS_URL set. Shared by the session: tests use unique names."""
+    database_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/migratehub"
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"
+    hub = hubs.production_hub(tmp_path_factory.mktemp("live-hub"), database_url, redis_url)
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="session")
+def embedded_hub(tmp_path_factory):
+    """The embedded default of `make run`: no servers at all."""
+    hub = hubs.embedded_hub(tmp_path_factory.mktemp("embedded-hub"))
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(params=["live_hub", "embedded_hub"])
+def any_hub(request):
+    return request.getfixturevalue(request.param)
+
+
+def sign_in(page, hub, email: str = "admin@contoso.com") -> None:
+    page.goto(hub.url + "/signin/")
+    page.get_by_label("Email, phone, or Skype").fill(email)
+    page.get_by_label("Password").fill(hubs.DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(hub.url + "/")

@@ -1,0 +1,128 @@
+"""Running hubs for the tests: real processes, started the way `make run` starts them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTOSO = "11111111-1111-1111-1111-111111111111"
+FABRIKAM = "22222222-2222-2222-2222-222222222222"
+DEMO_USERS = ["admin@contoso.com", "migrator@contoso.com", "viewer@contoso.com", "admin@fabrikam.com"]
+DEMO_PASSWORD = "migrate-demo"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Hub:
+    url: str
+    env: dict
+    process: subprocess.Popen | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def token(self, email: str) -> str:
+        if email not in self.tokens:
+            self.tokens[email] = self.manage("create_api_token", email, "--name", "tests").strip().splitlines()[-1]
+        return self.tokens[email]
+
+    def api(self, method: str, path: str, email: str = "admin@contoso.com", **kwargs) -> requests.Response:
+        params = kwargs.pop("params", {"api-version": "2018-09-01-preview"})
+        headers = {"Authorization": f"Bearer {self.token(email)}", **kwargs.pop("headers", {})}
+        return requests.request(method, self.url + path, params=params, headers=headers, timeout=30, **kwargs)
+
+    def start(self) -> None:
+        port = int(self.url.rsplit(":", 1)[1])
+        self.log_path = Path(self.env["DATA_DIR"]) / "serve.log"
+        log = open(self.log_path, "w")  # noqa: SIM115 (lives as long as the process)
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"The hub exited early:\n{self.log_path.read_text()}")
+            try:
+                if requests.get(self.url + "/signin/", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise RuntimeError(f"The hub did not answer within 60 s:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def base_env(data_dir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    env.update({"DATA_DIR": str(data_dir), "DEMO_PASSWORD": DEMO_PASSWORD, "DEBUG": "true", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def recreate_database(database_url: str, name: str) -> str:
+    """A fresh database beside the one in database_url; returns its URL."""
+    base, _, _ = database_url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+def production_hub(data_dir: Path, database_url: str, redis_url: str) -> Hub:
+    """PostgreSQL + Redis, daphne with a separate Celery worker process: the docker-compose topology."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    env = base_env(data_dir)
+    env.update({"DATABASE_URL": recreate_database(database_url, "migratehub_live"), "REDIS_URL": redis_url})
+    hub = Hub(url=f"http://127.0.0.1:{free_port()}", env=env)
+    hub.manage("migrate", "--noinput", "-v0")
+    hub.manage("seed_demo")
+    hub.start()
+    return hub
+
+
+def embedded_hub(data_dir: Path) -> Hub:
+    """The `make run` default: SQLite, in-process worker, in-memory broker and channel layer."""
+    hub = Hub(url=f"http://127.0.0.1:{free_port()}", env=base_env(data_dir))
+    hub.manage("migrate", "--noinput", "-v0")
+    hub.manage("seed_demo")
+    hub.start()
+    return hub
