@@ -7,7 +7,7 @@ from django import forms
 from projects import access
 from projects.models import MigrateProject, ResourceGroup, Solution
 from projects.names import project_name_problem, resource_group_name_problem
-from projects.regions import MIGRATE_GEOGRAPHIES, REGIONS_BY_NAME
+from projects.regions import MIGRATE_GEOGRAPHIES, REGIONS_BY_NAME, geography_of_project_location
 from projects.services import AddToolsRequest
 
 NEW_RESOURCE_GROUP = "__new__"
@@ -20,7 +20,7 @@ STEPS = [
     ("review", "Review + add tools"),
 ]
 STEP_FIELDS = {
-    0: ["subscription", "resource_group", "new_resource_group", "project_name", "geography", "location"],
+    0: ["subscription", "resource_group", "new_resource_group", "project_name", "location"],
     1: ["assessment_tool"],
     2: ["migration_tool"],
     3: [],
@@ -32,12 +32,13 @@ class AddToolsForm(forms.Form):
     resource_group = forms.ChoiceField(label="Resource group", required=False)
     new_resource_group = forms.CharField(label="New resource group name", required=False, max_length=90)
     project_name = forms.CharField(label="Migrate project", required=False, max_length=24)
-    geography = forms.ChoiceField(
+    # One select grouped by geography: the option is the region where the metadata is stored.
+    location = forms.ChoiceField(
         label="Geography",
-        choices=[("", "Select a geography")] + [(g, g) for g in MIGRATE_GEOGRAPHIES],
         required=False,
+        choices=[("", "Select a geography")]
+        + [(g, [(r, REGIONS_BY_NAME[r].display_name) for r in regions]) for g, regions in MIGRATE_GEOGRAPHIES.items()],
     )
-    location = forms.ChoiceField(label="Region where metadata is stored", required=False)
     assessment_tool = forms.ChoiceField(
         label="Assessment tool",
         choices=[(SKIP, "Skip adding an assessment tool for now")],
@@ -70,9 +71,6 @@ class AddToolsForm(forms.Form):
             + [(g.name, g.name) for g in groups]
             + [(NEW_RESOURCE_GROUP, "Create new")]
         )
-        geography = self._raw("geography")
-        regions = MIGRATE_GEOGRAPHIES.get(geography, [])
-        self.fields["location"].choices = [(r, REGIONS_BY_NAME[r].display_name) for r in regions]
 
     def _raw(self, name: str) -> str:
         return (self.data.get(name) or "").strip() if self.is_bound else ""
@@ -119,10 +117,8 @@ class AddToolsForm(forms.Form):
             name__iexact=project_name,
         ).exists():
             self.add_error("project_name", f"A project named '{project_name}' already exists in {group_name}.")
-        if not data.get("geography"):
-            self.add_error("geography", "Select the geography where the project's metadata is stored.")
-        elif data.get("location") not in MIGRATE_GEOGRAPHIES[data["geography"]]:
-            self.add_error("location", f"Select a region of {data['geography']}.")
+        if not data.get("location"):
+            self.add_error("location", "Select the geography where the project's metadata is stored.")
 
     def step_has_errors(self, step: int) -> bool:
         return any(name in self.errors for name in STEP_FIELDS[step]) or (step == 0 and "__all__" in self.errors)
@@ -148,7 +144,7 @@ class AddToolsForm(forms.Form):
             ("Subscription", request.subscription.display_name),
             ("Resource group", group),
             ("Migrate project", request.project_name),
-            ("Geography", self.cleaned_data["geography"]),
+            ("Geography", geography_of_project_location(request.location)),
             ("Metadata region", REGIONS_BY_NAME[request.location].display_name),
             ("Assessment tool", "Skipped"),
             ("Migration tool", ", ".join(tool_labels[t] for t in request.tools) or "Skipped"),

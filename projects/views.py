@@ -57,12 +57,16 @@ TOOL_ACTIONS = [
 @require_GET
 def migrate_servers(request):
     projects = list(access.visible_projects(request.user).prefetch_related("solutions"))
+    deployments = (
+        Job.objects.visible_to(request.user).filter(scenario_name="AddTools", created_by=request.user).unfinished()
+    )
     selected_id = request.GET.get("project")
-    if selected_id:
-        project = _project_from_arm_id(request.user, selected_id)
-    else:
+    if not selected_id:
         project = max(projects, key=lambda p: p.created_at, default=None)
-    deployments = Job.objects.visible_to(request.user).filter(scenario_name="AddTools", created_by=request.user)
+    elif deployments.filter(target_object_id__iexact=selected_id).exists():
+        project = None  # still being deployed: the page says so until the job ends
+    else:
+        project = _project_from_arm_id(request.user, selected_id)
     return render(
         request,
         "projects/migrate_servers.html",
@@ -72,7 +76,7 @@ def migrate_servers(request):
             "project": project,
             "server_migration": project and project.has_tool(Solution.Tool.SERVER_MIGRATION),
             "tool_actions": TOOL_ACTIONS,
-            "deployments": deployments.unfinished()[:5],
+            "deployments": deployments[:5],
             "servers_url": servers_url,
         },
     )
