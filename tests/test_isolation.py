@@ -1,0 +1,148 @@
+"""A user of another tenant can never read or act on Contoso's objects: every Contoso URL that exists
+answers Fabrikam with 404, over the API, in the portal and on the websocket. Add new URLs to the tables."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.conftest import sign_in
+from tests.hubs import CONTOSO, DEMO_PASSWORD, FABRIKAM, unique
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def contoso(live_hub):
+    """Contoso objects of every kind that exists so far."""
+    group, project = unique("rg-iso"), unique("iso")[:24]
+    live_hub.api("PUT", f"/subscriptions/{CONTOSO}/resourcegroups/{group}", json={"location": "westeurope"})
+    project_path = (
+        f"/subscriptions/{CONTOSO}/resourceGroups/{group}/providers/Microsoft.Migrate/migrateProjects/{project}"
+    )
+    live_hub.api("PUT", project_path, json={"location": "westeurope"})
+    live_hub.api("POST", f"{project_path}/registerTool", json={"tool": "ServerMigration"})
+    doomed = unique("rg-doomed")
+    live_hub.api("PUT", f"/subscriptions/{CONTOSO}/resourcegroups/{doomed}", json={"location": "westeurope"})
+    deleted = live_hub.api("DELETE", f"/subscriptions/{CONTOSO}/resourcegroups/{doomed}")
+    job_id = deleted.headers["Location"].split("?")[0].rsplit("/", 1)[1]
+    live_hub.token("admin@contoso.com")  # makes sure the admin has a token to try to revoke
+    admin = portal_session(live_hub, "admin@contoso.com")
+    tokens_page = admin.get(f"{live_hub.url}/settings/api-tokens/", timeout=10).text
+    token_id = re.search(r"/settings/api-tokens/(\d+)/revoke/", tokens_page)
+    return {
+        "group": group,
+        "project": project,
+        "project_path": project_path,
+        "project_id": project_path,
+        "job": job_id,
+        "token_id": token_id.group(1),
+    }
+
+
+def csrf(session) -> dict:
+    return {"csrfmiddlewaretoken": session.cookies.get("csrftoken", "")}
+
+
+def portal_session(hub, email: str) -> requests.Session:
+    session = requests.Session()
+    session.get(f"{hub.url}/signin/", timeout=10)
+    response = session.post(
+        f"{hub.url}/signin/", data={"username": email, "password": DEMO_PASSWORD, **csrf(session)}, timeout=10
+    )
+    assert response.url.rstrip("/") == hub.url, f"sign-in as {email} failed"
+    return session
+
+
+RG = "/subscriptions/{sub}/resourcegroups/{group}"
+API_URLS = [
+    ("GET", "/subscriptions/{sub}/resourcegroups"),
+    ("GET", RG),
+    ("HEAD", RG),
+    ("PUT", RG),
+    ("PATCH", RG),
+    ("DELETE", RG),
+    ("GET", "/subscriptions/{sub}/resources"),
+    ("GET", RG + "/resources"),
+    ("GET", "/subscriptions/{sub}/providers/Microsoft.Migrate/migrateProjects"),
+    ("GET", RG + "/providers/Microsoft.Migrate/migrateProjects"),
+    ("GET", "{project_path}"),
+    ("HEAD", "{project_path}"),
+    ("PUT", "{project_path}"),
+    ("PATCH", "{project_path}"),
+    ("DELETE", "{project_path}"),
+    ("POST", "{project_path}/registerTool"),
+    ("POST", "{project_path}/refreshSummary"),
+    ("GET", "{project_path}/solutions"),
+    ("GET", "{project_path}/solutions/Servers-Migration-ServerMigration"),
+    ("GET", "/subscriptions/{sub}/operationresults/{job}"),
+    ("GET", "/subscriptions/{fabrikam}/operationresults/{job}"),
+]
+
+
+@pytest.mark.parametrize(("method", "template"), API_URLS)
+def test_a_fabrikam_token_gets_404_on_contoso_api_urls(live_hub, contoso, method, template):
+    path = template.format(sub=CONTOSO, fabrikam=FABRIKAM, **contoso)
+    body = {"location": "westeurope", "tool": "ServerMigration"} if method in ("PUT", "PATCH", "POST") else None
+    response = live_hub.api(method, path, email="admin@fabrikam.com", json=body)
+    assert response.status_code == 404, f"{method} {path} answered {response.status_code}: {response.text}"
+    if method != "HEAD":
+        assert response.json()["error"]["code"] in ("SubscriptionNotFound", "ResourceNotFound")
+    # ...and nothing changed for Contoso.
+    assert live_hub.api("GET", contoso["project_path"]).status_code == 200
+
+
+PORTAL_URLS = [
+    ("GET", "/resource/subscriptions/{sub}/resourceGroups/{group}/"),
+    ("GET", "/migrate/servers/?project={project_id_quoted}"),
+    ("GET", "/jobs/{job}/"),
+    ("POST", "/settings/api-tokens/{token_id}/revoke/"),
+]
+
+
+@pytest.mark.parametrize(("method", "template"), PORTAL_URLS)
+def test_a_fabrikam_session_gets_404_on_contoso_portal_urls(live_hub, contoso, method, template):
+    session = portal_session(live_hub, "admin@fabrikam.com")
+    path = template.format(sub=CONTOSO, project_id_quoted=quote(contoso["project_id"], safe=""), **contoso)
+    response = session.request(method, live_hub.url + path, data=csrf(session), timeout=10)
+    assert response.status_code == 404, f"{method} {path} answered {response.status_code}"
+
+
+@pytest.mark.parametrize("path", ["/resource-groups/", "/migrate/servers/", "/jobs/", "/search/?q=iso", "/"])
+def test_fabrikam_lists_show_nothing_of_contoso(live_hub, contoso, path):
+    page = portal_session(live_hub, "admin@fabrikam.com").get(live_hub.url + path, timeout=10).text
+    for name in (contoso["group"], contoso["project"], "rg-migrate", "Contoso Production"):
+        assert name not in page
+
+
+@pytest.mark.browser
+def test_websocket_pushes_reach_only_those_who_may_see_them(live_hub, browser):
+    contoso_page = browser.new_context().new_page()
+    fabrikam_page = browser.new_context().new_page()
+    for page, email in ((contoso_page, "admin@contoso.com"), (fabrikam_page, "admin@fabrikam.com")):
+        sign_in(page, live_hub, email)
+        page.goto(live_hub.url + "/jobs/")
+        expect(page.locator("body")).to_have_attribute("data-live", "connected")
+
+    group = unique("rg-push")
+    live_hub.api("PUT", f"/subscriptions/{CONTOSO}/resourcegroups/{group}", json={"location": "westeurope"})
+    live_hub.api("DELETE", f"/subscriptions/{CONTOSO}/resourcegroups/{group}")
+    row = contoso_page.locator("#job-rows tr").filter(has_text=group)
+    expect(row).to_contain_text("Succeeded")
+
+    # Fabrikam's own later job arrives on its socket; Contoso's earlier one never did.
+    own = unique("rg-fab")
+    live_hub.api(
+        "PUT",
+        f"/subscriptions/{FABRIKAM}/resourcegroups/{own}",
+        email="admin@fabrikam.com",
+        json={"location": "eastus"},
+    )
+    live_hub.api("DELETE", f"/subscriptions/{FABRIKAM}/resourcegroups/{own}", email="admin@fabrikam.com")
+    expect(fabrikam_page.locator("#job-rows tr").filter(has_text=own)).to_contain_text("Succeeded")
+    expect(fabrikam_page.locator("#job-rows")).not_to_contain_text(group)
+    expect(contoso_page.locator("#job-rows")).not_to_contain_text(own)
