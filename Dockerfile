@@ -1,0 +1,16 @@
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 DATA_DIR=/data
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY hub hub
+COPY projects projects
+COPY jobs jobs
+COPY replication replication
+RUN pip install .
+COPY manage.py ./
+COPY templates templates
+COPY static static
+RUN useradd --create-home hub && mkdir -p /data && chown hub /data
+USER hub
+EXPOSE 8000
+CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000", "--no-worker"]

@@ -1,0 +1,42 @@
+"""docker-compose.yml stays true to the topology the suite runs as local processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_it_has_the_production_services_with_health_checks():
+    services = compose()["services"]
+    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+    for name in ("postgres", "redis", "web", "worker"):
+        assert "test" in services[name]["healthcheck"], f"{name} needs a health check"
+    for name in ("web", "worker", "beat"):
+        depends = services[name]["depends_on"]
+        assert depends == {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
+        assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://")
+        assert services[name]["environment"]["REDIS_URL"].startswith("redis://")
+
+
+def test_its_commands_exist():
+    services = compose()["services"]
+    commands = get_commands()
+    for command in ("migrate", "seed_demo", "serve"):
+        assert f"manage.py {command}" in services["web"]["command"]
+        assert command in commands
+    assert services["worker"]["command"].startswith("celery -A hub worker")
+    assert services["beat"]["command"].startswith("celery -A hub beat")
+
+
+def test_the_image_holds_every_app():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for app in ("hub", "projects", "jobs", "replication", "templates", "static"):
+        assert f"COPY {app} {app}" in dockerfile
