@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from hub.arm.paths import canonical_arm_path
+import time
+
+from hub.arm.paths import ARM_ROOTS, canonical_arm_path
 
 
 class ArmPathMiddleware:
@@ -17,4 +19,9 @@ class ArmPathMiddleware:
         canonical = canonical_arm_path(request.path_info)
         if canonical != request.path_info:
             request.path_info = canonical
-        return self.get_response(request)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        if request.path_info.split("/", 2)[1:2] and request.path_info.split("/", 2)[1] in ARM_ROOTS:
+            # How long the hub itself took, for clients and bench/ (Server-Timing is a W3C header).
+            response["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        return response
