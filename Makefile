@@ -38,9 +38,12 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The benchmarks make their own database (migratehub_bench) and use Redis DB 8, beside a running suite.
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/8
+
 bench: setup
 	./scripts/ensure-services.sh
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python bench/run_all.py
+	DATABASE_URL=$(TEST_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) var

@@ -12,7 +12,8 @@ from hub.arm.views import ArmView, accepted, arm_list, validated
 from jobs.models import State
 from jobs.selectors import get_visible_job
 from projects import access, services
-from projects.models import MigrateProject, ResourceGroup, Solution
+from projects.models import MigrateProject, ResourceGroup, Solution, Subscription
+from projects.regions import REGIONS
 
 # Shapes
 
@@ -92,6 +93,33 @@ def generic_resource_body(project: MigrateProject) -> dict:
     }
 
 
+def subscription_body(subscription: Subscription) -> dict:
+    return {
+        "id": subscription.arm_id,
+        "subscriptionId": str(subscription.pk),
+        "tenantId": str(subscription.tenant_id),
+        "displayName": subscription.display_name,
+        "state": subscription.state,
+        "authorizationSource": "RoleBased",
+        "subscriptionPolicies": {
+            "locationPlacementId": "Public_2014-09-01",
+            "quotaId": "PayAsYouGo_2014-09-01",
+            "spendingLimit": "Off",
+        },
+    }
+
+
+def location_body(subscription: Subscription, region) -> dict:
+    return {
+        "id": f"{subscription.arm_id}/locations/{region.name}",
+        "name": region.name,
+        "type": "Region",
+        "displayName": region.display_name,
+        "regionalDisplayName": f"({region.geography}) {region.display_name}",
+        "metadata": {"regionType": "Physical", "regionCategory": "Recommended", "geographyGroup": region.geography},
+    }
+
+
 # Inputs
 
 
@@ -122,6 +150,28 @@ class ProjectPatch(serializers.Serializer):
 
 class RegisterToolInput(serializers.Serializer):
     tool = serializers.CharField()
+
+
+# Subscriptions
+
+
+class SubscriptionListView(ArmView):
+    @extend_schema(operation_id="Subscriptions_List", responses={200: dict})
+    def get(self, request):
+        return arm_list([subscription_body(s) for s in access.visible_subscriptions(request.user)])
+
+
+class SubscriptionView(ArmView):
+    @extend_schema(operation_id="Subscriptions_Get", responses={200: dict})
+    def get(self, request, subscription_id):
+        return Response(subscription_body(access.get_subscription(request.user, subscription_id)))
+
+
+class LocationListView(ArmView):
+    @extend_schema(operation_id="Subscriptions_ListLocations", responses={200: dict})
+    def get(self, request, subscription_id):
+        subscription = access.get_subscription(request.user, subscription_id)
+        return arm_list([location_body(subscription, region) for region in REGIONS])
 
 
 # Resource groups
@@ -330,6 +380,9 @@ RG = f"{SUB}/resourcegroups/<str:resource_group_name>"
 PROJECT = f"{RG}/providers/microsoft.migrate/migrateprojects/<str:project_name>"
 
 urlpatterns = [
+    path("subscriptions", SubscriptionListView.as_view()),
+    path(SUB, SubscriptionView.as_view()),
+    path(f"{SUB}/locations", LocationListView.as_view()),
     path(f"{SUB}/resourcegroups", ResourceGroupListView.as_view()),
     path(RG, ResourceGroupView.as_view()),
     path(f"{SUB}/operationresults/<str:operation_id>", OperationResultView.as_view()),

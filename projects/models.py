@@ -181,6 +181,13 @@ class MigrateProject(models.Model):
     def subscription(self) -> Subscription:
         return self.resource_group.subscription
 
+    @property
+    def location_display_name(self) -> str:
+        from projects.regions import REGIONS_BY_NAME
+
+        region = REGIONS_BY_NAME.get(self.location)
+        return region.display_name if region else self.location
+
     def has_tool(self, tool: str) -> bool:
         return any(solution.tool == tool for solution in self.solutions.all())
 

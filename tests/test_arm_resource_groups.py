@@ -86,3 +86,19 @@ def test_a_reader_is_refused_with_azures_wording(live_hub):
     assert "viewer@contoso.com" in message
     assert "Microsoft.Resources/subscriptions/resourceGroups/write" in message
     assert f"/subscriptions/{CONTOSO}/resourcegroups/rg-viewer-" in message
+
+
+def test_subscriptions_and_their_regions_through_subscription_client(live_hub):
+    from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+    from tests.azure_clients import HubCredential, client_options
+
+    token = live_hub.token("migrator@contoso.com")
+    client = SubscriptionClient(HubCredential(token), **client_options(live_hub, token))
+    assert [s.subscription_id for s in client.subscriptions.list()] == [CONTOSO]
+    subscription = client.subscriptions.get(CONTOSO)
+    assert (subscription.display_name, subscription.state) == ("Contoso Production", "Enabled")
+    regions = {location.name: location.display_name for location in client.subscriptions.list_locations(CONTOSO)}
+    assert regions["westeurope"] == "West Europe" and regions["westcentralus"] == "West Central US"
+    with pytest.raises(ResourceNotFoundError):
+        client.subscriptions.get("22222222-2222-2222-2222-222222222222")

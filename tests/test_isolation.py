@@ -60,6 +60,8 @@ def portal_session(hub, email: str) -> requests.Session:
 
 RG = "/subscriptions/{sub}/resourcegroups/{group}"
 API_URLS = [
+    ("GET", "/subscriptions/{sub}"),
+    ("GET", "/subscriptions/{sub}/locations"),
     ("GET", "/subscriptions/{sub}/resourcegroups"),
     ("GET", RG),
     ("HEAD", RG),
@@ -96,6 +98,11 @@ def test_a_fabrikam_token_gets_404_on_contoso_api_urls(live_hub, contoso, method
     assert live_hub.api("GET", contoso["project_path"]).status_code == 200
 
 
+def test_fabrikam_lists_only_its_own_subscription(live_hub):
+    listed = live_hub.api("GET", "/subscriptions", email="admin@fabrikam.com").json()["value"]
+    assert [s["subscriptionId"] for s in listed] == [FABRIKAM]
+
+
 PORTAL_URLS = [
     ("GET", "/resource/subscriptions/{sub}/resourceGroups/{group}/"),
     ("GET", "/migrate/servers/?project={project_id_quoted}"),
@@ -112,7 +119,9 @@ def test_a_fabrikam_session_gets_404_on_contoso_portal_urls(live_hub, contoso, m
     assert response.status_code == 404, f"{method} {path} answered {response.status_code}"
 
 
-@pytest.mark.parametrize("path", ["/resource-groups/", "/migrate/servers/", "/jobs/", "/search/?q=iso", "/"])
+@pytest.mark.parametrize(
+    "path", ["/resource-groups/", "/migrate/servers/", "/jobs/", "/search/?q=iso", "/", "/subscriptions-blade/"]
+)
 def test_fabrikam_lists_show_nothing_of_contoso(live_hub, contoso, path):
     page = portal_session(live_hub, "admin@fabrikam.com").get(live_hub.url + path, timeout=10).text
     for name in (contoso["group"], contoso["project"], "rg-migrate", "Contoso Production"):

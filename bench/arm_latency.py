@@ -1,0 +1,138 @@
+"""ARM read latency on the PostgreSQL + Redis hub.
+
+Creates one Azure Migrate project, then GETs the resource group and the project 1,000 times each,
+one after another over one keep-alive connection (after 50 warm-up requests each). Reports the
+hub's own time (the `Server-Timing: app;dur=` header) and the round trip the client saw.
+
+Target (from the issue): p95 server latency under 20 ms. Measured, not asserted.
+
+    .venv/bin/python bench/arm_latency.py [--requests 1000] [--warmup 50] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+
+import benchhub
+import requests
+
+TARGET_P95_SERVER_MS = 20.0
+API_VERSIONS = {"resource_group": "2025-04-01", "project": "2018-09-01-preview"}
+SERVER_TIMING = re.compile(r"\bapp;dur=([0-9.]+)")
+TIME_LIMIT_SECONDS = 600  # for the whole measurement, whatever the request count
+
+
+def paths() -> dict[str, str]:
+    group = f"/subscriptions/{benchhub.SUBSCRIPTION}/resourcegroups/{benchhub.RESOURCE_GROUP}"
+    return {
+        "resource_group": group,
+        "project": f"{group}/providers/Microsoft.Migrate/migrateProjects/bench-project",
+    }
+
+
+def server_ms(response: requests.Response) -> float:
+    match = SERVER_TIMING.search(response.headers.get("Server-Timing", ""))
+    if match is None:
+        raise RuntimeError(f"No Server-Timing app;dur= in {dict(response.headers)}")
+    return float(match.group(1))
+
+
+def measure(session: requests.Session, url: str, api_version: str, count: int, deadline: float) -> dict:
+    server, client = [], []
+    for _ in range(count):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Time limit reached after {len(server)} requests to {url}")
+        started = time.perf_counter()
+        response = session.get(url, params={"api-version": api_version}, timeout=30)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url} answered {response.status_code}: {response.text[:500]}")
+        server.append(server_ms(response))
+        client.append(elapsed)
+    return {"server": server, "client": client}
+
+
+def run(hub, *, count: int, warmup: int) -> dict:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {hub.token(benchhub.ADMIN)}"
+    targets = paths()
+    created = session.put(
+        hub.url + targets["project"],
+        params={"api-version": API_VERSIONS["project"]},
+        json={"location": "westeurope"},
+        timeout=30,
+    )
+    if created.status_code not in (200, 201):
+        raise RuntimeError(f"PUT project answered {created.status_code}: {created.text[:500]}")
+
+    deadline = time.monotonic() + TIME_LIMIT_SECONDS
+    watch = benchhub.CpuWatch(hub.process.pid)
+    results = {}
+    for name, path in targets.items():
+        url = hub.url + path
+        measure(session, url, API_VERSIONS[name], warmup, deadline)
+        samples = measure(session, url, API_VERSIONS[name], count, deadline)
+        results[name] = {
+            "path": path,
+            "api_version": API_VERSIONS[name],
+            "server_ms": benchhub.summary(samples["server"]),
+            "client_ms": benchhub.summary(samples["client"]),
+        }
+    cpu = watch.stop()
+    session.close()
+    worst_p95 = max(result["server_ms"]["p95"] for result in results.values())
+    return {
+        "benchmark": "arm_latency",
+        "requests_per_resource": count,
+        "warmup_per_resource": warmup,
+        "debug": hub.env["DEBUG"],
+        "target_p95_server_ms": TARGET_P95_SERVER_MS,
+        "worst_p95_server_ms": worst_p95,
+        "target_met": worst_p95 < TARGET_P95_SERVER_MS,
+        "resources": results,
+        "cpu": cpu,
+    }
+
+
+def report(result: dict) -> str:
+    lines = [
+        f"ARM GET latency, {result['requests_per_resource']} sequential GETs per resource after "
+        f"{result['warmup_per_resource']} warm-up (DEBUG={result['debug']}):"
+    ]
+    for name, data in result["resources"].items():
+        lines.append(f" {name}: GET {data['path']}?api-version={data['api_version']}")
+        lines.append(benchhub.format_row("server (Server-Timing app;dur)", data["server_ms"]))
+        lines.append(benchhub.format_row("client round trip", data["client_ms"]))
+    lines.append(benchhub.format_cpu(result["cpu"]))
+    verdict = "met" if result["target_met"] else "MISSED"
+    lines.append(
+        f" Target p95 server latency < {result['target_p95_server_ms']:.0f} ms: {verdict} "
+        f"(worst p95 {result['worst_p95_server_ms']:.2f} ms)"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000, help="measured GETs per resource (max 10000)")
+    parser.add_argument("--warmup", type=int, default=50, help="unmeasured GETs per resource first")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    count, warmup = min(max(args.requests, 1), 10_000), min(max(args.warmup, 0), 1000)
+
+    print("Starting a hub (PostgreSQL + Redis, daphne + Celery worker)...", flush=True)
+    hub = benchhub.start_hub(debug=benchhub.debug_requested())
+    try:
+        result = run(hub, count=count, warmup=warmup)
+    finally:
+        hub.stop()
+    print(report(result))
+    benchhub.write_json(args.json, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

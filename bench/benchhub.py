@@ -1,0 +1,224 @@
+"""What the benchmarks share: a hub of their own, statistics and the machine's facts.
+
+The hub is started the way tests/hubs.py starts the test suite's production hub (PostgreSQL + Redis,
+daphne + a separate Celery worker), but on its own database and Redis DB, so that a test suite
+running at the same time on this machine is not disturbed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests import hubs  # noqa: E402
+
+# The test suite uses database `migratehub_live` and Redis DB 9; the benchmarks stay clear of both.
+BENCH_DATABASE = "migratehub_bench"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/migratehub"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
+TEST_REDIS_DB = "9"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+ADMIN = "admin@contoso.com"
+SUBSCRIPTION = hubs.CONTOSO
+RESOURCE_GROUP = "rg-migrate"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def service_urls() -> tuple[str, str]:
+    """The PostgreSQL server (its database name is only a base: the bench makes its own) and the Redis DB."""
+    database_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    redis_url = os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL
+    for url in (database_url, redis_url):
+        if urlsplit(url).hostname not in LOOPBACK:
+            raise SystemExit(f"The benchmarks only talk to this machine; refusing {url!r}.")
+    if urlsplit(redis_url).path.strip("/") == TEST_REDIS_DB:
+        raise SystemExit(f"Redis DB {TEST_REDIS_DB} is the test suite's; use another (default {DEFAULT_REDIS_URL}).")
+    return database_url, redis_url
+
+
+def start_hub(*, debug: bool = False) -> hubs.Hub:
+    """A fresh hub on PostgreSQL + Redis: new database `migratehub_bench`, flushed Redis DB, demo data.
+
+    DEBUG defaults to false, as in docker-compose.yml (the production topology); BENCH_DEBUG=true
+    runs it as the test suite does.
+    """
+    import redis
+
+    database_url, redis_url = service_urls()
+    redis.Redis.from_url(redis_url).flushdb()
+    data_dir = Path(tempfile.mkdtemp(prefix="migratehub-bench-"))
+    env = hubs.base_env(data_dir)
+    env.update(
+        {
+            "DATABASE_URL": hubs.recreate_database(database_url, BENCH_DATABASE),
+            "REDIS_URL": redis_url,
+            "DEBUG": "true" if debug else "false",
+            "CHANNEL_PREFIX": "migratehub-bench",
+        }
+    )
+    hub = hubs.Hub(url=f"http://127.0.0.1:{hubs.free_port()}", env=env)
+    hub.manage("migrate", "--noinput", "-v0")
+    hub.manage("seed_demo")
+    hub.start()
+    return hub
+
+
+def debug_requested() -> bool:
+    return os.environ.get("BENCH_DEBUG", "").lower() in ("1", "true", "yes", "on")
+
+
+# Statistics
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least `fraction` of the values at or below it."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary(values: list[float]) -> dict:
+    return {
+        "n": len(values),
+        "min": min(values),
+        "median": statistics.median(values),
+        "mean": statistics.fmean(values),
+        "p95": percentile(values, 0.95),
+        "p99": percentile(values, 0.99),
+        "max": max(values),
+    }
+
+
+def format_row(label: str, stats: dict) -> str:
+    return (
+        f"  {label:<34} n={stats['n']:<5} median {stats['median']:8.2f}  p95 {stats['p95']:8.2f}  "
+        f"p99 {stats['p99']:8.2f}  min {stats['min']:7.2f}  max {stats['max']:8.2f}  (ms)"
+    )
+
+
+# How busy the machine was: other people's test suites on this 2-core machine skew the figures.
+
+
+def _process_tree(roots: list[int]) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = set(), [pid for pid in roots if pid in parents]
+    while frontier:
+        pid = frontier.pop()
+        if pid not in tree:
+            tree.add(pid)
+            frontier += [child for child, parent in parents.items() if parent == pid]
+    return tree
+
+
+def _process_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+
+
+def _machine_ticks() -> tuple[int, int]:
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+class CpuWatch:
+    """CPU used on the whole machine during a measurement, split into ours (the bench process and the
+    hub's process trees) and everybody else's. Processes born during the window count whole."""
+
+    def __init__(self, *roots: int):
+        self.roots = [os.getpid(), *roots]
+        self.load_before = os.getloadavg()
+        self.machine = _machine_ticks()
+        self.ours = {pid: _process_ticks(pid) for pid in _process_tree(self.roots)}
+
+    def stop(self) -> dict:
+        busy_before, total_before = self.machine
+        busy_after, total_after = _machine_ticks()
+        ours = sum(_process_ticks(pid) - self.ours.get(pid, 0) for pid in _process_tree(self.roots))
+        total = max(total_after - total_before, 1)
+        busy = busy_after - busy_before
+        return {
+            "machine_busy_percent": round(100 * busy / total, 1),
+            "ours_percent": round(100 * ours / total, 1),
+            "others_percent": round(100 * max(busy - ours, 0) / total, 1),
+            "loadavg_1min_before_after": [round(self.load_before[0], 2), round(os.getloadavg()[0], 2)],
+        }
+
+
+def format_cpu(cpu: dict) -> str:
+    return (
+        f"  machine CPU during the measurement (of {os.cpu_count()} cores): {cpu['machine_busy_percent']}% busy, "
+        f"{cpu['ours_percent']}% bench + hub, {cpu['others_percent']}% other processes; 1-min load average "
+        f"{cpu['loadavg_1min_before_after'][0]} -> {cpu['loadavg_1min_before_after'][1]}"
+    )
+
+
+# Output
+
+
+def write_json(path: str | None, data: dict) -> None:
+    if path:
+        Path(path).write_text(json.dumps(data, indent=2, default=str))
+
+
+def machine_facts() -> dict:
+    def run(*command: str) -> str:
+        try:
+            return subprocess.run(command, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+
+    database_url, redis_url = service_urls()
+    base = database_url.rpartition("/")[0]
+    memory = next((line for line in run("free", "-h").splitlines() if line.startswith("Mem:")), "?")
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": run("nproc"),
+        "memory": " ".join(memory.split()[1:2]) + " total" if memory != "?" else "?",
+        "cpu": next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+            platform.processor() or "?",
+        ),
+        "python": platform.python_version(),
+        "postgresql": run("psql", f"{base}/postgres", "-tAc", "SHOW server_version").split(" ")[0],
+        "redis": next(
+            (
+                line.split(":", 1)[1]
+                for line in run("redis-cli", "-u", redis_url, "info", "server").splitlines()
+                if line.startswith("redis_version:")
+            ),
+            "?",
+        ),
+        "chromium": run("/usr/bin/chromium", "--version"),
+    }
