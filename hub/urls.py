@@ -25,5 +25,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
     # The ARM API lives at the site root, as on management.azure.com.
     path("", include("projects.arm")),
+    path("", include("projects.graph")),
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view()),
 ]

@@ -12,53 +12,86 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from hub.arm.errors import ArmError
-from projects.models import MigrateProject, ResourceGroup, RoleAssignment, Subscription
+from projects.models import (
+    DirectoryRole,
+    MigrateProject,
+    ResourceGroup,
+    RoleAssignment,
+    Subscription,
+    VirtualNetwork,
+)
 from projects.roles import BUILTIN_ROLES, RoleDefinition
 
 
 @dataclass(frozen=True)
 class Permission:
-    """A gated action: the Azure action string, and how the portal explains a refusal."""
+    """A gated action: the Azure actions it needs (all of them, possibly granted by different roles)
+    and how the portal explains a refusal."""
 
-    action: str
+    actions: tuple[str, ...]
     need: str  # which roles grant it, in words
     purpose: str  # what the user was trying to do
 
 
 CREATE_RESOURCE_GROUP = Permission(
-    "Microsoft.Resources/subscriptions/resourceGroups/write",
-    "Contributor or Owner",
-    "create or update a resource group",
+    ("Microsoft.Resources/subscriptions/resourceGroups/write",), "Contributor or Owner", "create a resource group"
 )
 DELETE_RESOURCE_GROUP = Permission(
-    "Microsoft.Resources/subscriptions/resourceGroups/delete",
-    "Contributor or Owner",
-    "delete a resource group",
+    ("Microsoft.Resources/subscriptions/resourceGroups/delete",), "Contributor or Owner", "delete a resource group"
 )
 WRITE_MIGRATE_PROJECT = Permission(
-    "Microsoft.Migrate/migrateProjects/write", "Contributor or Owner", "create an Azure Migrate project"
+    ("Microsoft.Migrate/migrateProjects/write",), "Contributor or Owner", "create an Azure Migrate project"
 )
 DELETE_MIGRATE_PROJECT = Permission(
-    "Microsoft.Migrate/migrateProjects/delete", "Contributor or Owner", "delete an Azure Migrate project"
+    ("Microsoft.Migrate/migrateProjects/delete",), "Contributor or Owner", "delete an Azure Migrate project"
 )
 REGISTER_TOOL = Permission(
-    "Microsoft.Migrate/migrateProjects/registerTool/action", "Contributor or Owner", "add tools to a project"
+    ("Microsoft.Migrate/migrateProjects/registerTool/action",), "Contributor or Owner", "add tools to a project"
+)
+WRITE_ROLE_ASSIGNMENT = Permission(
+    ("Microsoft.Authorization/roleAssignments/write",), "Owner or User Access Administrator", "add role assignments"
+)
+DELETE_ROLE_ASSIGNMENT = Permission(
+    ("Microsoft.Authorization/roleAssignments/delete",),
+    "Owner or User Access Administrator",
+    "remove role assignments",
+)
+WRITE_VIRTUAL_NETWORK = Permission(
+    ("Microsoft.Network/virtualNetworks/write",), "Contributor or Owner", "create or change virtual networks"
+)
+DELETE_VIRTUAL_NETWORK = Permission(
+    ("Microsoft.Network/virtualNetworks/delete",), "Contributor or Owner", "delete virtual networks"
+)
+# "Create resources" makes a Key Vault and grants access to it, so it needs both actions.
+CREATE_KEY_VAULT = Permission(
+    ("Microsoft.KeyVault/vaults/write", "Microsoft.Authorization/roleAssignments/write"),
+    "Owner, or Contributor and User Access Administrator,",
+    "create the Key Vault",
+)
+# Replicate, test migrate, migrate and stop create or change VMs in the target resource group...
+MANAGE_TARGET_VMS = Permission(
+    ("Microsoft.Compute/virtualMachines/write",),
+    "Virtual Machine Contributor or higher",
+    "replicate, test migrate or migrate servers into it",
+)
+# ...and join them to the target network.
+JOIN_TARGET_NETWORK = Permission(
+    ("Microsoft.Network/virtualNetworks/subnets/join/action",),
+    "Virtual Machine Contributor or higher",
+    "join migrated servers to its virtual networks",
 )
 
 
 class AccessDenied(ArmError):
-    def __init__(self, user, permission: Permission, scope_id: str, scope_label: str):
+    def __init__(self, user, action: str, scope_id: str, portal_message: str):
         super().__init__(
             403,
             "AuthorizationFailed",
-            f"The client '{user.email}' with object id '{user.pk}' does not have authorization to perform "
-            f"action '{permission.action}' over scope '{scope_id}' or the scope is invalid. If access was "
-            "recently granted, please refresh your credentials.",
+            f"The client '{user.email}' with object id '{user.object_id}' does not have authorization to perform "
+            f"action '{action}' over scope '{scope_id}' or the scope is invalid. If access was recently granted, "
+            "please refresh your credentials.",
         )
-        self.portal_message = (
-            f"You need {permission.need} on {scope_label} to {permission.purpose}. "
-            "Ask the subscription owner to assign you a role (Access control (IAM) > Add role assignment)."
-        )
+        self.portal_message = portal_message
 
 
 def _assignments(user):
@@ -102,6 +135,24 @@ def visible_projects(user):
     ).select_related("resource_group__subscription")
 
 
+def visible_networks(user):
+    return VirtualNetwork.objects.filter(
+        visibility_q(user, subscription_field="resource_group__subscription_id", rg_field="resource_group__name")
+    ).select_related("resource_group__subscription")
+
+
+def get_network(user, resource_group: ResourceGroup, name: str) -> VirtualNetwork:
+    network = visible_networks(user).filter(resource_group=resource_group, name__iexact=name).first()
+    if network is None:
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.Network/virtualNetworks/{name}' under resource group "
+            f"'{resource_group.name}' was not found.",
+        )
+    return network
+
+
 def get_subscription(user, subscription_id) -> Subscription:
     subscription = visible_subscriptions(user).filter(pk=_as_uuid(subscription_id)).first()
     if subscription is None:
@@ -137,19 +188,77 @@ def roles_at(user, subscription: Subscription, resource_group_name: str | None =
     return [BUILTIN_ROLES[name] for name in set(names)]
 
 
+def missing_action(
+    user, permission: Permission, subscription: Subscription, resource_group_name: str | None = None
+) -> str | None:
+    """The first action of the permission that no role of the user at this scope allows."""
+    roles = roles_at(user, subscription, resource_group_name)
+    return next((a for a in permission.actions if not any(role.allows(a) for role in roles)), None)
+
+
 def can(user, permission: Permission, subscription: Subscription, resource_group_name: str | None = None) -> bool:
-    return any(role.allows(permission.action) for role in roles_at(user, subscription, resource_group_name))
+    return missing_action(user, permission, subscription, resource_group_name) is None
 
 
 def authorize(user, permission: Permission, subscription: Subscription, resource_group_name: str | None = None):
-    if can(user, permission, subscription, resource_group_name):
+    action = missing_action(user, permission, subscription, resource_group_name)
+    if action is None:
         return
     if resource_group_name:
         scope_id = f"{subscription.arm_id}/resourcegroups/{resource_group_name}"
-        label = f"resource group {resource_group_name} (or its subscription)"
+        label, owner = f"resource group {resource_group_name}", "resource group"
     else:
-        scope_id, label = subscription.arm_id, f"subscription {subscription.display_name}"
-    raise AccessDenied(user, permission, scope_id, label)
+        scope_id, label, owner = subscription.arm_id, f"subscription {subscription.display_name}", "subscription"
+    message = f"You need {permission.need} on {label} to {permission.purpose}. Ask the {owner} owner."
+    raise AccessDenied(user, action, scope_id, message)
+
+
+# The directory (Azure AD) side: not RBAC, but the tenant's settings and directory roles.
+
+REGISTER_APPLICATIONS_ACTION = "microsoft.directory/applications/createAsOwner"
+
+
+def has_directory_role(user, *roles: str) -> bool:
+    return user.directory_roles.filter(role__in=roles).exists()
+
+
+def is_global_administrator(user) -> bool:
+    return has_directory_role(user, DirectoryRole.GLOBAL_ADMINISTRATOR)
+
+
+def can_register_applications(user) -> bool:
+    """Registering a replication appliance creates an Azure AD app: the tenant must let users register
+    applications, or the user must hold a directory role that may."""
+    if user.tenant is None:
+        return False
+    return user.tenant.app_registrations_allowed or has_directory_role(
+        user, DirectoryRole.GLOBAL_ADMINISTRATOR, DirectoryRole.APPLICATION_DEVELOPER
+    )
+
+
+def authorize_app_registration(user) -> None:
+    if can_register_applications(user):
+        return
+    tenant = user.tenant.display_name if user.tenant else "your"
+    raise AccessDenied(
+        user,
+        REGISTER_APPLICATIONS_ACTION,
+        f"/tenants/{user.tenant_id}",
+        f"You can't register applications in the {tenant} directory, and registering a replication appliance "
+        "creates an Azure AD app. Ask a Global administrator to set App registrations to Yes (Azure Active "
+        "Directory > User settings), or to assign you the Application Developer role.",
+    )
+
+
+def authorize_directory_admin(user, purpose: str) -> None:
+    if is_global_administrator(user):
+        return
+    raise AccessDenied(
+        user,
+        "microsoft.directory/allProperties/allTasks",
+        f"/tenants/{user.tenant_id}",
+        f"You need the Global administrator directory role to {purpose}. Ask a Global administrator.",
+    )
 
 
 def _as_uuid(value):

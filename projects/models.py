@@ -48,6 +48,8 @@ class User(AbstractUser):
 
     username = None
     email = models.EmailField(unique=True)
+    # The directory object id: what ARM calls principalId.
+    object_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     display_name = models.CharField(max_length=120, blank=True)
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
 
@@ -57,6 +59,25 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class DirectoryRole(models.TextChoices):
+    GLOBAL_ADMINISTRATOR = "Global administrator"
+    APPLICATION_DEVELOPER = "Application Developer"
+
+
+class DirectoryRoleAssignment(models.Model):
+    """A directory (Azure AD) role held by a user in their tenant; separate from Azure RBAC."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="directory_roles")
+    role = models.CharField(max_length=40, choices=DirectoryRole.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="unique_directory_role")]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role}"
 
 
 class Subscription(models.Model):
@@ -122,6 +143,7 @@ class RoleAssignment(models.Model):
         ResourceGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="role_assignments"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         # One assignment per principal, role and scope. Two partial constraints, because SQLite
@@ -153,6 +175,8 @@ class RoleAssignment(models.Model):
 
 class MigrateProject(models.Model):
     """An Azure Migrate project (Microsoft.Migrate/migrateProjects)."""
+
+    arm_type = "Microsoft.Migrate/migrateProjects"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     resource_group = models.ForeignKey(ResourceGroup, on_delete=models.CASCADE, related_name="migrate_projects")
@@ -228,3 +252,55 @@ class Solution(models.Model):
     @property
     def arm_id(self) -> str:
         return f"{self.project.arm_id}/solutions/{self.name}"
+
+
+class VirtualNetwork(models.Model):
+    """An Azure virtual network (Microsoft.Network/virtualNetworks) that migrated VMs join."""
+
+    arm_type = "Microsoft.Network/virtualNetworks"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.CASCADE, related_name="virtual_networks")
+    name = models.CharField(max_length=64)
+    location = models.CharField(max_length=40)
+    address_prefixes = models.JSONField(default=list)
+    tags = models.JSONField(default=dict, blank=True)
+    etag = models.UUIDField(default=uuid.uuid4)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "resource_group", name="unique_virtual_network_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arm_id(self) -> str:
+        return f"{self.resource_group.arm_id}/providers/Microsoft.Network/virtualNetworks/{self.name}"
+
+    @property
+    def is_test_network(self) -> bool:
+        """Tagged for non-production use; test migration recommends these."""
+        return str(self.tags.get("environment", "")).lower() in ("test", "non-production", "nonprod", "dev")
+
+
+class Subnet(models.Model):
+    virtual_network = models.ForeignKey(VirtualNetwork, on_delete=models.CASCADE, related_name="subnets")
+    name = models.CharField(max_length=80)
+    address_prefix = models.CharField(max_length=43)
+    etag = models.UUIDField(default=uuid.uuid4)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(Lower("name"), "virtual_network", name="unique_subnet_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arm_id(self) -> str:
+        return f"{self.virtual_network.arm_id}/subnets/{self.name}"

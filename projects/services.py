@@ -12,10 +12,23 @@ from hub import clock
 from hub.arm.errors import ArmError
 from jobs.models import Job
 from jobs.services import job_start
-from projects import access
-from projects.models import MigrateProject, ResourceGroup, Solution, Subscription
+from projects import access, addresses
+from projects.models import (
+    DirectoryRole,
+    DirectoryRoleAssignment,
+    MigrateProject,
+    ResourceGroup,
+    RoleAssignment,
+    Solution,
+    Subnet,
+    Subscription,
+    Tenant,
+    User,
+    VirtualNetwork,
+)
 from projects.names import project_name_problem, resource_group_name_problem
 from projects.regions import MIGRATE_PROJECT_LOCATIONS, REGIONS_BY_NAME, normalize_location
+from projects.roles import BUILTIN_ROLES
 
 
 def check_resource_group_name(name: str) -> None:
@@ -259,3 +272,191 @@ def add_tools_start(*, user, request: AddToolsRequest, link: str = "") -> Job:
         notify=True,
         link=link,
     )
+
+
+# Access control (IAM)
+
+
+def role_definition_for(role_definition_id: str):
+    """Accept a full roleDefinitions id or the bare GUID, as ARM does."""
+    guid = role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+    role = next((r for r in BUILTIN_ROLES.values() if r.id == guid), None)
+    if role is None:
+        raise ArmError(
+            400,
+            "RoleDefinitionDoesNotExist",
+            f"The specified role definition with ID '{guid}' does not exist.",
+            "properties.roleDefinitionId",
+        )
+    return role
+
+
+def role_assignment_create(
+    *,
+    user,
+    subscription: Subscription,
+    resource_group: ResourceGroup | None,
+    principal: User,
+    role_name: str,
+    assignment_id: uuid.UUID | None = None,
+) -> tuple[RoleAssignment, bool]:
+    group_name = resource_group.name if resource_group else None
+    access.authorize(user, access.WRITE_ROLE_ASSIGNMENT, subscription, group_name)
+    if principal.tenant_id != subscription.tenant_id:
+        raise ArmError(
+            400,
+            "PrincipalNotFound",
+            f"Principal {principal.object_id} does not exist in the directory {subscription.tenant_id}.",
+            "properties.principalId",
+        )
+    with transaction.atomic():
+        Subscription.objects.select_for_update().get(pk=subscription.pk)
+        existing = RoleAssignment.objects.filter(
+            principal=principal, role_name=role_name, subscription=subscription, resource_group=resource_group
+        ).first()
+        if existing is not None:
+            if assignment_id is None or existing.pk == assignment_id:
+                return existing, False
+            raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
+        if assignment_id is not None and RoleAssignment.objects.filter(pk=assignment_id).exists():
+            raise ArmError(
+                400,
+                "RoleAssignmentUpdateNotPermitted",
+                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+            )
+        assignment = RoleAssignment.objects.create(
+            id=assignment_id or uuid.uuid4(),
+            principal=principal,
+            role_name=role_name,
+            subscription=subscription,
+            resource_group=resource_group,
+            created_by=user,
+            created_at=clock.now(),
+        )
+    return assignment, True
+
+
+def role_assignment_delete(*, user, assignment: RoleAssignment) -> None:
+    group_name = assignment.resource_group.name if assignment.resource_group_id else None
+    access.authorize(user, access.DELETE_ROLE_ASSIGNMENT, assignment.subscription, group_name)
+    RoleAssignment.objects.filter(pk=assignment.pk).delete()
+
+
+# The directory (Azure AD)
+
+
+def directory_user_create(*, admin, email: str, display_name: str, password: str) -> User:
+    access.authorize_directory_admin(admin, "add users")
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ArmError(409, "Conflict", f"A user with the user name {email} already exists.", "email")
+    return User.objects.create_user(email, password, display_name=display_name, tenant=admin.tenant)
+
+
+def app_registrations_set(*, admin, allowed: bool) -> Tenant:
+    access.authorize_directory_admin(admin, "change user settings")
+    Tenant.objects.filter(pk=admin.tenant_id).update(app_registrations_allowed=allowed)
+    return Tenant.objects.get(pk=admin.tenant_id)
+
+
+def directory_role_assign(*, admin, user: User, role: str) -> DirectoryRoleAssignment:
+    access.authorize_directory_admin(admin, "assign directory roles")
+    if user.tenant_id != admin.tenant_id:
+        raise ArmError(404, "ResourceNotFound", "No such user in this directory.")
+    assignment, _ = DirectoryRoleAssignment.objects.get_or_create(user=user, role=role)
+    return assignment
+
+
+def directory_role_remove(*, admin, assignment: DirectoryRoleAssignment) -> None:
+    access.authorize_directory_admin(admin, "remove directory roles")
+    if assignment.user_id == admin.pk and assignment.role == DirectoryRole.GLOBAL_ADMINISTRATOR:
+        raise ArmError(
+            409, "Conflict", "You cannot remove your own Global administrator role. Ask another Global administrator."
+        )
+    DirectoryRoleAssignment.objects.filter(pk=assignment.pk).delete()
+
+
+# Virtual networks
+
+
+def virtual_network_create_or_update(
+    *,
+    user,
+    resource_group: ResourceGroup,
+    name: str,
+    location: str,
+    address_prefixes: list[str],
+    subnets: list[tuple[str, str]],
+    tags: dict | None = None,
+) -> tuple[VirtualNetwork, bool]:
+    """PUT semantics: the address space and the subnet list are replaced by what is given."""
+    addresses.check_network_name(name)
+    region = check_region(location)
+    space = addresses.check_address_space(name, address_prefixes)
+    addresses.check_subnets(name, space, subnets)
+    access.authorize(user, access.WRITE_VIRTUAL_NETWORK, resource_group.subscription, resource_group.name)
+    with transaction.atomic():
+        group = ResourceGroup.objects.select_for_update().get(pk=resource_group.pk)
+        _check_not_deleting(group)
+        network = VirtualNetwork.objects.filter(resource_group=group, name__iexact=name).first()
+        created = network is None
+        if created:
+            network = VirtualNetwork(resource_group=group, name=name, created_at=clock.now())
+        elif network.location != region:
+            raise ArmError(
+                409,
+                "InvalidResourceLocation",
+                f"The resource '{network.name}' already exists in location '{network.location}' in resource group "
+                f"'{group.name}'. A resource with the same name cannot be created in location '{region}'.",
+                "location",
+            )
+        network.location, network.address_prefixes = region, [str(block) for block in space]
+        network.tags, network.etag = tags or {}, uuid.uuid4()
+        network.save()
+        kept = {subnet_name.lower() for subnet_name, _ in subnets}
+        network.subnets.exclude(name__in=[s.name for s in network.subnets.all() if s.name.lower() in kept]).delete()
+        for subnet_name, prefix in subnets:
+            _subnet_upsert(network, subnet_name, str(addresses.parse_prefix(prefix, "properties.addressPrefix")))
+    return network, created
+
+
+def _subnet_upsert(network: VirtualNetwork, name: str, prefix: str) -> tuple[Subnet, bool]:
+    subnet = network.subnets.filter(name__iexact=name).first()
+    if subnet is None:
+        return Subnet.objects.create(virtual_network=network, name=name, address_prefix=prefix), True
+    subnet.address_prefix, subnet.etag = prefix, uuid.uuid4()
+    subnet.save(update_fields=["address_prefix", "etag"])
+    return subnet, False
+
+
+def virtual_network_update_tags(*, user, network: VirtualNetwork, tags: dict) -> VirtualNetwork:
+    access.authorize(
+        user, access.WRITE_VIRTUAL_NETWORK, network.resource_group.subscription, network.resource_group.name
+    )
+    VirtualNetwork.objects.filter(pk=network.pk).update(tags=tags, etag=uuid.uuid4())
+    network.refresh_from_db()
+    return network
+
+
+def virtual_network_delete(*, user, network: VirtualNetwork) -> None:
+    access.authorize(
+        user, access.DELETE_VIRTUAL_NETWORK, network.resource_group.subscription, network.resource_group.name
+    )
+    VirtualNetwork.objects.filter(pk=network.pk).delete()
+
+
+def subnet_create_or_update(*, user, network: VirtualNetwork, name: str, address_prefix: str) -> tuple[Subnet, bool]:
+    group = network.resource_group
+    access.authorize(user, access.WRITE_VIRTUAL_NETWORK, group.subscription, group.name)
+    with transaction.atomic():
+        locked = VirtualNetwork.objects.select_for_update().get(pk=network.pk)
+        space = [addresses.parse_prefix(p, "properties.addressPrefix") for p in locked.address_prefixes]
+        others = [(s.name, s.address_prefix) for s in locked.subnets.exclude(name__iexact=name)]
+        addresses.check_subnets(locked.name, space, [*others, (name, address_prefix)])
+        return _subnet_upsert(locked, name, str(addresses.parse_prefix(address_prefix, "properties.addressPrefix")))
+
+
+def subnet_delete(*, user, subnet: Subnet) -> None:
+    group = subnet.virtual_network.resource_group
+    access.authorize(user, access.WRITE_VIRTUAL_NETWORK, group.subscription, group.name)
+    Subnet.objects.filter(pk=subnet.pk).delete()

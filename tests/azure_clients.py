@@ -41,3 +41,17 @@ def client_options(hub, token: str) -> dict:
 def resource_client(hub, email: str, subscription_id: str) -> ResourceManagementClient:
     token = hub.token(email)
     return ResourceManagementClient(HubCredential(token), subscription_id, **client_options(hub, token))
+
+
+def authorization_client(hub, email: str, subscription_id: str):
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    token = hub.token(email)
+    return AuthorizationManagementClient(HubCredential(token), subscription_id, **client_options(hub, token))
+
+
+def network_client(hub, email: str, subscription_id: str):
+    from azure.mgmt.network import NetworkManagementClient
+
+    token = hub.token(email)
+    return NetworkManagementClient(HubCredential(token), subscription_id, **client_options(hub, token))

@@ -56,7 +56,10 @@ def test_a_refusal_names_principal_action_and_scope(demo):
     assert "viewer@contoso.com" in denied.value.message
     assert "'Microsoft.Migrate/migrateProjects/write'" in denied.value.message
     assert "/resourcegroups/rg-migrate'" in denied.value.message
-    assert denied.value.portal_message.startswith("You need Contributor or Owner on resource group rg-migrate")
+    assert denied.value.portal_message == (
+        "You need Contributor or Owner on resource group rg-migrate to create an Azure Migrate project. "
+        "Ask the resource group owner."
+    )
 
 
 def test_an_inactive_user_loses_access(demo):

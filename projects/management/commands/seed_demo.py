@@ -9,8 +9,18 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from projects.models import ResourceGroup, RoleAssignment, Subscription, Tenant, User
-from projects.roles import CONTRIBUTOR, OWNER, READER
+from projects.models import (
+    DirectoryRole,
+    DirectoryRoleAssignment,
+    ResourceGroup,
+    RoleAssignment,
+    Subnet,
+    Subscription,
+    Tenant,
+    User,
+    VirtualNetwork,
+)
+from projects.roles import CONTRIBUTOR, OWNER, READER, VIRTUAL_MACHINE_CONTRIBUTOR
 
 CONTOSO_SUBSCRIPTION = uuid.UUID("11111111-1111-1111-1111-111111111111")
 FABRIKAM_SUBSCRIPTION = uuid.UUID("22222222-2222-2222-2222-222222222222")
@@ -20,19 +30,33 @@ TENANTS = [
         "name": "Contoso",
         "domain": "contoso.onmicrosoft.com",
         "subscription": (CONTOSO_SUBSCRIPTION, "Contoso Production"),
+        # Users may not register applications until a Global administrator allows it: registering a
+        # replication appliance then fails for appdev, which is the tutorial's lesson.
+        "app_registrations_allowed": False,
         "resource_groups": [("rg-migrate", "westeurope")],
+        # (email, display name, role, resource group scope or None for the subscription, directory roles)
         "users": [
-            ("admin@contoso.com", "Contoso Admin", OWNER),
-            ("migrator@contoso.com", "Contoso Migration Engineer", CONTRIBUTOR),
-            ("viewer@contoso.com", "Contoso Viewer", READER),
+            ("admin@contoso.com", "Contoso Admin", OWNER, None, [DirectoryRole.GLOBAL_ADMINISTRATOR]),
+            ("migrator@contoso.com", "Contoso Migration Engineer", CONTRIBUTOR, None, []),
+            ("viewer@contoso.com", "Contoso Viewer", READER, None, []),
+            ("appdev@contoso.com", "Contoso App Developer", CONTRIBUTOR, None, []),
+            ("netadmin@contoso.com", "Contoso Network Admin", VIRTUAL_MACHINE_CONTRIBUTOR, "rg-migrate", []),
+        ],
+        "networks": [
+            ("rg-migrate", "vnet-prod", "westeurope", "10.10.0.0/16", [("default", "10.10.1.0/24")], "production"),
+            ("rg-migrate", "vnet-test", "westeurope", "10.20.0.0/16", [("test", "10.20.1.0/24")], "test"),
         ],
     },
     {
         "name": "Fabrikam",
         "domain": "fabrikam.onmicrosoft.com",
         "subscription": (FABRIKAM_SUBSCRIPTION, "Fabrikam Production"),
+        "app_registrations_allowed": True,
         "resource_groups": [("rg-fabrikam", "eastus")],
-        "users": [("admin@fabrikam.com", "Fabrikam Admin", OWNER)],
+        "users": [("admin@fabrikam.com", "Fabrikam Admin", OWNER, None, [DirectoryRole.GLOBAL_ADMINISTRATOR])],
+        "networks": [
+            ("rg-fabrikam", "vnet-fabrikam", "eastus", "10.50.0.0/16", [("default", "10.50.0.0/24")], "production")
+        ],
     },
 ]
 
@@ -43,7 +67,10 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         for spec in TENANTS:
-            tenant, _ = Tenant.objects.get_or_create(domain=spec["domain"], defaults={"display_name": spec["name"]})
+            tenant, _ = Tenant.objects.get_or_create(
+                domain=spec["domain"],
+                defaults={"display_name": spec["name"], "app_registrations_allowed": spec["app_registrations_allowed"]},
+            )
             sub_id, sub_name = spec["subscription"]
             subscription, _ = Subscription.objects.get_or_create(
                 pk=sub_id, defaults={"tenant": tenant, "display_name": sub_name}
@@ -51,12 +78,28 @@ class Command(BaseCommand):
             for name, location in spec["resource_groups"]:
                 if not ResourceGroup.objects.filter(subscription=subscription, name__iexact=name).exists():
                     ResourceGroup.objects.create(subscription=subscription, name=name, location=location)
-            for email, display_name, role in spec["users"]:
+            for email, display_name, role, scope, directory_roles in spec["users"]:
                 user = User.objects.filter(email=email).first() or User(email=email)
                 user.display_name, user.tenant, user.is_active = display_name, tenant, True
                 user.set_password(settings.DEMO_PASSWORD)
                 user.save()
+                group = ResourceGroup.objects.get(subscription=subscription, name=scope) if scope else None
                 RoleAssignment.objects.get_or_create(
-                    principal=user, role_name=role, subscription=subscription, resource_group=None
+                    principal=user, role_name=role, subscription=subscription, resource_group=group
                 )
+                for directory_role in directory_roles:
+                    DirectoryRoleAssignment.objects.get_or_create(user=user, role=directory_role)
+            for group_name, name, location, space, subnets, environment in spec["networks"]:
+                group = ResourceGroup.objects.get(subscription=subscription, name=group_name)
+                if VirtualNetwork.objects.filter(resource_group=group, name__iexact=name).exists():
+                    continue
+                network = VirtualNetwork.objects.create(
+                    resource_group=group,
+                    name=name,
+                    location=location,
+                    address_prefixes=[space],
+                    tags={"environment": environment},
+                )
+                for subnet_name, prefix in subnets:
+                    Subnet.objects.create(virtual_network=network, name=subnet_name, address_prefix=prefix)
         self.stdout.write(self.style.SUCCESS("Demo data ready: tenants Contoso and Fabrikam."))

@@ -1,4 +1,4 @@
-"""ARM handlers: resource groups (Microsoft.Resources) and Azure Migrate projects (Microsoft.Migrate)."""
+"""ARM handlers for Azure Migrate projects (Microsoft.Migrate/migrateProjects, api-version 2018-09-01-preview)."""
 
 from __future__ import annotations
 
@@ -8,26 +8,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
-from hub.arm.views import ArmView, accepted, arm_list, validated
-from jobs.models import State
-from jobs.selectors import get_visible_job
+from hub.arm.views import ArmView, arm_list, validated
 from projects import access, services
-from projects.models import MigrateProject, ResourceGroup, Solution, Subscription
-from projects.regions import REGIONS
-
-# Shapes
-
-
-def resource_group_body(group: ResourceGroup) -> dict:
-    return {
-        "id": group.arm_id,
-        "name": group.name,
-        "type": "Microsoft.Resources/resourceGroups",
-        "location": group.location,
-        "tags": group.tags,
-        "managedBy": group.managed_by,
-        "properties": {"provisioningState": group.provisioning_state},
-    }
+from projects.arm.resource_manager import RG, SUB, TagsField
+from projects.models import MigrateProject, Solution
 
 
 def _summary(project: MigrateProject) -> dict:
@@ -83,61 +67,6 @@ def solution_body(solution: Solution) -> dict:
     }
 
 
-def generic_resource_body(project: MigrateProject) -> dict:
-    return {
-        "id": project.arm_id,
-        "name": project.name,
-        "type": "Microsoft.Migrate/migrateProjects",
-        "location": project.location,
-        "tags": project.tags,
-    }
-
-
-def subscription_body(subscription: Subscription) -> dict:
-    return {
-        "id": subscription.arm_id,
-        "subscriptionId": str(subscription.pk),
-        "tenantId": str(subscription.tenant_id),
-        "displayName": subscription.display_name,
-        "state": subscription.state,
-        "authorizationSource": "RoleBased",
-        "subscriptionPolicies": {
-            "locationPlacementId": "Public_2014-09-01",
-            "quotaId": "PayAsYouGo_2014-09-01",
-            "spendingLimit": "Off",
-        },
-    }
-
-
-def location_body(subscription: Subscription, region) -> dict:
-    return {
-        "id": f"{subscription.arm_id}/locations/{region.name}",
-        "name": region.name,
-        "type": "Region",
-        "displayName": region.display_name,
-        "regionalDisplayName": f"({region.geography}) {region.display_name}",
-        "metadata": {"regionType": "Physical", "regionCategory": "Recommended", "geographyGroup": region.geography},
-    }
-
-
-# Inputs
-
-
-class TagsField(serializers.DictField):
-    child = serializers.CharField(allow_blank=True, max_length=256)
-
-
-class ResourceGroupInput(serializers.Serializer):
-    location = serializers.CharField()
-    tags = TagsField(required=False, allow_null=True)
-    managedBy = serializers.CharField(required=False, allow_null=True)
-
-
-class ResourceGroupPatch(serializers.Serializer):
-    tags = TagsField(required=False, allow_null=True)
-    managedBy = serializers.CharField(required=False, allow_null=True)
-
-
 class ProjectInput(serializers.Serializer):
     location = serializers.CharField()
     tags = TagsField(required=False, allow_null=True)
@@ -150,118 +79,6 @@ class ProjectPatch(serializers.Serializer):
 
 class RegisterToolInput(serializers.Serializer):
     tool = serializers.CharField()
-
-
-# Subscriptions
-
-
-class SubscriptionListView(ArmView):
-    @extend_schema(operation_id="Subscriptions_List", responses={200: dict})
-    def get(self, request):
-        return arm_list([subscription_body(s) for s in access.visible_subscriptions(request.user)])
-
-
-class SubscriptionView(ArmView):
-    @extend_schema(operation_id="Subscriptions_Get", responses={200: dict})
-    def get(self, request, subscription_id):
-        return Response(subscription_body(access.get_subscription(request.user, subscription_id)))
-
-
-class LocationListView(ArmView):
-    @extend_schema(operation_id="Subscriptions_ListLocations", responses={200: dict})
-    def get(self, request, subscription_id):
-        subscription = access.get_subscription(request.user, subscription_id)
-        return arm_list([location_body(subscription, region) for region in REGIONS])
-
-
-# Resource groups
-
-
-class ResourceGroupListView(ArmView):
-    @extend_schema(operation_id="ResourceGroups_List", responses={200: dict})
-    def get(self, request, subscription_id):
-        subscription = access.get_subscription(request.user, subscription_id)
-        groups = access.visible_resource_groups(request.user).filter(subscription=subscription)
-        top = request.query_params.get("$top")
-        if top and top.isdigit():
-            groups = groups[: int(top)]
-        return arm_list([resource_group_body(group) for group in groups])
-
-
-class ResourceGroupView(ArmView):
-    def _group(self, request, subscription_id, resource_group_name):
-        subscription = access.get_subscription(request.user, subscription_id)
-        return access.get_resource_group(request.user, subscription, resource_group_name)
-
-    @extend_schema(operation_id="ResourceGroups_Get", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name):
-        return Response(resource_group_body(self._group(request, subscription_id, resource_group_name)))
-
-    @extend_schema(operation_id="ResourceGroups_CheckExistence", responses={204: None, 404: None})
-    def head(self, request, subscription_id, resource_group_name):
-        try:
-            self._group(request, subscription_id, resource_group_name)
-        except ArmError as error:
-            return Response(status=error.status)
-        return Response(status=204)
-
-    @extend_schema(operation_id="ResourceGroups_CreateOrUpdate", request=ResourceGroupInput, responses={200: dict})
-    def put(self, request, subscription_id, resource_group_name):
-        subscription = access.get_subscription(request.user, subscription_id)
-        body = validated(ResourceGroupInput, request.data)
-        group, created = services.resource_group_create_or_update(
-            user=request.user,
-            subscription=subscription,
-            name=resource_group_name,
-            location=body["location"],
-            tags=body.get("tags"),
-            managed_by=body.get("managedBy"),
-        )
-        return Response(resource_group_body(group), status=201 if created else 200)
-
-    @extend_schema(operation_id="ResourceGroups_Update", request=ResourceGroupPatch, responses={200: dict})
-    def patch(self, request, subscription_id, resource_group_name):
-        group = self._group(request, subscription_id, resource_group_name)
-        body = validated(ResourceGroupPatch, request.data)
-        changes = {"tags": body["tags"]} if "tags" in body else {}
-        if "managedBy" in body:
-            changes["managed_by"] = body["managedBy"]
-        group = services.resource_group_update(user=request.user, resource_group=group, changes=changes)
-        return Response(resource_group_body(group))
-
-    @extend_schema(operation_id="ResourceGroups_Delete", responses={202: None})
-    def delete(self, request, subscription_id, resource_group_name):
-        group = self._group(request, subscription_id, resource_group_name)
-        job = services.resource_group_delete_start(user=request.user, resource_group=group)
-        return accepted(request, location=f"/subscriptions/{group.subscription_id}/operationresults/{job.pk}")
-
-
-class OperationResultView(ArmView):
-    """Where a resource-group deletion is polled: 202 while it runs, then 200 (or the error)."""
-
-    @extend_schema(operation_id="OperationResults_Get", responses={200: None, 202: None})
-    def get(self, request, subscription_id, operation_id):
-        subscription = access.get_subscription(request.user, subscription_id)
-        job = get_visible_job(request.user, operation_id, subscription=subscription)
-        if not job.is_terminal:
-            return accepted(request, location=request.path)
-        if job.state == State.SUCCEEDED:
-            return Response(status=200)
-        error = (job.first_error or {}).get("serviceErrorDetails", {})
-        raise ArmError(409, error.get("code", "OperationFailed"), error.get("message", "The operation failed."))
-
-
-class GenericResourceListView(ArmView):
-    """`resources.list` / `list_by_resource_group` of azure-mgmt-resource: every tracked resource."""
-
-    @extend_schema(operation_id="Resources_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name=None):
-        subscription = access.get_subscription(request.user, subscription_id)
-        projects = access.visible_projects(request.user).filter(resource_group__subscription=subscription)
-        if resource_group_name is not None:
-            group = access.get_resource_group(request.user, subscription, resource_group_name)
-            projects = projects.filter(resource_group=group)
-        return arm_list([generic_resource_body(project) for project in projects])
 
 
 # Azure Migrate projects
@@ -374,20 +191,9 @@ class SolutionView(ProjectMixin, ArmView):
         return Response(solution_body(solution))
 
 
-# Keyword segments arrive lower-cased (hub.arm.middleware); names keep the client's casing.
-SUB = "subscriptions/<str:subscription_id>"
-RG = f"{SUB}/resourcegroups/<str:resource_group_name>"
 PROJECT = f"{RG}/providers/microsoft.migrate/migrateprojects/<str:project_name>"
 
 urlpatterns = [
-    path("subscriptions", SubscriptionListView.as_view()),
-    path(SUB, SubscriptionView.as_view()),
-    path(f"{SUB}/locations", LocationListView.as_view()),
-    path(f"{SUB}/resourcegroups", ResourceGroupListView.as_view()),
-    path(RG, ResourceGroupView.as_view()),
-    path(f"{SUB}/operationresults/<str:operation_id>", OperationResultView.as_view()),
-    path(f"{SUB}/resources", GenericResourceListView.as_view()),
-    path(f"{RG}/resources", GenericResourceListView.as_view()),
     path(f"{SUB}/providers/microsoft.migrate/migrateprojects", ProjectListView.as_view()),
     path(f"{RG}/providers/microsoft.migrate/migrateprojects", ProjectListView.as_view()),
     path(PROJECT, ProjectView.as_view()),

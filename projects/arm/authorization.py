@@ -1,0 +1,211 @@
+"""ARM handlers for Microsoft.Authorization: role assignments and (built-in) role definitions, at
+subscription and resource-group scope, as azure-mgmt-authorization's client calls them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from hub.arm.errors import ArmError
+from hub.arm.views import ArmView, arm_list, validated
+from projects import access, services
+from projects.arm.resource_manager import RG, SUB
+from projects.models import ResourceGroup, RoleAssignment, Subscription, User
+from projects.roles import BUILTIN_ROLES
+
+AUTHORIZATION = "providers/microsoft.authorization"
+
+
+def role_definition_id(subscription: Subscription, role) -> str:
+    return f"{subscription.arm_id}/providers/Microsoft.Authorization/roleDefinitions/{role.id}"
+
+
+def role_definition_body(subscription: Subscription, role) -> dict:
+    return {
+        "id": role_definition_id(subscription, role),
+        "name": role.id,
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "properties": {
+            "roleName": role.name,
+            "description": role.description,
+            "type": "BuiltInRole",
+            "permissions": [
+                {
+                    "actions": list(role.actions),
+                    "notActions": list(role.not_actions),
+                    "dataActions": [],
+                    "notDataActions": [],
+                }
+            ],
+            "assignableScopes": ["/"],
+        },
+    }
+
+
+def role_assignment_body(assignment: RoleAssignment) -> dict:
+    scope = assignment.resource_group.arm_id if assignment.resource_group_id else assignment.subscription.arm_id
+    creator = str(assignment.created_by.object_id) if assignment.created_by_id else None
+    return {
+        "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{assignment.pk}",
+        "name": str(assignment.pk),
+        "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {
+            "roleDefinitionId": role_definition_id(assignment.subscription, assignment.role),
+            "principalId": str(assignment.principal.object_id),
+            "principalType": "User",
+            "scope": scope,
+            "condition": None,
+            "conditionVersion": None,
+            "description": None,
+            "createdOn": assignment.created_at.isoformat(),
+            "updatedOn": assignment.created_at.isoformat(),
+            "createdBy": creator,
+            "updatedBy": creator,
+        },
+    }
+
+
+class RoleAssignmentInput(serializers.Serializer):
+    class Properties(serializers.Serializer):
+        roleDefinitionId = serializers.CharField()
+        principalId = serializers.UUIDField()
+        principalType = serializers.CharField(required=False, allow_null=True)
+        description = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+    properties = Properties()
+
+
+_PRINCIPAL_FILTER = re.compile(r"principalId\s+eq\s+'([0-9a-fA-F-]{36})'")
+
+
+class ScopeMixin:
+    def _scope(self, request, subscription_id, resource_group_name=None) -> tuple[Subscription, ResourceGroup | None]:
+        subscription = access.get_subscription(request.user, subscription_id)
+        if resource_group_name is None:
+            return subscription, None
+        return subscription, access.get_resource_group(request.user, subscription, resource_group_name)
+
+
+class RoleAssignmentListView(ScopeMixin, ArmView):
+    """At a subscription: every assignment in it. At a resource group: those that apply there, its own
+    and those inherited from the subscription. `$filter=atScope()` keeps those at or above the scope;
+    `principalId eq '...'` one principal's."""
+
+    @extend_schema(operation_id="RoleAssignments_ListForScope", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name=None):
+        subscription, group = self._scope(request, subscription_id, resource_group_name)
+        assignments = RoleAssignment.objects.filter(subscription=subscription).select_related(
+            "principal", "resource_group", "subscription", "created_by"
+        )
+        at_scope = "atscope()" in request.query_params.get("$filter", "").lower()
+        if group is not None:
+            assignments = assignments.filter(resource_group__isnull=True) | assignments.filter(resource_group=group)
+        elif at_scope:
+            assignments = assignments.filter(resource_group__isnull=True)
+        principal = _PRINCIPAL_FILTER.search(request.query_params.get("$filter", ""))
+        if principal:
+            assignments = assignments.filter(principal__object_id=principal.group(1))
+        return arm_list([role_assignment_body(a) for a in assignments.order_by("created_at")])
+
+
+class RoleAssignmentView(ScopeMixin, ArmView):
+    def _assignment(self, request, subscription, group, name) -> RoleAssignment | None:
+        try:
+            assignment_id = uuid.UUID(name)
+        except ValueError:
+            return None
+        return (
+            RoleAssignment.objects.filter(pk=assignment_id, subscription=subscription, resource_group=group)
+            .select_related("principal", "resource_group", "subscription", "created_by")
+            .first()
+        )
+
+    def _not_found(self, name):
+        return ArmError(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
+
+    @extend_schema(operation_id="RoleAssignments_Get", responses={200: dict})
+    def get(self, request, subscription_id, assignment_name, resource_group_name=None):
+        subscription, group = self._scope(request, subscription_id, resource_group_name)
+        assignment = self._assignment(request, subscription, group, assignment_name)
+        if assignment is None:
+            raise self._not_found(assignment_name)
+        return Response(role_assignment_body(assignment))
+
+    @extend_schema(operation_id="RoleAssignments_Create", request=RoleAssignmentInput, responses={201: dict})
+    def put(self, request, subscription_id, assignment_name, resource_group_name=None):
+        subscription, group = self._scope(request, subscription_id, resource_group_name)
+        try:
+            assignment_id = uuid.UUID(assignment_name)
+        except ValueError:
+            raise ArmError(
+                400, "InvalidRoleAssignmentId", f"The role assignment ID '{assignment_name}' is not valid: use a GUID."
+            ) from None
+        body = validated(RoleAssignmentInput, request.data)["properties"]
+        role = services.role_definition_for(body["roleDefinitionId"])
+        principal = User.objects.filter(object_id=body["principalId"], is_active=True).first()
+        if principal is None:
+            raise ArmError(
+                400,
+                "PrincipalNotFound",
+                f"Principal {body['principalId'].hex} does not exist in the directory {subscription.tenant_id}.",
+                "properties.principalId",
+            )
+        assignment, created = services.role_assignment_create(
+            user=request.user,
+            subscription=subscription,
+            resource_group=group,
+            principal=principal,
+            role_name=role.name,
+            assignment_id=assignment_id,
+        )
+        return Response(role_assignment_body(assignment), status=201 if created else 200)
+
+    @extend_schema(operation_id="RoleAssignments_Delete", responses={200: dict, 204: None})
+    def delete(self, request, subscription_id, assignment_name, resource_group_name=None):
+        subscription, group = self._scope(request, subscription_id, resource_group_name)
+        assignment = self._assignment(request, subscription, group, assignment_name)
+        if assignment is None:
+            return Response(status=204)
+        body = role_assignment_body(assignment)
+        services.role_assignment_delete(user=request.user, assignment=assignment)
+        return Response(body)
+
+
+class RoleDefinitionListView(ScopeMixin, ArmView):
+    @extend_schema(operation_id="RoleDefinitions_List", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name=None):
+        subscription, _ = self._scope(request, subscription_id, resource_group_name)
+        roles = list(BUILTIN_ROLES.values())
+        wanted = re.search(r"roleName\s+eq\s+'([^']*)'", request.query_params.get("$filter", ""))
+        if wanted:
+            roles = [role for role in roles if role.name.lower() == wanted.group(1).lower()]
+        return arm_list([role_definition_body(subscription, role) for role in roles])
+
+
+class RoleDefinitionView(ScopeMixin, ArmView):
+    @extend_schema(operation_id="RoleDefinitions_Get", responses={200: dict})
+    def get(self, request, subscription_id, definition_id, resource_group_name=None):
+        subscription, _ = self._scope(request, subscription_id, resource_group_name)
+        role = next((r for r in BUILTIN_ROLES.values() if r.id == definition_id.lower()), None)
+        if role is None:
+            raise ArmError(
+                404,
+                "RoleDefinitionDoesNotExist",
+                f"The specified role definition with ID '{definition_id}' does not exist.",
+            )
+        return Response(role_definition_body(subscription, role))
+
+
+urlpatterns = []
+for scope in (SUB, RG):
+    urlpatterns += [
+        path(f"{scope}/{AUTHORIZATION}/roleassignments", RoleAssignmentListView.as_view()),
+        path(f"{scope}/{AUTHORIZATION}/roleassignments/<str:assignment_name>", RoleAssignmentView.as_view()),
+        path(f"{scope}/{AUTHORIZATION}/roledefinitions", RoleDefinitionListView.as_view()),
+        path(f"{scope}/{AUTHORIZATION}/roledefinitions/<str:definition_id>", RoleDefinitionView.as_view()),
+    ]

@@ -1,0 +1,49 @@
+"""A sliver of Microsoft Graph: enough for automation to find a user's object id (the principalId of
+role assignments), as `az ad user show` does. Only users of the caller's own tenant are visible."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Q
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hub.arm.errors import ArmError
+from projects.models import User
+
+
+def user_body(user: User) -> dict:
+    return {
+        "id": str(user.object_id),
+        "userPrincipalName": user.email,
+        "mail": user.email,
+        "displayName": user.display_name or user.email,
+    }
+
+
+class MeView(APIView):
+    @extend_schema(operation_id="Graph_Me", responses={200: dict})
+    def get(self, request):
+        return Response(user_body(request.user))
+
+
+class UserView(APIView):
+    @extend_schema(operation_id="Graph_GetUser", responses={200: dict})
+    def get(self, request, user_id):
+        try:
+            by_id = Q(object_id=uuid.UUID(user_id))
+        except ValueError:
+            by_id = Q(pk__in=[])
+        user = User.objects.filter(by_id | Q(email__iexact=user_id), tenant_id=request.user.tenant_id).first()
+        if user is None or request.user.tenant_id is None:
+            raise ArmError(404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist.")
+        return Response(user_body(user))
+
+
+urlpatterns = [
+    path("v1.0/me", MeView.as_view()),
+    path("v1.0/users/<str:user_id>", UserView.as_view()),
+]
