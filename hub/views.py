@@ -31,8 +31,8 @@ SERVICES = [
     Service("Subscriptions", "General", "projects:subscriptions", "billing"),
     Service("Azure Migrate jobs", "Migrate", "jobs:list", "deployments activity"),
     Service("Virtual machines", "Compute", None, "vm"),
-    Service("Virtual networks", "Networking", None, "vnet subnet"),
-    Service("Azure Active Directory", "Identity", None, "aad entra users roles app registrations"),
+    Service("Virtual networks", "Networking", "projects:virtual-networks", "vnet subnet"),
+    Service("Azure Active Directory", "Identity", "projects:aad", "aad entra users roles app registrations"),
     Service("Recovery Services vaults", "Migrate", None, "site recovery asr"),
 ]
 

@@ -137,35 +137,3 @@ def _int(value, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
-
-
-@login_required
-@require_GET
-def resource_groups(request):
-    groups = access.visible_resource_groups(request.user).prefetch_related("migrate_projects")
-    return render(request, "projects/resource_groups.html", {"groups": groups})
-
-
-@login_required
-@require_GET
-def resource_group_detail(request, subscription_id, resource_group_name):
-    try:
-        subscription = access.get_subscription(request.user, subscription_id)
-        group = access.get_resource_group(request.user, subscription, resource_group_name)
-    except ArmError as error:
-        raise Http404(error.message) from error
-    projects = access.visible_projects(request.user).filter(resource_group=group)
-    roles = access.roles_at(request.user, subscription, group.name)
-    return render(
-        request,
-        "projects/resource_group_detail.html",
-        {"group": group, "projects": projects, "servers_url": servers_url, "roles": roles},
-    )
-
-
-@login_required
-@require_GET
-def subscriptions(request):
-    subs = access.visible_subscriptions(request.user).select_related("tenant")
-    rows = [(s, access.roles_at(request.user, s)) for s in subs]
-    return render(request, "projects/subscriptions.html", {"rows": rows})

@@ -1,0 +1,152 @@
+"""Access control (IAM) on a subscription or a resource group: Check access, Role assignments (add,
+remove), Roles. The same services and gates as the Microsoft.Authorization API."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from hub.arm.errors import ArmError
+from projects import access, services
+from projects.models import RoleAssignment, User
+from projects.roles import BUILTIN_ROLES
+
+
+def _scope(request, subscription_id, resource_group_name):
+    try:
+        subscription = access.get_subscription(request.user, subscription_id)
+        group = (
+            access.get_resource_group(request.user, subscription, resource_group_name) if resource_group_name else None
+        )
+    except ArmError as error:
+        raise Http404(error.message) from error
+    return subscription, group
+
+
+def _iam_url(subscription, group) -> str:
+    if group is None:
+        return reverse("projects:subscription-iam", args=[subscription.pk])
+    return reverse("projects:resource-group-iam", args=[subscription.pk, group.name])
+
+
+class AddRoleAssignmentForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=[(name, name) for name in BUILTIN_ROLES])
+    principal = forms.ChoiceField(label="Select")
+
+    def __init__(self, members, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.members = {str(member.pk): member for member in members}
+        self.fields["principal"].choices = [("", "Select a user")] + [
+            (pk, f"{m.display_name or m.email} ({m.email})") for pk, m in self.members.items()
+        ]
+
+
+def effective_assignments(principal: User, subscription, group) -> list[tuple[RoleAssignment, bool]]:
+    """(assignment, inherited) for every role the principal holds at this scope."""
+    rows = []
+    for assignment in RoleAssignment.objects.filter(principal=principal, subscription=subscription).select_related(
+        "resource_group"
+    ):
+        if assignment.resource_group_id is None:
+            rows.append((assignment, group is not None))
+        elif group is not None and assignment.resource_group_id == group.pk:
+            rows.append((assignment, False))
+    return rows
+
+
+@login_required
+def iam(request, subscription_id, resource_group_name=None):
+    subscription, group = _scope(request, subscription_id, resource_group_name)
+    group_name = group.name if group else None
+    members = User.objects.filter(tenant=subscription.tenant, is_active=True).order_by("email")
+    form = AddRoleAssignmentForm(members, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.role_assignment_create(
+                user=request.user,
+                subscription=subscription,
+                resource_group=group,
+                principal=form.members[form.cleaned_data["principal"]],
+                role_name=form.cleaned_data["role"],
+            )
+        except ArmError as error:
+            form.add_error(None, getattr(error, "portal_message", error.message))
+        else:
+            messages.success(
+                request, f"Added {form.cleaned_data['role']} for {form.members[form.cleaned_data['principal']].email}."
+            )
+            return redirect(_iam_url(subscription, group) + "?tab=assignments")
+
+    assignments = RoleAssignment.objects.filter(subscription=subscription).select_related("principal", "resource_group")
+    if group is not None:
+        assignments = assignments.filter(resource_group__isnull=True) | assignments.filter(resource_group=group)
+    else:
+        assignments = assignments.filter(resource_group__isnull=True)
+    checked = None
+    if request.GET.get("principal"):
+        principal = members.filter(email__iexact=request.GET["principal"].strip()).first()
+        checked = {"query": request.GET["principal"], "principal": principal}
+        if principal is not None:
+            checked["rows"] = effective_assignments(principal, subscription, group)
+
+    may_add = access.can(request.user, access.WRITE_ROLE_ASSIGNMENT, subscription, group_name)
+    may_remove = access.can(request.user, access.DELETE_ROLE_ASSIGNMENT, subscription, group_name)
+    denied = ""
+    if not may_add:
+        try:
+            access.authorize(request.user, access.WRITE_ROLE_ASSIGNMENT, subscription, group_name)
+        except access.AccessDenied as error:
+            denied = error.portal_message
+    tab = request.GET.get("tab") or ("assignments" if request.method == "POST" else "check")
+    return render(
+        request,
+        "projects/iam.html",
+        {
+            "subscription": subscription,
+            "group": group,
+            "scope_label": f"resource group {group.name}" if group else f"subscription {subscription.display_name}",
+            "tab": tab,
+            "form": form,
+            "members": members,
+            "assignments": assignments.order_by("role_name", "principal__email"),
+            "checked": checked,
+            "may_add": may_add,
+            "may_remove": may_remove,
+            "denied": denied,
+            "roles": BUILTIN_ROLES.values(),
+            "iam_url": _iam_url(subscription, group),
+        },
+    )
+
+
+@login_required
+@require_POST
+def remove_assignment(request, subscription_id, assignment_id, resource_group_name=None):
+    subscription, group = _scope(request, subscription_id, resource_group_name)
+    assignment = RoleAssignment.objects.filter(
+        pk=assignment_id if _is_uuid(assignment_id) else None, subscription=subscription, resource_group=group
+    ).first()
+    if assignment is None:
+        raise Http404("No such role assignment at this scope")
+    try:
+        services.role_assignment_delete(user=request.user, assignment=assignment)
+    except ArmError as error:
+        messages.error(request, getattr(error, "portal_message", error.message))
+    else:
+        messages.success(request, f"Removed {assignment.role_name} from {assignment.principal.email}.")
+    return redirect(_iam_url(subscription, group) + "?tab=assignments")
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,65 @@
+"""Portal blades for subscriptions and resource groups."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from hub.arm.errors import ArmError
+from projects import access
+from projects.portal.migrate import servers_url
+
+
+@login_required
+@require_GET
+def resource_groups(request):
+    groups = access.visible_resource_groups(request.user).prefetch_related("migrate_projects")
+    return render(request, "projects/resource_groups.html", {"groups": groups})
+
+
+@login_required
+@require_GET
+def resource_group_detail(request, subscription_id, resource_group_name):
+    try:
+        subscription = access.get_subscription(request.user, subscription_id)
+        group = access.get_resource_group(request.user, subscription, resource_group_name)
+    except ArmError as error:
+        raise Http404(error.message) from error
+    projects = access.visible_projects(request.user).filter(resource_group=group)
+    roles = access.roles_at(request.user, subscription, group.name)
+    return render(
+        request,
+        "projects/resource_group_detail.html",
+        {
+            "group": group,
+            "projects": projects,
+            "networks": access.visible_networks(request.user).filter(resource_group=group),
+            "servers_url": servers_url,
+            "roles": roles,
+        },
+    )
+
+
+@login_required
+@require_GET
+def subscriptions(request):
+    subs = access.visible_subscriptions(request.user).select_related("tenant")
+    rows = [(s, access.roles_at(request.user, s)) for s in subs]
+    return render(request, "projects/subscriptions.html", {"rows": rows})
+
+
+@login_required
+@require_GET
+def subscription_detail(request, subscription_id):
+    try:
+        subscription = access.get_subscription(request.user, subscription_id)
+    except ArmError as error:
+        raise Http404(error.message) from error
+    groups = access.visible_resource_groups(request.user).filter(subscription=subscription)
+    return render(
+        request,
+        "projects/subscription_detail.html",
+        {"subscription": subscription, "groups": groups, "roles": access.roles_at(request.user, subscription)},
+    )
