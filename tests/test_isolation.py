@@ -34,8 +34,14 @@ def contoso(live_hub):
     admin = portal_session(live_hub, "admin@contoso.com")
     tokens_page = admin.get(f"{live_hub.url}/settings/api-tokens/", timeout=10).text
     token_id = re.search(r"/settings/api-tokens/(\d+)/revoke/", tokens_page)
+    roles_page = admin.get(f"{live_hub.url}/aad/roles/global-administrator/", timeout=10).text
+    directory_assignment = re.search(r"/aad/roles/global-administrator/(\d+)/remove/", roles_page)
     return {
         "group": group,
+        "directory_assignment": directory_assignment.group(1),
+        "role_assignment": live_hub.api(
+            "GET", f"/subscriptions/{CONTOSO}/providers/Microsoft.Authorization/roleAssignments"
+        ).json()["value"][0]["name"],
         "project": project,
         "project_path": project_path,
         "project_id": project_path,
@@ -59,6 +65,18 @@ def portal_session(hub, email: str) -> requests.Session:
 
 
 RG = "/subscriptions/{sub}/resourcegroups/{group}"
+VNET_PATH = f"/subscriptions/{CONTOSO}/resourceGroups/rg-migrate/providers/Microsoft.Network/virtualNetworks/vnet-prod"
+# A body that would be valid for any of the resources, so only visibility can refuse it.
+WRITE_BODY = {
+    "location": "westeurope",
+    "tool": "ServerMigration",
+    "properties": {
+        "addressPrefix": "10.10.1.0/24",
+        "addressSpace": {"addressPrefixes": ["10.10.0.0/16"]},
+        "roleDefinitionId": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+        "principalId": "00000000-0000-0000-0000-000000000001",
+    },
+}
 API_URLS = [
     ("GET", "/subscriptions/{sub}"),
     ("GET", "/subscriptions/{sub}/locations"),
@@ -83,19 +101,45 @@ API_URLS = [
     ("GET", "{project_path}/solutions/Servers-Migration-ServerMigration"),
     ("GET", "/subscriptions/{sub}/operationresults/{job}"),
     ("GET", "/subscriptions/{fabrikam}/operationresults/{job}"),
+    ("GET", "/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments"),
+    ("GET", RG + "/providers/Microsoft.Authorization/roleAssignments"),
+    ("GET", "/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/{role_assignment}"),
+    ("PUT", "/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/{role_assignment}"),
+    ("DELETE", "/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/{role_assignment}"),
+    ("GET", "/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions"),
+    (
+        "GET",
+        "/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    ),
+    ("GET", "/subscriptions/{sub}/providers/Microsoft.Network/virtualNetworks"),
+    ("GET", "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Network/virtualNetworks"),
+    ("GET", "{vnet_path}"),
+    ("PUT", "{vnet_path}"),
+    ("PATCH", "{vnet_path}"),
+    ("DELETE", "{vnet_path}"),
+    ("GET", "{vnet_path}/subnets"),
+    ("GET", "{vnet_path}/subnets/default"),
+    ("PUT", "{vnet_path}/subnets/default"),
+    ("DELETE", "{vnet_path}/subnets/default"),
+    ("GET", "/v1.0/users/admin@contoso.com"),
 ]
 
 
 @pytest.mark.parametrize(("method", "template"), API_URLS)
 def test_a_fabrikam_token_gets_404_on_contoso_api_urls(live_hub, contoso, method, template):
-    path = template.format(sub=CONTOSO, fabrikam=FABRIKAM, **contoso)
-    body = {"location": "westeurope", "tool": "ServerMigration"} if method in ("PUT", "PATCH", "POST") else None
+    path = template.format(sub=CONTOSO, fabrikam=FABRIKAM, vnet_path=VNET_PATH, **contoso)
+    body = WRITE_BODY if method in ("PUT", "PATCH", "POST") else None
     response = live_hub.api(method, path, email="admin@fabrikam.com", json=body)
     assert response.status_code == 404, f"{method} {path} answered {response.status_code}: {response.text}"
     if method != "HEAD":
-        assert response.json()["error"]["code"] in ("SubscriptionNotFound", "ResourceNotFound")
+        assert response.json()["error"]["code"] in (
+            "SubscriptionNotFound",
+            "ResourceNotFound",
+            "Request_ResourceNotFound",
+        )
     # ...and nothing changed for Contoso.
     assert live_hub.api("GET", contoso["project_path"]).status_code == 200
+    assert live_hub.api("GET", f"{VNET_PATH}/subnets/default").status_code == 200
 
 
 def test_fabrikam_lists_only_its_own_subscription(live_hub):
@@ -104,6 +148,19 @@ def test_fabrikam_lists_only_its_own_subscription(live_hub):
 
 
 PORTAL_URLS = [
+    ("GET", "/resource/subscriptions/{sub}/"),
+    ("GET", "/resource/subscriptions/{sub}/iam/"),
+    ("POST", "/resource/subscriptions/{sub}/iam/"),
+    ("POST", "/resource/subscriptions/{sub}/iam/{role_assignment}/remove/"),
+    ("GET", "/resource/subscriptions/{sub}/resourceGroups/{group}/iam/"),
+    ("GET", "/resource/subscriptions/{sub}/resourceGroups/rg-migrate/virtualNetworks/vnet-prod/"),
+    ("POST", "/resource/subscriptions/{sub}/resourceGroups/rg-migrate/virtualNetworks/vnet-prod/"),
+    ("POST", "/resource/subscriptions/{sub}/resourceGroups/rg-migrate/virtualNetworks/vnet-prod/delete/"),
+    (
+        "POST",
+        "/resource/subscriptions/{sub}/resourceGroups/rg-migrate/virtualNetworks/vnet-prod/subnets/default/delete/",
+    ),
+    ("POST", "/aad/roles/global-administrator/{directory_assignment}/remove/"),
     ("GET", "/resource/subscriptions/{sub}/resourceGroups/{group}/"),
     ("GET", "/migrate/servers/?project={project_id_quoted}"),
     ("GET", "/jobs/{job}/"),
@@ -120,12 +177,28 @@ def test_a_fabrikam_session_gets_404_on_contoso_portal_urls(live_hub, contoso, m
 
 
 @pytest.mark.parametrize(
-    "path", ["/resource-groups/", "/migrate/servers/", "/jobs/", "/search/?q=iso", "/", "/subscriptions-blade/"]
+    "path",
+    [
+        "/resource-groups/",
+        "/migrate/servers/",
+        "/jobs/",
+        "/search/?q=iso",
+        "/",
+        "/subscriptions-blade/",
+        "/virtual-networks/",
+        "/aad/",
+        "/aad/users/",
+        "/aad/roles/global-administrator/",
+        "/migrate/add-tools/",
+    ],
 )
 def test_fabrikam_lists_show_nothing_of_contoso(live_hub, contoso, path):
     page = portal_session(live_hub, "admin@fabrikam.com").get(live_hub.url + path, timeout=10).text
-    for name in (contoso["group"], contoso["project"], "rg-migrate", "Contoso Production"):
+    for name in (contoso["group"], contoso["project"], "rg-migrate", "Contoso Production", "vnet-prod", "@contoso.com"):
         assert name not in page
+    # Contoso's directory role assignment is untouched by Fabrikam's attempts above.
+    admin_roles = portal_session(live_hub, "admin@contoso.com").get(f"{live_hub.url}/aad/", timeout=10).text
+    assert "Global administrator" in admin_roles
 
 
 @pytest.mark.browser
@@ -155,3 +228,27 @@ def test_websocket_pushes_reach_only_those_who_may_see_them(live_hub, browser):
     expect(fabrikam_page.locator("#job-rows tr").filter(has_text=own)).to_contain_text("Succeeded")
     expect(fabrikam_page.locator("#job-rows")).not_to_contain_text(group)
     expect(contoso_page.locator("#job-rows")).not_to_contain_text(own)
+
+    # A Contoso deployment notifies its starter, live; Fabrikam's socket never carries it.
+    project = unique("ws")[:20]
+    session = portal_session(live_hub, "admin@contoso.com")
+    started = session.post(
+        f"{live_hub.url}/migrate/add-tools/",
+        data={
+            "step": "3",
+            "action": "add",
+            "subscription": CONTOSO,
+            "resource_group": "rg-migrate",
+            "project_name": project,
+            "location": "westeurope",
+            "assessment_tool": "skip",
+            "migration_tool": "ServerMigration",
+            **csrf(session),
+        },
+        timeout=10,
+    )
+    assert started.history and started.history[0].status_code == 302
+    expect(contoso_page.locator("#notification-list")).to_contain_text(f"Azure Migrate project {project}")
+    expect(contoso_page.locator(".toast").filter(has_text="Tools added")).to_be_visible()
+    assert fabrikam_page.locator("#notification-list").inner_text().find(project) == -1
+    assert fabrikam_page.locator(".toast").count() == 0
