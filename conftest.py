@@ -1,8 +1,20 @@
 """Settings for in-process tests only (the live hubs in tests/ are separate processes with the real
 settings): a fast password hasher, since the demo seed hashes a password per user per test."""
 
+import pytest
+
 
 def pytest_configure(config):
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_clock_cache():
+    """hub.clock caches its offset for a second; a rolled-back test must not leak it into the next."""
+    from hub import clock
+
+    clock._cached = None
+    yield
+    clock._cached = None

@@ -30,6 +30,30 @@ def now() -> datetime:
     return timezone.now() + offset()
 
 
+def reset() -> datetime:
+    """Back to the wall clock: rules measured against the emulated time see time go back."""
+    global _cached
+    from hub.models import EmulatorClock
+
+    EmulatorClock.objects.update_or_create(pk=1, defaults={"offset_seconds": 0.0})
+    _cached = None
+    return now()
+
+
+def parse_duration(text: str) -> timedelta:
+    """'5d', '12h', '90m', '30s' or a combination such as '1d12h'."""
+    import re
+
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([dhms])", text.strip().lower())
+    if not parts or "".join(f"{n}{u}" for n, u in parts) != re.sub(r"\s+", "", text.strip().lower()):
+        raise ValueError(f"'{text}' is not a duration: use e.g. 5d, 12h, 90m, 30s or 1d12h")
+    units = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+    total = timedelta()
+    for number, unit in parts:
+        total += timedelta(**{units[unit]: float(number)})
+    return total
+
+
 def advance(delta: timedelta) -> datetime:
     """Move the emulator's clock forward (never back) and return the new time."""
     global _cached

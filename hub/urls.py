@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from hub import views
+from hub import emulator, views
 from hub.arm.views import NotFoundView
 
 hub_patterns = (
@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("jobs/", include("jobs.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("emulator/clock", emulator.clock_control, name="emulator-clock"),
     # The ARM API lives at the site root, as on management.azure.com.
     path("", include("projects.arm")),
     path("", include("projects.graph")),

@@ -51,3 +51,42 @@ def test_the_embedded_layer_delivers_sends_from_another_thread():
     async_to_sync(layer.group_send)("watchers", {"type": "hub.push", "html": "<p id=x></p>"})
     listener.join(5)
     assert received.get("message", {}).get("html") == "<p id=x></p>"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5d", timedelta(days=5)),
+        ("12h", timedelta(hours=12)),
+        ("1d12h", timedelta(days=1, hours=12)),
+        ("90m", timedelta(minutes=90)),
+    ],
+)
+def test_durations_parse(text, expected):
+    assert clock.parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "5", "5x", "d5", "5d x"])
+def test_bad_durations_say_how_to_write_one(text):
+    with pytest.raises(ValueError, match="use e.g. 5d"):
+        clock.parse_duration(text)
+
+
+@pytest.mark.django_db
+def test_the_clock_endpoint_is_for_staff_only(client):
+    from django.core.management import call_command
+
+    call_command("seed_demo", verbosity=0)
+    client.login(email="viewer@contoso.com", password="migrate-demo")
+    assert client.post("/emulator/clock", {"action": "advance", "duration": "1d"}).status_code == 302
+    assert clock.offset() == timedelta(0)
+    client.login(email="admin@contoso.com", password="migrate-demo")
+    moved = client.post("/emulator/clock", {"action": "advance", "duration": "5d"})
+    assert moved.status_code == 200 and moved.json()["offsetSeconds"] == 5 * 86400
+    assert (
+        client.post("/emulator/clock", {"action": "advance", "duration": "soon"}).json()["error"]["code"]
+        == "InvalidDuration"
+    )
+    page = client.get("/").content.decode()
+    assert "Emulated time" in page
+    assert client.post("/emulator/clock", {"action": "reset"}).json()["offsetSeconds"] == 0

@@ -25,6 +25,8 @@ from projects.roles import CONTRIBUTOR, OWNER, READER, VIRTUAL_MACHINE_CONTRIBUT
 CONTOSO_SUBSCRIPTION = uuid.UUID("11111111-1111-1111-1111-111111111111")
 FABRIKAM_SUBSCRIPTION = uuid.UUID("22222222-2222-2222-2222-222222222222")
 
+EMULATOR_OPERATOR = "admin@contoso.com"
+
 TENANTS = [
     {
         "name": "Contoso",
@@ -81,6 +83,8 @@ class Command(BaseCommand):
             for email, display_name, role, scope, directory_roles in spec["users"]:
                 user = User.objects.filter(email=email).first() or User(email=email)
                 user.display_name, user.tenant, user.is_active = display_name, tenant, True
+                # The demo's emulator operator: may move the shared clock (/emulator/clock).
+                user.is_staff = email == EMULATOR_OPERATOR
                 user.set_password(settings.DEMO_PASSWORD)
                 user.save()
                 group = ResourceGroup.objects.get(subscription=subscription, name=scope) if scope else None
