@@ -27,5 +27,6 @@ urlpatterns = [
     # The ARM API lives at the site root, as on management.azure.com.
     path("", include("projects.arm")),
     path("", include("projects.graph")),
+    path("", include("replication.appliance_api")),
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view()),
 ]

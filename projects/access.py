@@ -15,6 +15,7 @@ from hub.arm.errors import ArmError
 from projects.models import (
     DirectoryRole,
     MigrateProject,
+    MigrationResource,
     ResourceGroup,
     RoleAssignment,
     Subscription,
@@ -67,6 +68,12 @@ CREATE_KEY_VAULT = Permission(
     ("Microsoft.KeyVault/vaults/write", "Microsoft.Authorization/roleAssignments/write"),
     "Owner, or Contributor and User Access Administrator,",
     "create the Key Vault",
+)
+# Registering an appliance adds it to the project's vault (a fabric); the directory gate applies too.
+REGISTER_APPLIANCE = Permission(
+    ("Microsoft.RecoveryServices/vaults/replicationFabrics/write",),
+    "Contributor or Owner",
+    "register a replication appliance",
 )
 # Replicate, test migrate, migrate and stop create or change VMs in the target resource group...
 MANAGE_TARGET_VMS = Permission(
@@ -137,6 +144,12 @@ def visible_projects(user):
 
 def visible_networks(user):
     return VirtualNetwork.objects.filter(
+        visibility_q(user, subscription_field="resource_group__subscription_id", rg_field="resource_group__name")
+    ).select_related("resource_group__subscription")
+
+
+def visible_migration_resources(user):
+    return MigrationResource.objects.filter(
         visibility_q(user, subscription_field="resource_group__subscription_id", rg_field="resource_group__name")
     ).select_related("resource_group__subscription")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from jobs.models import Job
 from jobs.scenarios import JobStepError, Scenario, Step, register
-from projects import services
-from projects.models import MigrateProject, ResourceGroup, Solution
+from projects import access, services
+from projects.models import MigrateProject, MigrationResource, ResourceGroup, Solution
 
 
 def _resource_group(job: Job) -> ResourceGroup:
@@ -78,5 +78,55 @@ register(
         running_title="Deleting resource group {target}...",
         succeeded_title="Deleted resource group {target}",
         failed_title="Failed to delete resource group {target}",
+    )
+)
+
+
+def _migration_project(job: Job) -> MigrateProject:
+    project = (
+        MigrateProject.objects.select_related("resource_group__subscription").filter(pk=job.input["project_id"]).first()
+    )
+    if project is None:
+        raise JobStepError(
+            "ProjectNotFound",
+            f"Azure Migrate project '{job.target_object_name}' no longer exists.",
+            possible_causes="The project or its resource group was deleted while resources were being created.",
+            recommended_action="Create the project again (Add tools), then Discover.",
+        )
+    return project
+
+
+def _create_resource(kind: str):
+    def step(job: Job) -> None:
+        project = _migration_project(job)
+        group = project.resource_group
+        # Roles may have changed since the click: check again, as Azure Resource Manager would.
+        access.authorize(job.created_by, access.CREATE_KEY_VAULT, group.subscription, group.name)
+        services.migration_resource_ensure(project, kind)
+
+    return step
+
+
+register(
+    Scenario(
+        name="CreateMigrationResources",
+        friendly_name="Create resources",
+        steps=(
+            Step(
+                "CreateVault",
+                "Create Recovery Services vault",
+                _create_resource(MigrationResource.Kind.RECOVERY_SERVICES_VAULT),
+            ),
+            Step("CreateKeyVault", "Create Key Vault", _create_resource(MigrationResource.Kind.KEY_VAULT)),
+            Step(
+                "CreateCacheStorage",
+                "Create cache storage account",
+                _create_resource(MigrationResource.Kind.STORAGE_ACCOUNT),
+            ),
+        ),
+        running_title="Creating resources...",
+        succeeded_title="Resources created",
+        failed_title="Creating resources failed",
+        succeeded_message="The vault, Key Vault and cache storage account of project {target} are ready.",
     )
 )

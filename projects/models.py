@@ -173,6 +173,12 @@ class RoleAssignment(models.Model):
         return self.resource_group.arm_id if self.resource_group_id else self.subscription.arm_id
 
 
+class MachinesVirtualized(models.TextChoices):
+    PHYSICAL = "physical", "Not virtualized/Other"
+    VMWARE = "vmware", "Yes, with VMware vSphere"
+    HYPERV = "hyperv", "Yes, with Hyper-V"
+
+
 class MigrateProject(models.Model):
     """An Azure Migrate project (Microsoft.Migrate/migrateProjects)."""
 
@@ -187,6 +193,9 @@ class MigrateProject(models.Model):
     etag = models.UUIDField(default=uuid.uuid4)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Set once, by "Create resources" in Discover: every migration of the project goes there.
+    target_region = models.CharField(max_length=40, blank=True)
+    machines_virtualized = models.CharField(max_length=20, blank=True, choices=MachinesVirtualized.choices)
 
     class Meta:
         ordering = [Lower("name")]
@@ -304,3 +313,40 @@ class Subnet(models.Model):
     @property
     def arm_id(self) -> str:
         return f"{self.virtual_network.arm_id}/subnets/{self.name}"
+
+
+class MigrationResource(models.Model):
+    """What "Create resources" makes in the project's resource group: the Recovery Services vault, the
+    Key Vault that guards the cache storage account's keys, and the cache storage account itself."""
+
+    class Kind(models.TextChoices):
+        RECOVERY_SERVICES_VAULT = "Microsoft.RecoveryServices/vaults", "Recovery Services vault"
+        KEY_VAULT = "Microsoft.KeyVault/vaults", "Key vault"
+        STORAGE_ACCOUNT = "Microsoft.Storage/storageAccounts", "Storage account"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    project = models.ForeignKey(MigrateProject, on_delete=models.CASCADE, related_name="migration_resources")
+    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.CASCADE, related_name="migration_resources")
+    kind = models.CharField(max_length=60, choices=Kind.choices)
+    name = models.CharField(max_length=50)
+    location = models.CharField(max_length=40)
+    tags = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "kind"], name="one_migration_resource_of_a_kind"),
+            models.UniqueConstraint(Lower("name"), "kind", "resource_group", name="unique_migration_resource_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arm_type(self) -> str:
+        return self.kind
+
+    @property
+    def arm_id(self) -> str:
+        return f"{self.resource_group.arm_id}/providers/{self.kind}/{self.name}"

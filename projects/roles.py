@@ -75,7 +75,6 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
                 "Microsoft.Network/networkInterfaces/*",
                 "Microsoft.Network/virtualNetworks/read",
                 "Microsoft.Network/virtualNetworks/subnets/join/action",
-                "Microsoft.RecoveryServices/*",
             ),
         ),
     ]

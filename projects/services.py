@@ -16,7 +16,9 @@ from projects import access, addresses
 from projects.models import (
     DirectoryRole,
     DirectoryRoleAssignment,
+    MachinesVirtualized,
     MigrateProject,
+    MigrationResource,
     ResourceGroup,
     RoleAssignment,
     Solution,
@@ -460,3 +462,81 @@ def subnet_delete(*, user, subnet: Subnet) -> None:
     group = subnet.virtual_network.resource_group
     access.authorize(user, access.WRITE_VIRTUAL_NETWORK, group.subscription, group.name)
     Subnet.objects.filter(pk=subnet.pk).delete()
+
+
+# Discover: "Create resources"
+
+
+def migration_resource_names(project: MigrateProject) -> dict[str, str]:
+    """Names derived from the project, so a re-run of the job finds what an earlier run made."""
+    suffix = project.pk.hex[:12]
+    kinds = MigrationResource.Kind
+    return {
+        kinds.RECOVERY_SERVICES_VAULT: f"{project.name}-MigrateVault-{suffix[:6]}",
+        kinds.KEY_VAULT: f"migratekv{suffix}",
+        kinds.STORAGE_ACCOUNT: f"migratelsa{suffix}",
+    }
+
+
+def create_resources_start(*, user, project: MigrateProject, target_region: str, machines_virtualized: str, link=""):
+    """Lock the project's target region and start the job that creates the vault, the Key Vault and the
+    cache storage account. The region is locked in the same transaction, so two clicks cannot disagree."""
+    region = check_region(target_region)
+    if machines_virtualized not in MachinesVirtualized.values:
+        raise ArmError(400, "InvalidParameter", "Say whether your machines are virtualized.", "machines_virtualized")
+    group = project.resource_group
+    access.authorize(user, access.CREATE_KEY_VAULT, group.subscription, group.name)
+    with transaction.atomic():
+        locked = MigrateProject.objects.select_for_update().get(pk=project.pk)
+        if not locked.solutions.filter(tool=Solution.Tool.SERVER_MIGRATION).exists():
+            raise ArmError(
+                409, "ToolNotAdded", "Add the Azure Migrate: Server Migration tool to the project first (Add tools)."
+            )
+        if locked.target_region and locked.target_region != region:
+            raise ArmError(
+                409,
+                "TargetRegionLocked",
+                f"The target region of project {locked.name} is {locked.target_region}: it can't change once "
+                "resources were created. All migrations from this project go to that region.",
+                "target_region",
+            )
+        running = Job.objects.unfinished().filter(
+            scenario_name="CreateMigrationResources", target_object_id=locked.arm_id
+        )
+        if running.exists():
+            return running.first()
+        if locked.migration_resources.count() == len(MigrationResource.Kind):
+            raise ArmError(409, "ResourcesAlreadyCreated", f"Resources for project {locked.name} were created already.")
+        locked.target_region, locked.machines_virtualized = region, machines_virtualized
+        locked.save(update_fields=["target_region", "machines_virtualized"])
+        return job_start(
+            scenario_name="CreateMigrationResources",
+            subscription=group.subscription,
+            resource_group_name=group.name,
+            target_object_id=locked.arm_id,
+            target_object_name=locked.name,
+            target_instance_type="MigrateProject",
+            job_input={"project_id": str(locked.pk)},
+            created_by=user,
+            notify=True,
+            link=link,
+        )
+
+
+def migration_resource_ensure(project: MigrateProject, kind: str) -> MigrationResource:
+    """The job's step for one resource: create it unless an earlier run did. Idempotent."""
+    resource, _ = MigrationResource.objects.get_or_create(
+        project=project,
+        kind=kind,
+        defaults={
+            "resource_group": project.resource_group,
+            "name": migration_resource_names(project)[kind],
+            "location": project.target_region,
+            "created_at": clock.now(),
+        },
+    )
+    return resource
+
+
+def project_vault(project: MigrateProject) -> MigrationResource | None:
+    return project.migration_resources.filter(kind=MigrationResource.Kind.RECOVERY_SERVICES_VAULT).first()

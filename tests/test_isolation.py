@@ -4,6 +4,7 @@ answers Fabrikam with 404, over the API, in the portal and on the websocket. Add
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import quote
 
 import pytest
@@ -26,6 +27,7 @@ def contoso(live_hub):
     )
     live_hub.api("PUT", project_path, json={"location": "westeurope"})
     live_hub.api("POST", f"{project_path}/registerTool", json={"tool": "ServerMigration"})
+    vault_id = create_resources(live_hub, project_path)
     doomed = unique("rg-doomed")
     live_hub.api("PUT", f"/subscriptions/{CONTOSO}/resourcegroups/{doomed}", json={"location": "westeurope"})
     deleted = live_hub.api("DELETE", f"/subscriptions/{CONTOSO}/resourcegroups/{doomed}")
@@ -37,6 +39,7 @@ def contoso(live_hub):
     roles_page = admin.get(f"{live_hub.url}/aad/roles/global-administrator/", timeout=10).text
     directory_assignment = re.search(r"/aad/roles/global-administrator/(\d+)/remove/", roles_page)
     return {
+        "vault_id": vault_id,
         "group": group,
         "directory_assignment": directory_assignment.group(1),
         "role_assignment": live_hub.api(
@@ -48,6 +51,23 @@ def contoso(live_hub):
         "job": job_id,
         "token_id": token_id.group(1),
     }
+
+
+def create_resources(hub, project_path: str) -> str:
+    """Discover > Create resources through the portal; returns the vault's id once the job made it."""
+    admin = portal_session(hub, "admin@contoso.com")
+    admin.post(
+        f"{hub.url}/migrate/discover/?project={quote(project_path, safe='')}",
+        data={"machines_virtualized": "physical", "target_region": "westeurope", "confirm": "on", **csrf(admin)},
+        timeout=10,
+    )
+    for _ in range(100):
+        solution = hub.api("GET", f"{project_path}/solutions/Servers-Migration-ServerMigration").json()
+        vault_id = solution["properties"]["details"]["extendedDetails"].get("vaultId")
+        if vault_id:
+            return vault_id
+        time.sleep(0.1)
+    raise AssertionError("Create resources did not finish")
 
 
 def csrf(session) -> dict:
@@ -122,6 +142,11 @@ API_URLS = [
     ("PUT", "{vnet_path}/subnets/default"),
     ("DELETE", "{vnet_path}/subnets/default"),
     ("GET", "/v1.0/users/admin@contoso.com"),
+    ("GET", "{vault_id}"),
+    ("GET", "/subscriptions/{sub}/providers/Microsoft.RecoveryServices/vaults"),
+    ("GET", RG + "/providers/Microsoft.RecoveryServices/vaults"),
+    ("GET", "/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults"),
+    ("GET", "/subscriptions/{sub}/providers/Microsoft.Storage/storageAccounts"),
 ]
 
 
@@ -148,6 +173,9 @@ def test_fabrikam_lists_only_its_own_subscription(live_hub):
 
 
 PORTAL_URLS = [
+    ("GET", "/migrate/discover/?project={project_id_quoted}"),
+    ("POST", "/migrate/discover/?project={project_id_quoted}"),
+    ("POST", "/migrate/discover/registration-key/?project={project_id_quoted}"),
     ("GET", "/resource/subscriptions/{sub}/"),
     ("GET", "/resource/subscriptions/{sub}/iam/"),
     ("POST", "/resource/subscriptions/{sub}/iam/"),

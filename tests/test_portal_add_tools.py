@@ -72,7 +72,8 @@ def test_add_tools_deploys_live_and_shows_the_tool(any_hub, context):
     expect(watcher.locator("#project-name")).to_have_text(project)
     tool = watcher.locator("#tool-server-migration")
     expect(tool).to_contain_text("Azure Migrate: Server Migration")
-    for action in ("Discover", "Replicate", "Overview"):
+    expect(tool.get_by_role("link", name="Discover")).to_be_enabled()
+    for action in ("Replicate", "Overview"):
         expect(tool.get_by_role("button", name=action)).to_be_disabled()
     expect(tool).to_contain_text("Run Discover first")
 

@@ -1,5 +1,11 @@
 """The ARM API of the Azure side, one module per resource provider."""
 
-from projects.arm import authorization, migrate, network, resource_manager
+from projects.arm import authorization, migrate, migration_resources, network, resource_manager
 
-urlpatterns = resource_manager.urlpatterns + migrate.urlpatterns + authorization.urlpatterns + network.urlpatterns
+urlpatterns = (
+    resource_manager.urlpatterns
+    + migrate.urlpatterns
+    + migration_resources.urlpatterns
+    + authorization.urlpatterns
+    + network.urlpatterns
+)

@@ -50,6 +50,10 @@ def project_body(project: MigrateProject) -> dict:
 def solution_body(solution: Solution) -> dict:
     project = solution.project
     extended = {"projectId": project.arm_id}
+    vault = services.project_vault(project) if solution.tool == Solution.Tool.SERVER_MIGRATION else None
+    if vault is not None:
+        # Az.Migrate finds the project's vault only through this field.
+        extended["vaultId"] = vault.arm_id
     return {
         "id": solution.arm_id,
         "name": solution.name,

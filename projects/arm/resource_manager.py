@@ -196,6 +196,7 @@ class GenericResourceListView(ArmView):
         resources = [
             *access.visible_projects(request.user).filter(**scope),
             *access.visible_networks(request.user).filter(**scope),
+            *access.visible_migration_resources(request.user).filter(**scope),
         ]
         return arm_list([generic_resource_body(resource) for resource in resources])
 

@@ -22,7 +22,7 @@ def servers_url(project_arm_id: str) -> str:
     return reverse("projects:migrate-servers") + "?" + urlencode({"project": project_arm_id})
 
 
-def _project_from_arm_id(user, arm_id: str) -> MigrateProject:
+def project_from_arm_id(user, arm_id: str) -> MigrateProject:
     """Resolve `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Migrate/migrateProjects/{name}`."""
     parts = arm_id.strip("/").split("/")
     if len(parts) != 8 or parts[0].lower() != "subscriptions" or parts[6].lower() != "migrateprojects":
@@ -66,7 +66,7 @@ def migrate_servers(request):
     elif deployments.filter(target_object_id__iexact=selected_id).exists():
         project = None  # still being deployed: the page says so until the job ends
     else:
-        project = _project_from_arm_id(request.user, selected_id)
+        project = project_from_arm_id(request.user, selected_id)
     return render(
         request,
         "projects/migrate_servers.html",

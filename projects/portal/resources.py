@@ -36,6 +36,7 @@ def resource_group_detail(request, subscription_id, resource_group_name):
             "group": group,
             "projects": projects,
             "networks": access.visible_networks(request.user).filter(resource_group=group),
+            "migration_resources": access.visible_migration_resources(request.user).filter(resource_group=group),
             "servers_url": servers_url,
             "roles": roles,
         },

@@ -28,6 +28,7 @@ MATRIX = {
     ),
     "join the target network": (access.JOIN_TARGET_NETWORK, RG, {"admin", "migrator", "appdev", "netadmin"}),
     "register a replication appliance (app registration)": ("directory:register", None, {"admin"}),
+    "register a replication appliance (vault)": (access.REGISTER_APPLIANCE, RG, {"admin", "migrator", "appdev"}),
     "change directory settings": ("directory:admin", None, {"admin"}),
 }
 

@@ -1,0 +1,125 @@
+"""Server Migration > Discover: "Discover machines" (virtualized?, target region, Create resources),
+then "Install a replication appliance" (installer and registration key downloads)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+
+from hub.arm.errors import ArmError
+from jobs.models import Job
+from projects import access, services
+from projects.models import MachinesVirtualized, MigrationResource
+from projects.portal.migrate import project_from_arm_id
+from projects.regions import REGIONS, REGIONS_BY_NAME
+from replication.keys import registration_key_issue
+from replication.models import REGISTRATION_KEY_VALIDITY
+
+
+def discover_url(project) -> str:
+    return reverse("projects:discover") + "?" + urlencode({"project": project.arm_id})
+
+
+class DiscoverForm(forms.Form):
+    machines_virtualized = forms.ChoiceField(
+        label="Are your machines virtualized?",
+        choices=MachinesVirtualized.choices,
+        initial="physical",
+        widget=forms.RadioSelect,
+    )
+    target_region = forms.ChoiceField(
+        label="Target region", choices=[(r.name, r.display_name) for r in REGIONS], initial="westeurope"
+    )
+    confirm = forms.BooleanField(
+        label="Confirm that the target region for migration is the region selected above",
+        error_messages={"required": "Confirm the target region: it can't change after you create resources."},
+    )
+
+
+def _denied_message(user, permission, group) -> str:
+    try:
+        access.authorize(user, permission, group.subscription, group.name)
+    except access.AccessDenied as denied:
+        return denied.portal_message
+    return ""
+
+
+@login_required
+def discover(request):
+    project = project_from_arm_id(request.user, request.GET.get("project", ""))
+    group = project.resource_group
+    form = DiscoverForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.create_resources_start(
+                user=request.user,
+                project=project,
+                target_region=form.cleaned_data["target_region"],
+                machines_virtualized=form.cleaned_data["machines_virtualized"],
+                link=discover_url(project),
+            )
+        except ArmError as error:
+            form.add_error(None, getattr(error, "portal_message", error.message))
+        else:
+            return redirect(discover_url(project))
+    resources = {r.kind: r for r in project.migration_resources.all()}
+    creating = Job.objects.unfinished().filter(
+        scenario_name="CreateMigrationResources", target_object_id=project.arm_id
+    )
+    return render(
+        request,
+        "projects/discover.html",
+        {
+            "blade": "servers",
+            "project": project,
+            "form": form,
+            "resources": [(kind.label, resources.get(kind)) for kind in MigrationResource.Kind],
+            "resources_ready": len(resources) == len(MigrationResource.Kind),
+            "creating": creating.first(),
+            "target_region": REGIONS_BY_NAME.get(project.target_region),
+            "create_denied": _denied_message(request.user, access.CREATE_KEY_VAULT, group),
+            "register_denied": "" if access.can_register_applications(request.user) else _app_denied(request.user),
+            "key_validity_days": REGISTRATION_KEY_VALIDITY.days,
+        },
+    )
+
+
+def _app_denied(user) -> str:
+    try:
+        access.authorize_app_registration(user)
+    except access.AccessDenied as denied:
+        return denied.portal_message
+    return ""
+
+
+@login_required
+@require_POST
+def download_registration_key(request):
+    project = project_from_arm_id(request.user, request.GET.get("project", ""))
+    vault = services.project_vault(project)
+    if vault is None:
+        return _discover_with_error(
+            request, project, "Create resources first: the key registers the appliance with the project's vault."
+        )
+    try:
+        key, text = registration_key_issue(
+            user=request.user, project=project, hub_url=request.build_absolute_uri("/"), vault=vault
+        )
+    except ArmError as error:
+        return _discover_with_error(request, project, getattr(error, "portal_message", error.message))
+    response = HttpResponse(text, content_type="application/json")
+    filename = f"{project.name}_{key.issued_at:%Y-%m-%d}.MigrateHubKey"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _discover_with_error(request, project, message: str):
+    from django.contrib import messages
+
+    messages.error(request, message)
+    return redirect(discover_url(project))

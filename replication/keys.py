@@ -1,0 +1,100 @@
+"""Appliance registration keys: issue a signed key file, and verify one with a message that says
+exactly what is wrong with it (expired, changed after download, or unknown)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+
+from django.conf import settings
+
+from hub import clock
+from hub.arm.errors import ArmError
+from projects import access
+from replication.models import REGISTRATION_KEY_VALIDITY, RegistrationKey
+
+KEY_FORMAT = "migratehub-registration-key/1"
+
+
+def _signing_key() -> bytes:
+    return hashlib.sha256(f"registration-keys:{settings.SECRET_KEY}".encode()).digest()
+
+
+def _signature(payload: dict) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(hmac.new(_signing_key(), canonical, hashlib.sha256).digest()).decode()
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def registration_key_issue(*, user, project, hub_url: str, vault) -> tuple[RegistrationKey, str]:
+    """Registering an appliance creates an Azure AD app, so the user must be allowed to register
+    applications (issue 3's gate). Returns the key and the file's text."""
+    access.authorize_app_registration(user)
+    access.authorize(user, access.REGISTER_APPLIANCE, project.subscription, project.resource_group.name)
+    secret = secrets.token_urlsafe(32)
+    issued = clock.now()
+    key = RegistrationKey.objects.create(
+        project=project,
+        created_by=user,
+        issued_at=issued,
+        expires_at=issued + REGISTRATION_KEY_VALIDITY,
+        secret_hash=_hash(secret),
+    )
+    payload = {
+        "format": KEY_FORMAT,
+        "keyId": str(key.pk),
+        "hub": hub_url.rstrip("/"),
+        "subscriptionId": str(project.subscription.pk),
+        "resourceGroup": project.resource_group.name,
+        "project": project.name,
+        "vaultId": vault.arm_id,
+        "targetRegion": project.target_region,
+        "issuedAt": key.issued_at.isoformat(),
+        "expiresAt": key.expires_at.isoformat(),
+        "secret": secret,
+    }
+    return key, json.dumps({**payload, "signature": _signature(payload)}, indent=2) + "\n"
+
+
+def registration_key_verify(text: str) -> RegistrationKey:
+    try:
+        document = json.loads(text)
+        signature = document.pop("signature")
+        key_id = document["keyId"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ArmError(
+            400,
+            "InvalidRegistrationKey",
+            "This is not a Migrate Hub registration key file. Download the key again from Discover > Install a "
+            "replication appliance.",
+        ) from None
+    if document.get("format") != KEY_FORMAT:
+        raise ArmError(400, "InvalidRegistrationKey", f"Unsupported key format {document.get('format')!r}.")
+    if not hmac.compare_digest(str(signature), _signature(document)):
+        raise ArmError(
+            400,
+            "RegistrationKeyTampered",
+            "The registration key was changed after it was downloaded: its signature does not match its contents. "
+            "Download a new key.",
+        )
+    key = RegistrationKey.objects.select_related("project__resource_group__subscription").filter(pk=key_id).first()
+    if key is None or not hmac.compare_digest(key.secret_hash, _hash(str(document.get("secret", "")))):
+        raise ArmError(
+            400,
+            "RegistrationKeyUnknown",
+            "This hub did not issue this registration key, or its project was deleted. Download a new key.",
+        )
+    if key.is_expired(clock.now()):
+        raise ArmError(
+            400,
+            "RegistrationKeyExpired",
+            f"The registration key expired on {key.expires_at:%Y-%m-%d %H:%M} UTC: keys are valid for five days "
+            "after they are downloaded. Download a new key.",
+        )
+    return key
