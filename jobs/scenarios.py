@@ -28,6 +28,9 @@ class Scenario:
     succeeded_title: str
     failed_title: str
     succeeded_message: str = ""
+    # Runs in the transaction that records a failure: undo what starting the job claimed (e.g. a
+    # state set by the request), so the user can retry.
+    on_failure: Callable | None = None  # on_failure(job) -> None
 
     def step(self, name: str) -> Step:
         return next(step for step in self.steps if step.name == name)

@@ -117,6 +117,8 @@ def _finish(job: Job, scenario, *, failed_task: JobTask | None = None, error: Ex
             detail = _error_detail(error, failed_task)
             JobTask.objects.filter(pk=failed_task.pk).update(state=State.FAILED, ended_at=ended, errors=[detail])
             job.state, job.state_description, job.errors = State.FAILED, "Failed", [detail]
+            if scenario.on_failure is not None:
+                scenario.on_failure(job)
             title, level = _title(scenario.failed_title, job), Notification.Level.FAILED
             message = detail["serviceErrorDetails"]["message"]
             if not isinstance(error, scenarios.JobStepError):

@@ -1,7 +1,8 @@
 """The appliance API (hub <-> replication appliance), versioned JSON over HTTP. The appliance only opens
 outbound connections to it. Errors use the same envelope as ARM: {"error": {"code", "message"}}.
 
-v1 so far: verify a registration key (the appliance's setup does this before it registers)."""
+v1: verify a registration key, register an appliance with it (which returns the appliance's
+credential), and heartbeat with that credential (`Authorization: Appliance <credential>`)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,25 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.arm.errors import ArmError
+from replication import services
 from replication.keys import registration_key_verify
 
 
-class RegistrationKeyVerifyView(APIView):
-    """The key file is the credential here: its signature, secret and expiry are checked."""
+class ApplianceApiView(APIView):
+    """Authenticated by the key or the appliance credential, not by a user's session or token."""
 
     authentication_classes: list = []
     permission_classes: list = []
     parser_classes = [JSONParser]
+
+    def body(self, request) -> dict:
+        if not isinstance(request.data, dict):
+            raise ArmError(400, "InvalidRequestContent", "The request body must be a JSON object.")
+        return request.data
+
+
+class RegistrationKeyVerifyView(ApplianceApiView):
+    """The key file is the credential here: its signature, secret and expiry are checked."""
 
     @extend_schema(operation_id="Appliance_VerifyRegistrationKey", responses={200: dict})
     def post(self, request):
@@ -41,4 +52,45 @@ class RegistrationKeyVerifyView(APIView):
         )
 
 
-urlpatterns = [path("appliance-api/v1/registration-keys/verify", RegistrationKeyVerifyView.as_view())]
+class RegisterView(ApplianceApiView):
+    @extend_schema(operation_id="Appliance_Register", responses={201: dict})
+    def post(self, request):
+        body = self.body(request)
+        key_text = body.get("key")
+        if not isinstance(key_text, str):
+            raise ArmError(400, "InvalidRequestContent", 'Send the registration key file\'s contents as "key".', "key")
+        ip_addresses = body.get("ipAddresses") or []
+        if not isinstance(ip_addresses, list):
+            raise ArmError(400, "InvalidRequestContent", "ipAddresses must be a list of strings.", "ipAddresses")
+        appliance, credential = services.appliance_register(
+            key_text=key_text,
+            name=str(body.get("name") or "").strip(),
+            fqdn=str(body.get("fqdn") or "")[:255],
+            ip_addresses=[str(ip) for ip in ip_addresses][:16],
+            listen=str(body.get("listen") or "")[:120],
+            version=str(body.get("version") or "")[:40],
+            host=body.get("host") if isinstance(body.get("host"), dict) else {},
+        )
+        return Response({"applianceId": str(appliance.pk), "credential": credential}, status=201)
+
+
+class HeartbeatView(ApplianceApiView):
+    @extend_schema(operation_id="Appliance_Heartbeat", responses={200: dict})
+    def post(self, request, appliance_id):
+        appliance = services.appliance_authenticate(request.headers.get("Authorization", ""), appliance_id)
+        body = self.body(request)
+        components = body.get("components") if isinstance(body.get("components"), dict) else {}
+        appliance = services.appliance_heartbeat(
+            appliance,
+            version=str(body.get("version") or ""),
+            components=components,
+            listen=str(body.get("listen") or ""),
+        )
+        return Response({"state": appliance.state, "receivedAt": appliance.last_heartbeat_at.isoformat()})
+
+
+urlpatterns = [
+    path("appliance-api/v1/registration-keys/verify", RegistrationKeyVerifyView.as_view()),
+    path("appliance-api/v1/appliances/register", RegisterView.as_view()),
+    path("appliance-api/v1/appliances/<str:appliance_id>/heartbeat", HeartbeatView.as_view()),
+]

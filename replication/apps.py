@@ -2,8 +2,11 @@ from django.apps import AppConfig
 
 
 class ReplicationConfig(AppConfig):
-    """Machines and their data: appliances, discovered servers, replication. Its models arrive with
-    the Discover issue; the app is installed now so the layout is the one every issue builds on."""
+    """Machines and their data: registration keys, appliances (and, with later issues, discovered
+    servers, replication, recovery points and the VMs that migration creates)."""
 
     name = "replication"
     verbose_name = "Replication: appliances, servers and their data"
+
+    def ready(self):
+        from replication import jobs  # noqa: F401  (registers the job scenarios)

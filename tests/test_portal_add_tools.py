@@ -63,7 +63,9 @@ def test_add_tools_deploys_live_and_shows_the_tool(any_hub, context):
     expect(watcher.locator("#job-rows")).to_contain_text(project)
     expect(watcher.locator(".toast").filter(has_text="Tools added")).to_be_visible()
     watcher.locator("#bell summary").click()
-    notification = watcher.locator("#notification-list .notification").filter(has_text="Tools added")
+    notification = (
+        watcher.locator("#notification-list .notification").filter(has_text="Tools added").filter(has_text=project)
+    )
     expect(notification).to_be_visible()
     assert watcher.evaluate("window.notReloaded") is True
     expect(watcher.locator("#job-rows tr").filter(has_text=project)).to_contain_text("Succeeded")

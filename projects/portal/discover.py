@@ -11,14 +11,17 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from hub import clock
 from hub.arm.errors import ArmError
 from jobs.models import Job
 from projects import access, services
 from projects.models import MachinesVirtualized, MigrationResource
 from projects.portal.migrate import project_from_arm_id
 from projects.regions import REGIONS, REGIONS_BY_NAME
+from replication import services as replication_services
+from replication.installer import build_appliance_installer
 from replication.keys import registration_key_issue
-from replication.models import REGISTRATION_KEY_VALIDITY
+from replication.models import REGISTRATION_KEY_VALIDITY, Appliance
 
 
 def discover_url(project) -> str:
@@ -85,6 +88,9 @@ def discover(request):
             "create_denied": _denied_message(request.user, access.CREATE_KEY_VAULT, group),
             "register_denied": "" if access.can_register_applications(request.user) else _app_denied(request.user),
             "key_validity_days": REGISTRATION_KEY_VALIDITY.days,
+            "appliances": [(a, a.health(clock.now())) for a in project.appliances.all()],
+            "registered": project.appliances.filter(state=Appliance.State.REGISTERED),
+            "finalize_denied": _denied_message(request.user, access.REGISTER_APPLIANCE, group),
         },
     )
 
@@ -123,3 +129,36 @@ def _discover_with_error(request, project, message: str):
 
     messages.error(request, message)
     return redirect(discover_url(project))
+
+
+@login_required
+def appliance_installer(request):
+    project = project_from_arm_id(request.user, request.GET.get("project", ""))
+    response = HttpResponse(build_appliance_installer(), content_type="application/gzip")
+    response["Content-Disposition"] = f'attachment; filename="MigrateHubAppliance-{project.name}.tar.gz"'
+    return response
+
+
+@login_required
+@require_POST
+def finalize_registration(request):
+    project = project_from_arm_id(request.user, request.GET.get("project", ""))
+    appliance = project.appliances.filter(pk=_uuid_or_none(request.POST.get("appliance"))).first()
+    if appliance is None:
+        return _discover_with_error(request, project, "Select the configuration server (appliance) to finalize.")
+    try:
+        replication_services.appliance_finalize_start(
+            user=request.user, appliance=appliance, link=discover_url(project)
+        )
+    except ArmError as error:
+        return _discover_with_error(request, project, getattr(error, "portal_message", error.message))
+    return redirect(discover_url(project))
+
+
+def _uuid_or_none(value):
+    import uuid
+
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None

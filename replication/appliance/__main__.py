@@ -1,0 +1,150 @@
+"""`python -m appliance setup|run|genpassphrase`; the installer's `setup` and `genpassphrase` scripts
+call this."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+
+from appliance import VERSION, host, server, state
+from appliance.hub_client import HubClient, HubError
+
+DEFAULT_HOME = os.path.join(os.path.expanduser("~"), "MigrateHubAppliance")
+
+
+def setup(args) -> int:
+    home = os.path.abspath(args.home)
+    print(f"Migrate Hub replication appliance {VERSION}: setup in {home}")
+    found = host.inspect(home)
+    problems, warnings = host.shortfalls(found)
+    print(
+        f"Host {found.name}: {found.os}, {found.cores} cores, {found.memory_gib} GiB memory, "
+        f"{found.free_disk_gib} GiB free disk, Python {found.python}"
+    )
+    for warning in warnings:
+        print(f"  note: {warning}")
+    if problems:
+        for problem in problems:
+            print(f"  problem: {problem}", file=sys.stderr)
+        print("Setup stopped: the host does not meet the appliance requirements.", file=sys.stderr)
+        return 2
+    try:
+        with open(args.key) as handle:
+            key_text = handle.read()
+    except OSError as error:
+        print(f"Cannot read the registration key {args.key}: {error.strerror}.", file=sys.stderr)
+        return 2
+    hub_url = args.hub or _hub_of(key_text)
+    if not hub_url:
+        print("The key does not say which hub issued it: pass --hub http://HOST:PORT.", file=sys.stderr)
+        return 2
+    client = HubClient(hub_url)
+    name = args.name or found.name
+    try:
+        verified = client.post("/appliance-api/v1/registration-keys/verify", {"key": key_text})
+        print(
+            f"Key for project {verified['project']} (target region {verified['targetRegion']}), "
+            f"valid until {verified['expiresAt']}."
+        )
+        registered = client.post(
+            "/appliance-api/v1/appliances/register",
+            {
+                "key": key_text,
+                "name": name,
+                "fqdn": socket.getfqdn(),
+                "ipAddresses": found.ip_addresses,
+                "listen": args.listen,
+                "version": VERSION,
+                "host": {"os": found.os, "cores": found.cores, "memoryGiB": found.memory_gib},
+            },
+        )
+    except HubError as error:
+        print(f"Registration failed: {error.message}", file=sys.stderr)
+        return 1
+    state.save_registration(
+        home,
+        {
+            "hub": hub_url,
+            "applianceId": registered["applianceId"],
+            "credential": registered["credential"],
+            "name": name,
+            "listen": args.listen,
+            "project": verified["project"],
+        },
+    )
+    passphrase = state.new_passphrase(home)
+    print(f"Registered appliance {name} with the hub as {registered['applianceId']}.")
+    print(f"Passphrase for agents: {passphrase}  (show it again with: ./genpassphrase -v)")
+    print("Next, in the portal: Discover > Select Configuration Server > Finalize registration.")
+    if args.no_start:
+        return 0
+    server.run(home, state.load_registration(home), args.heartbeat_seconds)
+    return 0
+
+
+def run(args) -> int:
+    server.run(os.path.abspath(args.home), state.load_registration(os.path.abspath(args.home)), args.heartbeat_seconds)
+    return 0
+
+
+def genpassphrase(args) -> int:
+    home = os.path.abspath(args.home)
+    if args.generate:
+        state.load_registration(home)
+        print(state.new_passphrase(home))
+        print(
+            "A new passphrase: agents registered with the old one lose connectivity until they register "
+            "again with this one.",
+            file=sys.stderr,
+        )
+    elif args.view:
+        print(state.current_passphrase(home))
+    else:
+        print("Use -v to view the current passphrase, or -g to generate a new one.", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _hub_of(key_text: str) -> str | None:
+    import json
+
+    try:
+        return json.loads(key_text).get("hub")
+    except (ValueError, AttributeError):
+        return None
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="appliance", description="Migrate Hub replication appliance")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home",
+        default=os.environ.get("APPLIANCE_HOME", DEFAULT_HOME),
+        help="Where the appliance keeps its registration and passphrase.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    setup_parser = commands.add_parser("setup", parents=[common], help="Check the host, register with the hub, start.")
+    setup_parser.add_argument("--key", required=True, help="The registration key file downloaded from the portal.")
+    setup_parser.add_argument("--listen", default="0.0.0.0:9443", help="Address:port agents connect to.")
+    setup_parser.add_argument("--name", help="The appliance's name in the portal (default: host name).")
+    setup_parser.add_argument("--hub", help="The hub's URL, if not the one in the key.")
+    setup_parser.add_argument("--no-start", action="store_true", help="Register, then exit without serving.")
+    for sub in (setup_parser, commands.add_parser("run", parents=[common], help="Start an appliance set up earlier.")):
+        sub.add_argument(
+            "--heartbeat-seconds", type=float, default=float(os.environ.get("APPLIANCE_HEARTBEAT_SECONDS", 30))
+        )
+    passphrase = commands.add_parser(
+        "genpassphrase", parents=[common], help="View or regenerate the agents' passphrase."
+    )
+    passphrase.add_argument("-v", dest="view", action="store_true", help="View the current passphrase.")
+    passphrase.add_argument("-g", dest="generate", action="store_true", help="Generate a new passphrase.")
+    args = parser.parse_args(argv)
+    return {"setup": setup, "run": run, "genpassphrase": genpassphrase}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

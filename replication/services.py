@@ -1,0 +1,113 @@
+"""Appliance workflows: register with a key, heartbeat, finalize registration."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from django.db import transaction
+
+from hub import clock
+from hub.arm.errors import ArmError
+from jobs.models import Job
+from jobs.services import job_start
+from projects import access
+from replication.keys import registration_key_verify
+from replication.models import Appliance
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def appliance_register(
+    *,
+    key_text: str,
+    name: str,
+    fqdn: str = "",
+    ip_addresses=None,
+    listen: str = "",
+    version: str = "",
+    host: dict | None = None,
+) -> tuple[Appliance, str]:
+    """Register (or re-register, by name) an appliance with the key's project. Returns the appliance and
+    the credential it authenticates with from now on; the hub keeps only the credential's hash."""
+    key = registration_key_verify(key_text)
+    if not name or len(name) > 80:
+        raise ArmError(400, "InvalidParameter", "The appliance needs a name of 1 to 80 characters (--name).", "name")
+    owner = key.created_by
+    if owner is None or not owner.is_active or not access.can_register_applications(owner):
+        raise ArmError(
+            403,
+            "AuthorizationFailed",
+            "The user who downloaded this key may no longer register applications in the directory. Ask a Global "
+            "administrator to set App registrations to Yes, then download a new key.",
+        )
+    credential = secrets.token_urlsafe(32)
+    now = clock.now()
+    with transaction.atomic():
+        appliance = Appliance.objects.select_for_update().filter(project=key.project, name=name).first()
+        if appliance is None:
+            appliance = Appliance(project=key.project, name=name, registered_at=now)
+        appliance.registration_key = key
+        appliance.fqdn, appliance.ip_addresses, appliance.listen = fqdn, list(ip_addresses or []), listen
+        appliance.version, appliance.host = version, host or {}
+        appliance.credential_hash, appliance.last_heartbeat_at = _hash(credential), now
+        appliance.state = Appliance.State.REGISTERED
+        appliance.save()
+    return appliance, credential
+
+
+def appliance_authenticate(authorization: str, appliance_id) -> Appliance:
+    scheme, _, credential = (authorization or "").partition(" ")
+    appliance = None
+    if scheme.lower() == "appliance" and credential:
+        digest = _hash(credential.strip())
+        appliance = Appliance.objects.filter(credential_hash=digest).first()
+        if appliance is not None and not hmac.compare_digest(appliance.credential_hash, digest):
+            appliance = None
+    if appliance is None or str(appliance.pk) != str(appliance_id):
+        raise ArmError(
+            401,
+            "ApplianceNotRegistered",
+            "The hub does not know this appliance's credential (it was registered again, or removed). Run setup again "
+            "with a new registration key.",
+        )
+    return appliance
+
+
+def appliance_heartbeat(appliance: Appliance, *, version: str, components: dict, listen: str = "") -> Appliance:
+    Appliance.objects.filter(pk=appliance.pk).update(
+        last_heartbeat_at=clock.now(), version=str(version)[:40], components=components or {}, listen=listen[:120]
+    )
+    appliance.refresh_from_db()
+    return appliance
+
+
+def appliance_finalize_start(*, user, appliance: Appliance, link: str = "") -> Job:
+    group = appliance.project.resource_group
+    access.authorize(user, access.REGISTER_APPLIANCE, group.subscription, group.name)
+    with transaction.atomic():
+        claimed = Appliance.objects.filter(pk=appliance.pk, state=Appliance.State.REGISTERED).update(
+            state=Appliance.State.FINALIZING
+        )
+        if not claimed:
+            raise ArmError(
+                409,
+                "ApplianceNotRegistered" if appliance.state != Appliance.State.FINALIZED else "AlreadyFinalized",
+                f"Appliance {appliance.name} is {Appliance.State(appliance.state).label.lower()}: only a newly "
+                "registered appliance can be finalized.",
+            )
+        return job_start(
+            scenario_name="FinalizeApplianceRegistration",
+            subscription=group.subscription,
+            resource_group_name=group.name,
+            target_object_id=f"{appliance.project.arm_id}/appliances/{appliance.pk}",
+            target_object_name=appliance.name,
+            target_instance_type="ReplicationAppliance",
+            job_input={"appliance_id": str(appliance.pk)},
+            created_by=user,
+            notify=True,
+            link=link,
+        )
