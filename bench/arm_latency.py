@@ -68,6 +68,7 @@ def run(hub, *, count: int, warmup: int) -> dict:
     if created.status_code not in (200, 201):
         raise RuntimeError(f"PUT project answered {created.status_code}: {created.text[:500]}")
 
+    quiet = benchhub.wait_for_quiet()
     deadline = time.monotonic() + TIME_LIMIT_SECONDS
     watch = benchhub.CpuWatch(hub.process.pid)
     results = {}
@@ -94,6 +95,7 @@ def run(hub, *, count: int, warmup: int) -> dict:
         "target_met": worst_p95 < TARGET_P95_SERVER_MS,
         "resources": results,
         "cpu": cpu,
+        "quiet_wait": quiet,
     }
 
 
@@ -125,10 +127,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print("Starting a hub (PostgreSQL + Redis, daphne + Celery worker)...", flush=True)
     hub = benchhub.start_hub(debug=benchhub.debug_requested())
+    failed = True
     try:
         result = run(hub, count=count, warmup=warmup)
+        failed = False
     finally:
-        hub.stop()
+        benchhub.stop_hub(hub, failed=failed)
     print(report(result))
     benchhub.write_json(args.json, result)
     return 0

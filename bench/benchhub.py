@@ -11,10 +11,13 @@ import json
 import math
 import os
 import platform
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -78,10 +81,25 @@ def start_hub(*, debug: bool = False) -> hubs.Hub:
         }
     )
     hub = hubs.Hub(url=f"http://127.0.0.1:{hubs.free_port()}", env=env)
-    hub.manage("migrate", "--noinput", "-v0")
-    hub.manage("seed_demo")
-    hub.start()
+    # A SIGTERM (run_all's time limit, say) unwinds through the callers' `finally`, which stops the hub.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        hub.manage("migrate", "--noinput", "-v0")
+        hub.manage("seed_demo")
+        hub.start()
+    except BaseException:
+        stop_hub(hub, failed=True)
+        raise
     return hub
+
+
+def stop_hub(hub: hubs.Hub, *, failed: bool = False) -> None:
+    """Stop the hub's processes and remove its data directory, showing its log first if something failed."""
+    hub.stop()
+    if failed and hub.log_path and hub.log_path.exists():
+        print(f"--- the hub's log ({hub.log_path}), last lines:", file=sys.stderr)
+        print("\n".join(hub.log_path.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
+    shutil.rmtree(hub.env["DATA_DIR"], ignore_errors=True)
 
 
 def debug_requested() -> bool:
@@ -119,30 +137,35 @@ def format_row(label: str, stats: dict) -> str:
 
 # How busy the machine was: other people's test suites on this 2-core machine skew the figures.
 
+SERVER_COMMANDS = {"postgres", "redis-server"}
 
-def _process_tree(roots: list[int]) -> set[int]:
-    parents: dict[int, int] = {}
+
+def _processes() -> dict[int, tuple[str, int, int]]:
+    """pid -> (command name, parent pid, CPU ticks of the process and of its children it reaped)."""
+    table = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    tree, frontier = set(), [pid for pid in roots if pid in parents]
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        # utime, stime, cutime, cstime: reaped children count with their parent, so a process that
+        # exits during the window (a PostgreSQL backend, say) is still counted once.
+        table[int(entry.name)] = (name, int(fields[1]), sum(int(value) for value in fields[11:15]))
+    return table
+
+
+def _tree(table: dict, roots: list[int]) -> set[int]:
+    tree, frontier = set(), [pid for pid in roots if pid in table]
     while frontier:
         pid = frontier.pop()
         if pid not in tree:
             tree.add(pid)
-            frontier += [child for child, parent in parents.items() if parent == pid]
+            frontier += [child for child, (_, parent, _) in table.items() if parent == pid]
     return tree
-
-
-def _process_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -152,33 +175,62 @@ def _machine_ticks() -> tuple[int, int]:
 
 
 class CpuWatch:
-    """CPU used on the whole machine during a measurement, split into ours (the bench process and the
-    hub's process trees) and everybody else's. Processes born during the window count whole."""
+    """CPU used on the whole machine during a measurement: the bench and the hub (their process trees),
+    the PostgreSQL and Redis servers (shared with whoever else uses them), and everything else."""
 
     def __init__(self, *roots: int):
         self.roots = [os.getpid(), *roots]
         self.load_before = os.getloadavg()
         self.machine = _machine_ticks()
-        self.ours = {pid: _process_ticks(pid) for pid in _process_tree(self.roots)}
+        self.groups = self._groups()
+
+    def _groups(self) -> dict[str, int]:
+        table = _processes()
+        ours = _tree(table, self.roots)
+        servers = _tree(table, [pid for pid, (name, _, _) in table.items() if name in SERVER_COMMANDS]) - ours
+        return {
+            "ours": sum(table[pid][2] for pid in ours),
+            "servers": sum(table[pid][2] for pid in servers),
+        }
 
     def stop(self) -> dict:
         busy_before, total_before = self.machine
         busy_after, total_after = _machine_ticks()
-        ours = sum(_process_ticks(pid) - self.ours.get(pid, 0) for pid in _process_tree(self.roots))
+        groups = self._groups()
         total = max(total_after - total_before, 1)
         busy = busy_after - busy_before
+        ours = groups["ours"] - self.groups["ours"]
+        servers = groups["servers"] - self.groups["servers"]
         return {
             "machine_busy_percent": round(100 * busy / total, 1),
-            "ours_percent": round(100 * ours / total, 1),
-            "others_percent": round(100 * max(busy - ours, 0) / total, 1),
+            "bench_and_hub_percent": round(100 * ours / total, 1),
+            "postgres_and_redis_percent": round(100 * servers / total, 1),
+            "others_percent": round(100 * max(busy - ours - servers, 0) / total, 1),
             "loadavg_1min_before_after": [round(self.load_before[0], 2), round(os.getloadavg()[0], 2)],
         }
 
 
+def wait_for_quiet(*, busy_below_percent: float = 25.0, max_seconds: float = 90.0, window: float = 2.0) -> dict:
+    """Wait, at most max_seconds, for a window in which the machine is mostly idle: another test suite
+    on this 2-core machine doubles the figures. Returns what it saw; measures anyway after the wait."""
+    started = time.monotonic()
+    busy = 100.0
+    while True:
+        before = _machine_ticks()
+        time.sleep(window)
+        after = _machine_ticks()
+        busy = 100 * (after[0] - before[0]) / max(after[1] - before[1], 1)
+        waited = time.monotonic() - started
+        if busy < busy_below_percent or waited >= max_seconds:
+            print(f"  (machine {busy:.0f}% busy after waiting {waited:.0f} s for a quiet moment)", flush=True)
+            return {"busy_percent": round(busy, 1), "waited_seconds": round(waited, 1)}
+
+
 def format_cpu(cpu: dict) -> str:
     return (
-        f"  machine CPU during the measurement (of {os.cpu_count()} cores): {cpu['machine_busy_percent']}% busy, "
-        f"{cpu['ours_percent']}% bench + hub, {cpu['others_percent']}% other processes; 1-min load average "
+        f"  machine CPU during the measurement (of {os.cpu_count()} cores): {cpu['machine_busy_percent']}% busy: "
+        f"{cpu['bench_and_hub_percent']}% bench + hub, {cpu['postgres_and_redis_percent']}% PostgreSQL + Redis, "
+        f"{cpu['others_percent']}% other processes; 1-min load average "
         f"{cpu['loadavg_1min_before_after'][0]} -> {cpu['loadavg_1min_before_after'][1]}"
     )
 
@@ -200,6 +252,9 @@ def machine_facts() -> dict:
 
     database_url, redis_url = service_urls()
     base = database_url.rpartition("/")[0]
+    commit = run("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD") or "unknown"
+    if run("git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"):
+        commit += " + uncommitted changes"
     memory = next((line for line in run("free", "-h").splitlines() if line.startswith("Mem:")), "?")
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     return {
@@ -221,4 +276,5 @@ def machine_facts() -> dict:
             "?",
         ),
         "chromium": run("/usr/bin/chromium", "--version"),
+        "commit": commit,
     }

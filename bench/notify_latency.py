@@ -35,8 +35,12 @@ OBSERVER_JS = """
   const look = (element) => {
     if (!element || element.nodeType !== 1 || element.tagName !== "LI" || !element.id) return;
     if (!element.id.startsWith("notification-")) return;
-    const done = (element.className || "").includes("level-succeeded") || element.textContent.includes("Tools added");
-    if (done && !(element.id in window.__benchSeen)) window.__benchSeen[element.id] = now();
+    const classes = element.className || "";
+    const done = classes.includes("level-succeeded") || element.textContent.includes("Tools added");
+    // A failed job ends the wait too, so that the bench can say so instead of timing out.
+    if ((done || classes.includes("level-failed")) && !(element.id in window.__benchSeen)) {
+      window.__benchSeen[element.id] = now();
+    }
   };
   const list = document.getElementById("notification-list");
   if (!list) throw new Error("no #notification-list on the page");
@@ -157,6 +161,7 @@ def run(hub, *, jobs: int, warmup: int) -> dict:
                 page.wait_for_function("() => document.body.dataset.live === 'connected'", timeout=20_000)
                 page.evaluate(OBSERVER_JS)
                 skews.append(clock_skew_ms(page))
+                quiet = benchhub.wait_for_quiet()
                 watch = benchhub.CpuWatch(hub.process.pid)
                 for index in range(warmup + jobs):
                     if time.monotonic() > deadline:
@@ -170,6 +175,8 @@ def run(hub, *, jobs: int, warmup: int) -> dict:
                     )
                     seen = page.evaluate("(id) => window.__benchSeen[id]", element_id)
                     times = django_side.call(DjangoSide.job_times, job_id)
+                    if times["state"] != "Succeeded":
+                        raise RuntimeError(f"Job {job_id} ended {times['state']}; see the hub's log")
                     if index < warmup:
                         continue
                     latencies.append(seen - times["ended"])
@@ -197,6 +204,7 @@ def run(hub, *, jobs: int, warmup: int) -> dict:
         "job_run_ms": benchhub.summary(run_ms),
         "page_clock_minus_bench_clock_ms": skews,
         "cpu": cpu,
+        "quiet_wait": quiet,
         "samples_ms": latencies,
     }
 
@@ -228,10 +236,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print("Starting a hub (PostgreSQL + Redis, daphne + Celery worker)...", flush=True)
     hub = benchhub.start_hub(debug=benchhub.debug_requested())
+    failed = True
     try:
         result = run(hub, jobs=jobs, warmup=warmup)
+        failed = False
     finally:
-        hub.stop()
+        benchhub.stop_hub(hub, failed=failed)
     print(report(result))
     benchhub.write_json(args.json, result)
     return 0

@@ -24,17 +24,20 @@ SCRIPT_TIMEOUT_SECONDS = 900
 
 def run_script(script: str, out: Path) -> dict | None:
     print(f"\n=== {script} ===", flush=True)
+    process = subprocess.Popen([sys.executable, str(BENCH_DIR / script), "--json", str(out)], cwd=BENCH_DIR.parent)
     try:
-        completed = subprocess.run(
-            [sys.executable, str(BENCH_DIR / script), "--json", str(out)],
-            cwd=BENCH_DIR.parent,
-            timeout=SCRIPT_TIMEOUT_SECONDS,
-        )
+        returncode = process.wait(timeout=SCRIPT_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
-        print(f"{script} did not finish within {SCRIPT_TIMEOUT_SECONDS} s", flush=True)
+        print(f"{script} did not finish within {SCRIPT_TIMEOUT_SECONDS} s; stopping it", flush=True)
+        process.terminate()  # it stops its hub on SIGTERM
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         return None
-    if completed.returncode != 0 or not out.exists():
-        print(f"{script} failed (exit {completed.returncode})", flush=True)
+    if returncode != 0 or not out.exists():
+        print(f"{script} failed (exit {returncode})", flush=True)
         return None
     return json.loads(out.read_text())
 
@@ -64,7 +67,8 @@ def markdown(facts: dict, arm: dict | None, notify: dict | None) -> str:
         )
     machine = (
         f"Machine: {facts['nproc']} CPUs ({facts['cpu']}), {facts['memory']} memory, Python {facts['python']}, "
-        f"PostgreSQL {facts['postgresql']}, Redis {facts['redis']}, {facts['chromium']}; {facts['date']}."
+        f"PostgreSQL {facts['postgresql']}, Redis {facts['redis']}, {facts['chromium']}; commit {facts['commit']}; "
+        f"{facts['date']}."
     )
     return "\n".join(rows) + "\n\n" + machine
 

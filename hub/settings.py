@@ -106,7 +106,14 @@ TEMPLATES = [
 ]
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # A connection pool, not persistent connections: daphne runs each request on a new thread and
+    # Django's persistent connections belong to a thread, so they would never be reused.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(env_float("DATABASE_POOL_MIN", 2)),
+        "max_size": int(env_float("DATABASE_POOL_MAX", 16)),
+        "timeout": 10,
+    }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

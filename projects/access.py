@@ -106,11 +106,23 @@ def _assignments(user):
 
 
 def visible_scopes(user) -> set[tuple[str, str | None]]:
-    """(subscription id, None) for subscription-wide roles; (subscription id, lower rg name) else."""
+    """(subscription id, None) for subscription-wide roles; (subscription id, lower rg name) else.
+
+    Remembered on the user object, which lives for one request (or one job step), because one
+    request asks several times; a role change takes effect on the next request."""
+    cached = getattr(user, "_visible_scopes", None)
+    if cached is not None:
+        return cached
     scopes = set()
     for sub_id, rg_name in _assignments(user).values_list("subscription_id", "resource_group__name"):
         scopes.add((str(sub_id), rg_name.lower() if rg_name else None))
+    user._visible_scopes = scopes
     return scopes
+
+
+def forget_visible_scopes(user) -> None:
+    """After changing a user's roles within the same request or job."""
+    user.__dict__.pop("_visible_scopes", None)
 
 
 def visibility_q(user, *, subscription_field: str, rg_field: str) -> Q:
@@ -125,9 +137,7 @@ def visibility_q(user, *, subscription_field: str, rg_field: str) -> Q:
 
 
 def visible_subscriptions(user):
-    return Subscription.objects.filter(
-        role_assignments__principal=user, role_assignments__principal__is_active=True
-    ).distinct()
+    return Subscription.objects.filter(pk__in={sub_id for sub_id, _ in visible_scopes(user)})
 
 
 def visible_resource_groups(user):

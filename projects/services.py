@@ -335,6 +335,7 @@ def role_assignment_create(
             created_by=user,
             created_at=clock.now(),
         )
+    access.forget_visible_scopes(principal)
     return assignment, True
 
 
@@ -342,6 +343,7 @@ def role_assignment_delete(*, user, assignment: RoleAssignment) -> None:
     group_name = assignment.resource_group.name if assignment.resource_group_id else None
     access.authorize(user, access.DELETE_ROLE_ASSIGNMENT, assignment.subscription, group_name)
     RoleAssignment.objects.filter(pk=assignment.pk).delete()
+    access.forget_visible_scopes(assignment.principal)
 
 
 # The directory (Azure AD)
