@@ -189,6 +189,8 @@ SPECTACULAR_SETTINGS = {
 # Seconds clients wait between polls of a long-running operation (ARM Retry-After).
 ARM_RETRY_AFTER_SECONDS = int(env_float("ARM_RETRY_AFTER_SECONDS", 1))
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "migrate-demo")
+# Seconds between an agent's first report and its server counting as discovered (Azure: up to 15 min).
+DISCOVERY_DELAY_SECONDS = env_float("DISCOVERY_DELAY_SECONDS", 5)
 
 LOGGING = {
     "version": 1,

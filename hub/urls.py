@@ -21,6 +21,7 @@ hub_patterns = (
 urlpatterns = [
     path("", include(hub_patterns)),
     path("", include("projects.urls")),
+    path("", include("replication.urls")),
     path("jobs/", include("jobs.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("emulator/clock", emulator.clock_control, name="emulator-clock"),

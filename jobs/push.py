@@ -58,3 +58,23 @@ def job_changed(job) -> None:
         subscription_id=job.subscription_id,
         resource_group_name=job.resource_group_name,
     )
+
+
+def discovered_servers_changed(project) -> None:
+    """The Server Migration counts and the discovered servers list of one project."""
+    from hub import clock
+    from replication.selectors import server_migration_counts
+
+    now = clock.now()
+    servers = project.discovered_servers.discovered(now).select_related("appliance")
+    html = render_to_string(
+        "projects/_server_migration_counts.html", {"project": project, "counts": server_migration_counts(project, now)}
+    )
+    html += render_to_string("replication/_discovered_rows.html", {"project": project, "servers": servers})
+    group = project.resource_group
+    _send(
+        subscription_group(group.subscription_id),
+        html,
+        subscription_id=group.subscription_id,
+        resource_group_name=group.name,
+    )

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.arm.errors import ArmError
+from hub.arm.views import validated
 from replication import services
 from replication.keys import registration_key_verify
 
@@ -86,11 +88,62 @@ class HeartbeatView(ApplianceApiView):
             components=components,
             listen=str(body.get("listen") or ""),
         )
+        if isinstance(body.get("agents"), list):
+            services.agents_report(appliance, body["agents"])
         return Response({"state": appliance.state, "receivedAt": appliance.last_heartbeat_at.isoformat()})
+
+
+class DiskInput(serializers.Serializer):
+    diskId = serializers.CharField(max_length=128)
+    name = serializers.CharField(max_length=255, required=False)
+    sizeBytes = serializers.IntegerField(min_value=1)
+    isOsDisk = serializers.BooleanField(required=False, default=False)
+
+
+class NicInput(serializers.Serializer):
+    nicId = serializers.CharField(max_length=128)
+    ipAddresses = serializers.ListField(child=serializers.IPAddressField(), max_length=32, required=False)
+    isPrimary = serializers.BooleanField(required=False, default=False)
+
+
+class MachineInput(serializers.Serializer):
+    hostName = serializers.CharField(max_length=255)
+    osType = serializers.ChoiceField(choices=["Windows", "Linux"])
+    osName = serializers.CharField(max_length=120)
+    osVersion = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    architecture = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    cores = serializers.IntegerField(min_value=1, max_value=1024)
+    memoryMB = serializers.IntegerField(min_value=1)
+    firmware = serializers.ChoiceField(choices=["BIOS", "UEFI"], required=False, default="BIOS")
+    nics = NicInput(many=True, required=False)
+    disks = DiskInput(many=True, allow_empty=False)
+
+
+class MachineReport(serializers.Serializer):
+    machineId = serializers.CharField(max_length=128)
+    agentVersion = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    machine = MachineInput()
+
+
+class MachinesView(ApplianceApiView):
+    """An agent registered with the appliance: record (or update) its machine."""
+
+    @extend_schema(operation_id="Appliance_ReportMachine", request=MachineReport, responses={200: dict})
+    def post(self, request, appliance_id):
+        appliance = services.appliance_authenticate(request.headers.get("Authorization", ""), appliance_id)
+        report = validated(MachineReport, self.body(request))
+        server = services.server_report(
+            appliance=appliance,
+            machine_id=report["machineId"],
+            agent_version=report["agentVersion"],
+            machine=report["machine"],
+        )
+        return Response({"serverId": str(server.pk), "name": server.name})
 
 
 urlpatterns = [
     path("appliance-api/v1/registration-keys/verify", RegistrationKeyVerifyView.as_view()),
     path("appliance-api/v1/appliances/register", RegisterView.as_view()),
     path("appliance-api/v1/appliances/<str:appliance_id>/heartbeat", HeartbeatView.as_view()),
+    path("appliance-api/v1/appliances/<str:appliance_id>/machines", MachinesView.as_view()),
 ]

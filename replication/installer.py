@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 APPLIANCE_DIR = Path(__file__).resolve().parent / "appliance"
+AGENT_DIR = Path(__file__).resolve().parent / "agent"  # the appliance serves it from its repository
 ROOT = "MigrateHubAppliance"
 README = """Migrate Hub replication appliance
 
@@ -34,5 +35,9 @@ def build_appliance_installer() -> bytes:
             _add(archive, f"appliance/{source.name}", source.read_bytes(), 0o644)
         for script in sorted((APPLIANCE_DIR / "scripts").iterdir()):
             _add(archive, script.name, script.read_bytes(), 0o755)
+        for source in sorted((AGENT_DIR / "agent").glob("*.py")):
+            _add(archive, f"agent/agent/{source.name}", source.read_bytes(), 0o644)
+        for script in ("install", "UnifiedAgentConfigurator.sh", "UnifiedAgent.exe", "UnifiedAgentConfigurator.exe"):
+            _add(archive, f"agent/{script}", (AGENT_DIR / script).read_bytes(), 0o755)
         _add(archive, "README.txt", README.encode(), 0o644)
     return buffer.getvalue()

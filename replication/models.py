@@ -80,3 +80,51 @@ class Appliance(models.Model):
         if silence > APPLIANCE_WARNING_AFTER:
             return self.Health.WARNING
         return self.Health.NORMAL
+
+
+class DiscoveredServerQuerySet(models.QuerySet):
+    def discovered(self, now):
+        """Reported by an agent and past the discovery delay (Azure takes up to 15 minutes)."""
+        return self.filter(discovered_at__isnull=False, discovered_at__lte=now)
+
+
+class DiscoveredServer(models.Model):
+    """A machine whose mobility agent registered through an appliance; one per machine identity."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    project = models.ForeignKey("projects.MigrateProject", on_delete=models.CASCADE, related_name="discovered_servers")
+    appliance = models.ForeignKey(Appliance, on_delete=models.CASCADE, related_name="servers")
+    machine_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=255)
+    os_type = models.CharField(max_length=20)
+    os_name = models.CharField(max_length=120)
+    os_version = models.CharField(max_length=60, blank=True)
+    architecture = models.CharField(max_length=20, blank=True)
+    cores = models.PositiveIntegerField()
+    memory_mb = models.PositiveIntegerField()
+    firmware = models.CharField(max_length=10, default="BIOS")
+    nics = models.JSONField(default=list)
+    disks = models.JSONField(default=list)
+    agent_version = models.CharField(max_length=40, blank=True)
+    agent_connected = models.BooleanField(default=True)
+    agent_status = models.CharField(max_length=300, blank=True)
+    agent_last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(default=timezone.now)
+    discovered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DiscoveredServerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "machine_id"], name="one_server_per_machine")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def total_disk_gb(self) -> float:
+        return round(sum(disk.get("sizeBytes", 0) for disk in self.disks) / 1024**3, 1)
+
+    @property
+    def ip_addresses(self) -> list[str]:
+        return [ip for nic in self.nics for ip in nic.get("ipAddresses", [])]

@@ -6,15 +6,17 @@ import hashlib
 import hmac
 import secrets
 
+from django.conf import settings
 from django.db import transaction
 
 from hub import clock
 from hub.arm.errors import ArmError
+from jobs import push
 from jobs.models import Job
 from jobs.services import job_start
 from projects import access
 from replication.keys import registration_key_verify
-from replication.models import Appliance
+from replication.models import Appliance, DiscoveredServer
 
 
 def _hash(secret: str) -> str:
@@ -111,3 +113,91 @@ def appliance_finalize_start(*, user, appliance: Appliance, link: str = "") -> J
             notify=True,
             link=link,
         )
+
+
+# Discovery: machines reported by agents through an appliance
+
+AGENT_STATUS_PASSPHRASE_CHANGED = (
+    "The appliance's passphrase was regenerated: register the agent again with the new passphrase "
+    "(UnifiedAgentConfigurator.sh -i <appliance IP> -P <passphrase file>)."
+)
+AGENT_STATUS_SILENT = (
+    "No heartbeat from the agent: check the Mobility service (svagents) runs and reaches the appliance."
+)
+
+
+def server_report(*, appliance: Appliance, machine_id: str, agent_version: str, machine: dict) -> DiscoveredServer:
+    """Record a machine an agent registered. The same machine identity is the same server, so an agent
+    registering again updates it instead of adding a duplicate."""
+    now = clock.now()
+    fields = {
+        "appliance": appliance,
+        "name": machine["hostName"],
+        "os_type": machine["osType"],
+        "os_name": machine["osName"],
+        "os_version": machine.get("osVersion", ""),
+        "architecture": machine.get("architecture", ""),
+        "cores": machine["cores"],
+        "memory_mb": machine["memoryMB"],
+        "firmware": machine.get("firmware", "BIOS"),
+        "nics": machine.get("nics", []),
+        "disks": machine["disks"],
+        "agent_version": agent_version[:40],
+        "agent_connected": True,
+        "agent_status": "",
+        "agent_last_heartbeat_at": now,
+    }
+    with transaction.atomic():
+        server, created = DiscoveredServer.objects.select_for_update().update_or_create(
+            project=appliance.project,
+            machine_id=machine_id,
+            defaults=fields,
+            create_defaults={**fields, "reported_at": now},
+        )
+        if created:
+            transaction.on_commit(lambda: _schedule_discovery(server.pk))
+    push.discovered_servers_changed(appliance.project)
+    return server
+
+
+def _schedule_discovery(server_id) -> None:
+    from replication.tasks import discover_server
+
+    discover_server.apply_async(args=[str(server_id)], countdown=settings.DISCOVERY_DELAY_SECONDS)
+
+
+def server_discover(server_id) -> None:
+    """The discovery delay has passed: the server counts as discovered. Idempotent."""
+    server = DiscoveredServer.objects.select_related("project").filter(pk=server_id).first()
+    if server is None:
+        return
+    marked = DiscoveredServer.objects.filter(pk=server_id, discovered_at__isnull=True).update(discovered_at=clock.now())
+    if marked:
+        push.discovered_servers_changed(server.project)
+
+
+def agents_report(appliance: Appliance, statuses: list) -> None:
+    """Agent connectivity as the appliance sees it, sent with each of its heartbeats."""
+    now = clock.now()
+    reported = {
+        str(status["machineId"])[:128]: status
+        for status in statuses[:10_000]
+        if isinstance(status, dict) and status.get("machineId")
+    }
+    servers = list(DiscoveredServer.objects.filter(appliance=appliance, machine_id__in=reported))
+    connectivity_changed = False
+    for server in servers:
+        status = reported[server.machine_id]
+        connected = bool(status.get("connected"))
+        reason = ""
+        if not connected:
+            reason = (
+                AGENT_STATUS_PASSPHRASE_CHANGED if status.get("passphraseCurrent") is False else AGENT_STATUS_SILENT
+            )
+        connectivity_changed |= (server.agent_connected, server.agent_status) != (connected, reason)
+        server.agent_connected, server.agent_status = connected, reason
+        if connected:
+            server.agent_last_heartbeat_at = now
+    DiscoveredServer.objects.bulk_update(servers, ["agent_connected", "agent_status", "agent_last_heartbeat_at"])
+    if connectivity_changed:
+        push.discovered_servers_changed(appliance.project)

@@ -92,7 +92,15 @@ class Hub:
 
 def base_env(data_dir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
-    env.update({"DATA_DIR": str(data_dir), "DEMO_PASSWORD": DEMO_PASSWORD, "DEBUG": "true", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "DATA_DIR": str(data_dir),
+            "DEMO_PASSWORD": DEMO_PASSWORD,
+            "DEBUG": "true",
+            "PYTHONUNBUFFERED": "1",
+            "DISCOVERY_DELAY_SECONDS": "1",
+        }
+    )
     return env
 
 

@@ -77,7 +77,7 @@ def test_add_tools_deploys_live_and_shows_the_tool(any_hub, context):
     expect(tool.get_by_role("link", name="Discover")).to_be_enabled()
     for action in ("Replicate", "Overview"):
         expect(tool.get_by_role("button", name=action)).to_be_disabled()
-    expect(tool).to_contain_text("Run Discover first")
+    expect(tool).to_contain_text("Replicate is not available yet")
 
     # The job lists its ordered tasks.
     watcher.goto(any_hub.url + "/jobs/")

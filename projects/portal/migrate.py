@@ -10,12 +10,14 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
 
+from hub import clock
 from hub.arm.errors import ArmError
 from jobs.models import Job
 from projects import access, services
 from projects.forms import STEPS, AddToolsForm
 from projects.models import MigrateProject, Solution
 from projects.regions import MIGRATE_GEOGRAPHIES, REGIONS_BY_NAME
+from replication.selectors import server_migration_counts
 
 
 def servers_url(project_arm_id: str) -> str:
@@ -48,7 +50,7 @@ TOOL_ACTIONS = [
         "Discover is not available yet: the replication appliance and mobility agent arrive in a later "
         "Migrate Hub release.",
     ),
-    ("Replicate", "Replicate needs discovered servers. Run Discover first."),
+    ("Replicate", "Replicate is not available yet: replication arrives in a later Migrate Hub release."),
     ("Overview", "The Server Migration overview needs replicating servers. Discover and replicate first."),
 ]
 
@@ -75,6 +77,7 @@ def migrate_servers(request):
             "projects": projects,
             "project": project,
             "server_migration": project and project.has_tool(Solution.Tool.SERVER_MIGRATION),
+            "counts": server_migration_counts(project, clock.now()) if project else None,
             "tool_actions": TOOL_ACTIONS,
             "deployments": deployments[:5],
             "servers_url": servers_url,

@@ -81,12 +81,13 @@ def setup(args) -> int:
     print("Next, in the portal: Discover > Select Configuration Server > Finalize registration.")
     if args.no_start:
         return 0
-    server.run(home, state.load_registration(home), args.heartbeat_seconds)
+    server.run(home, state.load_registration(home), args.heartbeat_seconds, args.agent_silent_seconds)
     return 0
 
 
 def run(args) -> int:
-    server.run(os.path.abspath(args.home), state.load_registration(os.path.abspath(args.home)), args.heartbeat_seconds)
+    home = os.path.abspath(args.home)
+    server.run(home, state.load_registration(home), args.heartbeat_seconds, args.agent_silent_seconds)
     return 0
 
 
@@ -136,6 +137,12 @@ def main(argv=None) -> int:
     for sub in (setup_parser, commands.add_parser("run", parents=[common], help="Start an appliance set up earlier.")):
         sub.add_argument(
             "--heartbeat-seconds", type=float, default=float(os.environ.get("APPLIANCE_HEARTBEAT_SECONDS", 30))
+        )
+        sub.add_argument(
+            "--agent-silent-seconds",
+            type=float,
+            default=300,
+            help="An agent without a heartbeat for this long is reported disconnected.",
         )
     passphrase = commands.add_parser(
         "genpassphrase", parents=[common], help="View or regenerate the agents' passphrase."

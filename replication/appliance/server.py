@@ -9,18 +9,21 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from appliance import VERSION
+from appliance import VERSION, repository
+from appliance.agents import AgentError, AgentRegistry
 from appliance.hub_client import HubClient, HubError
 
 logger = logging.getLogger("appliance")
 
 
 class Appliance:
-    def __init__(self, home: str, registration: dict, heartbeat_seconds: float):
+    def __init__(self, home: str, registration: dict, heartbeat_seconds: float, agent_silent_seconds: float = 300):
         self.home = home
         self.registration = registration
         self.heartbeat_seconds = heartbeat_seconds
+        self.agent_silent_seconds = agent_silent_seconds
         self.hub = HubClient(registration["hub"], credential=registration["credential"])
+        self.agents = AgentRegistry(home, self.hub, registration["applianceId"])
         self.stopping = threading.Event()
         self.last_heartbeat_error: str | None = None
 
@@ -28,7 +31,12 @@ class Appliance:
         return {"configurationServer": "Running", "processServer": "Running"}
 
     def heartbeat_once(self) -> None:
-        body = {"version": VERSION, "components": self.components(), "listen": self.registration["listen"]}
+        body = {
+            "version": VERSION,
+            "components": self.components(),
+            "listen": self.registration["listen"],
+            "agents": self.agents.statuses(self.agent_silent_seconds),
+        }
         self.hub.post(f"/appliance-api/v1/appliances/{self.registration['applianceId']}/heartbeat", body)
 
     def heartbeat_forever(self) -> None:
@@ -57,11 +65,47 @@ def handler_for(appliance: Appliance):
             self.end_headers()
             self.wfile.write(data)
 
+        def _body(self) -> dict:
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(min(length, 1_000_000)) or b"{}")
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                raise AgentError(400, "InvalidRequest", "The request body must be a JSON object.")
+            return body
+
         def do_GET(self):  # noqa: N802 (http.server's naming)
-            if self.path.rstrip("/") == "/health":
+            path = self.path.split("?")[0]
+            if path.rstrip("/") == "/health":
                 self._json(200, {"name": appliance.registration["name"], "version": VERSION, **appliance.components()})
+            elif path.rstrip("/") == repository.LISTING_PATH:
+                self._send(200, "text/html; charset=utf-8", repository.listing_html().encode())
+            elif path.startswith(repository.LISTING_PATH + "/") and path.rsplit("/", 1)[1] in repository.installers():
+                self._send(200, "application/gzip", repository.installers()[path.rsplit("/", 1)[1]]())
             else:
                 self._json(404, {"error": {"code": "NotFound", "message": f"No such path {self.path}"}})
+
+        def do_POST(self):  # noqa: N802
+            routes = {
+                "/agent-api/v1/register": appliance.agents.register,
+                "/agent-api/v1/heartbeat": appliance.agents.heartbeat,
+            }
+            route = routes.get(self.path.split("?")[0])
+            if route is None:
+                self._json(404, {"error": {"code": "NotFound", "message": f"No such path {self.path}"}})
+                return
+            try:
+                self._json(200, route(self._body()))
+            except AgentError as error:
+                self._json(error.status, {"error": {"code": error.code, "message": error.message}})
+
+        def _send(self, status: int, content_type: str, data: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
             logger.debug("%s %s", self.address_string(), format % args)
@@ -69,8 +113,8 @@ def handler_for(appliance: Appliance):
     return Handler
 
 
-def run(home: str, registration: dict, heartbeat_seconds: float) -> None:
-    appliance = Appliance(home, registration, heartbeat_seconds)
+def run(home: str, registration: dict, heartbeat_seconds: float, agent_silent_seconds: float = 300) -> None:
+    appliance = Appliance(home, registration, heartbeat_seconds, agent_silent_seconds)
     host, port = registration["listen"].rsplit(":", 1)
     server = ThreadingHTTPServer((host, int(port)), handler_for(appliance))
     threading.Thread(target=appliance.heartbeat_forever, name="heartbeat", daemon=True).start()

@@ -10,6 +10,8 @@ import string
 
 REGISTRATION_FILE = "appliance.json"
 PASSPHRASE_FILE = "passphrase"
+GENERATION_FILE = "passphrase.generation"
+AGENTS_FILE = "agents.json"
 PASSPHRASE_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -33,9 +35,31 @@ def load_registration(home: str) -> dict:
 
 
 def new_passphrase(home: str) -> str:
+    """A new passphrase starts a new generation: agents registered with an older one are cut off."""
     passphrase = "".join(secrets.choice(PASSPHRASE_ALPHABET) for _ in range(16))
     _write_private(os.path.join(home, PASSPHRASE_FILE), passphrase + "\n")
+    _write_private(os.path.join(home, GENERATION_FILE), f"{passphrase_generation(home) + 1}\n")
     return passphrase
+
+
+def passphrase_generation(home: str) -> int:
+    try:
+        with open(os.path.join(home, GENERATION_FILE)) as handle:
+            return int(handle.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def load_agents(home: str) -> dict:
+    try:
+        with open(os.path.join(home, AGENTS_FILE)) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def save_agents(home: str, agents: dict) -> None:
+    _write_private(os.path.join(home, AGENTS_FILE), json.dumps(agents, indent=2) + "\n")
 
 
 def current_passphrase(home: str) -> str:

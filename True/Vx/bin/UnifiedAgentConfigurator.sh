@@ -1,0 +1,2 @@
+#!/bin/sh
+PYTHONPATH="$(dirname "$0")/../lib" exec python3 -m agent.cli configure "$@"

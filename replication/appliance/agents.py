@@ -1,0 +1,92 @@
+"""The configuration server's side of the agent protocol: agents register with the passphrase, then
+heartbeat with the credential they were given. Agents registered under an older passphrase (before
+`genpassphrase -g`) are refused until they register again, as in Azure."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+
+from appliance import state
+from appliance.hub_client import HubClient, HubError
+
+
+class AgentError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class AgentRegistry:
+    def __init__(self, home: str, hub: HubClient, appliance_id: str):
+        self.home, self.hub, self.appliance_id = home, hub, appliance_id
+        self.lock = threading.Lock()
+        self.agents = state.load_agents(home)
+
+    def register(self, body: dict) -> dict:
+        passphrase = body.get("passphrase")
+        machine = body.get("machine")
+        if not isinstance(passphrase, str) or not isinstance(machine, dict) or not body.get("machineId"):
+            raise AgentError(400, "InvalidRequest", "Send machineId, passphrase and machine (the inventory).")
+        if not hmac.compare_digest(_hash(passphrase.strip()), _hash(state.current_passphrase(self.home))):
+            raise AgentError(
+                401,
+                "InvalidPassphrase",
+                "The passphrase does not match the appliance's. On the appliance, run genpassphrase -v and register "
+                "again with that passphrase.",
+            )
+        machine_id = str(body["machineId"])[:128]
+        try:
+            server = self.hub.post(
+                f"/appliance-api/v1/appliances/{self.appliance_id}/machines",
+                {"machineId": machine_id, "agentVersion": str(body.get("agentVersion", "")), "machine": machine},
+            )
+        except HubError as error:
+            raise AgentError(error.status or 502, error.code, error.message) from None
+        secret = secrets.token_urlsafe(24)
+        with self.lock:
+            self.agents[machine_id] = {
+                "secretHash": _hash(secret),
+                "generation": state.passphrase_generation(self.home),
+                "lastHeartbeat": time.time(),
+                "serverId": server["serverId"],
+            }
+            state.save_agents(self.home, self.agents)
+        return {"agentId": machine_id, "secret": secret, "serverId": server["serverId"]}
+
+    def heartbeat(self, body: dict) -> dict:
+        machine_id, secret = str(body.get("agentId", "")), str(body.get("secret", ""))
+        with self.lock:
+            agent = self.agents.get(machine_id)
+            if agent is None or not hmac.compare_digest(agent["secretHash"], _hash(secret)):
+                raise AgentError(401, "AgentNotRegistered", "This agent is not registered with the appliance.")
+            if agent["generation"] != state.passphrase_generation(self.home):
+                raise AgentError(
+                    401,
+                    "PassphraseChanged",
+                    "The appliance's passphrase was regenerated: register the agent again with the new passphrase.",
+                )
+            agent["lastHeartbeat"] = time.time()
+        return {"status": "Connected"}
+
+    def statuses(self, silent_after_seconds: float) -> list[dict]:
+        """What the appliance tells the hub about each agent with its own heartbeat."""
+        now, generation = time.time(), state.passphrase_generation(self.home)
+        with self.lock:
+            return [
+                {
+                    "machineId": machine_id,
+                    "connected": agent["generation"] == generation
+                    and now - agent["lastHeartbeat"] < silent_after_seconds,
+                    "passphraseCurrent": agent["generation"] == generation,
+                    "secondsSinceHeartbeat": round(now - agent["lastHeartbeat"], 1),
+                }
+                for machine_id, agent in self.agents.items()
+            ]
