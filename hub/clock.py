@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 _CACHE_SECONDS = 1.0
+MAX_ADVANCE = timedelta(days=3650)
+MAX_OFFSET_SECONDS = 50 * 365 * 86400.0
 _cached: tuple[float, float] | None = None  # (monotonic time read, offset seconds)
 
 
@@ -50,7 +52,9 @@ def parse_duration(text: str) -> timedelta:
     units = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
     total = timedelta()
     for number, unit in parts:
-        total += timedelta(**{units[unit]: float(number)})
+        total += timedelta(**{units[unit]: min(float(number), 10**7)})
+    if total > MAX_ADVANCE:
+        raise ValueError(f"'{text}' is too far: the clock moves at most {MAX_ADVANCE.days} days at a time")
     return total
 
 
@@ -61,8 +65,10 @@ def advance(delta: timedelta) -> datetime:
 
     from hub.models import EmulatorClock
 
-    seconds = max(delta.total_seconds(), 0.0)
+    seconds = min(max(delta.total_seconds(), 0.0), MAX_ADVANCE.total_seconds())
     EmulatorClock.objects.get_or_create(pk=1)
     EmulatorClock.objects.filter(pk=1).update(offset_seconds=F("offset_seconds") + seconds)
+    # However many advances, emulated time stays within what datetimes can hold.
+    EmulatorClock.objects.filter(pk=1, offset_seconds__gt=MAX_OFFSET_SECONDS).update(offset_seconds=MAX_OFFSET_SECONDS)
     _cached = None
     return now()

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from datetime import timedelta
 
@@ -9,11 +7,13 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from hub.ids import sha256_hex
+
 TOKEN_PREFIX = "mhub_"
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return sha256_hex(token)
 
 
 class ApiTokenQuerySet(models.QuerySet):
@@ -52,11 +52,7 @@ class ApiToken(models.Model):
 
     @classmethod
     def authenticate(cls, secret: str) -> ApiToken | None:
-        digest = hash_token(secret)
-        token = cls.objects.active().select_related("user").filter(token_hash=digest).first()
-        if token is None or not hmac.compare_digest(token.token_hash, digest):
-            return None
-        return token
+        return cls.objects.active().select_related("user").filter(token_hash=hash_token(secret)).first()
 
     @property
     def is_active(self) -> bool:

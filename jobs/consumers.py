@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import time
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from jobs import push
+
+# How long a socket trusts what it last read of its user's roles; a revoked role or a deactivated
+# user stops receiving within this time. New subscriptions are joined on the next page load.
+SCOPES_TTL_SECONDS = 5
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -15,6 +21,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         self.visible = await database_sync_to_async(_visible_scopes)(user)
+        self.visible_read_at = time.monotonic()
         self.groups_joined = [push.user_group(user.pk)]
         self.groups_joined += [push.subscription_group(sub) for sub in {sub for sub, _ in self.visible}]
         for group in self.groups_joined:
@@ -26,6 +33,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def hub_push(self, event):
+        if time.monotonic() - self.visible_read_at > SCOPES_TTL_SECONDS:
+            self.visible = await database_sync_to_async(_visible_scopes)(self.scope["user"])
+            self.visible_read_at = time.monotonic()
         subscription_id = event.get("subscription_id")
         if subscription_id and not self._may_see(subscription_id, event.get("resource_group_name", "")):
             return
@@ -39,6 +49,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
 
 def _visible_scopes(user) -> set[tuple[str, str | None]]:
-    from projects.access import visible_scopes
+    """Read fresh from the database (an inactive user sees nothing)."""
+    from projects.access import forget_visible_scopes, visible_scopes
 
+    forget_visible_scopes(user)
     return visible_scopes(user)

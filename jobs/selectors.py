@@ -1,17 +1,14 @@
 from __future__ import annotations
 
-import uuid
-
 from hub.arm.errors import ArmError
+from hub.ids import parse_uuid
 from jobs.models import Job
 
 
 def get_visible_job(user, job_id, *, subscription=None) -> Job:
-    try:
-        job_uuid = uuid.UUID(str(job_id))
-    except ValueError:
-        job_uuid = None
-    jobs = Job.objects.visible_to(user)
+    job_uuid = parse_uuid(job_id)
+    # Its starter always sees a job: a resource-group Owner who deleted the group lost the role with it.
+    jobs = Job.objects.filter(pk__in=Job.objects.visible_to(user).values("pk")) | Job.objects.filter(created_by=user)
     if subscription is not None:
         jobs = jobs.filter(subscription=subscription)
     job = jobs.filter(pk=job_uuid).first() if job_uuid else None

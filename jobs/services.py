@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from hub import clock
 from jobs import push, scenarios
@@ -57,8 +56,8 @@ def job_start(
             notification = Notification.objects.create(
                 user=created_by,
                 job=job,
-                title=_title(scenario.running_title, job),
-                message=f"{scenario.friendly_name}: {job.target_object_name}",
+                title=_title(scenario.running_title, job)[:120],
+                message=f"{scenario.friendly_name}: {job.target_object_name}"[:400],
                 level=Notification.Level.IN_PROGRESS,
                 link=link,
             )
@@ -89,9 +88,16 @@ def job_run(job_id) -> None:
     for task in list(job.tasks.all()):
         if task.state == State.SUCCEEDED:
             continue
-        JobTask.objects.filter(pk=task.pk).update(state=State.IN_PROGRESS, started_at=clock.now())
+        # Visible progress; conditional, so it never overwrites another runner's Succeeded.
+        JobTask.objects.filter(pk=task.pk, state=State.NOT_STARTED).update(
+            state=State.IN_PROGRESS, started_at=clock.now()
+        )
         try:
             with transaction.atomic():
+                # A redelivered job can have two runners: the job lock serialises them, and the
+                # second one finds the task succeeded (skip) or the job finished (stop).
+                if Job.objects.select_for_update().get(pk=job.pk).state in TERMINAL_STATES:
+                    return
                 locked = JobTask.objects.select_for_update().get(pk=task.pk)
                 if locked.state == State.SUCCEEDED:
                     continue
@@ -127,7 +133,7 @@ def _finish(job: Job, scenario, *, failed_task: JobTask | None = None, error: Ex
         job.save(update_fields=["state", "state_description", "errors", "ended_at"])
         notifications = list(job.notifications.all())
         for notification in notifications:
-            notification.title, notification.message, notification.level = title, message, level
+            notification.title, notification.message, notification.level = title[:120], message[:400], level
             notification.read, notification.updated_at = False, ended
             notification.save(update_fields=["title", "message", "level", "read", "updated_at"])
         transaction.on_commit(lambda: push.job_changed(job))
@@ -159,7 +165,7 @@ def _title(template: str, job: Job) -> str:
 def jobs_resume_unfinished(*, older_than: timedelta = timedelta(seconds=60)) -> int:
     """Enqueue again jobs whose run was lost (a crash between commit and enqueue, or an in-memory
     broker that died with its process). Safe because job_run is idempotent."""
-    stale = Job.objects.unfinished().filter(created_at__lt=timezone.now() - older_than)
+    stale = Job.objects.unfinished().filter(created_at__lt=clock.now() - older_than)
     job_ids = list(stale.values_list("pk", flat=True))
     for job_id in job_ids:
         _enqueue(job_id)

@@ -7,11 +7,13 @@ nothing. Seeing something but lacking a permission is a 403 with Azure's wording
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from django.db.models import Q
 
 from hub.arm.errors import ArmError
+from hub.ids import parse_uuid
 from projects.models import (
     DirectoryRole,
     MigrateProject,
@@ -108,7 +110,7 @@ def _assignments(user):
 def visible_scopes(user) -> set[tuple[str, str | None]]:
     """(subscription id, None) for subscription-wide roles; (subscription id, lower rg name) else.
 
-    Remembered on the user object, which lives for one request (or one job step), because one
+    Remembered on the user object, which lives for one request (or one job run), because one
     request asks several times; a role change takes effect on the next request."""
     cached = getattr(user, "_visible_scopes", None)
     if cached is not None:
@@ -121,8 +123,10 @@ def visible_scopes(user) -> set[tuple[str, str | None]]:
 
 
 def forget_visible_scopes(user) -> None:
-    """After changing a user's roles within the same request or job."""
-    user.__dict__.pop("_visible_scopes", None)
+    """After changing a user's roles within the same request or job. (`del` rather than the instance
+    __dict__, so it also reaches a user behind request.user's lazy wrapper.)"""
+    with contextlib.suppress(AttributeError):
+        del user._visible_scopes
 
 
 def visibility_q(user, *, subscription_field: str, rg_field: str) -> Q:
@@ -177,7 +181,7 @@ def get_network(user, resource_group: ResourceGroup, name: str) -> VirtualNetwor
 
 
 def get_subscription(user, subscription_id) -> Subscription:
-    subscription = visible_subscriptions(user).filter(pk=_as_uuid(subscription_id)).first()
+    subscription = visible_subscriptions(user).filter(pk=parse_uuid(subscription_id)).first()
     if subscription is None:
         raise ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found.")
     return subscription
@@ -282,12 +286,3 @@ def authorize_directory_admin(user, purpose: str) -> None:
         f"/tenants/{user.tenant_id}",
         f"You need the Global administrator directory role to {purpose}. Ask a Global administrator.",
     )
-
-
-def _as_uuid(value):
-    import uuid
-
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None

@@ -3,8 +3,6 @@ role assignments), as `az ad user show` does. Only users of the caller's own ten
 
 from __future__ import annotations
 
-import uuid
-
 from django.db.models import Q
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -12,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.arm.errors import ArmError
+from hub.ids import parse_uuid
 from projects.models import User
 
 
@@ -33,10 +32,8 @@ class MeView(APIView):
 class UserView(APIView):
     @extend_schema(operation_id="Graph_GetUser", responses={200: dict})
     def get(self, request, user_id):
-        try:
-            by_id = Q(object_id=uuid.UUID(user_id))
-        except ValueError:
-            by_id = Q(pk__in=[])
+        object_id = parse_uuid(user_id)
+        by_id = Q(object_id=object_id) if object_id else Q(pk__in=[])
         user = User.objects.filter(by_id | Q(email__iexact=user_id), tenant_id=request.user.tenant_id).first()
         if user is None or request.user.tenant_id is None:
             raise ArmError(404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist.")

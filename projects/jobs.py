@@ -23,7 +23,10 @@ def _resource_group(job: Job) -> ResourceGroup:
 
 
 def _create_resource_group(job: Job) -> None:
-    if not job.input["create_resource_group"]:
+    # Only if absent: a group made meanwhile (by the API, or a second click) keeps its tags.
+    name = job.input["resource_group_name"]
+    exists = ResourceGroup.objects.filter(subscription=job.subscription, name__iexact=name).exists()
+    if not job.input["create_resource_group"] or exists:
         return
     services.resource_group_create_or_update(
         user=job.created_by,
@@ -34,9 +37,12 @@ def _create_resource_group(job: Job) -> None:
 
 
 def _create_project(job: Job) -> None:
+    group = _resource_group(job)
+    if MigrateProject.objects.filter(resource_group=group, name__iexact=job.input["project_name"]).exists():
+        return  # made meanwhile: keep it as it is
     services.migrate_project_create_or_update(
         user=job.created_by,
-        resource_group=_resource_group(job),
+        resource_group=group,
         name=job.input["project_name"],
         location=job.input["location"],
     )

@@ -290,11 +290,6 @@ class VirtualNetwork(models.Model):
     def arm_id(self) -> str:
         return f"{self.resource_group.arm_id}/providers/Microsoft.Network/virtualNetworks/{self.name}"
 
-    @property
-    def is_test_network(self) -> bool:
-        """Tagged for non-production use; test migration recommends these."""
-        return str(self.tags.get("environment", "")).lower() in ("test", "non-production", "nonprod", "dev")
-
 
 class Subnet(models.Model):
     virtual_network = models.ForeignKey(VirtualNetwork, on_delete=models.CASCADE, related_name="subnets")

@@ -19,6 +19,7 @@ from projects.models import (
     MachinesVirtualized,
     MigrateProject,
     MigrationResource,
+    ProvisioningState,
     ResourceGroup,
     RoleAssignment,
     Solution,
@@ -141,8 +142,8 @@ def resource_group_delete_start(*, user, resource_group: ResourceGroup) -> Job:
     with transaction.atomic():
         marked = ResourceGroup.objects.filter(
             pk=resource_group.pk,
-            provisioning_state=ResourceGroup._meta.get_field("provisioning_state").default,
-        ).update(provisioning_state="Deleting")
+            provisioning_state=ProvisioningState.SUCCEEDED,
+        ).update(provisioning_state=ProvisioningState.DELETING)
         if not marked:
             _check_not_deleting(ResourceGroup.objects.get(pk=resource_group.pk))
         return job_start(
@@ -166,11 +167,21 @@ def resource_group_delete_now(resource_group_pk: int) -> None:
 
 
 def migrate_project_create_or_update(
-    *, user, resource_group: ResourceGroup, name: str, location: str, tags: dict | None = None
+    *, user, resource_group: ResourceGroup, name: str, location: str, tags: dict | None = None, tools=()
 ) -> tuple[MigrateProject, bool]:
+    """PUT semantics; `tools` (registeredTools) are registered in the same transaction, so a refused
+    tool leaves no project behind."""
     check_project_name(name)
     region = check_project_location(location)
     access.authorize(user, access.WRITE_MIGRATE_PROJECT, resource_group.subscription, resource_group.name)
+    with transaction.atomic():
+        project, created = _project_put(resource_group=resource_group, name=name, region=region, tags=tags)
+        for tool in tools:
+            tool_register(user=user, project=project, tool=tool)
+    return project, created
+
+
+def _project_put(*, resource_group: ResourceGroup, name: str, region: str, tags) -> tuple[MigrateProject, bool]:
     with transaction.atomic():
         group = ResourceGroup.objects.select_for_update().get(pk=resource_group.pk)
         _check_not_deleting(group)
@@ -221,7 +232,7 @@ def tool_register(*, user, project: MigrateProject, tool: str) -> Solution:
         )
     access.authorize(user, access.REGISTER_TOOL, project.subscription, project.resource_group.name)
     with transaction.atomic():
-        MigrateProject.objects.select_for_update().filter(pk=project.pk).update(etag=uuid.uuid4())
+        MigrateProject.objects.filter(pk=project.pk).update(etag=uuid.uuid4())
         solution, _ = Solution.objects.get_or_create(
             project=project,
             tool=tool,

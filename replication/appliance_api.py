@@ -81,7 +81,8 @@ class HeartbeatView(ApplianceApiView):
     def post(self, request, appliance_id):
         appliance = services.appliance_authenticate(request.headers.get("Authorization", ""), appliance_id)
         body = self.body(request)
-        components = body.get("components") if isinstance(body.get("components"), dict) else {}
+        raw = body.get("components")
+        components = {str(k)[:60]: str(v)[:60] for k, v in list(raw.items())[:10]} if isinstance(raw, dict) else {}
         appliance = services.appliance_heartbeat(
             appliance,
             version=str(body.get("version") or ""),

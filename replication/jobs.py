@@ -39,7 +39,9 @@ def _give_back(job: Job) -> None:
 
 
 def _finalize(job: Job) -> None:
-    Appliance.objects.filter(pk=_appliance(job).pk).update(state=Appliance.State.FINALIZED, finalized_at=clock.now())
+    Appliance.objects.filter(pk=_appliance(job).pk, state=Appliance.State.FINALIZING).update(
+        state=Appliance.State.FINALIZED, finalized_at=clock.now()
+    )
 
 
 register(

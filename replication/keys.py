@@ -13,6 +13,7 @@ from django.conf import settings
 
 from hub import clock
 from hub.arm.errors import ArmError
+from hub.ids import sha256_hex
 from projects import access
 from replication.models import REGISTRATION_KEY_VALIDITY, RegistrationKey
 
@@ -28,10 +29,6 @@ def _signature(payload: dict) -> str:
     return base64.urlsafe_b64encode(hmac.new(_signing_key(), canonical, hashlib.sha256).digest()).decode()
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def registration_key_issue(*, user, project, hub_url: str, vault) -> tuple[RegistrationKey, str]:
     """Registering an appliance creates an Azure AD app, so the user must be allowed to register
     applications (issue 3's gate). Returns the key and the file's text."""
@@ -44,7 +41,7 @@ def registration_key_issue(*, user, project, hub_url: str, vault) -> tuple[Regis
         created_by=user,
         issued_at=issued,
         expires_at=issued + REGISTRATION_KEY_VALIDITY,
-        secret_hash=_hash(secret),
+        secret_hash=sha256_hex(secret),
     )
     payload = {
         "format": KEY_FORMAT,
@@ -84,7 +81,7 @@ def registration_key_verify(text: str) -> RegistrationKey:
             "Download a new key.",
         )
     key = RegistrationKey.objects.select_related("project__resource_group__subscription").filter(pk=key_id).first()
-    if key is None or not hmac.compare_digest(key.secret_hash, _hash(str(document.get("secret", "")))):
+    if key is None or not hmac.compare_digest(key.secret_hash, sha256_hex(str(document.get("secret", "")))):
         raise ArmError(
             400,
             "RegistrationKeyUnknown",

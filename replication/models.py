@@ -70,6 +70,12 @@ class Appliance(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def components_text(self) -> str:
+        """One line per component; read through Python, not the template's `.items` (a component could
+        be called "items")."""
+        return "\n".join(f"{name}: {status}" for name, status in self.components.items())
+
     def health(self, now) -> str:
         """Azure's rule: no heartbeat for 15 minutes is a warning; we call an hour critical."""
         if self.last_heartbeat_at is None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 
 from django.conf import settings
@@ -11,16 +9,13 @@ from django.db import transaction
 
 from hub import clock
 from hub.arm.errors import ArmError
+from hub.ids import sha256_hex
 from jobs import push
 from jobs.models import Job
 from jobs.services import job_start
 from projects import access
 from replication.keys import registration_key_verify
 from replication.models import Appliance, DiscoveredServer
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def appliance_register(
@@ -49,13 +44,15 @@ def appliance_register(
     credential = secrets.token_urlsafe(32)
     now = clock.now()
     with transaction.atomic():
+        # Lock the project: two first registrations of one name must not both insert.
+        type(key.project).objects.select_for_update().filter(pk=key.project_id).first()
         appliance = Appliance.objects.select_for_update().filter(project=key.project, name=name).first()
         if appliance is None:
             appliance = Appliance(project=key.project, name=name, registered_at=now)
         appliance.registration_key = key
         appliance.fqdn, appliance.ip_addresses, appliance.listen = fqdn, list(ip_addresses or []), listen
         appliance.version, appliance.host = version, host or {}
-        appliance.credential_hash, appliance.last_heartbeat_at = _hash(credential), now
+        appliance.credential_hash, appliance.last_heartbeat_at = sha256_hex(credential), now
         appliance.state = Appliance.State.REGISTERED
         appliance.save()
     return appliance, credential
@@ -65,10 +62,7 @@ def appliance_authenticate(authorization: str, appliance_id) -> Appliance:
     scheme, _, credential = (authorization or "").partition(" ")
     appliance = None
     if scheme.lower() == "appliance" and credential:
-        digest = _hash(credential.strip())
-        appliance = Appliance.objects.filter(credential_hash=digest).first()
-        if appliance is not None and not hmac.compare_digest(appliance.credential_hash, digest):
-            appliance = None
+        appliance = Appliance.objects.filter(credential_hash=sha256_hex(credential.strip())).first()
     if appliance is None or str(appliance.pk) != str(appliance_id):
         raise ArmError(
             401,
@@ -97,7 +91,7 @@ def appliance_finalize_start(*, user, appliance: Appliance, link: str = "") -> J
         if not claimed:
             raise ArmError(
                 409,
-                "ApplianceNotRegistered" if appliance.state != Appliance.State.FINALIZED else "AlreadyFinalized",
+                "AlreadyFinalized" if appliance.state == Appliance.State.FINALIZED else "FinalizationInProgress",
                 f"Appliance {appliance.name} is {Appliance.State(appliance.state).label.lower()}: only a newly "
                 "registered appliance can be finalized.",
             )

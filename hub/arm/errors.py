@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -23,18 +22,6 @@ class ArmError(Exception):
         if self.details:
             error["details"] = self.details
         return {"error": error}
-
-
-def not_found(code: str, message: str) -> ArmError:
-    return ArmError(404, code, message)
-
-
-def bad_request(code: str, message: str, target: str | None = None) -> ArmError:
-    return ArmError(400, code, message, target=target)
-
-
-def error_response(error: ArmError) -> JsonResponse:
-    return JsonResponse(error.body(), status=error.status)
 
 
 def arm_exception_handler(exc, context):

@@ -30,11 +30,3 @@ def canonical_arm_path(path: str) -> str:
         else:
             keyword_next = True
     return "/".join(parts)
-
-
-def subscription_id(subscription) -> str:
-    return f"/subscriptions/{subscription.pk}"
-
-
-def resource_group_id(resource_group) -> str:
-    return f"{subscription_id(resource_group.subscription)}/resourceGroups/{resource_group.name}"

@@ -4,7 +4,6 @@ subscription and resource-group scope, as azure-mgmt-authorization's client call
 from __future__ import annotations
 
 import re
-import uuid
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -13,6 +12,7 @@ from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
 from hub.arm.views import ArmView, arm_list, validated
+from hub.ids import parse_uuid
 from projects import access, services
 from projects.arm.resource_manager import RG, SUB
 from projects.models import ResourceGroup, RoleAssignment, Subscription, User
@@ -102,22 +102,32 @@ class RoleAssignmentListView(ScopeMixin, ArmView):
         assignments = RoleAssignment.objects.filter(subscription=subscription).select_related(
             "principal", "resource_group", "subscription", "created_by"
         )
-        at_scope = "atscope()" in request.query_params.get("$filter", "").lower()
+        query = request.query_params.get("$filter", "")
         if group is not None:
             assignments = assignments.filter(resource_group__isnull=True) | assignments.filter(resource_group=group)
-        elif at_scope:
+        elif "atscope()" in query.lower():
             assignments = assignments.filter(resource_group__isnull=True)
-        principal = _PRINCIPAL_FILTER.search(request.query_params.get("$filter", ""))
+        elif (str(subscription.pk), None) not in access.visible_scopes(request.user):
+            # Without a subscription-wide role, only the groups the caller can see.
+            visible = access.visible_resource_groups(request.user).filter(subscription=subscription)
+            assignments = assignments.filter(resource_group__isnull=True) | assignments.filter(
+                resource_group__in=visible
+            )
+        principal = _PRINCIPAL_FILTER.search(query)
         if principal:
-            assignments = assignments.filter(principal__object_id=principal.group(1))
+            principal_id = parse_uuid(principal.group(1))
+            if principal_id is None:
+                raise ArmError(
+                    400, "InvalidFilter", f"'{principal.group(1)}' is not a principal id (a GUID).", "$filter"
+                )
+            assignments = assignments.filter(principal__object_id=principal_id)
         return arm_list([role_assignment_body(a) for a in assignments.order_by("created_at")])
 
 
 class RoleAssignmentView(ScopeMixin, ArmView):
     def _assignment(self, request, subscription, group, name) -> RoleAssignment | None:
-        try:
-            assignment_id = uuid.UUID(name)
-        except ValueError:
+        assignment_id = parse_uuid(name)
+        if assignment_id is None:
             return None
         return (
             RoleAssignment.objects.filter(pk=assignment_id, subscription=subscription, resource_group=group)
@@ -139,12 +149,11 @@ class RoleAssignmentView(ScopeMixin, ArmView):
     @extend_schema(operation_id="RoleAssignments_Create", request=RoleAssignmentInput, responses={201: dict})
     def put(self, request, subscription_id, assignment_name, resource_group_name=None):
         subscription, group = self._scope(request, subscription_id, resource_group_name)
-        try:
-            assignment_id = uuid.UUID(assignment_name)
-        except ValueError:
+        assignment_id = parse_uuid(assignment_name)
+        if assignment_id is None:
             raise ArmError(
                 400, "InvalidRoleAssignmentId", f"The role assignment ID '{assignment_name}' is not valid: use a GUID."
-            ) from None
+            )
         body = validated(RoleAssignmentInput, request.data)["properties"]
         role = services.role_definition_for(body["roleDefinitionId"])
         principal = User.objects.filter(object_id=body["principalId"], is_active=True).first()

@@ -71,10 +71,16 @@ def solution_body(solution: Solution) -> dict:
     }
 
 
+class ProjectProperties(serializers.Serializer):
+    registeredTools = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(Solution.PURPOSES)), required=False, allow_null=True
+    )
+
+
 class ProjectInput(serializers.Serializer):
-    location = serializers.CharField()
+    location = serializers.CharField(max_length=60)
     tags = TagsField(required=False, allow_null=True)
-    properties = serializers.DictField(required=False, allow_null=True)
+    properties = ProjectProperties(required=False, allow_null=True)
 
 
 class ProjectPatch(serializers.Serializer):
@@ -133,9 +139,8 @@ class ProjectView(ProjectMixin, ArmView):
             name=project_name,
             location=body["location"],
             tags=body.get("tags"),
+            tools=(body.get("properties") or {}).get("registeredTools") or [],
         )
-        for tool in (body.get("properties") or {}).get("registeredTools") or []:
-            services.tool_register(user=request.user, project=project, tool=str(tool))
         return Response(project_body(project), status=201 if created else 200)
 
     @extend_schema(operation_id="MigrateProjects_PatchMigrateProject", request=ProjectPatch, responses={200: dict})

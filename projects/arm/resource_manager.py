@@ -61,18 +61,26 @@ def location_body(subscription: Subscription, region) -> dict:
 
 
 class TagsField(serializers.DictField):
+    """Azure: at most 50 tags, names up to 512 characters, values up to 256."""
+
     child = serializers.CharField(allow_blank=True, max_length=256)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > 50 or any(len(name) > 512 for name in value):
+            raise serializers.ValidationError("At most 50 tags, with names of up to 512 characters.")
+        return value
 
 
 class ResourceGroupInput(serializers.Serializer):
-    location = serializers.CharField()
+    location = serializers.CharField(max_length=60)
     tags = TagsField(required=False, allow_null=True)
-    managedBy = serializers.CharField(required=False, allow_null=True)
+    managedBy = serializers.CharField(required=False, allow_null=True, max_length=400)
 
 
 class ResourceGroupPatch(serializers.Serializer):
     tags = TagsField(required=False, allow_null=True)
-    managedBy = serializers.CharField(required=False, allow_null=True)
+    managedBy = serializers.CharField(required=False, allow_null=True, max_length=400)
 
 
 # Subscriptions
@@ -106,7 +114,7 @@ class ResourceGroupListView(ArmView):
         subscription = access.get_subscription(request.user, subscription_id)
         groups = access.visible_resource_groups(request.user).filter(subscription=subscription)
         top = request.query_params.get("$top")
-        if top and top.isdigit():
+        if top and top.isdecimal() and len(top) < 7:
             groups = groups[: int(top)]
         return arm_list([resource_group_body(group) for group in groups])
 

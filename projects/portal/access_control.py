@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from hub.arm.errors import ArmError
+from hub.ids import parse_uuid
 from projects import access, services
 from projects.models import RoleAssignment, User
 from projects.roles import BUILTIN_ROLES
@@ -129,7 +130,7 @@ def iam(request, subscription_id, resource_group_name=None):
 def remove_assignment(request, subscription_id, assignment_id, resource_group_name=None):
     subscription, group = _scope(request, subscription_id, resource_group_name)
     assignment = RoleAssignment.objects.filter(
-        pk=assignment_id if _is_uuid(assignment_id) else None, subscription=subscription, resource_group=group
+        pk=parse_uuid(assignment_id), subscription=subscription, resource_group=group
     ).first()
     if assignment is None:
         raise Http404("No such role assignment at this scope")
@@ -140,13 +141,3 @@ def remove_assignment(request, subscription_id, assignment_id, resource_group_na
     else:
         messages.success(request, f"Removed {assignment.role_name} from {assignment.principal.email}.")
     return redirect(_iam_url(subscription, group) + "?tab=assignments")
-
-
-def _is_uuid(value) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True

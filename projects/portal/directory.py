@@ -144,7 +144,8 @@ def role_detail(request, role_slug: str):
     tenant = _tenant_or_404(request)
     role = _role_or_404(role_slug)
     if request.method == "POST":
-        member = User.objects.filter(tenant=tenant, pk=request.POST.get("user")).first()
+        user_id = request.POST.get("user", "")
+        member = User.objects.filter(tenant=tenant, pk=int(user_id)).first() if user_id.isdecimal() else None
         if member is None:
             messages.error(request, "Select a user of this directory.")
         else:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from hub import clock
 from hub.arm.errors import ArmError
+from hub.ids import parse_uuid
 from jobs.models import Job
 from projects import access, services
 from projects.models import MachinesVirtualized, MigrationResource
@@ -143,7 +144,7 @@ def appliance_installer(request):
 @require_POST
 def finalize_registration(request):
     project = project_from_arm_id(request.user, request.GET.get("project", ""))
-    appliance = project.appliances.filter(pk=_uuid_or_none(request.POST.get("appliance"))).first()
+    appliance = project.appliances.filter(pk=parse_uuid(request.POST.get("appliance"))).first()
     if appliance is None:
         return _discover_with_error(request, project, "Select the configuration server (appliance) to finalize.")
     try:
@@ -153,12 +154,3 @@ def finalize_registration(request):
     except ArmError as error:
         return _discover_with_error(request, project, getattr(error, "portal_message", error.message))
     return redirect(discover_url(project))
-
-
-def _uuid_or_none(value):
-    import uuid
-
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None

@@ -120,7 +120,8 @@ def add_tools(request):
         "step": step,
         "steps": STEPS,
         "geographies": [(g, [REGIONS_BY_NAME[r].display_name for r in rs]) for g, rs in MIGRATE_GEOGRAPHIES.items()],
-        "review": form.review() if step == len(STEPS) - 1 and form.is_bound and form.is_valid() else None,
+        # Only a form validated through the tool tabs has everything the review lists.
+        "review": form.review() if step == len(STEPS) - 1 and form.validate_upto >= 2 and form.is_valid() else None,
         "blade": "servers",
     }
     template = "projects/add_tools.html#wizard" if request.htmx else "projects/add_tools.html"

@@ -15,6 +15,13 @@ from appliance.hub_client import HubClient, HubError
 DEFAULT_HOME = os.path.join(os.path.expanduser("~"), "MigrateHubAppliance")
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    host_part, _, port = value.rpartition(":")
+    if not host_part or not port.isdecimal() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"--listen must be ADDRESS:PORT, e.g. 0.0.0.0:9443, not {value!r}")
+    return host_part, int(port)
+
+
 def setup(args) -> int:
     home = os.path.abspath(args.home)
     print(f"Migrate Hub replication appliance {VERSION}: setup in {home}")
@@ -130,7 +137,12 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     setup_parser = commands.add_parser("setup", parents=[common], help="Check the host, register with the hub, start.")
     setup_parser.add_argument("--key", required=True, help="The registration key file downloaded from the portal.")
-    setup_parser.add_argument("--listen", default="0.0.0.0:9443", help="Address:port agents connect to.")
+    setup_parser.add_argument(
+        "--listen",
+        default="0.0.0.0:9443",
+        type=lambda value: parse_listen(value) and value,
+        help="Address:port agents connect to.",
+    )
     setup_parser.add_argument("--name", help="The appliance's name in the portal (default: host name).")
     setup_parser.add_argument("--hub", help="The hub's URL, if not the one in the key.")
     setup_parser.add_argument("--no-start", action="store_true", help="Register, then exit without serving.")

@@ -41,3 +41,6 @@ class HubClient:
                 raise HubError(error.code, "HttpError", f"The hub answered {error.code}.") from None
         except urllib.error.URLError as error:
             raise HubError(0, "HubUnreachable", f"Cannot reach the hub at {self.hub_url}: {error.reason}") from None
+        except (OSError, ValueError) as error:
+            # A dropped connection mid-answer, a timeout, or an answer that is not JSON.
+            raise HubError(0, "HubUnreachable", f"No usable answer from the hub at {self.hub_url}: {error}") from None

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from appliance import VERSION, repository
 from appliance.agents import AgentError, AgentRegistry
-from appliance.hub_client import HubClient, HubError
+from appliance.hub_client import HubClient
 
 logger = logging.getLogger("appliance")
 
@@ -46,9 +46,9 @@ class Appliance:
                 if self.last_heartbeat_error:
                     logger.warning("Heartbeats reach the hub again.")
                 self.last_heartbeat_error = None
-            except HubError as error:
+            except Exception as error:  # noqa: BLE001 (the heartbeat must outlive any one failure)
                 if str(error) != self.last_heartbeat_error:
-                    logger.warning("Heartbeat refused by the hub: %s", error)
+                    logger.warning("Heartbeat failed: %s", error)
                 self.last_heartbeat_error = str(error)
             self.stopping.wait(self.heartbeat_seconds)
 
