@@ -19,6 +19,8 @@ README = """Migrate Hub replication appliance
 4. Agents register with the passphrase:   ./genpassphrase -v   shows it.
    Do not regenerate it (./genpassphrase -g) lightly: agents registered with the old one disconnect.
 Later starts:   ./run
+Simulated machines, for demos and dashboards:
+   agent/fleet --appliance 127.0.0.1:<port> --passphrase-file <file> --count 50 --duration 3600
 """
 
 
@@ -37,7 +39,15 @@ def build_appliance_installer() -> bytes:
             _add(archive, script.name, script.read_bytes(), 0o755)
         for source in sorted((AGENT_DIR / "agent").glob("*.py")):
             _add(archive, f"agent/agent/{source.name}", source.read_bytes(), 0o644)
-        for script in ("install", "UnifiedAgentConfigurator.sh", "UnifiedAgent.exe", "UnifiedAgentConfigurator.exe"):
+        for script in (
+            "install",
+            "UnifiedAgentConfigurator.sh",
+            "UnifiedAgent.exe",
+            "UnifiedAgentConfigurator.exe",
+            "fleet",
+        ):
             _add(archive, f"agent/{script}", (AGENT_DIR / script).read_bytes(), 0o755)
+        for profile in sorted((AGENT_DIR / "profiles").glob("*.json")):
+            _add(archive, f"agent/profiles/{profile.name}", profile.read_bytes(), 0o644)
         _add(archive, "README.txt", README.encode(), 0o644)
     return buffer.getvalue()

@@ -1,0 +1,69 @@
+"""A running replication appliance for tests: project, resources, installer and key through the portal
+(over HTTP, as a browser would fetch them), then the real appliance process."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from tests.hubs import CONTOSO, free_port, unique
+from tests.test_appliance import wait_for_line
+from tests.test_isolation import create_resources, csrf, portal_session
+
+
+@dataclass
+class RunningAppliance:
+    project_path: str
+    folder: Path
+    home: Path
+    port: int
+    process: subprocess.Popen
+
+    def passphrase_file(self, path: Path) -> Path:
+        shown = subprocess.run(
+            [self.folder / "genpassphrase", "-v", "--home", self.home], capture_output=True, text=True
+        )
+        path.write_text(shown.stdout)
+        return path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def start_appliance(hub, tmp_path: Path, **options) -> RunningAppliance:
+    project = unique("fleet")[:20]
+    path = f"/subscriptions/{CONTOSO}/resourceGroups/rg-migrate/providers/Microsoft.Migrate/migrateProjects/{project}"
+    hub.api("PUT", path, json={"location": "westeurope"})
+    hub.api("POST", f"{path}/registerTool", json={"tool": "ServerMigration"})
+    create_resources(hub, path)
+    session = portal_session(hub, "admin@contoso.com")
+    query = f"?project={quote(path, safe='')}"
+    installer = session.get(f"{hub.url}/migrate/discover/appliance-installer/{query}", timeout=30)
+    key = session.post(f"{hub.url}/migrate/discover/registration-key/{query}", data=csrf(session), timeout=30)
+    assert key.headers["Content-Type"].startswith("application/json"), key.text[:300]
+    with tarfile.open(fileobj=io.BytesIO(installer.content)) as archive:
+        archive.extractall(tmp_path, filter="data")
+    key_file = tmp_path / "appliance.key"
+    key_file.write_bytes(key.content)
+    folder, home, port = tmp_path / "MigrateHubAppliance", tmp_path / "appliance-home", free_port()
+    command = [
+        folder / "setup",
+        "--key",
+        key_file,
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--home",
+        home,
+        "--name",
+        unique("cs"),
+        "--heartbeat-seconds",
+        str(options.get("heartbeat_seconds", 1)),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_for_line(process, "listening on")
+    return RunningAppliance(path, folder, home, port, process)
