@@ -4,6 +4,9 @@ import time
 
 from hub.arm.paths import ARM_ROOTS, canonical_arm_path
 
+# The HTTP APIs whose answers say how long the hub took (Server-Timing, for clients and bench/).
+TIMED_ROOTS = (*ARM_ROOTS, "appliance-api")
+
 
 class ArmPathMiddleware:
     """Lower-cases the keyword segments of ARM paths before URL resolution.
@@ -21,7 +24,7 @@ class ArmPathMiddleware:
             request.path_info = canonical
         started = time.perf_counter()
         response = self.get_response(request)
-        if request.path_info.split("/", 2)[1:2] and request.path_info.split("/", 2)[1] in ARM_ROOTS:
+        if request.path_info.split("/", 2)[1] in TIMED_ROOTS:
             # How long the hub itself took, for clients and bench/ (Server-Timing is a W3C header).
             response["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
         return response
