@@ -27,6 +27,7 @@ urlpatterns = [
     path("emulator/clock", emulator.clock_control, name="emulator-clock"),
     # The ARM API lives at the site root, as on management.azure.com.
     path("", include("projects.arm")),
+    path("", include("replication.arm")),
     path("", include("projects.graph")),
     path("", include("replication.appliance_api")),
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view()),

@@ -55,3 +55,17 @@ def network_client(hub, email: str, subscription_id: str):
 
     token = hub.token(email)
     return NetworkManagementClient(HubCredential(token), subscription_id, **client_options(hub, token))
+
+
+def site_recovery_client(hub, email: str, subscription_id: str):
+    from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
+
+    token = hub.token(email)
+    return SiteRecoveryManagementClient(HubCredential(token), subscription_id, **client_options(hub, token))
+
+
+def recovery_services_client(hub, email: str, subscription_id: str):
+    from azure.mgmt.recoveryservices import RecoveryServicesClient
+
+    token = hub.token(email)
+    return RecoveryServicesClient(HubCredential(token), subscription_id, **client_options(hub, token))

@@ -143,6 +143,14 @@ API_URLS = [
     ("DELETE", "{vnet_path}/subnets/default"),
     ("GET", "/v1.0/users/admin@contoso.com"),
     ("GET", "{vault_id}"),
+    ("GET", "{vault_id}/replicationFabrics"),
+    ("GET", "{vault_id}/replicationFabrics/migrate-fabric"),
+    ("GET", "{vault_id}/replicationProtectionContainers"),
+    ("GET", "{vault_id}/replicationRecoveryServicesProviders"),
+    (
+        "GET",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationProtectableItems",
+    ),
     ("GET", "/subscriptions/{sub}/providers/Microsoft.RecoveryServices/vaults"),
     ("GET", RG + "/providers/Microsoft.RecoveryServices/vaults"),
     ("GET", "/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults"),
@@ -173,6 +181,9 @@ def test_fabrikam_lists_only_its_own_subscription(live_hub):
 
 
 PORTAL_URLS = [
+    ("GET", "/migrate/discovered-servers/?project={project_id_quoted}"),
+    ("GET", "/migrate/discover/appliance-installer/?project={project_id_quoted}"),
+    ("POST", "/migrate/discover/finalize/?project={project_id_quoted}"),
     ("GET", "/migrate/discover/?project={project_id_quoted}"),
     ("POST", "/migrate/discover/?project={project_id_quoted}"),
     ("POST", "/migrate/discover/registration-key/?project={project_id_quoted}"),

@@ -1,0 +1,301 @@
+"""ARM reads of Azure Site Recovery under the project's vault, as SiteRecoveryManagementClient calls
+them: the fabric (the on-premises site, present once an appliance registered), its protection
+container, the recovery services providers (the appliances) and the protectable items (the
+discovered servers)."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+
+from hub import clock
+from hub.arm.errors import ArmError
+from hub.arm.views import ArmView, arm_list
+from hub.ids import parse_uuid
+from projects import access
+from projects.arm.resource_manager import RG
+from projects.models import MigrationResource
+from replication.models import Appliance, DiscoveredServer
+
+FABRIC = "migrate-fabric"
+CONTAINER = "migrate-container"
+VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+class Vault:
+    """A visible vault and the paths below it."""
+
+    def __init__(self, resource: MigrationResource):
+        self.resource, self.project = resource, resource.project
+        self.id = resource.arm_id
+        self.fabric_id = f"{self.id}/replicationFabrics/{FABRIC}"
+        self.container_id = f"{self.fabric_id}/replicationProtectionContainers/{CONTAINER}"
+
+    def appliances(self):
+        return list(self.project.appliances.all())
+
+    def provider_id(self, appliance: Appliance) -> str:
+        return f"{self.fabric_id}/replicationRecoveryServicesProviders/{appliance.pk}"
+
+
+def _vault(request, subscription_id, resource_group_name, vault_name) -> Vault:
+    subscription = access.get_subscription(request.user, subscription_id)
+    group = access.get_resource_group(request.user, subscription, resource_group_name)
+    resource = (
+        access.visible_migration_resources(request.user)
+        .filter(kind=MigrationResource.Kind.RECOVERY_SERVICES_VAULT, resource_group=group, name__iexact=vault_name)
+        .select_related("project__resource_group__subscription")
+        .first()
+    )
+    if resource is None:
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{VAULT_TYPE}/{vault_name}' under resource group '{group.name}' was not found.",
+        )
+    return Vault(resource)
+
+
+def _fabric_or_404(vault: Vault, fabric_name: str) -> list[Appliance]:
+    appliances = vault.appliances()
+    if fabric_name.lower() != FABRIC or not appliances:
+        raise ArmError(
+            404,
+            "FabricNotFound",
+            f"Fabric '{fabric_name}' was not found in vault {vault.resource.name}: a fabric exists once a replication "
+            "appliance has registered.",
+        )
+    return appliances
+
+
+def _container_or_404(vault: Vault, fabric_name: str, container_name: str) -> list[Appliance]:
+    appliances = _fabric_or_404(vault, fabric_name)
+    if container_name.lower() != CONTAINER:
+        raise ArmError(404, "ProtectionContainerNotFound", f"Protection container '{container_name}' was not found.")
+    return appliances
+
+
+def _health_errors(appliance: Appliance, health: str) -> list[dict]:
+    if health == Appliance.Health.NORMAL:
+        return []
+    return [
+        {
+            "errorCode": "78012" if health == Appliance.Health.WARNING else "78013",
+            "errorLevel": health,
+            "summaryMessage": f"No heartbeat from appliance {appliance.name}",
+            "errorMessage": f"The appliance {appliance.name} has not sent a heartbeat since "
+            f"{appliance.last_heartbeat_at:%Y-%m-%d %H:%M} UTC.",
+            "possibleCauses": "The appliance is stopped, or it cannot reach the hub.",
+            "recommendedAction": "Start the appliance (./run in its folder) and check it can reach the hub.",
+        }
+    ]
+
+
+def provider_body(vault: Vault, appliance: Appliance, now) -> dict:
+    health = appliance.health(now)
+    return {
+        "id": vault.provider_id(appliance),
+        "name": str(appliance.pk),
+        "type": f"{VAULT_TYPE}/replicationFabrics/replicationRecoveryServicesProviders",
+        "properties": {
+            "fabricType": "InMageRcm",
+            "friendlyName": appliance.name,
+            "fabricFriendlyName": vault.project.name,
+            "providerVersion": appliance.version,
+            "serverVersion": appliance.version,
+            "providerVersionState": "Latest",
+            "lastHeartBeat": _iso(appliance.last_heartbeat_at),
+            "connectionStatus": "Connected" if health == Appliance.Health.NORMAL else "NotConnected",
+            "protectedItemCount": 0,
+            "allowedScenarios": [],
+            "healthErrorDetails": _health_errors(appliance, health),
+            "draIdentifier": str(appliance.pk),
+            "machineId": str(appliance.pk),
+            "machineName": appliance.fqdn or appliance.name,
+        },
+    }
+
+
+def fabric_body(vault: Vault, appliances: list[Appliance], now) -> dict:
+    healths = [a.health(now) for a in appliances]
+    worst = next((h for h in ("Critical", "Warning") if h in healths), "Normal")
+    return {
+        "id": vault.fabric_id,
+        "name": FABRIC,
+        "type": f"{VAULT_TYPE}/replicationFabrics",
+        "location": vault.resource.location,
+        "properties": {
+            "friendlyName": f"{vault.project.name} (on-premises)",
+            "internalIdentifier": str(vault.project.pk),
+            "bcdrState": "Valid",
+            "health": worst,
+            "healthErrorDetails": [e for a, h in zip(appliances, healths, strict=True) for e in _health_errors(a, h)],
+            "customDetails": {
+                "instanceType": "InMageRcm",
+                "physicalSiteId": str(vault.project.pk),
+                "processServers": [
+                    {
+                        "id": str(a.pk),
+                        "name": a.name,
+                        "fqdn": a.fqdn,
+                        "ipAddresses": a.ip_addresses,
+                        "version": a.version,
+                        "lastHeartbeatUtc": _iso(a.last_heartbeat_at),
+                        "health": h,
+                        "protectedItemCount": 0,
+                    }
+                    for a, h in zip(appliances, healths, strict=True)
+                ],
+                "rcmProxies": [],
+                "pushInstallers": [],
+                "replicationAgents": [],
+            },
+        },
+    }
+
+
+def container_body(vault: Vault) -> dict:
+    return {
+        "id": vault.container_id,
+        "name": CONTAINER,
+        "type": f"{VAULT_TYPE}/replicationFabrics/replicationProtectionContainers",
+        "location": vault.resource.location,
+        "properties": {
+            "friendlyName": f"{vault.project.name} servers",
+            "fabricFriendlyName": f"{vault.project.name} (on-premises)",
+            "fabricType": "InMageRcm",
+            "protectedItemCount": 0,
+            "pairingStatus": "Paired",
+            "role": "Primary",
+            "fabricSpecificDetails": {"instanceType": "InMageRcm"},
+        },
+    }
+
+
+def protectable_item_body(vault: Vault, server: DiscoveredServer) -> dict:
+    return {
+        "id": f"{vault.container_id}/replicationProtectableItems/{server.pk}",
+        "name": str(server.pk),
+        "type": f"{VAULT_TYPE}/replicationFabrics/replicationProtectionContainers/replicationProtectableItems",
+        "properties": {
+            "friendlyName": server.name,
+            "protectionStatus": "Unprotected",
+            "replicationProtectedItemId": None,
+            "recoveryServicesProviderId": vault.provider_id(server.appliance),
+            "protectionReadinessErrors": [],
+            "supportedReplicationProviders": ["InMageRcm"],
+            "customDetails": {
+                "instanceType": "PhysicalMachine",
+                "machineId": server.machine_id,
+                "osType": server.os_type,
+                "osName": f"{server.os_name} {server.os_version}".strip(),
+                "processorCoreCount": server.cores,
+                "allocatedMemoryInMB": server.memory_mb,
+                "firmwareType": server.firmware,
+                "ipAddresses": server.ip_addresses,
+                "disks": server.disks,
+                "agentVersion": server.agent_version,
+                "agentConnected": server.agent_connected,
+            },
+        },
+    }
+
+
+class FabricListView(ArmView):
+    @extend_schema(operation_id="ReplicationFabrics_List", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name, vault_name):
+        vault = _vault(request, subscription_id, resource_group_name, vault_name)
+        appliances = vault.appliances()
+        return arm_list([fabric_body(vault, appliances, clock.now())] if appliances else [])
+
+
+class FabricView(ArmView):
+    @extend_schema(operation_id="ReplicationFabrics_Get", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name):
+        vault = _vault(request, subscription_id, resource_group_name, vault_name)
+        return Response(fabric_body(vault, _fabric_or_404(vault, fabric_name), clock.now()))
+
+
+class ContainerListView(ArmView):
+    @extend_schema(operation_id="ReplicationProtectionContainers_List", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name=None):
+        vault = _vault(request, subscription_id, resource_group_name, vault_name)
+        if fabric_name is not None:
+            _fabric_or_404(vault, fabric_name)
+        return arm_list([container_body(vault)] if vault.appliances() else [])
+
+
+class ContainerView(ArmView):
+    @extend_schema(operation_id="ReplicationProtectionContainers_Get", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name, container_name):
+        vault = _vault(request, subscription_id, resource_group_name, vault_name)
+        _container_or_404(vault, fabric_name, container_name)
+        return Response(container_body(vault))
+
+
+class ProviderListView(ArmView):
+    @extend_schema(operation_id="ReplicationRecoveryServicesProviders_List", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name=None):
+        vault = _vault(request, subscription_id, resource_group_name, vault_name)
+        if fabric_name is not None:
+            _fabric_or_404(vault, fabric_name)
+        now = clock.now()
+        return arm_list([provider_body(vault, appliance, now) for appliance in vault.appliances()])
+
+
+class ProviderView(ArmView):
+    @extend_schema(operation_id="ReplicationRecoveryServicesProviders_Get", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name, provider_name):
+        vault = _vault(request, subscription_id, resource_group_name, vault_name)
+        appliance = next((a for a in _fabric_or_404(vault, fabric_name) if str(a.pk) == provider_name.lower()), None)
+        if appliance is None:
+            raise ArmError(404, "ProviderNotFound", f"Recovery services provider '{provider_name}' was not found.")
+        return Response(provider_body(vault, appliance, clock.now()))
+
+
+class ProtectableItemListView(ArmView):
+    @extend_schema(operation_id="ReplicationProtectableItems_List", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name, container_name):
+        vault = _vault(request, subscription_id, resource_group_name, vault_name)
+        _container_or_404(vault, fabric_name, container_name)
+        servers = vault.project.discovered_servers.discovered(clock.now()).select_related("appliance")
+        return arm_list([protectable_item_body(vault, server) for server in servers])
+
+
+class ProtectableItemView(ArmView):
+    @extend_schema(operation_id="ReplicationProtectableItems_Get", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name, container_name, item_name):
+        vault = _vault(request, subscription_id, resource_group_name, vault_name)
+        _container_or_404(vault, fabric_name, container_name)
+        server = (
+            vault.project.discovered_servers.discovered(clock.now())
+            .select_related("appliance")
+            .filter(pk=parse_uuid(item_name))
+            .first()
+        )
+        if server is None:
+            raise ArmError(404, "ProtectableItemNotFound", f"Protectable item '{item_name}' was not found.")
+        return Response(protectable_item_body(vault, server))
+
+
+V = f"{RG}/providers/microsoft.recoveryservices/vaults/<str:vault_name>"
+F = f"{V}/replicationfabrics/<str:fabric_name>"
+C = f"{F}/replicationprotectioncontainers/<str:container_name>"
+
+urlpatterns = [
+    path(f"{V}/replicationfabrics", FabricListView.as_view()),
+    path(F, FabricView.as_view()),
+    path(f"{V}/replicationprotectioncontainers", ContainerListView.as_view()),
+    path(f"{F}/replicationprotectioncontainers", ContainerListView.as_view()),
+    path(C, ContainerView.as_view()),
+    path(f"{V}/replicationrecoveryservicesproviders", ProviderListView.as_view()),
+    path(f"{F}/replicationrecoveryservicesproviders", ProviderListView.as_view()),
+    path(f"{F}/replicationrecoveryservicesproviders/<str:provider_name>", ProviderView.as_view()),
+    path(f"{C}/replicationprotectableitems", ProtectableItemListView.as_view()),
+    path(f"{C}/replicationprotectableitems/<str:item_name>", ProtectableItemView.as_view()),
+]
