@@ -6,13 +6,25 @@ from __future__ import annotations
 import io
 import subprocess
 import tarfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from tests.hubs import CONTOSO, free_port, unique
-from tests.test_appliance import wait_for_line
 from tests.test_isolation import create_resources, csrf, portal_session
+
+
+def wait_for_line(process: subprocess.Popen, text: str, seconds: float = 30) -> list[str]:
+    lines, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"never printed {text!r}:\n{''.join(lines)}")
 
 
 @dataclass
@@ -35,7 +47,18 @@ class RunningAppliance:
         self.process.wait(timeout=10)
 
 
-def start_appliance(hub, tmp_path: Path, **options) -> RunningAppliance:
+def launch_appliance(
+    folder: Path, key_file: Path, home: Path, port: int, name: str, *extra, heartbeat_seconds: float = 1
+) -> subprocess.Popen:
+    """Run the unpacked installer's setup with a key; returns once the appliance is listening."""
+    command = [folder / "setup", "--key", key_file, "--listen", f"127.0.0.1:{port}", "--home", home, "--name", name]
+    command += ["--heartbeat-seconds", str(heartbeat_seconds), *extra]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=home.parent)
+    process.setup_output = "".join(wait_for_line(process, "listening on"))
+    return process
+
+
+def start_appliance(hub, tmp_path: Path, heartbeat_seconds: float = 1) -> RunningAppliance:
     project = unique("fleet")[:20]
     path = f"/subscriptions/{CONTOSO}/resourceGroups/rg-migrate/providers/Microsoft.Migrate/migrateProjects/{project}"
     hub.api("PUT", path, json={"location": "westeurope"})
@@ -51,19 +74,5 @@ def start_appliance(hub, tmp_path: Path, **options) -> RunningAppliance:
     key_file = tmp_path / "appliance.key"
     key_file.write_bytes(key.content)
     folder, home, port = tmp_path / "MigrateHubAppliance", tmp_path / "appliance-home", free_port()
-    command = [
-        folder / "setup",
-        "--key",
-        key_file,
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--home",
-        home,
-        "--name",
-        unique("cs"),
-        "--heartbeat-seconds",
-        str(options.get("heartbeat_seconds", 1)),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    wait_for_line(process, "listening on")
+    process = launch_appliance(folder, key_file, home, port, unique("cs"), heartbeat_seconds=heartbeat_seconds)
     return RunningAppliance(path, folder, home, port, process)

@@ -38,34 +38,36 @@ def client_options(hub, token: str) -> dict:
     }
 
 
-def resource_client(hub, email: str, subscription_id: str) -> ResourceManagementClient:
+def sdk_client(client_class, hub, email: str, subscription_id: str | None = None):
+    """An official SDK client, unmodified, speaking to the hub as this demo user."""
     token = hub.token(email)
-    return ResourceManagementClient(HubCredential(token), subscription_id, **client_options(hub, token))
+    args = (subscription_id,) if subscription_id else ()
+    return client_class(HubCredential(token), *args, **client_options(hub, token))
+
+
+def resource_client(hub, email: str, subscription_id: str) -> ResourceManagementClient:
+    return sdk_client(ResourceManagementClient, hub, email, subscription_id)
 
 
 def authorization_client(hub, email: str, subscription_id: str):
     from azure.mgmt.authorization import AuthorizationManagementClient
 
-    token = hub.token(email)
-    return AuthorizationManagementClient(HubCredential(token), subscription_id, **client_options(hub, token))
+    return sdk_client(AuthorizationManagementClient, hub, email, subscription_id)
 
 
 def network_client(hub, email: str, subscription_id: str):
     from azure.mgmt.network import NetworkManagementClient
 
-    token = hub.token(email)
-    return NetworkManagementClient(HubCredential(token), subscription_id, **client_options(hub, token))
+    return sdk_client(NetworkManagementClient, hub, email, subscription_id)
 
 
 def site_recovery_client(hub, email: str, subscription_id: str):
     from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 
-    token = hub.token(email)
-    return SiteRecoveryManagementClient(HubCredential(token), subscription_id, **client_options(hub, token))
+    return sdk_client(SiteRecoveryManagementClient, hub, email, subscription_id)
 
 
 def recovery_services_client(hub, email: str, subscription_id: str):
     from azure.mgmt.recoveryservices import RecoveryServicesClient
 
-    token = hub.token(email)
-    return RecoveryServicesClient(HubCredential(token), subscription_id, **client_options(hub, token))
+    return sdk_client(RecoveryServicesClient, hub, email, subscription_id)

@@ -11,23 +11,12 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
+from tests.appliances import launch_appliance
 from tests.conftest import sign_in
 from tests.hubs import CONTOSO, free_port, unique
 from tests.test_isolation import create_resources, csrf, portal_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-
-def wait_for_line(process: subprocess.Popen, text: str, seconds: float = 30) -> list[str]:
-    lines, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        lines.append(line)
-        if text in line:
-            return lines
-    raise AssertionError(f"never printed {text!r}:\n{''.join(lines)}")
 
 
 def test_an_appliance_from_the_portal_registers_heartbeats_and_is_finalized(live_hub, page, tmp_path):
@@ -51,27 +40,9 @@ def test_an_appliance_from_the_portal_registers_heartbeats_and_is_finalized(live
     assert {"setup", "run", "genpassphrase", "README.txt"} <= {p.name for p in folder.iterdir()}
 
     home, port, name = tmp_path / "home", free_port(), unique("appliance")
-    appliance = subprocess.Popen(
-        [
-            folder / "setup",
-            "--key",
-            key_file,
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--home",
-            home,
-            "--name",
-            name,
-            "--heartbeat-seconds",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-    )
+    appliance = launch_appliance(folder, key_file, home, port, name)
     try:
-        output = "".join(wait_for_line(appliance, "listening on"))
+        output = appliance.setup_output
         assert "Key for project " + project in output
         passphrase = output.split("Passphrase for agents: ")[1].split()[0]
         shown = subprocess.run(

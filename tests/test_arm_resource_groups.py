@@ -91,10 +91,9 @@ def test_a_reader_is_refused_with_azures_wording(live_hub):
 def test_subscriptions_and_their_regions_through_subscription_client(live_hub):
     from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-    from tests.azure_clients import HubCredential, client_options
+    from tests.azure_clients import sdk_client
 
-    token = live_hub.token("migrator@contoso.com")
-    client = SubscriptionClient(HubCredential(token), **client_options(live_hub, token))
+    client = sdk_client(SubscriptionClient, live_hub, "migrator@contoso.com")
     assert [s.subscription_id for s in client.subscriptions.list()] == [CONTOSO]
     subscription = client.subscriptions.get(CONTOSO)
     assert (subscription.display_name, subscription.state) == ("Contoso Production", "Enabled")

@@ -18,9 +18,9 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
+from tests.appliances import launch_appliance
 from tests.conftest import sign_in
 from tests.hubs import CONTOSO, free_port, unique
-from tests.test_appliance import wait_for_line
 from tests.test_isolation import create_resources
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -44,6 +44,8 @@ WINDOWS_PROFILE = {
 
 
 def run(*command, **kwargs) -> subprocess.CompletedProcess:
+    # In a scratch folder, so a relative path in a command can never land in the repository.
+    kwargs.setdefault("cwd", Path(str(command[0])).parent)
     return subprocess.run([str(part) for part in command], capture_output=True, text=True, timeout=60, **kwargs)
 
 
@@ -91,29 +93,9 @@ def test_agents_register_through_the_appliance_and_are_discovered_live(live_hub,
     with tarfile.open(installer.value.path()) as archive:
         archive.extractall(tmp_path, filter="data")
     folder, home, port = tmp_path / "MigrateHubAppliance", tmp_path / "appliance-home", free_port()
-    appliance = subprocess.Popen(
-        [
-            folder / "setup",
-            "--key",
-            key_file,
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--home",
-            home,
-            "--name",
-            unique("cs"),
-            "--heartbeat-seconds",
-            "1",
-            "--agent-silent-seconds",
-            "30",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    appliance = launch_appliance(folder, key_file, home, port, unique("cs"), "--agent-silent-seconds", "30")
     prefixes = [tmp_path / "linux-asr", tmp_path / "windows-asr"]
     try:
-        wait_for_line(appliance, "listening on")
         passphrase_file = tmp_path / "passphrase.txt"
         passphrase_file.write_text(run(folder / "genpassphrase", "-v", "--home", home).stdout)
 
