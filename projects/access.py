@@ -240,6 +240,15 @@ def authorize(user, permission: Permission, subscription: Subscription, resource
     raise AccessDenied(user, action, scope_id, message)
 
 
+def denial(user, permission: Permission, subscription: Subscription, resource_group_name: str | None = None) -> str:
+    """Why the portal disables a button: the refusal's words, or "" when the user may."""
+    try:
+        authorize(user, permission, subscription, resource_group_name)
+    except AccessDenied as denied:
+        return denied.portal_message
+    return ""
+
+
 # The directory (Azure AD) side: not RBAC, but the tenant's settings and directory roles.
 
 REGISTER_APPLICATIONS_ACTION = "microsoft.directory/applications/createAsOwner"
@@ -275,6 +284,14 @@ def authorize_app_registration(user) -> None:
         "creates an Azure AD app. Ask a Global administrator to set App registrations to Yes (Azure Active "
         "Directory > User settings), or to assign you the Application Developer role.",
     )
+
+
+def app_registration_denial(user) -> str:
+    try:
+        authorize_app_registration(user)
+    except AccessDenied as denied:
+        return denied.portal_message
+    return ""
 
 
 def authorize_directory_admin(user, purpose: str) -> None:

@@ -99,13 +99,15 @@ class AddToolsForm(forms.Form):
                 self.add_error("new_resource_group", f"A resource group named '{group_name}' already exists.")
                 return
             if not access.can(self.user, access.CREATE_RESOURCE_GROUP, subscription, group_name):
-                self.add_error("resource_group", _denied(self.user, access.CREATE_RESOURCE_GROUP, subscription))
+                self.add_error("resource_group", access.denial(self.user, access.CREATE_RESOURCE_GROUP, subscription))
                 return
         elif not group_name:
             self.add_error("resource_group", "Select a resource group, or Create new.")
             return
         if not access.can(self.user, access.WRITE_MIGRATE_PROJECT, subscription, group_name):
-            self.add_error("resource_group", _denied(self.user, access.WRITE_MIGRATE_PROJECT, subscription, group_name))
+            self.add_error(
+                "resource_group", access.denial(self.user, access.WRITE_MIGRATE_PROJECT, subscription, group_name)
+            )
             return
         project_name = data.get("project_name", "")
         problem = project_name_problem(project_name) if project_name else "Enter a project name."
@@ -149,11 +151,3 @@ class AddToolsForm(forms.Form):
             ("Assessment tool", "Skipped"),
             ("Migration tool", ", ".join(tool_labels[t] for t in request.tools) or "Skipped"),
         ]
-
-
-def _denied(user, permission, subscription, group_name: str | None = None) -> str:
-    try:
-        access.authorize(user, permission, subscription, group_name)
-    except access.AccessDenied as denied:
-        return denied.portal_message
-    return ""

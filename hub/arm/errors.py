@@ -14,6 +14,8 @@ class ArmError(Exception):
         self.message = message
         self.target = target
         self.details = details or []
+        # What the portal shows: the same text unless a gate words it for a person (access.AccessDenied).
+        self.portal_message = message
 
     def body(self) -> dict:
         error = {"code": self.code, "message": self.message}

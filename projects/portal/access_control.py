@@ -76,7 +76,7 @@ def iam(request, subscription_id, resource_group_name=None):
                 role_name=form.cleaned_data["role"],
             )
         except ArmError as error:
-            form.add_error(None, getattr(error, "portal_message", error.message))
+            form.add_error(None, error.portal_message)
         else:
             messages.success(
                 request, f"Added {form.cleaned_data['role']} for {form.members[form.cleaned_data['principal']].email}."
@@ -95,14 +95,9 @@ def iam(request, subscription_id, resource_group_name=None):
         if principal is not None:
             checked["rows"] = effective_assignments(principal, subscription, group)
 
-    may_add = access.can(request.user, access.WRITE_ROLE_ASSIGNMENT, subscription, group_name)
     may_remove = access.can(request.user, access.DELETE_ROLE_ASSIGNMENT, subscription, group_name)
-    denied = ""
-    if not may_add:
-        try:
-            access.authorize(request.user, access.WRITE_ROLE_ASSIGNMENT, subscription, group_name)
-        except access.AccessDenied as error:
-            denied = error.portal_message
+    denied = access.denial(request.user, access.WRITE_ROLE_ASSIGNMENT, subscription, group_name)
+    may_add = not denied
     tab = request.GET.get("tab") or ("assignments" if request.method == "POST" else "check")
     return render(
         request,
@@ -137,7 +132,7 @@ def remove_assignment(request, subscription_id, assignment_id, resource_group_na
     try:
         services.role_assignment_delete(user=request.user, assignment=assignment)
     except ArmError as error:
-        messages.error(request, getattr(error, "portal_message", error.message))
+        messages.error(request, error.portal_message)
     else:
         messages.success(request, f"Removed {assignment.role_name} from {assignment.principal.email}.")
     return redirect(_iam_url(subscription, group) + "?tab=assignments")

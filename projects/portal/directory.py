@@ -39,13 +39,8 @@ def _context(request, blade: str, **extra) -> dict:
 @require_GET
 def overview(request):
     user = request.user
-    can_register = access.can_register_applications(user)
-    reason = ""
-    if not can_register:
-        try:
-            access.authorize_app_registration(user)
-        except access.AccessDenied as denied:
-            reason = denied.portal_message
+    reason = access.app_registration_denial(user)
+    can_register = not reason
     roles = [assignment.role for assignment in user.directory_roles.all()]
     return render(
         request,
@@ -80,7 +75,7 @@ def users(request):
                 password=form.cleaned_data["password"],
             )
         except ArmError as error:
-            form.add_error(None, getattr(error, "portal_message", error.message))
+            form.add_error(None, error.portal_message)
         else:
             messages.success(request, f"Created user {created.email}.")
             return redirect("projects:aad-users")
@@ -106,7 +101,7 @@ def user_settings(request):
         try:
             services.app_registrations_set(admin=request.user, allowed=form.cleaned_data["app_registrations"])
         except ArmError as error:
-            form.add_error(None, getattr(error, "portal_message", error.message))
+            form.add_error(None, error.portal_message)
         else:
             messages.success(request, "Successfully saved user settings.")
             return redirect("projects:aad-user-settings")
@@ -152,7 +147,7 @@ def role_detail(request, role_slug: str):
             try:
                 services.directory_role_assign(admin=request.user, user=member, role=role)
             except ArmError as error:
-                messages.error(request, getattr(error, "portal_message", error.message))
+                messages.error(request, error.portal_message)
             else:
                 messages.success(request, f"{member.email} now holds {role.value}.")
                 return redirect("projects:aad-role", role_slug=role_slug)
@@ -173,7 +168,7 @@ def role_remove(request, role_slug: str, assignment_id: int):
     try:
         services.directory_role_remove(admin=request.user, assignment=assignment)
     except ArmError as error:
-        messages.error(request, getattr(error, "portal_message", error.message))
+        messages.error(request, error.portal_message)
     else:
         messages.success(request, f"Removed {assignment.role} from {assignment.user.email}.")
     return redirect("projects:aad-role", role_slug=role_slug)

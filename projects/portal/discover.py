@@ -45,14 +45,6 @@ class DiscoverForm(forms.Form):
     )
 
 
-def _denied_message(user, permission, group) -> str:
-    try:
-        access.authorize(user, permission, group.subscription, group.name)
-    except access.AccessDenied as denied:
-        return denied.portal_message
-    return ""
-
-
 @login_required
 def discover(request):
     project = project_from_arm_id(request.user, request.GET.get("project", ""))
@@ -68,7 +60,7 @@ def discover(request):
                 link=discover_url(project),
             )
         except ArmError as error:
-            form.add_error(None, getattr(error, "portal_message", error.message))
+            form.add_error(None, error.portal_message)
         else:
             return redirect(discover_url(project))
     resources = {r.kind: r for r in project.migration_resources.all()}
@@ -86,22 +78,14 @@ def discover(request):
             "resources_ready": len(resources) == len(MigrationResource.Kind),
             "creating": creating.first(),
             "target_region": REGIONS_BY_NAME.get(project.target_region),
-            "create_denied": _denied_message(request.user, access.CREATE_KEY_VAULT, group),
-            "register_denied": "" if access.can_register_applications(request.user) else _app_denied(request.user),
+            "create_denied": access.denial(request.user, access.CREATE_KEY_VAULT, group.subscription, group.name),
+            "register_denied": access.app_registration_denial(request.user),
             "key_validity_days": REGISTRATION_KEY_VALIDITY.days,
             "appliances": [(a, a.health(clock.now())) for a in project.appliances.all()],
             "registered": project.appliances.filter(state=Appliance.State.REGISTERED),
-            "finalize_denied": _denied_message(request.user, access.REGISTER_APPLIANCE, group),
+            "finalize_denied": access.denial(request.user, access.REGISTER_APPLIANCE, group.subscription, group.name),
         },
     )
-
-
-def _app_denied(user) -> str:
-    try:
-        access.authorize_app_registration(user)
-    except access.AccessDenied as denied:
-        return denied.portal_message
-    return ""
 
 
 @login_required
@@ -118,7 +102,7 @@ def download_registration_key(request):
             user=request.user, project=project, hub_url=request.build_absolute_uri("/"), vault=vault
         )
     except ArmError as error:
-        return _discover_with_error(request, project, getattr(error, "portal_message", error.message))
+        return _discover_with_error(request, project, error.portal_message)
     response = HttpResponse(text, content_type="application/json")
     filename = f"{project.name}_{key.issued_at:%Y-%m-%d}.MigrateHubKey"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -152,5 +136,5 @@ def finalize_registration(request):
             user=request.user, appliance=appliance, link=discover_url(project)
         )
     except ArmError as error:
-        return _discover_with_error(request, project, getattr(error, "portal_message", error.message))
+        return _discover_with_error(request, project, error.portal_message)
     return redirect(discover_url(project))

@@ -107,7 +107,7 @@ def add_tools(request):
                         link=servers_url(_arm_id_of(form)),
                     )
                 except ArmError as error:
-                    form.add_error(None, getattr(error, "portal_message", error.message))
+                    form.add_error(None, error.portal_message)
                 else:
                     target = servers_url(job.target_object_id)
                     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)

@@ -58,7 +58,7 @@ def _network_url(network) -> str:
 
 
 def _error_message(error: ArmError) -> str:
-    return getattr(error, "portal_message", None) or error.message
+    return error.portal_message
 
 
 @login_required
@@ -118,7 +118,7 @@ def network_detail(request, subscription_id, resource_group_name, network_name):
             messages.success(request, f"Saved subnet {form.cleaned_data['subnet_name']}.")
             return redirect(_network_url(network))
     group = network.resource_group
-    may_write = access.can(request.user, access.WRITE_VIRTUAL_NETWORK, group.subscription, group.name)
+    denied_reason = access.denial(request.user, access.WRITE_VIRTUAL_NETWORK, group.subscription, group.name)
     return render(
         request,
         "projects/networks/detail.html",
@@ -126,11 +126,8 @@ def network_detail(request, subscription_id, resource_group_name, network_name):
             "network": network,
             "subnets": network.subnets.all(),
             "form": form,
-            "may_write": may_write,
-            "denied_reason": ""
-            if may_write
-            else f"You need Contributor or Owner on resource group {group.name} to "
-            "change virtual networks. Ask the resource group owner.",
+            "may_write": not denied_reason,
+            "denied_reason": denied_reason,
         },
     )
 
