@@ -60,17 +60,17 @@ def job_changed(job) -> None:
     )
 
 
-def discovered_servers_changed(project) -> None:
-    """The Server Migration counts and the discovered servers list of one project."""
+def discovered_servers_changed(project, servers=()) -> None:
+    """The Server Migration counts of one project, and the rows of the servers that changed (each
+    replaces its row, or is inserted into the Discovered servers table): never the whole table, so
+    discovering N servers costs N small pushes, not N full tables."""
     from hub import clock
     from replication.selectors import server_migration_counts
 
-    now = clock.now()
-    servers = project.discovered_servers.discovered(now).select_related("appliance")
-    html = render_to_string(
-        "projects/_server_migration_counts.html", {"project": project, "counts": server_migration_counts(project, now)}
-    )
-    html += render_to_string("replication/_discovered_rows.html", {"project": project, "servers": servers})
+    counts = server_migration_counts(project, clock.now())
+    html = render_to_string("projects/_server_migration_counts.html", {"project": project, "counts": counts})
+    for server in servers:
+        html += render_to_string("replication/_discovered_row.html", {"server": server})
     group = project.resource_group
     _send(
         subscription_group(group.subscription_id),

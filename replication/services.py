@@ -150,7 +150,8 @@ def server_report(*, appliance: Appliance, machine_id: str, agent_version: str, 
         )
         if created:
             transaction.on_commit(lambda: _schedule_discovery(server.pk))
-    push.discovered_servers_changed(appliance.project)
+    if server.discovered_at is not None:  # an agent registering again: its row changes
+        push.discovered_servers_changed(appliance.project, [server])
     return server
 
 
@@ -162,12 +163,10 @@ def _schedule_discovery(server_id) -> None:
 
 def server_discover(server_id) -> None:
     """The discovery delay has passed: the server counts as discovered. Idempotent."""
-    server = DiscoveredServer.objects.select_related("project").filter(pk=server_id).first()
-    if server is None:
-        return
     marked = DiscoveredServer.objects.filter(pk=server_id, discovered_at__isnull=True).update(discovered_at=clock.now())
     if marked:
-        push.discovered_servers_changed(server.project)
+        server = DiscoveredServer.objects.select_related("project__resource_group", "appliance").get(pk=server_id)
+        push.discovered_servers_changed(server.project, [server])
 
 
 def agents_report(appliance: Appliance, statuses: list) -> None:
@@ -178,8 +177,10 @@ def agents_report(appliance: Appliance, statuses: list) -> None:
         for status in statuses[:10_000]
         if isinstance(status, dict) and status.get("machineId")
     }
-    servers = list(DiscoveredServer.objects.filter(appliance=appliance, machine_id__in=reported))
-    connectivity_changed = False
+    servers = list(
+        DiscoveredServer.objects.filter(appliance=appliance, machine_id__in=reported).select_related("appliance")
+    )
+    changed = []
     for server in servers:
         status = reported[server.machine_id]
         connected = bool(status.get("connected"))
@@ -188,10 +189,12 @@ def agents_report(appliance: Appliance, statuses: list) -> None:
             reason = (
                 AGENT_STATUS_PASSPHRASE_CHANGED if status.get("passphraseCurrent") is False else AGENT_STATUS_SILENT
             )
-        connectivity_changed |= (server.agent_connected, server.agent_status) != (connected, reason)
+        if (server.agent_connected, server.agent_status) != (connected, reason):
+            changed.append(server)
         server.agent_connected, server.agent_status = connected, reason
         if connected:
             server.agent_last_heartbeat_at = now
     DiscoveredServer.objects.bulk_update(servers, ["agent_connected", "agent_status", "agent_last_heartbeat_at"])
-    if connectivity_changed:
-        push.discovered_servers_changed(appliance.project)
+    visible = [server for server in changed if server.discovered_at is not None]
+    if visible:
+        push.discovered_servers_changed(appliance.project, visible)
