@@ -60,11 +60,12 @@ def service_urls() -> tuple[str, str]:
     return database_url, redis_url
 
 
-def start_hub(*, debug: bool = False) -> hubs.Hub:
+def start_hub(*, debug: bool = False, extra_env: dict[str, str] | None = None) -> hubs.Hub:
     """A fresh hub on PostgreSQL + Redis: new database `migratehub_bench`, flushed Redis DB, demo data.
 
     DEBUG defaults to false, as in docker-compose.yml (the production topology); BENCH_DEBUG=true
-    runs it as the test suite does.
+    runs it as the test suite does. extra_env adds to (or overrides) the hub's environment, e.g.
+    DISCOVERY_DELAY_SECONDS.
     """
     import redis
 
@@ -78,6 +79,7 @@ def start_hub(*, debug: bool = False) -> hubs.Hub:
             "REDIS_URL": redis_url,
             "DEBUG": "true" if debug else "false",
             "CHANNEL_PREFIX": "migratehub-bench",
+            **(extra_env or {}),
         }
     )
     hub = hubs.Hub(url=f"http://127.0.0.1:{hubs.free_port()}", env=env)

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/run_all.py [--json results.json]      (or: make bench)
 
-Each benchmark is also runnable alone: bench/arm_latency.py, bench/notify_latency.py. The summary
-ends with a Markdown table in the shape of BENCHMARKS.md.
+Each benchmark is also runnable alone: bench/arm_latency.py, bench/notify_latency.py,
+bench/discovery_scale.py. The summary ends with a Markdown table in the shape of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import benchhub
 
 BENCH_DIR = Path(__file__).resolve().parent
-SCRIPTS = ["arm_latency.py", "notify_latency.py"]
+SCRIPTS = ["arm_latency.py", "notify_latency.py", "discovery_scale.py"]
 SCRIPT_TIMEOUT_SECONDS = 900
 
 
@@ -42,7 +42,7 @@ def run_script(script: str, out: Path) -> dict | None:
     return json.loads(out.read_text())
 
 
-def markdown(facts: dict, arm: dict | None, notify: dict | None) -> str:
+def markdown(facts: dict, arm: dict | None, notify: dict | None, discovery: dict | None = None) -> str:
     def verdict(met: bool) -> str:
         return "met" if met else "**missed**"
 
@@ -65,6 +65,28 @@ def markdown(facts: dict, arm: dict | None, notify: dict | None) -> str:
             f"{s['p99']:.1f} ms | {s['max']:.1f} ms | p95 < {notify['target_p95_ms']:.0f} ms | "
             f"{verdict(notify['target_met'])} |"
         )
+    if discovery:
+        n, delay = discovery["agents"], discovery["discovery_delay_seconds"]
+        after = discovery["seconds_to_all_discovered_after_delay"]
+        rows.append(
+            f"| {n} agents: fleet start -> all discovered, minus the {delay} s delay | {n} | | | | "
+            f"{'-' if after is None else f'{after:.1f} s'} | "
+            f"<= {discovery['target_discovery_after_delay_seconds']:.0f} s | "
+            f"{verdict(discovery['discovery_target_met'])} |"
+        )
+        window = discovery["latency"]["fleet_start_to_all_discovered"]
+        labelled = [("ARM GET resource group", window["arm_get_resource_group"]["server_ms"])]
+        if "appliance_api" in window:
+            labelled.append(("appliance API machines POST", window["appliance_api"]["machines"]["server_ms"]))
+        labelled.append(("all sampled hub requests", discovery["all_hub_requests_in_load_window_server_ms"]))
+        for label, s in labelled:
+            if s:
+                rows.append(
+                    f"| {label} during discovery, server (Server-Timing) | {s['n']} | {s['median']:.1f} ms | "
+                    f"{s['p95']:.1f} ms | {s['p99']:.1f} ms | {s['max']:.1f} ms | "
+                    f"p95 < {discovery['target_p95_ms']:.0f} ms | "
+                    f"{verdict(s['p95'] < discovery['target_p95_ms'])} |"
+                )
     machine = (
         f"Machine: {facts['nproc']} CPUs ({facts['cpu']}), {facts['memory']} memory, Python {facts['python']}, "
         f"PostgreSQL {facts['postgresql']}, Redis {facts['redis']}, {facts['chromium']}; commit {facts['commit']}; "
@@ -83,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="migratehub-bench-results-") as directory:
         arm = run_script("arm_latency.py", Path(directory) / "arm.json")
         notify = run_script("notify_latency.py", Path(directory) / "notify.json")
+        discovery = run_script("discovery_scale.py", Path(directory) / "discovery.json")
 
     print("\n=== Summary ===")
     if arm:
@@ -93,10 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         from notify_latency import report as notify_report
 
         print(notify_report(notify))
+    if discovery:
+        from discovery_scale import report as discovery_report
+
+        print(discovery_report(discovery))
     print()
-    print(markdown(facts, arm, notify))
-    benchhub.write_json(args.json, {"machine": facts, "arm_latency": arm, "notify_latency": notify})
-    return 0 if arm and notify else 1
+    print(markdown(facts, arm, notify, discovery))
+    benchhub.write_json(
+        args.json, {"machine": facts, "arm_latency": arm, "notify_latency": notify, "discovery_scale": discovery}
+    )
+    return 0 if arm and notify and discovery else 1
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -169,32 +170,47 @@ def server_discover(server_id) -> None:
         push.discovered_servers_changed(server.project, [server])
 
 
+HEARTBEAT_RECORD_EVERY = timedelta(seconds=30)
+
+
 def agents_report(appliance: Appliance, statuses: list) -> None:
-    """Agent connectivity as the appliance sees it, sent with each of its heartbeats."""
+    """Agent connectivity as the appliance sees it, sent with each of its heartbeats. Only servers whose
+    status changed are written one by one; the others' last heartbeat is refreshed by one statement,
+    at most every 30 seconds, so a large fleet's heartbeats cost the hub little."""
     now = clock.now()
     reported = {
         str(status["machineId"])[:128]: status
         for status in statuses[:10_000]
         if isinstance(status, dict) and status.get("machineId")
     }
-    servers = list(
-        DiscoveredServer.objects.filter(appliance=appliance, machine_id__in=reported).select_related("appliance")
-    )
-    changed = []
-    for server in servers:
-        status = reported[server.machine_id]
+    desired = {}
+    for machine_id, status in reported.items():
         connected = bool(status.get("connected"))
         reason = ""
         if not connected:
             reason = (
                 AGENT_STATUS_PASSPHRASE_CHANGED if status.get("passphraseCurrent") is False else AGENT_STATUS_SILENT
             )
-        if (server.agent_connected, server.agent_status) != (connected, reason):
-            changed.append(server)
-        server.agent_connected, server.agent_status = connected, reason
+        desired[machine_id] = (connected, reason)
+    servers = DiscoveredServer.objects.filter(appliance=appliance, machine_id__in=reported)
+    current = {
+        machine_id: (connected, status)
+        for machine_id, connected, status in servers.values_list("machine_id", "agent_connected", "agent_status")
+    }
+    changed_ids = [machine_id for machine_id, state in current.items() if desired[machine_id] != state]
+    for machine_id in changed_ids:
+        connected, reason = desired[machine_id]
+        update = {"agent_connected": connected, "agent_status": reason}
         if connected:
-            server.agent_last_heartbeat_at = now
-    DiscoveredServer.objects.bulk_update(servers, ["agent_connected", "agent_status", "agent_last_heartbeat_at"])
-    visible = [server for server in changed if server.discovered_at is not None]
-    if visible:
-        push.discovered_servers_changed(appliance.project, visible)
+            update["agent_last_heartbeat_at"] = now
+        servers.filter(machine_id=machine_id).update(**update)
+    connected_ids = [machine_id for machine_id, (connected, _) in desired.items() if connected]
+    servers.filter(machine_id__in=connected_ids, agent_last_heartbeat_at__lt=now - HEARTBEAT_RECORD_EVERY).update(
+        agent_last_heartbeat_at=now
+    )
+    if changed_ids:
+        visible = list(
+            servers.filter(machine_id__in=changed_ids, discovered_at__isnull=False).select_related("appliance")
+        )
+        if visible:
+            push.discovered_servers_changed(appliance.project, visible)

@@ -24,10 +24,16 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# Registrations are forwarded to the hub at most this many at a time: a fleet registering at once
+# would otherwise crowd out everyone else's requests to the hub; agents wait a little longer instead.
+FORWARDING_CONCURRENCY = 2
+
+
 class AgentRegistry:
     def __init__(self, home: str, hub: HubClient, appliance_id: str):
         self.home, self.hub, self.appliance_id = home, hub, appliance_id
         self.lock = threading.Lock()
+        self.forwarding = threading.BoundedSemaphore(FORWARDING_CONCURRENCY)
         self.agents = state.load_agents(home)
 
     def register(self, body: dict) -> dict:
@@ -44,10 +50,11 @@ class AgentRegistry:
             )
         machine_id = str(body["machineId"])[:128]
         try:
-            server = self.hub.post(
-                f"/appliance-api/v1/appliances/{self.appliance_id}/machines",
-                {"machineId": machine_id, "agentVersion": str(body.get("agentVersion", "")), "machine": machine},
-            )
+            with self.forwarding:
+                server = self.hub.post(
+                    f"/appliance-api/v1/appliances/{self.appliance_id}/machines",
+                    {"machineId": machine_id, "agentVersion": str(body.get("agentVersion", "")), "machine": machine},
+                )
         except HubError as error:
             raise AgentError(error.status or 502, error.code, error.message) from None
         secret = secrets.token_urlsafe(24)

@@ -116,6 +116,7 @@ def handler_for(appliance: Appliance):
 def run(home: str, registration: dict, heartbeat_seconds: float, agent_silent_seconds: float = 300) -> None:
     appliance = Appliance(home, registration, heartbeat_seconds, agent_silent_seconds)
     host, port = registration["listen"].rsplit(":", 1)
+    ThreadingHTTPServer.request_queue_size = 128  # Python's default backlog of 5 resets a fleet's bursts
     server = ThreadingHTTPServer((host, int(port)), handler_for(appliance))
     threading.Thread(target=appliance.heartbeat_forever, name="heartbeat", daemon=True).start()
     print(

@@ -40,3 +40,8 @@ def post(base_url: str, path: str, body: dict, timeout: float = 15) -> dict:
         raise ApplianceError(
             0, "ApplianceUnreachable", f"Cannot reach the appliance at {base_url}: {error.reason}"
         ) from None
+    except (OSError, ValueError) as error:
+        # A reset or timeout mid-answer, or an answer that is not JSON: the caller retries later.
+        raise ApplianceError(
+            0, "ApplianceUnreachable", f"No usable answer from the appliance at {base_url}: {error}"
+        ) from None
