@@ -26,7 +26,7 @@ def _hash(secret: str) -> str:
 
 # Registrations are forwarded to the hub at most this many at a time: a fleet registering at once
 # would otherwise crowd out everyone else's requests to the hub; agents wait a little longer instead.
-FORWARDING_CONCURRENCY = 2
+FORWARDING_CONCURRENCY = 1
 
 
 class AgentRegistry:
