@@ -125,17 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     count, warmup = min(max(args.requests, 1), 10_000), min(max(args.warmup, 0), 1000)
 
-    print("Starting a hub (PostgreSQL + Redis, daphne + Celery worker)...", flush=True)
-    hub = benchhub.start_hub(debug=benchhub.debug_requested())
-    failed = True
-    try:
-        result = run(hub, count=count, warmup=warmup)
-        failed = False
-    finally:
-        benchhub.stop_hub(hub, failed=failed)
-    print(report(result))
-    benchhub.write_json(args.json, result)
-    return 0
+    return benchhub.measure_on_fresh_hub(run, report, args.json, count=count, warmup=warmup)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests import hubs  # noqa: E402
+from tests import conftest, hubs  # noqa: E402
 
 # The test suite uses database `migratehub_live` and Redis DB 9; the benchmarks stay clear of both.
 BENCH_DATABASE = "migratehub_bench"
@@ -37,15 +37,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ADMIN = "admin@contoso.com"
 SUBSCRIPTION = hubs.CONTOSO
 RESOURCE_GROUP = "rg-migrate"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM_ARGS = conftest.CHROMIUM_ARGS  # the same Chromium as the browser tests
 
 
 def service_urls() -> tuple[str, str]:
@@ -280,3 +272,18 @@ def machine_facts() -> dict:
         "chromium": run("/usr/bin/chromium", "--version"),
         "commit": commit,
     }
+
+
+def measure_on_fresh_hub(run, report, json_path: str | None, **options) -> int:
+    """Start a hub, run one benchmark on it, stop the hub whatever happens, print and save the figures."""
+    print("Starting a hub (PostgreSQL + Redis, daphne + Celery worker)...", flush=True)
+    hub = start_hub(debug=debug_requested())
+    failed = True
+    try:
+        result = run(hub, **options)
+        failed = False
+    finally:
+        stop_hub(hub, failed=failed)
+    print(report(result))
+    write_json(json_path, result)
+    return 0

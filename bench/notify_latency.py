@@ -234,17 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     jobs, warmup = min(max(args.jobs, 1), 500), min(max(args.warmup, 0), 20)
 
-    print("Starting a hub (PostgreSQL + Redis, daphne + Celery worker)...", flush=True)
-    hub = benchhub.start_hub(debug=benchhub.debug_requested())
-    failed = True
-    try:
-        result = run(hub, jobs=jobs, warmup=warmup)
-        failed = False
-    finally:
-        benchhub.stop_hub(hub, failed=failed)
-    print(report(result))
-    benchhub.write_json(args.json, result)
-    return 0
+    return benchhub.measure_on_fresh_hub(run, report, args.json, jobs=jobs, warmup=warmup)
 
 
 if __name__ == "__main__":

@@ -150,22 +150,23 @@ def visible_resource_groups(user):
     ).select_related("subscription")
 
 
-def visible_projects(user):
-    return MigrateProject.objects.filter(
+def _in_visible_groups(user, model):
+    """Rows of a model that lives in a resource group, limited to the groups the user may see."""
+    return model.objects.filter(
         visibility_q(user, subscription_field="resource_group__subscription_id", rg_field="resource_group__name")
     ).select_related("resource_group__subscription")
+
+
+def visible_projects(user):
+    return _in_visible_groups(user, MigrateProject)
 
 
 def visible_networks(user):
-    return VirtualNetwork.objects.filter(
-        visibility_q(user, subscription_field="resource_group__subscription_id", rg_field="resource_group__name")
-    ).select_related("resource_group__subscription")
+    return _in_visible_groups(user, VirtualNetwork)
 
 
 def visible_migration_resources(user):
-    return MigrationResource.objects.filter(
-        visibility_q(user, subscription_field="resource_group__subscription_id", rg_field="resource_group__name")
-    ).select_related("resource_group__subscription")
+    return _in_visible_groups(user, MigrationResource)
 
 
 def get_network(user, resource_group: ResourceGroup, name: str) -> VirtualNetwork:
