@@ -16,6 +16,8 @@ from hub.ids import parse_uuid
 from projects import access
 from projects.arm.resource_manager import RG
 from projects.models import MigrationResource
+from projects.regions import REGIONS_BY_NAME, normalize_location
+from replication import sizing
 from replication.models import Appliance, DiscoveredServer
 
 FABRIC = "migrate-fabric"
@@ -283,11 +285,40 @@ class ProtectableItemView(ArmView):
         return Response(protectable_item_body(vault, server))
 
 
+class VmSizeListView(ArmView):
+    """The VM sizes Replicate chooses from (Compute > VM size), per region, in Compute's shape."""
+
+    @extend_schema(operation_id="VirtualMachineSizes_List", responses={200: dict})
+    def get(self, request, subscription_id, location):
+        access.get_subscription(request.user, subscription_id)
+        if normalize_location(location) not in REGIONS_BY_NAME:
+            raise ArmError(
+                404, "NoRegisteredProviderFound", f"The location '{location}' is not an Azure region this hub knows."
+            )
+        return arm_list(
+            [
+                {
+                    "name": size.name,
+                    "numberOfCores": size.cores,
+                    "memoryInMB": int(size.memory_gib * 1024),
+                    "maxDataDiskCount": size.max_data_disks,
+                    "osDiskSizeInMB": 1047552,
+                    "resourceDiskSizeInMB": size.cores * 8192,
+                }
+                for size in sizing.SIZES
+            ]
+        )
+
+
 V = f"{RG}/providers/microsoft.recoveryservices/vaults/<str:vault_name>"
 F = f"{V}/replicationfabrics/<str:fabric_name>"
 C = f"{F}/replicationprotectioncontainers/<str:container_name>"
 
 urlpatterns = [
+    path(
+        "subscriptions/<str:subscription_id>/providers/microsoft.compute/locations/<str:location>/vmsizes",
+        VmSizeListView.as_view(),
+    ),
     path(f"{V}/replicationfabrics", FabricListView.as_view()),
     path(F, FabricView.as_view()),
     path(f"{V}/replicationprotectioncontainers", ContainerListView.as_view()),

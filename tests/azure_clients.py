@@ -71,3 +71,9 @@ def recovery_services_client(hub, email: str, subscription_id: str):
     from azure.mgmt.recoveryservices import RecoveryServicesClient
 
     return sdk_client(RecoveryServicesClient, hub, email, subscription_id)
+
+
+def compute_client(hub, email: str, subscription_id: str):
+    from azure.mgmt.compute import ComputeManagementClient
+
+    return sdk_client(ComputeManagementClient, hub, email, subscription_id)

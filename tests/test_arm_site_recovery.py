@@ -98,3 +98,16 @@ def test_a_vault_without_an_appliance_has_no_fabric(live_hub):
     assert missing.value.error.code == "FabricNotFound"
     with pytest.raises(ResourceNotFoundError):
         asr.replication_fabrics.list("rg-migrate", "no-such-vault").next()
+
+
+def test_the_vm_sizes_of_a_region_through_the_compute_sdk(live_hub):
+    from azure.core.exceptions import ResourceNotFoundError as NotFound
+
+    from tests.azure_clients import compute_client
+
+    compute = compute_client(live_hub, "viewer@contoso.com", CONTOSO)
+    sizes = {size.name: size for size in compute.virtual_machine_sizes.list("westeurope")}
+    assert sizes["Standard_D2s_v5"].number_of_cores == 2 and sizes["Standard_D2s_v5"].memory_in_mb == 8192
+    assert sizes["Standard_E8s_v5"].max_data_disk_count == 16
+    with pytest.raises(NotFound):
+        list(compute.virtual_machine_sizes.list("atlantis"))

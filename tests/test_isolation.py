@@ -143,6 +143,7 @@ API_URLS = [
     ("DELETE", "{vnet_path}/subnets/default"),
     ("GET", "/v1.0/users/admin@contoso.com"),
     ("GET", "{vault_id}"),
+    ("GET", "/subscriptions/{sub}/providers/Microsoft.Compute/locations/westeurope/vmSizes"),
     ("GET", "{vault_id}/replicationFabrics"),
     ("GET", "{vault_id}/replicationFabrics/migrate-fabric"),
     ("GET", "{vault_id}/replicationProtectionContainers"),
