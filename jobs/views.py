@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from hub.arm.errors import ArmError
+from hub.http import not_found_as_404
 from jobs.models import Job
 from jobs.selectors import get_visible_job
 from jobs.services import notifications_mark_read
@@ -21,10 +21,8 @@ def job_list(request):
 @login_required
 @require_GET
 def job_detail(request, job_id):
-    try:
+    with not_found_as_404():
         job = get_visible_job(request.user, job_id)
-    except ArmError as error:
-        raise Http404(error.message) from error
     return render(request, "jobs/job_detail.html", {"job": job, "tasks": job.tasks.all(), "blade": "jobs"})
 
 

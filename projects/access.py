@@ -170,15 +170,7 @@ def visible_migration_resources(user):
 
 
 def get_network(user, resource_group: ResourceGroup, name: str) -> VirtualNetwork:
-    network = visible_networks(user).filter(resource_group=resource_group, name__iexact=name).first()
-    if network is None:
-        raise ArmError(
-            404,
-            "ResourceNotFound",
-            f"The Resource 'Microsoft.Network/virtualNetworks/{name}' under resource group "
-            f"'{resource_group.name}' was not found.",
-        )
-    return network
+    return _get_in_group(visible_networks(user), resource_group, name, VirtualNetwork.arm_type)
 
 
 def get_subscription(user, subscription_id) -> Subscription:
@@ -196,15 +188,28 @@ def get_resource_group(user, subscription: Subscription, name: str) -> ResourceG
 
 
 def get_project(user, resource_group: ResourceGroup, name: str) -> MigrateProject:
-    project = visible_projects(user).filter(resource_group=resource_group, name__iexact=name).first()
-    if project is None:
+    return _get_in_group(visible_projects(user), resource_group, name, MigrateProject.arm_type)
+
+
+def get_migration_resource(user, resource_group: ResourceGroup, kind: str, name: str) -> MigrationResource:
+    resources = visible_migration_resources(user).filter(kind=kind).select_related("project__resource_group")
+    return _get_in_group(resources, resource_group, name, kind)
+
+
+def get_group(user, subscription_id, resource_group_name: str) -> ResourceGroup:
+    """`/subscriptions/{id}/resourceGroups/{name}` as this user sees it (404 for what they may not)."""
+    return get_resource_group(user, get_subscription(user, subscription_id), resource_group_name)
+
+
+def _get_in_group(queryset, resource_group: ResourceGroup, name: str, arm_type: str):
+    found = queryset.filter(resource_group=resource_group, name__iexact=name).first()
+    if found is None:
         raise ArmError(
             404,
             "ResourceNotFound",
-            f"The Resource 'Microsoft.Migrate/migrateProjects/{name}' under resource group "
-            f"'{resource_group.name}' was not found.",
+            f"The Resource '{arm_type}/{name}' under resource group '{resource_group.name}' was not found.",
         )
-    return project
+    return found
 
 
 def roles_at(user, subscription: Subscription, resource_group_name: str | None = None) -> list[RoleDefinition]:

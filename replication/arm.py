@@ -46,20 +46,10 @@ class Vault:
 
 
 def _vault(request, subscription_id, resource_group_name, vault_name) -> Vault:
-    subscription = access.get_subscription(request.user, subscription_id)
-    group = access.get_resource_group(request.user, subscription, resource_group_name)
-    resource = (
-        access.visible_migration_resources(request.user)
-        .filter(kind=MigrationResource.Kind.RECOVERY_SERVICES_VAULT, resource_group=group, name__iexact=vault_name)
-        .select_related("project__resource_group__subscription")
-        .first()
+    group = access.get_group(request.user, subscription_id, resource_group_name)
+    resource = access.get_migration_resource(
+        request.user, group, MigrationResource.Kind.RECOVERY_SERVICES_VAULT, vault_name
     )
-    if resource is None:
-        raise ArmError(
-            404,
-            "ResourceNotFound",
-            f"The Resource '{VAULT_TYPE}/{vault_name}' under resource group '{group.name}' was not found.",
-        )
     return Vault(resource)
 
 

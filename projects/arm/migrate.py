@@ -108,8 +108,7 @@ class ProjectListView(ArmView):
 
 class ProjectMixin:
     def _group(self, request, subscription_id, resource_group_name):
-        subscription = access.get_subscription(request.user, subscription_id)
-        return access.get_resource_group(request.user, subscription, resource_group_name)
+        return access.get_group(request.user, subscription_id, resource_group_name)
 
     def _project(self, request, subscription_id, resource_group_name, project_name):
         group = self._group(request, subscription_id, resource_group_name)

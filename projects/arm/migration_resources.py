@@ -8,7 +8,6 @@ from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError
 from hub.arm.views import ArmView, arm_list
 from projects import access
 from projects.arm.resource_manager import RG, SUB
@@ -67,19 +66,8 @@ class ResourceView(ArmView):
 
     @extend_schema(operation_id="MigrationResources_Get", responses={200: dict})
     def get(self, request, subscription_id, resource_group_name, name):
-        subscription = access.get_subscription(request.user, subscription_id)
-        group = access.get_resource_group(request.user, subscription, resource_group_name)
-        resource = (
-            access.visible_migration_resources(request.user)
-            .filter(kind=self.kind, resource_group=group, name__iexact=name)
-            .first()
-        )
-        if resource is None:
-            raise ArmError(
-                404,
-                "ResourceNotFound",
-                f"The Resource '{self.kind}/{name}' under resource group '{group.name}' was not found.",
-            )
+        group = access.get_group(request.user, subscription_id, resource_group_name)
+        resource = access.get_migration_resource(request.user, group, self.kind, name)
         return Response(resource_body(resource))
 
 

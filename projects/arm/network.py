@@ -81,8 +81,7 @@ def _prefix(subnet_properties: dict) -> str:
 
 class NetworkMixin:
     def _group(self, request, subscription_id, resource_group_name):
-        subscription = access.get_subscription(request.user, subscription_id)
-        return access.get_resource_group(request.user, subscription, resource_group_name)
+        return access.get_group(request.user, subscription_id, resource_group_name)
 
     def _network(self, request, subscription_id, resource_group_name, network_name):
         group = self._group(request, subscription_id, resource_group_name)

@@ -121,8 +121,7 @@ class ResourceGroupListView(ArmView):
 
 class ResourceGroupView(ArmView):
     def _group(self, request, subscription_id, resource_group_name):
-        subscription = access.get_subscription(request.user, subscription_id)
-        return access.get_resource_group(request.user, subscription, resource_group_name)
+        return access.get_group(request.user, subscription_id, resource_group_name)
 
     @extend_schema(operation_id="ResourceGroups_Get", responses={200: dict})
     def get(self, request, subscription_id, resource_group_name):

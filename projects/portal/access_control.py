@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from hub.arm.errors import ArmError
+from hub.http import not_found_as_404
 from hub.ids import parse_uuid
 from projects import access, services
 from projects.models import RoleAssignment, User
@@ -19,13 +20,11 @@ from projects.roles import BUILTIN_ROLES
 
 
 def _scope(request, subscription_id, resource_group_name):
-    try:
+    with not_found_as_404():
         subscription = access.get_subscription(request.user, subscription_id)
         group = (
             access.get_resource_group(request.user, subscription, resource_group_name) if resource_group_name else None
         )
-    except ArmError as error:
-        raise Http404(error.message) from error
     return subscription, group
 
 

@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from hub import clock
 from hub.arm.errors import ArmError
+from hub.http import not_found_as_404
 from jobs.models import Job
 from projects import access, services
 from projects.forms import STEPS, AddToolsForm
@@ -29,12 +30,8 @@ def project_from_arm_id(user, arm_id: str) -> MigrateProject:
     parts = arm_id.strip("/").split("/")
     if len(parts) != 8 or parts[0].lower() != "subscriptions" or parts[6].lower() != "migrateprojects":
         raise Http404("No such project")
-    try:
-        subscription = access.get_subscription(user, parts[1])
-        group = access.get_resource_group(user, subscription, parts[3])
-        return access.get_project(user, group, parts[7])
-    except ArmError as error:
-        raise Http404(error.message) from error
+    with not_found_as_404():
+        return access.get_project(user, access.get_group(user, parts[1], parts[3]), parts[7])
 
 
 @login_required

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from hub.arm.errors import ArmError
+from hub.http import not_found_as_404
 from projects import access, services
 from projects.regions import REGIONS
 
@@ -44,12 +45,9 @@ class SubnetForm(forms.Form):
 
 
 def _network_or_404(request, subscription_id, resource_group_name, network_name):
-    try:
-        subscription = access.get_subscription(request.user, subscription_id)
-        group = access.get_resource_group(request.user, subscription, resource_group_name)
+    with not_found_as_404():
+        group = access.get_group(request.user, subscription_id, resource_group_name)
         return access.get_network(request.user, group, network_name)
-    except ArmError as error:
-        raise Http404(error.message) from error
 
 
 def _network_url(network) -> str:

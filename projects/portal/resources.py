@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from hub.arm.errors import ArmError
+from hub.http import not_found_as_404
 from projects import access
 from projects.portal.migrate import servers_url
 
@@ -22,11 +21,9 @@ def resource_groups(request):
 @login_required
 @require_GET
 def resource_group_detail(request, subscription_id, resource_group_name):
-    try:
-        subscription = access.get_subscription(request.user, subscription_id)
-        group = access.get_resource_group(request.user, subscription, resource_group_name)
-    except ArmError as error:
-        raise Http404(error.message) from error
+    with not_found_as_404():
+        group = access.get_group(request.user, subscription_id, resource_group_name)
+    subscription = group.subscription
     projects = access.visible_projects(request.user).filter(resource_group=group)
     roles = access.roles_at(request.user, subscription, group.name)
     return render(
@@ -54,10 +51,8 @@ def subscriptions(request):
 @login_required
 @require_GET
 def subscription_detail(request, subscription_id):
-    try:
+    with not_found_as_404():
         subscription = access.get_subscription(request.user, subscription_id)
-    except ArmError as error:
-        raise Http404(error.message) from error
     groups = access.visible_resource_groups(request.user).filter(subscription=subscription)
     return render(
         request,
