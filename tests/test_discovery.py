@@ -144,7 +144,9 @@ def test_agents_register_through_the_appliance_and_are_discovered_live(live_hub,
         expect(page.locator("#discovered-count")).to_have_text("2", timeout=15_000)
         assert page.evaluate("window.notReloaded") is True
 
-        rows = discovered_rows(page, path, live_hub)
+        page.locator("#discovered-count").get_by_role("link", name="2").click()
+        expect(page.get_by_role("heading", name="Azure Migrate: Server Migration | Discovered servers")).to_be_visible()
+        rows = page.locator("#discovered-servers").inner_text()
         assert "WIN-WEB01" in rows and "Windows Server 2016 Datacenter" in rows and "640.0 GB" in rows
         assert rows.count("Connected") == 2
 

@@ -104,13 +104,11 @@ def test_a_bad_project_name_shows_the_rule_and_creates_nothing(live_hub, page):
     sign_in(page, live_hub)
     page.goto(live_hub.url + "/migrate/add-tools/")
     fill_project_tab(page, group=group, project="bad name!")
-    jobs_before = page.evaluate("0")
     page.get_by_role("button", name="Next").click()
     error = page.locator(".field-error")
     expect(error).to_contain_text("Project names are 3 to 24 characters: letters, digits and hyphens only.")
     expect(page.get_by_role("heading", name="Migrate project", exact=True)).to_be_visible()
     expect(page.get_by_label("New resource group name")).to_have_value(group)
-    assert jobs_before == 0
     assert live_hub.api("GET", f"/subscriptions/{CONTOSO}/resourcegroups/{group}").status_code == 404
     page.goto(live_hub.url + "/jobs/")
     expect(page.locator("#job-rows")).not_to_contain_text("bad name!")

@@ -26,6 +26,15 @@ def test_check_access_shows_an_inherited_owner(live_hub, page):
     # A Reader sees the assignments but cannot add one, and is told why.
     expect(page.locator("#add-denied")).to_contain_text("You need Owner or User Access Administrator")
 
+    # The same from the subscription: Subscriptions > Contoso Production > Access control (IAM).
+    page.get_by_role("link", name="Subscriptions").first.click()
+    page.get_by_role("link", name="Contoso Production").click()
+    expect(page.locator("table.props")).to_contain_text("Reader")
+    page.get_by_role("link", name="Access control (IAM)").click()
+    page.get_by_role("tab", name="Role assignments").click()
+    expect(page.locator("#role-assignments")).to_contain_text("admin@contoso.com")
+    expect(page.locator("#role-assignments tr").filter(has_text="admin@contoso.com")).to_contain_text("This resource")
+
 
 def test_an_owner_adds_and_removes_a_role_assignment(live_hub, page):
     group = unique("rg-iam")
@@ -155,6 +164,13 @@ def test_a_virtual_network_is_created_checked_and_deleted(live_hub, page):
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".field-error")).to_contain_text("overlaps with that of an existing subnet")
 
+    page.get_by_label("Name", exact=True).fill("second")
+    page.get_by_label("Subnet address range").fill("10.60.2.0/24")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#subnets")).to_contain_text("second")
+    page.locator("#subnets tr").filter(has_text="second").get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("Deleted subnet second.")).to_be_visible()
+    expect(page.locator("#subnets")).not_to_contain_text("second")
     network = live_hub.api(
         "GET", f"/subscriptions/{CONTOSO}/resourceGroups/rg-migrate/providers/Microsoft.Network/virtualNetworks/{name}"
     )
