@@ -14,5 +14,5 @@ def start_worker_thread() -> threading.Thread:
     thread = threading.Thread(target=worker.start, name="embedded-celery-worker", daemon=True)
     thread.start()
     # The in-memory broker forgets queued jobs when the process stops: queue them again.
-    jobs_resume_unfinished(older_than=timedelta(0))
+    jobs_resume_unfinished(older_than=timedelta(0), include_started=True)
     return thread

@@ -162,10 +162,14 @@ def _title(template: str, job: Job) -> str:
     return template.replace("{target}", job.target_object_name)
 
 
-def jobs_resume_unfinished(*, older_than: timedelta = timedelta(seconds=60)) -> int:
-    """Enqueue again jobs whose run was lost (a crash between commit and enqueue, or an in-memory
-    broker that died with its process). Safe because job_run is idempotent."""
+def jobs_resume_unfinished(*, older_than: timedelta = timedelta(seconds=60), include_started: bool = False) -> int:
+    """Enqueue again jobs whose run was lost: by default those no worker ever claimed (a crash between
+    commit and enqueue); a started job is the broker's to redeliver (acks_late). With
+    `include_started`, every unfinished job: for an in-memory broker that died with its process.
+    Safe either way, because job_run is idempotent."""
     stale = Job.objects.unfinished().filter(created_at__lt=clock.now() - older_than)
+    if not include_started:
+        stale = stale.filter(state=State.NOT_STARTED)
     job_ids = list(stale.values_list("pk", flat=True))
     for job_id in job_ids:
         _enqueue(job_id)
