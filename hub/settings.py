@@ -192,6 +192,11 @@ DEMO_PASSWORD = env_str("DEMO_PASSWORD", "migrate-demo")
 # Seconds between an agent's first report and its server counting as discovered (Azure: up to 15 min).
 DISCOVERY_DELAY_SECONDS = env_float("DISCOVERY_DELAY_SECONDS", 5)
 
+# Replication data: the cache storage accounts' blobs and the replica disks (shared by web and worker).
+REPLICATION_DIR = Path(env_str("REPLICATION_DIR", str(DATA_DIR / "replication")))
+# Seconds between delta cycles for new replication policies (Azure: a crash-consistent point every 5 min).
+REPLICATION_CYCLE_SECONDS = int(env_float("REPLICATION_CYCLE_SECONDS", 300))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

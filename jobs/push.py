@@ -78,3 +78,23 @@ def discovered_servers_changed(project, servers=()) -> None:
         subscription_id=group.subscription_id,
         resource_group_name=group.name,
     )
+
+
+def replicating_servers_changed(project, items=()) -> None:
+    """Rows of the Replicating servers table (and each server's detail blade, when open) for the items
+    that changed, with the project's Server Migration counts."""
+    from hub import clock
+    from replication.selectors import server_migration_counts
+
+    now = clock.now()
+    counts = server_migration_counts(project, now)
+    html = render_to_string("projects/_server_migration_counts.html", {"project": project, "counts": counts})
+    for item in items:
+        html += render_to_string("replication/_replicating_row.html", {"item": item, "now": now})
+    group = project.resource_group
+    _send(
+        subscription_group(group.subscription_id),
+        html,
+        subscription_id=group.subscription_id,
+        resource_group_name=group.name,
+    )

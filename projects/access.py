@@ -91,6 +91,17 @@ JOIN_TARGET_NETWORK = Permission(
 )
 
 
+# Replicate writes a migration item under the project's vault; the target side needs MANAGE_TARGET_VMS
+# and JOIN_TARGET_NETWORK too.
+REPLICATE_SERVERS = Permission(
+    (
+        "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationMigrationItems/write",
+    ),
+    "Contributor or Owner",
+    "replicate servers",
+)
+
+
 class AccessDenied(ArmError):
     def __init__(self, user, action: str, scope_id: str, portal_message: str):
         super().__init__(

@@ -345,3 +345,31 @@ class MigrationResource(models.Model):
     @property
     def arm_id(self) -> str:
         return f"{self.resource_group.arm_id}/providers/{self.kind}/{self.name}"
+
+
+class AvailabilitySet(models.Model):
+    """Microsoft.Compute/availabilitySets: where Replicate > Compute may place a migrated VM; it must be
+    in the target resource group and region."""
+
+    arm_type = "Microsoft.Compute/availabilitySets"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    resource_group = models.ForeignKey(ResourceGroup, on_delete=models.CASCADE, related_name="availability_sets")
+    name = models.CharField(max_length=80)
+    location = models.CharField(max_length=40)
+    fault_domains = models.PositiveSmallIntegerField(default=2)
+    update_domains = models.PositiveSmallIntegerField(default=5)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "resource_group", name="unique_availability_set_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arm_id(self) -> str:
+        return f"{self.resource_group.arm_id}/providers/{self.arm_type}/{self.name}"

@@ -6,16 +6,18 @@ credential), and heartbeat with that credential (`Authorization: Appliance <cred
 
 from __future__ import annotations
 
+import base64
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.arm.errors import ArmError
 from hub.arm.views import validated
-from replication import services
+from replication import data_path, keyvault, services
 from replication.keys import registration_key_verify
 
 
@@ -91,7 +93,14 @@ class HeartbeatView(ApplianceApiView):
         )
         if isinstance(body.get("agents"), list):
             services.agents_report(appliance, body["agents"])
-        return Response({"state": appliance.state, "receivedAt": appliance.last_heartbeat_at.isoformat()})
+        data_path.apply_stalled(appliance)
+        return Response(
+            {
+                "state": appliance.state,
+                "receivedAt": appliance.last_heartbeat_at.isoformat(),
+                "replication": data_path.replication_instructions(appliance),
+            }
+        )
 
 
 class DiskInput(serializers.Serializer):
@@ -142,9 +151,53 @@ class MachinesView(ApplianceApiView):
         return Response({"serverId": str(server.pk), "name": server.name})
 
 
+class WrapKeyView(ApplianceApiView):
+    """Key Vault's wrapKey, for the process server's data keys: the project's key never leaves the hub."""
+
+    @extend_schema(operation_id="Appliance_WrapKey", responses={200: dict})
+    def post(self, request, appliance_id):
+        appliance = services.appliance_authenticate(request.headers.get("Authorization", ""), appliance_id)
+        value = self.body(request).get("value")
+        try:
+            data_key = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+        except ValueError:
+            data_key = b""
+        key_id, wrapped = keyvault.wrap_key(appliance.project, data_key)
+        return Response({"keyId": key_id, "wrappedKey": wrapped})
+
+
+class BatchParser(BaseParser):
+    """An uploaded batch is binary (docs/replication-protocol.md), read whole up to the protocol's cap."""
+
+    media_type = "application/octet-stream"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = stream.read(data_path.MAX_UPLOAD_BYTES + 1) if stream is not None else b""
+        if len(data) > data_path.MAX_UPLOAD_BYTES:
+            raise ArmError(413, "BatchTooLarge", "A batch may carry at most 24 MiB; send smaller batches.")
+        return data
+
+
+class BatchUploadView(ApplianceApiView):
+    parser_classes = [BatchParser]
+
+    @extend_schema(operation_id="Appliance_UploadBatch", request=bytes, responses={201: dict, 200: dict})
+    def post(self, request, appliance_id):
+        appliance = services.appliance_authenticate(request.headers.get("Authorization", ""), appliance_id)
+        body = request.data
+        if not isinstance(body, bytes):
+            raise ArmError(415, "UnsupportedMediaType", "Upload a batch as application/octet-stream.")
+        batch, duplicate = data_path.batch_store(appliance, body)
+        return Response(
+            {"stored": True, "sequence": batch.sequence, "duplicate": duplicate}, status=200 if duplicate else 201
+        )
+
+
 urlpatterns = [
     path("appliance-api/v1/registration-keys/verify", RegistrationKeyVerifyView.as_view()),
     path("appliance-api/v1/appliances/register", RegisterView.as_view()),
     path("appliance-api/v1/appliances/<str:appliance_id>/heartbeat", HeartbeatView.as_view()),
     path("appliance-api/v1/appliances/<str:appliance_id>/machines", MachinesView.as_view()),
+    path("appliance-api/v1/appliances/<str:appliance_id>/keyvault/wrapkey", WrapKeyView.as_view()),
+    path("appliance-api/v1/appliances/<str:appliance_id>/replication/batches", BatchUploadView.as_view()),
 ]

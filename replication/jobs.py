@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from hub import clock
 from jobs.models import Job
 from jobs.scenarios import JobStepError, Scenario, Step, register
-from replication.models import Appliance
+from replication.models import Appliance, MigrationItem, MigrationState
 
 
 def _appliance(job: Job) -> Appliance:
@@ -58,5 +60,89 @@ register(
         failed_title="Finalizing registration failed",
         succeeded_message="Appliance {target} is connected. Install the Mobility service on the machines to migrate.",
         on_failure=_give_back,
+    )
+)
+
+
+# Start replication (ASR scenario EnableMigration)
+
+
+def _item(job: Job) -> MigrationItem:
+    item = MigrationItem.objects.filter(pk=job.input["item_id"]).select_related("appliance", "project").first()
+    if item is None:
+        raise JobStepError(
+            "MigrationItemNotFound",
+            f"Replication of {job.target_object_name} was stopped before it started.",
+            recommended_action="Select Replicate again to replicate the server.",
+        )
+    return item
+
+
+def _check_replication_prerequisites(job: Job) -> None:
+    item = _item(job)
+    if item.appliance.health(clock.now()) != Appliance.Health.NORMAL:
+        raise JobStepError(
+            "ProcessServerNotConnected",
+            f"The process server on appliance {item.appliance.name} has not sent a heartbeat for more than 15 "
+            "minutes, so it cannot replicate the server.",
+            possible_causes="The appliance is stopped, or it cannot reach the hub over HTTP.",
+            recommended_action="Start the appliance (./run in its folder), check it reaches the hub, then select "
+            "Replicate again.",
+        )
+
+
+def _identify_target(job: Job) -> None:
+    item = _item(job)
+    if item.target_network_id is None or item.target_resource_group_id is None:
+        raise JobStepError(
+            "TargetNotFound",
+            f"The target resource group or virtual network of {item.target_vm_name} was deleted.",
+            recommended_action="Select Replicate again with an existing resource group and virtual network.",
+        )
+
+
+def _start_initial_replication(job: Job) -> None:
+    from replication.replicate import replication_activate
+
+    replication_activate(_item(job).pk)
+
+
+def _push_item(job: Job) -> None:
+    from jobs import push
+
+    item = MigrationItem.objects.filter(pk=job.input["item_id"]).select_related("project__resource_group").first()
+    if item is not None:
+        transaction.on_commit(lambda: push.replicating_servers_changed(item.project, [item]))
+
+
+def _forget_failed_item(job: Job) -> None:
+    """A server whose Start replication failed can be selected in Replicate again."""
+    MigrationItem.objects.filter(
+        pk=job.input["item_id"], migration_state=MigrationState.ENABLE_MIGRATION_IN_PROGRESS
+    ).delete()
+
+
+register(
+    Scenario(
+        name="EnableMigration",
+        friendly_name="Start replication",
+        steps=(
+            Step(
+                "PrerequisitesCheck", "Prerequisites check for enabling replication", _check_replication_prerequisites
+            ),
+            Step("IdentifyTarget", "Identifying the replication target", _identify_target),
+            Step("EnableReplication", "Enable replication", _push_item),
+            Step(
+                "StartInitialReplication",
+                "Starting initial replication",
+                lambda job: (_start_initial_replication(job), _push_item(job)),
+            ),
+        ),
+        running_title="Starting replication of {target}...",
+        succeeded_title="Replication started",
+        failed_title="Starting replication failed",
+        succeeded_message="{target} is replicating: initial replication starts when its Mobility service is next "
+        "in touch with the appliance.",
+        on_failure=_forget_failed_item,
     )
 )

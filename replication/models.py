@@ -134,3 +134,244 @@ class DiscoveredServer(models.Model):
     @property
     def ip_addresses(self) -> list[str]:
         return [ip for nic in self.nics for ip in nic.get("ipAddresses", [])]
+
+
+class RunAsAccount(models.Model):
+    """Guest credentials given in Replicate > Source settings (Azure calls them a run-as account). The
+    password is kept encrypted for push installation and is never shown again."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    appliance = models.ForeignKey(Appliance, on_delete=models.CASCADE, related_name="run_as_accounts")
+    friendly_name = models.CharField(max_length=80)
+    username = models.CharField(max_length=120)
+    encrypted_password = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["friendly_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["appliance", "friendly_name"], name="unique_run_as_account_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.friendly_name
+
+
+class ReplicationPolicy(models.Model):
+    """ASR's replication policy (InMageRcm): how often a crash-consistent recovery point is taken (the
+    delta cycle), how long points are kept, and the RPO above which health turns to Warning."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    project = models.ForeignKey("projects.MigrateProject", on_delete=models.CASCADE, related_name="policies")
+    name = models.CharField(max_length=80)
+    cycle_seconds = models.PositiveIntegerField()
+    recovery_point_history_minutes = models.PositiveIntegerField(default=72 * 60)
+    app_consistent_frequency_minutes = models.PositiveIntegerField(default=60)
+    rpo_threshold_minutes = models.PositiveIntegerField(default=60)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_policy_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MigrationState(models.TextChoices):
+    """ASR's migrationState values that this emulator reaches."""
+
+    ENABLE_MIGRATION_IN_PROGRESS = "EnableMigrationInProgress"
+    ENABLE_MIGRATION_FAILED = "EnableMigrationFailed"
+    INITIAL_SEEDING_IN_PROGRESS = "InitialSeedingInProgress"
+    REPLICATING = "Replicating"
+    MIGRATION_IN_PROGRESS = "MigrationInProgress"
+    MIGRATION_SUCCEEDED = "MigrationSucceeded"
+    MIGRATION_FAILED = "MigrationFailed"
+    DISABLE_MIGRATION_IN_PROGRESS = "DisableMigrationInProgress"
+
+
+class TestMigrateState(models.TextChoices):
+    NONE = "None"
+    IN_PROGRESS = "TestMigrationInProgress"
+    SUCCEEDED = "TestMigrationSucceeded"
+    FAILED = "TestMigrationFailed"
+    CLEANUP_IN_PROGRESS = "TestMigrationCleanupInProgress"
+
+
+class LicenseType(models.TextChoices):
+    NO_LICENSE = "NoLicenseType", "No"
+    WINDOWS_SERVER = "WindowsServer", "Yes (Azure Hybrid Benefit)"
+
+
+class DiskType(models.TextChoices):
+    STANDARD_HDD = "Standard_LRS", "Standard HDD"
+    STANDARD_SSD = "StandardSSD_LRS", "Standard SSD"
+    PREMIUM_SSD = "Premium_LRS", "Premium SSD"
+
+
+class MigrationItemQuerySet(models.QuerySet):
+    def active(self):
+        return self.exclude(migration_state=MigrationState.ENABLE_MIGRATION_FAILED)
+
+
+class MigrationItem(models.Model):
+    """A replicating server (ASR's replicationMigrationItem): the target settings chosen in Replicate,
+    and where its replication stands. Its disks, batches and recovery points hang off it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    project = models.ForeignKey("projects.MigrateProject", on_delete=models.CASCADE, related_name="migration_items")
+    server = models.OneToOneField(DiscoveredServer, on_delete=models.CASCADE, related_name="migration_item")
+    appliance = models.ForeignKey(Appliance, on_delete=models.PROTECT, related_name="migration_items")
+    policy = models.ForeignKey(ReplicationPolicy, on_delete=models.PROTECT, related_name="items")
+    run_as_account = models.ForeignKey(RunAsAccount, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # Target settings (Replicate > Target settings, Compute); locked once replication starts.
+    target_resource_group = models.ForeignKey(
+        "projects.ResourceGroup", on_delete=models.PROTECT, related_name="+", null=True
+    )
+    target_vm_name = models.CharField(max_length=64)
+    target_vm_size = models.CharField(max_length=40)
+    target_vm_size_auto = models.BooleanField(default=True)
+    target_network = models.ForeignKey(
+        "projects.VirtualNetwork", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    target_subnet_name = models.CharField(max_length=80, blank=True)
+    test_network = models.ForeignKey(
+        "projects.VirtualNetwork", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    test_subnet_name = models.CharField(max_length=80, blank=True)
+    license_type = models.CharField(max_length=20, choices=LicenseType.choices, default=LicenseType.NO_LICENSE)
+    target_availability_set_id = models.CharField(max_length=400, blank=True)
+    # Where replication stands
+    migration_state = models.CharField(
+        max_length=40, choices=MigrationState.choices, default=MigrationState.ENABLE_MIGRATION_IN_PROGRESS
+    )
+    test_migrate_state = models.CharField(max_length=40, choices=TestMigrateState.choices, default="None")
+    replication_started_at = models.DateTimeField(null=True, blank=True)
+    initial_replication_completed_at = models.DateTimeField(null=True, blank=True)
+    current_job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_recovery_point_at = models.DateTimeField(null=True, blank=True)
+    last_recovery_point_id = models.UUIDField(null=True, blank=True)
+    last_upload_at = models.DateTimeField(null=True, blank=True)
+    # Apply lease: one worker at a time applies this item's batches (see replication.data_path).
+    apply_lease_owner = models.CharField(max_length=64, blank=True)
+    apply_lease_until = models.DateTimeField(null=True, blank=True)
+    apply_pending = models.BooleanField(default=False)
+
+    objects = MigrationItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["target_vm_name"]
+        indexes = [models.Index(fields=["project", "migration_state"])]
+
+    def __str__(self) -> str:
+        return self.target_vm_name
+
+    @property
+    def arm_name(self) -> str:
+        return str(self.server_id)
+
+    @property
+    def settings_locked(self) -> bool:
+        """The tutorial: settings can be changed until replication starts, not after."""
+        return self.replication_started_at is not None
+
+    @property
+    def settings_locked_reason(self) -> str:
+        if not self.settings_locked:
+            return ""
+        return "Replication has started: settings can't be changed after replication starts."
+
+
+class ProtectedDisk(models.Model):
+    """One of a replicating server's disks; an excluded disk is kept (included=False) so the wizard and
+    the VM can say it is left out. Sequence and cycle counters drive the replica (replication.data_path)."""
+
+    item = models.ForeignKey(MigrationItem, on_delete=models.CASCADE, related_name="disks")
+    disk_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=255, blank=True)
+    is_os_disk = models.BooleanField(default=False)
+    size_bytes = models.BigIntegerField()
+    disk_type = models.CharField(max_length=20, choices=DiskType.choices, default=DiskType.STANDARD_SSD)
+    included = models.BooleanField(default=True)
+    # The batches stored durably (highest contiguous sequence) and applied to the replica.
+    stored_sequence = models.BigIntegerField(default=0)
+    applied_sequence = models.BigIntegerField(default=0)
+    applied_cycle = models.PositiveIntegerField(default=0)
+    # What the agent has read of the disk in the current full (initial or resync) cycle.
+    scanned_bytes = models.BigIntegerField(default=0)
+    transferred_bytes = models.BigIntegerField(default=0)  # over the wire, all cycles
+    changed_bytes = models.BigIntegerField(default=0)  # block data carried, all cycles
+    resync_required = models.BooleanField(default=False)
+    resync_generation = models.PositiveIntegerField(default=0)  # raised to ask the agent for a full cycle
+    resync_reason = models.CharField(max_length=300, blank=True)
+    replica_digest = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-is_os_disk", "disk_id"]
+        constraints = [models.UniqueConstraint(fields=["item", "disk_id"], name="unique_protected_disk")]
+
+    def __str__(self) -> str:
+        return f"{self.item} {self.disk_id}"
+
+    @property
+    def size_gb(self) -> float:
+        return round(self.size_bytes / 1024**3, 1)
+
+
+class ReplicationBatch(models.Model):
+    """A batch of blocks the process server uploaded to the cache storage account: stored durably
+    before the agent is acknowledged, applied to the replica in sequence order, deleted once a later
+    recovery point covers it. `marker` ends a cycle for its disk."""
+
+    disk = models.ForeignKey(ProtectedDisk, on_delete=models.CASCADE, related_name="batches")
+    sequence = models.BigIntegerField()
+    cycle = models.PositiveIntegerField()
+    full = models.BooleanField(default=False)  # initial replication or resync: the whole disk is resent
+    block_count = models.PositiveIntegerField(default=0)
+    data_bytes = models.BigIntegerField(default=0)
+    wire_bytes = models.BigIntegerField(default=0)
+    blob_name = models.CharField(max_length=300)
+    marker = models.JSONField(null=True, blank=True)
+    stored_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["disk", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["disk", "sequence"], name="unique_batch_sequence")]
+
+    def __str__(self) -> str:
+        return f"{self.disk} #{self.sequence}"
+
+
+class RecoveryPoint(models.Model):
+    """A crash-consistent point: every included disk's replica holds the agent's cycle `cycle`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    item = models.ForeignKey(MigrationItem, on_delete=models.CASCADE, related_name="recovery_points")
+    cycle = models.PositiveIntegerField()
+    recorded_at = models.DateTimeField()
+    captured_at = models.DateTimeField()  # when the agent finished reading the disks for it
+    point_type = models.CharField(max_length=30, default="CrashConsistent")
+    disks = models.JSONField(default=dict)  # disk_id -> {"digest", "sizeBytes"}
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        constraints = [models.UniqueConstraint(fields=["item", "cycle"], name="one_point_per_cycle")]
+
+    def __str__(self) -> str:
+        return f"{self.item} cycle {self.cycle}"
+
+
+class KeyVaultKey(models.Model):
+    """The project's Key Vault key that wraps the process server's data keys; stored encrypted with
+    the hub's master key (hub.secrets)."""
+
+    project = models.OneToOneField("projects.MigrateProject", on_delete=models.CASCADE, related_name="vault_key")
+    encrypted_key = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Key Vault key of {self.project}"
