@@ -28,6 +28,7 @@ urlpatterns = [
     # The ARM API lives at the site root, as on management.azure.com.
     path("", include("projects.arm")),
     path("", include("replication.arm")),
+    path("", include("replication.arm_migration")),
     path("", include("projects.graph")),
     path("", include("replication.appliance_api")),
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view()),

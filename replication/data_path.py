@@ -43,6 +43,7 @@ from replication.models import (
     ProtectedDisk,
     RecoveryPoint,
     ReplicationBatch,
+    TransferSample,
 )
 
 logger = logging.getLogger(__name__)
@@ -250,10 +251,43 @@ def batch_store(appliance, body: bytes) -> tuple[ReplicationBatch, bool]:
             locked.scanned_bytes = min(locked.size_bytes, max(0, scanned))
         locked.save(update_fields=["stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes"])
         MigrationItem.objects.filter(pk=item.pk, replication_started_at__isnull=True).update(replication_started_at=now)
-        MigrationItem.objects.filter(pk=item.pk).update(last_upload_at=now)
+        _record_throughput(item.pk, len(body), now)
         transaction.on_commit(lambda: request_apply(item.pk))
         transaction.on_commit(lambda: _push(item.pk))
     return batch, False
+
+
+THROUGHPUT_WINDOW = timedelta(seconds=5)
+
+
+def _record_throughput(item_id, byte_count: int, now) -> None:
+    """Count the bytes into the item's current window; a window older than a few seconds becomes the
+    item's throughput and a new window starts. Also the project's per-minute transfer sample."""
+    locked = (
+        MigrationItem.objects.select_for_update()
+        .only("pk", "project_id", "throughput_window_started_at", "throughput_window_bytes")
+        .get(pk=item_id)
+    )
+    started = locked.throughput_window_started_at
+    update = {"last_upload_at": now}
+    if started is None or now - started > THROUGHPUT_WINDOW * 4:
+        update.update(throughput_window_started_at=now, throughput_window_bytes=byte_count)
+    elif now - started >= THROUGHPUT_WINDOW:
+        window_bytes = locked.throughput_window_bytes + byte_count
+        update.update(
+            throughput_bytes_per_second=window_bytes / max((now - started).total_seconds(), 0.001),
+            throughput_window_started_at=now,
+            throughput_window_bytes=0,
+        )
+    else:
+        update["throughput_window_bytes"] = F("throughput_window_bytes") + byte_count
+    MigrationItem.objects.filter(pk=item_id).update(**update)
+    minute = now.replace(second=0, microsecond=0)
+    sample, created = TransferSample.objects.get_or_create(
+        project_id=locked.project_id, minute=minute, defaults={"bytes": byte_count}
+    )
+    if not created:
+        TransferSample.objects.filter(pk=sample.pk).update(bytes=F("bytes") + byte_count)
 
 
 def request_apply(item_id) -> None:

@@ -255,6 +255,10 @@ class MigrationItem(models.Model):
     last_recovery_point_at = models.DateTimeField(null=True, blank=True)
     last_recovery_point_id = models.UUIDField(null=True, blank=True)
     last_upload_at = models.DateTimeField(null=True, blank=True)
+    # Upload throughput, measured over windows of a few seconds (replication.data_path).
+    throughput_bytes_per_second = models.FloatField(default=0)
+    throughput_window_started_at = models.DateTimeField(null=True, blank=True)
+    throughput_window_bytes = models.BigIntegerField(default=0)
     # Apply lease: one worker at a time applies this item's batches (see replication.data_path).
     apply_lease_owner = models.CharField(max_length=64, blank=True)
     apply_lease_until = models.DateTimeField(null=True, blank=True)
@@ -375,3 +379,18 @@ class KeyVaultKey(models.Model):
 
     def __str__(self) -> str:
         return f"Key Vault key of {self.project}"
+
+
+class TransferSample(models.Model):
+    """Bytes a project's process servers uploaded per minute: the overview's data replicated over time."""
+
+    project = models.ForeignKey("projects.MigrateProject", on_delete=models.CASCADE, related_name="transfer_samples")
+    minute = models.DateTimeField()
+    bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["minute"]
+        constraints = [models.UniqueConstraint(fields=["project", "minute"], name="one_sample_per_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.minute:%H:%M}"

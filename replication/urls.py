@@ -1,7 +1,12 @@
 from django.urls import path
 
 from replication import views
+from replication.portal import monitor, replicate
 
 app_name = "replication"
 
-urlpatterns = [path("migrate/discovered-servers/", views.discovered_servers, name="discovered-servers")]
+urlpatterns = [
+    path("migrate/discovered-servers/", views.discovered_servers, name="discovered-servers"),
+    *replicate.urlpatterns,
+    *monitor.urlpatterns,
+]

@@ -119,7 +119,9 @@ def production_hub(data_dir: Path, database_url: str, redis_url: str) -> Hub:
 
     redis.Redis.from_url(redis_url).flushdb()
     env = base_env(data_dir)
-    env.update({"DATABASE_URL": recreate_database(database_url, "migratehub_live"), "REDIS_URL": redis_url})
+    # Derived from the suite's database name, so two suites with different DATABASE_URLs can run at once.
+    live_name = database_url.rstrip("/").rsplit("/", 1)[-1].split("?")[0] + "_live"
+    env.update({"DATABASE_URL": recreate_database(database_url, live_name), "REDIS_URL": redis_url})
     hub = Hub(url=f"http://127.0.0.1:{free_port()}", env=env)
     hub.manage("migrate", "--noinput", "-v0")
     hub.manage("seed_demo")

@@ -1,0 +1,3 @@
+"""ARM: Site Recovery migration items, recovery points, policies and jobs."""
+
+urlpatterns: list = []
