@@ -1,0 +1,327 @@
+"""The hub's half of the data path, fed by an in-test process server that encodes batches exactly as
+docs/replication-protocol.md says: store durably, apply in order, idempotently, check digests,
+record recovery points, resynchronize a diverged disk."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import struct
+
+import pytest
+import zstandard
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.core.management import call_command
+
+from hub.arm.errors import ArmError
+from jobs.services import job_run
+from projects import services as project_services
+from projects.models import MigrateProject, ResourceGroup, User, VirtualNetwork
+from replication import data_path, keyvault, services
+from replication.models import Appliance, MigrationItem, MigrationState, RecoveryPoint, ReplicationBatch
+from replication.replicate import DiskChoice, ReplicationPlan, ServerPlan, replication_enable
+from replication.tests.conftest import issue
+
+pytestmark = pytest.mark.django_db
+
+BLOCK = 4096
+MIB = 1024 * 1024
+
+
+def block_hash(block: bytes) -> bytes:
+    return hashlib.blake2b(block, digest_size=16).digest()
+
+
+def content_digest(image: bytes) -> str:
+    digest = hashlib.sha256()
+    for index in range(0, -(-len(image) // BLOCK)):
+        block = image[index * BLOCK : (index + 1) * BLOCK]
+        if any(block):
+            digest.update(index.to_bytes(8, "little") + block_hash(block))
+    digest.update(len(image).to_bytes(8, "little"))
+    return digest.hexdigest()
+
+
+def records(image: bytes, indexes) -> bytes:
+    out = bytearray()
+    for index in indexes:
+        block = image[index * BLOCK : (index + 1) * BLOCK]
+        if any(block):
+            out += struct.pack("<QI", index, len(block)) + block
+        else:
+            out += struct.pack("<QI", index, 0)
+    return bytes(out)
+
+
+class ProcessServer:
+    """What the appliance's process server does to a batch: zstd, AES-256-GCM under a wrapped key."""
+
+    def __init__(self, project):
+        self.data_key = os.urandom(32)
+        self.key_id, self.wrapped = keyvault.wrap_key(project, self.data_key)
+
+    def body(self, item, disk_id, sequence, cycle, payload: bytes, *, full, marker=None, scanned=0) -> bytes:
+        nonce = os.urandom(12)
+        aad = f"{item.pk}/{disk_id}/{sequence}".encode()
+        sealed = AESGCM(self.data_key).encrypt(nonce, zstandard.ZstdCompressor(level=1).compress(payload), aad)
+        header = {
+            "itemId": str(item.pk),
+            "diskId": disk_id,
+            "sequence": sequence,
+            "cycle": cycle,
+            "full": full,
+            "scannedBytes": scanned,
+            "blockCount": 0,
+            "dataBytes": len(payload),
+            "marker": marker,
+            "keyId": self.key_id,
+            "wrappedKey": self.wrapped,
+            "nonce": base64.b64encode(nonce).decode(),
+            "compression": "zstd",
+            "encryption": "AES-256-GCM",
+        }
+        encoded = json.dumps(header).encode()
+        return b"MHE1" + len(encoded).to_bytes(4, "little") + encoded + sealed
+
+
+def marker(cycle: int, image: bytes) -> dict:
+    return {"cycle": cycle, "digest": content_digest(image), "sizeBytes": len(image), "capturedAt": 1_700_000_000}
+
+
+@pytest.fixture
+def replicating(settings, tmp_path, django_capture_on_commit_callbacks):
+    """A Contoso server replicating through a finalized appliance, its disks 1 MiB and 512 KiB."""
+    settings.REPLICATION_DIR = tmp_path / "replication"
+    call_command("seed_demo", verbosity=0)
+    admin = User.objects.get(email="admin@contoso.com")
+    group = ResourceGroup.objects.get(name="rg-migrate")
+    project, _ = project_services.migrate_project_create_or_update(
+        user=admin, resource_group=group, name="datapath", location="westeurope"
+    )
+    project_services.tool_register(user=admin, project=project, tool="ServerMigration")
+    with django_capture_on_commit_callbacks():
+        job = project_services.create_resources_start(
+            user=admin, project=project, target_region="westeurope", machines_virtualized="physical"
+        )
+    job_run(job.pk)
+    project = MigrateProject.objects.get(pk=project.pk)
+    appliance, _ = services.appliance_register(key_text=issue(project)[1], name="appliance-1")
+    Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
+    appliance.refresh_from_db()
+    machine = {
+        "hostName": "web01",
+        "osType": "Linux",
+        "osName": "Ubuntu",
+        "osVersion": "22.04",
+        "architecture": "x86_64",
+        "cores": 2,
+        "memoryMB": 4096,
+        "disks": [
+            {"diskId": "disk0", "sizeBytes": MIB, "isOsDisk": True},
+            {"diskId": "disk1", "sizeBytes": MIB // 2, "isOsDisk": False},
+        ],
+        "nics": [{"nicId": "nic0", "ipAddresses": ["10.0.0.4"], "isPrimary": True}],
+    }
+    with django_capture_on_commit_callbacks():
+        server = services.server_report(
+            appliance=appliance, machine_id="m-web01", agent_version="9.60", machine=machine
+        )
+    services.server_discover(server.pk)
+    server.refresh_from_db()
+    network = VirtualNetwork.objects.get(name="vnet-prod")
+    plan = ReplicationPlan(
+        appliance=appliance,
+        target_resource_group=group,
+        target_network=network,
+        target_subnet="default",
+        hybrid_benefit=False,
+        servers=[
+            ServerPlan(
+                server=server,
+                vm_name="web01",
+                os_disk_id="disk0",
+                disks=[DiskChoice("disk0"), DiskChoice("disk1", include=False)],
+            )
+        ],
+        new_credentials=("dummy", "root", "secret"),
+    )
+    with django_capture_on_commit_callbacks():
+        (job,) = replication_enable(admin, project, plan)
+    job_run(job.pk)
+    item = MigrationItem.objects.get(server=server)
+    assert item.migration_state == MigrationState.INITIAL_SEEDING_IN_PROGRESS
+    return item
+
+
+def image(seed: int, size: int) -> bytearray:
+    rng = random.Random(seed)
+    data = bytearray(size)
+    for index in range(size // BLOCK):
+        if rng.random() < 0.6:  # the rest stays zero, as unused space does
+            data[index * BLOCK : (index + 1) * BLOCK] = rng.randbytes(BLOCK // 2) * 2
+    return data
+
+
+def send_full(ps, item, disk_id, data, cycle, first_sequence, batch_blocks=64):
+    """A full cycle: every non-zero block, in batches, the last one carrying the marker."""
+    indexes = [index for index in range(len(data) // BLOCK) if any(data[index * BLOCK : (index + 1) * BLOCK])]
+    chunks = [indexes[start : start + batch_blocks] for start in range(0, len(indexes), batch_blocks)] or [[]]
+    sequence = first_sequence
+    for position, chunk in enumerate(chunks):
+        last = position == len(chunks) - 1
+        body = ps.body(
+            item,
+            disk_id,
+            sequence,
+            cycle,
+            records(bytes(data), chunk),
+            full=True,
+            marker=marker(cycle, bytes(data)) if last else None,
+            scanned=(chunk[-1] + 1) * BLOCK if chunk else len(data),
+        )
+        data_path.batch_store(item.appliance, body)
+        sequence += 1
+    return sequence
+
+
+def replica_bytes(item, disk_id) -> bytes:
+    disk = item.disks.get(disk_id=disk_id)
+    return data_path.replica_path(disk).read_bytes()
+
+
+def apply(item):
+    data_path.replica_apply(item.pk, owner="test")
+
+
+def test_initial_then_delta_cycles_make_the_replica_equal_the_source(replicating):
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(1, MIB)
+    next_sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1)
+    apply(item)
+    assert hashlib.sha256(replica_bytes(item, "disk0")).digest() == hashlib.sha256(source).digest()
+    item.refresh_from_db()
+    assert item.migration_state == MigrationState.REPLICATING
+    assert RecoveryPoint.objects.filter(item=item, cycle=1).exists()
+    assert item.replication_started_at is not None  # settings are locked from the first batch
+
+    changed = sorted(random.Random(2).sample(range(MIB // BLOCK), 8))
+    for index in changed:
+        source[index * BLOCK : (index + 1) * BLOCK] = os.urandom(BLOCK)
+    source[0:BLOCK] = bytes(BLOCK)  # a block that became zero travels as a zero record
+    changed = sorted({0, *changed})
+    body = ps.body(
+        item, "disk0", next_sequence, 2, records(bytes(source), changed), full=False, marker=marker(2, bytes(source))
+    )
+    data_path.batch_store(item.appliance, body)
+    apply(item)
+    assert replica_bytes(item, "disk0") == bytes(source)
+    assert RecoveryPoint.objects.filter(item=item, cycle=2).exists()
+    assert not ReplicationBatch.objects.filter(disk__item=item).exists()  # the cache lets applied batches go
+
+
+def test_batches_apply_in_sequence_order_and_duplicates_are_acknowledged(replicating):
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(3, MIB)
+    indexes = [index for index in range(MIB // BLOCK) if any(source[index * BLOCK : (index + 1) * BLOCK])]
+    first, second = indexes[: len(indexes) // 2], indexes[len(indexes) // 2 :]
+    late = ps.body(item, "disk0", 2, 1, records(bytes(source), second), full=True, marker=marker(1, bytes(source)))
+    data_path.batch_store(item.appliance, late)
+    apply(item)
+    disk = item.disks.get(disk_id="disk0")
+    assert (disk.stored_sequence, disk.applied_sequence) == (0, 0)  # waits for sequence 1
+    early = ps.body(item, "disk0", 1, 1, records(bytes(source), first), full=True, scanned=MIB // 2)
+    batch, duplicate = data_path.batch_store(item.appliance, early)
+    assert not duplicate
+    _, duplicate = data_path.batch_store(item.appliance, early)
+    assert duplicate
+    apply(item)
+    apply(item)  # a redelivered task finds nothing left and changes nothing
+    disk.refresh_from_db()
+    assert (disk.stored_sequence, disk.applied_sequence, disk.applied_cycle) == (2, 2, 1)
+    assert replica_bytes(item, "disk0") == bytes(source)
+
+
+def test_reapplying_a_batch_after_a_lost_commit_is_idempotent(replicating, monkeypatch):
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(4, MIB)
+    next_sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1)
+    apply(item)
+    source[5 * BLOCK : 6 * BLOCK] = b"x" * BLOCK
+    source[9 * BLOCK : 10 * BLOCK] = b"y" * BLOCK
+    body = ps.body(item, "disk0", next_sequence, 2, records(bytes(source), [5, 9]), full=False)
+    data_path.batch_store(item.appliance, body)
+    closing = ps.body(item, "disk0", next_sequence + 1, 2, b"", full=False, marker=marker(2, bytes(source)))
+    data_path.batch_store(item.appliance, closing)
+
+    def killed(*args, **kwargs):
+        raise SystemExit("the worker died after writing, before committing")
+
+    committing = data_path._commit_applied
+    monkeypatch.setattr(data_path, "_commit_applied", killed)
+    with pytest.raises(SystemExit):
+        apply(item)
+    disk = item.disks.get(disk_id="disk0")
+    assert disk.applied_sequence == next_sequence - 1  # nothing was recorded as applied
+    monkeypatch.setattr(data_path, "_commit_applied", committing)
+    apply(item)  # the redelivered task writes the same bytes again
+    assert replica_bytes(item, "disk0") == bytes(source)
+    assert RecoveryPoint.objects.filter(item=item, cycle=2).exists()
+
+
+def test_a_diverged_replica_is_detected_and_resynchronized(replicating):
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(5, MIB)
+    next_sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1)
+    apply(item)
+    disk = item.disks.get(disk_id="disk0")
+    with open(data_path.replica_path(disk), "r+b") as replica:  # someone damages the replica
+        replica.seek(7 * BLOCK)
+        replica.write(b"\xff" * BLOCK)
+    empty_delta = ps.body(item, "disk0", next_sequence, 2, b"", full=False, marker=marker(2, bytes(source)))
+    data_path.batch_store(item.appliance, empty_delta)
+    apply(item)
+    disk.refresh_from_db()
+    assert disk.resync_required and disk.resync_generation == 1
+    assert not RecoveryPoint.objects.filter(item=item, cycle=2).exists()
+    (instruction,) = data_path.replication_instructions(item.appliance)
+    assert instruction["disks"][0]["resyncGeneration"] == 1
+    send_full(ps, item, "disk0", source, cycle=3, first_sequence=next_sequence + 1)
+    apply(item)
+    disk.refresh_from_db()
+    assert not disk.resync_required
+    assert replica_bytes(item, "disk0") == bytes(source)
+    assert RecoveryPoint.objects.filter(item=item, cycle=3).exists()
+
+
+def test_uploads_that_do_not_belong_are_refused(replicating):
+    item = replicating
+    ps = ProcessServer(item.project)
+    with pytest.raises(ArmError) as refused:
+        data_path.batch_store(item.appliance, b"not a batch")
+    assert refused.value.status == 400
+    with pytest.raises(ArmError) as refused:
+        data_path.batch_store(item.appliance, ps.body(item, "disk1", 1, 1, b"", full=True))  # excluded disk
+    assert refused.value.code == "DiskNotProtected"
+    other = Appliance.objects.create(project=item.project, name="other", credential_hash="x" * 64)
+    with pytest.raises(ArmError) as refused:
+        data_path.batch_store(other, ps.body(item, "disk0", 1, 1, b"", full=True))
+    assert refused.value.status == 404
+
+
+def test_a_tampered_batch_is_not_applied_and_the_disk_is_resent(replicating):
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(6, MIB)
+    body = bytearray(ps.body(item, "disk0", 1, 1, records(bytes(source), [1, 2]), full=True))
+    body[-5] ^= 0xFF
+    data_path.batch_store(item.appliance, bytes(body))
+    apply(item)
+    disk = item.disks.get(disk_id="disk0")
+    assert disk.resync_required and disk.applied_sequence == 1
