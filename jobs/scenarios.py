@@ -15,6 +15,9 @@ class Step:
     name: str
     friendly_name: str
     run: Callable  # run(job) -> None
+    # A step that coordinates with other workers through committed rows (a lease, say) runs outside
+    # the job's transaction; it must be idempotent on its own.
+    atomic: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,3 +60,12 @@ class JobStepError(Exception):
         self.message = message
         self.possible_causes = possible_causes
         self.recommended_action = recommended_action
+
+
+class JobStepWaiting(Exception):
+    """The step waits for something outside the hub (an agent's final sync, say): the job stays in
+    progress and runs the step again after `retry_after` seconds, without holding a worker."""
+
+    def __init__(self, reason: str, retry_after: float = 1.0):
+        super().__init__(reason)
+        self.retry_after = retry_after

@@ -68,10 +68,10 @@ def job_start(
     return job
 
 
-def _enqueue(job_id) -> None:
+def _enqueue(job_id, countdown: float = 0) -> None:
     from jobs.tasks import run_job
 
-    run_job.delay(str(job_id))
+    run_job.apply_async(args=[str(job_id)], countdown=countdown or None)
 
 
 def job_run(job_id) -> None:
@@ -92,7 +92,10 @@ def job_run(job_id) -> None:
         JobTask.objects.filter(pk=task.pk, state=State.NOT_STARTED).update(
             state=State.IN_PROGRESS, started_at=clock.now()
         )
+        step = scenario.step(task.name)
         try:
+            if not step.atomic:
+                step.run(job)
             with transaction.atomic():
                 # A redelivered job can have two runners: the job lock serialises them, and the
                 # second one finds the task succeeded (skip) or the job finished (stop).
@@ -101,8 +104,12 @@ def job_run(job_id) -> None:
                 locked = JobTask.objects.select_for_update().get(pk=task.pk)
                 if locked.state == State.SUCCEEDED:
                     continue
-                scenario.step(task.name).run(job)
+                if step.atomic:
+                    step.run(job)
                 JobTask.objects.filter(pk=task.pk).update(state=State.SUCCEEDED, ended_at=clock.now())
+        except scenarios.JobStepWaiting as waiting:
+            _enqueue(job.pk, countdown=waiting.retry_after)
+            return
         except Exception as error:
             _finish(job, scenario, failed_task=task, error=error)
             return

@@ -545,6 +545,8 @@ def _record_recovery_point(item: MigrationItem) -> None:
         for batch in ReplicationBatch.objects.filter(disk__in=disks, cycle=cycle, marker__isnull=False)
     }
     captured = [marker.get("capturedAt") for marker in markers.values() if marker.get("capturedAt")]
+    # A final point: the agent shut the source down before reading it (Migrate with shutdown).
+    is_final = bool(markers) and all(marker.get("final") for marker in markers.values())
     now = clock.now()
     captured_at = min(now, datetime.fromtimestamp(max(captured), tz=UTC) + (now - timezone.now())) if captured else now
     with transaction.atomic():
@@ -555,8 +557,14 @@ def _record_recovery_point(item: MigrationItem) -> None:
             defaults={
                 "recorded_at": now,
                 "captured_at": captured_at,
+                "is_final": is_final,
                 "disks": {
-                    disk.disk_id: {"digest": disk.replica_digest, "sizeBytes": disk.size_bytes} for disk in disks
+                    disk.disk_id: {
+                        "digest": disk.replica_digest,
+                        "sizeBytes": disk.size_bytes,
+                        "sourceSha256": (markers.get(disk.pk) or {}).get("sha256", ""),
+                    }
+                    for disk in disks
                 },
             },
         )
@@ -592,7 +600,9 @@ def replication_instructions(appliance) -> list[dict]:
     """For the appliance's heartbeat answer: every server it should be replicating, with the hub's
     view of each disk's next sequence and resync generation."""
     items = (
-        MigrationItem.objects.filter(appliance=appliance, migration_state__in=REPLICATING_STATES)
+        MigrationItem.objects.filter(
+            appliance=appliance, migration_state__in=REPLICATING_STATES, replication_stopped_at__isnull=True
+        )
         .select_related("server", "policy")
         .prefetch_related("disks")
     )
@@ -605,6 +615,8 @@ def replication_instructions(appliance) -> list[dict]:
                 "itemId": str(item.pk),
                 "state": item.migration_state,
                 "cycleSeconds": item.policy.cycle_seconds,
+                # Migrate with shutdown: stop the source, send a final cycle (marker "final": true).
+                "shutdown": item.shutdown_requested_at is not None,
                 "nextCycle": max((disk.applied_cycle for disk in disks), default=0) + 1,
                 "disks": [
                     {

@@ -192,6 +192,8 @@ class MigrationState(models.TextChoices):
 
 
 class TestMigrateState(models.TextChoices):
+    __test__ = False  # not a test class, whatever pytest thinks of its name
+
     NONE = "None"
     IN_PROGRESS = "TestMigrationInProgress"
     SUCCEEDED = "TestMigrationSucceeded"
@@ -259,6 +261,14 @@ class MigrationItem(models.Model):
     throughput_bytes_per_second = models.FloatField(default=0)
     throughput_window_started_at = models.DateTimeField(null=True, blank=True)
     throughput_window_bytes = models.BigIntegerField(default=0)
+    # Test migration, migration and stopping replication (replication.migrate)
+    last_test_migration_at = models.DateTimeField(null=True, blank=True)
+    last_test_migration_status = models.CharField(max_length=20, blank=True)
+    last_migration_at = models.DateTimeField(null=True, blank=True)
+    last_migration_status = models.CharField(max_length=20, blank=True)
+    # Set by Migrate with shutdown: the agent stops the source and sends a final cycle.
+    shutdown_requested_at = models.DateTimeField(null=True, blank=True)
+    replication_stopped_at = models.DateTimeField(null=True, blank=True)
     # Apply lease: one worker at a time applies this item's batches (see replication.data_path).
     apply_lease_owner = models.CharField(max_length=64, blank=True)
     apply_lease_until = models.DateTimeField(null=True, blank=True)
@@ -359,7 +369,9 @@ class RecoveryPoint(models.Model):
     recorded_at = models.DateTimeField()
     captured_at = models.DateTimeField()  # when the agent finished reading the disks for it
     point_type = models.CharField(max_length=30, default="CrashConsistent")
-    disks = models.JSONField(default=dict)  # disk_id -> {"digest", "sizeBytes"}
+    # The last point, taken after the source was shut down for migration: nothing was written after it.
+    is_final = models.BooleanField(default=False)
+    disks = models.JSONField(default=dict)  # disk_id -> {"digest", "sizeBytes", "sourceSha256"?}
 
     class Meta:
         ordering = ["-recorded_at"]
@@ -394,3 +406,71 @@ class TransferSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} {self.minute:%H:%M}"
+
+
+class VirtualMachine(models.Model):
+    """An Azure VM (Microsoft.Compute/virtualMachines) that a test migration or a migration built from
+    a recovery point. A test VM is named `<name>-Test` and tagged as a test."""
+
+    arm_type = "Microsoft.Compute/virtualMachines"
+
+    class PowerState(models.TextChoices):
+        RUNNING = "running", "Running"
+        STOPPED = "stopped", "Stopped"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    resource_group = models.ForeignKey("projects.ResourceGroup", on_delete=models.CASCADE, related_name="vms")
+    name = models.CharField(max_length=80)
+    location = models.CharField(max_length=40)
+    size = models.CharField(max_length=40)
+    os_type = models.CharField(max_length=20)
+    os_name = models.CharField(max_length=120, blank=True)
+    license_type = models.CharField(max_length=20, blank=True)
+    availability_set_id = models.CharField(max_length=400, blank=True)
+    network = models.ForeignKey("projects.VirtualNetwork", null=True, on_delete=models.SET_NULL, related_name="+")
+    subnet_name = models.CharField(max_length=80, blank=True)
+    private_ip = models.GenericIPAddressField(null=True, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    is_test = models.BooleanField(default=False)
+    power_state = models.CharField(max_length=20, choices=PowerState.choices, default=PowerState.RUNNING)
+    migration_item = models.ForeignKey(
+        MigrationItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="virtual_machines"
+    )
+    source_server_name = models.CharField(max_length=255, blank=True)
+    recovery_point_time = models.DateTimeField(null=True, blank=True)
+    created_by_job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # Complete the migration: checklist item key -> {"by": email, "at": ISO time}
+    checklist = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["resource_group", "name"], name="unique_vm_name_in_group")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arm_id(self) -> str:
+        return f"{self.resource_group.arm_id}/providers/{self.arm_type}/{self.name}"
+
+
+class ManagedDisk(models.Model):
+    """A VM's disk, built from a replica disk at a recovery point; its data is a file under
+    REPLICATION_DIR/disks, and its SHA-256 is recorded when built."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    vm = models.ForeignKey(VirtualMachine, on_delete=models.CASCADE, related_name="disks")
+    name = models.CharField(max_length=120)
+    source_disk_id = models.CharField(max_length=128)
+    is_os_disk = models.BooleanField(default=False)
+    size_bytes = models.BigIntegerField()
+    disk_type = models.CharField(max_length=20, choices=DiskType.choices)
+    sha256 = models.CharField(max_length=64, blank=True)
+    content_digest = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-is_os_disk", "name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -31,6 +31,7 @@ from replication.models import (
     ProtectedDisk,
     ReplicationPolicy,
     RunAsAccount,
+    VirtualMachine,
 )
 
 POLICY_NAME = "migrate-policy"
@@ -169,6 +170,7 @@ def server_plan_problems(project, plan: ReplicationPlan, server_plan: ServerPlan
         problems.append(
             Problem("disks", "UnknownDisk", f"{name} has no disk {', '.join(unknown)}: choose among its disks.", name)
         )
+    os_disk_reported = True
     if server_plan.os_disk_id not in known_disks:
         problems.append(Problem("os_disk", "OsDiskNotSelected", f"Select {name}'s OS disk.", name))
     elif not server_plan.disk_choice(server_plan.os_disk_id).include:
@@ -180,8 +182,19 @@ def server_plan_problems(project, plan: ReplicationPlan, server_plan: ServerPlan
                 name,
             )
         )
+    else:
+        os_disk_reported = False
     selected = server_plan.selected_disks()
-    add("disks", vm_requirements.check_disks(selected))
+    # A missing or excluded OS disk is already said above, in words that name the fix; "exactly one OS
+    # disk" would only repeat it.
+    add(
+        "disks",
+        [
+            found
+            for found in vm_requirements.check_disks(selected)
+            if not (os_disk_reported and found.rule == "OneOsDisk")
+        ],
+    )
     data_disk_count = len([disk for disk in selected if not disk["isOsDisk"]])
     nics = max(1, len(server.nics))
     if server_plan.vm_size:
@@ -218,6 +231,16 @@ def server_plan_problems(project, plan: ReplicationPlan, server_plan: ServerPlan
                 "AvailabilitySetNotInTargetGroup",
                 f"Availability set {chosen_set.name} is in resource group {chosen_set.resource_group.name}; it must "
                 f"be in the target resource group {group.name}.",
+                name,
+            )
+        )
+    elif chosen_set is not None and project.target_region and not _same_region(chosen_set.location, project):
+        problems.append(
+            Problem(
+                "availability_set",
+                "AvailabilitySetNotInTargetRegion",
+                f"Availability set {chosen_set.name} is in {chosen_set.location}; the VM is created in "
+                f"{project.target_region}, so the set must be there too.",
                 name,
             )
         )
@@ -268,7 +291,17 @@ def replication_plan_problems(user, project, plan: ReplicationPlan, *, item=None
                 "Add guest credentials (any account will do when the Mobility service is installed by hand).",
             )
         )
-    if plan.new_credentials and not all(part.strip() for part in plan.new_credentials):
+    if plan.run_as_account is not None and plan.appliance is not None:
+        if plan.run_as_account.appliance_id != plan.appliance.pk:
+            problems.append(
+                Problem(
+                    "guest_credentials",
+                    "GuestCredentialsNotOnAppliance",
+                    f"Guest credentials {plan.run_as_account.friendly_name} belong to another appliance: select "
+                    f"credentials of {plan.appliance.name}, or add new ones.",
+                )
+            )
+    elif plan.new_credentials and not all(part.strip() for part in plan.new_credentials):
         problems.append(
             Problem(
                 "guest_credentials",
@@ -276,6 +309,19 @@ def replication_plan_problems(user, project, plan: ReplicationPlan, *, item=None
                 "Guest credentials need a friendly name, a user name and a password.",
             )
         )
+    elif plan.new_credentials and plan.appliance is not None:
+        # Adding credentials under an existing name would silently change the password that other
+        # replicating servers' push installation uses.
+        friendly_name = plan.new_credentials[0].strip()
+        if plan.appliance.run_as_accounts.filter(friendly_name__iexact=friendly_name).exists():
+            problems.append(
+                Problem(
+                    "guest_credentials",
+                    "GuestCredentialsNameTaken",
+                    f"Appliance {plan.appliance.name} already has guest credentials named {friendly_name}: select "
+                    "them, or give the new credentials another friendly name.",
+                )
+            )
     group = plan.target_resource_group
     if group is None:
         problems.append(Problem("target_resource_group", "TargetResourceGroupRequired", "Select a resource group."))
@@ -287,23 +333,13 @@ def replication_plan_problems(user, project, plan: ReplicationPlan, *, item=None
                 "The target resource group must be in the project's subscription.",
             )
         )
-    network = plan.target_network
-    if network is None:
+    if plan.target_network is None:
         problems.append(Problem("target_network", "VirtualNetworkRequired", "Select the virtual network to join."))
     else:
-        if project.target_region and network.location.lower() != project.target_region.lower():
-            problems.append(
-                Problem(
-                    "target_network",
-                    "VirtualNetworkNotInTargetRegion",
-                    f"Virtual network {network.name} is in {network.location}; the project migrates to "
-                    f"{project.target_region}. Choose a network there.",
-                )
-            )
-        if not network.subnets.filter(name__iexact=plan.target_subnet).exists():
-            problems.append(
-                Problem("target_subnet", "SubnetNotFound", f"Select a subnet of {network.name} for the migrated VMs.")
-            )
+        problems.extend(_network_problems(project, plan.target_network, plan.target_subnet, "target", "migrated VMs"))
+    # The test network is optional (Test migrate can pick one later), but one that is given must be usable.
+    if plan.test_network is not None:
+        problems.extend(_network_problems(project, plan.test_network, plan.test_subnet, "test", "test migrations"))
     if not plan.servers and item is None:
         problems.append(Problem("servers", "NoServerSelected", "Check at least one server to replicate."))
     names_in_plan: dict[str, str] = {}
@@ -333,7 +369,41 @@ def replication_plan_problems(user, project, plan: ReplicationPlan, *, item=None
     return problems
 
 
+def _same_region(location: str, project) -> bool:
+    return location.lower() == project.target_region.lower()
+
+
+def _network_problems(project, network: VirtualNetwork, subnet: str, prefix: str, purpose: str) -> list[Problem]:
+    """A network the VMs join (prefix "target") or test migrations join (prefix "test")."""
+    problems = []
+    if network.resource_group.subscription_id != project.subscription.pk:
+        problems.append(
+            Problem(
+                f"{prefix}_network",
+                "VirtualNetworkNotInTargetSubscription",
+                f"Virtual network {network.name} is in another subscription; the VMs are created in the project's "
+                f"subscription {project.subscription.display_name}. Choose a network there.",
+            )
+        )
+    if project.target_region and not _same_region(network.location, project):
+        problems.append(
+            Problem(
+                f"{prefix}_network",
+                "VirtualNetworkNotInTargetRegion",
+                f"Virtual network {network.name} is in {network.location}; the project migrates to "
+                f"{project.target_region}. Choose a network there.",
+            )
+        )
+    if not network.subnets.filter(name__iexact=subnet).exists():
+        problems.append(
+            Problem(f"{prefix}_subnet", "SubnetNotFound", f"Select a subnet of {network.name} for the {purpose}.")
+        )
+    return problems
+
+
 def vm_name_taken(group: ResourceGroup, name: str, *, exclude=None) -> bool:
+    if VirtualMachine.objects.filter(resource_group=group, name__iexact=name).exists():
+        return True
     return (
         MigrationItem.objects.filter(target_resource_group=group)
         .annotate(lowered=Lower("target_vm_name"))
@@ -349,9 +419,10 @@ def _authorize(user, project, plan: ReplicationPlan) -> None:
         access.authorize(
             user, access.MANAGE_TARGET_VMS, plan.target_resource_group.subscription, plan.target_resource_group.name
         )
-    if plan.target_network is not None:
-        group = plan.target_network.resource_group
-        access.authorize(user, access.JOIN_TARGET_NETWORK, group.subscription, group.name)
+    for network in (plan.target_network, plan.test_network):
+        if network is not None:
+            group = network.resource_group
+            access.authorize(user, access.JOIN_TARGET_NETWORK, group.subscription, group.name)
 
 
 def replication_policy(project) -> ReplicationPolicy:

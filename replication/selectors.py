@@ -15,7 +15,10 @@ def server_migration_counts(project, now) -> dict:
     items = project.migration_items.all()
     return {
         "discovered": project.discovered_servers.discovered(now).count(),
-        "replicating": items.filter(migration_state__in=REPLICATING_STATES).count(),
-        "test_migrated": items.filter(test_migrate_state="TestMigrationSucceeded").count(),
+        "replicating": items.filter(
+            migration_state__in=REPLICATING_STATES, replication_stopped_at__isnull=True
+        ).count(),
+        # A test migration counts once it was cleaned up (the tutorial's rule).
+        "test_migrated": items.filter(last_test_migration_status="Succeeded").count(),
         "migrated": items.filter(migration_state=MigrationState.MIGRATION_SUCCEEDED).count(),
     }

@@ -45,6 +45,8 @@ def initial_progress_percent(item: MigrationItem, disks) -> int:
 
 
 def allowed_operations(item: MigrationItem) -> list[str]:
+    if item.replication_stopped_at is not None:
+        return []
     if item.migration_state == MigrationState.INITIAL_SEEDING_IN_PROGRESS:
         return ["DisableMigration"]
     if item.migration_state == MigrationState.REPLICATING:
