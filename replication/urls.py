@@ -1,7 +1,7 @@
 from django.urls import path
 
 from replication import views
-from replication.portal import monitor, replicate
+from replication.portal import migration, monitor, replicate
 
 app_name = "replication"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("migrate/discovered-servers/", views.discovered_servers, name="discovered-servers"),
     *replicate.urlpatterns,
     *monitor.urlpatterns,
+    *migration.urlpatterns,
 ]

@@ -1,0 +1,3 @@
+"""Portal pages: see the module docstring once written."""
+
+urlpatterns: list = []
