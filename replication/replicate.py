@@ -88,6 +88,10 @@ class ReplicationPlan:
     new_credentials: tuple[str, str, str] | None = None  # friendly name, user name, password
     test_network: VirtualNetwork | None = None
     test_subnet: str = ""
+    # The ARM API names its policy and may go without guest credentials (runAsAccountId is optional
+    # there: the Mobility service is installed by hand); the wizard always asks for them.
+    policy: ReplicationPolicy | None = None
+    guest_credentials_required: bool = True
 
 
 @dataclass(frozen=True)
@@ -283,7 +287,7 @@ def replication_plan_problems(user, project, plan: ReplicationPlan, *, item=None
         problems.append(
             Problem("vcenter", "VCenterRequired", "Name the vCenter server that manages the VMs (VMware only).")
         )
-    if item is None and plan.run_as_account is None and not plan.new_credentials:
+    if item is None and plan.guest_credentials_required and plan.run_as_account is None and not plan.new_credentials:
         problems.append(
             Problem(
                 "guest_credentials",
@@ -460,7 +464,7 @@ def replication_enable(user, project, plan: ReplicationPlan, *, link: str = "") 
         problems = replication_plan_problems(user, project, plan)
         if problems:
             raise ReplicationInvalid(problems)
-        policy = replication_policy(project)
+        policy = plan.policy or replication_policy(project)
         run_as_account = _run_as_account(plan)
         for server_plan in plan.servers:
             item = _create_item(user, project, plan, server_plan, policy, run_as_account)

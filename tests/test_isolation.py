@@ -156,6 +156,37 @@ API_URLS = [
     ("GET", RG + "/providers/Microsoft.RecoveryServices/vaults"),
     ("GET", "/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults"),
     ("GET", "/subscriptions/{sub}/providers/Microsoft.Storage/storageAccounts"),
+    ("GET", "{vault_id}/replicationMigrationItems"),
+    (
+        "GET",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems",
+    ),
+    (
+        "GET",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}",
+    ),
+    (
+        "PUT",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}",
+    ),
+    (
+        "PATCH",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}",
+    ),
+    (
+        "GET",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/migrationRecoveryPoints",
+    ),
+    (
+        "GET",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/operationresults/{job}",
+    ),
+    ("GET", "{vault_id}/replicationPolicies"),
+    ("GET", "{vault_id}/replicationPolicies/migrate-policy"),
+    ("PUT", "{vault_id}/replicationPolicies/migrate-policy"),
+    ("GET", "{vault_id}/replicationJobs"),
+    ("GET", "{vault_id}/replicationJobs/{job}"),
+    ("GET", "{vault_id}/replicationOperationStatus/{job}"),
 ]
 
 

@@ -167,3 +167,56 @@ def test_a_portal_refusal_of_a_role_assignment_names_the_roles(live_hub):
         "You need Owner or User Access Administrator on resource group rg-migrate to add role assignments."
         in response.text
     )
+
+
+# Site Recovery writes under the project's vault (replication.arm_migration): enabling replication,
+# changing a replicating server and creating a policy need write on the vault, which Owner and
+# Contributor hold; a Reader, and a Virtual Machine Contributor (who may only manage target VMs), are
+# refused before the body is read. An allowed caller gets past the gate to the vault's answer (no
+# appliance registered here, so no fabric: 404), or, for a policy, its creation.
+ASR_WRITERS = {"admin", "migrator", "appdev"}
+CONTAINER_PATH = "replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container"
+
+
+@pytest.fixture(scope="module")
+def vault_id(live_hub):
+    from tests.test_isolation import create_resources
+
+    project = f"{RG_PATH}/providers/Microsoft.Migrate/migrateProjects/{unique('asr')[:20]}"
+    live_hub.api("PUT", project, json={"location": "westeurope"})
+    live_hub.api("POST", f"{project}/registerTool", json={"tool": "ServerMigration"})
+    return create_resources(live_hub, project)
+
+
+def api_enable_replication(hub, vault, email):
+    item = f"{vault}/{CONTAINER_PATH}/replicationMigrationItems/{uuid.uuid4()}"
+    return hub.api("PUT", item, email=email, json={"properties": {}})
+
+
+def api_update_replication(hub, vault, email):
+    item = f"{vault}/{CONTAINER_PATH}/replicationMigrationItems/{uuid.uuid4()}"
+    return hub.api("PATCH", item, email=email, json={"properties": {}})
+
+
+def api_create_policy(hub, vault, email):
+    body = {"properties": {"providerSpecificInput": {"instanceType": "InMageRcm"}}}
+    return hub.api("PUT", f"{vault}/replicationPolicies/matrix-policy", email=email, json=body)
+
+
+ASR_API = {
+    "enable replication": (api_enable_replication, 404),
+    "change a replicating server": (api_update_replication, 404),
+    "create a replication policy": (api_create_policy, 200),
+}
+
+
+@pytest.mark.parametrize("action", ASR_API)
+@pytest.mark.parametrize("name", USERS)
+def test_site_recovery_writes_allow_and_refuse_by_role(live_hub, vault_id, action, name):
+    call, allowed_status = ASR_API[action]
+    response = call(live_hub, vault_id, f"{name}@contoso.com")
+    if name in ASR_WRITERS:
+        assert response.status_code == allowed_status, response.text
+    else:
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["code"] == "AuthorizationFailed"
