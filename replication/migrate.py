@@ -1,5 +1,5 @@
-"""Test migrate, Clean up test migration, Migrate and Stop replication (the tutorial's "Run a test
-migration", "Migrate VMs" and "Complete the migration").
+"""Test migrate, Clean up test migration, Migrate, Resynchronize and Stop replication (the tutorial's
+"Run a test migration", "Migrate VMs" and "Complete the migration").
 
 Each verb is allowed only when status.allowed_operations says so (409 OperationNotAllowed and no job
 otherwise), claims the item with a conditional update, and runs as a job whose failure gives the
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 
 from hub import clock
 from hub.arm.errors import ArmError
@@ -33,6 +34,7 @@ from replication.models import (
     ManagedDisk,
     MigrationItem,
     MigrationState,
+    ProtectedDisk,
     RecoveryPoint,
     ReplicationBatch,
     TestMigrateState,
@@ -137,6 +139,17 @@ def migrate_start(user, item: MigrationItem, *, shutdown: bool = True, link="") 
             shutdown_requested_at=clock.now() if shutdown else None,
         )
         return _start(user, item, "Migrate", {"shutdown": shutdown, "requested_at": clock.now().isoformat()}, link)
+
+
+def resync_start(user, item: MigrationItem, *, link="") -> Job:
+    """Resynchronize: the agent sends every included disk again in full (it sees each disk's resync
+    generation go up at its next heartbeat). The replica keeps its latest recovery point meanwhile, so
+    test migration and migration stay possible."""
+    group = item.project.resource_group
+    access.authorize(user, access.REPLICATE_SERVERS, group.subscription, group.name)
+    with transaction.atomic():
+        item = _claim(item, "StartResync")
+        return _start(user, item, "MigrationStartResync", {}, link)
 
 
 def stop_replication_start(user, item: MigrationItem, *, link="") -> Job:
@@ -559,6 +572,8 @@ def _disable_replication(job: Job) -> None:
 
 def _delete_replication_data(job: Job) -> None:
     item = _item(job)
+    for test_vm in VirtualMachine.objects.filter(migration_item=item, is_test=True):
+        delete_vm(test_vm)  # a test VM not cleaned up goes with the replication it came from
     batches = ReplicationBatch.objects.filter(disk__item=item)
     for blob_name in batches.values_list("blob_name", flat=True):
         (settings.REPLICATION_DIR / blob_name).unlink(missing_ok=True)
@@ -580,6 +595,11 @@ def _stop_failed(job: Job) -> None:
     MigrationItem.objects.filter(
         pk=job.input["item_id"], migration_state=MigrationState.DISABLE_MIGRATION_IN_PROGRESS
     ).update(migration_state=MigrationState.REPLICATING, replication_stopped_at=None)
+    if job.input.get("migrated"):
+        # A migrated item keeps its state while stopping; without this it would allow nothing again.
+        MigrationItem.objects.filter(
+            pk=job.input["item_id"], migration_state=MigrationState.MIGRATION_SUCCEEDED
+        ).update(replication_stopped_at=None)
 
 
 register(
@@ -594,5 +614,38 @@ register(
         succeeded_title="Replication stopped",
         failed_title="Stopping replication failed",
         on_failure=_stop_failed,
+    )
+)
+
+
+# Resynchronize
+
+RESYNC_REASON = "Resynchronization was requested (Resynchronize replication)."
+
+
+def _request_full_cycle(job: Job) -> None:
+    item = _item(job)
+    if item.migration_state != MigrationState.REPLICATING or item.replication_stopped_at is not None:
+        raise JobStepError(
+            "ReplicationNotInDeltaSync",
+            f"{item.target_vm_name} is no longer replicating (migration state {item.migration_state}).",
+            recommended_action="Resynchronize only a server whose status is Ready to migrate.",
+        )
+    ProtectedDisk.objects.filter(item=item, included=True).update(
+        resync_required=True, resync_reason=RESYNC_REASON, resync_generation=F("resync_generation") + 1
+    )
+    _push(job)
+
+
+register(
+    Scenario(
+        name="MigrationStartResync",
+        friendly_name="Resynchronize replication",
+        steps=(Step("StartResync", "Start resynchronization", _request_full_cycle),),
+        running_title="Resynchronizing {target}...",
+        succeeded_title="Resynchronization started",
+        failed_title="Resynchronization failed",
+        succeeded_message="Every disk of {target} is being sent again in full; its latest recovery point stays "
+        "usable meanwhile.",
     )
 )

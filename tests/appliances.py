@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
+import sys
 import tarfile
 import time
 from dataclasses import dataclass
@@ -13,6 +15,10 @@ from urllib.parse import quote
 
 from tests.hubs import CONTOSO, free_port, unique
 from tests.test_isolation import create_resources, csrf, portal_session
+
+# The appliance's process server needs zstandard and cryptography, which the system python3 may
+# lack: its scripts run the Python named here, and every appliance the tests start inherits it.
+os.environ.setdefault("APPLIANCE_PYTHON", sys.executable)
 
 
 def wait_for_line(process: subprocess.Popen, text: str, seconds: float = 30) -> list[str]:

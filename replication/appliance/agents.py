@@ -1,6 +1,7 @@
 """The configuration server's side of the agent protocol: agents register with the passphrase, then
-heartbeat with the credential they were given. Agents registered under an older passphrase (before
-`genpassphrase -g`) are refused until they register again, as in Azure."""
+heartbeat with the credential they were given, and learn from the answer what to replicate. Agents
+registered under an older passphrase (before `genpassphrase -g`) are refused until they register
+again, as in Azure; the process server authenticates batches the same way."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import threading
 import time
 
 from appliance import state
+from appliance.assignments import ReplicationAssignments
 from appliance.hub_client import HubClient, HubError
 
 
@@ -30,8 +32,9 @@ FORWARDING_CONCURRENCY = 1
 
 
 class AgentRegistry:
-    def __init__(self, home: str, hub: HubClient, appliance_id: str):
+    def __init__(self, home: str, hub: HubClient, appliance_id: str, assignments: ReplicationAssignments | None = None):
         self.home, self.hub, self.appliance_id = home, hub, appliance_id
+        self.assignments = assignments
         self.lock = threading.Lock()
         self.forwarding = threading.BoundedSemaphore(FORWARDING_CONCURRENCY)
         self.agents = state.load_agents(home)
@@ -68,8 +71,9 @@ class AgentRegistry:
             state.save_agents(self.home, self.agents)
         return {"agentId": machine_id, "secret": secret, "serverId": server["serverId"]}
 
-    def heartbeat(self, body: dict) -> dict:
-        machine_id, secret = str(body.get("agentId", "")), str(body.get("secret", ""))
+    def authenticate(self, agent_id, secret, *, alive: bool = False) -> str:
+        """The agent's machine id, if its credential is good under the current passphrase generation."""
+        machine_id, secret = str(agent_id or ""), str(secret or "")
         with self.lock:
             agent = self.agents.get(machine_id)
             if agent is None or not hmac.compare_digest(agent["secretHash"], _hash(secret)):
@@ -80,8 +84,14 @@ class AgentRegistry:
                     "PassphraseChanged",
                     "The appliance's passphrase was regenerated: register the agent again with the new passphrase.",
                 )
-            agent["lastHeartbeat"] = time.time()
-        return {"status": "Connected"}
+            if alive:
+                agent["lastHeartbeat"] = time.time()
+        return machine_id
+
+    def heartbeat(self, body: dict) -> dict:
+        machine_id = self.authenticate(body.get("agentId"), body.get("secret"), alive=True)
+        entry = self.assignments.entry_for(machine_id) if self.assignments else None
+        return {"status": "Connected", "replication": entry}
 
     def statuses(self, silent_after_seconds: float) -> list[dict]:
         """What the appliance tells the hub about each agent with its own heartbeat."""

@@ -13,6 +13,8 @@ import socket
 import sys
 from dataclasses import dataclass
 
+from appliance import process_server
+
 MINIMUM = {"cores": 1, "memory_gib": 1.0, "free_disk_gib": 1.0}
 AZURE_RECOMMENDED = {"cores": 8, "memory_gib": 16.0, "free_disk_gib": 600.0}
 
@@ -76,4 +78,9 @@ def shortfalls(host: Host, minimum: dict | None = None) -> tuple[list[str], list
             warnings.append(
                 f"The host has {have} {unit}; Azure recommends {AZURE_RECOMMENDED[field]} for a production appliance."
             )
+    if process_server.libraries_missing():
+        warnings.append(
+            f"Replication will not run: {process_server.MISSING_LIBRARIES}, for this Python ({sys.executable}); "
+            "or run the appliance with APPLIANCE_PYTHON set to a Python that has them."
+        )
     return problems, warnings

@@ -1,9 +1,13 @@
-"""The appliance's client of the hub's appliance API (outbound HTTP only, JSON both ways)."""
+"""The appliance's client of the hub's appliance API (outbound HTTP only): JSON calls, and binary
+uploads of replication batches on a kept-alive connection per thread."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 
 
@@ -15,11 +19,20 @@ class HubError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def _error_from(status: int, data: bytes) -> HubError:
+    try:
+        detail = json.loads(data)["error"]
+        return HubError(status, detail.get("code", "Error"), detail.get("message", f"The hub answered {status}."))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return HubError(status, "HttpError", f"The hub answered {status}.")
+
+
 class HubClient:
-    def __init__(self, hub_url: str, credential: str | None = None, timeout: float = 15):
+    def __init__(self, hub_url: str, credential: str | None = None, timeout: float = 15, upload_timeout: float = 120):
         self.hub_url = hub_url.rstrip("/")
         self.credential = credential
-        self.timeout = timeout
+        self.timeout, self.upload_timeout = timeout, upload_timeout
+        self._connections = threading.local()
 
     def post(self, path: str, body: dict) -> dict:
         request = urllib.request.Request(
@@ -34,13 +47,68 @@ class HubClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as error:
-            try:
-                detail = json.loads(error.read())["error"]
-                raise HubError(error.code, detail.get("code", "Error"), detail.get("message", str(error))) from None
-            except (ValueError, KeyError, TypeError):
-                raise HubError(error.code, "HttpError", f"The hub answered {error.code}.") from None
+            raise _error_from(error.code, error.read()) from None
         except urllib.error.URLError as error:
             raise HubError(0, "HubUnreachable", f"Cannot reach the hub at {self.hub_url}: {error.reason}") from None
         except (OSError, ValueError) as error:
             # A dropped connection mid-answer, a timeout, or an answer that is not JSON.
             raise HubError(0, "HubUnreachable", f"No usable answer from the hub at {self.hub_url}: {error}") from None
+
+    def post_bytes(self, path: str, parts: list) -> dict:
+        """POST the concatenation of parts (bytes-like, sent as they are: no joined copy) as
+        application/octet-stream; the JSON answer of a 200 or 201.
+
+        Each thread keeps its connection to the hub alive between uploads. A kept connection the hub
+        closed meanwhile fails on first use; the upload is then made once more on a new connection
+        (batches are idempotent by sequence, so a repeat is answered as a duplicate)."""
+        length = sum(len(part) for part in parts)
+        for attempt in range(2):
+            connection, reused = self._connection()
+            try:
+                connection.putrequest("POST", self._path_prefix() + path, skip_accept_encoding=True)
+                connection.putheader("Content-Type", "application/octet-stream")
+                connection.putheader("Accept", "application/json")
+                connection.putheader("Content-Length", str(length))
+                if self.credential:
+                    connection.putheader("Authorization", f"Appliance {self.credential}")
+                connection.endheaders()
+                for part in parts:
+                    connection.send(part)
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                self._close_connection()
+                if reused and attempt == 0:
+                    continue
+                raise HubError(0, "HubUnreachable", f"Cannot reach the hub at {self.hub_url}: {error}") from None
+            if response.will_close:
+                self._close_connection()
+            if response.status in (200, 201):
+                try:
+                    answer = json.loads(data or b"{}")
+                except ValueError:
+                    answer = None
+                if not isinstance(answer, dict):
+                    raise HubError(502, "HttpError", "The hub's answer to an upload is not a JSON object.")
+                return answer
+            raise _error_from(response.status, data)
+        raise AssertionError("unreachable")
+
+    def _path_prefix(self) -> str:
+        return urllib.parse.urlsplit(self.hub_url).path.rstrip("/")
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        connection = getattr(self._connections, "connection", None)
+        if connection is not None:
+            return connection, True
+        parts = urllib.parse.urlsplit(self.hub_url)
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = kind(parts.hostname, parts.port, timeout=self.upload_timeout)
+        self._connections.connection = connection
+        return connection, False
+
+    def _close_connection(self) -> None:
+        connection = getattr(self._connections, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._connections.connection = None

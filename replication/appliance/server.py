@@ -1,5 +1,6 @@
 """The running appliance: the configuration server and the process server listen for agents on one
-address; a heartbeat thread reports both components to the hub."""
+address; a heartbeat thread reports both components to the hub and keeps what its answers say to
+replicate. Connections are kept alive (HTTP/1.1), as agents stream batches on them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from appliance import VERSION, repository
 from appliance.agents import AgentError, AgentRegistry
+from appliance.assignments import ReplicationAssignments
 from appliance.hub_client import HubClient
+from appliance.process_server import BATCHES_PATH, MAX_BATCH_BODY, ProcessServer
+
+MAX_JSON_BODY = 1_000_000
 
 logger = logging.getLogger("appliance")
 
@@ -23,12 +28,14 @@ class Appliance:
         self.heartbeat_seconds = heartbeat_seconds
         self.agent_silent_seconds = agent_silent_seconds
         self.hub = HubClient(registration["hub"], credential=registration["credential"])
-        self.agents = AgentRegistry(home, self.hub, registration["applianceId"])
+        self.assignments = ReplicationAssignments(home)
+        self.agents = AgentRegistry(home, self.hub, registration["applianceId"], self.assignments)
+        self.process_server = ProcessServer(self.hub, registration["applianceId"], self.agents, self.assignments)
         self.stopping = threading.Event()
         self.last_heartbeat_error: str | None = None
 
     def components(self) -> dict:
-        return {"configurationServer": "Running", "processServer": "Running"}
+        return {"configurationServer": "Running", "processServer": self.process_server.status()}
 
     def heartbeat_once(self) -> None:
         body = {
@@ -37,7 +44,9 @@ class Appliance:
             "listen": self.registration["listen"],
             "agents": self.agents.statuses(self.agent_silent_seconds),
         }
-        self.hub.post(f"/appliance-api/v1/appliances/{self.registration['applianceId']}/heartbeat", body)
+        answer = self.hub.post(f"/appliance-api/v1/appliances/{self.registration['applianceId']}/heartbeat", body)
+        if isinstance(answer.get("replication"), list):
+            self.assignments.replace(answer["replication"])
 
     def heartbeat_forever(self) -> None:
         while not self.stopping.is_set():
@@ -56,6 +65,11 @@ class Appliance:
 def handler_for(appliance: Appliance):
     class Handler(BaseHTTPRequestHandler):
         server_version = f"MigrateHubAppliance/{VERSION}"
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes: with Nagle's algorithm the second waits for the
+        # client's delayed ACK, 40 ms per answer.
+        disable_nagle_algorithm = True
+        timeout = 600  # a kept-alive connection idle this long is closed
 
         def _json(self, status: int, body: dict) -> None:
             data = json.dumps(body).encode()
@@ -65,10 +79,20 @@ def handler_for(appliance: Appliance):
             self.end_headers()
             self.wfile.write(data)
 
-        def _body(self) -> dict:
-            length = int(self.headers.get("Content-Length") or 0)
+        def _length(self, limit: int) -> int:
             try:
-                body = json.loads(self.rfile.read(min(length, 1_000_000)) or b"{}")
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= limit:
+                self.close_connection = True  # the body stays unread: the connection cannot be reused
+                raise AgentError(413, "RequestTooLarge", f"Send a body of at most {limit} bytes, with Content-Length.")
+            return length
+
+        def _body(self) -> dict:
+            length = self._length(MAX_JSON_BODY)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
             except ValueError:
                 body = None
             if not isinstance(body, dict):
@@ -88,17 +112,28 @@ def handler_for(appliance: Appliance):
 
         def do_POST(self):  # noqa: N802
             routes = {
-                "/agent-api/v1/register": appliance.agents.register,
-                "/agent-api/v1/heartbeat": appliance.agents.heartbeat,
+                "/agent-api/v1/register": lambda: appliance.agents.register(self._body()),
+                "/agent-api/v1/heartbeat": lambda: appliance.agents.heartbeat(self._body()),
+                BATCHES_PATH: self._batch,
             }
             route = routes.get(self.path.split("?")[0])
             if route is None:
+                self.close_connection = True
                 self._json(404, {"error": {"code": "NotFound", "message": f"No such path {self.path}"}})
                 return
             try:
-                self._json(200, route(self._body()))
+                self._json(200, route())
             except AgentError as error:
                 self._json(error.status, {"error": {"code": error.code, "message": error.message}})
+
+        def _batch(self) -> dict:
+            """Binary, up to 16 MiB: a batch of block records (the JSON routes take 1 MB)."""
+            length = self._length(MAX_BATCH_BODY)
+            body = self.rfile.read(length)
+            if len(body) < length:
+                self.close_connection = True
+                raise AgentError(400, "InvalidBatch", "The body ended before its Content-Length.")
+            return appliance.process_server.receive(body)
 
         def _send(self, status: int, content_type: str, data: bytes) -> None:
             self.send_response(status)
@@ -118,6 +153,7 @@ def run(home: str, registration: dict, heartbeat_seconds: float, agent_silent_se
     host, port = registration["listen"].rsplit(":", 1)
     ThreadingHTTPServer.request_queue_size = 128  # Python's default backlog of 5 resets a fleet's bursts
     server = ThreadingHTTPServer((host, int(port)), handler_for(appliance))
+    appliance.process_server.start()
     threading.Thread(target=appliance.heartbeat_forever, name="heartbeat", daemon=True).start()
     print(
         f"Appliance {registration['name']} listening on {registration['listen']} (configuration server, process server)"

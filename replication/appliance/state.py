@@ -1,5 +1,6 @@
 """The appliance's own files under its home directory: its registration (with the credential the hub
-issued) and the passphrase agents register with. Both are readable by the appliance's user only."""
+issued), the passphrase agents register with, the agents, and what the hub last said to replicate.
+All are readable by the appliance's user only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ REGISTRATION_FILE = "appliance.json"
 PASSPHRASE_FILE = "passphrase"
 GENERATION_FILE = "passphrase.generation"
 AGENTS_FILE = "agents.json"
+REPLICATION_FILE = "replication.json"
 PASSPHRASE_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -20,6 +22,17 @@ def _write_private(path: str, text: str) -> None:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)
     os.chmod(path, 0o600)
+
+
+def _replace_private(path: str, text: str) -> None:
+    """Write a temporary file, fsync, rename: a crash leaves the old file or the new one."""
+    temporary = path + ".tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 def save_registration(home: str, registration: dict) -> None:
@@ -68,3 +81,18 @@ def current_passphrase(home: str) -> str:
         raise SystemExit(f"No passphrase in {home}: run ./setup first.")
     with open(path) as handle:
         return handle.read().strip()
+
+
+def load_replication(home: str) -> list[dict]:
+    """What the hub said to replicate at its last heartbeat answer, so a restarted appliance serves it
+    to agents before its first heartbeat."""
+    try:
+        with open(os.path.join(home, REPLICATION_FILE)) as handle:
+            entries = json.load(handle)
+    except (OSError, ValueError):
+        return []
+    return [entry for entry in entries if isinstance(entry, dict)] if isinstance(entries, list) else []
+
+
+def save_replication(home: str, entries: list[dict]) -> None:
+    _replace_private(os.path.join(home, REPLICATION_FILE), json.dumps(entries, indent=1) + "\n")

@@ -32,7 +32,7 @@ MIB = 1024 * 1024
 
 
 def block_hash(block: bytes) -> bytes:
-    return hashlib.blake2b(block, digest_size=16).digest()
+    return hashlib.sha256(block).digest()[:16]
 
 
 def content_digest(image: bytes) -> str:

@@ -4,10 +4,13 @@
   UnifiedAgentConfigurator.sh -i <appliance IP> -P <passphrase file> [-S <machine profile>]
   UnifiedAgent.exe /Role "MS" /Silent [/InstallLocation PREFIX]  (Windows installer, rehearsed on Linux)
   UnifiedAgentConfigurator.exe /CSEndPoint <ip> /PassphraseFilePath <file>
-  svagents [--foreground]                                          (the service: heartbeats)
+  svagents [--foreground]                                          (the service: heartbeats, replication)
 
 Installing copies the agent into PREFIX/Vx (default /usr/local/ASR, or any folder, so it can run
-unprivileged). Configuring registers the machine with the appliance and starts the service."""
+unprivileged). Configuring registers the machine with the appliance and starts the service. Once
+the hub replicates the machine, the service replicates its disks to the appliance's process server
+(docs/replication-protocol.md), keeping its state in Vx/var/replication; AGENT_CYCLE_SECONDS (or
+--cycle-seconds when configuring) overrides the policy's cycle interval, for rehearsals."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import sys
 import time
 
 from agent import VERSION, client, inventory
+from agent.replicator import Replicator
 
 DEFAULT_PREFIX = "/usr/local/ASR"
 STATE_FILE = "drscout.json"
@@ -93,7 +97,12 @@ def _save_state(values: dict) -> None:
 
 
 def configure(
-    endpoint_address: str, passphrase_file: str, profile: str | None, start_service: bool, heartbeat_seconds: float
+    endpoint_address: str,
+    passphrase_file: str,
+    profile: str | None,
+    start_service: bool,
+    heartbeat_seconds: float,
+    cycle_seconds: float | None = None,
 ) -> int:
     try:
         with open(passphrase_file) as handle:
@@ -102,6 +111,11 @@ def configure(
         print(f"Cannot read the passphrase file {passphrase_file}: {error.strerror}.", file=sys.stderr)
         return 2
     machine_id, machine = inventory.profile_machine(profile) if profile else inventory.real_machine()
+    try:
+        machine, disks = inventory.disk_sources(machine, profile)
+    except ValueError as error:
+        print(f"The machine profile {profile} names a disk that cannot be read. {error}", file=sys.stderr)
+        return 2
     base_url = client.endpoint(endpoint_address)
     try:
         registered = client.post(
@@ -119,7 +133,10 @@ def configure(
             "secret": registered["secret"],
             "serverId": registered["serverId"],
             "heartbeatSeconds": heartbeat_seconds,
+            "cycleSeconds": cycle_seconds,
             "status": "Connected",
+            "machineId": machine_id,
+            "disks": disks,
         }
     )
     print(f"Registered {machine.get('hostName', machine_id)} with the appliance at {base_url}.")
@@ -139,28 +156,60 @@ def configure(
     return 0
 
 
+def _cycle_seconds(values: dict) -> float | None:
+    configured = values.get("cycleSeconds") or os.environ.get("AGENT_CYCLE_SECONDS")
+    return float(configured) if configured else None
+
+
 def service() -> int:
-    """Heartbeat forever. Re-reads the state each time, so a re-registration takes effect at once."""
+    """Heartbeat forever. Re-reads the state each time, so a re-registration takes effect at once.
+    The appliance's answer says whether, and what, to replicate; a replicator thread does it."""
     last_status = None
+    current: dict = {}
+    replicator: Replicator | None = None
+    replicating_item = None
     while True:
         values = _load_state()
         if not values:
             print("Not configured: run UnifiedAgentConfigurator.sh first.", file=sys.stderr)
             return 2
+        current.update(values)
         try:
-            client.post(
+            answer = client.post(
                 values["appliance"],
                 "/agent-api/v1/heartbeat",
                 {"agentId": values["agentId"], "secret": values["secret"]},
             )
             status = "Connected"
         except client.ApplianceError as error:
-            status = f"Disconnected: {error.message}"
+            answer, status = {}, f"Disconnected: {error.message}"
         if status != last_status:
             print(status, flush=True)
             values["status"] = status
             _save_state(values)
             last_status = status
+        if "replication" in answer:  # absent: an appliance that predates replication, or no answer
+            entry = answer["replication"] if isinstance(answer["replication"], dict) else None
+            if entry is not None and replicator is None:
+                replicator = Replicator(
+                    os.path.join(_vx_root(), "var", "replication"),
+                    str(values.get("machineId") or values["agentId"]),
+                    values.get("disks") or [],
+                    lambda: current,
+                    cycle_seconds=_cycle_seconds(values),
+                )
+                replicator.start()
+            item = entry and entry.get("itemId")
+            if item != replicating_item:
+                print(
+                    f"Replicating {len(entry.get('disks') or [])} disks as item {item}."
+                    if item
+                    else "Not replicating.",
+                    flush=True,
+                )
+                replicating_item = item
+            if replicator is not None:
+                replicator.update(entry)
         time.sleep(float(values.get("heartbeatSeconds", 30)))
 
 
@@ -213,8 +262,20 @@ def main(argv=None) -> int:
         parser.add_argument(
             "--heartbeat-seconds", type=float, default=float(os.environ.get("AGENT_HEARTBEAT_SECONDS", 30))
         )
+        parser.add_argument(
+            "--cycle-seconds",
+            type=float,
+            help="replicate every this many seconds instead of the replication policy's interval (rehearsals)",
+        )
         args = parser.parse_args(argv)
-        return configure(args.endpoint, args.passphrase_file, args.profile, not args.no_service, args.heartbeat_seconds)
+        return configure(
+            args.endpoint,
+            args.passphrase_file,
+            args.profile,
+            not args.no_service,
+            args.heartbeat_seconds,
+            args.cycle_seconds,
+        )
     if command == "configure-windows":
         flags = _windows_flags(argv)
         if "csendpoint" not in flags or "passphrasefilepath" not in flags:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 DEFAULT_PORT = 9443
@@ -45,3 +47,56 @@ def post(base_url: str, path: str, body: dict, timeout: float = 15) -> dict:
         raise ApplianceError(
             0, "ApplianceUnreachable", f"No usable answer from the appliance at {base_url}: {error}"
         ) from None
+
+
+class BatchConnection:
+    """One kept-alive connection to the appliance's process server, for a stream of batch uploads
+    (a new TCP connection per 4 MiB batch would cost more than the batch). Not thread-safe: one per
+    sending thread."""
+
+    def __init__(self, base_url: str, timeout: float = 120):
+        self.base_url, self.timeout = base_url, timeout
+        self._connection: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._connection is None:
+            parts = urllib.parse.urlsplit(self.base_url)
+            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            self._connection = kind(parts.hostname, parts.port, timeout=self.timeout)
+        return self._connection
+
+    def post(self, path: str, parts: list) -> dict:
+        """POST the concatenation of parts (bytes-like) as application/octet-stream; the JSON answer."""
+        length = sum(len(part) for part in parts)
+        try:
+            connection = self._connect()
+            connection.putrequest("POST", path, skip_accept_encoding=True)
+            connection.putheader("Content-Type", "application/octet-stream")
+            connection.putheader("Content-Length", str(length))
+            connection.endheaders()
+            for part in parts:
+                connection.send(part)
+            response = connection.getresponse()
+            data = response.read()
+            if response.will_close:
+                self.close()
+        except (OSError, http.client.HTTPException) as error:
+            self.close()
+            raise ApplianceError(
+                0, "ApplianceUnreachable", f"Cannot reach the appliance at {self.base_url}: {error}"
+            ) from None
+        try:
+            answer = json.loads(data or b"{}")
+        except ValueError:
+            answer = None
+        if response.status == 200 and isinstance(answer, dict):
+            return answer
+        detail = answer.get("error") if isinstance(answer, dict) else None
+        if isinstance(detail, dict):
+            raise ApplianceError(response.status, str(detail.get("code")), str(detail.get("message")))
+        raise ApplianceError(response.status, "HttpError", f"The appliance answered {response.status}.")
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -3,9 +3,12 @@ heartbeating, each reporting a machine built from a shipped profile (OS, size, d
 manager's view fills with realistic servers.
 
   ./fleet --appliance 127.0.0.1:9443 --passphrase-file pass.txt --count 50 [--duration 600]
+          [--replicate [--used-mib 16] [--state-dir fleet-state]]
 
 Simulated agents use the same protocol as real ones; each gets a stable identity from its index,
-so running the simulator again updates the same servers instead of adding more."""
+so running the simulator again updates the same servers instead of adding more. With --replicate,
+agents the hub replicates send their disks as synthetic disks with --used-mib MiB in use, through
+the same replication engine as a real agent (state per agent under --state-dir)."""
 
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from agent import VERSION, client
+from agent import VERSION, client, disks
+from agent.replicator import Replicator
 
 PROFILES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "profiles")
 
@@ -47,10 +51,23 @@ def simulated_machine(index: int, profiles: list[tuple[str, dict]], prefix: str)
 
 
 class Fleet:
-    def __init__(self, endpoint: str, passphrase: str, count: int, profiles, prefix: str, workers: int):
+    def __init__(
+        self,
+        endpoint: str,
+        passphrase: str,
+        count: int,
+        profiles,
+        prefix: str,
+        workers: int,
+        replicate_used_bytes: int = 0,
+        state_dir: str = "fleet-state",
+    ):
         self.endpoint, self.passphrase, self.count = client.endpoint(endpoint), passphrase, count
         self.profiles, self.prefix, self.workers = profiles, prefix, workers
         self.agents: dict[str, dict] = {}
+        self.machines: dict[str, dict] = {}
+        self.replicators: dict[str, Replicator] = {}
+        self.replicate_used_bytes, self.state_dir = replicate_used_bytes, state_dir
         self.lock = threading.Lock()
         self.failures: list[str] = []
 
@@ -65,21 +82,53 @@ class Fleet:
             return
         with self.lock:
             self.agents[machine_id] = registered
+            self.machines[machine_id] = machine
 
     def heartbeat_all(self) -> int:
         def beat(registered):
             try:
-                client.post(
+                answer = client.post(
                     self.endpoint,
                     "/agent-api/v1/heartbeat",
                     {"agentId": registered["agentId"], "secret": registered["secret"]},
                 )
-                return True
             except client.ApplianceError:
                 return False
+            if self.replicate_used_bytes and "replication" in answer:
+                self.replicate(registered, answer["replication"] if isinstance(answer["replication"], dict) else None)
+            return True
 
         with ThreadPoolExecutor(self.workers) as pool:
             return sum(pool.map(beat, list(self.agents.values())))
+
+    def replicate(self, registered: dict, entry: dict | None) -> None:
+        """Hand the hub's entry to the agent's replicator, started the first time there is one."""
+        machine_id = registered["agentId"]
+        with self.lock:
+            replicator = self.replicators.get(machine_id)
+            if replicator is None and entry is not None:
+                specs = [
+                    {
+                        "diskId": str(disk["diskId"]),
+                        "sizeBytes": int(disk["sizeBytes"]),
+                        "synthetic": {
+                            **disks.default_synthetic(machine_id, str(disk["diskId"]), int(disk["sizeBytes"])),
+                            "usedBytes": min(self.replicate_used_bytes, int(disk["sizeBytes"])),
+                        },
+                    }
+                    for disk in self.machines.get(machine_id, {}).get("disks", [])
+                ]
+                credentials = {"appliance": self.endpoint, **registered}
+                replicator = self.replicators[machine_id] = Replicator(
+                    os.path.join(self.state_dir, machine_id),
+                    machine_id,
+                    specs,
+                    lambda: credentials,
+                    log=lambda line: print(f"{machine_id}: {line}", flush=True),
+                )
+                replicator.start()
+        if replicator is not None:
+            replicator.update(entry)
 
     def register_all(self) -> float:
         started = time.monotonic()
@@ -100,12 +149,24 @@ def main(argv=None) -> int:
     parser.add_argument("--heartbeat-seconds", type=float, default=30)
     parser.add_argument("--duration", type=float, default=0, help="seconds to keep heartbeating (0: register and exit)")
     parser.add_argument("--workers", type=int, default=16, help="concurrent requests to the appliance")
+    parser.add_argument("--replicate", action="store_true", help="replicate the servers the hub replicates")
+    parser.add_argument("--used-mib", type=int, default=16, help="used space of each synthetic disk (--replicate)")
+    parser.add_argument("--state-dir", default="fleet-state", help="where replicating agents keep their state")
     args = parser.parse_args(argv)
     if not 1 <= args.count <= 5000:
         parser.error("--count must be between 1 and 5000")
     with open(args.passphrase_file) as handle:
         passphrase = handle.read().strip()
-    fleet = Fleet(args.appliance, passphrase, args.count, load_profiles(args.profiles), args.prefix, args.workers)
+    fleet = Fleet(
+        args.appliance,
+        passphrase,
+        args.count,
+        load_profiles(args.profiles),
+        args.prefix,
+        args.workers,
+        replicate_used_bytes=args.used_mib * 1024 * 1024 if args.replicate else 0,
+        state_dir=os.path.abspath(args.state_dir),
+    )
     seconds = fleet.register_all()
     print(f"Registered {len(fleet.agents)} of {args.count} simulated agents in {seconds:.1f} s.", flush=True)
     for failure in fleet.failures[:5]:

@@ -96,3 +96,44 @@ def profile_machine(path: str) -> tuple[str, dict]:
         profile = json.load(handle)
     machine = {key: value for key, value in profile.items() if key != "machineId"}
     return str(profile.get("machineId") or uuid.uuid5(uuid.NAMESPACE_URL, machine.get("hostName", path))), machine
+
+
+LOCAL_DISK_KEYS = ("path", "synthetic")
+
+
+def _device_size(path: str) -> int:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        return os.lseek(descriptor, 0, os.SEEK_END)
+    finally:
+        os.close(descriptor)
+
+
+def disk_sources(machine: dict, profile_path: str | None) -> tuple[dict, list[dict]]:
+    """The machine as the hub is told about it, and where each disk's data is read from for
+    replication: a real machine's /dev/<disk>; a profile disk's "path" (relative to the profile) or
+    "synthetic" settings, or synthetic defaults. A disk read from a path reports that path's size.
+    Local paths stay on this machine."""
+    reported = dict(machine)
+    reported["disks"], sources = [], []
+    for disk in machine.get("disks", []):
+        source = {"diskId": str(disk["diskId"]), "sizeBytes": int(disk.get("sizeBytes") or 0)}
+        if profile_path is None:
+            source["path"] = disk.get("name") or f"/dev/{disk['diskId']}"
+        elif disk.get("path"):
+            path = os.path.join(os.path.dirname(os.path.abspath(profile_path)), os.path.expanduser(str(disk["path"])))
+            try:
+                source["sizeBytes"] = _device_size(path)
+            except OSError as error:
+                raise ValueError(f"Disk {disk['diskId']}: cannot read {path}: {error.strerror}.") from None
+            source["path"] = path
+        elif isinstance(disk.get("synthetic"), dict):
+            source["synthetic"] = disk["synthetic"]
+        sources.append(source)
+        reported["disks"].append(
+            {
+                **{key: value for key, value in disk.items() if key not in LOCAL_DISK_KEYS},
+                "sizeBytes": source["sizeBytes"],
+            }
+        )
+    return reported, sources

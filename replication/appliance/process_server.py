@@ -1,0 +1,259 @@
+"""The process server: agents' replication batches in, compressed and encrypted batches out to the hub
+(docs/replication-protocol.md).
+
+A batch is checked (the agent's credential, its own item and disk, well-formed records), compressed
+with zstd level 1, encrypted with AES-256-GCM under a data key and uploaded; the agent is answered
+only once the hub has stored it. Data keys are made here and wrapped by the project's Key Vault key
+through the hub: the key itself stays in this process's memory, and a new one is made at start-up
+and after every 4 GiB it encrypted."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import struct
+import threading
+import time
+
+from appliance.agents import AgentError, AgentRegistry
+from appliance.assignments import ReplicationAssignments
+from appliance.hub_client import HubClient, HubError
+
+try:  # the process server needs both; without them the configuration server still runs
+    import zstandard
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+except ImportError:
+    zstandard = AESGCM = None
+
+logger = logging.getLogger("appliance")
+
+BATCHES_PATH = "/ps-api/v1/batches"
+MAX_BATCH_BODY = 16 * 1024 * 1024
+BATCH_MAGIC = b"MHB1"
+UPLOAD_MAGIC = b"MHE1"
+BLOCK_SIZE = 4096
+MAX_BATCH_DATA = 4 * 1024 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+RECORD = struct.Struct("<QI")
+ROTATE_AFTER_BYTES = 4 * 1024**3
+MISSING_LIBRARIES = "the process server needs the zstandard and cryptography packages (pip install them)"
+
+
+def libraries_missing() -> bool:
+    return zstandard is None or AESGCM is None
+
+
+class DataKey:
+    """An AES-256-GCM key and its wrapped form; the raw key is held only inside the cipher object."""
+
+    def __init__(self, cipher, key_id: str, wrapped_key: str):
+        self.cipher, self.key_id, self.wrapped_key = cipher, key_id, wrapped_key
+        self.encrypted_bytes = 0
+
+    def __repr__(self) -> str:
+        return f"DataKey({self.key_id!r})"
+
+
+class DataKeys:
+    def __init__(self, hub: HubClient, appliance_id: str, rotate_after_bytes: int = ROTATE_AFTER_BYTES):
+        self.hub, self.appliance_id, self.rotate_after_bytes = hub, appliance_id, rotate_after_bytes
+        self.lock = threading.Lock()
+        self.current: DataKey | None = None
+
+    def take(self, byte_count: int) -> DataKey:
+        """The key to encrypt byte_count bytes with; a new one when the current one has done its share
+        (uploads wait for the hub to wrap it, once per 4 GiB)."""
+        with self.lock:
+            if self.current is None or self.current.encrypted_bytes >= self.rotate_after_bytes:
+                self.current = self._new_key()
+            self.current.encrypted_bytes += byte_count
+            return self.current
+
+    def _new_key(self) -> DataKey:
+        key = os.urandom(32)
+        wrapped = self.hub.post(
+            f"/appliance-api/v1/appliances/{self.appliance_id}/keyvault/wrapkey",
+            {"value": base64.b64encode(key).decode()},
+        )
+        if not isinstance(wrapped.get("keyId"), str) or not isinstance(wrapped.get("wrappedKey"), str):
+            raise HubError(502, "InvalidWrapKeyAnswer", "The hub's wrapkey answer lacks keyId or wrappedKey.")
+        return DataKey(AESGCM(key), wrapped["keyId"], wrapped["wrappedKey"])
+
+
+def parse_batch(body) -> tuple[dict, memoryview]:
+    """The agent's header and its records; 400 for anything malformed."""
+    view = memoryview(body)
+    if len(view) < 8 or bytes(view[:4]) != BATCH_MAGIC:
+        raise AgentError(400, "InvalidBatch", "The body is not a replication batch (it must start with MHB1).")
+    length = int.from_bytes(view[4:8], "little")
+    if length > MAX_HEADER_BYTES or 8 + length > len(view):
+        raise AgentError(400, "InvalidBatch", "The batch header length is out of range.")
+    try:
+        header = json.loads(bytes(view[8 : 8 + length]))
+    except ValueError:
+        header = None
+    if not isinstance(header, dict):
+        raise AgentError(400, "InvalidBatch", "The batch header must be a JSON object.")
+    return header, view[8 + length :]
+
+
+def _integer(header: dict, name: str, minimum: int) -> int:
+    value = header.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise AgentError(400, "InvalidBatch", f"The batch header's {name} must be an integer of at least {minimum}.")
+    return value
+
+
+def check_header(header: dict) -> None:
+    for name in ("itemId", "diskId"):
+        if not isinstance(header.get(name), str) or not header[name]:
+            raise AgentError(400, "InvalidBatch", f"The batch header needs {name}.")
+    _integer(header, "sequence", 1)
+    cycle = _integer(header, "cycle", 1)
+    _integer(header, "scannedBytes", 0)
+    if not isinstance(header.get("full"), bool):
+        raise AgentError(400, "InvalidBatch", "The batch header's full must be true or false.")
+    if header.get("blockSize") != BLOCK_SIZE:
+        raise AgentError(400, "InvalidBatch", f"Blocks are {BLOCK_SIZE} bytes (blockSize).")
+    marker = header.get("marker")
+    if marker is not None:
+        if not isinstance(marker, dict) or marker.get("cycle") != cycle or not isinstance(marker.get("digest"), str):
+            raise AgentError(400, "InvalidBatch", "A marker names the batch's cycle and the disk's content digest.")
+        _integer(marker, "sizeBytes", 0)
+        if not isinstance(marker.get("capturedAt"), int | float) or isinstance(marker["capturedAt"], bool):
+            raise AgentError(400, "InvalidBatch", "A marker's capturedAt is the moment the cycle read (unix seconds).")
+
+
+def count_records(records: memoryview) -> tuple[int, int]:
+    """(records, bytes of block data), checking that the records exactly fill the rest of the body."""
+    position, count, data_bytes, end = 0, 0, 0, len(records)
+    unpack = RECORD.unpack_from
+    while position < end:
+        if position + RECORD.size > end:
+            raise AgentError(400, "InvalidBatch", "The last record is cut short.")
+        _, length = unpack(records, position)
+        position += RECORD.size + length
+        if length > BLOCK_SIZE or position > end:
+            raise AgentError(400, "InvalidBatch", f"Record {count} has a bad length ({length}).")
+        count += 1
+        data_bytes += length
+    if data_bytes > MAX_BATCH_DATA:
+        raise AgentError(400, "InvalidBatch", f"A batch carries at most {MAX_BATCH_DATA} bytes of block data.")
+    return count, data_bytes
+
+
+def _agent_error(error: HubError) -> AgentError:
+    """The hub's refusal, as the agent should see it: what it can act on keeps its status (404: stop
+    replicating the disk; 409 and 400: retry later); the rest means the hub is not usable now."""
+    if error.status == 0:
+        return AgentError(503, "HubUnreachable", error.message)
+    if error.status in (400, 404, 409):
+        return AgentError(error.status, error.code, error.message)
+    return AgentError(502, error.code, f"The hub refused the upload: {error.message}")
+
+
+class ProcessServer:
+    def __init__(self, hub: HubClient, appliance_id: str, agents: AgentRegistry, assignments: ReplicationAssignments):
+        self.hub, self.appliance_id, self.agents, self.assignments = hub, appliance_id, agents, assignments
+        self.keys = DataKeys(hub, appliance_id)
+        self.compressors = threading.local()
+        self.stats_lock = threading.Lock()
+        self.batches = self.received_bytes = self.uploaded_bytes = 0
+        self.busy_seconds = 0.0
+
+    def start(self) -> None:
+        """Make the first data key now, so the first batch does not wait for it (nor fail without it)."""
+        if libraries_missing():
+            logger.warning("Process server stopped: %s.", MISSING_LIBRARIES)
+            return
+
+        def first_key():
+            try:
+                self.keys.take(0)
+            except HubError as error:
+                logger.warning("No data key yet (made at the first batch instead): %s", error.message)
+
+        threading.Thread(target=first_key, name="first-data-key", daemon=True).start()
+
+    def status(self) -> str:
+        if libraries_missing():
+            return "Stopped: needs zstandard and cryptography"
+        with self.stats_lock:
+            if not self.batches:
+                return "Running"
+            return f"Running ({self.batches} batches, {self.received_bytes / 1e9:.2f} GB received)"
+
+    def receive(self, body: bytes) -> dict:
+        """An agent's batch, stored by the hub: the agent's answer; AgentError otherwise."""
+        if libraries_missing():
+            raise AgentError(
+                503, "ProcessServerUnavailable", f"The appliance cannot take batches: {MISSING_LIBRARIES}."
+            )
+        started = time.monotonic()
+        header, records = parse_batch(body)
+        machine_id = self.agents.authenticate(header.get("agentId"), header.get("secret"))
+        check_header(header)
+        self._check_assigned(machine_id, header)
+        block_count, data_bytes = count_records(records)
+        compressed = self._compressor().compress(records)
+        try:
+            key = self.keys.take(len(compressed))
+        except HubError as error:
+            raise _agent_error(error) from None
+        item_id, disk_id, sequence = header["itemId"], header["diskId"], header["sequence"]
+        nonce = os.urandom(12)
+        ciphertext = key.cipher.encrypt(nonce, compressed, f"{item_id}/{disk_id}/{sequence}".encode())
+        upload_header = {
+            "itemId": item_id,
+            "diskId": disk_id,
+            "sequence": sequence,
+            "cycle": header["cycle"],
+            "full": header["full"],
+            "scannedBytes": header["scannedBytes"],
+            "blockCount": block_count,
+            "dataBytes": data_bytes,
+            "marker": header.get("marker"),
+            "keyId": key.key_id,
+            "wrappedKey": key.wrapped_key,
+            "nonce": base64.b64encode(nonce).decode(),
+            "compression": "zstd",
+            "encryption": "AES-256-GCM",
+        }
+        encoded = json.dumps(upload_header, separators=(",", ":")).encode()
+        prefix = UPLOAD_MAGIC + len(encoded).to_bytes(4, "little") + encoded
+        try:
+            answer = self.hub.post_bytes(
+                f"/appliance-api/v1/appliances/{self.appliance_id}/replication/batches", [prefix, ciphertext]
+            )
+        except HubError as error:
+            if error.status not in (404, 409):
+                logger.warning(
+                    "Upload of batch %s of disk %s failed: %s (%s)", sequence, disk_id, error.message, error.code
+                )
+            raise _agent_error(error) from None
+        with self.stats_lock:
+            self.batches += 1
+            self.received_bytes += len(body)
+            self.uploaded_bytes += len(prefix) + len(ciphertext)
+            self.busy_seconds += time.monotonic() - started
+        return {"stored": True, "sequence": sequence, "duplicate": bool(answer.get("duplicate"))}
+
+    def _check_assigned(self, machine_id: str, header: dict) -> None:
+        """An agent sends only its own server's disks: the hub trusts the appliance, not the agent."""
+        entry = self.assignments.entry_for(machine_id)
+        if entry is None or entry.get("itemId") != header["itemId"]:
+            raise AgentError(
+                404,
+                "MigrationItemNotFound",
+                "The hub does not replicate this server through this appliance (replication was stopped?).",
+            )
+        if header["diskId"] not in {str(disk.get("diskId")) for disk in entry.get("disks") or []}:
+            raise AgentError(404, "DiskNotProtected", f"Disk {header['diskId']} is not selected for replication.")
+
+    def _compressor(self):
+        compressor = getattr(self.compressors, "compressor", None)
+        if compressor is None:
+            compressor = self.compressors.compressor = zstandard.ZstdCompressor(level=1)
+        return compressor

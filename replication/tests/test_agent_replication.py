@@ -1,0 +1,470 @@
+"""The mobility agent's replication: blocks and digests, cycles against a stub process server (an
+http.server thread that stores batches as the hub would, duplicates included), resuming after a
+crash, and synthetic disks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+AGENT_DIR = Path(__file__).resolve().parents[1] / "agent"
+sys.path.insert(0, str(AGENT_DIR))
+
+from agent import blocks, disks  # noqa: E402 (the agent is a standalone program, found on its own path)
+from agent.blocks import BLOCK_SIZE, NO_HASH, ZERO_HASH  # noqa: E402
+from agent.replicator import Replicator  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+class StubProcessServer:
+    """Stores batches by (disk, sequence) like the hub: a sequence seen before is a duplicate, kept as
+    first stored. `replica(disk)` applies the stored batches in order, as the hub builds its replica."""
+
+    def __init__(self):
+        self.batches: dict[tuple[str, int], tuple[dict, bytes]] = {}
+        self.received: list[dict] = []
+        self.wire_bytes = 0
+        self.lock = threading.Lock()
+        self.refuse_with: tuple[int, str] | None = None
+        self.after_store = None
+        self.down_after_sequence: int | None = None
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status, answer = stub.handle(self.path, body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def handle(self, path: str, body: bytes) -> tuple[int, dict]:
+        assert path == "/ps-api/v1/batches"
+        if self.refuse_with:
+            status, code = self.refuse_with
+            return status, {"error": {"code": code, "message": "refused by the test"}}
+        header, records = blocks.decode_batch(body)
+        assert header["agentId"] == "agent-1" and header["secret"] == "s3cret" and header["blockSize"] == BLOCK_SIZE
+        data_bytes = sum(len(data) for _, data in blocks.iter_records(records) if data is not None)
+        assert data_bytes <= blocks.MAX_BATCH_DATA
+        key = (header["diskId"], header["sequence"])
+        with self.lock:
+            self.wire_bytes += len(body)
+            self.received.append(header)
+            duplicate = key in self.batches
+            if not duplicate:
+                self.batches[key] = (header, bytes(records))
+        if self.after_store:
+            self.after_store(header)
+        if header["sequence"] == self.down_after_sequence:
+            self.refuse_with = (503, "HubUnreachable")  # stored, but the answer never reaches the agent
+            return 503, {"error": {"code": "HubUnreachable", "message": "down"}}
+        return 200, {"stored": True, "sequence": header["sequence"], "duplicate": duplicate}
+
+    def sequences(self, disk_id: str) -> list[int]:
+        return sorted(sequence for disk, sequence in self.batches if disk == disk_id)
+
+    def replica(self, disk_id: str) -> tuple[bytearray, dict]:
+        """The disk as the stored batches build it, and the last marker."""
+        first_of_full_cycle = {}
+        for sequence in self.sequences(disk_id):
+            header = self.batches[(disk_id, sequence)][0]
+            if header["full"]:
+                first_of_full_cycle.setdefault(header["cycle"], sequence)
+        image, marker = bytearray(), None
+        for sequence in self.sequences(disk_id):
+            header, records = self.batches[(disk_id, sequence)]
+            if first_of_full_cycle.get(header["cycle"]) == sequence:
+                image = bytearray()  # a full cycle starts from an empty disk
+            for index, data in blocks.iter_records(records):
+                start = index * BLOCK_SIZE
+                block = bytes(data) if data is not None else bytes(BLOCK_SIZE)
+                if len(image) < start + len(block):
+                    image.extend(bytes(start + len(block) - len(image)))
+                image[start : start + len(block)] = block
+            if header["marker"]:
+                marker = header["marker"]
+                size = marker["sizeBytes"]
+                image = image[:size] + bytes(max(0, size - len(image)))
+        return image, marker
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub():
+    server = StubProcessServer()
+    yield server
+    server.close()
+
+
+def make_replicator(stub, state_dir, specs, **options) -> Replicator:
+    credentials = {"appliance": stub.url, "agentId": "agent-1", "secret": "s3cret"}
+    return Replicator(str(state_dir), "machine-1", specs, lambda: credentials, log=lambda line: None, **options)
+
+
+def entry_for(specs, item="item-1", cycle_seconds=300, generations=None) -> dict:
+    return {
+        "machineId": "machine-1",
+        "itemId": item,
+        "state": "InitialSeedingInProgress",
+        "cycleSeconds": cycle_seconds,
+        "nextCycle": 1,
+        "disks": [
+            {
+                "diskId": spec["diskId"],
+                "sizeBytes": spec.get("sizeBytes", 0),
+                "nextSequence": 1,
+                "resyncGeneration": (generations or {}).get(spec["diskId"], 0),
+            }
+            for spec in specs
+        ],
+    }
+
+
+def write_image(path: Path, size: int, seed: int = 1) -> bytearray:
+    """Text, random data and zero runs, as a used disk holds."""
+    chooser = random.Random(seed)
+    image = bytearray(size)
+    position = 0
+    while position < size:
+        run = chooser.randint(1, 64) * BLOCK_SIZE
+        kind = chooser.random()
+        if kind < 0.4:
+            text = b"".join(b"line %d of the log: all is well\n" % chooser.randint(0, 10**6) for _ in range(run // 30))
+            image[position : position + run] = text[:run].ljust(run, b".")[: size - position]
+        elif kind < 0.65:
+            image[position : position + run] = chooser.randbytes(run)[: size - position]
+        position += run
+    del image[size:]
+    path.write_bytes(image)
+    return image
+
+
+# Blocks and digests
+
+
+def test_block_hash_and_zero_detection():
+    data = bytearray(os.urandom(BLOCK_SIZE)) + bytearray(BLOCK_SIZE) + bytearray(b"x" * 100)
+    hashes = blocks.hash_blocks(data, len(data))
+    assert hashes[0] == hashlib.sha256(data[:BLOCK_SIZE]).digest()[:16]
+    assert hashes[1] == NO_HASH, "zero blocks are told apart without hashing"
+    assert hashes[2] == hashlib.sha256(b"x" * 100).digest()[:16], "the short last block is hashed as is"
+    assert blocks.hash_blocks(bytearray(100), 100) == [NO_HASH], "a short zero block is zero"
+    assert hashlib.sha256(bytes(BLOCK_SIZE)).digest()[:16] == ZERO_HASH
+
+
+def test_content_digest_is_the_protocols():
+    size = 3 * BLOCK_SIZE + 10
+    data = bytearray(size)
+    data[BLOCK_SIZE : 2 * BLOCK_SIZE] = b"a" * BLOCK_SIZE
+    data[3 * BLOCK_SIZE :] = b"b" * 10
+    expected = hashlib.sha256()
+    expected.update((1).to_bytes(8, "little") + hashlib.sha256(b"a" * BLOCK_SIZE).digest()[:16])
+    expected.update((3).to_bytes(8, "little") + hashlib.sha256(b"b" * 10).digest()[:16])
+    expected.update(size.to_bytes(8, "little"))
+    assert blocks.content_digest_of(bytes(data)) == expected.hexdigest()
+    empty = hashlib.sha256(size.to_bytes(8, "little")).hexdigest()
+    assert blocks.content_digest_of(bytes(size)) == empty, "zero blocks contribute nothing"
+
+
+def test_batches_round_trip_with_zero_records():
+    header = {"itemId": "i", "sequence": 7}
+    records = blocks.RECORD.pack(5, 3) + b"abc" + blocks.RECORD.pack(9, 0)
+    decoded, view = blocks.decode_batch(blocks.encode_batch_prefix(header) + records)
+    assert decoded == header
+    assert [(index, data and bytes(data)) for index, data in blocks.iter_records(view)] == [(5, b"abc"), (9, None)]
+    with pytest.raises(ValueError):
+        list(blocks.iter_records(blocks.RECORD.pack(1, 5000) + bytes(5000)))
+
+
+def test_the_hash_table_is_sparse_and_saves(tmp_path):
+    table = blocks.BlockHashes()
+    table.set_range(10, b"\x01" * 16 * 3)
+    table.set(5_000_000, b"\x02" * 16)
+    table.set_range(2000, NO_HASH * 100)
+    assert len(table.chunks) == 2, "zero entries allocate nothing"
+    assert list(table.non_zero(0, 10**9)) == [10, 11, 12, 5_000_000]
+    assert table.get_range(9, 11) == NO_HASH + b"\x01" * 16
+    table.save(str(tmp_path / "t.bin"))
+    loaded = blocks.BlockHashes.load(str(tmp_path / "t.bin"))
+    assert list(loaded.non_zero(0, 10**9)) == [10, 11, 12, 5_000_000]
+
+
+# Cycles
+
+
+def test_a_full_then_delta_cycle_replicates_an_image_exactly(stub, tmp_path):
+    size = 9 * MiB + 1000  # a partial last block
+    image = write_image(tmp_path / "disk.img", size)
+    specs = [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}]
+    replicator = make_replicator(stub, tmp_path / "state", specs)
+    replicator.update(entry_for(specs))
+    replicator.run_cycle()
+
+    replica, marker = stub.replica("disk0")
+    assert replica == image and marker["cycle"] == 1 and marker["sizeBytes"] == size
+    assert marker["digest"] == blocks.content_digest_of(bytes(image))
+    first = [header for header in stub.received if header["cycle"] == 1]
+    assert all(header["full"] for header in first)
+    assert sorted(header["sequence"] for header in first) == list(range(1, len(first) + 1))
+    assert max(header["scannedBytes"] for header in first) == size
+
+    # Change 1% of the blocks (some to zeros, one zero block to data), then a delta cycle.
+    chooser = random.Random(7)
+    changed = chooser.sample(range(size // BLOCK_SIZE), size // BLOCK_SIZE // 100)
+    with open(tmp_path / "disk.img", "r+b") as handle:
+        for number, index in enumerate(changed):
+            data = bytes(BLOCK_SIZE) if number % 5 == 0 else os.urandom(BLOCK_SIZE)
+            handle.seek(index * BLOCK_SIZE)
+            handle.write(data)
+            image[index * BLOCK_SIZE : (index + 1) * BLOCK_SIZE] = data
+    wire_before = stub.wire_bytes
+    replicator.run_cycle()
+    replica, marker = stub.replica("disk0")
+    assert replica == image and marker["cycle"] == 2
+    assert marker["digest"] == blocks.content_digest_of(bytes(image))
+    delta = [header for header in stub.received if header["cycle"] == 2]
+    assert not any(header["full"] for header in delta)
+    assert min(header["sequence"] for header in delta) == len(first) + 1, "sequences continue across cycles"
+    changed_bytes = len(changed) * BLOCK_SIZE
+    assert (stub.wire_bytes - wire_before) / changed_bytes <= 1.2
+
+    # Nothing changed: one batch, the marker, with no records.
+    received = len(stub.received)
+    replicator.run_cycle()
+    assert len(stub.received) == received + 1 and stub.received[-1]["marker"]["cycle"] == 3
+
+
+def test_a_sparse_image_is_read_by_its_extents_and_holes_become_zero_records(stub, tmp_path):
+    path = tmp_path / "sparse.img"
+    with open(path, "wb") as handle:
+        handle.truncate(256 * MiB)
+        handle.seek(100 * MiB)
+        handle.write(b"data" * 10000)
+    specs = [{"diskId": "disk0", "path": str(path)}]
+    replicator = make_replicator(stub, tmp_path / "state", specs)
+    replicator.update(entry_for(specs))
+    replicator.run_cycle()
+    replica, marker = stub.replica("disk0")
+    assert replica == path.read_bytes()
+    # Punch the data out (a TRIM): the next delta cycle sends zero records for it.
+    with open(path, "r+b") as handle:
+        handle.truncate(0)
+        handle.truncate(256 * MiB)
+    replicator.run_cycle()
+    last = [header for header in stub.received if header["cycle"] == 2]
+    _, records = stub.batches[("disk0", last[0]["sequence"])]
+    assert {data for _, data in blocks.iter_records(records)} == {None}
+    replica, marker = stub.replica("disk0")
+    assert replica.count(0) == len(replica) and marker["digest"] == blocks.content_digest_of(bytes(256 * MiB))
+
+
+def test_a_resync_generation_sends_the_disk_in_full_again(stub, tmp_path):
+    image = write_image(tmp_path / "disk.img", 2 * MiB)
+    specs = [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}]
+    replicator = make_replicator(stub, tmp_path / "state", specs)
+    replicator.update(entry_for(specs))
+    replicator.run_cycle()
+    replicator.update(entry_for(specs, generations={"disk0": 1}))
+    replicator.run_cycle()
+    second = [header for header in stub.received if header["cycle"] == 2]
+    assert all(header["full"] for header in second)
+    assert stub.replica("disk0")[0] == image
+    replicator.run_cycle()
+    assert not stub.received[-1]["full"], "the generation was honoured once"
+
+
+def test_a_stopped_replication_forgets_its_state_and_a_404_drops_the_disk(stub, tmp_path):
+    write_image(tmp_path / "disk.img", MiB)
+    specs = [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}]
+    replicator = make_replicator(stub, tmp_path / "state", specs)
+    replicator.update(entry_for(specs))
+    replicator.run_cycle()
+    assert (tmp_path / "state" / "item.json").exists()
+    replicator.update(None)
+    replicator.run_cycle()
+    assert not (tmp_path / "state").exists()
+
+    replicator.update(entry_for(specs, item="item-2"))
+    stub.refuse_with = (404, "MigrationItemNotFound")
+    replicator.run_cycle()
+    state = json.loads((tmp_path / "state" / "item.json").read_text())
+    assert state["disks"] == {} and state["running"] is None
+
+
+def test_unacknowledged_batches_are_retried_with_the_same_sequence(stub, tmp_path, monkeypatch):
+    monkeypatch.setattr("agent.replicator.RETRY_FIRST_SECONDS", 0.01)
+    image = write_image(tmp_path / "disk.img", 12 * MiB)
+    specs = [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}]
+    refusals = iter([(503, "HubUnreachable"), (401, "AgentNotRegistered"), (409, "ReplicationNotActive")])
+    original = stub.handle
+
+    def flaky(path, body):
+        refusal = next(refusals, None)
+        if refusal:
+            return refusal[0], {"error": {"code": refusal[1], "message": "try again"}}
+        return original(path, body)
+
+    stub.handle = flaky
+    replicator = make_replicator(stub, tmp_path / "state", specs)
+    replicator.update(entry_for(specs))
+    replicator.run_cycle()
+    assert stub.replica("disk0")[0] == image
+    sequences = stub.sequences("disk0")
+    assert len(sequences) >= 2 and sequences == list(range(1, len(sequences) + 1))
+
+
+def test_a_crash_mid_cycle_resumes_from_the_checkpoint(stub, tmp_path):
+    """Stop the agent between batches, as a kill would; a new agent on the same state resumes: batches
+    after the checkpoint are sent again with their sequences (duplicates), none is skipped."""
+    image = write_image(tmp_path / "disk.img", 40 * MiB, seed=3)
+    specs = [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}]
+    first = make_replicator(stub, tmp_path / "state", specs, checkpoint_bytes=8 * MiB, checkpoint_seconds=3600)
+    first.update(entry_for(specs))
+
+    def crash_after_five(header):
+        if header["sequence"] == 5:
+            first.cancelled.set()  # the agent dies: nothing after this is acknowledged or saved
+
+    stub.after_store = crash_after_five
+    stub.down_after_sequence = 5
+    with pytest.raises(Exception):  # noqa: B017 (Cancelled, whichever thread notices first)
+        first.step(force=True)
+    state = json.loads((tmp_path / "state" / "item.json").read_text())
+    checkpoint = state["disks"]["disk0"]["progress"]
+    assert 3 <= checkpoint["nextSequence"] <= 5 and checkpoint["offset"] > 0
+
+    stub.after_store = stub.down_after_sequence = stub.refuse_with = None
+    resumed_from = len(stub.received)
+    second = make_replicator(stub, tmp_path / "state", specs)
+    second.update(entry_for(specs))
+    second.run_cycle()
+    again = stub.received[resumed_from:]
+    assert min(header["sequence"] for header in again) == checkpoint["nextSequence"], "resumed at the checkpoint"
+    assert all(header["cycle"] == 1 and header["full"] for header in again)
+    sequences = stub.sequences("disk0")
+    assert sequences == list(range(1, sequences[-1] + 1)), "no sequence skipped"
+    replica, marker = stub.replica("disk0")
+    assert replica == image and marker["digest"] == blocks.content_digest_of(bytes(image))
+
+
+def test_a_killed_agent_process_resumes(stub, tmp_path):
+    """The same with SIGKILL, in a real process."""
+    image = write_image(tmp_path / "disk.img", 64 * MiB, seed=5)
+    specs = [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}]
+    script = f"""
+import sys
+sys.path.insert(0, {str(AGENT_DIR)!r})
+from agent.replicator import Replicator
+credentials = {{"appliance": {stub.url!r}, "agentId": "agent-1", "secret": "s3cret"}}
+replicator = Replicator({str(tmp_path / "state")!r}, "machine-1", {specs!r}, lambda: credentials,
+                        checkpoint_bytes=4 * 1024 * 1024, log=lambda line: None)
+replicator.update({entry_for(specs)!r})
+replicator.run_cycle()
+print("done", flush=True)
+"""
+    stub.after_store = lambda header: time.sleep(0.05)  # time to kill it mid-cycle
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(stub.received) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    killed_at = len(stub.received)
+    assert killed_at < len(image) // blocks.MAX_BATCH_DATA, "killed mid-cycle"
+    stub.after_store = None
+    again = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert again.stdout.strip() == "done", again.stderr
+    assert min(header["sequence"] for header in stub.received[killed_at:]) > 1, "resumed, not started over"
+    sequences = stub.sequences("disk0")
+    assert sequences == list(range(1, sequences[-1] + 1))
+    replica, marker = stub.replica("disk0")
+    assert replica == image and marker["digest"] == blocks.content_digest_of(bytes(image))
+
+
+# Synthetic disks
+
+
+def test_synthetic_content_is_deterministic_and_changes_with_time():
+    disk = disks.SyntheticDisk(10 * 1024**3, "machine/disk0", 8 * MiB, write_bytes_per_second=64 * 1024)
+    again = disks.SyntheticDisk(10 * 1024**3, "machine/disk0", 8 * MiB, write_bytes_per_second=64 * 1024)
+    assert disk.extents() == again.extents()
+    start, end = disk.extents()[0]
+    now = 1_700_000_000.0
+    first = disk.snapshot(now).read(start, end - start)
+    assert first == again.snapshot(now).read(start, end - start), "the same after a restart"
+    later = disk.snapshot(now + 600).read(start, end - start)
+    changed = sum(
+        first[offset : offset + BLOCK_SIZE] != later[offset : offset + BLOCK_SIZE]
+        for offset in range(0, len(first), BLOCK_SIZE)
+    )
+    # 64 KiB/s for 600 s rewrites about 38 MiB spread over the used 8 MiB's hot fifth: most hot blocks.
+    assert 0 < changed < (end - start) // BLOCK_SIZE
+    zero = sum(first[offset : offset + BLOCK_SIZE] == bytes(BLOCK_SIZE) for offset in range(0, len(first), BLOCK_SIZE))
+    assert 0 < zero < len(first) // BLOCK_SIZE, "some free space among the data"
+    assert sum(end - start for start, end in disk.extents()) == 8 * MiB
+    spread = disks.SyntheticDisk(10 * 1024**3, "machine/disk0", 64 * MiB, 0).extents()
+    assert len(spread) == 4 and spread[-1][1] > 5 * 1024**3, "used space spread over the disk"
+    assert disks.SyntheticDisk(10 * 1024**3, "machine/disk1", 64 * MiB, 0).extents() != spread
+
+
+def test_a_2_tb_synthetic_disk_cycle_moves_only_its_used_bytes(stub, tmp_path):
+    size = 2 * 1024**4
+    specs = [{"diskId": "disk1", "sizeBytes": size, "synthetic": {"seed": "db/disk1", "usedBytes": 24 * MiB}}]
+    replicator = make_replicator(stub, tmp_path / "state", specs)
+    replicator.update(entry_for(specs))
+    started = time.monotonic()
+    replicator.run_cycle()
+    assert time.monotonic() - started < 30
+    sent = sum(
+        len(data) for (_, _), (_, records) in stub.batches.items() for _, data in blocks.iter_records(records) if data
+    )
+    assert 0 < sent <= 24 * MiB
+    marker = next(header["marker"] for header in stub.received if header["marker"])
+    assert marker["sizeBytes"] == size
+    table_files = list((tmp_path / "state").glob("*.hashes-1.bin"))
+    assert table_files and table_files[0].stat().st_size < MiB, "the table is as sparse as the disk"
+    # The marker's digest is that of the synthetic content at the cycle's moment.
+    at = replicator.state.values["lastCycleStartedAt"]
+    disk = disks.open_source(specs[0], "machine-1")
+    digest = blocks.ContentDigest()
+    for start, end in disk.extents():
+        data = disk.snapshot(at).read(start, end - start)
+        digest.add(start // BLOCK_SIZE, blocks.hash_blocks(data, len(data)))
+    assert digest.hexdigest(size) == marker["digest"]
+
+
+def test_a_disk_with_neither_path_nor_synthetic_gets_defaults():
+    source = disks.open_source({"diskId": "disk0", "sizeBytes": 100 * 1024**3}, "machine-9")
+    assert sum(end - start for start, end in source.extents()) == 64 * MiB
+    small = disks.open_source({"diskId": "disk0", "sizeBytes": 1024**3}, "machine-9")
+    assert sum(end - start for start, end in small.extents()) == 1024**3 // 100 // BLOCK_SIZE * BLOCK_SIZE
