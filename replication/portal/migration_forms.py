@@ -1,0 +1,131 @@
+"""Forms of the Test migrate, Clean up test migration and Migrate blades."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+
+from projects import access
+from projects.models import VirtualNetwork
+from replication.models import MigrationItem
+
+PRODUCTION = "production"
+NOT_RECOMMENDED = "not recommended: use a non-production network"
+
+
+@dataclass
+class NetworkOption:
+    """A virtual network the test VM could join, with the tutorial's advice about it."""
+
+    network: VirtualNetwork
+    environment: str  # the network's `environment` tag; "" when untagged
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.lower() == PRODUCTION
+
+    @property
+    def advice(self) -> str:
+        if self.is_production:
+            return NOT_RECOMMENDED
+        if self.environment:
+            return "recommended: non-production network"
+        return ""
+
+
+def test_network_options(user, item: MigrationItem) -> list[NetworkOption]:
+    """Networks the user may see in the target subscription and the project's target region: Azure
+    creates the test VM there, so a network elsewhere could not take it."""
+    target_group = item.target_resource_group or item.project.resource_group
+    networks = (
+        access.visible_networks(user)
+        .filter(
+            resource_group__subscription_id=target_group.subscription_id,
+            location__iexact=item.project.target_region,
+        )
+        .prefetch_related("subnets")
+    )
+    return [NetworkOption(network, str(network.tags.get("environment", ""))) for network in networks]
+
+
+def recommended_option(options: list[NetworkOption], previous: VirtualNetwork | None) -> NetworkOption | None:
+    """The network to preselect: the one the last test used, if it is still a non-production network;
+    else the first one tagged non-production; else the first one not tagged production. Never a
+    production network: choosing one must be a deliberate act."""
+    candidates = [option for option in options if not option.is_production]
+    for option in candidates:
+        if previous is not None and option.network.pk == previous.pk:
+            return option
+    tagged = [option for option in candidates if option.environment]
+    return (tagged or candidates or [None])[0]
+
+
+class TestMigrateForm(forms.Form):
+    """Test Migration: the virtual network (and subnet) the test VM joins."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of its name
+
+    network = forms.ChoiceField(
+        label="Virtual network",
+        error_messages={"required": "Select the virtual network the test VM joins."},
+    )
+    subnet = forms.ChoiceField(label="Subnet", required=False)
+
+    def __init__(self, user, item: MigrationItem, data=None, *, network_id: str = ""):
+        self.options = test_network_options(user, item)
+        self.recommended = recommended_option(self.options, item.test_network)
+        self.by_id = {str(option.network.pk): option for option in self.options}
+        chosen = (data or {}).get("network") or network_id
+        if chosen not in self.by_id:
+            chosen = str(self.recommended.network.pk) if self.recommended else ""
+        super().__init__(data, initial={"network": chosen})
+        self.chosen = self.by_id.get(chosen)
+        self.fields["network"].choices = [
+            (network_id, option.network.name) for network_id, option in self.by_id.items()
+        ]
+        subnets = self.chosen.network.subnets.all() if self.chosen else []
+        self.fields["subnet"].choices = [
+            (subnet.name, f"{subnet.name} ({subnet.address_prefix})") for subnet in subnets
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("network") and not cleaned.get("subnet"):
+            # The service picks the network's first subnet; say which one the VM will get.
+            first = self.fields["subnet"].choices[:1]
+            if not first:
+                self.add_error("network", "This virtual network has no subnet: add one, or choose another network.")
+            else:
+                cleaned["subnet"] = first[0][0]
+        return cleaned
+
+    @property
+    def selected_network(self) -> VirtualNetwork:
+        return self.by_id[self.cleaned_data["network"]].network
+
+
+class CleanupForm(forms.Form):
+    comments = forms.CharField(
+        label="Comments",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Optional: what the test found. Kept with the cleanup job.",
+    )
+
+
+SHUTDOWN_YES, SHUTDOWN_NO = "yes", "no"
+
+
+class MigrateForm(forms.Form):
+    shutdown = forms.ChoiceField(
+        label="Shut down virtual machines and perform a planned migration with no data loss?",
+        choices=[(SHUTDOWN_YES, "Yes"), (SHUTDOWN_NO, "No")],
+        initial=SHUTDOWN_YES,
+        widget=forms.RadioSelect,
+    )
+
+    @property
+    def shutdown_requested(self) -> bool:
+        return self.cleaned_data["shutdown"] == SHUTDOWN_YES
