@@ -251,7 +251,7 @@ def batch_store(appliance, body: bytes) -> tuple[ReplicationBatch, bool]:
         MigrationItem.objects.filter(pk=item.pk, replication_started_at__isnull=True).update(replication_started_at=now)
         _record_throughput(item.pk, len(body), now)
         transaction.on_commit(lambda: request_apply(item.pk))
-        transaction.on_commit(lambda: _push(item.pk))
+        transaction.on_commit(lambda: _push(item.pk), robust=True)
     return batch, False
 
 
@@ -417,8 +417,8 @@ def _apply_disk(item: MigrationItem, disk: ProtectedDisk, complete_cycle: int, o
                 disk.refresh_from_db()
             elif written >= SYNC_EVERY_BYTES:
                 _commit_applied(disk, last_applied, handles)
-                _lease_renew(item.pk, owner)
                 written = 0
+            _lease_renew(item.pk, owner)
         _commit_applied(disk, last_applied, handles)
     finally:
         for descriptor in handles.values():
@@ -576,7 +576,7 @@ def _record_recovery_point(item: MigrationItem) -> None:
             fields += ["migration_state", "initial_replication_completed_at"]
         locked.save(update_fields=fields)
         _prune(locked, cycle)
-        transaction.on_commit(lambda: _push(item.pk))
+        transaction.on_commit(lambda: _push(item.pk), robust=True)
 
 
 def _prune(item: MigrationItem, cycle: int) -> None:

@@ -112,7 +112,7 @@ def _push_item(job: Job) -> None:
 
     item = MigrationItem.objects.filter(pk=job.input["item_id"]).select_related("project__resource_group").first()
     if item is not None:
-        transaction.on_commit(lambda: push.replicating_servers_changed(item.project, [item]))
+        transaction.on_commit(lambda: push.replicating_servers_changed(item.project, [item]), robust=True)
 
 
 def _forget_failed_item(job: Job) -> None:

@@ -54,17 +54,31 @@ class RunningAppliance:
 
 
 def launch_appliance(
-    folder: Path, key_file: Path, home: Path, port: int, name: str, *extra, heartbeat_seconds: float = 1
+    folder: Path,
+    key_file: Path,
+    home: Path,
+    port: int,
+    name: str,
+    *extra,
+    heartbeat_seconds: float = 1,
+    env: dict | None = None,
 ) -> subprocess.Popen:
     """Run the unpacked installer's setup with a key; returns once the appliance is listening."""
     command = [folder / "setup", "--key", key_file, "--listen", f"127.0.0.1:{port}", "--home", home, "--name", name]
     command += ["--heartbeat-seconds", str(heartbeat_seconds), *extra]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=home.parent)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=home.parent,
+        env={**os.environ, **(env or {})},
+    )
     process.setup_output = "".join(wait_for_line(process, "listening on"))
     return process
 
 
-def start_appliance(hub, tmp_path: Path, heartbeat_seconds: float = 1) -> RunningAppliance:
+def start_appliance(hub, tmp_path: Path, heartbeat_seconds: float = 1, env: dict | None = None) -> RunningAppliance:
     project = unique("fleet")[:20]
     path = f"/subscriptions/{CONTOSO}/resourceGroups/rg-migrate/providers/Microsoft.Migrate/migrateProjects/{project}"
     hub.api("PUT", path, json={"location": "westeurope"})
@@ -80,5 +94,5 @@ def start_appliance(hub, tmp_path: Path, heartbeat_seconds: float = 1) -> Runnin
     key_file = tmp_path / "appliance.key"
     key_file.write_bytes(key.content)
     folder, home, port = tmp_path / "MigrateHubAppliance", tmp_path / "appliance-home", free_port()
-    process = launch_appliance(folder, key_file, home, port, unique("cs"), heartbeat_seconds=heartbeat_seconds)
+    process = launch_appliance(folder, key_file, home, port, unique("cs"), heartbeat_seconds=heartbeat_seconds, env=env)
     return RunningAppliance(path, folder, home, port, process)

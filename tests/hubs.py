@@ -39,6 +39,9 @@ class Hub:
     process: subprocess.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    # With separate_worker, `serve --no-worker` and a Celery worker the test can kill and restart.
+    separate_worker: bool = False
+    worker: subprocess.Popen | None = None
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -62,8 +65,17 @@ class Hub:
         port = int(self.url.rsplit(":", 1)[1])
         self.log_path = Path(self.env["DATA_DIR"]) / "serve.log"
         log = open(self.log_path, "w")  # noqa: SIM115 (lives as long as the process)
+        if self.separate_worker:
+            self.start_worker()
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            [
+                sys.executable,
+                "manage.py",
+                "serve",
+                "--port",
+                str(port),
+                *(["--no-worker"] if self.separate_worker else []),
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -81,7 +93,31 @@ class Hub:
                 time.sleep(0.2)
         raise RuntimeError(f"The hub did not answer within 60 s:\n{self.log_path.read_text()}")
 
+    def start_worker(self) -> subprocess.Popen:
+        log = open(Path(self.env["DATA_DIR"]) / "worker.log", "a")  # noqa: SIM115 (lives as long as the process)
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "hub", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self.worker
+
+    def kill_worker(self) -> None:
+        """SIGKILL, as a crash would: no chance to hand back unacknowledged tasks."""
+        if self.worker and self.worker.poll() is None:
+            os.killpg(self.worker.pid, signal.SIGKILL)
+            self.worker.wait(timeout=20)
+
     def stop(self) -> None:
+        if self.worker and self.worker.poll() is None:
+            os.killpg(self.worker.pid, signal.SIGTERM)
+            try:
+                self.worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.worker.pid, signal.SIGKILL)
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -99,6 +135,8 @@ def base_env(data_dir: Path) -> dict:
             "DEBUG": "true",
             "PYTHONUNBUFFERED": "1",
             "DISCOVERY_DELAY_SECONDS": "1",
+            # Delta cycles every 2 s, so tests see several recovery points quickly.
+            "REPLICATION_CYCLE_SECONDS": "2",
         }
     )
     return env
@@ -113,16 +151,25 @@ def recreate_database(database_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-def production_hub(data_dir: Path, database_url: str, redis_url: str) -> Hub:
-    """PostgreSQL + Redis, daphne with a separate Celery worker process: the docker-compose topology."""
+def production_hub(
+    data_dir: Path, database_url: str, redis_url: str, *, name: str = "live", separate_worker: bool = False
+) -> Hub:
+    """PostgreSQL + Redis, daphne with a separate Celery worker process: the docker-compose topology.
+    A second hub at once needs its own `name` (its database) and Redis DB."""
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
     env = base_env(data_dir)
     # Derived from the suite's database name, so two suites with different DATABASE_URLs can run at once.
-    live_name = database_url.rstrip("/").rsplit("/", 1)[-1].split("?")[0] + "_live"
-    env.update({"DATABASE_URL": recreate_database(database_url, live_name), "REDIS_URL": redis_url})
-    hub = Hub(url=f"http://127.0.0.1:{free_port()}", env=env)
+    live_name = database_url.rstrip("/").rsplit("/", 1)[-1].split("?")[0] + f"_{name}"
+    env.update(
+        {
+            "DATABASE_URL": recreate_database(database_url, live_name),
+            "REDIS_URL": redis_url,
+            "CHANNEL_PREFIX": f"migratehub-{name}",
+        }
+    )
+    hub = Hub(url=f"http://127.0.0.1:{free_port()}", env=env, separate_worker=separate_worker)
     hub.manage("migrate", "--noinput", "-v0")
     hub.manage("seed_demo")
     hub.start()

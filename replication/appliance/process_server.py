@@ -154,6 +154,26 @@ def _agent_error(error: HubError) -> AgentError:
     return AgentError(502, error.code, f"The hub refused the upload: {error.message}")
 
 
+class UploadThrottle:
+    """The appliance's bandwidth throttling: uploads to the hub average at most `megabytes_per_second`
+    (0: no limit), so replication leaves room for the site's other traffic."""
+
+    def __init__(self, megabytes_per_second: float):
+        self.bytes_per_second = megabytes_per_second * 1_000_000
+        self.lock = threading.Lock()
+        self.next_free = 0.0  # monotonic time at which the link is free again
+
+    def wait_for(self, byte_count: int) -> None:
+        if self.bytes_per_second <= 0:
+            return
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_free)
+            self.next_free = start + byte_count / self.bytes_per_second
+        if start > now:
+            time.sleep(start - now)
+
+
 class ProcessServer:
     def __init__(self, hub: HubClient, appliance_id: str, agents: AgentRegistry, assignments: ReplicationAssignments):
         self.hub, self.appliance_id, self.agents, self.assignments = hub, appliance_id, agents, assignments
@@ -162,6 +182,7 @@ class ProcessServer:
         self.stats_lock = threading.Lock()
         self.batches = self.received_bytes = self.uploaded_bytes = 0
         self.busy_seconds = 0.0
+        self.throttle = UploadThrottle(float(os.environ.get("APPLIANCE_MAX_UPLOAD_MBPS") or 0))
 
     def start(self) -> None:
         """Make the first data key now, so the first batch does not wait for it (nor fail without it)."""
@@ -223,6 +244,7 @@ class ProcessServer:
         }
         encoded = json.dumps(upload_header, separators=(",", ":")).encode()
         prefix = UPLOAD_MAGIC + len(encoded).to_bytes(4, "little") + encoded
+        self.throttle.wait_for(len(prefix) + len(ciphertext))
         try:
             answer = self.hub.post_bytes(
                 f"/appliance-api/v1/appliances/{self.appliance_id}/replication/batches", [prefix, ciphertext]

@@ -1,0 +1,58 @@
+"""Where a replicating server's replica stands, for operators and tests:
+
+    manage.py replica <migration item id> [--sha256]
+
+Prints JSON: the item's state, its recovery points, and per disk the replica file, the sequences
+stored and applied, the cycle applied, bytes moved, and with --sha256 the replica's SHA-256."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from hub.ids import parse_uuid
+from replication import data_path
+from replication.migrate import file_sha256
+from replication.models import MigrationItem
+
+
+class Command(BaseCommand):
+    help = "Show a replicating server's replica disks, sequences, cycles and recovery points as JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "item_id", help="The migration item's id (ARM: providerSpecificDetails.internalIdentifier)."
+        )
+        parser.add_argument("--sha256", action="store_true", help="Also hash each replica file (reads it whole).")
+
+    def handle(self, *args, item_id, sha256, **options):
+        item = MigrationItem.objects.filter(pk=parse_uuid(item_id)).first() if parse_uuid(item_id) else None
+        if item is None:
+            raise CommandError(f"No migration item {item_id}.")
+        disks = []
+        for disk in item.disks.all():
+            path = data_path.replica_path(disk)
+            disks.append(
+                {
+                    "diskId": disk.disk_id,
+                    "included": disk.included,
+                    "replica": str(path),
+                    "storedSequence": disk.stored_sequence,
+                    "appliedSequence": disk.applied_sequence,
+                    "appliedCycle": disk.applied_cycle,
+                    "changedBytes": disk.changed_bytes,
+                    "transferredBytes": disk.transferred_bytes,
+                    "resyncGeneration": disk.resync_generation,
+                    "sha256": file_sha256(path) if sha256 and path.exists() else None,
+                }
+            )
+        points = [
+            {"cycle": point.cycle, "final": point.is_final, "capturedAt": point.captured_at.isoformat()}
+            for point in item.recovery_points.order_by("cycle")
+        ]
+        self.stdout.write(
+            json.dumps(
+                {"item": str(item.pk), "migrationState": item.migration_state, "disks": disks, "recoveryPoints": points}
+            )
+        )

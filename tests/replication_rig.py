@@ -1,0 +1,214 @@
+"""A replication rig for live tests and benchmarks: a real appliance (from the portal's installer and
+key), finalized; a real Mobility service installed from the appliance's agent folder, configured with a
+machine profile whose disk is a disk image file; replication enabled through the Site Recovery SDK;
+and ways to watch the replica (`manage.py replica`)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from tests.appliances import RunningAppliance, start_appliance, wait_for_line
+from tests.azure_clients import site_recovery_client
+from tests.hubs import CONTOSO, Hub
+from tests.test_arm_migration_items import enable_body, wait_for
+from tests.test_arm_site_recovery import vault_name
+from tests.test_isolation import csrf, portal_session
+
+RG = "rg-migrate"
+FABRIC, CONTAINER = "migrate-fabric", "migrate-container"
+
+
+@dataclass
+class Rig:
+    hub: Hub
+    appliance: RunningAppliance
+    appliance_env: dict
+    prefix: Path  # where the agent is installed
+    host_name: str
+    images: dict[str, Path]
+    vault: str = ""
+    item_name: str = ""
+    item_id: str = ""
+    agent_log: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+    # The agent
+
+    def agent_pid(self) -> int | None:
+        pid_file = self.prefix / "Vx" / "var" / "svagents.pid"
+        return int(pid_file.read_text()) if pid_file.exists() else None
+
+    def kill_agent(self) -> None:
+        """SIGKILL the Mobility service, as a crash or power loss of the service would."""
+        with contextlib.suppress(ProcessLookupError, TypeError):
+            os.killpg(self.agent_pid(), signal.SIGKILL)
+
+    def start_agent(self) -> None:
+        log = open(self.prefix / "Vx" / "var" / "svagents.log", "a")  # noqa: SIM115 (the service's)
+        process = subprocess.Popen(
+            [self.prefix / "Vx" / "bin" / "svagents"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        (self.prefix / "Vx" / "var" / "svagents.pid").write_text(str(process.pid))
+
+    # The appliance
+
+    def kill_appliance(self) -> None:
+        self.appliance.process.kill()
+        self.appliance.process.wait(timeout=10)
+
+    def start_appliance(self) -> None:
+        process = subprocess.Popen(
+            [self.appliance.folder / "run", "--home", self.appliance.home, "--heartbeat-seconds", "1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=self.appliance.home.parent,
+            env={**os.environ, **self.appliance_env},
+        )
+        wait_for_line(process, "listening on")
+        self.appliance.process = process
+
+    # The hub's view
+
+    def sdk(self):
+        return site_recovery_client(self.hub, "admin@contoso.com", CONTOSO)
+
+    def item(self):
+        return self.sdk().replication_migration_items.get(RG, self.vault, FABRIC, CONTAINER, self.item_name)
+
+    def replica(self, sha256: bool = False) -> dict:
+        output = self.hub.manage("replica", self.item_id, *(["--sha256"] if sha256 else []))
+        return json.loads(output.strip().splitlines()[-1])
+
+    def wait_until_replica_equals(self, disk_id: str, expected_sha256: str, seconds: float = 120) -> dict:
+        """Until the replica at its latest recovery point holds exactly the source's bytes."""
+        deadline = time.monotonic() + seconds
+        while True:
+            state = self.replica(sha256=True)
+            disk = next(disk for disk in state["disks"] if disk["diskId"] == disk_id)
+            if disk["sha256"] == expected_sha256 and disk["appliedCycle"] == max(
+                (point["cycle"] for point in state["recoveryPoints"]), default=-1
+            ):
+                return state
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the replica never matched the source: {json.dumps(state)[:2000]}")
+            time.sleep(0.5)
+
+    def progress(self) -> int:
+        details = self.item().properties.provider_specific_details
+        return int(details["initialReplicationProgressPercentage"] or 0)
+
+    def stop(self) -> None:
+        self.kill_agent()
+        with contextlib.suppress(Exception):
+            self.appliance.process.kill()
+            self.appliance.process.wait(timeout=10)
+
+
+def profile_for(host_name: str, images: dict[str, Path], os_type: str = "Linux") -> dict:
+    disks = [
+        {"diskId": disk_id, "path": str(path), "sizeBytes": path.stat().st_size, "isOsDisk": index == 0}
+        for index, (disk_id, path) in enumerate(images.items())
+    ]
+    return {
+        "machineId": f"image-{host_name}",
+        "hostName": host_name,
+        "osType": os_type,
+        "osName": "Ubuntu" if os_type == "Linux" else "Windows Server 2019 Datacenter",
+        "osVersion": "22.04",
+        "architecture": "x86_64",
+        "cores": 2,
+        "memoryMB": 4096,
+        "firmware": "BIOS",
+        "nics": [{"nicId": "nic0", "ipAddresses": ["10.1.0.50"], "isPrimary": True}],
+        "disks": disks,
+    }
+
+
+def build_rig(
+    hub: Hub, tmp_path: Path, images: dict[str, Path], *, appliance_env: dict | None = None, cycle_seconds: float = 1
+) -> Rig:
+    """Appliance up and finalized, agent installed and registered, server discovered (not replicating)."""
+    appliance_env = appliance_env or {}
+    appliance = start_appliance(hub, tmp_path, env=appliance_env)
+    host_name = f"img{uuid.uuid4().hex[:6]}"
+    rig = Rig(hub, appliance, appliance_env, tmp_path / "agent", host_name, images)
+    try:
+        passphrase = appliance.passphrase_file(tmp_path / "pass.txt")
+        profile = tmp_path / f"{host_name}.json"
+        profile.write_text(json.dumps(profile_for(host_name, images)))
+        installed = subprocess.run(
+            [appliance.folder / "agent" / "install", "-r", "MS", "-q", "-d", rig.prefix],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert installed.returncode == 0, installed.stderr
+        configured = subprocess.run(
+            [
+                rig.prefix / "Vx" / "bin" / "UnifiedAgentConfigurator.sh",
+                *("-i", f"127.0.0.1:{appliance.port}", "-P", passphrase, "-S", profile),
+                *("--heartbeat-seconds", "1", "--cycle-seconds", str(cycle_seconds)),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert configured.returncode == 0, configured.stderr + configured.stdout
+        rig.vault = vault_name(hub, appliance.project_path)
+        asr = rig.sdk()
+        fabric = wait_for(lambda: list(asr.replication_fabrics.list(RG, rig.vault)), lambda found: len(found) == 1)[0]
+        process_server = fabric.properties.custom_details.process_servers[0]
+        admin = portal_session(hub, "admin@contoso.com")
+        admin.post(
+            f"{hub.url}/migrate/discover/finalize/?project={quote(appliance.project_path, safe='')}",
+            data={"appliance": process_server.id, **csrf(admin)},
+            timeout=10,
+        )
+        finalized = f"jobName eq 'FinalizeApplianceRegistration' and targetObjectName eq '{process_server.name}'"
+        wait_for(
+            lambda: [job.properties.state for job in asr.replication_jobs.list(RG, rig.vault, filter=finalized)],
+            lambda states: states == ["Succeeded"],
+        )
+        machine = wait_for(
+            lambda: [
+                found
+                for found in asr.replication_protectable_items.list_by_replication_protection_containers(
+                    RG, rig.vault, FABRIC, CONTAINER
+                )
+                if found.properties.friendly_name == host_name
+            ],
+            lambda found: len(found) == 1,
+        )[0]
+        rig.extra.update(machine=machine, process_server_id=process_server.id)
+        rig.agent_log = rig.prefix / "Vx" / "var" / "svagents.log"
+        return rig
+    except BaseException:
+        rig.stop()
+        raise
+
+
+def enable_replication(rig: Rig) -> None:
+    """Replicate the server (every disk, Standard SSD) and wait for Start replication to end."""
+    asr = rig.sdk()
+    vault_id = f"/subscriptions/{CONTOSO}/resourceGroups/{RG}/providers/Microsoft.RecoveryServices/vaults/{rig.vault}"
+    machine = rig.extra["machine"]
+    item = asr.replication_migration_items.begin_create(
+        RG, rig.vault, FABRIC, CONTAINER, machine.name, enable_body(vault_id, machine, rig.extra["process_server_id"])
+    ).result()
+    rig.item_name = item.name
+    rig.item_id = item.properties.provider_specific_details["internalIdentifier"]
+
+
+def wait_for_state(rig: Rig, state: str, seconds: float = 120):
+    """The migration item once its migrationState is `state`."""
+    return wait_for(rig.item, lambda item: item.properties.migration_state == state, seconds)
