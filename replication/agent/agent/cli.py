@@ -2,6 +2,7 @@
 
   ./install -r MS -q [-d PREFIX]                                  (Linux installer)
   UnifiedAgentConfigurator.sh -i <appliance IP> -P <passphrase file> [-S <machine profile>]
+                              [--shutdown-command "<command>"]
   UnifiedAgent.exe /Role "MS" /Silent [/InstallLocation PREFIX]  (Windows installer, rehearsed on Linux)
   UnifiedAgentConfigurator.exe /CSEndPoint <ip> /PassphraseFilePath <file>
   svagents [--foreground]                                          (the service: heartbeats, replication)
@@ -10,7 +11,12 @@ Installing copies the agent into PREFIX/Vx (default /usr/local/ASR, or any folde
 unprivileged). Configuring registers the machine with the appliance and starts the service. Once
 the hub replicates the machine, the service replicates its disks to the appliance's process server
 (docs/replication-protocol.md), keeping its state in Vx/var/replication; AGENT_CYCLE_SECONDS (or
---cycle-seconds when configuring) overrides the policy's cycle interval, for rehearsals."""
+--cycle-seconds when configuring) overrides the policy's cycle interval, for rehearsals.
+
+Migrate with shutdown: the service runs the shutdown command (--shutdown-command when configuring,
+else AGENT_SHUTDOWN_COMMAND) once, then sends the final sync. The command should stop what writes to
+the disks (services, or the file systems' writers), not power the machine off: the service must still
+run to send the final changes. With no command, the source's owner stops it."""
 
 from __future__ import annotations
 
@@ -103,6 +109,7 @@ def configure(
     start_service: bool,
     heartbeat_seconds: float,
     cycle_seconds: float | None = None,
+    shutdown_command: str | None = None,
 ) -> int:
     try:
         with open(passphrase_file) as handle:
@@ -134,6 +141,7 @@ def configure(
             "serverId": registered["serverId"],
             "heartbeatSeconds": heartbeat_seconds,
             "cycleSeconds": cycle_seconds,
+            "shutdownCommand": shutdown_command or None,
             "status": "Connected",
             "machineId": machine_id,
             "disks": disks,
@@ -159,6 +167,10 @@ def configure(
 def _cycle_seconds(values: dict) -> float | None:
     configured = values.get("cycleSeconds") or os.environ.get("AGENT_CYCLE_SECONDS")
     return float(configured) if configured else None
+
+
+def _shutdown_command(values: dict) -> str | None:
+    return values.get("shutdownCommand") or os.environ.get("AGENT_SHUTDOWN_COMMAND") or None
 
 
 def service() -> int:
@@ -197,6 +209,7 @@ def service() -> int:
                     values.get("disks") or [],
                     lambda: current,
                     cycle_seconds=_cycle_seconds(values),
+                    shutdown_command=_shutdown_command(values),
                 )
                 replicator.start()
             item = entry and entry.get("itemId")
@@ -209,6 +222,7 @@ def service() -> int:
                 )
                 replicating_item = item
             if replicator is not None:
+                replicator.shutdown_command = _shutdown_command(values)  # a re-configuration counts at once
                 replicator.update(entry)
         time.sleep(float(values.get("heartbeatSeconds", 30)))
 
@@ -267,6 +281,11 @@ def main(argv=None) -> int:
             type=float,
             help="replicate every this many seconds instead of the replication policy's interval (rehearsals)",
         )
+        parser.add_argument(
+            "--shutdown-command",
+            help="a shell command that stops the workloads writing to the disks, run once when the machine is "
+            "migrated with shutdown, before the final sync (default: $AGENT_SHUTDOWN_COMMAND)",
+        )
         args = parser.parse_args(argv)
         return configure(
             args.endpoint,
@@ -275,6 +294,7 @@ def main(argv=None) -> int:
             not args.no_service,
             args.heartbeat_seconds,
             args.cycle_seconds,
+            args.shutdown_command,
         )
     if command == "configure-windows":
         flags = _windows_flags(argv)

@@ -8,7 +8,9 @@ manager's view fills with realistic servers.
 Simulated agents use the same protocol as real ones; each gets a stable identity from its index,
 so running the simulator again updates the same servers instead of adding more. With --replicate,
 agents the hub replicates send their disks as synthetic disks with --used-mib MiB in use, through
-the same replication engine as a real agent (state per agent under --state-dir)."""
+the same replication engine as a real agent (state per agent under --state-dir); Migrate with
+shutdown stops a simulated agent's disks changing and sends its final cycle, as for a real agent (no
+shutdown command: there is no workload to stop)."""
 
 from __future__ import annotations
 

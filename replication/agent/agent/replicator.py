@@ -8,6 +8,11 @@ sequence and a checkpoint inside the running cycle are kept on disk, so a killed
 the checkpoint: it sends the batches after it again, with the same sequences, and the hub answers
 them as duplicates.
 
+Migrate with shutdown (the hub's entry says "shutdown": true): the source is shut down once (its
+moment kept in item.json, so a restarted agent keeps it off), a final cycle runs at once, its markers
+saying "final" with the disk's SHA-256, and then no cycle runs until the entry says shutdown false
+again (a failed migration gives the server back) or asks for a disk in full again.
+
 State, under the state folder (one replicating server per agent):
   item.json                   the item, its cycles, per disk the next sequence and the checkpoint
   <disk>.hashes-<cycle>.bin   the disk's block hashes as of that completed cycle
@@ -23,6 +28,9 @@ import os
 import queue
 import re
 import shutil
+import signal
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -35,8 +43,10 @@ from agent.blocks import (
     MAX_BATCH_DATA,
     NO_HASH,
     RECORD,
+    SHA256_LIMIT_BYTES,
     BlockHashes,
     ContentDigest,
+    DiskSha256,
     block_count,
     encode_batch_prefix,
     hash_blocks,
@@ -56,6 +66,11 @@ PROGRESS_BLOCKS = 1024 * 1024 * 1024 // BLOCK_SIZE
 MAX_BATCH_RECORDS = 16384
 RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 15.0
 STATE_FILE = "item.json"
+# A shutdown command that has not finished by then is given up on (killed); the final sync goes on.
+SHUTDOWN_COMMAND_SECONDS = 600
+# Shut down with its final sync sent, the agent has nothing to do until the hub's entry changes (and
+# every change wakes it): this is only how often it looks anyway.
+IDLE_SECONDS = 3600
 
 
 class Cancelled(Exception):
@@ -280,12 +295,29 @@ class Uploader:
             self.stopped.wait(min(left, 0.2))
 
 
+def _hash_disk_range(snapshot, end: int, whole_disk: DiskSha256) -> None:
+    """Feed the disk's bytes [0, end) to whole_disk, reading only its data extents."""
+    for extent_start, extent_end in snapshot.extents():
+        offset, stop = max(extent_start, whole_disk.position), min(extent_end, end)
+        while offset < stop:
+            length = min(CHUNK_BLOCKS * BLOCK_SIZE, stop - offset)
+            whole_disk.add(offset, memoryview(snapshot.read(offset, length))[:length])
+            offset += length
+    whole_disk.add(end, b"")
+
+
 class DiskCycle:
     """One disk's part of one cycle: scan, send, checkpoint, and at the end keep the new table."""
 
-    def __init__(self, replicator: Replicator, state: ItemState, plan: dict, cycle: int, captured_at: float):
+    def __init__(self, replicator: Replicator, state: ItemState, plan: dict, running: dict):
         self.replicator, self.state, self.plan = replicator, state, plan
-        self.disk_id, self.full, self.cycle, self.captured_at = plan["diskId"], plan["full"], cycle, captured_at
+        self.disk_id, self.full = plan["diskId"], plan["full"]
+        self.cycle, self.captured_at = running["cycle"], running["capturedAt"]
+        # A shut-down simulated machine's disks read as they were when it stopped; cycles planned
+        # before this field existed read at their capturedAt.
+        self.read_at = running.get("readAt", self.captured_at)
+        self.final = bool(running.get("final"))
+        self.sha256: str | None = None
         self.disk = state.values["disks"][self.disk_id]
         self.ack_lock = threading.Lock()
         self.acked: dict[int, Batch] = {}
@@ -318,7 +350,7 @@ class DiskCycle:
         self.journal = open(journal_path, "ab")  # noqa: SIM115 (kept for the cycle, closed below)
         source = open_source(spec, self.replicator.machine_id)
         try:
-            snapshot = source.snapshot(self.captured_at)
+            snapshot = source.snapshot(self.read_at)
             self.size_bytes = snapshot.size_bytes
             uploader = Uploader(
                 self.replicator,
@@ -337,7 +369,8 @@ class DiskCycle:
             self.journal.close()
         self._complete(table)
         self.replicator.log(
-            f"Cycle {self.cycle} disk {self.disk_id}: {'full' if self.full else 'delta'}, {self.sent_blocks} blocks, "
+            f"Cycle {self.cycle} disk {self.disk_id}: {'final ' if self.final else ''}"
+            f"{'full' if self.full else 'delta'}, {self.sent_blocks} blocks, "
             f"{self.sent_bytes / 1048576:.1f} MiB sent, {time.monotonic() - started:.1f} s"
         )
 
@@ -350,6 +383,11 @@ class DiskCycle:
         batch = Batch(start_block)
         position = start_block
         cancelled = self.replicator.cancelled
+        whole_disk = DiskSha256() if self.final and size <= SHA256_LIMIT_BYTES else None
+        if whole_disk is not None and start_block:
+            # Resumed after a restart: hash what was read before the checkpoint again. The source is
+            # shut down, so it reads the same.
+            _hash_disk_range(snapshot, min(start_block * BLOCK_SIZE, size), whole_disk)
 
         def send(end_block: int, marker: dict | None = None) -> None:
             nonlocal batch, sequence
@@ -389,6 +427,8 @@ class DiskCycle:
                 length = min(piece_end * BLOCK_SIZE, size) - offset
                 data = snapshot.read(offset, length)
                 hashes = hash_blocks(data, length)
+                if whole_disk is not None:
+                    whole_disk.add(offset, memoryview(data)[:length])
                 digest.add(position, hashes)
                 joined = b"".join(hashes)
                 if full:
@@ -420,6 +460,10 @@ class DiskCycle:
             "sizeBytes": size,
             "capturedAt": int(self.captured_at),
         }
+        if self.final:
+            marker["final"] = True
+            if whole_disk is not None:
+                self.sha256 = marker["sha256"] = whole_disk.hexdigest(size)
         send(total_blocks, marker)
 
     @staticmethod
@@ -466,6 +510,8 @@ class DiskCycle:
             progress=None,
         )
         self.plan["done"] = True
+        if self.final:
+            self.plan["sha256"] = self.sha256  # for the final sync's log line, even after a restart
         self.state.save()
         if previous and previous != self.cycle:
             with contextlib.suppress(FileNotFoundError):
@@ -474,10 +520,45 @@ class DiskCycle:
             os.unlink(self.state.journal_path(self.disk_id))
 
 
+def run_shutdown_command(command: str) -> dict:
+    """Run the configured shell command line; {"command", "exitCode", "error"} (error None if it
+    succeeded). Its output goes to a file, not a pipe: a service it starts or stops may keep a pipe
+    open long after the command itself ended."""
+    result = {"command": command, "exitCode": None, "error": None}
+    with tempfile.TemporaryFile() as output:
+        try:
+            process = subprocess.Popen(
+                command,
+                shell=True,  # an administrator's command line, pipes and all
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, to stop all of it on a timeout
+            )
+        except OSError as error:
+            result["error"] = f"could not be started: {error}"
+            return result
+        try:
+            result["exitCode"] = process.wait(timeout=SHUTDOWN_COMMAND_SECONDS)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            result["error"] = f"still running after {SHUTDOWN_COMMAND_SECONDS} s, stopped"
+            return result
+        if result["exitCode"] != 0:
+            output.seek(max(0, output.seek(0, os.SEEK_END) - 300))
+            text = output.read().decode(errors="replace").strip()
+            result["error"] = f"exit code {result['exitCode']}" + (f": {text}" if text else "")
+    return result
+
+
 class Replicator:
     """Replicates one server as the hub's entry for it says (`update`), on a thread of its own: cycle 1
     in full, then a delta cycle every cycleSeconds; a disk whose resyncGeneration went up is sent in
-    full again; `update(None)` stops and forgets the local state."""
+    full again; `update(None)` stops and forgets the local state. An entry saying "shutdown" shuts the
+    source down (`shutdown_command`, a shell command, if there is one; simulated disks stop changing)
+    and sends a final cycle at once, then no more until the entry says shutdown false again."""
 
     def __init__(
         self,
@@ -490,8 +571,10 @@ class Replicator:
         checkpoint_bytes: int = CHECKPOINT_BYTES,
         checkpoint_seconds: float = CHECKPOINT_SECONDS,
         log: Callable[[str], None] | None = None,
+        shutdown_command: str | None = None,
     ):
         self.state_dir, self.machine_id = state_dir, machine_id
+        self.shutdown_command = shutdown_command
         self.disk_specs = {str(spec["diskId"]): spec for spec in disk_specs}
         self.credentials = credentials
         self.cycle_seconds_override = cycle_seconds
@@ -565,14 +648,19 @@ class Replicator:
                 "running": None,
                 "disks": {},
             }
+        self._follow_shutdown(entry)
         running = self.state.values.get("running")
         if running is None:
+            if self._shut_down() and not self._final_sync_due(entry):
+                return IDLE_SECONDS  # the final sync was sent: the source stays as it is
             due = self._next_due(entry)
-            if due > time.time() and not force:
+            if due > time.time() and not force and not self._shut_down():
                 return due - time.time()
             running = self._plan(entry)
         self._run(running, entry)
-        return 0 if self._next_due(entry) <= time.time() else self._next_due(entry) - time.time()
+        if running.get("final"):
+            self._report_final_sync(running)
+        return self._seconds_to_next(entry)
 
     def run_cycle(self) -> None:
         """Finish the running cycle, or run the next one now, in the calling thread (tests, tools)."""
@@ -588,6 +676,94 @@ class Replicator:
     def _next_due(self, entry: dict) -> float:
         started = self.state.values.get("lastCycleStartedAt")
         return 0.0 if started is None else started + self._cycle_seconds(entry)
+
+    def _seconds_to_next(self, entry: dict) -> float:
+        if self._shut_down():
+            return 0 if self._final_sync_due(entry) else IDLE_SECONDS
+        return max(0.0, self._next_due(entry) - time.time())
+
+    # Shutdown (Migrate with "Shut down virtual machines")
+
+    def _shut_down(self) -> bool:
+        return self.state.values.get("shutdown") is not None
+
+    def _final_sync_due(self, entry: dict) -> bool:
+        """No final cycle sent since the shutdown, or the hub wants a disk in full again (its replica of
+        the final cycle diverged): the migration waits for a final cycle it can use."""
+        shutdown = self.state.values.get("shutdown") or {}
+        if shutdown.get("finalCycle") is None:
+            return True
+        local = self.state.values.get("disks") or {}
+        return any(
+            str(disk["diskId"]) in local
+            and int(disk.get("resyncGeneration") or 0) > int(local[str(disk["diskId"])].get("resyncGeneration") or 0)
+            for disk in entry.get("disks") or []
+        )
+
+    def source_moment(self, at: float) -> float:
+        """The moment whose content a disk read at `at` shows: a shut-down simulated machine's disks stay
+        as they were when it stopped (a real disk shows what it holds, whatever the moment)."""
+        shutdown = self.state.values.get("shutdown")
+        return at if shutdown is None else min(at, shutdown["at"])
+
+    def _follow_shutdown(self, entry: dict) -> None:
+        shutdown = self.state.values.get("shutdown")
+        if entry.get("shutdown") and shutdown is None:
+            # Kept before the command runs, so a restarted agent neither runs it twice nor lets a
+            # simulated machine write again.
+            self.state.values["shutdown"] = {"at": time.time(), "finalCycle": None, "command": None}
+            self.state.save()
+            self.state.values["shutdown"]["command"] = self._shut_down_source(entry)
+            self.state.save()
+        elif not entry.get("shutdown") and shutdown is not None:
+            self.state.values["shutdown"] = None
+            self.state.save()
+            self.log("Shutdown called off by the hub (the migration did not complete): the source runs again.")
+
+    def _shut_down_source(self, entry: dict) -> dict | None:
+        """Stop the source writing: run the shutdown command if one is configured; simulated disks
+        stop changing by themselves (source_moment). A failed command is reported, not fatal: the
+        final sync goes on, and the migration's consistency is then the source owner's to check."""
+        specs = [self._spec(disk) for disk in entry.get("disks") or []]
+        real = [str(spec["diskId"]) for spec in specs if spec.get("path")]
+        if len(real) < len(specs):
+            self.log("Shutdown requested: the simulated disks stop changing now.")
+        command = self.shutdown_command
+        if not command:
+            if real:
+                self.log(
+                    "Shutdown requested, but no shutdown command is configured (UnifiedAgentConfigurator.sh "
+                    "--shutdown-command, or AGENT_SHUTDOWN_COMMAND): the source must be stopped by its owner. "
+                    "The final sync starts now."
+                )
+            return None
+        self.log(f"Shutdown requested: running the shutdown command {command!r}.")
+        result = run_shutdown_command(command)
+        if result["error"]:
+            self.log(
+                f"The shutdown command failed ({result['error']}). The final sync goes on; the source may "
+                "still be writing."
+            )
+        else:
+            self.log("The shutdown command finished.")
+        return result
+
+    def _report_final_sync(self, running: dict) -> None:
+        disks = []
+        for plan in running["disks"]:
+            if "sha256" not in plan:
+                disks.append(f"disk {plan['diskId']} no longer replicated")
+            elif plan["sha256"]:
+                disks.append(f"disk {plan['diskId']} sha256 {plan['sha256']}")
+            else:
+                disks.append(f"disk {plan['diskId']} larger than {SHA256_LIMIT_BYTES // 1024**3} GiB, no sha256")
+        line = f"final sync of cycle {running['cycle']} sent ({', '.join(disks)})"
+        shutdown = self.state.values.get("shutdown")
+        if shutdown is None:
+            self.log(f"The {line}, but the hub called the shutdown off meanwhile: replication goes on.")
+            return
+        failed = (shutdown.get("command") or {}).get("error")
+        self.log(f"Source shut down; {line}" + (f"; the shutdown command failed ({failed})" if failed else ""))
 
     def _spec(self, disk: dict) -> dict:
         spec = self.disk_specs.get(str(disk["diskId"]))
@@ -632,7 +808,15 @@ class Replicator:
                 }
             plans.append({"diskId": disk_id, "full": full, "resyncGeneration": generation, "done": False})
         captured_at = time.time()
-        running = {"cycle": int(values["completedCycle"]) + 1, "capturedAt": captured_at, "disks": plans}
+        running = {
+            "cycle": int(values["completedCycle"]) + 1,
+            "capturedAt": captured_at,
+            "readAt": self.source_moment(captured_at),
+            # Planned after the shutdown: every disk's marker says final; kept with the plan, so a
+            # resumed cycle stays what it started as even if the shutdown is called off meanwhile.
+            "final": self._shut_down(),
+            "disks": plans,
+        }
         values["running"], values["lastCycleStartedAt"] = running, captured_at
         self.state.save()
         return running
@@ -649,7 +833,7 @@ class Replicator:
                 self.state.save()
                 continue
             try:
-                DiskCycle(self, self.state, plan, running["cycle"], running["capturedAt"]).run(self._spec(disk))
+                DiskCycle(self, self.state, plan, running).run(self._spec(disk))
             except DiskDropped as dropped:
                 self.log(f"Disk {plan['diskId']} is no longer replicated ({dropped}): its local state is removed.")
                 plan["done"] = True
@@ -657,4 +841,7 @@ class Replicator:
                 self.state.save()
         self.state.values["completedCycle"] = running["cycle"]
         self.state.values["running"] = None
+        shutdown = self.state.values.get("shutdown")
+        if running.get("final") and shutdown is not None:
+            shutdown["finalCycle"] = running["cycle"]  # in the same save: a restart sends no second one
         self.state.save()
