@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("projects.arm")),
     path("", include("replication.arm")),
     path("", include("replication.arm_migration")),
+    path("", include("replication.arm_compute")),
     path("", include("projects.graph")),
     path("", include("replication.appliance_api")),
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view()),

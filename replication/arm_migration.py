@@ -6,7 +6,11 @@ becomes a Replicate plan (replication.replicate) and answers 202 with the Start 
 poll, as ASR does. Changing an item's settings (PATCH) and creating a policy (PUT) are quick and
 answer 200 with the resource: the SDK accepts 200 for both, and a synchronous answer cannot leave a
 client polling a job that has nothing to wait for. States, health and allowed operations come from
-replication.status, so the portal and the API say the same thing."""
+replication.status, so the portal and the API say the same thing.
+
+The migration verbs (testMigrate, testMigrateCleanup, migrate, resync and DELETE = stop replication)
+are replication.migrate's services behind ARM's long-running-operation answer: 202 and the job to
+poll, or 409 OperationNotAllowed with no job when the item's allowedOperations do not list the verb."""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from hub.ids import parse_uuid
 from jobs.models import Job, State
 from projects import access
 from projects.models import AvailabilitySet, MigrationResource, ResourceGroup, VirtualNetwork
+from replication import migrate
 from replication.arm import CONTAINER, FABRIC, VAULT_TYPE, Vault, _container_or_404, _vault
 from replication.arm import C as CONTAINER_PATH
 from replication.arm import V as VAULT_PATH
@@ -80,6 +85,17 @@ WRITE_REPLICATION_POLICY = access.Permission(
     "Contributor or Owner",
     "create or change replication policies",
 )
+# Azure's own action names for the item verbs, so a refusal names what a custom role would need.
+TEST_MIGRATE = access.Permission((f"{ITEM_TYPE}/testMigrate/action",), "Contributor or Owner", "test migrate servers")
+CLEAN_UP_TEST_MIGRATION = access.Permission(
+    (f"{ITEM_TYPE}/testMigrateCleanup/action",), "Contributor or Owner", "clean up test migrations"
+)
+MIGRATE = access.Permission((f"{ITEM_TYPE}/migrate/action",), "Contributor or Owner", "migrate servers")
+RESYNC = access.Permission((f"{ITEM_TYPE}/resync/action",), "Contributor or Owner", "resynchronize replication")
+PAUSE_OR_RESUME = access.Permission(
+    (f"{ITEM_TYPE}/pauseReplication/action",), "Contributor or Owner", "pause or resume replication"
+)
+STOP_REPLICATION = access.Permission((f"{ITEM_TYPE}/delete",), "Contributor or Owner", "stop replication")
 
 # Where each of Replicate's wizard fields lives in an enable or update body, so a refusal names the
 # property the client sent.
@@ -307,6 +323,76 @@ def read_update_input(request) -> TargetInput:
     _read_targets(details, target)
     body.raise_errors()
     return target
+
+
+@dataclass
+class ActionInput:
+    """What a testMigrate, testMigrateCleanup, migrate or resync body says (None: not given)."""
+
+    network_id: str | None = None
+    subnet_name: str | None = None
+    recovery_point_id: str | None = None
+    perform_shutdown: bool = True
+    comments: str = ""
+
+
+def _action_details(request) -> tuple[BodyReader, BodyReader]:
+    """The body and its properties.providerSpecificDetails. Both may be absent: every verb has a
+    default for everything (the item's test network, shutdown, the latest point)."""
+    body = _body(request)
+    details = body.child("properties").child("providerSpecificDetails")
+    if details.data:
+        _instance_type(details)
+    return body, details
+
+
+def _primary_nic_text(details: BodyReader, key: str) -> str | None:
+    """A per-NIC choice (VMwareCbt's vmNics[]): one subnet per VM here, so the primary NIC's wins, else
+    the first NIC that names one."""
+    nics = details.children("vmNics") or []
+    nics.sort(key=lambda nic: str(nic.raw("isPrimaryNic")).lower() != "true")
+    return next((value for value in (nic.text(key) for nic in nics) if value), None)
+
+
+def read_test_migrate_input(request) -> ActionInput:
+    body, details = _action_details(request)
+    given = ActionInput(
+        network_id=details.text("networkId"),
+        # InMageRcm names the test subnet on the item; a body may name it here or per NIC.
+        subnet_name=details.text("testSubnetName") or _primary_nic_text(details, "testSubnetName"),
+        recovery_point_id=details.text("recoveryPointId"),
+    )
+    body.raise_errors()
+    return given
+
+
+def read_migrate_input(request) -> ActionInput:
+    body, details = _action_details(request)
+    given = ActionInput(recovery_point_id=details.text("recoveryPointId"))
+    shutdown = details.raw("performShutdown")
+    # ASR's models carry it as the string "true" or "false"; a JSON boolean means the same.
+    if isinstance(shutdown, bool):
+        given.perform_shutdown = shutdown
+    elif isinstance(shutdown, str) and shutdown.strip().lower() in ("true", "false"):
+        given.perform_shutdown = shutdown.strip().lower() == "true"
+    elif shutdown is not None:
+        details.fail("performShutdown", f'\'{details.target("performShutdown")}\' must be "true" or "false".')
+    body.raise_errors()
+    return given
+
+
+def read_cleanup_input(request) -> ActionInput:
+    body = _body(request)
+    comments = body.child("properties").text("comments", max_length=1000)
+    body.raise_errors()
+    return ActionInput(comments=comments or "")
+
+
+def read_resync_input(request) -> ActionInput:
+    """InMageRcm has no resync options; VMwareCbt's skipCbtReset has no meaning here and is ignored."""
+    body, _ = _action_details(request)
+    body.raise_errors()
+    return ActionInput()
 
 
 # ARM ids in bodies
@@ -1091,6 +1177,21 @@ class MigrationItemView(AsrView):
         item = _item_or_404(vault, item_name)
         return Response(item_body(item_context(vault, [item]), item))
 
+    @extend_schema(operation_id="ReplicationMigrationItems_Delete", responses={202: None, 204: None})
+    def delete(self, request, subscription_id, resource_group_name, vault_name, fabric_name, container_name, item_name):
+        """Stop replication. `deleteOption` is accepted and changes nothing: the hub always removes
+        the replication data, and keeps a migrated VM."""
+        vault = _vault(request, subscription_id, resource_group_name, vault_name)
+        _authorize(request.user, vault, STOP_REPLICATION)
+        _container_or_404(vault, fabric_name, container_name)
+        item = _items(vault).filter(server_id=parse_uuid(item_name)).first()
+        # Deleting what is gone succeeds (ARM's rule): never replicated, or already stopped (a
+        # migrated server's item stays, to show the migration, once its stop job has ended).
+        if item is None or (item.replication_stopped_at is not None and _job_ended(item.current_job)):
+            return Response(status=204)
+        job = migrate.stop_replication_start(request.user, item)
+        return job_accepted(request, vault, job, item_id(vault, item))
+
 
 class MigrationItemOperationResultView(AsrView):
     """`Location` of an item's job: 202 while it runs, then the item (or the job's error)."""
@@ -1115,8 +1216,137 @@ class MigrationItemOperationResultView(AsrView):
         if job.state != State.SUCCEEDED:
             error = (job.first_error or {}).get("serviceErrorDetails", {})
             raise ArmError(409, error.get("code") or "OperationFailed", error.get("message") or "The job failed.")
+        if job.scenario_name == "DisableMigration":
+            # A DELETE's result is empty (and a never-migrated item is gone by now).
+            return Response(status=204)
         item = _item_or_404(vault, item_name)
         return Response(item_body(item_context(vault, [item]), item))
+
+
+def _job_ended(job: Job | None) -> bool:
+    return job is None or job.is_terminal
+
+
+def _check_recovery_point(vault: Vault, item: MigrationItem, value: str | None) -> None:
+    """A named recovery point must be the latest: the hub keeps one replica per disk, at its newest
+    point, so an older point cannot be built. Not naming one means the latest."""
+    if not value:
+        return
+    target = f"{PROVIDER_DETAILS}.recoveryPointId"
+    points = f"{item_id(vault, item)}/migrationRecoveryPoints"
+    point = item.recovery_points.filter(pk=parse_uuid(_last_segment(value))).first()
+    if point is None:
+        raise ArmError(
+            400,
+            "RecoveryPointNotFound",
+            f"'{value}' is not a recovery point of {item.target_vm_name}: list them at {points}.",
+            target,
+        )
+    if point.pk != item.last_recovery_point_id:
+        raise ArmError(
+            400,
+            "RecoveryPointNotLatest",
+            f"Recovery point {point.pk} ({_iso(point.captured_at)}) is older than the latest one, "
+            f"{item.last_recovery_point_id} ({_iso(item.last_recovery_point_at)}): only the latest point can be "
+            "used, because the replica disks hold that point only. Omit recoveryPointId, or pass the item's "
+            "providerSpecificDetails.lastRecoveryPointId.",
+            target,
+        )
+
+
+class ItemActionView(AsrView):
+    """A POST action on a migration item. The caller's right on the vault is checked first, as ARM
+    checks RBAC before the provider sees the request; then the item, then the body; the verb's service
+    checks the item's state (409 OperationNotAllowed, no job) and the target side's rights."""
+
+    permission: access.Permission
+
+    def target(self, request, route: dict) -> tuple[Vault, MigrationItem]:
+        vault = _vault(request, route["subscription_id"], route["resource_group_name"], route["vault_name"])
+        _authorize(request.user, vault, self.permission)
+        _container_or_404(vault, route["fabric_name"], route["container_name"])
+        return vault, _item_or_404(vault, route["item_name"])
+
+
+class ItemTestMigrateView(ItemActionView):
+    permission = TEST_MIGRATE
+
+    @extend_schema(operation_id="ReplicationMigrationItems_TestMigrate", request=dict, responses={202: None})
+    def post(self, request, **route):
+        vault, item = self.target(request, route)
+        given = read_test_migrate_input(request)
+        network, subnet = item.test_network, item.test_subnet_name
+        if given.network_id:
+            resolve = Resolver(request.user, vault, item.server)
+            chosen = resolve.network(given.network_id, "networkId")
+            resolve.raise_problems()
+            if chosen != network:
+                # The subnet chosen at Replicate belongs to the other network: the service picks the
+                # new network's first subnet unless the body names one.
+                network, subnet = chosen, ""
+        if network is None:
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                f"{item.target_vm_name} has no test network: name one in providerSpecificDetails.networkId (a "
+                "virtual network in the target region; a non-production one is recommended).",
+                f"{PROVIDER_DETAILS}.networkId",
+            )
+        _check_recovery_point(vault, item, given.recovery_point_id)
+        job = migrate.test_migrate_start(request.user, item, network=network, subnet=given.subnet_name or subnet)
+        return job_accepted(request, vault, job, item_id(vault, item))
+
+
+class ItemTestMigrateCleanupView(ItemActionView):
+    permission = CLEAN_UP_TEST_MIGRATION
+
+    @extend_schema(operation_id="ReplicationMigrationItems_TestMigrateCleanup", request=dict, responses={202: None})
+    def post(self, request, **route):
+        vault, item = self.target(request, route)
+        given = read_cleanup_input(request)
+        job = migrate.test_migrate_cleanup_start(request.user, item, comments=given.comments)
+        return job_accepted(request, vault, job, item_id(vault, item))
+
+
+class ItemMigrateView(ItemActionView):
+    permission = MIGRATE
+
+    @extend_schema(operation_id="ReplicationMigrationItems_Migrate", request=dict, responses={202: None})
+    def post(self, request, **route):
+        vault, item = self.target(request, route)
+        given = read_migrate_input(request)
+        _check_recovery_point(vault, item, given.recovery_point_id)
+        job = migrate.migrate_start(request.user, item, shutdown=given.perform_shutdown)
+        return job_accepted(request, vault, job, item_id(vault, item))
+
+
+class ItemResyncView(ItemActionView):
+    permission = RESYNC
+
+    @extend_schema(operation_id="ReplicationMigrationItems_Resync", request=dict, responses={202: None})
+    def post(self, request, **route):
+        vault, item = self.target(request, route)
+        read_resync_input(request)
+        job = migrate.resync_start(request.user, item)
+        return job_accepted(request, vault, job, item_id(vault, item))
+
+
+class ItemPauseOrResumeView(ItemActionView):
+    """pauseReplication and resumeReplication: never in allowedOperations here, so always refused the
+    way a verb the item's state does not allow is."""
+
+    permission = PAUSE_OR_RESUME
+
+    @extend_schema(operation_id="ReplicationMigrationItems_PauseOrResumeReplication", responses={409: dict})
+    def post(self, request, action, **route):
+        _, item = self.target(request, route)
+        verb = "PauseReplication" if action == "pausereplication" else "ResumeReplication"
+        raise ArmError(
+            409,
+            "OperationNotAllowed",
+            f"{verb} is not allowed for {item.target_vm_name}: this hub does not pause replication, so the "
+            "item's allowedOperations never list it. Stop replication (DELETE the item) instead.",
+        )
 
 
 # Recovery points
@@ -1310,6 +1540,12 @@ urlpatterns = [
     path(ITEMS, MigrationItemListView.as_view()),
     path(ITEM, MigrationItemView.as_view()),
     path(f"{ITEM}/operationresults/<str:job_name>", MigrationItemOperationResultView.as_view()),
+    path(f"{ITEM}/testmigrate", ItemTestMigrateView.as_view()),
+    path(f"{ITEM}/testmigratecleanup", ItemTestMigrateCleanupView.as_view()),
+    path(f"{ITEM}/migrate", ItemMigrateView.as_view()),
+    path(f"{ITEM}/resync", ItemResyncView.as_view()),
+    path(f"{ITEM}/pausereplication", ItemPauseOrResumeView.as_view(), {"action": "pausereplication"}),
+    path(f"{ITEM}/resumereplication", ItemPauseOrResumeView.as_view(), {"action": "resumereplication"}),
     path(f"{ITEM}/migrationrecoverypoints", RecoveryPointListView.as_view()),
     path(f"{ITEM}/migrationrecoverypoints/<str:point_name>", RecoveryPointView.as_view()),
     path(f"{VAULT_PATH}/replicationpolicies", PolicyListView.as_view()),

@@ -372,7 +372,7 @@ def _push(job: Job) -> None:
 
     item = MigrationItem.objects.filter(pk=job.input["item_id"]).select_related("project__resource_group").first()
     if item is not None:
-        transaction.on_commit(lambda: push.replicating_servers_changed(item.project, [item]))
+        transaction.on_commit(lambda: push.replicating_servers_changed(item.project, [item]), robust=True)
 
 
 # Test migration
@@ -588,7 +588,7 @@ def _delete_replication_data(job: Job) -> None:
     item.delete()
     from jobs import push
 
-    transaction.on_commit(lambda: push.replicating_servers_changed(project, []))
+    transaction.on_commit(lambda: push.replicating_servers_changed(project, []), robust=True)
 
 
 def _stop_failed(job: Job) -> None:

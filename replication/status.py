@@ -51,7 +51,7 @@ def allowed_operations(item: MigrationItem) -> list[str]:
         return ["DisableMigration"]
     if item.migration_state == MigrationState.REPLICATING:
         if item.test_migrate_state == TestMigrateState.NONE:
-            return ["DisableMigration", "TestMigrate", "Migrate"]
+            return ["DisableMigration", "TestMigrate", "Migrate", "StartResync"]
         if item.test_migrate_state in (TestMigrateState.SUCCEEDED, TestMigrateState.FAILED):
             return ["DisableMigration", "TestMigrateCleanup"]
         return []

@@ -187,6 +187,41 @@ API_URLS = [
     ("GET", "{vault_id}/replicationJobs"),
     ("GET", "{vault_id}/replicationJobs/{job}"),
     ("GET", "{vault_id}/replicationOperationStatus/{job}"),
+    (
+        "POST",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/testMigrate",
+    ),
+    (
+        "POST",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/testMigrateCleanup",
+    ),
+    (
+        "POST",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/migrate",
+    ),
+    (
+        "POST",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/resync",
+    ),
+    (
+        "POST",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/pauseReplication",
+    ),
+    (
+        "DELETE",
+        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}",
+    ),
+    ("GET", "/subscriptions/{sub}/providers/Microsoft.Compute/virtualMachines"),
+    ("GET", "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Compute/virtualMachines"),
+    ("GET", "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Compute/virtualMachines/vm1"),
+    (
+        "GET",
+        "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Compute/virtualMachines/vm1/instanceView",
+    ),
+    ("PUT", "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Compute/virtualMachines/vm1"),
+    ("POST", "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Compute/virtualMachines/vm1/start"),
+    ("GET", "/subscriptions/{sub}/providers/Microsoft.Network/networkInterfaces"),
+    ("GET", "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Network/networkInterfaces/vm1-nic"),
 ]
 
 

@@ -203,10 +203,25 @@ def api_create_policy(hub, vault, email):
     return hub.api("PUT", f"{vault}/replicationPolicies/matrix-policy", email=email, json=body)
 
 
+def api_item_verb(method: str, action: str = ""):
+    """A migration verb on an item of the vault (POST {item}/{action}, or DELETE {item})."""
+
+    def call(hub, vault, email):
+        item = f"{vault}/{CONTAINER_PATH}/replicationMigrationItems/{uuid.uuid4()}"
+        return hub.api(method, f"{item}/{action}" if action else item, email=email, json={"properties": {}})
+
+    return call
+
+
 ASR_API = {
     "enable replication": (api_enable_replication, 404),
     "change a replicating server": (api_update_replication, 404),
     "create a replication policy": (api_create_policy, 200),
+    "test migrate": (api_item_verb("POST", "testMigrate"), 404),
+    "clean up a test migration": (api_item_verb("POST", "testMigrateCleanup"), 404),
+    "migrate": (api_item_verb("POST", "migrate"), 404),
+    "resynchronize": (api_item_verb("POST", "resync"), 404),
+    "stop replication": (api_item_verb("DELETE"), 404),
 }
 
 

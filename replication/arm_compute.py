@@ -1,0 +1,362 @@
+"""ARM reads of the VMs that test migration and migration build (Microsoft.Compute/virtualMachines),
+and of each VM's network interface (Microsoft.Network/networkInterfaces/{vm}-nic), as
+ComputeManagementClient and NetworkManagementClient call them.
+
+Read-only: a VM here exists because replication.migrate built it from a recovery point, and goes when
+a test migration is cleaned up, so PUT, PATCH, DELETE and VM actions answer 405 saying so. The hub
+keeps no NIC rows: a VM has exactly one NIC, named after it, whose address is the VM's."""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+
+from hub.arm.errors import ArmError
+from hub.arm.views import ArmView, arm_list
+from projects import access
+from projects.arm.resource_manager import RG, SUB
+from replication.models import LicenseType, ManagedDisk, VirtualMachine
+
+VM_TYPE = VirtualMachine.arm_type
+NIC_TYPE = "Microsoft.Network/networkInterfaces"
+DISK_TYPE = "Microsoft.Compute/disks"
+NIC_SUFFIX = "-nic"
+IP_CONFIGURATION = "ipconfig1"
+GIB = 1024**3
+# Azure's own prefix for the MAC addresses of its VMs' NICs.
+AZURE_MAC_PREFIX = (0x00, 0x0D, 0x3A)
+READ_ONLY = (
+    "Virtual machines here are created by test migration and migration (replicationMigrationItems/testMigrate "
+    "and /migrate) and a test VM is removed by testMigrateCleanup: the hub serves them read-only."
+)
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def _expand_instance_view(request) -> bool:
+    """`$expand=instanceView` (get and lists) or `statusOnly=true` (list_all) asks for power state."""
+    expand = [part.strip().lower() for part in (request.query_params.get("$expand") or "").split(",")]
+    return "instanceview" in expand or _true(request.query_params.get("statusOnly"))
+
+
+# Ids
+
+
+def nic_name(vm: VirtualMachine) -> str:
+    return f"{vm.name}{NIC_SUFFIX}"
+
+
+def nic_id(vm: VirtualMachine) -> str:
+    return f"{vm.resource_group.arm_id}/providers/{NIC_TYPE}/{nic_name(vm)}"
+
+
+def disk_id(vm: VirtualMachine, disk: ManagedDisk) -> str:
+    return f"{vm.resource_group.arm_id}/providers/{DISK_TYPE}/{disk.name}"
+
+
+def subnet_id(vm: VirtualMachine) -> str | None:
+    if vm.network is None or not vm.subnet_name:
+        return None  # the network was deleted after the VM was built
+    return f"{vm.network.arm_id}/subnets/{vm.subnet_name}"
+
+
+def mac_address(vm: VirtualMachine) -> str:
+    """Stable per VM, in Azure's format (00-0D-3A-xx-xx-xx)."""
+    tail = vm.pk.bytes[-3:]
+    return "-".join(f"{octet:02X}" for octet in (*AZURE_MAC_PREFIX, *tail))
+
+
+# Shapes (azure-mgmt-compute's VirtualMachine, azure-mgmt-network's NetworkInterface)
+
+
+def _managed_disk(vm: VirtualMachine, disk: ManagedDisk) -> dict:
+    return {"id": disk_id(vm, disk), "storageAccountType": disk.disk_type}
+
+
+def _os_disk(vm: VirtualMachine, disk: ManagedDisk | None) -> dict | None:
+    if disk is None:
+        return None
+    return {
+        "osType": vm.os_type,
+        "name": disk.name,
+        # A migrated VM boots from its own disk: it is attached, not made from an image.
+        "createOption": "Attach",
+        "caching": "ReadWrite",
+        "diskSizeGB": math.ceil(disk.size_bytes / GIB),
+        "managedDisk": _managed_disk(vm, disk),
+        "deleteOption": "Detach",
+    }
+
+
+def _data_disks(vm: VirtualMachine, disks: list[ManagedDisk]) -> list[dict]:
+    return [
+        {
+            "lun": lun,
+            "name": disk.name,
+            "createOption": "Attach",
+            "caching": "None",
+            "diskSizeGB": math.ceil(disk.size_bytes / GIB),
+            "managedDisk": _managed_disk(vm, disk),
+            "toBeDetached": False,
+            "deleteOption": "Detach",
+        }
+        for lun, disk in enumerate(disks)
+    ]
+
+
+def _os_profile(vm: VirtualMachine) -> dict:
+    """Minimal: a migrated VM keeps its guest's own accounts, which the hub never sees."""
+    profile = {"computerName": vm.source_server_name or vm.name, "allowExtensionOperations": True}
+    if vm.os_type == "Windows":
+        profile["windowsConfiguration"] = {"provisionVMAgent": True, "enableAutomaticUpdates": True}
+    else:
+        profile["linuxConfiguration"] = {"disablePasswordAuthentication": False, "provisionVMAgent": True}
+    return profile
+
+
+def instance_view_body(vm: VirtualMachine) -> dict:
+    power = VirtualMachine.PowerState(vm.power_state) if vm.power_state in VirtualMachine.PowerState.values else None
+    statuses = [
+        {
+            "code": "ProvisioningState/succeeded",
+            "level": "Info",
+            "displayStatus": "Provisioning succeeded",
+            "time": _iso(vm.created_at),
+        }
+    ]
+    if power is not None:
+        statuses.append(
+            {"code": f"PowerState/{power.value}", "level": "Info", "displayStatus": f"VM {power.label.lower()}"}
+        )
+    return {
+        "computerName": vm.source_server_name or vm.name,
+        "osName": vm.os_name or None,
+        "disks": [
+            {
+                "name": disk.name,
+                "statuses": [
+                    {
+                        "code": "ProvisioningState/succeeded",
+                        "level": "Info",
+                        "displayStatus": "Provisioning succeeded",
+                        "time": _iso(vm.created_at),
+                    }
+                ],
+            }
+            for disk in vm.disks.all()
+        ],
+        "statuses": statuses,
+    }
+
+
+def vm_body(vm: VirtualMachine, *, with_instance_view: bool = False) -> dict:
+    disks = list(vm.disks.all())
+    os_disk = next((disk for disk in disks if disk.is_os_disk), None)
+    properties = {
+        "vmId": str(vm.pk),
+        "hardwareProfile": {"vmSize": vm.size},
+        "storageProfile": {
+            "osDisk": _os_disk(vm, os_disk),
+            "dataDisks": _data_disks(vm, [disk for disk in disks if disk is not os_disk]),
+        },
+        "osProfile": _os_profile(vm),
+        "networkProfile": {"networkInterfaces": [{"id": nic_id(vm), "properties": {"primary": True}}]},
+        # Azure spells Azure Hybrid Benefit for Windows Server "Windows_Server"; none is absent.
+        "licenseType": "Windows_Server" if vm.license_type == LicenseType.WINDOWS_SERVER else None,
+        "provisioningState": "Succeeded",
+        "timeCreated": _iso(vm.created_at),
+    }
+    if vm.availability_set_id:
+        properties["availabilitySet"] = {"id": vm.availability_set_id}
+    if with_instance_view:
+        properties["instanceView"] = instance_view_body(vm)
+    return {
+        "id": vm.arm_id,
+        "name": vm.name,
+        "type": VM_TYPE,
+        "location": vm.location,
+        "tags": vm.tags,
+        "properties": properties,
+    }
+
+
+def nic_body(vm: VirtualMachine) -> dict:
+    this_id = nic_id(vm)
+    subnet = subnet_id(vm)
+    return {
+        "id": this_id,
+        "name": nic_name(vm),
+        "type": NIC_TYPE,
+        "location": vm.location,
+        "tags": {},
+        "properties": {
+            "provisioningState": "Succeeded",
+            "resourceGuid": str(uuid.uuid5(vm.pk, "nic")),
+            "ipConfigurations": [
+                {
+                    "id": f"{this_id}/ipConfigurations/{IP_CONFIGURATION}",
+                    "name": IP_CONFIGURATION,
+                    "type": f"{NIC_TYPE}/ipConfigurations",
+                    "properties": {
+                        "provisioningState": "Succeeded",
+                        "privateIPAddress": vm.private_ip,
+                        "privateIPAllocationMethod": "Dynamic",
+                        "privateIPAddressVersion": "IPv4",
+                        "subnet": {"id": subnet} if subnet else None,
+                        "primary": True,
+                    },
+                }
+            ],
+            "virtualMachine": {"id": vm.arm_id},
+            "macAddress": mac_address(vm),
+            "primary": True,
+            "enableAcceleratedNetworking": False,
+            "enableIPForwarding": False,
+            "nicType": "Standard",
+        },
+    }
+
+
+# Lookups, limited to the resource groups the caller may see
+
+
+def visible_vms(user):
+    visible = access.visibility_q(
+        user, subscription_field="resource_group__subscription_id", rg_field="resource_group__name"
+    )
+    return (
+        VirtualMachine.objects.filter(visible)
+        .select_related("resource_group__subscription", "network__resource_group__subscription")
+        .prefetch_related("disks")
+        .order_by("name", "pk")
+    )
+
+
+def _vms_in(request, subscription_id, resource_group_name=None):
+    """The caller's VMs of a subscription or of one of its groups (404 for what they may not see)."""
+    if resource_group_name is None:
+        subscription = access.get_subscription(request.user, subscription_id)
+        return visible_vms(request.user).filter(resource_group__subscription=subscription)
+    group = access.get_group(request.user, subscription_id, resource_group_name)
+    return visible_vms(request.user).filter(resource_group=group)
+
+
+def _vm_or_404(request, subscription_id, resource_group_name, vm_name) -> VirtualMachine:
+    group = access.get_group(request.user, subscription_id, resource_group_name)
+    vm = visible_vms(request.user).filter(resource_group=group, name__iexact=vm_name).first()
+    if vm is None:
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{VM_TYPE}/{vm_name}' under resource group '{group.name}' was not found.",
+        )
+    return vm
+
+
+def _nic_or_404(request, subscription_id, resource_group_name, name) -> VirtualMachine:
+    group = access.get_group(request.user, subscription_id, resource_group_name)
+    vm = None
+    if name.lower().endswith(NIC_SUFFIX):
+        vm_name = name[: -len(NIC_SUFFIX)]
+        vm = visible_vms(request.user).filter(resource_group=group, name__iexact=vm_name).first()
+    if vm is None:
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{NIC_TYPE}/{name}' under resource group '{group.name}' was not found.",
+        )
+    return vm
+
+
+# Views
+
+
+class ReadOnly:
+    """PUT, PATCH and DELETE of a resource that only migration creates and removes: 405, once the
+    caller may see the resource group (404 before that, so nothing is learnt about others' groups)."""
+
+    def _read_only(self, request, subscription_id, resource_group_name, **kwargs):
+        access.get_group(request.user, subscription_id, resource_group_name)
+        raise ArmError(405, "MethodNotAllowed", f"{request.method} is not served: {READ_ONLY}")
+
+    put = patch = delete = _read_only
+
+
+class VirtualMachineListView(ArmView):
+    @extend_schema(operation_id="VirtualMachines_List", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name=None):
+        expand = _expand_instance_view(request)
+        vms = _vms_in(request, subscription_id, resource_group_name)
+        return arm_list([vm_body(vm, with_instance_view=expand) for vm in vms])
+
+
+class VirtualMachineView(ReadOnly, ArmView):
+    @extend_schema(operation_id="VirtualMachines_Get", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name, vm_name):
+        vm = _vm_or_404(request, subscription_id, resource_group_name, vm_name)
+        return Response(vm_body(vm, with_instance_view=_expand_instance_view(request)))
+
+
+class VirtualMachineInstanceView(ArmView):
+    @extend_schema(operation_id="VirtualMachines_InstanceView", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name, vm_name):
+        return Response(instance_view_body(_vm_or_404(request, subscription_id, resource_group_name, vm_name)))
+
+
+class VirtualMachineActionView(ArmView):
+    """start, powerOff, restart, deallocate, redeploy...: the VM must exist; then 405, read-only. Other
+    child paths (extensions, say) are not served: 404 as for any unknown path."""
+
+    @extend_schema(operation_id="VirtualMachines_Action", responses={405: dict})
+    def post(self, request, subscription_id, resource_group_name, vm_name, action):
+        _vm_or_404(request, subscription_id, resource_group_name, vm_name)
+        raise ArmError(405, "MethodNotAllowed", f"The VM action '{action}' is not served: {READ_ONLY}")
+
+    def _not_served(self, request, subscription_id, resource_group_name, **kwargs):
+        access.get_group(request.user, subscription_id, resource_group_name)
+        raise ArmError(
+            404,
+            "InvalidResourceType",
+            f"The resource type or path '{request.path}' is not served by this hub. "
+            "See /api/schema/ for the resources it emulates.",
+        )
+
+    get = put = patch = delete = _not_served
+
+
+class NetworkInterfaceListView(ArmView):
+    @extend_schema(operation_id="NetworkInterfaces_List", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name=None):
+        return arm_list([nic_body(vm) for vm in _vms_in(request, subscription_id, resource_group_name)])
+
+
+class NetworkInterfaceView(ReadOnly, ArmView):
+    @extend_schema(operation_id="NetworkInterfaces_Get", responses={200: dict})
+    def get(self, request, subscription_id, resource_group_name, nic_name):
+        return Response(nic_body(_nic_or_404(request, subscription_id, resource_group_name, nic_name)))
+
+
+VMS = "providers/microsoft.compute/virtualmachines"
+VM = f"{RG}/{VMS}/<str:vm_name>"
+NICS = "providers/microsoft.network/networkinterfaces"
+
+urlpatterns = [
+    path(f"{SUB}/{VMS}", VirtualMachineListView.as_view()),
+    path(f"{RG}/{VMS}", VirtualMachineListView.as_view()),
+    path(VM, VirtualMachineView.as_view()),
+    path(f"{VM}/instanceview", VirtualMachineInstanceView.as_view()),
+    path(f"{VM}/<str:action>", VirtualMachineActionView.as_view()),
+    path(f"{SUB}/{NICS}", NetworkInterfaceListView.as_view()),
+    path(f"{RG}/{NICS}", NetworkInterfaceListView.as_view()),
+    path(f"{RG}/{NICS}/<str:nic_name>", NetworkInterfaceView.as_view()),
+]
