@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from projects.models import (
+    AvailabilitySet,
     DirectoryRole,
     DirectoryRoleAssignment,
     ResourceGroup,
@@ -48,6 +49,8 @@ TENANTS = [
             ("rg-migrate", "vnet-prod", "westeurope", "10.10.0.0/16", [("default", "10.10.1.0/24")], "production"),
             ("rg-migrate", "vnet-test", "westeurope", "10.20.0.0/16", [("test", "10.20.1.0/24")], "test"),
         ],
+        # Replicate > Compute offers the target resource group's sets in the target region.
+        "availability_sets": [("rg-migrate", "avset-app", "westeurope")],
     },
     {
         "name": "Fabrikam",
@@ -106,4 +109,8 @@ class Command(BaseCommand):
                 )
                 for subnet_name, prefix in subnets:
                     Subnet.objects.create(virtual_network=network, name=subnet_name, address_prefix=prefix)
+            for group_name, name, location in spec.get("availability_sets", []):
+                group = ResourceGroup.objects.get(subscription=subscription, name=group_name)
+                if not AvailabilitySet.objects.filter(resource_group=group, name__iexact=name).exists():
+                    AvailabilitySet.objects.create(resource_group=group, name=name, location=location)
         self.stdout.write(self.style.SUCCESS("Demo data ready: tenants Contoso and Fabrikam."))
