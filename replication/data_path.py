@@ -615,6 +615,8 @@ def replication_instructions(appliance) -> list[dict]:
                 "cycleSeconds": item.policy.cycle_seconds,
                 # Migrate with shutdown: stop the source, send a final cycle (marker "final": true).
                 "shutdown": item.shutdown_requested_at is not None,
+                # Tells a second Migrate (after a failed one) from the first, which needs a new final cycle.
+                "shutdownRequestId": item.shutdown_requested_at.isoformat() if item.shutdown_requested_at else None,
                 "nextCycle": max((disk.applied_cycle for disk in disks), default=0) + 1,
                 "disks": [
                     {

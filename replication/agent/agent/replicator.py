@@ -708,10 +708,22 @@ class Replicator:
 
     def _follow_shutdown(self, entry: dict) -> None:
         shutdown = self.state.values.get("shutdown")
-        if entry.get("shutdown") and shutdown is None:
+        request = entry.get("shutdownRequestId")
+        if entry.get("shutdown") and shutdown is not None and request and shutdown.get("requestId") != request:
+            # Migrate again after a failed one, before this agent saw the first called off: the source
+            # is still off, and the new migration needs a final cycle of its own.
+            shutdown.update(requestId=request, finalCycle=None)
+            self.state.save()
+            self.log("Shutdown requested again (a new migration): sending a new final cycle.")
+        elif entry.get("shutdown") and shutdown is None:
             # Kept before the command runs, so a restarted agent neither runs it twice nor lets a
             # simulated machine write again.
-            self.state.values["shutdown"] = {"at": time.time(), "finalCycle": None, "command": None}
+            self.state.values["shutdown"] = {
+                "at": time.time(),
+                "finalCycle": None,
+                "command": None,
+                "requestId": request,
+            }
             self.state.save()
             self.state.values["shutdown"]["command"] = self._shut_down_source(entry)
             self.state.save()
