@@ -157,7 +157,12 @@ else:
 # Celery: jobs are idempotent (each task step is claimed under a row lock and skipped once it
 # succeeded), so a job may be redelivered after a worker dies: acks_late is safe.
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
-CELERY_BROKER_TRANSPORT_OPTIONS = {} if REDIS_URL else {"polling_interval": 0.05}
+# With Redis, a task taken by a worker that died (SIGKILL, power loss) is handed out again once its
+# visibility timeout passes; jobs and replica applies are idempotent, so an early second delivery of
+# a task still running is harmless, and a short timeout means a crash costs minutes, not an hour.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": env_float("CELERY_VISIBILITY_TIMEOUT", 300)} if REDIS_URL else {"polling_interval": 0.05}
+)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from hub import clock
@@ -299,6 +299,14 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
     finally:
         data_path._lease_release(item.pk, owner)
         data_path.request_apply(item.pk)  # whatever arrived meanwhile
+    try:
+        return _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built)
+    except IntegrityError:
+        # A second delivery of this job built the same VM at the same moment: its rows stand.
+        return VirtualMachine.objects.get(pk=vm_id)
+
+
+def _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built) -> VirtualMachine:
     server = item.server
     with transaction.atomic():
         vm = VirtualMachine.objects.create(

@@ -1,3 +1,5 @@
+import os
+
 from celery import shared_task
 
 
@@ -12,5 +14,6 @@ def discover_server(server_id: str) -> None:
 def apply_replication(self, item_id: str) -> None:
     from replication.data_path import replica_apply
 
-    # The task id is the lease owner: a redelivered task takes back its own lease at once.
-    replica_apply(item_id, owner=self.request.id or "inline")
+    # The owner names this delivery's process: a second delivery of the same task (after a visibility
+    # timeout) must not share the lease with a first one that is still applying.
+    replica_apply(item_id, owner=f"{self.request.id or 'inline'}@{os.getpid()}")
