@@ -81,20 +81,40 @@ def discovered_servers_changed(project, servers=()) -> None:
 
 
 def replicating_servers_changed(project, items=()) -> None:
-    """Rows of the Replicating servers table (and each server's detail blade, when open) for the items
-    that changed, with the project's Server Migration counts."""
+    """Rows of the Replicating servers table and the live parts of each server's blade for the items
+    that changed, with the project's Server Migration counts and its overview's health and transfer
+    chart. The items are read again with their relations: the push shows what was committed, in a
+    fixed number of queries."""
     from hub import clock
+    from replication.models import MigrationItem
+    from replication.portal import monitor
     from replication.selectors import server_migration_counts
 
     now = clock.now()
     counts = server_migration_counts(project, now)
     html = render_to_string("projects/_server_migration_counts.html", {"project": project, "counts": counts})
-    for item in items:
-        html += render_to_string("replication/_replicating_row.html", {"item": item, "now": now})
+    overview = {
+        "project": project,
+        "health": monitor.health_summary(project, now),
+        "transfer": monitor.transfer_chart(project, now),
+    }
+    for part in ("health", "transfer"):
+        html += render_to_string(f"replication/overview.html#{part}", overview)
+    # Table rows travel alone: a browser parses a <tr> only where a table may start, so rows that
+    # follow a <dl> or a <section> in one message would be dropped.
+    rows_html = ""
+    fresh = monitor.blade_rows(MigrationItem.objects.filter(pk__in=[item.pk for item in items], project=project))
+    for item in fresh:
+        rows_html += render_to_string("replication/_replicating_row.html", {"item": item, "now": now})
+        detail = monitor.detail_context(item, now)
+        for part in monitor.DETAIL_LIVE_PARTS:
+            html += render_to_string(f"replication/replicating_server.html#{part}", detail)
     group = project.resource_group
-    _send(
-        subscription_group(group.subscription_id),
-        html,
-        subscription_id=group.subscription_id,
-        resource_group_name=group.name,
-    )
+    for message in (html, rows_html):
+        if message:
+            _send(
+                subscription_group(group.subscription_id),
+                message,
+                subscription_id=group.subscription_id,
+                resource_group_name=group.name,
+            )

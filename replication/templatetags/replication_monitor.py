@@ -1,0 +1,73 @@
+"""Template helpers for replicating servers, so a row or a blade part renders from the item alone (the
+live push sends only `item` and `now`)."""
+
+from __future__ import annotations
+
+from django import template
+from django.template.defaultfilters import filesizeformat
+from django.utils.dateparse import parse_datetime
+
+from jobs.models import TERMINAL_STATES
+from replication import status
+
+register = template.Library()
+
+
+@register.simple_tag
+def item_status(item, now) -> status.ItemStatus:
+    """replication.status.item_status; cheap when the item comes with its relations and disks
+    (replication.portal.monitor.rows), a few queries otherwise."""
+    return status.item_status(item, now)
+
+
+@register.filter
+def running(job) -> bool:
+    """A job that has not ended: the portal links to it as the item's current job."""
+    return job is not None and job.state not in TERMINAL_STATES
+
+
+@register.filter
+def rpo(seconds) -> str:
+    """An RPO as Azure shows it: "45 sec", "12 min", "3 hr 5 min"."""
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} sec"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} hr {minutes} min" if minutes else f"{hours} hr"
+    return f"{hours // 24} days"
+
+
+@register.filter
+def throughput(bytes_per_second) -> str:
+    if not bytes_per_second:
+        return "0 B/s"
+    return f"{filesizeformat(bytes_per_second)}/s".replace("\xa0", " ")
+
+
+@register.filter
+def size(byte_count) -> str:
+    return filesizeformat(byte_count or 0).replace("\xa0", " ")
+
+
+@register.filter
+def percent(part, whole) -> int:
+    return min(100, int(100 * (part or 0) / whole)) if whole else 0
+
+
+@register.filter
+def arm_name(arm_id) -> str:
+    """The last segment of an ARM id: the resource's name."""
+    return str(arm_id or "").rstrip("/").rsplit("/", 1)[-1]
+
+
+@register.filter
+def iso_time(text) -> str:
+    """An ISO 8601 time from an ARM body (a health error's creationTimeUtc) as the portal shows times."""
+    moment = parse_datetime(str(text or ""))
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else str(text or "")
