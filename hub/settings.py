@@ -150,7 +150,12 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_PREFIX", "migratehub")},
+            # No socket timeout: channels_redis blocks on a read for 5 s, and redis-py 8 would otherwise
+            # time the idle socket out at the same 5 s, dropping pushes while the consumer reconnects.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "prefix": env_str("CHANNEL_PREFIX", "migratehub"),
+            },
         }
     }
 

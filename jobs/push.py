@@ -68,16 +68,14 @@ def discovered_servers_changed(project, servers=()) -> None:
     from replication.selectors import server_migration_counts
 
     counts = server_migration_counts(project, clock.now())
-    html = render_to_string("projects/_server_migration_counts.html", {"project": project, "counts": counts})
-    for server in servers:
-        html += render_to_string("replication/_discovered_row.html", {"server": server})
     group = project.resource_group
-    _send(
-        subscription_group(group.subscription_id),
-        html,
-        subscription_id=group.subscription_id,
-        resource_group_name=group.name,
-    )
+    scope = {"subscription_id": group.subscription_id, "resource_group_name": group.name}
+    html = render_to_string("projects/_server_migration_counts.html", {"project": project, "counts": counts})
+    _send(subscription_group(group.subscription_id), html, **scope)
+    # Table rows travel alone: a browser parses a <tr> only where a table may start.
+    rows = "".join(render_to_string("replication/_discovered_row.html", {"server": server}) for server in servers)
+    if rows:
+        _send(subscription_group(group.subscription_id), rows, **scope)
 
 
 def replicating_servers_changed(project, items=()) -> None:

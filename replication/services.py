@@ -16,7 +16,7 @@ from jobs.models import Job
 from jobs.services import job_start
 from projects import access
 from replication.keys import registration_key_verify
-from replication.models import Appliance, DiscoveredServer
+from replication.models import Appliance, DiscoveredServer, MigrationItem
 
 
 def appliance_register(
@@ -214,3 +214,7 @@ def agents_report(appliance: Appliance, statuses: list) -> None:
         )
         if visible:
             push.discovered_servers_changed(appliance.project, visible)
+        # A replicating server's health follows its agent's connection.
+        replicating = list(MigrationItem.objects.filter(server__in=[server.pk for server in visible]))
+        if replicating:
+            push.replicating_servers_changed(appliance.project, replicating)

@@ -61,16 +61,6 @@ def migrate_overview(request):
     return render(request, "projects/migrate_overview.html", {"blade": "overview"})
 
 
-# Why each Server Migration action is not available yet; later releases replace these.
-TOOL_ACTIONS = [
-    (
-        "Discover",
-        "Discover is not available yet: the replication appliance and mobility agent arrive in a later "
-        "Migrate Hub release.",
-    ),
-]
-
-
 @login_required
 @require_GET
 def migrate_servers(request):
@@ -94,7 +84,6 @@ def migrate_servers(request):
             "project": project,
             "server_migration": project and project.has_tool(Solution.Tool.SERVER_MIGRATION),
             "counts": server_migration_counts(project, clock.now()) if project else None,
-            "tool_actions": TOOL_ACTIONS,
             # Replicate opens its wizard, or says on the disabled button what is missing first.
             "replicate_unavailable": replicate_unavailable(request.user, project) if project else "",
             "replicate_url": replicate_url(project) if project else "",

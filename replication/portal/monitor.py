@@ -283,25 +283,21 @@ def item_jobs(item: MigrationItem):
     )
 
 
-# The blade's operations (ASR allowedOperations), each with why it is unavailable in the current state.
-OPERATIONS = [
-    ("TestMigrate", "Test migration", "Test migration needs delta sync: wait until the status is Ready to migrate."),
-    ("TestMigrateCleanup", "Clean up test migration", "There is no test migration to clean up."),
-    ("Migrate", "Migrate", "Migration needs delta sync: wait until the status is Ready to migrate."),
-    ("DisableMigration", "Stop replication", "Replication can't be stopped while it is being enabled or migrated."),
-]
+def operations(item: MigrationItem) -> list[dict]:
+    """The item's commands (Test migrate, Clean up test migration, Migrate, Stop replication): a link
+    when its state allows the command, else why not. The same HTML is pushed to every viewer, so only
+    the state decides here; each command's own blade then checks the user's role."""
+    from replication.portal import migration
 
-
-def operations(status) -> list[tuple[str, str]]:
-    """(label, why it is disabled) for the command bar. Allowed operations are not in the portal yet."""
+    back = "?" + urlencode({"next": reverse("replication:replicating-server", args=[item.pk])})
     return [
-        (
-            label,
-            f"{label} is not available yet: it arrives in a later Migrate Hub release."
-            if operation in status.allowed_operations
-            else not_allowed,
-        )
-        for operation, label, not_allowed in OPERATIONS
+        {
+            "operation": operation,
+            "label": label,
+            "url": reverse(url_name, args=[item.pk]) + back,
+            "reason": migration.unavailable_reason(item, operation),
+        }
+        for operation, label, url_name in migration.OPERATIONS
     ]
 
 
@@ -312,7 +308,7 @@ def detail_context(item: MigrationItem, now) -> dict:
         "item": item,
         "now": now,
         "status": status,
-        "operations": operations(status),
+        "operations": operations(item),
         "disks": list(item.disks.all()),
         "recovery_points": list(item.recovery_points.all()[:RECOVERY_POINTS_SHOWN]),
         "recovery_points_shown": RECOVERY_POINTS_SHOWN,

@@ -14,6 +14,14 @@ register = template.Library()
 
 
 @register.simple_tag
+def item_commands(item) -> list[dict]:
+    """Test migrate, Clean up test migration, Migrate, Stop replication for a row's "..." menu."""
+    from replication.portal.monitor import operations
+
+    return operations(item)
+
+
+@register.simple_tag
 def item_status(item, now) -> status.ItemStatus:
     """replication.status.item_status; cheap when the item comes with its relations and disks
     (replication.portal.monitor.rows), a few queries otherwise."""

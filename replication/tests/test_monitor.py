@@ -311,7 +311,7 @@ class TestReplicatingServerBlade:
             .get(reverse("replication:replicating-server", args=[fleet["db01"].pk]))
             .content.decode()
         )
-        assert "Test migration needs delta sync: wait until the status is Ready to migrate." in html
+        assert "Available after initial replication completes." in html
 
     def test_a_live_part_can_be_asked_for_alone(self, client, fleet):
         url = reverse("replication:replicating-server", args=[fleet["web01"].pk]) + "?part=summary"
