@@ -57,7 +57,8 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["subscription", "-created_at"])]
+        # target_object_id: a replicating server's jobs, read by its blade and by every push of it.
+        indexes = [models.Index(fields=["subscription", "-created_at"]), models.Index(fields=["target_object_id"])]
 
     def __str__(self) -> str:
         return f"{self.friendly_name} ({self.state})"
