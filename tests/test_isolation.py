@@ -269,6 +269,11 @@ PORTAL_URLS = [
     ("POST", "/aad/roles/global-administrator/{directory_assignment}/remove/"),
     ("GET", "/resource/subscriptions/{sub}/resourceGroups/{group}/"),
     ("GET", "/migrate/servers/?project={project_id_quoted}"),
+    ("GET", "/migrate/replicate/?project={project_id_quoted}"),
+    ("POST", "/migrate/replicate/?project={project_id_quoted}"),
+    ("GET", "/migrate/replicating-servers/?project={project_id_quoted}"),
+    ("GET", "/migrate/server-migration/?project={project_id_quoted}"),
+    ("GET", "/migrate/test-migrated-servers/?project={project_id_quoted}"),
     ("GET", "/jobs/{job}/"),
     ("POST", "/settings/api-tokens/{token_id}/revoke/"),
 ]
@@ -296,6 +301,7 @@ def test_a_fabrikam_session_gets_404_on_contoso_portal_urls(live_hub, contoso, m
         "/aad/users/",
         "/aad/roles/global-administrator/",
         "/migrate/add-tools/",
+        "/vms/",
     ],
 )
 def test_fabrikam_lists_show_nothing_of_contoso(live_hub, contoso, path):
