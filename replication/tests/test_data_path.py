@@ -14,16 +14,14 @@ import struct
 import pytest
 import zstandard
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.core.management import call_command
 
 from hub.arm.errors import ArmError
 from jobs.services import job_run
-from projects import services as project_services
-from projects.models import MigrateProject, ResourceGroup, User, VirtualNetwork
+from projects.models import ResourceGroup, User, VirtualNetwork
 from replication import data_path, keyvault, services
 from replication.models import Appliance, MigrationItem, MigrationState, RecoveryPoint, ReplicationBatch
 from replication.replicate import DiskChoice, ReplicationPlan, ServerPlan, replication_enable
-from replication.tests.conftest import issue
+from replication.tests.conftest import finalized_appliance, migration_project
 
 pytestmark = pytest.mark.django_db
 
@@ -95,22 +93,10 @@ def marker(cycle: int, image: bytes) -> dict:
 def replicating(settings, tmp_path, django_capture_on_commit_callbacks):
     """A Contoso server replicating through a finalized appliance, its disks 1 MiB and 512 KiB."""
     settings.REPLICATION_DIR = tmp_path / "replication"
-    call_command("seed_demo", verbosity=0)
+    project = migration_project(django_capture_on_commit_callbacks, "datapath")
     admin = User.objects.get(email="admin@contoso.com")
     group = ResourceGroup.objects.get(name="rg-migrate")
-    project, _ = project_services.migrate_project_create_or_update(
-        user=admin, resource_group=group, name="datapath", location="westeurope"
-    )
-    project_services.tool_register(user=admin, project=project, tool="ServerMigration")
-    with django_capture_on_commit_callbacks():
-        job = project_services.create_resources_start(
-            user=admin, project=project, target_region="westeurope", machines_virtualized="physical"
-        )
-    job_run(job.pk)
-    project = MigrateProject.objects.get(pk=project.pk)
-    appliance, _ = services.appliance_register(key_text=issue(project)[1], name="appliance-1")
-    Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
-    appliance.refresh_from_db()
+    appliance = finalized_appliance(project)
     machine = {
         "hostName": "web01",
         "osType": "Linux",

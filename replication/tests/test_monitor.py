@@ -7,7 +7,6 @@ from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from hub import clock
@@ -15,11 +14,9 @@ from jobs import push
 from jobs.consumers import LiveConsumer, _visible_scopes
 from jobs.models import Job, State
 from jobs.services import job_run
-from projects import services as project_services
-from projects.models import MigrateProject, ResourceGroup, User, VirtualNetwork
+from projects.models import User, VirtualNetwork
 from replication import services
 from replication.models import (
-    Appliance,
     DiscoveredServer,
     MigrationItem,
     MigrationState,
@@ -30,7 +27,7 @@ from replication.models import (
 from replication.portal import monitor
 from replication.replicate import ReplicationPlan, ServerPlan, replication_enable, replication_policy
 from replication.status import item_status
-from replication.tests.conftest import issue
+from replication.tests.conftest import finalized_appliance, migration_project
 
 pytestmark = pytest.mark.django_db
 
@@ -41,21 +38,8 @@ LIST_URL = reverse("replication:replicating-servers")
 @pytest.fixture
 def project(django_capture_on_commit_callbacks):
     """A Contoso project migrating to West Europe, with a finalized appliance."""
-    call_command("seed_demo", verbosity=0)
-    admin = User.objects.get(email="admin@contoso.com")
-    group = ResourceGroup.objects.get(name="rg-migrate")
-    project, _ = project_services.migrate_project_create_or_update(
-        user=admin, resource_group=group, name="monitor", location="westeurope"
-    )
-    project_services.tool_register(user=admin, project=project, tool="ServerMigration")
-    with django_capture_on_commit_callbacks():
-        job = project_services.create_resources_start(
-            user=admin, project=project, target_region="westeurope", machines_virtualized="physical"
-        )
-    job_run(job.pk)
-    project = MigrateProject.objects.get(pk=project.pk)
-    appliance, _ = services.appliance_register(key_text=issue(project)[1], name="appliance-1")
-    Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
+    project = migration_project(django_capture_on_commit_callbacks, "monitor")
+    finalized_appliance(project)
     return project
 
 

@@ -4,14 +4,11 @@ problem naming its rule and field; nothing is created unless every server passes
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
 
 from hub import secrets
 from jobs.models import Job
-from jobs.services import job_run
 from projects import access
-from projects import services as project_services
-from projects.models import AvailabilitySet, MigrateProject, ResourceGroup, Subnet, User, VirtualNetwork
+from projects.models import AvailabilitySet, ResourceGroup, Subnet, User, VirtualNetwork
 from replication import services
 from replication.models import Appliance, DiskType, LicenseType, MigrationItem, RunAsAccount
 from replication.replicate import (
@@ -24,7 +21,7 @@ from replication.replicate import (
     replication_enable,
     replication_plan_problems,
 )
-from replication.tests.conftest import issue
+from replication.tests.conftest import finalized_appliance, migration_project
 
 pytestmark = pytest.mark.django_db
 
@@ -60,13 +57,6 @@ def discovered(appliance: Appliance, name: str, captured, **machine_fields):
     return server
 
 
-def finalized_appliance(project: MigrateProject, name: str = "appliance-1") -> Appliance:
-    appliance, _ = services.appliance_register(key_text=issue(project)[1], name=name)
-    Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
-    appliance.refresh_from_db()
-    return appliance
-
-
 @pytest.fixture
 def world(django_capture_on_commit_callbacks):
     return build_world(django_capture_on_commit_callbacks)
@@ -74,19 +64,9 @@ def world(django_capture_on_commit_callbacks):
 
 def build_world(django_capture_on_commit_callbacks) -> dict:
     """A Contoso project migrating to West Europe, its finalized appliance and two discovered servers."""
-    call_command("seed_demo", verbosity=0)
+    project = migration_project(django_capture_on_commit_callbacks, "replicate")
     admin = User.objects.get(email="admin@contoso.com")
     group = ResourceGroup.objects.get(name="rg-migrate")
-    project, _ = project_services.migrate_project_create_or_update(
-        user=admin, resource_group=group, name="replicate", location="westeurope"
-    )
-    project_services.tool_register(user=admin, project=project, tool="ServerMigration")
-    with django_capture_on_commit_callbacks():
-        job = project_services.create_resources_start(
-            user=admin, project=project, target_region="westeurope", machines_virtualized="physical"
-        )
-    job_run(job.pk)
-    project = MigrateProject.objects.get(pk=project.pk)
     appliance = finalized_appliance(project)
     return {
         "admin": admin,
