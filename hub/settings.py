@@ -165,8 +165,19 @@ CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 # With Redis, a task taken by a worker that died (SIGKILL, power loss) is handed out again once its
 # visibility timeout passes; jobs and replica applies are idempotent, so an early second delivery of
 # a task still running is harmless, and a short timeout means a crash costs minutes, not an hour.
+TASK_VISIBILITY_TIMEOUT_SECONDS = env_float("CELERY_VISIBILITY_TIMEOUT", 300)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"visibility_timeout": env_float("CELERY_VISIBILITY_TIMEOUT", 300)} if REDIS_URL else {"polling_interval": 0.05}
+    {
+        "visibility_timeout": TASK_VISIBILITY_TIMEOUT_SECONDS,
+        # A running worker looks for such tasks every interval × throttle seconds: kombu's defaults
+        # (10 s × 10) would keep a dead worker's task waiting up to 100 s past its timeout (a worker
+        # started again looks once at start, before a fresh task's timeout has passed). Look every
+        # quarter of the timeout, at most every 10 s; it is one Redis query.
+        "unacked_restore_interval": max(1, int(min(10, TASK_VISIBILITY_TIMEOUT_SECONDS / 4))),
+        "unacked_restore_throttle": 1,
+    }
+    if REDIS_URL
+    else {"polling_interval": 0.05}
 )
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import struct
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -251,8 +252,26 @@ def batch_store(appliance, body: bytes) -> tuple[ReplicationBatch, bool]:
         MigrationItem.objects.filter(pk=item.pk, replication_started_at__isnull=True).update(replication_started_at=now)
         _record_throughput(item.pk, len(body), now)
         transaction.on_commit(lambda: request_apply(item.pk))
-        transaction.on_commit(lambda: _push(item.pk), robust=True)
+        if _progress_push_due(item.pk, marker is not None):
+            transaction.on_commit(lambda: _push(item.pk), robust=True)
     return batch, False
+
+
+# A live push renders the item's row, its blade and the project's counts (tens of milliseconds): one
+# per stored batch, several a second, cost the upload more than storing the batch. Progress is pushed
+# at most this often per item from each process; a disk's marker batch always pushes.
+PROGRESS_PUSH_SECONDS = 1.0
+_progress_pushed_at: dict = {}  # item id -> time.monotonic() of this process's last progress push
+
+
+def _progress_push_due(item_id, marker: bool) -> bool:
+    now = time.monotonic()
+    if not marker and now - _progress_pushed_at.get(item_id, float("-inf")) < PROGRESS_PUSH_SECONDS:
+        return False
+    if len(_progress_pushed_at) > 10_000:
+        _progress_pushed_at.clear()
+    _progress_pushed_at[item_id] = now
+    return True
 
 
 THROUGHPUT_WINDOW = timedelta(seconds=5)
@@ -324,6 +343,14 @@ def _lease_take(item_id, owner: str) -> bool:
 def _lease_renew(item_id, owner: str) -> None:
     MigrationItem.objects.filter(pk=item_id, apply_lease_owner=owner).update(
         apply_lease_until=timezone.now() + APPLY_LEASE
+    )
+
+
+def lease_drop(item_id, owner: str) -> None:
+    """Let go whatever arrived meanwhile: for a holder that is not applying (a job copying the
+    replicas); the caller queues an apply for what arrived."""
+    MigrationItem.objects.filter(pk=item_id, apply_lease_owner=owner).update(
+        apply_lease_owner="", apply_lease_until=None
     )
 
 

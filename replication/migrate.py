@@ -297,7 +297,7 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
                 )
             )
     finally:
-        data_path._lease_release(item.pk, owner)
+        data_path.lease_drop(item.pk, owner)
         data_path.request_apply(item.pk)  # whatever arrived meanwhile
     try:
         return _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built)

@@ -152,10 +152,17 @@ def recreate_database(database_url: str, name: str) -> str:
 
 
 def production_hub(
-    data_dir: Path, database_url: str, redis_url: str, *, name: str = "live", separate_worker: bool = False
+    data_dir: Path,
+    database_url: str,
+    redis_url: str,
+    *,
+    name: str = "live",
+    separate_worker: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> Hub:
     """PostgreSQL + Redis, daphne with a separate Celery worker process: the docker-compose topology.
-    A second hub at once needs its own `name` (its database) and Redis DB."""
+    A second hub at once needs its own `name` (its database) and Redis DB. `extra_env` is set for the
+    hub, its worker and its manage.py commands (CELERY_VISIBILITY_TIMEOUT, say)."""
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
@@ -167,6 +174,7 @@ def production_hub(
             "DATABASE_URL": recreate_database(database_url, live_name),
             "REDIS_URL": redis_url,
             "CHANNEL_PREFIX": f"migratehub-{name}",
+            **(extra_env or {}),
         }
     )
     hub = Hub(url=f"http://127.0.0.1:{free_port()}", env=env, separate_worker=separate_worker)

@@ -1,7 +1,8 @@
 """A replication rig for live tests and benchmarks: a real appliance (from the portal's installer and
 key), finalized; a real Mobility service installed from the appliance's agent folder, configured with a
 machine profile whose disk is a disk image file; replication enabled through the Site Recovery SDK;
-and ways to watch the replica (`manage.py replica`)."""
+ways to watch the replica (`manage.py replica`) and read what a job recorded; and a writer that keeps
+changing a disk image while it replicates, as a server in use does."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from urllib.parse import quote
 
 from tests.appliances import RunningAppliance, start_appliance, wait_for_line
 from tests.azure_clients import site_recovery_client
+from tests.disk_images import change_blocks
 from tests.hubs import CONTOSO, Hub
 from tests.test_arm_migration_items import enable_body, wait_for
 from tests.test_arm_site_recovery import vault_name
@@ -212,3 +215,36 @@ def enable_replication(rig: Rig) -> None:
 def wait_for_state(rig: Rig, state: str, seconds: float = 120):
     """The migration item once its migrationState is `state`."""
     return wait_for(rig.item, lambda item: item.properties.migration_state == state, seconds)
+
+
+def job_input(hub: Hub, job_id: str) -> dict:
+    """What a job recorded in its input (a Migrate job: the VM it built, each disk's SHA-256 at the
+    source and on the VM). The ARM job body does not carry it, so it is read inside the hub."""
+    script = f"import json; from jobs.models import Job; print(json.dumps(Job.objects.get(pk={job_id!r}).input))"
+    return json.loads(hub.manage("shell", "-c", script).strip().splitlines()[-1])
+
+
+class ImageWriter:
+    """Writes to a disk image in the background, as a running server writes to its disk: a few
+    random blocks every `interval` seconds. After stop() returns, the image no longer changes."""
+
+    def __init__(self, image: Path, *, blocks: int = 8, interval: float = 0.5):
+        self.image, self.blocks, self.interval = image, blocks, interval
+        self.writes = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._write_until_stopped, name="image-writer", daemon=True)
+
+    def _write_until_stopped(self) -> None:
+        while not self._stopped.is_set():
+            self.writes += 1
+            change_blocks(self.image, self.blocks, seed=1000 + self.writes)  # new blocks and content each time
+            self._stopped.wait(self.interval)
+
+    def start(self) -> ImageWriter:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()

@@ -179,8 +179,14 @@ def _sorted(items, sort: str, now):
     return items.order_by(ordered, Lower("server__name"), "pk")
 
 
+def replicating_items(project: MigrateProject):
+    """The servers Replicating machines lists: a migrated server whose replication was stopped (the
+    migration completed) has left it."""
+    return project.migration_items.filter(replication_stopped_at__isnull=True)
+
+
 def filtered_items(project: MigrateProject, now, *, health: str = "", status: str = "", search: str = "", sort=""):
-    items = project.migration_items.all()
+    items = replicating_items(project)
     if health in HEALTH_RANKS or sort.lstrip("-") == "health":
         # Only when asked for: it joins the server and the appliance.
         items = with_health(items, project, now)
@@ -205,7 +211,7 @@ def page_of(items, number) -> tuple[Page, list[MigrationItem]]:
 def health_summary(project: MigrateProject, now) -> dict[str, int]:
     """How many replicating servers are Normal, Warning and Critical (one aggregate query)."""
     counted = (
-        with_health(project.migration_items.all(), project, now)
+        with_health(replicating_items(project), project, now)
         .order_by()
         .values("health_rank")
         .annotate(count=Count("pk"))

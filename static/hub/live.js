@@ -23,7 +23,13 @@
     Array.prototype.slice.call(template.content.children).forEach(function (element) {
       var existing = element.id && document.getElementById(element.id);
       if (existing) {
+        // A menu the person has open stays open: a row is pushed again at every replication cycle.
+        var open = Array.prototype.map.call(existing.querySelectorAll("details[open][id]"), function (d) { return d.id; });
         existing.replaceWith(element);
+        open.forEach(function (id) {
+          var again = document.getElementById(id);
+          if (again) again.open = true;
+        });
       } else {
         var container = element.dataset.liveInsert && document.querySelector(element.dataset.liveInsert);
         if (!container) return;
