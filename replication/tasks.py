@@ -1,4 +1,5 @@
 import os
+import threading
 
 from celery import shared_task
 
@@ -14,6 +15,7 @@ def discover_server(server_id: str) -> None:
 def apply_replication(self, item_id: str) -> None:
     from replication.data_path import replica_apply
 
-    # The owner names this delivery's process: a second delivery of the same task (after a visibility
-    # timeout) must not share the lease with a first one that is still applying.
-    replica_apply(item_id, owner=f"{self.request.id or 'inline'}@{os.getpid()}")
+    # The owner names this delivery's process and thread (docker-compose's worker runs a thread pool):
+    # a second delivery of the same task (after a visibility timeout) must not share the lease with a
+    # first one that is still applying.
+    replica_apply(item_id, owner=f"{self.request.id or 'inline'}@{os.getpid()}.{threading.get_ident()}")
