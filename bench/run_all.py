@@ -3,12 +3,15 @@
     .venv/bin/python bench/run_all.py [--json results.json]      (or: make bench)
 
 Each benchmark is also runnable alone: bench/arm_latency.py, bench/notify_latency.py,
-bench/discovery_scale.py. The summary ends with a Markdown table in the shape of BENCHMARKS.md.
+bench/discovery_scale.py, bench/replication_throughput.py, bench/delta_efficiency.py,
+bench/replicating_page.py, bench/migration_downtime.py. The summary ends with Markdown tables in the
+shape of BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import subprocess
 import sys
@@ -18,17 +21,30 @@ from pathlib import Path
 import benchhub
 
 BENCH_DIR = Path(__file__).resolve().parent
-SCRIPTS = ["arm_latency.py", "notify_latency.py", "discovery_scale.py"]
+SCRIPTS = [
+    "arm_latency.py",
+    "notify_latency.py",
+    "discovery_scale.py",
+    "replication_throughput.py",
+    "delta_efficiency.py",
+    "replicating_page.py",
+    "migration_downtime.py",
+]
+# Each with a hub of its own, after the first three (whose results have their own table).
+REPLICATION_SCRIPTS = SCRIPTS[3:]
 SCRIPT_TIMEOUT_SECONDS = 900
+# Two replications of a 2 GiB image each, with waits for a quiet machine, take longer.
+REPLICATION_SCRIPT_TIMEOUT_SECONDS = 1500
 
 
 def run_script(script: str, out: Path) -> dict | None:
     print(f"\n=== {script} ===", flush=True)
+    timeout = REPLICATION_SCRIPT_TIMEOUT_SECONDS if script in REPLICATION_SCRIPTS else SCRIPT_TIMEOUT_SECONDS
     process = subprocess.Popen([sys.executable, str(BENCH_DIR / script), "--json", str(out)], cwd=BENCH_DIR.parent)
     try:
-        returncode = process.wait(timeout=SCRIPT_TIMEOUT_SECONDS)
+        returncode = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        print(f"{script} did not finish within {SCRIPT_TIMEOUT_SECONDS} s; stopping it", flush=True)
+        print(f"{script} did not finish within {timeout} s; stopping it", flush=True)
         process.terminate()  # it stops its hub on SIGTERM
         try:
             process.wait(timeout=60)
@@ -42,10 +58,67 @@ def run_script(script: str, out: Path) -> dict | None:
     return json.loads(out.read_text())
 
 
-def markdown(facts: dict, arm: dict | None, notify: dict | None, discovery: dict | None = None) -> str:
-    def verdict(met: bool) -> str:
-        return "met" if met else "**missed**"
+def verdict(met: bool) -> str:
+    return "met" if met else "**missed**"
 
+
+def replication_markdown(results: dict[str, dict | None]) -> str:
+    """The replication benchmarks' figures: one row each, the best run with the others' spread."""
+    rows = ["| Measurement | Figure | Target | |", "|---|---|---|---|"]
+    throughput = results.get("replication_throughput")
+    if throughput:
+        best = throughput["runs"][throughput["best_run"] - 1]
+        all_runs = ", ".join(f"{run['seconds']['to_recovery_point']:.1f}" for run in throughput["runs"])
+        rows.append(
+            f"| Initial replication, {throughput['image_bytes'] // 2**20} MiB image: Replicate -> verified "
+            f"recovery point | {best['seconds']['to_recovery_point']:.1f} s = "
+            f"{best['mb_per_second']['to_recovery_point']:.0f} MB/s (runs: {all_runs} s); zstd -1 -T1 "
+            f"{throughput['zstd']['mb_per_second']:.0f} MB/s; ratio **{throughput['ratio']:.2f}** "
+            f"(to the last batch stored {throughput['upload_ratio']:.2f}) | ratio >= {throughput['target_ratio']} | "
+            f"{verdict(throughput['target_met'])} |"
+        )
+    delta = results.get("delta_efficiency")
+    if delta:
+        ours = ", ".join(
+            f"{run['ratio']['agent_to_process_server']:.3f} / {run['ratio']['process_server_to_hub']:.3f}"
+            for run in delta["rounds"]
+        )
+        rsync = delta["rounds"][0]["rsync"]
+        rows.append(
+            f"| Delta cycle, {delta['changed_percent']}% of 4 KiB blocks changed: wire bytes / bytes changed "
+            f"(agent -> process server / process server -> hub) | {ours} (per round); rsync default blocks "
+            f"{rsync[0]['batch_and_checksums_ratio']:.2f}, rsync 4 KiB blocks "
+            f"{rsync[1]['batch_and_checksums_ratio']:.2f} "
+            f"| <= {delta['target_ratio']} | {verdict(delta['target_met'])} |"
+        )
+    page = results.get("replicating_page")
+    if page:
+        spread = ", ".join(f"{value:.0f}" for value in page["worst_p95_ms_per_round"])
+        rows.append(
+            f"| Replicating servers page, {page['servers']:,} servers: worst variant's p95, server time | "
+            f"{min(page['worst_p95_ms_per_round']):.0f} ms (per round: {spread} ms) | p95 < "
+            f"{page['target_p95_ms']:.0f} ms | {verdict(page['target_met'])} |"
+        )
+    downtime = results.get("migration_downtime")
+    if downtime:
+        spread = ", ".join(f"{value:.1f}" for value in downtime["downtime_seconds"])
+        best = downtime["runs"][downtime["best_run"] - 1]
+        rows.append(
+            f"| Migrate with shutdown, {downtime['churn_bytes'] / 2**30:.2f} GiB changed since the last cycle: "
+            f"request -> VM started | {min(downtime['downtime_seconds']):.1f} s (runs: {spread} s); final sync "
+            f"{best['final_sync']['process_server_to_hub_bytes']:,} B; VM disk SHA-256 = source's: "
+            f"{downtime['all_vm_disks_match']} | (none) | |"
+        )
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
+def markdown(
+    facts: dict,
+    arm: dict | None,
+    notify: dict | None,
+    discovery: dict | None = None,
+    replication: dict[str, dict | None] | None = None,
+) -> str:
     rows = ["| Measurement | n | median | p95 | p99 | max | Target | |", "|---|---|---|---|---|---|---|---|"]
     if arm:
         for name, label in (("resource_group", "resource group"), ("project", "Migrate project")):
@@ -92,7 +165,11 @@ def markdown(facts: dict, arm: dict | None, notify: dict | None, discovery: dict
         f"PostgreSQL {facts['postgresql']}, Redis {facts['redis']}, {facts['chromium']}; commit {facts['commit']}; "
         f"{facts['date']}."
     )
-    return "\n".join(rows) + "\n\n" + machine
+    tables = "\n".join(rows)
+    replication_table = replication_markdown(replication or {})
+    if replication_table:
+        tables += "\n\n" + replication_table
+    return tables + "\n\n" + machine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         arm = run_script("arm_latency.py", Path(directory) / "arm.json")
         notify = run_script("notify_latency.py", Path(directory) / "notify.json")
         discovery = run_script("discovery_scale.py", Path(directory) / "discovery.json")
+        replication = {
+            script.removesuffix(".py"): run_script(script, Path(directory) / script.replace(".py", ".json"))
+            for script in REPLICATION_SCRIPTS
+        }
 
     print("\n=== Summary ===")
     if arm:
@@ -120,12 +201,16 @@ def main(argv: list[str] | None = None) -> int:
         from discovery_scale import report as discovery_report
 
         print(discovery_report(discovery))
+    for name, result in replication.items():
+        if result:
+            print(importlib.import_module(name).report(result))
     print()
-    print(markdown(facts, arm, notify, discovery))
+    print(markdown(facts, arm, notify, discovery, replication))
     benchhub.write_json(
-        args.json, {"machine": facts, "arm_latency": arm, "notify_latency": notify, "discovery_scale": discovery}
+        args.json,
+        {"machine": facts, "arm_latency": arm, "notify_latency": notify, "discovery_scale": discovery, **replication},
     )
-    return 0 if arm and notify and discovery else 1
+    return 0 if arm and notify and discovery and all(replication.values()) else 1
 
 
 if __name__ == "__main__":

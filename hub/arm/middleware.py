@@ -4,8 +4,9 @@ import time
 
 from hub.arm.paths import ARM_ROOTS, canonical_arm_path
 
-# The HTTP APIs whose answers say how long the hub took (Server-Timing, for clients and bench/).
-TIMED_ROOTS = (*ARM_ROOTS, "appliance-api")
+# The HTTP APIs, and the portal's Azure Migrate pages, whose answers say how long the hub took
+# (Server-Timing, for clients and bench/).
+TIMED_ROOTS = (*ARM_ROOTS, "appliance-api", "migrate")
 
 
 class ArmPathMiddleware:
