@@ -27,6 +27,13 @@ def job_detail(request, job_id):
 
 
 @login_required
+@require_GET
+def notification_list(request):
+    """The bell's list as the page renders it (the context processor supplies the notifications)."""
+    return render(request, "jobs/_notification_list.html")
+
+
+@login_required
 @require_POST
 def mark_notifications_read(request):
     notifications_mark_read(request.user)

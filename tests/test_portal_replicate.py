@@ -244,8 +244,8 @@ def test_a_person_fills_every_tab_and_replication_starts(live_hub, discovered_pr
     expect(page.locator(".messages")).to_contain_text(f"2 Start replication jobs started ({DB}, {WEB})")
     page.locator("#bell summary").click()
     notifications = page.locator("#notification-list")
-    expect(notifications.locator(".notification", has_text=DB)).to_contain_text("Replication started", timeout=20_000)
-    expect(notifications.locator(".notification", has_text=WEB)).to_contain_text("Replication started", timeout=20_000)
+    expect(notifications.locator(".notification", has_text=DB)).to_contain_text("Replication started", timeout=45_000)
+    expect(notifications.locator(".notification", has_text=WEB)).to_contain_text("Replication started", timeout=45_000)
     expect(page.locator("#replicating-count")).to_have_text("2", timeout=10_000)
 
     # Replicate again: the two servers are replicating, shown but not selectable, with the reason.

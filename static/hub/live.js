@@ -46,7 +46,12 @@
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + url);
-    socket.onopen = function () { retryDelay = 500; document.body.dataset.live = "connected"; };
+    socket.onopen = function () {
+      retryDelay = 500;
+      document.body.dataset.live = "connected";
+      // What changed before the socket was open was pushed to nobody: parts that matter read again.
+      document.dispatchEvent(new CustomEvent("hub:live-open"));
+    };
     socket.onmessage = function (event) { apply(event.data); };
     socket.onclose = function () {
       document.body.dataset.live = "disconnected";
