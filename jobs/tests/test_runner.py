@@ -137,3 +137,14 @@ def test_only_unclaimed_jobs_are_queued_again_unless_the_broker_lost_everything(
     queued.clear()
     assert services.jobs_resume_unfinished(older_than=timedelta(0), include_started=True) == 2
     assert set(queued) == {waiting.pk, running.pk}
+
+
+def test_the_bell_list_read_again_shows_only_the_users_own_notifications(start, client):
+    """What the page asks for when its websocket (re)connects: a job that ended meanwhile shows."""
+    job = start()
+    job_run(job.pk)
+    client.force_login(User.objects.get(email="admin@contoso.com"))
+    html = client.get("/jobs/notifications/").content.decode()
+    assert 'id="notification-list"' in html and "Tested thing" in html
+    client.force_login(User.objects.get(email="admin@fabrikam.com"))
+    assert "Tested thing" not in client.get("/jobs/notifications/").content.decode()
