@@ -222,8 +222,10 @@ def test_a_person_fills_every_tab_and_replication_starts(live_hub, discovered_pr
     )
     page.get_by_label(f"Replicate disk1 of {WEB}").select_option(label="Exclude")
     web_disks = page.locator("section.disk-server", has_text=WEB)
+    # The note is the server's answer to the change (it re-reads the whole form): give a loaded
+    # machine time to answer.
     expect(web_disks.locator(".excluded-note")).to_contain_text(
-        "Won't be present on the Azure VM after migration: disk1 (128.0 GB)"
+        "Won't be present on the Azure VM after migration: disk1 (128.0 GB)", timeout=20_000
     )
     page.get_by_label(f"Disk type of disk0 of {DB}").select_option(label="Premium SSD")
     page.get_by_role("button", name="Next: Review and start replication").click()
