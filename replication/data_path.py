@@ -324,7 +324,7 @@ def _push(item_id) -> None:
 # Applying stored batches
 
 
-def _lease_take(item_id, owner: str) -> bool:
+def lease_take(item_id, owner: str) -> bool:
     def take() -> int:
         now = timezone.now()  # real time: leases guard against dead workers, not emulated days
         return (
@@ -367,7 +367,7 @@ def _lease_release(item_id, owner: str) -> bool:
 def replica_apply(item_id, owner: str) -> None:
     """Apply what can be applied of an item's stored batches. One worker at a time per item (a lease);
     a task that finds the lease taken leaves the work to the holder."""
-    if not _lease_take(item_id, owner):
+    if not lease_take(item_id, owner):
         return
     try:
         while True:

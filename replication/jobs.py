@@ -105,9 +105,11 @@ def _start_initial_replication(job: Job) -> None:
     from replication.replicate import replication_activate
 
     replication_activate(_item(job).pk)
+    push_job_item(job)
 
 
-def _push_item(job: Job) -> None:
+def push_job_item(job: Job) -> None:
+    """After the step's transaction commits, push the row of the server a replication job acts on."""
     from jobs import push
 
     item = MigrationItem.objects.filter(pk=job.input["item_id"]).select_related("project__resource_group").first()
@@ -131,12 +133,8 @@ register(
                 "PrerequisitesCheck", "Prerequisites check for enabling replication", _check_replication_prerequisites
             ),
             Step("IdentifyTarget", "Identifying the replication target", _identify_target),
-            Step("EnableReplication", "Enable replication", _push_item),
-            Step(
-                "StartInitialReplication",
-                "Starting initial replication",
-                lambda job: (_start_initial_replication(job), _push_item(job)),
-            ),
+            Step("EnableReplication", "Enable replication", push_job_item),
+            Step("StartInitialReplication", "Starting initial replication", _start_initial_replication),
         ),
         running_title="Starting replication of {target}...",
         succeeded_title="Replication started",

@@ -30,6 +30,7 @@ from jobs.services import job_start
 from projects import access
 from projects.models import VirtualNetwork
 from replication import data_path
+from replication.jobs import push_job_item
 from replication.models import (
     ManagedDisk,
     MigrationItem,
@@ -272,7 +273,7 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
             recommended_action="Choose another virtual network, then retry.",
         )
     owner = f"job-{job.pk}"
-    if not data_path._lease_take(item.pk, owner):
+    if not data_path.lease_take(item.pk, owner):
         raise JobStepWaiting("The replica is being updated; waiting for it to reach a recovery point.")
     try:
         point = _latest_whole_point(item)
@@ -375,14 +376,6 @@ def delete_vm(vm: VirtualMachine) -> None:
     vm.delete()
 
 
-def _push(job: Job) -> None:
-    from jobs import push
-
-    item = MigrationItem.objects.filter(pk=job.input["item_id"]).select_related("project__resource_group").first()
-    if item is not None:
-        transaction.on_commit(lambda: push.replicating_servers_changed(item.project, [item]), robust=True)
-
-
 # Test migration
 
 
@@ -404,7 +397,7 @@ def _test_succeeded(job: Job) -> None:
     MigrationItem.objects.filter(pk=job.input["item_id"], test_migrate_state=TestMigrateState.IN_PROGRESS).update(
         test_migrate_state=TestMigrateState.SUCCEEDED
     )
-    _push(job)
+    push_job_item(job)
 
 
 def _test_failed(job: Job) -> None:
@@ -414,7 +407,7 @@ def _test_failed(job: Job) -> None:
         last_test_migration_status="Failed",
         last_test_migration_at=clock.now(),
     )
-    _push(job)
+    push_job_item(job)
 
 
 register(
@@ -450,7 +443,7 @@ def _cleanup_succeeded(job: Job) -> None:
         last_test_migration_status="Succeeded",
         last_test_migration_at=clock.now(),
     )
-    _push(job)
+    push_job_item(job)
 
 
 def _cleanup_failed(job: Job) -> None:
@@ -536,7 +529,7 @@ def _start_vm(job: Job) -> None:
     MigrationItem.objects.filter(pk=job.input["item_id"], migration_state=MigrationState.MIGRATION_IN_PROGRESS).update(
         migration_state=MigrationState.MIGRATION_SUCCEEDED, last_migration_at=now, last_migration_status="Succeeded"
     )
-    _push(job)
+    push_job_item(job)
 
 
 def _migrate_failed(job: Job) -> None:
@@ -547,7 +540,7 @@ def _migrate_failed(job: Job) -> None:
         last_migration_status="Failed",
         last_migration_at=clock.now(),
     )
-    _push(job)
+    push_job_item(job)
 
 
 register(
@@ -589,7 +582,7 @@ def _delete_replication_data(job: Job) -> None:
     shutil.rmtree(settings.REPLICATION_DIR / "replicas" / str(item.pk), ignore_errors=True)
     item.recovery_points.all().delete()
     if job.input.get("migrated"):
-        _push(job)
+        push_job_item(job)
         return
     # Never migrated: the server can be replicated again, so the item goes.
     project = item.project
@@ -642,7 +635,7 @@ def _request_full_cycle(job: Job) -> None:
     ProtectedDisk.objects.filter(item=item, included=True).update(
         resync_required=True, resync_reason=RESYNC_REASON, resync_generation=F("resync_generation") + 1
     )
-    _push(job)
+    push_job_item(job)
 
 
 register(
