@@ -314,7 +314,7 @@ def request_apply(item_id) -> None:
 
 
 def _push(item_id) -> None:
-    from jobs import push
+    from replication import push
 
     item = MigrationItem.objects.filter(pk=item_id).select_related("project__resource_group").first()
     if item is not None:

@@ -110,7 +110,7 @@ def _start_initial_replication(job: Job) -> None:
 
 def push_job_item(job: Job) -> None:
     """After the step's transaction commits, push the row of the server a replication job acts on."""
-    from jobs import push
+    from replication import push
 
     item = MigrationItem.objects.filter(pk=job.input["item_id"]).select_related("project__resource_group").first()
     if item is not None:

@@ -587,7 +587,7 @@ def _delete_replication_data(job: Job) -> None:
     # Never migrated: the server can be replicated again, so the item goes.
     project = item.project
     item.delete()
-    from jobs import push
+    from replication import push
 
     transaction.on_commit(lambda: push.replicating_servers_changed(project, []), robust=True)
 

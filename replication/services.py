@@ -11,10 +11,10 @@ from django.db import transaction
 from hub import clock
 from hub.arm.errors import ArmError
 from hub.ids import sha256_hex
-from jobs import push
 from jobs.models import Job
 from jobs.services import job_start
 from projects import access
+from replication import push
 from replication.keys import registration_key_verify
 from replication.models import Appliance, DiscoveredServer, MigrationItem
 

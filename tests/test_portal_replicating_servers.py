@@ -5,7 +5,7 @@ replication starts.
 How the servers get there: the appliance, its agents' reports, Replicate and Start replication run
 through the hub's own services in the live hub's process (manage.py shell), and the Start replication
 jobs run on its Celery worker. The first replicated data is then written with the ORM and pushed with
-jobs.push, standing in for the agent -> appliance -> hub data path until that path is finished; the
+replication.push, standing in for the agent -> appliance -> hub data path until that path is finished; the
 end-to-end browser test will drive it for real."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ print(json.dumps({**items, "waiting_job": str(waiting.pk)}))
 FIRST_DATA = """
 import time
 from hub import clock
-from jobs import push
+from replication import push
 from jobs.services import job_run
 from replication.models import MigrationItem, TransferSample
 item = MigrationItem.objects.select_related("project__resource_group").get(pk=ITEM)

@@ -24,11 +24,11 @@ from django.views.decorators.http import require_GET
 
 from hub import clock
 from hub.arm.errors import ArmError
-from jobs import push
 from jobs.models import TERMINAL_STATES, Job, State
 from projects import access
 from projects.models import MigrateProject, Solution
 from projects.portal.migrate import project_from_arm_id
+from replication import push
 from replication.models import (
     APPLIANCE_WARNING_AFTER,
     MigrationItem,
@@ -433,7 +433,7 @@ def replicating_server(request, item_id):
     return render(request, "replication/replicating_server.html", context)
 
 
-# The blade's parts with stable ids, pushed live (jobs.push.replicating_servers_changed).
+# The blade's parts with stable ids, pushed live (replication.push.replicating_servers_changed).
 DETAIL_LIVE_PARTS = ("commands", "summary", "health", "disks", "target", "points", "jobs")
 
 

@@ -10,12 +10,11 @@ import pytest
 from django.urls import reverse
 
 from hub import clock
-from jobs import push
 from jobs.consumers import LiveConsumer, _visible_scopes
 from jobs.models import Job, State
 from jobs.services import job_run
 from projects.models import User, VirtualNetwork
-from replication import services
+from replication import push, services
 from replication.models import (
     DiscoveredServer,
     MigrationItem,

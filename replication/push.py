@@ -1,0 +1,74 @@
+"""Live updates of the replication screens: Discovered servers, Replicating machines, a server's
+blade and the Server Migration overview.
+
+Each push renders the same partials the pages render and goes out through `jobs.push`, the one
+transport to browsers.
+"""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+
+from hub import clock
+
+# Imported under a private name so that a test can catch what would be sent.
+from jobs.push import send as _send
+from jobs.push import subscription_group
+
+
+def discovered_servers_changed(project, servers=()) -> None:
+    """The Server Migration counts of one project, and the rows of the servers that changed (each
+    replaces its row, or is inserted into the Discovered servers table): never the whole table, so
+    discovering N servers costs N small pushes, not N full tables."""
+    from replication.selectors import server_migration_counts
+
+    counts = server_migration_counts(project, clock.now())
+    html = render_to_string("projects/_server_migration_counts.html", {"project": project, "counts": counts})
+    _send_to_project(project, html)
+    # Table rows travel alone: a browser parses a <tr> only where a table may start.
+    rows = "".join(render_to_string("replication/_discovered_row.html", {"server": server}) for server in servers)
+    _send_to_project(project, rows)
+
+
+def replicating_servers_changed(project, items=()) -> None:
+    """Rows of the Replicating servers table and the live parts of each server's blade for the items
+    that changed, with the project's Server Migration counts and its overview's health and transfer
+    chart. The items are read again with their relations: the push shows what was committed, in a
+    fixed number of queries."""
+    from replication.models import MigrationItem
+    from replication.portal import monitor
+    from replication.selectors import server_migration_counts
+
+    now = clock.now()
+    counts = server_migration_counts(project, now)
+    html = render_to_string("projects/_server_migration_counts.html", {"project": project, "counts": counts})
+    overview = {
+        "project": project,
+        "health": monitor.health_summary(project, now),
+        "transfer": monitor.transfer_chart(project, now),
+    }
+    for part in ("health", "transfer"):
+        html += render_to_string(f"replication/overview.html#{part}", overview)
+    # Table rows travel alone: a browser parses a <tr> only where a table may start, so rows that
+    # follow a <dl> or a <section> in one message would be dropped.
+    rows_html = ""
+    fresh = monitor.blade_rows(MigrationItem.objects.filter(pk__in=[item.pk for item in items], project=project))
+    for item in fresh:
+        rows_html += render_to_string("replication/_replicating_row.html", {"item": item, "now": now})
+        detail = monitor.detail_context(item, now)
+        for part in monitor.DETAIL_LIVE_PARTS:
+            html += render_to_string(f"replication/replicating_server.html#{part}", detail)
+    _send_to_project(project, html)
+    _send_to_project(project, rows_html)
+
+
+def _send_to_project(project, html: str) -> None:
+    """To every browser that may see the project's resource group (the consumer checks each one)."""
+    group = project.resource_group
+    if html:
+        _send(
+            subscription_group(group.subscription_id),
+            html,
+            subscription_id=group.subscription_id,
+            resource_group_name=group.name,
+        )
