@@ -5,6 +5,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from hub import scopes
 from jobs import push
 
 # How long a socket trusts what it last read of its user's roles; a revoked role or a deactivated
@@ -42,15 +43,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=event["html"])
 
     def _may_see(self, subscription_id: str, resource_group_name: str) -> bool:
-        return (subscription_id, None) in self.visible or (
-            subscription_id,
-            resource_group_name.lower(),
-        ) in self.visible
+        return scopes.may_see(self.visible, subscription_id, resource_group_name)
 
 
 def _visible_scopes(user) -> set[tuple[str, str | None]]:
     """Read fresh from the database (an inactive user sees nothing)."""
-    from projects.access import forget_visible_scopes, visible_scopes
-
-    forget_visible_scopes(user)
-    return visible_scopes(user)
+    scopes.forget_visible_scopes(user)
+    return scopes.visible_scopes(user)

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from hub.scopes import visibility_q
+
 
 class State(models.TextChoices):
     NOT_STARTED = "NotStarted", "Not started"
@@ -26,8 +28,6 @@ TERMINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
 
 class JobQuerySet(models.QuerySet):
     def visible_to(self, user):
-        from projects.access import visibility_q
-
         return self.filter(visibility_q(user, subscription_field="subscription", rg_field="resource_group_name"))
 
     def unfinished(self):

@@ -7,13 +7,13 @@ nothing. Seeing something but lacking a permission is a 403 with Azure's wording
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 from django.db.models import Q
 
 from hub.arm.errors import ArmError
 from hub.ids import parse_uuid
+from hub.scopes import forget_visible_scopes, visibility_q, visible_scopes  # noqa: F401 (re-exported)
 from projects.models import (
     DirectoryRole,
     MigrateProject,
@@ -118,37 +118,13 @@ def _assignments(user):
     return RoleAssignment.objects.filter(principal=user, principal__is_active=True)
 
 
-def visible_scopes(user) -> set[tuple[str, str | None]]:
-    """(subscription id, None) for subscription-wide roles; (subscription id, lower rg name) else.
-
-    Remembered on the user object, which lives for one request (or one job run), because one
-    request asks several times; a role change takes effect on the next request."""
-    cached = getattr(user, "_visible_scopes", None)
-    if cached is not None:
-        return cached
-    scopes = set()
-    for sub_id, rg_name in _assignments(user).values_list("subscription_id", "resource_group__name"):
-        scopes.add((str(sub_id), rg_name.lower() if rg_name else None))
-    user._visible_scopes = scopes
-    return scopes
-
-
-def forget_visible_scopes(user) -> None:
-    """After changing a user's roles within the same request or job. (`del` rather than the instance
-    __dict__, so it also reaches a user behind request.user's lazy wrapper.)"""
-    with contextlib.suppress(AttributeError):
-        del user._visible_scopes
-
-
-def visibility_q(user, *, subscription_field: str, rg_field: str) -> Q:
-    """A filter for rows that belong to a subscription and a resource group (by name)."""
-    condition = Q(pk__in=[])
-    for sub_id, rg_name in visible_scopes(user):
-        if rg_name is None:
-            condition |= Q(**{subscription_field: sub_id})
-        else:
-            condition |= Q(**{subscription_field: sub_id, f"{rg_field}__iexact": rg_name})
-    return condition
+def read_visible_scopes(user) -> set[tuple[str, str | None]]:
+    """The scopes of the user's role assignments (an inactive user has none); `hub.scopes` asks this
+    and remembers the answer for the request."""
+    return {
+        (str(sub_id), rg_name.lower() if rg_name else None)
+        for sub_id, rg_name in _assignments(user).values_list("subscription_id", "resource_group__name")
+    }
 
 
 def visible_subscriptions(user):

@@ -4,16 +4,16 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
 
 from hub import clock
 from hub.channel_layers import ThreadSafeInMemoryChannelLayer
 from hub.models import ApiToken, hash_token
-from projects.models import User
 
 
 @pytest.mark.django_db
 def test_tokens_are_stored_hashed_and_stop_working_when_revoked():
-    user = User.objects.create_user("t@example.com", "x" * 12)
+    user = get_user_model().objects.create_user("t@example.com", "x" * 12)
     token, secret = ApiToken.issue(user, "ci")
     assert secret not in (token.token_hash, token.hint) and token.token_hash == hash_token(secret)
     assert ApiToken.authenticate(secret).user == user

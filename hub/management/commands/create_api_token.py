@@ -1,7 +1,7 @@
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from hub.models import ApiToken
-from projects.models import User
 
 
 class Command(BaseCommand):
@@ -12,7 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="cli", help="A label to tell tokens apart (default: cli).")
 
     def handle(self, *args, email, name, **options):
-        user = User.objects.filter(email__iexact=email).first()
+        user = get_user_model().objects.filter(email__iexact=email).first()
         if user is None:
             raise CommandError(f"No user {email}. Run 'python manage.py seed_demo' or check the address.")
         _, secret = ApiToken.issue(user, name)
