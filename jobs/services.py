@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models.functions import Coalesce
 
 from hub import clock
+from hub.celery import app as celery_app
 from jobs import push, scenarios
 from jobs.models import TERMINAL_STATES, Job, JobTask, Notification, State
 
@@ -68,10 +69,12 @@ def job_start(
     return job
 
 
-def _enqueue(job_id, countdown: float = 0) -> None:
-    from jobs.tasks import run_job
+# By name, so that this module does not import the task module that calls it.
+RUN_JOB_TASK = "jobs.tasks.run_job"
 
-    run_job.apply_async(args=[str(job_id)], countdown=countdown or None)
+
+def _enqueue(job_id, countdown: float = 0) -> None:
+    celery_app.send_task(RUN_JOB_TASK, args=[str(job_id)], countdown=countdown or None)
 
 
 def job_run(job_id) -> None:

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         worker = None
         if not no_worker:
             if settings.EMBEDDED:
-                from hub.embedded import start_worker_thread
+                from jobs.embedded import start_worker_thread
 
                 start_worker_thread()
             else:
