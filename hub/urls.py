@@ -5,13 +5,17 @@ from drf_spectacular.views import SpectacularAPIView
 from hub import emulator, views
 from hub.arm.views import NotFoundView
 
+# The composition root: the one module that names every app's URLs (the home page and search list
+# resources, so their views live in projects).
+from projects.portal import home
+
 hub_patterns = (
     [
-        path("", views.home, name="home"),
+        path("", home.home, name="home"),
         path("signin/", views.SignInView.as_view(), name="signin"),
         path("signout/", auth_views.LogoutView.as_view(next_page="hub:signin"), name="signout"),
         path("services/", views.all_services, name="all-services"),
-        path("search/", views.search, name="search"),
+        path("search/", home.search, name="search"),
         path("settings/api-tokens/", views.api_tokens, name="api-tokens"),
         path("settings/api-tokens/<int:token_id>/revoke/", views.revoke_api_token, name="revoke-api-token"),
     ],

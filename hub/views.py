@@ -1,4 +1,5 @@
-"""The portal shell: sign-in, home, All services, search, and the user's API tokens."""
+"""The portal shell: sign-in, All services and the user's API tokens. The home page and search list
+resources, so they live with the resources (projects/portal/home.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from hub.models import ApiToken
-from projects import access
 
 
 @dataclass(frozen=True)
@@ -54,20 +54,7 @@ class SignInView(auth_views.LoginView):
         return context
 
 
-@login_required
-@require_GET
-def home(request):
-    return render(
-        request,
-        "hub/home.html",
-        {
-            "services": [s for s in SERVICES if s.url_name][:4],
-            "recent_projects": access.visible_projects(request.user).order_by("-created_at")[:5],
-        },
-    )
-
-
-def _matching_services(query: str) -> list[Service]:
+def matching_services(query: str) -> list[Service]:
     words = query.lower().split()
     return [s for s in SERVICES if all(w in f"{s.name} {s.category} {s.keywords}".lower() for w in words)]
 
@@ -76,28 +63,7 @@ def _matching_services(query: str) -> list[Service]:
 @require_GET
 def all_services(request):
     query = request.GET.get("q", "").strip()
-    return render(request, "hub/all_services.html", {"services": _matching_services(query), "query": query})
-
-
-@login_required
-@require_GET
-def search(request):
-    query = request.GET.get("q", "").strip()
-    groups = access.visible_resource_groups(request.user)
-    projects = access.visible_projects(request.user)
-    if query:
-        groups = groups.filter(name__icontains=query)
-        projects = projects.filter(name__icontains=query)
-    return render(
-        request,
-        "hub/search.html",
-        {
-            "query": query,
-            "services": _matching_services(query),
-            "resource_groups": groups[:20],
-            "projects": projects[:20],
-        },
-    )
+    return render(request, "hub/all_services.html", {"services": matching_services(query), "query": query})
 
 
 @login_required

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects.portal import access_control, directory, discover, migrate, networks, resources
+from projects.portal import access_control, directory, migrate, networks, resources
 
 app_name = "projects"
 
@@ -12,10 +12,6 @@ urlpatterns = [
     path("migrate/", migrate.migrate_overview, name="migrate-overview"),
     path("migrate/servers/", migrate.migrate_servers, name="migrate-servers"),
     path("migrate/add-tools/", migrate.add_tools, name="add-tools"),
-    path("migrate/discover/", discover.discover, name="discover"),
-    path("migrate/discover/registration-key/", discover.download_registration_key, name="registration-key"),
-    path("migrate/discover/appliance-installer/", discover.appliance_installer, name="appliance-installer"),
-    path("migrate/discover/finalize/", discover.finalize_registration, name="finalize-registration"),
     path("subscriptions-blade/", resources.subscriptions, name="subscriptions"),
     path("resource-groups/", resources.resource_groups, name="resource-groups"),
     path(f"{SUB}/", resources.subscription_detail, name="subscription"),

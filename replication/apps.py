@@ -10,3 +10,6 @@ class ReplicationConfig(AppConfig):
 
     def ready(self):
         from replication import jobs  # noqa: F401  (registers the job scenarios)
+        from replication.portal import server_migration_card
+
+        server_migration_card.register()

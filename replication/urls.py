@@ -1,12 +1,13 @@
 from django.urls import path
 
 from replication import views
-from replication.portal import migration, monitor, replicate
+from replication.portal import discover, migration, monitor, replicate
 
 app_name = "replication"
 
 urlpatterns = [
     path("migrate/discovered-servers/", views.discovered_servers, name="discovered-servers"),
+    *discover.urlpatterns,
     *replicate.urlpatterns,
     *monitor.urlpatterns,
     *migration.urlpatterns,

@@ -94,7 +94,7 @@ def iam(request, subscription_id, resource_group_name=None):
         if principal is not None:
             checked["rows"] = effective_assignments(principal, subscription, group)
 
-    may_remove = access.can(request.user, access.DELETE_ROLE_ASSIGNMENT, subscription, group_name)
+    remove_denied = access.denial(request.user, access.DELETE_ROLE_ASSIGNMENT, subscription, group_name)
     denied = access.denial(request.user, access.WRITE_ROLE_ASSIGNMENT, subscription, group_name)
     may_add = not denied
     tab = request.GET.get("tab") or ("assignments" if request.method == "POST" else "check")
@@ -111,7 +111,8 @@ def iam(request, subscription_id, resource_group_name=None):
             "assignments": assignments.order_by("role_name", "principal__email"),
             "checked": checked,
             "may_add": may_add,
-            "may_remove": may_remove,
+            "may_remove": not remove_denied,
+            "remove_denied": remove_denied,
             "denied": denied,
             "roles": BUILTIN_ROLES.values(),
             "iam_url": _iam_url(subscription, group),

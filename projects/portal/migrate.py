@@ -10,40 +10,17 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
 
-from hub import clock
 from hub.arm.errors import ArmError
 from hub.http import not_found_as_404
 from jobs.models import Job
-from projects import access, services
+from projects import access, services, tool_cards
 from projects.forms import STEPS, AddToolsForm
 from projects.models import MigrateProject, Solution
 from projects.regions import MIGRATE_GEOGRAPHIES, REGIONS_BY_NAME
-from replication.models import Appliance
-from replication.selectors import server_migration_counts
 
 
 def servers_url(project_arm_id: str) -> str:
     return reverse("projects:migrate-servers") + "?" + urlencode({"project": project_arm_id})
-
-
-def replicate_url(project: MigrateProject) -> str:
-    return reverse("replication:replicate") + "?" + urlencode({"project": project.arm_id})
-
-
-def replicate_unavailable(user, project: MigrateProject) -> str:
-    """Why Replicate can't start for this project, in the portal's words; "" when it can."""
-    if not project.target_region:
-        return (
-            "Replicate is not available yet: in Discover, select Create resources to set the project's target "
-            "region first."
-        )
-    if not project.appliances.filter(state=Appliance.State.FINALIZED).exists():
-        return (
-            "Replicate needs a connected replication appliance: in Discover, install the appliance and select "
-            "Finalize registration."
-        )
-    group = project.resource_group
-    return access.denial(user, access.REPLICATE_SERVERS, group.subscription, group.name)
 
 
 def project_from_arm_id(user, arm_id: str) -> MigrateProject:
@@ -83,12 +60,9 @@ def migrate_servers(request):
             "projects": projects,
             "project": project,
             "server_migration": project and project.has_tool(Solution.Tool.SERVER_MIGRATION),
-            "counts": server_migration_counts(project, clock.now()) if project else None,
-            # Replicate opens its wizard, or says on the disabled button what is missing first.
-            "replicate_unavailable": replicate_unavailable(request.user, project) if project else "",
-            "replicate_url": replicate_url(project) if project else "",
             "deployments": deployments[:5],
             "servers_url": servers_url,
+            **tool_cards.context(request.user, project),
         },
     )
 

@@ -7,7 +7,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
@@ -26,7 +26,7 @@ from replication.models import REGISTRATION_KEY_VALIDITY, Appliance
 
 
 def discover_url(project) -> str:
-    return reverse("projects:discover") + "?" + urlencode({"project": project.arm_id})
+    return reverse("replication:discover") + "?" + urlencode({"project": project.arm_id})
 
 
 class DiscoverForm(forms.Form):
@@ -69,7 +69,7 @@ def discover(request):
     )
     return render(
         request,
-        "projects/discover.html",
+        "replication/discover.html",
         {
             "blade": "servers",
             "project": project,
@@ -138,3 +138,11 @@ def finalize_registration(request):
     except ArmError as error:
         return _discover_with_error(request, project, error.portal_message)
     return redirect(discover_url(project))
+
+
+urlpatterns = [
+    path("migrate/discover/", discover, name="discover"),
+    path("migrate/discover/registration-key/", download_registration_key, name="registration-key"),
+    path("migrate/discover/appliance-installer/", appliance_installer, name="appliance-installer"),
+    path("migrate/discover/finalize/", finalize_registration, name="finalize-registration"),
+]

@@ -20,7 +20,7 @@ from hub import secrets
 from hub.arm.errors import ArmError
 from hub.ids import parse_uuid
 from projects.models import MigrateProject
-from projects.portal.migrate import project_from_arm_id, replicate_unavailable, servers_url
+from projects.portal.migrate import project_from_arm_id, servers_url
 from replication import sizing
 from replication.models import DiskType
 from replication.portal.replicate_forms import (
@@ -35,6 +35,7 @@ from replication.portal.replicate_forms import (
     VMS,
     ReplicateForm,
 )
+from replication.portal.server_migration_card import replicate_unavailable
 from replication.replicate import ReplicationInvalid, replication_enable
 
 # Guest credentials' passwords typed in a wizard, kept (encrypted) in the session between its steps:
