@@ -27,6 +27,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/lint-imports
 
 test: setup
 	./scripts/ensure-services.sh
