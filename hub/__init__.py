@@ -1,3 +1,15 @@
+"""The platform every app stands on; it imports no app above it (docs/architecture.md, Layers).
+
+- settings.py, urls.py, asgi.py, celery.py: the composition root (settings from the environment, the
+  site's URL map and ASGI application, the Celery app);
+- clock.py: the one clock, movable forward by the emulator controls (emulator.py);
+- models.py: personal API tokens (stored hashed) and the emulator clock's offset;
+- scopes.py: which subscriptions and resource groups a user may see (the reader comes from projects);
+- arm/: the ARM plumbing (routing over ARM ids, api-version, envelopes, errors, bearer tokens);
+- views.py: the portal shell (sign-in, All services, API tokens); secrets.py, ids.py, http.py: helpers;
+- channel_layers.py: the embedded default's in-memory channel layer.
+"""
+
 from hub.celery import app as celery_app
 
 __all__ = ["celery_app"]
