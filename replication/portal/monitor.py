@@ -3,8 +3,8 @@ replicating server's blade, Manage > Replicating machines (its settings, until r
 the Server Migration overview.
 
 Everything is read within one project the user may see (projects.access). The list must stay fast with
-10,000 servers, so filtering and sorting happen in SQL: health is the same rule as
-replication.status.health_errors, written as a SQL expression (`with_health`), and only the rows of the
+10,000 servers, so filtering and sorting happen in SQL: health comes from
+replication.health's rules as a SQL expression (`with_health`), and only the rows of the
 page shown are read with their relations and get `item_status`."""
 
 from __future__ import annotations
@@ -29,17 +29,16 @@ from projects import access
 from projects.models import MigrateProject, Solution
 from projects.portal.migrate import project_from_arm_id
 from replication import push
+from replication.health import HEALTH_BY_RANK, HEALTH_RANKS, health_rank
 from replication.models import (
-    APPLIANCE_WARNING_AFTER,
     MigrationItem,
     MigrationState,
-    ProtectedDisk,
     TransferSample,
 )
 from replication.portal.monitor_forms import ReplicationSettingsForm
 from replication.replicate import ReplicationInvalid, replication_update
 from replication.selectors import server_migration_counts
-from replication.status import AGENT_SILENT_AFTER, NO_PROGRESS_AFTER, THROUGHPUT_STALE_AFTER, item_status
+from replication.status import THROUGHPUT_STALE_AFTER, item_status
 
 PAGE_SIZE = 50
 RECOVERY_POINTS_SHOWN = 20
@@ -47,10 +46,6 @@ JOBS_SHOWN = 10
 OVERVIEW_JOBS_SHOWN = 5
 TRANSFER_MINUTES = 60
 
-# Health as a sortable number; the order is the portal's "worst first".
-HEALTH_RANKS = {"Critical": 0, "Warning": 1, "Normal": 2, "None": 3}
-HEALTH_BY_RANK = {rank: health for health, rank in HEALTH_RANKS.items()}
-ACTIVE_STATES = (MigrationState.INITIAL_SEEDING_IN_PROGRESS, MigrationState.REPLICATING)
 RPO_STATES = (MigrationState.REPLICATING, MigrationState.MIGRATION_IN_PROGRESS)
 
 # The Status filter: the words of the Status column, each the migration states it covers.
@@ -99,41 +94,9 @@ def blade_rows(items):
 
 
 def with_health(items, project: MigrateProject, now):
-    """Annotate `health_rank` (HEALTH_RANKS): replication.status.health_errors as SQL, so the list can
-    filter and sort by health and the overview can count it without computing every item's status.
-    test_monitor checks both agree."""
-    agent_silent = (
-        Q(server__agent_connected=False)
-        | Q(server__agent_last_heartbeat_at__isnull=True)
-        | Q(server__agent_last_heartbeat_at__lt=now - AGENT_SILENT_AFTER)
-    )
-    appliance_silent = Q(appliance__last_heartbeat_at__isnull=True) | Q(
-        appliance__last_heartbeat_at__lt=now - APPLIANCE_WARNING_AFTER
-    )
-    # An uncorrelated subquery: PostgreSQL reads it once (a hashed subplan), not once per row.
-    resyncing = Q(pk__in=ProtectedDisk.objects.filter(included=True, resync_required=True).values("item_id"))
-    # Each policy has its own RPO threshold; a project has one or a few policies.
-    rpo_late = Q(pk__in=[])
-    for policy in project.policies.all():
-        cut = now - timedelta(minutes=policy.rpo_threshold_minutes)
-        rpo_late |= Q(policy=policy, last_recovery_point_at__lt=cut)
-    no_progress_cut = now - NO_PROGRESS_AFTER
-    no_progress = Q(last_upload_at__lt=no_progress_cut) | Q(last_upload_at__isnull=True, created_at__lt=no_progress_cut)
-    return items.annotate(
-        health_rank=Case(
-            When(migration_state=MigrationState.ENABLE_MIGRATION_IN_PROGRESS, then=Value(HEALTH_RANKS["None"])),
-            When(~Q(migration_state__in=ACTIVE_STATES), then=Value(HEALTH_RANKS["Normal"])),
-            When(agent_silent | appliance_silent, then=Value(HEALTH_RANKS["Critical"])),
-            When(
-                resyncing
-                | (Q(migration_state=MigrationState.REPLICATING) & rpo_late)
-                | (Q(migration_state=MigrationState.INITIAL_SEEDING_IN_PROGRESS) & no_progress),
-                then=Value(HEALTH_RANKS["Warning"]),
-            ),
-            default=Value(HEALTH_RANKS["Normal"]),
-            output_field=IntegerField(),
-        )
-    )
+    """Annotate `health_rank` (HEALTH_RANKS) from replication.health's rules in SQL, so the list can
+    filter and sort by health and the overview can count it without computing every item's status."""
+    return items.annotate(health_rank=health_rank(now, project.policies.all()))
 
 
 def _sorted(items, sort: str, now):
