@@ -14,14 +14,15 @@ from hub import clock
 # Imported under a private name so that a test can catch what would be sent.
 from jobs.push import send as _send
 from jobs.push import subscription_group
+from replication import monitoring
+from replication.models import MigrationItem
+from replication.selectors import server_migration_counts
 
 
 def discovered_servers_changed(project, servers=()) -> None:
     """The Server Migration counts of one project, and the rows of the servers that changed (each
     replaces its row, or is inserted into the Discovered servers table): never the whole table, so
     discovering N servers costs N small pushes, not N full tables."""
-    from replication.selectors import server_migration_counts
-
     counts = server_migration_counts(project, clock.now())
     html = render_to_string("projects/_server_migration_counts.html", {"project": project, "counts": counts})
     _send_to_project(project, html)
@@ -35,28 +36,24 @@ def replicating_servers_changed(project, items=()) -> None:
     that changed, with the project's Server Migration counts and its overview's health and transfer
     chart. The items are read again with their relations: the push shows what was committed, in a
     fixed number of queries."""
-    from replication.models import MigrationItem
-    from replication.portal import monitor
-    from replication.selectors import server_migration_counts
-
     now = clock.now()
     counts = server_migration_counts(project, now)
     html = render_to_string("projects/_server_migration_counts.html", {"project": project, "counts": counts})
     overview = {
         "project": project,
-        "health": monitor.health_summary(project, now),
-        "transfer": monitor.transfer_chart(project, now),
+        "health": monitoring.health_summary(project, now),
+        "transfer": monitoring.transfer_chart(project, now),
     }
     for part in ("health", "transfer"):
         html += render_to_string(f"replication/overview.html#{part}", overview)
     # Table rows travel alone: a browser parses a <tr> only where a table may start, so rows that
     # follow a <dl> or a <section> in one message would be dropped.
     rows_html = ""
-    fresh = monitor.blade_rows(MigrationItem.objects.filter(pk__in=[item.pk for item in items], project=project))
+    fresh = monitoring.blade_rows(MigrationItem.objects.filter(pk__in=[item.pk for item in items], project=project))
     for item in fresh:
         rows_html += render_to_string("replication/_replicating_row.html", {"item": item, "now": now})
-        detail = monitor.detail_context(item, now)
-        for part in monitor.DETAIL_LIVE_PARTS:
+        detail = monitoring.detail_context(item, now)
+        for part in monitoring.DETAIL_LIVE_PARTS:
             html += render_to_string(f"replication/replicating_server.html#{part}", detail)
     _send_to_project(project, html)
     _send_to_project(project, rows_html)

@@ -1,17 +1,19 @@
 """What a replicating server's state means, in Azure's words: the status the portal shows, the
-operations allowed next (ARM-API.md 4.3), and health with each error's possible causes and
-recommended action. Read at request time against the hub clock, so moving the clock moves health."""
+operations allowed next (ARM-API.md 4.3), and health (replication.health) with each error's possible
+causes and recommended action. Read at request time against the hub clock, so moving the clock moves health."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from replication.models import Appliance, MigrationItem, MigrationState, TestMigrateState
+from replication.health import health, health_errors
+from replication.models import MigrationItem, MigrationState, TestMigrateState
 
-AGENT_SILENT_AFTER = timedelta(minutes=15)
-NO_PROGRESS_AFTER = timedelta(minutes=30)
 THROUGHPUT_STALE_AFTER = timedelta(seconds=20)
+
+INITIAL_REPLICATION_PENDING = "Available after initial replication completes."
+CLEAN_UP_FIRST = "Clean up the test migration first."
 
 TEST_STATE_DESCRIPTIONS = {
     TestMigrateState.NONE: "None",
@@ -60,111 +62,48 @@ def allowed_operations(item: MigrationItem) -> list[str]:
     return []
 
 
-def _error(code: str, level: str, summary: str, causes: str, action: str, since, entity: str) -> dict:
-    """An ASR HealthError."""
-    return {
-        "errorSource": "ServerMigration",
-        "errorType": "ReplicationHealth",
-        "errorLevel": level,
-        "errorCategory": "Replication",
-        "errorCode": code,
-        "summaryMessage": summary,
-        "errorMessage": summary,
-        "possibleCauses": causes,
-        "recommendedAction": action,
-        "creationTimeUtc": since.isoformat() if since else None,
-        "entityId": entity,
-        "customerResolvability": "Allowed",
-        "innerHealthErrors": [],
-    }
-
-
-def health_errors(item: MigrationItem, disks, now) -> list[dict]:
-    errors = []
-    server, appliance = item.server, item.appliance
-    active = item.migration_state in (MigrationState.INITIAL_SEEDING_IN_PROGRESS, MigrationState.REPLICATING)
-    if not active:
-        return errors
-    heartbeat = server.agent_last_heartbeat_at
-    if not server.agent_connected or heartbeat is None or now - heartbeat > AGENT_SILENT_AFTER:
-        errors.append(
-            _error(
-                "78027",
-                "Error",
-                f"The Mobility service on {server.name} is not sending heartbeats to the appliance.",
-                server.agent_status
-                or "The source server is shut down or disconnected, the Mobility service (svagents) stopped, or it "
-                "cannot reach the appliance.",
-                "Start the server and its Mobility service, check it reaches the appliance on port 9443, and "
-                "register it again if the appliance's passphrase was regenerated.",
-                heartbeat,
-                str(server.pk),
-            )
-        )
-    if appliance.health(now) != Appliance.Health.NORMAL:
-        errors.append(
-            _error(
-                "78013",
-                "Error",
-                f"The process server on appliance {appliance.name} has not sent a heartbeat for more than 15 minutes.",
-                "The appliance is stopped, or it cannot reach the hub.",
-                "Start the appliance and check its connection to the hub.",
-                appliance.last_heartbeat_at,
-                str(appliance.pk),
-            )
-        )
-    for disk in disks:
-        if disk.resync_required:
-            errors.append(
-                _error(
-                    "78186",
-                    "Warning",
-                    f"Disk {disk.disk_id} of {server.name} is being resynchronized.",
-                    disk.resync_reason or "The replica diverged from the source disk.",
-                    "No action is needed: the disk is being sent again in full. If it recurs, check the source "
-                    "disk and the appliance's storage.",
-                    item.last_upload_at,
-                    disk.disk_id,
-                )
-            )
-    if item.migration_state == MigrationState.REPLICATING and item.last_recovery_point_at:
-        threshold = timedelta(minutes=item.policy.rpo_threshold_minutes)
-        if now - item.last_recovery_point_at > threshold:
-            errors.append(
-                _error(
-                    "78052",
-                    "Warning",
-                    f"The RPO of {server.name} is over {item.policy.rpo_threshold_minutes} minutes: its latest "
-                    "recovery point is older than the threshold.",
-                    "The source writes more than the network or the process server can carry, or replication is "
-                    "interrupted (agent, appliance or hub).",
-                    "Check the appliance's health and bandwidth to Azure, and the Mobility service on the server.",
-                    item.last_recovery_point_at,
-                    str(item.pk),
-                )
-            )
-    if item.migration_state == MigrationState.INITIAL_SEEDING_IN_PROGRESS:
-        since = item.last_upload_at or item.created_at
-        if now - since > NO_PROGRESS_AFTER:
-            errors.append(
-                _error(
-                    "78160",
-                    "Warning",
-                    f"Initial replication of {server.name} has made no progress for over 30 minutes.",
-                    "The Mobility service is not sending data: it may be stopped, or unable to read the disks.",
-                    "Check the Mobility service log (var/svagents.log) on the server and the appliance's health.",
-                    since,
-                    str(item.pk),
-                )
-            )
-    return errors
+def unavailable_reason(item: MigrationItem, operation: str) -> str:
+    """Why the item's state does not allow the operation now, in words a person can act on; "" when
+    allowed_operations allows it. The portal shows it beside each command it cannot offer."""
+    if operation in allowed_operations(item):
+        return ""
+    state, test = item.migration_state, item.test_migrate_state
+    if operation == "TestMigrateCleanup" and test == TestMigrateState.NONE and item.replication_stopped_at is None:
+        if state == MigrationState.REPLICATING:
+            return "There is no test migration to clean up: run Test migrate first."
+        return "There is no test migration to clean up."
+    if item.replication_stopped_at is not None:
+        if state == MigrationState.MIGRATION_SUCCEEDED:
+            return "Replication was stopped: the migration is complete."
+        return "Replication is being stopped."
+    if state in (MigrationState.ENABLE_MIGRATION_IN_PROGRESS, MigrationState.INITIAL_SEEDING_IN_PROGRESS):
+        return INITIAL_REPLICATION_PENDING
+    if state == MigrationState.ENABLE_MIGRATION_FAILED:
+        return "Enabling replication failed: replicate the server again."
+    if state == MigrationState.MIGRATION_IN_PROGRESS:
+        return "A migration is in progress."
+    if state == MigrationState.DISABLE_MIGRATION_IN_PROGRESS:
+        return "Replication is being stopped."
+    if state in (MigrationState.MIGRATION_SUCCEEDED, MigrationState.MIGRATION_FAILED):
+        return "The server has been migrated. Select Stop replication to complete the migration."
+    # Replicating: the test migration decides.
+    if test == TestMigrateState.IN_PROGRESS:
+        return {
+            "TestMigrate": "A test migration is in progress.",
+            "TestMigrateCleanup": "Available after the test migration finishes.",
+            "Migrate": "A test migration is in progress: wait for it, then clean it up.",
+            "DisableMigration": "A test migration is in progress: wait for it to finish.",
+        }.get(operation, "A test migration is in progress.")
+    if test in (TestMigrateState.SUCCEEDED, TestMigrateState.FAILED):
+        return CLEAN_UP_FIRST
+    if test == TestMigrateState.CLEANUP_IN_PROGRESS:
+        return "The test migration is being cleaned up."
+    return "Not available in the server's current state."
 
 
 def item_status(item: MigrationItem, now) -> ItemStatus:
     disks = [disk for disk in item.disks.all() if disk.included]
     errors = health_errors(item, disks, now)
-    levels = {error["errorLevel"] for error in errors}
-    health = "Critical" if "Error" in levels else "Warning" if levels else "Normal"
     progress = initial_progress_percent(item, disks)
     state = item.migration_state
     replication_status = ""
@@ -190,7 +129,7 @@ def item_status(item: MigrationItem, now) -> ItemStatus:
         migration_state_description=description,
         replication_status=replication_status,
         test_migrate_state_description=TEST_STATE_DESCRIPTIONS.get(item.test_migrate_state, item.test_migrate_state),
-        health=health if state != MigrationState.ENABLE_MIGRATION_IN_PROGRESS else "None",
+        health=health(state, errors),
         health_errors=errors,
         allowed_operations=allowed_operations(item),
         initial_progress_percent=progress,

@@ -2,69 +2,28 @@
 replicating server's blade, Manage > Replicating machines (its settings, until replication starts) and
 the Server Migration overview.
 
-Everything is read within one project the user may see (projects.access). The list must stay fast with
-10,000 servers, so filtering and sorting happen in SQL: health is the same rule as
-replication.status.health_errors, written as a SQL expression (`with_health`), and only the rows of the
-page shown are read with their relations and get `item_status`."""
+These are the views; what the screens show is read by replication.monitoring, which replication.push
+also renders live. Everything is read within one project the user may see (projects.access)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
-from django.db.models.functions import Coalesce, Lower
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET
 
 from hub import clock
 from hub.arm.errors import ArmError
-from jobs.models import TERMINAL_STATES, Job, State
 from projects import access
-from projects.models import MigrateProject, Solution
-from projects.portal.migrate import project_from_arm_id
-from replication import push
-from replication.models import (
-    APPLIANCE_WARNING_AFTER,
-    MigrationItem,
-    MigrationState,
-    ProtectedDisk,
-    TransferSample,
-)
+from replication import monitoring, push
+from replication.health import HEALTH_RANKS
+from replication.models import MigrationItem
+from replication.portal.lookups import selected_project, visible_item
 from replication.portal.monitor_forms import ReplicationSettingsForm
 from replication.replicate import ReplicationInvalid, replication_update
-from replication.selectors import server_migration_counts
-from replication.status import AGENT_SILENT_AFTER, NO_PROGRESS_AFTER, THROUGHPUT_STALE_AFTER, item_status
-
-PAGE_SIZE = 50
-RECOVERY_POINTS_SHOWN = 20
-JOBS_SHOWN = 10
-OVERVIEW_JOBS_SHOWN = 5
-TRANSFER_MINUTES = 60
-
-# Health as a sortable number; the order is the portal's "worst first".
-HEALTH_RANKS = {"Critical": 0, "Warning": 1, "Normal": 2, "None": 3}
-HEALTH_BY_RANK = {rank: health for health, rank in HEALTH_RANKS.items()}
-ACTIVE_STATES = (MigrationState.INITIAL_SEEDING_IN_PROGRESS, MigrationState.REPLICATING)
-RPO_STATES = (MigrationState.REPLICATING, MigrationState.MIGRATION_IN_PROGRESS)
-
-# The Status filter: the words of the Status column, each the migration states it covers.
-STATUS_FILTERS = {
-    "enabling": ("Enabling replication", (MigrationState.ENABLE_MIGRATION_IN_PROGRESS,)),
-    "initial": ("Initial replication", (MigrationState.INITIAL_SEEDING_IN_PROGRESS,)),
-    "ready": ("Ready to migrate", (MigrationState.REPLICATING,)),
-    "migrating": ("Migration in progress", (MigrationState.MIGRATION_IN_PROGRESS,)),
-    "migrated": ("Migrated", (MigrationState.MIGRATION_SUCCEEDED,)),
-    "failed": ("Failed", (MigrationState.ENABLE_MIGRATION_FAILED, MigrationState.MIGRATION_FAILED)),
-    "stopping": ("Stopping replication", (MigrationState.DISABLE_MIGRATION_IN_PROGRESS,)),
-}
-# Sorting by Status follows the replication's life.
-STATUS_ORDER = [state for _, states in STATUS_FILTERS.values() for state in states]
 
 # Column key -> what the column shows, for headers and the sort parameter.
 COLUMNS = [
@@ -79,284 +38,10 @@ COLUMNS = [
     ("job", "Current job"),
     ("test", "Test migration status"),
 ]
-SORTABLE = {"name", "status", "health", "recovery-point", "rpo", "transferred", "throughput", "test"}
 
 
-# Queries
-
-
-def rows(items):
-    """What a row (and item_status) reads, in two queries for any number of rows: the item with its
-    server, appliance, policy and current job, then the disks."""
-    return items.select_related("server", "appliance", "policy", "current_job").prefetch_related("disks")
-
-
-def blade_rows(items):
-    """rows(), plus what a server's blade shows of its project and target."""
-    return rows(items).select_related(
-        "project__resource_group__subscription", "target_resource_group", "target_network", "test_network"
-    )
-
-
-def with_health(items, project: MigrateProject, now):
-    """Annotate `health_rank` (HEALTH_RANKS): replication.status.health_errors as SQL, so the list can
-    filter and sort by health and the overview can count it without computing every item's status.
-    test_monitor checks both agree."""
-    agent_silent = (
-        Q(server__agent_connected=False)
-        | Q(server__agent_last_heartbeat_at__isnull=True)
-        | Q(server__agent_last_heartbeat_at__lt=now - AGENT_SILENT_AFTER)
-    )
-    appliance_silent = Q(appliance__last_heartbeat_at__isnull=True) | Q(
-        appliance__last_heartbeat_at__lt=now - APPLIANCE_WARNING_AFTER
-    )
-    # An uncorrelated subquery: PostgreSQL reads it once (a hashed subplan), not once per row.
-    resyncing = Q(pk__in=ProtectedDisk.objects.filter(included=True, resync_required=True).values("item_id"))
-    # Each policy has its own RPO threshold; a project has one or a few policies.
-    rpo_late = Q(pk__in=[])
-    for policy in project.policies.all():
-        cut = now - timedelta(minutes=policy.rpo_threshold_minutes)
-        rpo_late |= Q(policy=policy, last_recovery_point_at__lt=cut)
-    no_progress_cut = now - NO_PROGRESS_AFTER
-    no_progress = Q(last_upload_at__lt=no_progress_cut) | Q(last_upload_at__isnull=True, created_at__lt=no_progress_cut)
-    return items.annotate(
-        health_rank=Case(
-            When(migration_state=MigrationState.ENABLE_MIGRATION_IN_PROGRESS, then=Value(HEALTH_RANKS["None"])),
-            When(~Q(migration_state__in=ACTIVE_STATES), then=Value(HEALTH_RANKS["Normal"])),
-            When(agent_silent | appliance_silent, then=Value(HEALTH_RANKS["Critical"])),
-            When(
-                resyncing
-                | (Q(migration_state=MigrationState.REPLICATING) & rpo_late)
-                | (Q(migration_state=MigrationState.INITIAL_SEEDING_IN_PROGRESS) & no_progress),
-                then=Value(HEALTH_RANKS["Warning"]),
-            ),
-            default=Value(HEALTH_RANKS["Normal"]),
-            output_field=IntegerField(),
-        )
-    )
-
-
-def _sorted(items, sort: str, now):
-    """Order by a column (a leading "-" for descending); rows without a value go last either way.
-    The server name and id break ties, so pages never overlap."""
-    descending = sort.startswith("-")
-    key = sort.lstrip("-")
-    if key == "status":
-        items = items.annotate(
-            status_rank=Case(
-                *(When(migration_state=state, then=Value(rank)) for rank, state in enumerate(STATUS_ORDER)),
-                default=Value(len(STATUS_ORDER)),
-                output_field=IntegerField(),
-            )
-        )
-        column = F("status_rank")
-    elif key == "health":
-        column = F("health_rank")
-    elif key == "recovery-point":
-        column = F("last_recovery_point_at")
-    elif key == "rpo":
-        # The smallest RPO is the most recent point: sort the point's time the other way round.
-        items = items.annotate(rpo_since=Case(When(migration_state__in=RPO_STATES, then=F("last_recovery_point_at"))))
-        column, descending = F("rpo_since"), not descending
-    elif key == "transferred":
-        # A join and one aggregate: a subquery per row would run 10,000 times.
-        items = items.annotate(transferred=Coalesce(Sum("disks__transferred_bytes", filter=Q(disks__included=True)), 0))
-        column = F("transferred")
-    elif key == "throughput":
-        items = items.annotate(
-            current_throughput=Case(
-                When(last_upload_at__gte=now - THROUGHPUT_STALE_AFTER, then=F("throughput_bytes_per_second")),
-                default=Value(0.0),
-                output_field=FloatField(),
-            )
-        )
-        column = F("current_throughput")
-    elif key == "test":
-        column = F("test_migrate_state")
-    else:
-        column = Lower("server__name")
-    ordered = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
-    return items.order_by(ordered, Lower("server__name"), "pk")
-
-
-def replicating_items(project: MigrateProject):
-    """The servers Replicating machines lists: a migrated server whose replication was stopped (the
-    migration completed) has left it."""
-    return project.migration_items.filter(replication_stopped_at__isnull=True)
-
-
-def filtered_items(project: MigrateProject, now, *, health: str = "", status: str = "", search: str = "", sort=""):
-    items = replicating_items(project)
-    if health in HEALTH_RANKS or sort.lstrip("-") == "health":
-        # Only when asked for: it joins the server and the appliance.
-        items = with_health(items, project, now)
-    if health in HEALTH_RANKS:
-        items = items.filter(health_rank=HEALTH_RANKS[health])
-    if status in STATUS_FILTERS:
-        items = items.filter(migration_state__in=STATUS_FILTERS[status][1])
-    if search:
-        items = items.filter(Q(server__name__icontains=search) | Q(target_vm_name__icontains=search))
-    return _sorted(items, sort, now)
-
-
-def page_of(items, number) -> tuple[Page, list[MigrationItem]]:
-    """One page of a filtered, sorted list. Filtering, sorting and counting read only narrow rows (ids
-    and what the filter and sort need); only the page's rows are then read whole, with their relations."""
-    page = Paginator(items.values_list("pk", flat=True), PAGE_SIZE).get_page(number)
-    ids = list(page.object_list)
-    by_id = {item.pk: item for item in rows(MigrationItem.objects.filter(pk__in=ids))}
-    return page, [by_id[pk] for pk in ids if pk in by_id]
-
-
-def health_summary(project: MigrateProject, now) -> dict[str, int]:
-    """How many replicating servers are Normal, Warning and Critical (one aggregate query)."""
-    counted = (
-        with_health(replicating_items(project), project, now)
-        .order_by()
-        .values("health_rank")
-        .annotate(count=Count("pk"))
-    )
-    summary = dict.fromkeys(("Normal", "Warning", "Critical"), 0)
-    for row in counted:
-        health = HEALTH_BY_RANK[row["health_rank"]]
-        if health in summary:
-            summary[health] = row["count"]
-    return summary
-
-
-def transfer_chart(project: MigrateProject, now) -> dict:
-    """Bytes uploaded per minute over the last hour, as bars of an inline SVG (tallest = full height)."""
-    end = now.replace(second=0, microsecond=0)
-    start = end - timedelta(minutes=TRANSFER_MINUTES - 1)
-    by_minute = dict(
-        TransferSample.objects.filter(project=project, minute__gte=start, minute__lte=end).values_list(
-            "minute", "bytes"
-        )
-    )
-    minutes = [start + timedelta(minutes=index) for index in range(TRANSFER_MINUTES)]
-    values = [by_minute.get(minute, 0) for minute in minutes]
-    peak = max(values) or 1
-    bar_width, height = 10, 100
-    bars = []
-    for index, (minute, value) in enumerate(zip(minutes, values, strict=True)):
-        bar_height = round(height * value / peak) if value else 0
-        bars.append(
-            {
-                "minute": minute,
-                "bytes": value,
-                "x": index * bar_width,
-                "y": height - bar_height,
-                "height": bar_height,
-                "width": bar_width - 2,
-            }
-        )
-    return {
-        "bars": bars,
-        "total": sum(values),
-        "peak": max(values),
-        "width": TRANSFER_MINUTES * bar_width,
-        "height": height,
-        "start": start,
-        "end": end,
-    }
-
-
-def server_migration_jobs(project: MigrateProject):
-    """Server Migration's jobs for a project: those about the project itself (Create resources, appliances)
-    and those about replicating servers in its resource group. Jobs keep no project, only a resource
-    group, so two projects in one resource group share their replicating servers' jobs."""
-    group = project.resource_group
-    return Job.objects.filter(subscription_id=group.subscription_id, resource_group_name__iexact=group.name).filter(
-        Q(target_object_id__istartswith=project.arm_id) | Q(target_instance_type="ProtectionEntity")
-    )
-
-
-def jobs_summary(project: MigrateProject) -> dict:
-    jobs = server_migration_jobs(project)
-    running = jobs.exclude(state__in=TERMINAL_STATES)
-    failed = jobs.filter(state=State.FAILED)
-    return {
-        "running_count": running.count(),
-        "failed_count": failed.count(),
-        "running": list(running[:OVERVIEW_JOBS_SHOWN]),
-        "failed": list(failed[:OVERVIEW_JOBS_SHOWN]),
-    }
-
-
-def item_jobs(item: MigrationItem):
-    return Job.objects.filter(
-        subscription_id=item.project.resource_group.subscription_id, target_object_id=str(item.pk)
-    )
-
-
-def operations(item: MigrationItem) -> list[dict]:
-    """The item's commands (Test migrate, Clean up test migration, Migrate, Stop replication): a link
-    when its state allows the command, else why not. The same HTML is pushed to every viewer, so only
-    the state decides here; each command's own blade then checks the user's role."""
-    from replication.portal import migration
-
-    back = "?" + urlencode({"next": reverse("replication:replicating-server", args=[item.pk])})
-    return [
-        {
-            "operation": operation,
-            "label": label,
-            "url": reverse(url_name, args=[item.pk]) + back,
-            "reason": migration.unavailable_reason(item, operation),
-        }
-        for operation, label, url_name in migration.OPERATIONS
-    ]
-
-
-def detail_context(item: MigrationItem, now) -> dict:
-    """What the server's blade and its live parts show; the item comes from `blade_rows()`."""
-    status = item_status(item, now)
-    return {
-        "item": item,
-        "now": now,
-        "status": status,
-        "operations": operations(item),
-        "disks": list(item.disks.all()),
-        "recovery_points": list(item.recovery_points.all()[:RECOVERY_POINTS_SHOWN]),
-        "recovery_points_shown": RECOVERY_POINTS_SHOWN,
-        "jobs": list(item_jobs(item).select_related("created_by")[:JOBS_SHOWN]),
-    }
-
-
-def overview_context(project: MigrateProject, now) -> dict:
-    return {
-        "project": project,
-        "now": now,
-        "counts": server_migration_counts(project, now),
-        "health": health_summary(project, now),
-        "transfer": transfer_chart(project, now),
-        "jobs": jobs_summary(project),
-    }
-
-
-# Lookups
-
-
-def _selected_project(request) -> MigrateProject | None:
-    """The project named by ?project=, or (from the menu, without one) the newest the user may see
-    that has the Server Migration tool."""
-    arm_id = request.GET.get("project", "")
-    if arm_id:
-        return project_from_arm_id(request.user, arm_id)
-    return (
-        access.visible_projects(request.user)
-        .filter(solutions__tool=Solution.Tool.SERVER_MIGRATION)
-        .order_by("-created_at")
-        .first()
-    )
-
-
-def visible_item(user, item_id) -> MigrationItem:
-    """A replicating server of a project the user may see; anything else does not exist for them."""
-    visible = MigrationItem.objects.filter(pk=item_id, project__in=access.visible_projects(user))
-    item = blade_rows(visible).first()
-    if item is None:
-        raise Http404("No such replicating server")
-    return item
+def _visible_item(user, item_id) -> MigrationItem:
+    return visible_item(user, item_id, monitoring.blade_rows(MigrationItem.objects))
 
 
 def _page_url(request, **changes) -> str:
@@ -366,13 +51,10 @@ def _page_url(request, **changes) -> str:
     return request.path + "?" + urlencode(params)
 
 
-# Views
-
-
 @login_required
 @require_GET
 def replicating_servers(request):
-    project = _selected_project(request)
+    project = selected_project(request)
     now = clock.now()
     context = {"blade": "replicating", "project": project, "now": now}
     if project is not None:
@@ -380,24 +62,29 @@ def replicating_servers(request):
         status = request.GET.get("status", "")
         search = request.GET.get("q", "").strip()[:100]
         sort = request.GET.get("sort", "")
-        if sort.lstrip("-") not in SORTABLE:
+        if sort.lstrip("-") not in monitoring.SORTABLE:
             sort = "name"
-        items = filtered_items(project, now, health=health, status=status, search=search, sort=sort)
-        page, page_items = page_of(items, request.GET.get("page"))
+        items = monitoring.filtered_items(project, now, health=health, status=status, search=search, sort=sort)
+        page, page_items = monitoring.page_of(items, request.GET.get("page"))
         context.update(
             {
                 "page": page,
                 "items": page_items,
                 "health": health if health in HEALTH_RANKS else "",
-                "status": status if status in STATUS_FILTERS else "",
+                "status": status if status in monitoring.STATUS_FILTERS else "",
                 "search": search,
                 "sort": sort,
                 # New servers are inserted live only into the unfiltered first page they belong on.
                 "accepts_new_rows": not (health or status or search) and page.number == 1 and sort == "name",
                 "health_choices": ["Normal", "Warning", "Critical"],
-                "status_choices": [(key, label) for key, (label, _) in STATUS_FILTERS.items()],
+                "status_choices": [(key, label) for key, (label, _) in monitoring.STATUS_FILTERS.items()],
                 "columns": [
-                    (key, label, _sort_link(request, key, sort) if key in SORTABLE else None, _sort_state(key, sort))
+                    (
+                        key,
+                        label,
+                        _sort_link(request, key, sort) if key in monitoring.SORTABLE else None,
+                        _sort_state(key, sort),
+                    )
                     for key, label in COLUMNS
                 ],
                 "previous_url": _page_url(request, page=page.previous_page_number()) if page.has_previous() else "",
@@ -424,24 +111,20 @@ def _sort_state(key: str, current: str) -> str:
 @login_required
 @require_GET
 def replicating_server(request, item_id):
-    item = visible_item(request.user, item_id)
-    context = detail_context(item, clock.now())
+    item = _visible_item(request.user, item_id)
+    context = monitoring.detail_context(item, clock.now())
     context.update({"blade": "replicating", "project": item.project})
     part = request.GET.get("part", "")
-    if request.htmx and part in DETAIL_LIVE_PARTS:
+    if request.htmx and part in monitoring.DETAIL_LIVE_PARTS:
         return render(request, f"replication/replicating_server.html#{part}", context)
     return render(request, "replication/replicating_server.html", context)
-
-
-# The blade's parts with stable ids, pushed live (replication.push.replicating_servers_changed).
-DETAIL_LIVE_PARTS = ("commands", "summary", "health", "disks", "target", "points", "jobs")
 
 
 @login_required
 @require_GET
 def replicating_row(request, item_id):
     """One row again: the page asks when the row's current job changes (see _replicating_row.html)."""
-    item = visible_item(request.user, item_id)
+    item = _visible_item(request.user, item_id)
     return render(request, "replication/_replicating_row.html", {"item": item, "now": clock.now()})
 
 
@@ -449,7 +132,7 @@ def replicating_row(request, item_id):
 def replication_settings(request, item_id):
     """Manage > Replicating machines > a server > Compute and Network: the target settings, saved with
     replicate.replication_update, which refuses once replication has started."""
-    item = visible_item(request.user, item_id)
+    item = _visible_item(request.user, item_id)
     group = item.project.resource_group
     denied = access.denial(request.user, access.REPLICATE_SERVERS, group.subscription, group.name)
     form = ReplicationSettingsForm(request.user, item, request.POST if request.method == "POST" else None)
@@ -476,20 +159,15 @@ def replication_settings(request, item_id):
 @login_required
 @require_GET
 def server_migration_overview(request):
-    project = _selected_project(request)
+    project = selected_project(request)
     if project is None:
         return render(request, "replication/overview.html", {"blade": "server-migration", "project": None})
-    context = overview_context(project, clock.now())
+    context = monitoring.overview_context(project, clock.now())
     context["blade"] = "server-migration"
     part = request.GET.get("part", "")
-    if request.htmx and part in OVERVIEW_LIVE_PARTS:
+    if request.htmx and part in monitoring.OVERVIEW_LIVE_PARTS:
         return render(request, f"replication/overview.html#{part}", context)
     return render(request, "replication/overview.html", context)
-
-
-# The overview's parts with stable ids: health and transfer are pushed with the replicating servers;
-# jobs are asked for again when a job row is pushed (see overview.html).
-OVERVIEW_LIVE_PARTS = ("health", "transfer", "jobs")
 
 
 urlpatterns = [

@@ -8,23 +8,21 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.dateparse import parse_datetime
 
 from jobs.models import TERMINAL_STATES
-from replication import status
+from replication import monitoring, status
 
 register = template.Library()
 
 
 @register.simple_tag
-def item_commands(item) -> list[dict]:
+def item_commands(item) -> list[monitoring.Action]:
     """Test migrate, Clean up test migration, Migrate, Stop replication for a row's "..." menu."""
-    from replication.portal.monitor import operations
-
-    return operations(item)
+    return monitoring.operations(item)
 
 
 @register.simple_tag
 def item_status(item, now) -> status.ItemStatus:
     """replication.status.item_status; cheap when the item comes with its relations and disks
-    (replication.portal.monitor.rows), a few queries otherwise."""
+    (replication.monitoring.rows), a few queries otherwise."""
     return status.item_status(item, now)
 
 

@@ -14,6 +14,7 @@ from jobs.consumers import LiveConsumer, _visible_scopes
 from jobs.models import Job, State
 from jobs.services import job_run
 from projects.models import User, VirtualNetwork
+from replication import monitoring as monitor
 from replication import push, services
 from replication.models import (
     DiscoveredServer,
@@ -23,7 +24,6 @@ from replication.models import (
     RecoveryPoint,
     TransferSample,
 )
-from replication.portal import monitor
 from replication.replicate import ReplicationPlan, ServerPlan, replication_enable, replication_policy
 from replication.status import item_status
 from replication.tests.conftest import finalized_appliance, migration_project

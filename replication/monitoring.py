@@ -1,0 +1,288 @@
+"""What Server Migration's monitoring screens show, read apart from the views that serve them and from
+replication.push, which renders the same parts live: the Replicating machines list (filters, search,
+sorting, pages), one replicating server's blade with its commands, and the Server Migration overview.
+
+The list must stay fast with 10,000 servers, so filtering and sorting happen in SQL: health comes from
+replication.health's rules as a SQL expression (`with_health`), and only the rows of the page shown
+are read with their relations and get `item_status`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, Lower
+from django.urls import reverse
+
+from jobs.models import TERMINAL_STATES, Job, State
+from projects.models import MigrateProject
+from replication.health import HEALTH_BY_RANK, HEALTH_RANKS, health_rank
+from replication.models import MigrationItem, MigrationState, TransferSample
+from replication.selectors import server_migration_counts
+from replication.status import THROUGHPUT_STALE_AFTER, item_status, unavailable_reason
+
+PAGE_SIZE = 50
+RECOVERY_POINTS_SHOWN = 20
+JOBS_SHOWN = 10
+OVERVIEW_JOBS_SHOWN = 5
+TRANSFER_MINUTES = 60
+
+RPO_STATES = (MigrationState.REPLICATING, MigrationState.MIGRATION_IN_PROGRESS)
+
+# The Status filter: the words of the Status column, each the migration states it covers.
+STATUS_FILTERS = {
+    "enabling": ("Enabling replication", (MigrationState.ENABLE_MIGRATION_IN_PROGRESS,)),
+    "initial": ("Initial replication", (MigrationState.INITIAL_SEEDING_IN_PROGRESS,)),
+    "ready": ("Ready to migrate", (MigrationState.REPLICATING,)),
+    "migrating": ("Migration in progress", (MigrationState.MIGRATION_IN_PROGRESS,)),
+    "migrated": ("Migrated", (MigrationState.MIGRATION_SUCCEEDED,)),
+    "failed": ("Failed", (MigrationState.ENABLE_MIGRATION_FAILED, MigrationState.MIGRATION_FAILED)),
+    "stopping": ("Stopping replication", (MigrationState.DISABLE_MIGRATION_IN_PROGRESS,)),
+}
+# Sorting by Status follows the replication's life.
+STATUS_ORDER = [state for _, states in STATUS_FILTERS.values() for state in states]
+
+# Azure's operation names (status.allowed_operations), the portal's words for them and their blades, in
+# menu order.
+OPERATIONS = (
+    ("TestMigrate", "Test migrate", "replication:test-migrate"),
+    ("TestMigrateCleanup", "Clean up test migration", "replication:test-migrate-cleanup"),
+    ("Migrate", "Migrate", "replication:migrate"),
+    ("DisableMigration", "Stop replication", "replication:stop-replication"),
+)
+
+# The columns `_sorted` orders by (the sort parameter, a leading "-" for descending).
+SORTABLE = {"name", "status", "health", "recovery-point", "rpo", "transferred", "throughput", "test"}
+
+
+def rows(items):
+    """What a row (and item_status) reads, in two queries for any number of rows: the item with its
+    server, appliance, policy and current job, then the disks."""
+    return items.select_related("server", "appliance", "policy", "current_job").prefetch_related("disks")
+
+
+def blade_rows(items):
+    """rows(), plus what a server's blade shows of its project and target."""
+    return rows(items).select_related(
+        "project__resource_group__subscription", "target_resource_group", "target_network", "test_network"
+    )
+
+
+def with_health(items, project: MigrateProject, now):
+    """Annotate `health_rank` (HEALTH_RANKS) from replication.health's rules in SQL, so the list can
+    filter and sort by health and the overview can count it without computing every item's status."""
+    return items.annotate(health_rank=health_rank(now, project.policies.all()))
+
+
+def _sorted(items, sort: str, now):
+    """Order by a column (a leading "-" for descending); rows without a value go last either way.
+    The server name and id break ties, so pages never overlap."""
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key == "status":
+        items = items.annotate(
+            status_rank=Case(
+                *(When(migration_state=state, then=Value(rank)) for rank, state in enumerate(STATUS_ORDER)),
+                default=Value(len(STATUS_ORDER)),
+                output_field=IntegerField(),
+            )
+        )
+        column = F("status_rank")
+    elif key == "health":
+        column = F("health_rank")
+    elif key == "recovery-point":
+        column = F("last_recovery_point_at")
+    elif key == "rpo":
+        # The smallest RPO is the most recent point: sort the point's time the other way round.
+        items = items.annotate(rpo_since=Case(When(migration_state__in=RPO_STATES, then=F("last_recovery_point_at"))))
+        column, descending = F("rpo_since"), not descending
+    elif key == "transferred":
+        # A join and one aggregate: a subquery per row would run 10,000 times.
+        items = items.annotate(transferred=Coalesce(Sum("disks__transferred_bytes", filter=Q(disks__included=True)), 0))
+        column = F("transferred")
+    elif key == "throughput":
+        items = items.annotate(
+            current_throughput=Case(
+                When(last_upload_at__gte=now - THROUGHPUT_STALE_AFTER, then=F("throughput_bytes_per_second")),
+                default=Value(0.0),
+                output_field=FloatField(),
+            )
+        )
+        column = F("current_throughput")
+    elif key == "test":
+        column = F("test_migrate_state")
+    else:
+        column = Lower("server__name")
+    ordered = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
+    return items.order_by(ordered, Lower("server__name"), "pk")
+
+
+def replicating_items(project: MigrateProject):
+    """The servers Replicating machines lists: a migrated server whose replication was stopped (the
+    migration completed) has left it."""
+    return project.migration_items.filter(replication_stopped_at__isnull=True)
+
+
+def filtered_items(project: MigrateProject, now, *, health: str = "", status: str = "", search: str = "", sort=""):
+    items = replicating_items(project)
+    if health in HEALTH_RANKS or sort.lstrip("-") == "health":
+        # Only when asked for: it joins the server and the appliance.
+        items = with_health(items, project, now)
+    if health in HEALTH_RANKS:
+        items = items.filter(health_rank=HEALTH_RANKS[health])
+    if status in STATUS_FILTERS:
+        items = items.filter(migration_state__in=STATUS_FILTERS[status][1])
+    if search:
+        items = items.filter(Q(server__name__icontains=search) | Q(target_vm_name__icontains=search))
+    return _sorted(items, sort, now)
+
+
+def page_of(items, number) -> tuple[Page, list[MigrationItem]]:
+    """One page of a filtered, sorted list. Filtering, sorting and counting read only narrow rows (ids
+    and what the filter and sort need); only the page's rows are then read whole, with their relations."""
+    page = Paginator(items.values_list("pk", flat=True), PAGE_SIZE).get_page(number)
+    ids = list(page.object_list)
+    by_id = {item.pk: item for item in rows(MigrationItem.objects.filter(pk__in=ids))}
+    return page, [by_id[pk] for pk in ids if pk in by_id]
+
+
+def health_summary(project: MigrateProject, now) -> dict[str, int]:
+    """How many replicating servers are Normal, Warning and Critical (one aggregate query)."""
+    counted = (
+        with_health(replicating_items(project), project, now)
+        .order_by()
+        .values("health_rank")
+        .annotate(count=Count("pk"))
+    )
+    summary = dict.fromkeys(("Normal", "Warning", "Critical"), 0)
+    for row in counted:
+        health = HEALTH_BY_RANK[row["health_rank"]]
+        if health in summary:
+            summary[health] = row["count"]
+    return summary
+
+
+def transfer_chart(project: MigrateProject, now) -> dict:
+    """Bytes uploaded per minute over the last hour, as bars of an inline SVG (tallest = full height)."""
+    end = now.replace(second=0, microsecond=0)
+    start = end - timedelta(minutes=TRANSFER_MINUTES - 1)
+    by_minute = dict(
+        TransferSample.objects.filter(project=project, minute__gte=start, minute__lte=end).values_list(
+            "minute", "bytes"
+        )
+    )
+    minutes = [start + timedelta(minutes=index) for index in range(TRANSFER_MINUTES)]
+    values = [by_minute.get(minute, 0) for minute in minutes]
+    peak = max(values) or 1
+    bar_width, height = 10, 100
+    bars = []
+    for index, (minute, value) in enumerate(zip(minutes, values, strict=True)):
+        bar_height = round(height * value / peak) if value else 0
+        bars.append(
+            {
+                "minute": minute,
+                "bytes": value,
+                "x": index * bar_width,
+                "y": height - bar_height,
+                "height": bar_height,
+                "width": bar_width - 2,
+            }
+        )
+    return {
+        "bars": bars,
+        "total": sum(values),
+        "peak": max(values),
+        "width": TRANSFER_MINUTES * bar_width,
+        "height": height,
+        "start": start,
+        "end": end,
+    }
+
+
+def server_migration_jobs(project: MigrateProject):
+    """Server Migration's jobs for a project: those about the project itself (Create resources, appliances)
+    and those about replicating servers in its resource group. Jobs keep no project, only a resource
+    group, so two projects in one resource group share their replicating servers' jobs."""
+    group = project.resource_group
+    return Job.objects.filter(subscription_id=group.subscription_id, resource_group_name__iexact=group.name).filter(
+        Q(target_object_id__istartswith=project.arm_id) | Q(target_instance_type="ProtectionEntity")
+    )
+
+
+def jobs_summary(project: MigrateProject) -> dict:
+    jobs = server_migration_jobs(project)
+    running = jobs.exclude(state__in=TERMINAL_STATES)
+    failed = jobs.filter(state=State.FAILED)
+    return {
+        "running_count": running.count(),
+        "failed_count": failed.count(),
+        "running": list(running[:OVERVIEW_JOBS_SHOWN]),
+        "failed": list(failed[:OVERVIEW_JOBS_SHOWN]),
+    }
+
+
+def item_jobs(item: MigrationItem):
+    return Job.objects.filter(
+        subscription_id=item.project.resource_group.subscription_id, target_object_id=str(item.pk)
+    )
+
+
+@dataclass
+class Action:
+    operation: str
+    label: str
+    url: str
+    reason: str  # why it is disabled; "" when it may run now
+
+
+def actions(item: MigrationItem, next_url: str = "") -> list[Action]:
+    """The item's commands, in menu order: each a link back to `next_url` when the item's state allows
+    it, else why not (status.unavailable_reason)."""
+    query = "?" + urlencode({"next": next_url}) if next_url else ""
+    return [
+        Action(operation, label, reverse(url_name, args=[item.pk]) + query, unavailable_reason(item, operation))
+        for operation, label, url_name in OPERATIONS
+    ]
+
+
+def operations(item: MigrationItem) -> list[Action]:
+    """The commands of the item's rows and blade, returning to its blade. The same HTML is pushed to
+    every viewer, so only the state decides here; each command's own blade then checks the user's role."""
+    return actions(item, reverse("replication:replicating-server", args=[item.pk]))
+
+
+def detail_context(item: MigrationItem, now) -> dict:
+    """What the server's blade and its live parts show; the item comes from `blade_rows()`."""
+    status = item_status(item, now)
+    return {
+        "item": item,
+        "now": now,
+        "status": status,
+        "operations": operations(item),
+        "disks": list(item.disks.all()),
+        "recovery_points": list(item.recovery_points.all()[:RECOVERY_POINTS_SHOWN]),
+        "recovery_points_shown": RECOVERY_POINTS_SHOWN,
+        "jobs": list(item_jobs(item).select_related("created_by")[:JOBS_SHOWN]),
+    }
+
+
+def overview_context(project: MigrateProject, now) -> dict:
+    return {
+        "project": project,
+        "now": now,
+        "counts": server_migration_counts(project, now),
+        "health": health_summary(project, now),
+        "transfer": transfer_chart(project, now),
+        "jobs": jobs_summary(project),
+    }
+
+
+# The blade's parts with stable ids, pushed live (replication.push.replicating_servers_changed).
+DETAIL_LIVE_PARTS = ("commands", "summary", "health", "disks", "target", "points", "jobs")
+
+# The overview's parts with stable ids: health and transfer are pushed with the replicating servers;
+# jobs are asked for again when a job row is pushed (see overview.html).
+OVERVIEW_LIVE_PARTS = ("health", "transfer", "jobs")

@@ -1,0 +1,124 @@
+"""What the migration pages share (Test migrated servers, the blades of Test migrate, Clean up test
+migration, Migrate and Stop replication, and Virtual machines): how they read a replicating server,
+which of its commands the user may run, and the frame of a command's blade.
+
+The verbs are replication.migrate's services; these pages only ask, explain and report. Whether a
+verb is offered is status.allowed_operations plus the user's role (projects.access), and a disabled
+verb always says why."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from hub import clock
+from hub.arm.errors import ArmError
+from projects import access
+from projects.models import MigrateProject, ResourceGroup
+from replication import monitoring
+from replication.models import MigrationItem, VirtualMachine
+from replication.portal import lookups
+
+PAGE_SIZE = 50
+
+
+def _permission_for(item: MigrationItem, operation: str) -> tuple[access.Permission, ResourceGroup]:
+    """The permission an operation needs, and the resource group it is checked on (as the service does)."""
+    if operation == "DisableMigration":
+        return access.REPLICATE_SERVERS, item.project.resource_group
+    # An item always has a target resource group once Replicate saved it; the project's is a safe fallback.
+    return access.MANAGE_TARGET_VMS, item.target_resource_group or item.project.resource_group
+
+
+class ActionPolicy:
+    """The actions a user may run on items, remembering role checks across the rows of one page (one
+    project has one or two resource groups, but a page has up to PAGE_SIZE rows)."""
+
+    def __init__(self, user, next_url: str = ""):
+        self.user = user
+        self.next_url = next_url
+        self._denials: dict[tuple, str] = {}
+
+    def denial(self, permission: access.Permission, group: ResourceGroup) -> str:
+        key = (permission, group.subscription_id, group.name.lower())
+        if key not in self._denials:
+            self._denials[key] = access.denial(self.user, permission, group.subscription, group.name)
+        return self._denials[key]
+
+    def actions(self, item: MigrationItem) -> list[monitoring.Action]:
+        """monitoring.actions, each the state allows also checked against the user's role."""
+        actions = monitoring.actions(item, self.next_url)
+        for action in actions:
+            if not action.reason:
+                action.reason = self.denial(*_permission_for(item, action.operation))
+        return actions
+
+    def action(self, item: MigrationItem, operation: str) -> monitoring.Action:
+        return next(action for action in self.actions(item) if action.operation == operation)
+
+
+def items_shown():
+    """What the migration pages read of replicating servers, with their VMs as `vms`."""
+    return MigrationItem.objects.select_related(
+        "server",
+        "appliance",
+        "policy",
+        "current_job",
+        "project__resource_group__subscription",
+        "target_resource_group__subscription",
+        "test_network",
+    ).prefetch_related("disks", Prefetch("virtual_machines", to_attr="vms"))
+
+
+def visible_item(user, item_id) -> MigrationItem:
+    return lookups.visible_item(user, item_id, items_shown())
+
+
+def test_vm(item: MigrationItem) -> VirtualMachine | None:
+    """The VM of the test migration not yet cleaned up (items come from items_shown)."""
+    return next((vm for vm in item.vms if vm.is_test), None)
+
+
+def test_migrated_servers_url(project: MigrateProject) -> str:
+    return reverse("replication:test-migrated-servers") + "?" + urlencode({"project": project.arm_id})
+
+
+def _next_url(request, item: MigrationItem) -> str:
+    """Where a blade returns to: the page that opened it (a local path only), else the item's project's
+    Test migrated servers."""
+    candidate = request.POST.get("next") or request.GET.get("next", "")
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(candidate, allowed_hosts=None):
+        return candidate
+    return test_migrated_servers_url(item.project)
+
+
+def blade_context(request, item: MigrationItem, operation: str, **extra) -> dict:
+    """What every command's blade shows: the item, its commands and the current one."""
+    next_url = _next_url(request, item)
+    actions = ActionPolicy(request.user, next_url).actions(item)
+    current = next(action for action in actions if action.operation == operation)
+    return {
+        "blade": "test-migrated",
+        "project": item.project,
+        "item": item,
+        "actions": actions,
+        "current": current,
+        "next_url": next_url,
+        "now": clock.now(),
+        **extra,
+    }
+
+
+def start(request, item: MigrationItem, verb: str, service, **arguments) -> str:
+    """Run one of replication.migrate's services for the user: on success, say that the verb started and
+    return ""; else return the service's refusal, for the blade to show."""
+    try:
+        service(request.user, item, **arguments)
+    except ArmError as error:
+        return error.portal_message
+    messages.success(request, f"{verb} of {item.target_vm_name} started. Track it in the notifications.")
+    return ""
