@@ -34,7 +34,7 @@ STEPS = [
 ]
 SOURCE, VMS, TARGET, COMPUTE, DISKS, REVIEW = range(len(STEPS))
 
-# Widgets
+# How a field is drawn: radio buttons go in a fieldset, the others under a label (_field.html).
 SELECT, RADIOS, TEXT, PASSWORD = "select", "radios", "text", "password"
 
 VIRTUALIZED_CHOICES = (
@@ -55,6 +55,8 @@ Check = Callable[["ReplicateForm", "WizardField"], str]
 
 @dataclass(frozen=True)
 class WizardField:
+    """One fixed field of the wizard: what ReplicateForm and _field.html need to know of it."""
+
     name: str
     label: str
     step: int  # the tab it is on, where its errors show
