@@ -23,18 +23,9 @@ from projects.models import MigrateProject
 from projects.portal.migrate import project_from_arm_id, servers_url
 from replication import sizing
 from replication.models import DiskType
-from replication.portal.replicate_forms import (
-    COMPUTE,
-    DISKS,
-    EXCLUDE,
-    INCLUDE,
-    REVIEW,
-    SOURCE,
-    STEPS,
-    TARGET,
-    VMS,
-    ReplicateForm,
-)
+from replication.portal.replicate_fields import COMPUTE, DISKS, REVIEW, SOURCE, STEPS, TARGET, VMS
+from replication.portal.replicate_forms import ReplicateForm
+from replication.portal.replicate_rows import EXCLUDE, INCLUDE
 from replication.portal.server_migration_card import replicate_unavailable
 from replication.replicate import ReplicationInvalid, replication_enable
 
