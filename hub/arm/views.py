@@ -65,6 +65,11 @@ def accepted(request, *, location: str, azure_async_operation: str | None = None
     return Response(status=202, headers=headers)
 
 
+def arm_time(moment) -> str | None:
+    """A moment as ARM bodies carry it: ISO 8601, or null when there is none."""
+    return moment.isoformat() if moment else None
+
+
 def arm_list(items: list[dict]) -> Response:
     return Response({"value": items})
 
