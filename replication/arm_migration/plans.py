@@ -68,49 +68,43 @@ class Resolver:
     def problem(self, key: str, rule: str, message: str) -> None:
         self.problems.append(Problem(f"{PROVIDER_DETAILS}.{key}", rule, message, self.server_name))
 
-    def group(self, arm_id: str, key: str = "targetResourceGroupId") -> ResourceGroup | None:
-        parts = id_parts(arm_id)
+    def _in_group(self, arm_id: str, key: str, resource_type: str | None, what: str):
+        """(visible resource group, name) of an id; None, with the problem said, when either fails."""
+        parts = id_parts(arm_id, resource_type)
         if parts is None:
-            self.problem(
-                key,
-                "InvalidResourceId",
-                f"'{arm_id}' is not a resource group id (/subscriptions/{{s}}/resourceGroups/{{name}}).",
-            )
+            self.problem(key, "InvalidResourceId", f"'{arm_id}' is not {what}.")
             return None
-        return self._visible_group(parts[0], parts[1], key)
-
-    def _visible_group(self, subscription_id: str, name: str, key: str) -> ResourceGroup | None:
         try:
-            return access.get_group(self.user, subscription_id, name)
+            return access.get_group(self.user, parts[0], parts[1]), parts[2]
         except ArmError:
-            self.problem(key, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+            self.problem(key, "ResourceGroupNotFound", f"Resource group '{parts[1]}' could not be found.")
             return None
+
+    def group(self, arm_id: str, key: str = "targetResourceGroupId") -> ResourceGroup | None:
+        found = self._in_group(arm_id, key, None, "a resource group id (/subscriptions/{s}/resourceGroups/{name})")
+        return found[0] if found else None
 
     def network(self, arm_id: str, key: str) -> VirtualNetwork | None:
-        parts = id_parts(arm_id, VirtualNetwork.arm_type)
-        if parts is None:
-            self.problem(key, "InvalidResourceId", f"'{arm_id}' is not a virtual network id.")
+        found = self._in_group(arm_id, key, VirtualNetwork.arm_type, "a virtual network id")
+        if found is None:
             return None
-        group = self._visible_group(parts[0], parts[1], key)
-        if group is None:
-            return None
+        group, name = found
         try:
-            return access.get_network(self.user, group, parts[2])
+            return access.get_network(self.user, group, name)
         except ArmError:
-            self.problem(key, "VirtualNetworkNotFound", f"Virtual network '{parts[2]}' could not be found in {group}.")
+            self.problem(key, "VirtualNetworkNotFound", f"Virtual network '{name}' could not be found in {group}.")
             return None
 
     def availability_set(self, arm_id: str) -> AvailabilitySet | None:
         key = "targetAvailabilitySetId"
-        parts = id_parts(arm_id, AvailabilitySet.arm_type)
-        if parts is None:
-            self.problem(key, "InvalidResourceId", f"'{arm_id}' is not an availability set id.")
+        found = self._in_group(arm_id, key, AvailabilitySet.arm_type, "an availability set id")
+        if found is None:
             return None
-        group = self._visible_group(parts[0], parts[1], key)
-        found = AvailabilitySet.objects.filter(resource_group=group, name__iexact=parts[2]).first() if group else None
-        if group is not None and found is None:
-            self.problem(key, "AvailabilitySetNotFound", f"Availability set '{parts[2]}' could not be found.")
-        return found
+        group, name = found
+        availability_set = AvailabilitySet.objects.filter(resource_group=group, name__iexact=name).first()
+        if availability_set is None:
+            self.problem(key, "AvailabilitySetNotFound", f"Availability set '{name}' could not be found.")
+        return availability_set
 
     def appliance(self, value: str) -> Appliance | None:
         """A process server: its id in the fabric's processServers, or its provider's ARM id."""
