@@ -83,6 +83,17 @@ def existence(lookup) -> Response:
     return Response(status=204)
 
 
+def deletion(lookup, delete) -> Response:
+    """ARM's DELETE: 200 once `delete(lookup())` is done; 204 when `lookup()` finds nothing (raises an
+    ArmError), as deleting what is not there succeeds."""
+    try:
+        resource = lookup()
+    except ArmError:
+        return Response(status=204)
+    delete(resource)
+    return Response(status=200)
+
+
 def validated(serializer_class: type[serializers.Serializer], data) -> dict:
     """Validate a request body; a failure names each offending field, ARM-style."""
     serializer = serializer_class(data=json_object(data))

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
 from hub.arm.routes import RG, at_both_scopes
-from hub.arm.views import arm_list, existence, validated
+from hub.arm.views import arm_list, deletion, existence, validated
 from projects import access, services
 from projects.arm.resource_manager import TagsField
 from projects.arm.scopes import ScopeView
@@ -144,12 +144,10 @@ class ProjectView(ScopeView):
 
     @extend_schema(operation_id="MigrateProjects_DeleteMigrateProject", responses={200: None, 204: None})
     def delete(self, request, project_name, **parents):
-        try:
-            project = access.get_project(request.user, self.group, project_name)
-        except ArmError:
-            return Response(status=204)  # ARM: deleting what is not there succeeds with 204
-        services.migrate_project_delete(user=request.user, project=project)
-        return Response(status=200)
+        return deletion(
+            lambda: access.get_project(request.user, self.group, project_name),
+            lambda project: services.migrate_project_delete(user=request.user, project=project),
+        )
 
 
 class ProjectPartView(ScopeView):

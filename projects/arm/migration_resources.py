@@ -46,7 +46,7 @@ def resource_body(resource: MigrationResource) -> dict:
 
 
 class ResourceListView(ScopeView):
-    kind: str = ""
+    kind: str = ""  # set per route (urlpatterns)
 
     @extend_schema(operation_id="MigrationResources_List", responses={200: dict})
     def get(self, request, **parents):
@@ -62,36 +62,10 @@ class ResourceView(ScopeView):
         return Response(resource_body(access.get_migration_resource(request.user, self.group, self.kind, name)))
 
 
-class RecoveryServicesVaultListView(ResourceListView):
-    kind = Kind.RECOVERY_SERVICES_VAULT
-
-
-class RecoveryServicesVaultView(ResourceView):
-    kind = Kind.RECOVERY_SERVICES_VAULT
-
-
-class KeyVaultListView(ResourceListView):
-    kind = Kind.KEY_VAULT
-
-
-class KeyVaultView(ResourceView):
-    kind = Kind.KEY_VAULT
-
-
-class StorageAccountListView(ResourceListView):
-    kind = Kind.STORAGE_ACCOUNT
-
-
-class StorageAccountView(ResourceView):
-    kind = Kind.STORAGE_ACCOUNT
-
-
-urlpatterns = [
-    *tracked_resource(
-        "providers/microsoft.recoveryservices/vaults", RecoveryServicesVaultListView, RecoveryServicesVaultView, "name"
-    ),
-    *tracked_resource("providers/microsoft.keyvault/vaults", KeyVaultListView, KeyVaultView, "name"),
-    *tracked_resource(
-        "providers/microsoft.storage/storageaccounts", StorageAccountListView, StorageAccountView, "name"
-    ),
-]
+urlpatterns = []
+for kind, collection in (
+    (Kind.RECOVERY_SERVICES_VAULT, "providers/microsoft.recoveryservices/vaults"),
+    (Kind.KEY_VAULT, "providers/microsoft.keyvault/vaults"),
+    (Kind.STORAGE_ACCOUNT, "providers/microsoft.storage/storageaccounts"),
+):
+    urlpatterns += tracked_resource(collection, ResourceListView, ResourceView, "name", kind=kind)

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
 from hub.arm.routes import RG, tracked_resource
-from hub.arm.views import arm_list, validated
+from hub.arm.views import arm_list, deletion, validated
 from projects import access, services
 from projects.arm.resource_manager import TagsField
 from projects.arm.scopes import ScopeView
@@ -123,12 +123,10 @@ class NetworkView(ScopeView):
 
     @extend_schema(operation_id="VirtualNetworks_Delete", responses={200: None, 204: None})
     def delete(self, request, network_name, **parents):
-        try:
-            network = access.get_network(request.user, self.group, network_name)
-        except ArmError:
-            return Response(status=204)
-        services.virtual_network_delete(user=request.user, network=network)
-        return Response(status=200)
+        return deletion(
+            lambda: access.get_network(request.user, self.group, network_name),
+            lambda network: services.virtual_network_delete(user=request.user, network=network),
+        )
 
 
 class SubnetsView(ScopeView):
