@@ -11,10 +11,10 @@ from rest_framework.response import Response
 
 from hub import clock
 from hub.arm.errors import ArmError
+from hub.arm.routes import RG, SUB
 from hub.arm.views import ArmView, arm_list
 from hub.ids import parse_uuid
 from projects import access
-from projects.arm.resource_manager import RG
 from projects.models import MigrationResource
 from projects.regions import REGIONS_BY_NAME, normalize_location
 from replication import sizing
@@ -198,81 +198,88 @@ def protectable_item_body(vault: Vault, server: DiscoveredServer) -> dict:
     }
 
 
-class FabricListView(ArmView):
+class VaultView(ArmView):
+    """Base of every handler below a vault. Before the handler runs it resolves the parents the URL
+    names, in ASR's order: the vault (404 unless the caller may see it), the caller's right for this
+    method (`permissions`, as ARM checks RBAC before the provider sees the request), then the fabric
+    and the protection container (404 unless they exist). Handlers read `self.vault` and
+    `self.appliances` (the fabric's) and take only their own resource's name."""
+
+    permissions: dict[str, access.Permission] = {}
+
+    def resolve_parents(
+        self, request, subscription_id, resource_group_name, vault_name, fabric_name=None, container_name=None, **own
+    ):
+        self.vault = _vault(request, subscription_id, resource_group_name, vault_name)
+        permission = self.permissions.get(request.method.lower())
+        if permission is not None:
+            group = self.vault.resource.resource_group
+            access.authorize(request.user, permission, group.subscription, group.name)
+        if container_name is not None:
+            self.appliances = _container_or_404(self.vault, fabric_name, container_name)
+        elif fabric_name is not None:
+            self.appliances = _fabric_or_404(self.vault, fabric_name)
+
+
+class FabricListView(VaultView):
     @extend_schema(operation_id="ReplicationFabrics_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, vault_name):
-        vault = _vault(request, subscription_id, resource_group_name, vault_name)
-        appliances = vault.appliances()
-        return arm_list([fabric_body(vault, appliances, clock.now())] if appliances else [])
+    def get(self, request, **parents):
+        appliances = self.vault.appliances()
+        return arm_list([fabric_body(self.vault, appliances, clock.now())] if appliances else [])
 
 
-class FabricView(ArmView):
+class FabricView(VaultView):
     @extend_schema(operation_id="ReplicationFabrics_Get", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name):
-        vault = _vault(request, subscription_id, resource_group_name, vault_name)
-        return Response(fabric_body(vault, _fabric_or_404(vault, fabric_name), clock.now()))
+    def get(self, request, **parents):
+        return Response(fabric_body(self.vault, self.appliances, clock.now()))
 
 
-class ContainerListView(ArmView):
+class ContainerListView(VaultView):
     @extend_schema(operation_id="ReplicationProtectionContainers_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name=None):
-        vault = _vault(request, subscription_id, resource_group_name, vault_name)
-        if fabric_name is not None:
-            _fabric_or_404(vault, fabric_name)
-        return arm_list([container_body(vault)] if vault.appliances() else [])
+    def get(self, request, **parents):
+        return arm_list([container_body(self.vault)] if self.vault.appliances() else [])
 
 
-class ContainerView(ArmView):
+class ContainerView(VaultView):
     @extend_schema(operation_id="ReplicationProtectionContainers_Get", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name, container_name):
-        vault = _vault(request, subscription_id, resource_group_name, vault_name)
-        _container_or_404(vault, fabric_name, container_name)
-        return Response(container_body(vault))
+    def get(self, request, **parents):
+        return Response(container_body(self.vault))
 
 
-class ProviderListView(ArmView):
+class ProviderListView(VaultView):
     @extend_schema(operation_id="ReplicationRecoveryServicesProviders_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name=None):
-        vault = _vault(request, subscription_id, resource_group_name, vault_name)
-        if fabric_name is not None:
-            _fabric_or_404(vault, fabric_name)
+    def get(self, request, **parents):
         now = clock.now()
-        return arm_list([provider_body(vault, appliance, now) for appliance in vault.appliances()])
+        return arm_list([provider_body(self.vault, appliance, now) for appliance in self.vault.appliances()])
 
 
-class ProviderView(ArmView):
+class ProviderView(VaultView):
     @extend_schema(operation_id="ReplicationRecoveryServicesProviders_Get", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name, provider_name):
-        vault = _vault(request, subscription_id, resource_group_name, vault_name)
-        appliance = next((a for a in _fabric_or_404(vault, fabric_name) if str(a.pk) == provider_name.lower()), None)
+    def get(self, request, provider_name, **parents):
+        appliance = next((a for a in self.appliances if str(a.pk) == provider_name.lower()), None)
         if appliance is None:
             raise ArmError(404, "ProviderNotFound", f"Recovery services provider '{provider_name}' was not found.")
-        return Response(provider_body(vault, appliance, clock.now()))
+        return Response(provider_body(self.vault, appliance, clock.now()))
 
 
-class ProtectableItemListView(ArmView):
+def discovered_servers(vault: Vault):
+    """The servers discovered in the vault's project, as protectable items list them."""
+    return vault.project.discovered_servers.discovered(clock.now()).select_related("appliance")
+
+
+class ProtectableItemListView(VaultView):
     @extend_schema(operation_id="ReplicationProtectableItems_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name, container_name):
-        vault = _vault(request, subscription_id, resource_group_name, vault_name)
-        _container_or_404(vault, fabric_name, container_name)
-        servers = vault.project.discovered_servers.discovered(clock.now()).select_related("appliance")
-        return arm_list([protectable_item_body(vault, server) for server in servers])
+    def get(self, request, **parents):
+        return arm_list([protectable_item_body(self.vault, server) for server in discovered_servers(self.vault)])
 
 
-class ProtectableItemView(ArmView):
+class ProtectableItemView(VaultView):
     @extend_schema(operation_id="ReplicationProtectableItems_Get", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, vault_name, fabric_name, container_name, item_name):
-        vault = _vault(request, subscription_id, resource_group_name, vault_name)
-        _container_or_404(vault, fabric_name, container_name)
-        server = (
-            vault.project.discovered_servers.discovered(clock.now())
-            .select_related("appliance")
-            .filter(pk=parse_uuid(item_name))
-            .first()
-        )
+    def get(self, request, item_name, **parents):
+        server = discovered_servers(self.vault).filter(pk=parse_uuid(item_name)).first()
         if server is None:
             raise ArmError(404, "ProtectableItemNotFound", f"Protectable item '{item_name}' was not found.")
-        return Response(protectable_item_body(vault, server))
+        return Response(protectable_item_body(self.vault, server))
 
 
 class VmSizeListView(ArmView):
@@ -304,18 +311,20 @@ V = f"{RG}/providers/microsoft.recoveryservices/vaults/<str:vault_name>"
 F = f"{V}/replicationfabrics/<str:fabric_name>"
 C = f"{F}/replicationprotectioncontainers/<str:container_name>"
 
+
+def in_vault_and_fabric(collection: str, list_view) -> list:
+    """A list ASR serves for the whole vault and for one fabric."""
+    view = list_view.as_view()
+    return [path(f"{V}/{collection}", view), path(f"{F}/{collection}", view)]
+
+
 urlpatterns = [
-    path(
-        "subscriptions/<str:subscription_id>/providers/microsoft.compute/locations/<str:location>/vmsizes",
-        VmSizeListView.as_view(),
-    ),
+    path(f"{SUB}/providers/microsoft.compute/locations/<str:location>/vmsizes", VmSizeListView.as_view()),
     path(f"{V}/replicationfabrics", FabricListView.as_view()),
     path(F, FabricView.as_view()),
-    path(f"{V}/replicationprotectioncontainers", ContainerListView.as_view()),
-    path(f"{F}/replicationprotectioncontainers", ContainerListView.as_view()),
+    *in_vault_and_fabric("replicationprotectioncontainers", ContainerListView),
     path(C, ContainerView.as_view()),
-    path(f"{V}/replicationrecoveryservicesproviders", ProviderListView.as_view()),
-    path(f"{F}/replicationrecoveryservicesproviders", ProviderListView.as_view()),
+    *in_vault_and_fabric("replicationrecoveryservicesproviders", ProviderListView),
     path(f"{F}/replicationrecoveryservicesproviders/<str:provider_name>", ProviderView.as_view()),
     path(f"{C}/replicationprotectableitems", ProtectableItemListView.as_view()),
     path(f"{C}/replicationprotectableitems/<str:item_name>", ProtectableItemView.as_view()),

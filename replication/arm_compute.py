@@ -16,9 +16,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
-from hub.arm.views import ArmView, arm_list
+from hub.arm.routes import RG, tracked_resource
+from hub.arm.views import arm_list, arm_time
 from projects import access
-from projects.arm.resource_manager import RG, SUB
+from projects.arm.scopes import ScopeView
 from replication.models import LicenseType, ManagedDisk, VirtualMachine
 
 VM_TYPE = VirtualMachine.arm_type
@@ -33,10 +34,6 @@ READ_ONLY = (
     "Virtual machines here are created by test migration and migration (replicationMigrationItems/testMigrate "
     "and /migrate) and a test VM is removed by testMigrateCleanup: the hub serves them read-only."
 )
-
-
-def _iso(moment) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def _true(value: str | None) -> bool:
@@ -131,7 +128,7 @@ def instance_view_body(vm: VirtualMachine) -> dict:
             "code": "ProvisioningState/succeeded",
             "level": "Info",
             "displayStatus": "Provisioning succeeded",
-            "time": _iso(vm.created_at),
+            "time": arm_time(vm.created_at),
         }
     ]
     if power is not None:
@@ -149,7 +146,7 @@ def instance_view_body(vm: VirtualMachine) -> dict:
                         "code": "ProvisioningState/succeeded",
                         "level": "Info",
                         "displayStatus": "Provisioning succeeded",
-                        "time": _iso(vm.created_at),
+                        "time": arm_time(vm.created_at),
                     }
                 ],
             }
@@ -174,7 +171,7 @@ def vm_body(vm: VirtualMachine, *, with_instance_view: bool = False) -> dict:
         # Azure spells Azure Hybrid Benefit for Windows Server "Windows_Server"; none is absent.
         "licenseType": "Windows_Server" if vm.license_type == LicenseType.WINDOWS_SERVER else None,
         "provisioningState": "Succeeded",
-        "timeCreated": _iso(vm.created_at),
+        "timeCreated": arm_time(vm.created_at),
     }
     if vm.availability_set_id:
         properties["availabilitySet"] = {"id": vm.availability_set_id}
@@ -242,38 +239,12 @@ def visible_vms(user):
     )
 
 
-def _vms_in(request, subscription_id, resource_group_name=None):
-    """The caller's VMs of a subscription or of one of its groups (404 for what they may not see)."""
-    if resource_group_name is None:
-        subscription = access.get_subscription(request.user, subscription_id)
-        return visible_vms(request.user).filter(resource_group__subscription=subscription)
-    group = access.get_group(request.user, subscription_id, resource_group_name)
-    return visible_vms(request.user).filter(resource_group=group)
-
-
-def _vm_or_404(request, subscription_id, resource_group_name, vm_name) -> VirtualMachine:
-    group = access.get_group(request.user, subscription_id, resource_group_name)
-    vm = visible_vms(request.user).filter(resource_group=group, name__iexact=vm_name).first()
+def _vm_or_404(user, group, vm_name: str, *, shown_as: str) -> VirtualMachine:
+    """The VM of the group named `vm_name`; a miss names the resource asked for (`shown_as`, a VM or its NIC)."""
+    vm = visible_vms(user).filter(resource_group=group, name__iexact=vm_name).first()
     if vm is None:
         raise ArmError(
-            404,
-            "ResourceNotFound",
-            f"The Resource '{VM_TYPE}/{vm_name}' under resource group '{group.name}' was not found.",
-        )
-    return vm
-
-
-def _nic_or_404(request, subscription_id, resource_group_name, name) -> VirtualMachine:
-    group = access.get_group(request.user, subscription_id, resource_group_name)
-    vm = None
-    if name.lower().endswith(NIC_SUFFIX):
-        vm_name = name[: -len(NIC_SUFFIX)]
-        vm = visible_vms(request.user).filter(resource_group=group, name__iexact=vm_name).first()
-    if vm is None:
-        raise ArmError(
-            404,
-            "ResourceNotFound",
-            f"The Resource '{NIC_TYPE}/{name}' under resource group '{group.name}' was not found.",
+            404, "ResourceNotFound", f"The Resource '{shown_as}' under resource group '{group.name}' was not found."
         )
     return vm
 
@@ -285,45 +256,48 @@ class ReadOnly:
     """PUT, PATCH and DELETE of a resource that only migration creates and removes: 405, once the
     caller may see the resource group (404 before that, so nothing is learnt about others' groups)."""
 
-    def _read_only(self, request, subscription_id, resource_group_name, **kwargs):
-        access.get_group(request.user, subscription_id, resource_group_name)
+    def _read_only(self, request, **route):
         raise ArmError(405, "MethodNotAllowed", f"{request.method} is not served: {READ_ONLY}")
 
     put = patch = delete = _read_only
 
 
-class VirtualMachineListView(ArmView):
+class VirtualMachineListView(ScopeView):
     @extend_schema(operation_id="VirtualMachines_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name=None):
+    def get(self, request, **parents):
         expand = _expand_instance_view(request)
-        vms = _vms_in(request, subscription_id, resource_group_name)
-        return arm_list([vm_body(vm, with_instance_view=expand) for vm in vms])
+        return arm_list([vm_body(vm, with_instance_view=expand) for vm in self.in_scope(visible_vms(request.user))])
 
 
-class VirtualMachineView(ReadOnly, ArmView):
+class VirtualMachineScopeView(ScopeView):
+    """A VM's own paths: `vm()` finds the VM the URL names (404 unless the caller may see it)."""
+
+    def vm(self, request, vm_name: str) -> VirtualMachine:
+        return _vm_or_404(request.user, self.group, vm_name, shown_as=f"{VM_TYPE}/{vm_name}")
+
+
+class VirtualMachineView(ReadOnly, VirtualMachineScopeView):
     @extend_schema(operation_id="VirtualMachines_Get", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, vm_name):
-        vm = _vm_or_404(request, subscription_id, resource_group_name, vm_name)
-        return Response(vm_body(vm, with_instance_view=_expand_instance_view(request)))
+    def get(self, request, vm_name, **parents):
+        return Response(vm_body(self.vm(request, vm_name), with_instance_view=_expand_instance_view(request)))
 
 
-class VirtualMachineInstanceView(ArmView):
+class VirtualMachineInstanceView(VirtualMachineScopeView):
     @extend_schema(operation_id="VirtualMachines_InstanceView", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, vm_name):
-        return Response(instance_view_body(_vm_or_404(request, subscription_id, resource_group_name, vm_name)))
+    def get(self, request, vm_name, **parents):
+        return Response(instance_view_body(self.vm(request, vm_name)))
 
 
-class VirtualMachineActionView(ArmView):
+class VirtualMachineActionView(VirtualMachineScopeView):
     """start, powerOff, restart, deallocate, redeploy...: the VM must exist; then 405, read-only. Other
     child paths (extensions, say) are not served: 404 as for any unknown path."""
 
     @extend_schema(operation_id="VirtualMachines_Action", responses={405: dict})
-    def post(self, request, subscription_id, resource_group_name, vm_name, action):
-        _vm_or_404(request, subscription_id, resource_group_name, vm_name)
+    def post(self, request, vm_name, action, **parents):
+        self.vm(request, vm_name)
         raise ArmError(405, "MethodNotAllowed", f"The VM action '{action}' is not served: {READ_ONLY}")
 
-    def _not_served(self, request, subscription_id, resource_group_name, **kwargs):
-        access.get_group(request.user, subscription_id, resource_group_name)
+    def _not_served(self, request, **route):
         raise ArmError(
             404,
             "InvalidResourceType",
@@ -334,29 +308,34 @@ class VirtualMachineActionView(ArmView):
     get = put = patch = delete = _not_served
 
 
-class NetworkInterfaceListView(ArmView):
+class NetworkInterfaceListView(ScopeView):
     @extend_schema(operation_id="NetworkInterfaces_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name=None):
-        return arm_list([nic_body(vm) for vm in _vms_in(request, subscription_id, resource_group_name)])
+    def get(self, request, **parents):
+        return arm_list([nic_body(vm) for vm in self.in_scope(visible_vms(request.user))])
 
 
-class NetworkInterfaceView(ReadOnly, ArmView):
+class NetworkInterfaceView(ReadOnly, ScopeView):
     @extend_schema(operation_id="NetworkInterfaces_Get", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, nic_name):
-        return Response(nic_body(_nic_or_404(request, subscription_id, resource_group_name, nic_name)))
+    def get(self, request, nic_name, **parents):
+        # A VM's one NIC is named after it.
+        vm_name = nic_name[: -len(NIC_SUFFIX)] if nic_name.lower().endswith(NIC_SUFFIX) else None
+        if vm_name is None:
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{NIC_TYPE}/{nic_name}' under resource group '{self.group.name}' was not found.",
+            )
+        return Response(nic_body(_vm_or_404(request.user, self.group, vm_name, shown_as=f"{NIC_TYPE}/{nic_name}")))
 
 
 VMS = "providers/microsoft.compute/virtualmachines"
 VM = f"{RG}/{VMS}/<str:vm_name>"
-NICS = "providers/microsoft.network/networkinterfaces"
 
 urlpatterns = [
-    path(f"{SUB}/{VMS}", VirtualMachineListView.as_view()),
-    path(f"{RG}/{VMS}", VirtualMachineListView.as_view()),
-    path(VM, VirtualMachineView.as_view()),
+    *tracked_resource(VMS, VirtualMachineListView, VirtualMachineView, "vm_name"),
     path(f"{VM}/instanceview", VirtualMachineInstanceView.as_view()),
     path(f"{VM}/<str:action>", VirtualMachineActionView.as_view()),
-    path(f"{SUB}/{NICS}", NetworkInterfaceListView.as_view()),
-    path(f"{RG}/{NICS}", NetworkInterfaceListView.as_view()),
-    path(f"{RG}/{NICS}/<str:nic_name>", NetworkInterfaceView.as_view()),
+    *tracked_resource(
+        "providers/microsoft.network/networkinterfaces", NetworkInterfaceListView, NetworkInterfaceView, "nic_name"
+    ),
 ]

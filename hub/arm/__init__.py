@@ -1,1 +1,9 @@
-"""ARM plumbing shared by every app's API handlers: paths, errors, authentication, envelopes."""
+"""ARM plumbing shared by every app's API handlers; it knows nothing of the apps above it.
+
+- views.py: ArmView (api-version, ARM headers, the `resolve_parents` hook that looks a URL's parents
+  up once) and the response helpers (lists, 202 for long-running operations, HEAD, DELETE, bodies
+  validated by a serializer);
+- routes.py: the subscription and resource-group URL prefixes and the routes of a tracked resource;
+- bodies.py: reading request bodies field by field; odata.py: $filter clauses and paging;
+- paths.py: ARM path casing and id parsing; errors.py: the error envelope; auth.py: bearer tokens;
+  middleware.py: path casing and Server-Timing."""

@@ -26,40 +26,41 @@ class ArmError(Exception):
         return {"error": error}
 
 
+MISSING_AUTHORIZATION = (
+    "Authentication failed. The 'Authorization' header is missing. "
+    "Send 'Authorization: Bearer <token>' with a personal API token."
+)
+UNPARSABLE = "The request content was invalid and could not be parsed"
+UNSUPPORTED_MEDIA_TYPE = "The content media type is not supported. Send application/json."
+
+
+def as_arm_error(exc, method: str) -> ArmError | None:
+    """The ARM error a DRF exception stands for; None for anything else (Django handles it)."""
+    if isinstance(exc, ArmError):
+        return exc
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return ArmError(401, "AuthenticationFailed", MISSING_AUTHORIZATION)
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return ArmError(401, "InvalidAuthenticationToken", str(exc.detail))
+    if isinstance(exc, exceptions.ParseError):
+        return ArmError(400, "InvalidRequestContent", f"{UNPARSABLE}: {exc.detail}")
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return ArmError(415, "UnsupportedMediaType", UNSUPPORTED_MEDIA_TYPE)
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return ArmError(405, "MethodNotAllowed", f"The method '{method}' is not allowed on this resource.")
+    if isinstance(exc, exceptions.PermissionDenied):
+        return ArmError(403, "AuthorizationFailed", str(exc.detail))
+    if isinstance(exc, exceptions.APIException):
+        return ArmError(exc.status_code, exc.default_code.title().replace("_", ""), str(exc.detail))
+    return None
+
+
 def arm_exception_handler(exc, context):
     """DRF exception handler: every failure leaves the API as an ARM error envelope."""
-    headers = {}
-    if isinstance(exc, ArmError):
-        error = exc
-    elif isinstance(exc, exceptions.NotAuthenticated):
-        error = ArmError(
-            401,
-            "AuthenticationFailed",
-            "Authentication failed. The 'Authorization' header is missing. "
-            "Send 'Authorization: Bearer <token>' with a personal API token.",
-        )
-    elif isinstance(exc, exceptions.AuthenticationFailed):
-        error = ArmError(401, "InvalidAuthenticationToken", str(exc.detail))
-    elif isinstance(exc, exceptions.ParseError):
-        error = ArmError(
-            400,
-            "InvalidRequestContent",
-            f"The request content was invalid and could not be parsed: {exc.detail}",
-        )
-    elif isinstance(exc, exceptions.UnsupportedMediaType):
-        error = ArmError(415, "UnsupportedMediaType", "The content media type is not supported. Send application/json.")
-    elif isinstance(exc, exceptions.MethodNotAllowed):
-        error = ArmError(
-            405,
-            "MethodNotAllowed",
-            f"The method '{context['request'].method}' is not allowed on this resource.",
-        )
-    elif isinstance(exc, exceptions.PermissionDenied):
-        error = ArmError(403, "AuthorizationFailed", str(exc.detail))
-    elif isinstance(exc, exceptions.APIException):
-        error = ArmError(exc.status_code, exc.default_code.title().replace("_", ""), str(exc.detail))
-    else:
+    error = as_arm_error(exc, context["request"].method)
+    if error is None:
         return None
+    headers = {}
     if error.status == 401:
         # A plain challenge: no claims, so azure-core does not try continuous access evaluation.
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'

@@ -1,4 +1,4 @@
-"""ARM resource ids: canonical keyword casing for routing, and builders for the ids we echo."""
+"""ARM resource ids: canonical keyword casing for routing, and reading the ids a request body names."""
 
 from __future__ import annotations
 
@@ -30,3 +30,23 @@ def canonical_arm_path(path: str) -> str:
         else:
             keyword_next = True
     return "/".join(parts)
+
+
+def id_parts(arm_id: str, resource_type: str | None = None) -> tuple[str, str, str | None] | None:
+    """(subscription, resource group, name) of `/subscriptions/{s}/resourceGroups/{rg}[/providers/
+    {Namespace}/{type}/{name}]`, keywords in any case; None when it is not that shape."""
+    parts = [part for part in arm_id.strip().split("/") if part]
+    lowered = [part.lower() for part in parts]
+    if len(parts) < 4 or lowered[0] != "subscriptions" or lowered[2] != "resourcegroups":
+        return None
+    if resource_type is None:
+        return (parts[1], parts[3], None) if len(parts) == 4 else None
+    namespace, type_name = resource_type.lower().split("/")
+    if len(parts) != 8 or lowered[4:7] != ["providers", namespace, type_name.lower()]:
+        return None
+    return parts[1], parts[3], parts[7]
+
+
+def last_segment(value: str) -> str:
+    """The name at the end of an ARM id (or the value itself when it is a bare name)."""
+    return value.rstrip("/").rsplit("/", 1)[-1]

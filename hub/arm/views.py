@@ -9,11 +9,15 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hub.arm.bodies import json_object
 from hub.arm.errors import ArmError
 
 
 class ArmView(APIView):
-    """An ARM endpoint: bearer-token authentication, api-version required (any value), ARM headers."""
+    """An ARM endpoint: bearer-token authentication, api-version required (any value), ARM headers.
+
+    A view below other resources fills `resolve_parents`: it looks the parents up (and authorizes the
+    caller) once, before the handler runs, so each handler deals with its own resource only."""
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -23,6 +27,16 @@ class ArmView(APIView):
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
+        if self._serves(request.method):
+            self.resolve_parents(request, **kwargs)
+
+    def _serves(self, method: str) -> bool:
+        # A method the view does not serve stays 405 whatever the path names; OPTIONS is DRF's own.
+        name = method.lower()
+        return name != "options" and name in self.http_method_names and hasattr(self, name)
+
+    def resolve_parents(self, request, **route) -> None:
+        """Look up the parents `route` (the URL's keywords) names; an ArmError stops the request."""
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -51,15 +65,38 @@ def accepted(request, *, location: str, azure_async_operation: str | None = None
     return Response(status=202, headers=headers)
 
 
+def arm_time(moment) -> str | None:
+    """A moment as ARM bodies carry it: ISO 8601, or null when there is none."""
+    return moment.isoformat() if moment else None
+
+
 def arm_list(items: list[dict]) -> Response:
     return Response({"value": items})
 
 
+def existence(lookup) -> Response:
+    """HEAD of a resource: 204 when `lookup()` finds it, else its error's status with no body."""
+    try:
+        lookup()
+    except ArmError as error:
+        return Response(status=error.status)
+    return Response(status=204)
+
+
+def deletion(lookup, delete) -> Response:
+    """ARM's DELETE: 200 once `delete(lookup())` is done; 204 when `lookup()` finds nothing (raises an
+    ArmError), as deleting what is not there succeeds."""
+    try:
+        resource = lookup()
+    except ArmError:
+        return Response(status=204)
+    delete(resource)
+    return Response(status=200)
+
+
 def validated(serializer_class: type[serializers.Serializer], data) -> dict:
     """Validate a request body; a failure names each offending field, ARM-style."""
-    if not isinstance(data, dict):
-        raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
-    serializer = serializer_class(data=data)
+    serializer = serializer_class(data=json_object(data))
     if serializer.is_valid():
         return serializer.validated_data
     details = []

@@ -1,4 +1,5 @@
-"""The ARM API of the Azure side, one module per resource provider."""
+"""The ARM API of the Azure side, one module per resource provider; scopes.py holds ScopeView, the base
+that resolves a URL's subscription and resource group once for all of them."""
 
 from projects.arm import authorization, migrate, migration_resources, network, resource_manager
 

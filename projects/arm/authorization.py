@@ -11,11 +11,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
-from hub.arm.views import ArmView, arm_list, validated
+from hub.arm.routes import RG, SUB
+from hub.arm.views import arm_list, validated
 from hub.ids import parse_uuid
 from projects import access, services
-from projects.arm.resource_manager import RG, SUB
-from projects.models import ResourceGroup, RoleAssignment, Subscription, User
+from projects.arm.scopes import ScopeView
+from projects.models import RoleAssignment, Subscription, User
 from projects.roles import BUILTIN_ROLES
 
 AUTHORIZATION = "providers/microsoft.authorization"
@@ -83,22 +84,14 @@ class RoleAssignmentInput(serializers.Serializer):
 _PRINCIPAL_FILTER = re.compile(r"principalId\s+eq\s+'([0-9a-fA-F-]{36})'")
 
 
-class ScopeMixin:
-    def _scope(self, request, subscription_id, resource_group_name=None) -> tuple[Subscription, ResourceGroup | None]:
-        subscription = access.get_subscription(request.user, subscription_id)
-        if resource_group_name is None:
-            return subscription, None
-        return subscription, access.get_resource_group(request.user, subscription, resource_group_name)
-
-
-class RoleAssignmentListView(ScopeMixin, ArmView):
+class RoleAssignmentListView(ScopeView):
     """At a subscription: every assignment in it. At a resource group: those that apply there, its own
     and those inherited from the subscription. `$filter=atScope()` keeps those at or above the scope;
     `principalId eq '...'` one principal's."""
 
     @extend_schema(operation_id="RoleAssignments_ListForScope", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name=None):
-        subscription, group = self._scope(request, subscription_id, resource_group_name)
+    def get(self, request, **parents):
+        subscription, group = self.subscription, self.group
         assignments = RoleAssignment.objects.filter(subscription=subscription).select_related(
             "principal", "resource_group", "subscription", "created_by"
         )
@@ -124,13 +117,13 @@ class RoleAssignmentListView(ScopeMixin, ArmView):
         return arm_list([role_assignment_body(a) for a in assignments.order_by("created_at")])
 
 
-class RoleAssignmentView(ScopeMixin, ArmView):
-    def _assignment(self, request, subscription, group, name) -> RoleAssignment | None:
+class RoleAssignmentView(ScopeView):
+    def _assignment(self, name) -> RoleAssignment | None:
         assignment_id = parse_uuid(name)
         if assignment_id is None:
             return None
         return (
-            RoleAssignment.objects.filter(pk=assignment_id, subscription=subscription, resource_group=group)
+            RoleAssignment.objects.filter(pk=assignment_id, subscription=self.subscription, resource_group=self.group)
             .select_related("principal", "resource_group", "subscription", "created_by")
             .first()
         )
@@ -139,16 +132,15 @@ class RoleAssignmentView(ScopeMixin, ArmView):
         return ArmError(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
 
     @extend_schema(operation_id="RoleAssignments_Get", responses={200: dict})
-    def get(self, request, subscription_id, assignment_name, resource_group_name=None):
-        subscription, group = self._scope(request, subscription_id, resource_group_name)
-        assignment = self._assignment(request, subscription, group, assignment_name)
+    def get(self, request, assignment_name, **parents):
+        assignment = self._assignment(assignment_name)
         if assignment is None:
             raise self._not_found(assignment_name)
         return Response(role_assignment_body(assignment))
 
     @extend_schema(operation_id="RoleAssignments_Create", request=RoleAssignmentInput, responses={201: dict})
-    def put(self, request, subscription_id, assignment_name, resource_group_name=None):
-        subscription, group = self._scope(request, subscription_id, resource_group_name)
+    def put(self, request, assignment_name, **parents):
+        subscription = self.subscription
         assignment_id = parse_uuid(assignment_name)
         if assignment_id is None:
             raise ArmError(
@@ -167,7 +159,7 @@ class RoleAssignmentView(ScopeMixin, ArmView):
         assignment, created = services.role_assignment_create(
             user=request.user,
             subscription=subscription,
-            resource_group=group,
+            resource_group=self.group,
             principal=principal,
             role_name=role.name,
             assignment_id=assignment_id,
@@ -175,9 +167,8 @@ class RoleAssignmentView(ScopeMixin, ArmView):
         return Response(role_assignment_body(assignment), status=201 if created else 200)
 
     @extend_schema(operation_id="RoleAssignments_Delete", responses={200: dict, 204: None})
-    def delete(self, request, subscription_id, assignment_name, resource_group_name=None):
-        subscription, group = self._scope(request, subscription_id, resource_group_name)
-        assignment = self._assignment(request, subscription, group, assignment_name)
+    def delete(self, request, assignment_name, **parents):
+        assignment = self._assignment(assignment_name)
         if assignment is None:
             return Response(status=204)
         body = role_assignment_body(assignment)
@@ -185,21 +176,19 @@ class RoleAssignmentView(ScopeMixin, ArmView):
         return Response(body)
 
 
-class RoleDefinitionListView(ScopeMixin, ArmView):
+class RoleDefinitionListView(ScopeView):
     @extend_schema(operation_id="RoleDefinitions_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name=None):
-        subscription, _ = self._scope(request, subscription_id, resource_group_name)
+    def get(self, request, **parents):
         roles = list(BUILTIN_ROLES.values())
         wanted = re.search(r"roleName\s+eq\s+'([^']*)'", request.query_params.get("$filter", ""))
         if wanted:
             roles = [role for role in roles if role.name.lower() == wanted.group(1).lower()]
-        return arm_list([role_definition_body(subscription, role) for role in roles])
+        return arm_list([role_definition_body(self.subscription, role) for role in roles])
 
 
-class RoleDefinitionView(ScopeMixin, ArmView):
+class RoleDefinitionView(ScopeView):
     @extend_schema(operation_id="RoleDefinitions_Get", responses={200: dict})
-    def get(self, request, subscription_id, definition_id, resource_group_name=None):
-        subscription, _ = self._scope(request, subscription_id, resource_group_name)
+    def get(self, request, definition_id, **parents):
         role = next((r for r in BUILTIN_ROLES.values() if r.id == definition_id.lower()), None)
         if role is None:
             raise ArmError(
@@ -207,7 +196,7 @@ class RoleDefinitionView(ScopeMixin, ArmView):
                 "RoleDefinitionDoesNotExist",
                 f"The specified role definition with ID '{definition_id}' does not exist.",
             )
-        return Response(role_definition_body(subscription, role))
+        return Response(role_definition_body(self.subscription, role))
 
 
 urlpatterns = []

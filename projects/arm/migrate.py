@@ -8,9 +8,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
-from hub.arm.views import ArmView, arm_list, validated
+from hub.arm.routes import RG, at_both_scopes
+from hub.arm.views import arm_list, deletion, existence, validated
 from projects import access, services
-from projects.arm.resource_manager import RG, SUB, TagsField
+from projects.arm.resource_manager import TagsField
+from projects.arm.scopes import ScopeView
 from projects.models import MigrateProject, Solution
 
 
@@ -94,47 +96,37 @@ class RegisterToolInput(serializers.Serializer):
 # Azure Migrate projects
 
 
-class ProjectListView(ArmView):
+class ProjectListView(ScopeView):
     @extend_schema(operation_id="MigrateProjects_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name=None):
-        subscription = access.get_subscription(request.user, subscription_id)
-        projects = access.visible_projects(request.user).filter(resource_group__subscription=subscription)
-        if resource_group_name is not None:
-            group = access.get_resource_group(request.user, subscription, resource_group_name)
-            projects = projects.filter(resource_group=group)
-        projects = projects.prefetch_related("solutions")
+    def get(self, request, **parents):
+        projects = self.in_scope(access.visible_projects(request.user)).prefetch_related("solutions")
         return arm_list([project_body(project) for project in projects])
 
 
-class ProjectMixin:
-    def _group(self, request, subscription_id, resource_group_name):
-        return access.get_group(request.user, subscription_id, resource_group_name)
+class ProjectView(ScopeView):
+    def resolve_parents(self, request, **route):
+        # HEAD answers with a bare status whichever lookup fails, the group's too: it looks up itself.
+        if request.method != "HEAD":
+            super().resolve_parents(request, **route)
 
-    def _project(self, request, subscription_id, resource_group_name, project_name):
-        group = self._group(request, subscription_id, resource_group_name)
-        return access.get_project(request.user, group, project_name)
-
-
-class ProjectView(ProjectMixin, ArmView):
     @extend_schema(operation_id="MigrateProjects_Get", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, project_name):
-        return Response(project_body(self._project(request, subscription_id, resource_group_name, project_name)))
+    def get(self, request, project_name, **parents):
+        return Response(project_body(access.get_project(request.user, self.group, project_name)))
 
     @extend_schema(operation_id="MigrateProjects_CheckExistence", responses={204: None, 404: None})
     def head(self, request, subscription_id, resource_group_name, project_name):
-        try:
-            self._project(request, subscription_id, resource_group_name, project_name)
-        except ArmError as error:
-            return Response(status=error.status)
-        return Response(status=204)
+        def lookup():
+            group = access.get_group(request.user, subscription_id, resource_group_name)
+            return access.get_project(request.user, group, project_name)
+
+        return existence(lookup)
 
     @extend_schema(operation_id="MigrateProjects_PutMigrateProject", request=ProjectInput, responses={200: dict})
-    def put(self, request, subscription_id, resource_group_name, project_name):
-        group = self._group(request, subscription_id, resource_group_name)
+    def put(self, request, project_name, **parents):
         body = validated(ProjectInput, request.data)
         project, created = services.migrate_project_create_or_update(
             user=request.user,
-            resource_group=group,
+            resource_group=self.group,
             name=project_name,
             location=body["location"],
             tags=body.get("tags"),
@@ -143,51 +135,53 @@ class ProjectView(ProjectMixin, ArmView):
         return Response(project_body(project), status=201 if created else 200)
 
     @extend_schema(operation_id="MigrateProjects_PatchMigrateProject", request=ProjectPatch, responses={200: dict})
-    def patch(self, request, subscription_id, resource_group_name, project_name):
-        project = self._project(request, subscription_id, resource_group_name, project_name)
+    def patch(self, request, project_name, **parents):
+        project = access.get_project(request.user, self.group, project_name)
         body = validated(ProjectPatch, request.data)
         if "tags" in body:
             project = services.migrate_project_update_tags(user=request.user, project=project, tags=body["tags"] or {})
         return Response(project_body(project))
 
     @extend_schema(operation_id="MigrateProjects_DeleteMigrateProject", responses={200: None, 204: None})
-    def delete(self, request, subscription_id, resource_group_name, project_name):
-        group = self._group(request, subscription_id, resource_group_name)
-        try:
-            project = access.get_project(request.user, group, project_name)
-        except ArmError:
-            return Response(status=204)  # ARM: deleting what is not there succeeds with 204
-        services.migrate_project_delete(user=request.user, project=project)
-        return Response(status=200)
+    def delete(self, request, project_name, **parents):
+        return deletion(
+            lambda: access.get_project(request.user, self.group, project_name),
+            lambda project: services.migrate_project_delete(user=request.user, project=project),
+        )
 
 
-class RegisterToolView(ProjectMixin, ArmView):
+class ProjectPartView(ScopeView):
+    """Below a project (its actions and solutions): the project is a parent too, in `self.project`."""
+
+    def resolve_parents(self, request, project_name, **parents):
+        super().resolve_parents(request, **parents)
+        self.project = access.get_project(request.user, self.group, project_name)
+
+
+class RegisterToolView(ProjectPartView):
     @extend_schema(operation_id="MigrateProjects_RegisterTool", request=RegisterToolInput, responses={200: dict})
-    def post(self, request, subscription_id, resource_group_name, project_name):
-        project = self._project(request, subscription_id, resource_group_name, project_name)
+    def post(self, request, **parents):
         body = validated(RegisterToolInput, request.data)
-        services.tool_register(user=request.user, project=project, tool=body["tool"])
+        services.tool_register(user=request.user, project=self.project, tool=body["tool"])
         return Response({"isRegistered": True})
 
 
-class RefreshSummaryView(ProjectMixin, ArmView):
+class RefreshSummaryView(ProjectPartView):
     @extend_schema(operation_id="MigrateProjects_RefreshMigrateProjectSummary", responses={200: dict})
-    def post(self, request, subscription_id, resource_group_name, project_name):
-        self._project(request, subscription_id, resource_group_name, project_name)
+    def post(self, request, **parents):
         return Response({"isRefreshed": True})
 
 
-class SolutionListView(ProjectMixin, ArmView):
+class SolutionListView(ProjectPartView):
     @extend_schema(operation_id="Solutions_EnumerateSolutions", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, project_name):
-        project = self._project(request, subscription_id, resource_group_name, project_name)
-        return arm_list([solution_body(solution) for solution in project.solutions.all()])
+    def get(self, request, **parents):
+        return arm_list([solution_body(solution) for solution in self.project.solutions.all()])
 
 
-class SolutionView(ProjectMixin, ArmView):
+class SolutionView(ProjectPartView):
     @extend_schema(operation_id="Solutions_GetSolution", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, project_name, solution_name):
-        project = self._project(request, subscription_id, resource_group_name, project_name)
+    def get(self, request, solution_name, **parents):
+        project = self.project
         solution = next((s for s in project.solutions.all() if s.name.lower() == solution_name.lower()), None)
         if solution is None:
             raise ArmError(
@@ -199,11 +193,11 @@ class SolutionView(ProjectMixin, ArmView):
         return Response(solution_body(solution))
 
 
-PROJECT = f"{RG}/providers/microsoft.migrate/migrateprojects/<str:project_name>"
+PROJECTS = "providers/microsoft.migrate/migrateprojects"
+PROJECT = f"{RG}/{PROJECTS}/<str:project_name>"
 
 urlpatterns = [
-    path(f"{SUB}/providers/microsoft.migrate/migrateprojects", ProjectListView.as_view()),
-    path(f"{RG}/providers/microsoft.migrate/migrateprojects", ProjectListView.as_view()),
+    *at_both_scopes(PROJECTS, ProjectListView),
     path(PROJECT, ProjectView.as_view()),
     path(f"{PROJECT}/registertool", RegisterToolView.as_view()),
     path(f"{PROJECT}/refreshsummary", RefreshSummaryView.as_view()),

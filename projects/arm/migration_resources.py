@@ -4,13 +4,13 @@ the portal's job, so the API offers GET and list only."""
 
 from __future__ import annotations
 
-from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from hub.arm.views import ArmView, arm_list
+from hub.arm.routes import tracked_resource
+from hub.arm.views import arm_list
 from projects import access
-from projects.arm.resource_manager import RG, SUB
+from projects.arm.scopes import ScopeView
 from projects.models import MigrationResource
 
 Kind = MigrationResource.Kind
@@ -45,42 +45,27 @@ def resource_body(resource: MigrationResource) -> dict:
     return body
 
 
-class ResourceListView(ArmView):
-    kind: str = ""
+class ResourceListView(ScopeView):
+    kind: str = ""  # set per route (urlpatterns)
 
     @extend_schema(operation_id="MigrationResources_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name=None):
-        subscription = access.get_subscription(request.user, subscription_id)
-        resources = access.visible_migration_resources(request.user).filter(
-            kind=self.kind, resource_group__subscription=subscription
-        )
-        if resource_group_name is not None:
-            resources = resources.filter(
-                resource_group=access.get_resource_group(request.user, subscription, resource_group_name)
-            )
+    def get(self, request, **parents):
+        resources = self.in_scope(access.visible_migration_resources(request.user).filter(kind=self.kind))
         return arm_list([resource_body(resource) for resource in resources])
 
 
-class ResourceView(ArmView):
+class ResourceView(ScopeView):
     kind: str = ""
 
     @extend_schema(operation_id="MigrationResources_Get", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, name):
-        group = access.get_group(request.user, subscription_id, resource_group_name)
-        resource = access.get_migration_resource(request.user, group, self.kind, name)
-        return Response(resource_body(resource))
+    def get(self, request, name, **parents):
+        return Response(resource_body(access.get_migration_resource(request.user, self.group, self.kind, name)))
 
 
 urlpatterns = []
-for kind, segment in (
+for kind, collection in (
     (Kind.RECOVERY_SERVICES_VAULT, "providers/microsoft.recoveryservices/vaults"),
     (Kind.KEY_VAULT, "providers/microsoft.keyvault/vaults"),
     (Kind.STORAGE_ACCOUNT, "providers/microsoft.storage/storageaccounts"),
 ):
-    list_view = type(f"{kind.name.title()}ListView", (ResourceListView,), {"kind": kind})
-    item_view = type(f"{kind.name.title()}View", (ResourceView,), {"kind": kind})
-    urlpatterns += [
-        path(f"{SUB}/{segment}", list_view.as_view()),
-        path(f"{RG}/{segment}", list_view.as_view()),
-        path(f"{RG}/{segment}/<str:name>", item_view.as_view()),
-    ]
+    urlpatterns += tracked_resource(collection, ResourceListView, ResourceView, "name", kind=kind)

@@ -8,9 +8,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
-from hub.arm.views import ArmView, arm_list, validated
+from hub.arm.routes import RG, tracked_resource
+from hub.arm.views import arm_list, deletion, validated
 from projects import access, services
-from projects.arm.resource_manager import RG, SUB, TagsField
+from projects.arm.resource_manager import TagsField
+from projects.arm.scopes import ScopeView
 from projects.models import Subnet, VirtualNetwork
 
 
@@ -79,33 +81,20 @@ def _prefix(subnet_properties: dict) -> str:
     return subnet_properties.get("addressPrefix") or subnet_properties["addressPrefixes"][0]
 
 
-class NetworkMixin:
-    def _group(self, request, subscription_id, resource_group_name):
-        return access.get_group(request.user, subscription_id, resource_group_name)
-
-    def _network(self, request, subscription_id, resource_group_name, network_name):
-        group = self._group(request, subscription_id, resource_group_name)
-        return access.get_network(request.user, group, network_name)
-
-
-class NetworkListView(NetworkMixin, ArmView):
+class NetworkListView(ScopeView):
     @extend_schema(operation_id="VirtualNetworks_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name=None):
-        subscription = access.get_subscription(request.user, subscription_id)
-        networks = access.visible_networks(request.user).filter(resource_group__subscription=subscription)
-        if resource_group_name is not None:
-            networks = networks.filter(resource_group=self._group(request, subscription_id, resource_group_name))
+    def get(self, request, **parents):
+        networks = self.in_scope(access.visible_networks(request.user))
         return arm_list([network_body(network) for network in networks.prefetch_related("subnets")])
 
 
-class NetworkView(NetworkMixin, ArmView):
+class NetworkView(ScopeView):
     @extend_schema(operation_id="VirtualNetworks_Get", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, network_name):
-        return Response(network_body(self._network(request, subscription_id, resource_group_name, network_name)))
+    def get(self, request, network_name, **parents):
+        return Response(network_body(access.get_network(request.user, self.group, network_name)))
 
     @extend_schema(operation_id="VirtualNetworks_CreateOrUpdate", request=NetworkInput, responses={200: dict})
-    def put(self, request, subscription_id, resource_group_name, network_name):
-        group = self._group(request, subscription_id, resource_group_name)
+    def put(self, request, network_name, **parents):
         body = validated(NetworkInput, request.data)
         subnets = []
         for index, subnet in enumerate(body["properties"].get("subnets", [])):
@@ -116,7 +105,7 @@ class NetworkView(NetworkMixin, ArmView):
             subnets.append((subnet["name"], _prefix(subnet["properties"])))
         network, created = services.virtual_network_create_or_update(
             user=request.user,
-            resource_group=group,
+            resource_group=self.group,
             name=network_name,
             location=body["location"],
             address_prefixes=body["properties"]["addressSpace"]["addressPrefixes"],
@@ -126,59 +115,53 @@ class NetworkView(NetworkMixin, ArmView):
         return Response(network_body(network), status=201 if created else 200)
 
     @extend_schema(operation_id="VirtualNetworks_UpdateTags", request=TagsInput, responses={200: dict})
-    def patch(self, request, subscription_id, resource_group_name, network_name):
-        network = self._network(request, subscription_id, resource_group_name, network_name)
+    def patch(self, request, network_name, **parents):
+        network = access.get_network(request.user, self.group, network_name)
         body = validated(TagsInput, request.data)
         network = services.virtual_network_update_tags(user=request.user, network=network, tags=body.get("tags") or {})
         return Response(network_body(network))
 
     @extend_schema(operation_id="VirtualNetworks_Delete", responses={200: None, 204: None})
-    def delete(self, request, subscription_id, resource_group_name, network_name):
-        group = self._group(request, subscription_id, resource_group_name)
-        try:
-            network = access.get_network(request.user, group, network_name)
-        except ArmError:
-            return Response(status=204)
-        services.virtual_network_delete(user=request.user, network=network)
-        return Response(status=200)
+    def delete(self, request, network_name, **parents):
+        return deletion(
+            lambda: access.get_network(request.user, self.group, network_name),
+            lambda network: services.virtual_network_delete(user=request.user, network=network),
+        )
 
 
-class SubnetListView(NetworkMixin, ArmView):
+class SubnetsView(ScopeView):
+    """Below a virtual network: the network is a parent too, resolved into `self.network`."""
+
+    def resolve_parents(self, request, network_name, **parents):
+        super().resolve_parents(request, **parents)
+        self.network = access.get_network(request.user, self.group, network_name)
+
+
+class SubnetListView(SubnetsView):
     @extend_schema(operation_id="Subnets_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, network_name):
-        network = self._network(request, subscription_id, resource_group_name, network_name)
-        return arm_list([subnet_body(subnet) for subnet in network.subnets.all()])
+    def get(self, request, **parents):
+        return arm_list([subnet_body(subnet) for subnet in self.network.subnets.all()])
 
 
-class SubnetView(NetworkMixin, ArmView):
-    def _subnet(self, network, subnet_name) -> Subnet:
-        subnet = network.subnets.filter(name__iexact=subnet_name).first()
-        if subnet is None:
-            raise ArmError(
-                404,
-                "NotFound",
-                f"Resource {network.arm_id}/subnets/{subnet_name} not found.",
-            )
-        return subnet
-
+class SubnetView(SubnetsView):
     @extend_schema(operation_id="Subnets_Get", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name, network_name, subnet_name):
-        network = self._network(request, subscription_id, resource_group_name, network_name)
-        return Response(subnet_body(self._subnet(network, subnet_name)))
+    def get(self, request, subnet_name, **parents):
+        subnet = self.network.subnets.filter(name__iexact=subnet_name).first()
+        if subnet is None:
+            raise ArmError(404, "NotFound", f"Resource {self.network.arm_id}/subnets/{subnet_name} not found.")
+        return Response(subnet_body(subnet))
 
     @extend_schema(operation_id="Subnets_CreateOrUpdate", request=SubnetInput, responses={200: dict})
-    def put(self, request, subscription_id, resource_group_name, network_name, subnet_name):
-        network = self._network(request, subscription_id, resource_group_name, network_name)
+    def put(self, request, subnet_name, **parents):
         body = validated(SubnetInput, request.data)
         subnet, created = services.subnet_create_or_update(
-            user=request.user, network=network, name=subnet_name, address_prefix=_prefix(body["properties"])
+            user=request.user, network=self.network, name=subnet_name, address_prefix=_prefix(body["properties"])
         )
         return Response(subnet_body(subnet), status=201 if created else 200)
 
     @extend_schema(operation_id="Subnets_Delete", responses={200: None, 204: None})
-    def delete(self, request, subscription_id, resource_group_name, network_name, subnet_name):
-        network = self._network(request, subscription_id, resource_group_name, network_name)
-        subnet = network.subnets.filter(name__iexact=subnet_name).first()
+    def delete(self, request, subnet_name, **parents):
+        subnet = self.network.subnets.filter(name__iexact=subnet_name).first()
         if subnet is None:
             return Response(status=204)
         services.subnet_delete(user=request.user, subnet=subnet)
@@ -189,9 +172,7 @@ NETWORKS = "providers/microsoft.network/virtualnetworks"
 NETWORK = f"{RG}/{NETWORKS}/<str:network_name>"
 
 urlpatterns = [
-    path(f"{SUB}/{NETWORKS}", NetworkListView.as_view()),
-    path(f"{RG}/{NETWORKS}", NetworkListView.as_view()),
-    path(NETWORK, NetworkView.as_view()),
+    *tracked_resource(NETWORKS, NetworkListView, NetworkView, "network_name"),
     path(f"{NETWORK}/subnets", SubnetListView.as_view()),
     path(f"{NETWORK}/subnets/<str:subnet_name>", SubnetView.as_view()),
 ]

@@ -8,10 +8,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
-from hub.arm.views import ArmView, accepted, arm_list, validated
+from hub.arm.routes import RG, SUB, at_both_scopes
+from hub.arm.views import ArmView, accepted, arm_list, existence, validated
 from jobs.models import State
 from jobs.selectors import get_visible_job
 from projects import access, services
+from projects.arm.scopes import ScopeView
 from projects.models import ResourceGroup, Subscription
 from projects.regions import REGIONS
 
@@ -108,11 +110,10 @@ class LocationListView(ArmView):
 # Resource groups
 
 
-class ResourceGroupListView(ArmView):
+class ResourceGroupListView(ScopeView):
     @extend_schema(operation_id="ResourceGroups_List", responses={200: dict})
-    def get(self, request, subscription_id):
-        subscription = access.get_subscription(request.user, subscription_id)
-        groups = access.visible_resource_groups(request.user).filter(subscription=subscription)
+    def get(self, request, **parents):
+        groups = access.visible_resource_groups(request.user).filter(subscription=self.subscription)
         top = request.query_params.get("$top")
         if top and top.isdecimal() and len(top) < 7:
             groups = groups[: int(top)]
@@ -129,11 +130,7 @@ class ResourceGroupView(ArmView):
 
     @extend_schema(operation_id="ResourceGroups_CheckExistence", responses={204: None, 404: None})
     def head(self, request, subscription_id, resource_group_name):
-        try:
-            self._group(request, subscription_id, resource_group_name)
-        except ArmError as error:
-            return Response(status=error.status)
-        return Response(status=204)
+        return existence(lambda: self._group(request, subscription_id, resource_group_name))
 
     @extend_schema(operation_id="ResourceGroups_CreateOrUpdate", request=ResourceGroupInput, responses={200: dict})
     def put(self, request, subscription_id, resource_group_name):
@@ -166,13 +163,12 @@ class ResourceGroupView(ArmView):
         return accepted(request, location=f"/subscriptions/{group.subscription_id}/operationresults/{job.pk}")
 
 
-class OperationResultView(ArmView):
+class OperationResultView(ScopeView):
     """Where a resource-group deletion is polled: 202 while it runs, then 200 (or the error)."""
 
     @extend_schema(operation_id="OperationResults_Get", responses={200: None, 202: None})
-    def get(self, request, subscription_id, operation_id):
-        subscription = access.get_subscription(request.user, subscription_id)
-        job = get_visible_job(request.user, operation_id, subscription=subscription)
+    def get(self, request, operation_id, **parents):
+        job = get_visible_job(request.user, operation_id, subscription=self.subscription)
         if not job.is_terminal:
             return accepted(request, location=request.path)
         if job.state == State.SUCCEEDED:
@@ -191,26 +187,18 @@ def generic_resource_body(resource) -> dict:
     }
 
 
-class GenericResourceListView(ArmView):
+class GenericResourceListView(ScopeView):
     """`resources.list` / `list_by_resource_group` of azure-mgmt-resource: every tracked resource."""
 
     @extend_schema(operation_id="Resources_List", responses={200: dict})
-    def get(self, request, subscription_id, resource_group_name=None):
-        subscription = access.get_subscription(request.user, subscription_id)
-        scope = {"resource_group__subscription": subscription}
-        if resource_group_name is not None:
-            scope = {"resource_group": access.get_resource_group(request.user, subscription, resource_group_name)}
+    def get(self, request, **parents):
         resources = [
-            *access.visible_projects(request.user).filter(**scope),
-            *access.visible_networks(request.user).filter(**scope),
-            *access.visible_migration_resources(request.user).filter(**scope),
+            *self.in_scope(access.visible_projects(request.user)),
+            *self.in_scope(access.visible_networks(request.user)),
+            *self.in_scope(access.visible_migration_resources(request.user)),
         ]
         return arm_list([generic_resource_body(resource) for resource in resources])
 
-
-# Keyword segments arrive lower-cased (hub.arm.middleware); names keep the client's casing.
-SUB = "subscriptions/<str:subscription_id>"
-RG = f"{SUB}/resourcegroups/<str:resource_group_name>"
 
 urlpatterns = [
     path("subscriptions", SubscriptionListView.as_view()),
@@ -219,6 +207,5 @@ urlpatterns = [
     path(f"{SUB}/resourcegroups", ResourceGroupListView.as_view()),
     path(RG, ResourceGroupView.as_view()),
     path(f"{SUB}/operationresults/<str:operation_id>", OperationResultView.as_view()),
-    path(f"{SUB}/resources", GenericResourceListView.as_view()),
-    path(f"{RG}/resources", GenericResourceListView.as_view()),
+    *at_both_scopes("resources", GenericResourceListView),
 ]

@@ -20,7 +20,7 @@ from jobs.services import job_run
 from projects import services as project_services
 from projects.models import MigrateProject, ResourceGroup, User
 from replication import services
-from replication.arm_migration import NOT_ENDED
+from replication.arm_migration.jobs import NOT_ENDED
 from replication.models import Appliance, MigrationItem, RecoveryPoint, ReplicationPolicy
 from replication.tests.conftest import issue
 

@@ -1,0 +1,181 @@
+"""ARM: Site Recovery jobs of a vault (replicationJobs, with $filter and paging) and the operation
+status every ASR job is polled at (replicationOperationStatus)."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+
+from hub.arm.errors import ArmError
+from hub.arm.odata import filter_clauses, filter_time, paged_list
+from hub.arm.views import arm_time
+from hub.ids import parse_uuid
+from jobs.models import Job, State
+from replication.arm import VAULT_TYPE, Vault
+from replication.arm_migration.base import AsrView
+from replication.arm_migration.shapes import job_id
+
+# How ASR writes "not ended yet" in a task.
+NOT_ENDED = "0001-01-01T00:00:00"
+
+
+def _state_label(state: str) -> str:
+    return State(state).label if state in State.values else state
+
+
+def _time_or_not_ended(moment) -> str:
+    return arm_time(moment) if moment else NOT_ENDED
+
+
+def _job_error(error: dict) -> dict:
+    service = error.get("serviceErrorDetails") or {}
+    return {
+        "serviceErrorDetails": {
+            "code": service.get("code"),
+            "message": service.get("message"),
+            "possibleCauses": service.get("possibleCauses") or "",
+            "recommendedAction": service.get("recommendedAction") or "",
+            "activityId": None,
+        },
+        # Errors raised by the hub itself: no provider (appliance) error to report.
+        "providerErrorDetails": None,
+        "errorLevel": error.get("errorLevel", "Error"),
+        "creationTime": error.get("creationTime"),
+        "taskId": error.get("taskId"),
+    }
+
+
+def job_body(vault: Vault, job: Job) -> dict:
+    return {
+        "id": job_id(vault, job.pk),
+        "name": str(job.pk),
+        "type": f"{VAULT_TYPE}/replicationJobs",
+        "properties": {
+            "activityId": str(job.pk),
+            "scenarioName": job.scenario_name,
+            "friendlyName": job.friendly_name,
+            "state": job.state,
+            "stateDescription": job.state_description or _state_label(job.state),
+            "tasks": [
+                {
+                    "taskId": task.name,
+                    "name": task.name,
+                    "friendlyName": task.friendly_name,
+                    "startTime": _time_or_not_ended(task.started_at),
+                    "endTime": _time_or_not_ended(task.ended_at),
+                    "allowedActions": [],
+                    "state": task.state,
+                    "stateDescription": _state_label(task.state),
+                    "taskType": "TaskDetails",
+                    "customDetails": {"instanceType": "TaskDetails"},
+                    "groupTaskCustomDetails": None,
+                    "errors": [_job_error(error) for error in task.errors],
+                }
+                for task in job.tasks.all()
+            ],
+            "errors": [_job_error(error) for error in job.errors],
+            "startTime": arm_time(job.started_at or job.created_at),
+            "endTime": arm_time(job.ended_at),
+            # Cancel, restart and resume are not served, so none is offered.
+            "allowedActions": [],
+            "targetObjectId": job.target_object_id,
+            "targetObjectName": job.target_object_name,
+            "targetInstanceType": job.target_instance_type,
+            "customDetails": {"instanceType": "AsrJobDetails", "affectedObjectDetails": {}},
+        },
+    }
+
+
+OPERATION_STATUS = {
+    State.NOT_STARTED: "InProgress",
+    State.IN_PROGRESS: "InProgress",
+    State.SUCCEEDED: "Succeeded",
+    State.FAILED: "Failed",
+    # azure-core only stops polling on "Canceled"; ASR spells the job state "Cancelled".
+    State.CANCELLED: "Canceled",
+}
+
+
+def operation_status_body(vault: Vault, job: Job) -> dict:
+    tasks = list(job.tasks.all())
+    done = sum(1 for task in tasks if task.state == State.SUCCEEDED)
+    status = OPERATION_STATUS.get(job.state, "InProgress")
+    body = {
+        "id": f"{vault.id}/replicationOperationStatus/{job.pk}",
+        "name": str(job.pk),
+        "status": status,
+        "startTime": arm_time(job.started_at or job.created_at),
+        "endTime": arm_time(job.ended_at),
+        "percentComplete": 100 if job.is_terminal else int(100 * done / len(tasks)) if tasks else 0,
+    }
+    if status in ("Failed", "Canceled"):
+        error = (job.first_error or {}).get("serviceErrorDetails", {})
+        body["error"] = {
+            "code": error.get("code") or ("OperationCanceled" if status == "Canceled" else "OperationFailed"),
+            "message": error.get("message") or f"{job.friendly_name} {status.lower()}.",
+        }
+    return body
+
+
+def vault_jobs(request, vault: Vault):
+    """The jobs of the vault's resource group, as far as the caller may see them."""
+    group = vault.resource.resource_group
+    return Job.objects.visible_to(request.user).filter(
+        subscription_id=group.subscription_id, resource_group_name__iexact=group.name
+    )
+
+
+def job_or_404(request, vault: Vault, name: str) -> Job:
+    job = vault_jobs(request, vault).filter(pk=parse_uuid(name)).prefetch_related("tasks").first()
+    if job is None:
+        raise ArmError(404, "JobNotFound", f"Job '{name}' was not found in vault {vault.resource.name}.")
+    return job
+
+
+def _filtered_jobs(jobs, text: str | None):
+    states = {state.lower(): state for state in State.values} | {"canceled": State.CANCELLED}
+    for name, operator, value in filter_clauses(text):
+        if name in ("starttime", "endtime"):
+            moment = filter_time(value)
+            # ASR's startTime means "from" and endTime "up to"; an explicit ge/le/gt/lt says it outright.
+            lookup = {"ge": "gte", "gt": "gt", "le": "lte", "lt": "lt"}.get(
+                operator, "gte" if name == "starttime" else "lte"
+            )
+            jobs = jobs.filter(**{f"created_at__{lookup}": moment})
+            continue
+        if name == "affectedobjecttypes":
+            condition = Q(target_instance_type__in=[part.strip() for part in value.split(",")])
+        elif name == "jobstatus":
+            parts = [part.strip().lower() for part in value.split(",")]
+            condition = Q(state__in=[states[part] for part in parts if part in states])
+        elif name in ("jobname", "scenarioname"):
+            condition = Q(scenario_name__iexact=value) | Q(friendly_name__iexact=value)
+        elif name == "targetobjectname":
+            condition = Q(target_object_name__iexact=value)
+        else:
+            continue
+        jobs = jobs.exclude(condition) if operator == "ne" else jobs.filter(condition)
+    return jobs
+
+
+class JobListView(AsrView):
+    @extend_schema(operation_id="ReplicationJobs_List", responses={200: dict})
+    def get(self, request, **parents):
+        jobs = _filtered_jobs(vault_jobs(request, self.vault), request.query_params.get("$filter"))
+        jobs = jobs.prefetch_related("tasks").order_by("-created_at", "pk")
+        return paged_list(request, jobs, lambda page: [job_body(self.vault, job) for job in page])
+
+
+class JobView(AsrView):
+    @extend_schema(operation_id="ReplicationJobs_Get", responses={200: dict})
+    def get(self, request, job_name, **parents):
+        return Response(job_body(self.vault, job_or_404(request, self.vault, job_name)))
+
+
+class OperationStatusView(AsrView):
+    """`Azure-AsyncOperation` of every ASR job: always 200, the job's state in ARM's words."""
+
+    @extend_schema(operation_id="ReplicationOperationStatus_Get", responses={200: dict})
+    def get(self, request, job_name, **parents):
+        return Response(operation_status_body(self.vault, job_or_404(request, self.vault, job_name)))

@@ -1,0 +1,292 @@
+"""From an enable or update body to a Replicate plan (replication.replicate): the ARM ids a body
+names become the hub's objects, as the caller sees them, and Replicate's refusals point back at the
+body's properties instead of the wizard's fields."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hub.arm.errors import ArmError
+from hub.arm.paths import id_parts, last_segment
+from hub.ids import parse_uuid
+from projects import access
+from projects.models import AvailabilitySet, ResourceGroup, VirtualNetwork
+from replication.arm import Vault, discovered_servers
+from replication.arm_migration.inputs import TargetInput
+from replication.arm_migration.shapes import PROVIDER_DETAILS
+from replication.models import (
+    Appliance,
+    DiscoveredServer,
+    DiskType,
+    LicenseType,
+    MigrationItem,
+    ReplicationPolicy,
+    RunAsAccount,
+)
+from replication.replicate import (
+    POLICY_NAME,
+    DiskChoice,
+    Problem,
+    ReplicationInvalid,
+    ReplicationPlan,
+    ServerPlan,
+    default_os_disk_id,
+    plan_for_item,
+)
+
+# Where each of Replicate's wizard fields lives in an enable or update body, so a refusal names the
+# property the client sent.
+API_FIELDS = {
+    "servers": f"{PROVIDER_DETAILS}.fabricDiscoveryMachineId",
+    "os": f"{PROVIDER_DETAILS}.fabricDiscoveryMachineId",
+    "appliance": f"{PROVIDER_DETAILS}.processServerId",
+    "guest_credentials": f"{PROVIDER_DETAILS}.runAsAccountId",
+    "target_resource_group": f"{PROVIDER_DETAILS}.targetResourceGroupId",
+    "target_network": f"{PROVIDER_DETAILS}.targetNetworkId",
+    "target_subnet": f"{PROVIDER_DETAILS}.targetSubnetName",
+    "test_network": f"{PROVIDER_DETAILS}.testNetworkId",
+    "test_subnet": f"{PROVIDER_DETAILS}.testSubnetName",
+    "vm_name": f"{PROVIDER_DETAILS}.targetVmName",
+    "vm_size": f"{PROVIDER_DETAILS}.targetVmSize",
+    "disks": f"{PROVIDER_DETAILS}.disksToInclude",
+    "os_disk": f"{PROVIDER_DETAILS}.disksToInclude",
+    "availability_set": f"{PROVIDER_DETAILS}.targetAvailabilitySetId",
+    "hybrid_benefit": f"{PROVIDER_DETAILS}.licenseType",
+    "target_region": "properties",
+}
+
+
+class Resolver:
+    """Turns the ids of a body into the hub's objects, as this user sees them; what does not resolve
+    becomes a problem naming the property."""
+
+    def __init__(self, user, vault: Vault, server: DiscoveredServer | None):
+        self.user, self.vault, self.project = user, vault, vault.project
+        self.server_name = server.name if server else ""
+        self.problems: list[Problem] = []
+
+    def problem(self, key: str, rule: str, message: str) -> None:
+        self.problems.append(Problem(f"{PROVIDER_DETAILS}.{key}", rule, message, self.server_name))
+
+    def _in_group(self, arm_id: str, key: str, resource_type: str | None, what: str):
+        """(visible resource group, name) of an id; None, with the problem said, when either fails."""
+        parts = id_parts(arm_id, resource_type)
+        if parts is None:
+            self.problem(key, "InvalidResourceId", f"'{arm_id}' is not {what}.")
+            return None
+        try:
+            return access.get_group(self.user, parts[0], parts[1]), parts[2]
+        except ArmError:
+            self.problem(key, "ResourceGroupNotFound", f"Resource group '{parts[1]}' could not be found.")
+            return None
+
+    def group(self, arm_id: str, key: str = "targetResourceGroupId") -> ResourceGroup | None:
+        found = self._in_group(arm_id, key, None, "a resource group id (/subscriptions/{s}/resourceGroups/{name})")
+        return found[0] if found else None
+
+    def network(self, arm_id: str, key: str) -> VirtualNetwork | None:
+        found = self._in_group(arm_id, key, VirtualNetwork.arm_type, "a virtual network id")
+        if found is None:
+            return None
+        group, name = found
+        try:
+            return access.get_network(self.user, group, name)
+        except ArmError:
+            self.problem(key, "VirtualNetworkNotFound", f"Virtual network '{name}' could not be found in {group}.")
+            return None
+
+    def availability_set(self, arm_id: str) -> AvailabilitySet | None:
+        key = "targetAvailabilitySetId"
+        found = self._in_group(arm_id, key, AvailabilitySet.arm_type, "an availability set id")
+        if found is None:
+            return None
+        group, name = found
+        availability_set = AvailabilitySet.objects.filter(resource_group=group, name__iexact=name).first()
+        if availability_set is None:
+            self.problem(key, "AvailabilitySetNotFound", f"Availability set '{name}' could not be found.")
+        return availability_set
+
+    def appliance(self, value: str) -> Appliance | None:
+        """A process server: its id in the fabric's processServers, or its provider's ARM id."""
+        found = self.project.appliances.filter(pk=parse_uuid(last_segment(value))).first()
+        if found is None:
+            self.problem(
+                "processServerId",
+                "ProcessServerNotFound",
+                f"'{value}' is not a process server of this vault: use an id from the fabric's "
+                "customDetails.processServers.",
+            )
+        return found
+
+    def run_as_account(self, value: str) -> RunAsAccount | None:
+        name = last_segment(value)
+        accounts = RunAsAccount.objects.filter(appliance__project=self.project)
+        found = accounts.filter(pk=parse_uuid(name)).first() or accounts.filter(friendly_name__iexact=name).first()
+        if found is None:
+            self.problem(
+                "runAsAccountId", "RunAsAccountNotFound", f"'{value}' is not guest credentials of this project."
+            )
+        return found
+
+    def policy(self, value: str) -> ReplicationPolicy | None:
+        """The item's policy; the default one is made on first use, as Replicate does."""
+        name = last_segment(value)
+        policies_path = f"{self.vault.id}/replicationPolicies/".lower()
+        in_vault = "/" not in value.strip("/") or value.lower().startswith(policies_path)
+        found = self.project.policies.filter(name__iexact=name).first() if in_vault else None
+        if found is None and not (in_vault and name.lower() == POLICY_NAME):
+            self.problems.append(
+                Problem(
+                    "properties.policyId",
+                    "PolicyNotFound",
+                    f"'{value}' is not a replication policy of vault {self.vault.resource.name}.",
+                    self.server_name,
+                )
+            )
+        return found
+
+    def license(self, value: str, server: DiscoveredServer) -> bool | None:
+        """Azure Hybrid Benefit or not; None: NotSpecified (keep what there is)."""
+        known = {choice.lower(): choice for choice in ("NotSpecified", *LicenseType.values)}
+        chosen = known.get(value.lower())
+        if chosen is None:
+            self.problem(
+                "licenseType", "InvalidLicenseType", f"licenseType '{value}' is not one of {', '.join(known.values())}."
+            )
+            return None
+        if chosen == LicenseType.WINDOWS_SERVER and server.os_type != "Windows":
+            self.problem(
+                "licenseType",
+                "HybridBenefitWindowsOnly",
+                f"Azure Hybrid Benefit applies to Windows Server only; {server.name} runs {server.os_name}.",
+            )
+        return None if chosen == "NotSpecified" else chosen == LicenseType.WINDOWS_SERVER
+
+    def disk_type(self, value: str | None, key: str) -> str:
+        if value is None:
+            return DiskType.STANDARD_SSD
+        chosen = {choice.lower(): choice for choice in DiskType.values}.get(value.lower())
+        if chosen is None:
+            self.problem(
+                key,
+                "UnsupportedDiskType",
+                f"diskType '{value}' is not offered for migrated servers: use {', '.join(DiskType.values)}.",
+            )
+            return DiskType.STANDARD_SSD
+        return chosen
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise ReplicationInvalid(self.problems)
+
+
+def in_api_terms(invalid: ReplicationInvalid) -> ArmError:
+    """Replicate's refusal, each problem pointing at the body property instead of the wizard field."""
+    problems = [replace(problem, field=API_FIELDS.get(problem.field, problem.field)) for problem in invalid.problems]
+    taken = next((problem for problem in problems if problem.rule == "AlreadyReplicating"), None)
+    if taken is not None:
+        return ArmError(409, taken.rule, taken.message, taken.field)
+    return ReplicationInvalid(problems)
+
+
+def discovered_server(vault: Vault, item_name: str, machine_id: str | None) -> DiscoveredServer:
+    """The server the URL names; a body that names another machine is refused rather than guessed."""
+    key = "fabricDiscoveryMachineId"
+    if machine_id and last_segment(machine_id).lower() != item_name.lower():
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            f"The body names machine '{last_segment(machine_id)}' but the URL names '{item_name}': a migration "
+            "item is named after its discovered machine (the protectable item's name).",
+            f"{PROVIDER_DETAILS}.{key}",
+        )
+    server = discovered_servers(vault).filter(pk=parse_uuid(item_name)).first()
+    if server is None:
+        raise ArmError(
+            400,
+            "DiscoveredMachineNotFound",
+            f"'{item_name}' is not a discovered server of vault {vault.resource.name}: use the name of one of the "
+            "container's replicationProtectableItems.",
+            f"{PROVIDER_DETAILS}.{key}",
+        )
+    return server
+
+
+def enable_plan(user, vault: Vault, server: DiscoveredServer, target: TargetInput) -> ReplicationPlan:
+    resolve = Resolver(user, vault, server)
+    policy = resolve.policy(target.policy_id or "")
+    appliance = server.appliance
+    if target.process_server_id:
+        appliance = resolve.appliance(target.process_server_id)
+    run_as_account = resolve.run_as_account(target.run_as_account_id) if target.run_as_account_id else None
+    group = resolve.group(target.target_resource_group_id) if target.target_resource_group_id else None
+    network = resolve.network(target.target_network_id, "targetNetworkId") if target.target_network_id else None
+    test_network = resolve.network(target.test_network_id, "testNetworkId") if target.test_network_id else None
+    availability_set = resolve.availability_set(target.availability_set_id) if target.availability_set_id else None
+    hybrid_benefit = bool(resolve.license(target.license_type, server)) if target.license_type else False
+    os_disk_id = default_os_disk_id(server)
+    if target.disks is not None:
+        listed = {disk.disk_id: disk for disk in target.disks}
+        choices = [
+            DiskChoice(disk.disk_id, True, resolve.disk_type(disk.disk_type, "disksToInclude")) for disk in target.disks
+        ]
+        choices += [DiskChoice(disk["diskId"], False) for disk in server.disks if disk["diskId"] not in listed]
+        os_disk_id = next((disk.disk_id for disk in target.disks if disk.is_os_disk), os_disk_id)
+    else:
+        disk_type = resolve.disk_type(target.disks_default_type, "disksDefault.diskType")
+        choices = [DiskChoice(disk["diskId"], True, disk_type) for disk in server.disks]
+    resolve.raise_problems()
+    return ReplicationPlan(
+        appliance=appliance,
+        target_resource_group=group,
+        target_network=network,
+        target_subnet=target.target_subnet_name or "",
+        hybrid_benefit=hybrid_benefit,
+        servers=[
+            ServerPlan(
+                server=server,
+                vm_name=target.target_vm_name or server.name,
+                vm_size=target.target_vm_size or "",
+                os_disk_id=os_disk_id,
+                availability_set=availability_set,
+                disks=choices,
+            )
+        ],
+        run_as_account=run_as_account,
+        test_network=test_network,
+        test_subnet=target.test_subnet_name or "",
+        policy=policy,
+        guest_credentials_required=False,
+    )
+
+
+def update_plan(user, vault: Vault, item: MigrationItem, target: TargetInput) -> ReplicationPlan:
+    """The item's current settings with what the body changes; an empty string clears an optional id
+    (test network, availability set) or returns the size to automatic."""
+    resolve = Resolver(user, vault, item.server)
+    plan, server_plan = plan_for_item(item)
+    given = target.given
+    if "target_vm_name" in given:
+        server_plan.vm_name = target.target_vm_name
+    if "target_vm_size" in given:
+        server_plan.vm_size = target.target_vm_size
+    if "target_resource_group_id" in given:
+        plan.target_resource_group = resolve.group(target.target_resource_group_id)
+    if "target_network_id" in given:
+        plan.target_network = resolve.network(target.target_network_id, "targetNetworkId")
+    if "target_subnet_name" in given:
+        plan.target_subnet = target.target_subnet_name
+    if "test_network_id" in given:
+        plan.test_network = resolve.network(target.test_network_id, "testNetworkId") if target.test_network_id else None
+    if "test_subnet_name" in given:
+        plan.test_subnet = target.test_subnet_name
+    if "license_type" in given:
+        hybrid_benefit = resolve.license(target.license_type, item.server)
+        if hybrid_benefit is not None:
+            plan.hybrid_benefit = hybrid_benefit
+    if "availability_set_id" in given:
+        server_plan.availability_set = (
+            resolve.availability_set(target.availability_set_id) if target.availability_set_id else None
+        )
+    resolve.raise_problems()
+    return plan

@@ -1,0 +1,269 @@
+"""The response bodies of Site Recovery migration items and their recovery points, in the shapes
+SiteRecoveryManagementClient reads, and the ids below a vault that every body of the package names.
+States, health and allowed operations come from replication.status, so the portal and the API say the
+same thing."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from hub import clock
+from hub.arm.errors import ArmError
+from hub.arm.views import arm_time
+from hub.ids import parse_uuid
+from jobs.models import Job
+from projects.models import MigrationResource
+from replication.arm import VAULT_TYPE, Vault
+from replication.models import MigrationItem, MigrationState, RecoveryPoint, ReplicationPolicy
+from replication.status import item_status
+
+ITEM_TYPE = f"{VAULT_TYPE}/replicationFabrics/replicationProtectionContainers/replicationMigrationItems"
+PROVIDER = "InMageRcm"
+VMWARE_CBT = "VMwareCbt"
+PROVIDER_DETAILS = "properties.providerSpecificDetails"
+# ASR's idle currentJob (ARM-API.md 4.3): a job named "None" that started at SQL Server's minimum date.
+IDLE_JOB_START = "1753-01-01T01:01:01Z"
+GIB = 1024**3
+# The health error replication.status raises when initial replication has stopped moving.
+NO_PROGRESS_ERROR = "78160"
+
+
+def _flag(value: bool) -> str:
+    """ASR's InMageRcm shapes carry booleans as the strings "true" and "false"."""
+    return "true" if value else "false"
+
+
+def item_id(vault: Vault, item: MigrationItem) -> str:
+    return f"{vault.container_id}/replicationMigrationItems/{item.arm_name}"
+
+
+def policy_id(vault: Vault, policy: ReplicationPolicy) -> str:
+    return f"{vault.id}/replicationPolicies/{policy.name}"
+
+
+def job_id(vault: Vault, job_pk) -> str:
+    return f"{vault.id}/replicationJobs/{job_pk}"
+
+
+@dataclass
+class ItemContext:
+    """What every item of a response shares, read once."""
+
+    vault: Vault
+    now: datetime
+    log_storage_account_id: str | None
+    job_history: dict[str, list[Job]]
+
+
+def item_context(vault: Vault, items: list[MigrationItem]) -> ItemContext:
+    storage = vault.project.migration_resources.filter(kind=MigrationResource.Kind.STORAGE_ACCOUNT).first()
+    history: dict[str, list[Job]] = {}
+    jobs = Job.objects.filter(target_object_id__in=[str(item.pk) for item in items]).order_by("-created_at")
+    for job in jobs:
+        history.setdefault(job.target_object_id, []).append(job)
+    return ItemContext(vault, clock.now(), storage.arm_id if storage else None, history)
+
+
+def items_of(vault: Vault):
+    """The vault's migration items that are not stopped, with what their bodies read."""
+    return (
+        MigrationItem.objects.active()
+        .filter(project=vault.project)
+        .select_related(
+            "server",
+            "appliance",
+            "policy",
+            "run_as_account",
+            "current_job",
+            "project",
+            "target_resource_group__subscription",
+            "target_network__resource_group__subscription",
+            "test_network__resource_group__subscription",
+        )
+        .prefetch_related("disks")
+        .order_by("created_at", "pk")
+    )
+
+
+def job_reference(vault: Vault, job: Job) -> dict:
+    return {
+        "jobName": job.scenario_name,
+        "jobId": job_id(vault, job.pk),
+        "startTime": arm_time(job.started_at or job.created_at),
+    }
+
+
+def _current_job(vault: Vault, job: Job | None) -> dict:
+    if job is None or job.is_terminal:
+        return {"jobName": "None", "jobId": job_id(vault, "None"), "startTime": IDLE_JOB_START}
+    return job_reference(vault, job)
+
+
+def _vm_nics(item: MigrationItem) -> list[dict]:
+    nics = item.server.nics or []
+    return [
+        {
+            "nicId": nic.get("nicId", f"nic{index}"),
+            "isPrimaryNic": _flag(nic.get("isPrimary", index == 0)),
+            "isSelectedForFailover": "true",
+            "sourceIPAddress": next(iter(nic.get("ipAddresses") or []), None),
+            "sourceIPAddressType": "Dynamic",
+            "sourceNetworkId": None,
+            "sourceSubnetName": None,
+            "targetIPAddress": None,
+            "targetIPAddressType": "Dynamic",
+            "targetSubnetName": item.target_subnet_name or None,
+            "testSubnetName": item.test_subnet_name or None,
+            "testIPAddress": None,
+            "testIPAddressType": "Dynamic",
+            "targetNicName": None,
+        }
+        for index, nic in enumerate(nics)
+    ]
+
+
+def item_body(context: ItemContext, item: MigrationItem) -> dict:
+    vault, server = context.vault, item.server
+    status = item_status(item, context.now)
+    disks = list(item.disks.all())
+    this_id = item_id(vault, item)
+    progress_health = "None"
+    initial_done = item.initial_replication_completed_at is not None
+    if item.migration_state == MigrationState.INITIAL_SEEDING_IN_PROGRESS and item.replication_started_at:
+        stalled = any(error["errorCode"] == NO_PROGRESS_ERROR for error in status.health_errors)
+        progress_health = "NoProgress" if stalled else "InProgress"
+    resync = any(disk.resync_required for disk in disks if disk.included)
+    primary_ip = next((ip for nic in server.nics if nic.get("isPrimary") for ip in nic.get("ipAddresses", [])), None)
+    details = {
+        "instanceType": PROVIDER,
+        "internalIdentifier": str(item.pk),
+        "fabricDiscoveryMachineId": f"{vault.container_id}/replicationProtectableItems/{server.pk}",
+        "discoveryType": "PhysicalMachine",
+        "processServerId": str(item.appliance_id),
+        "processServerName": item.appliance.name,
+        "runAsAccountId": str(item.run_as_account_id) if item.run_as_account_id else None,
+        "processorCoreCount": server.cores,
+        "allocatedMemoryInMB": float(server.memory_mb),
+        "osType": server.os_type,
+        "osName": f"{server.os_name} {server.os_version}".strip(),
+        "firmwareType": server.firmware,
+        "primaryNicIpAddress": primary_ip or next(iter(server.ip_addresses), None),
+        "targetGeneration": "V2" if server.firmware.upper() == "UEFI" else "V1",
+        "licenseType": item.license_type,
+        "targetVmName": item.target_vm_name,
+        "targetVmSize": item.target_vm_size,
+        "targetResourceGroupId": item.target_resource_group.arm_id if item.target_resource_group else None,
+        "targetLocation": item.project.target_region,
+        "targetAvailabilitySetId": item.target_availability_set_id or None,
+        "targetAvailabilityZone": None,
+        "targetProximityPlacementGroupId": None,
+        "targetBootDiagnosticsStorageAccountId": None,
+        "targetNetworkId": item.target_network.arm_id if item.target_network else None,
+        "testNetworkId": item.test_network.arm_id if item.test_network else None,
+        "failoverRecoveryPointId": None,
+        "lastRecoveryPointReceived": arm_time(item.last_recovery_point_at),
+        "lastRpoInSeconds": status.rpo_seconds,
+        "lastRpoCalculatedTime": arm_time(context.now) if status.rpo_seconds is not None else None,
+        "lastRecoveryPointId": (
+            f"{this_id}/migrationRecoveryPoints/{item.last_recovery_point_id}" if item.last_recovery_point_id else None
+        ),
+        "initialReplicationProgressPercentage": status.initial_progress_percent,
+        "initialReplicationProcessedBytes": status.processed_bytes,
+        "initialReplicationTransferredBytes": status.transferred_bytes,
+        "initialReplicationProgressHealth": progress_health,
+        "resyncProgressPercentage": None,
+        "resyncRequired": _flag(resync),
+        "resyncState": "StartedResynchronization" if resync else "None",
+        "agentUpgradeState": "None",
+        "protectedDisks": [
+            {
+                "diskId": disk.disk_id,
+                "diskName": disk.name or disk.disk_id,
+                "isOSDisk": _flag(disk.is_os_disk),
+                "capacityInBytes": disk.size_bytes,
+                "diskState": "Protected" if initial_done else "InitialReplicationPending",
+                "logStorageAccountId": context.log_storage_account_id,
+                "seedManagedDiskId": None,
+                "targetManagedDiskId": None,
+                "diskType": disk.disk_type,
+                "dataPendingInLogDataStoreInMB": 0.0,
+                "dataPendingAtSourceAgentInMB": 0.0,
+                "isInitialReplicationComplete": _flag(initial_done),
+                "customTargetDiskName": None,
+                "sectorSizeInBytes": 512,
+                "diskSizeInGB": math.ceil(disk.size_bytes / GIB),
+            }
+            for disk in disks
+            if disk.included
+        ],
+        "unprotectedDisks": [
+            {"diskId": disk.disk_id, "diskName": disk.name or disk.disk_id, "capacityInBytes": disk.size_bytes}
+            for disk in disks
+            if not disk.included
+        ],
+        "mobilityAgentDetails": {
+            "version": server.agent_version or None,
+            "latestVersion": server.agent_version or None,
+            "driverVersion": server.agent_version or None,
+            "lastHeartbeatUtc": arm_time(server.agent_last_heartbeat_at),
+            "isUpgradeable": "false",
+            "reasonsBlockingUpgrade": [],
+            "osFamilyName": server.os_type,
+            "distroName": f"{server.os_name} {server.os_version}".strip(),
+        },
+        "vmNics": _vm_nics(item),
+        "targetVmTags": [],
+        "supportedOSVersions": [],
+    }
+    history = context.job_history.get(str(item.pk), [])
+    return {
+        "id": this_id,
+        "name": item.arm_name,
+        "type": ITEM_TYPE,
+        "properties": {
+            "machineName": server.name,
+            "policyId": policy_id(vault, item.policy),
+            "policyFriendlyName": item.policy.name,
+            "recoveryServicesProviderId": vault.provider_id(item.appliance),
+            "replicationStatus": status.replication_status,
+            "migrationState": item.migration_state,
+            "migrationStateDescription": status.migration_state_description,
+            "lastTestMigrationTime": arm_time(item.last_test_migration_at),
+            "lastTestMigrationStatus": item.last_test_migration_status or None,
+            "lastMigrationTime": arm_time(item.last_migration_at),
+            "lastMigrationStatus": item.last_migration_status or None,
+            "testMigrateState": item.test_migrate_state,
+            "testMigrateStateDescription": status.test_migrate_state_description,
+            "health": status.health,
+            "healthErrors": status.health_errors,
+            "allowedOperations": status.allowed_operations,
+            "currentJob": _current_job(vault, item.current_job),
+            "criticalJobHistory": [{**job_reference(vault, job), "jobStatus": job.state} for job in history[:10]],
+            "eventCorrelationId": str(item.pk),
+            "providerSpecificDetails": details,
+        },
+    }
+
+
+def recovery_point_body(vault: Vault, item: MigrationItem, point: RecoveryPoint) -> dict:
+    return {
+        "id": f"{item_id(vault, item)}/migrationRecoveryPoints/{point.pk}",
+        "name": str(point.pk),
+        "type": f"{ITEM_TYPE}/migrationRecoveryPoints",
+        "properties": {"recoveryPointTime": arm_time(point.captured_at), "recoveryPointType": point.point_type},
+    }
+
+
+def item_or_404(vault: Vault, name: str) -> MigrationItem:
+    item = items_of(vault).filter(server_id=parse_uuid(name)).first()
+    if item is None:
+        raise ArmError(
+            404, "MigrationItemNotFound", f"Migration item '{name}' was not found in vault {vault.resource.name}."
+        )
+    return item
+
+
+def one_item_body(vault: Vault, item: MigrationItem) -> dict:
+    return item_body(item_context(vault, [item]), item)
