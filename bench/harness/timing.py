@@ -7,12 +7,14 @@ import http.client
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import requests
 
 from harness.hub import LOOPBACK, server_ms
+from harness.report import summary_or_none
 
 SAMPLE_INTERVAL_SECONDS = 0.1
 
@@ -54,16 +56,25 @@ class RequestSampler(threading.Thread):
     def close(self) -> None:
         self.stopping.set()
 
+    def window(self, start: float, stop: float) -> dict:
+        """The hub's and the client's times of the samples sent between two monotonic times."""
+        chosen = [sample for sample in self.samples if start <= sample[0] < stop]
+        return {
+            "server_ms": summary_or_none([sample[1] for sample in chosen]),
+            "client_ms": summary_or_none([sample[2] for sample in chosen]),
+        }
+
 
 class TimingProxy:
     """Between a client (the appliance, say) and the hub: forwards each call unchanged and records the
-    hub's Server-Timing. One new connection to the hub per call, as the appliance itself makes."""
+    hub's Server-Timing, with the kind of call kind_of(path) names. One new connection to the hub per
+    call, as the appliance itself makes."""
 
-    def __init__(self, hub_url: str):
+    def __init__(self, hub_url: str, kind_of: Callable[[str], str]):
         target = urlsplit(hub_url)
         if target.hostname not in LOOPBACK:
             raise SystemExit(f"The proxy only forwards to this machine, not {hub_url!r}.")
-        # (monotonic, path, status, server ms or None, client ms)
+        # (monotonic, kind, status, server ms or None, client ms)
         self.records: list[tuple[float, str, int, float | None, float]] = []
         self.lock = threading.Lock()
         proxy = self
@@ -95,7 +106,7 @@ class TimingProxy:
                     connection.close()
                 client = (time.perf_counter() - started) * 1000
                 with proxy.lock:
-                    proxy.records.append((at, self.path, status, server_ms(answer_headers), client))
+                    proxy.records.append((at, kind_of(self.path), status, server_ms(answer_headers), client))
                 self.send_response(status)
                 self.send_header("Content-Type", answer_headers.get("Content-Type", "application/json"))
                 self.send_header("Content-Length", str(len(data)))
@@ -117,3 +128,13 @@ class TimingProxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def window(self, kind: str, start: float, stop: float) -> dict:
+        """The hub's and the client's times of one kind of call between two monotonic times; answers not 2xx."""
+        calls = [record for record in list(self.records) if record[1] == kind and start <= record[0] < stop]
+        timed = [record for record in calls if record[3] is not None]
+        return {
+            "server_ms": summary_or_none([record[3] for record in timed]),
+            "client_ms": summary_or_none([record[4] for record in timed]),
+            "non_2xx": sum(1 for record in calls if not 200 <= record[2] < 300),
+        }
