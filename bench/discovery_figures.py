@@ -1,4 +1,5 @@
-"""Not a benchmark: how bench/discovery_scale.py turns what it saw into figures, and its printed report.
+"""Not a benchmark: how bench/discovery_scale.py turns what it saw (its instruments, the hub's database)
+into figures, and its printed report.
 
 Times are monotonic seconds; t0 is when the fleet started.
 """
@@ -35,8 +36,25 @@ def fleet_figures(fleet, reader, command: list[str], heartbeat_seconds: float, w
     }
 
 
-def database_figures(final: tuple, lags: list[float]) -> dict:
-    """final: servers, discovered, and spans in seconds between reported_at and discovered_at (see the query)."""
+def database_figures(database, appliance_id: str, fleet_started_wall: float) -> dict:
+    """The appliance's servers in the hub's database: how many, and the spans between reported and discovered."""
+    final = database.execute(
+        """SELECT count(*), count(discovered_at),
+                  extract(epoch FROM max(reported_at) - min(reported_at)),
+                  extract(epoch FROM max(discovered_at) - min(reported_at)),
+                  extract(epoch FROM max(discovered_at) - max(reported_at)),
+                  extract(epoch FROM min(reported_at)) - %s
+           FROM replication_discoveredserver WHERE appliance_id = %s""",
+        (fleet_started_wall, appliance_id),
+    ).fetchone()
+    lags = [
+        float(row[0])
+        for row in database.execute(
+            "SELECT extract(epoch FROM discovered_at - reported_at) FROM replication_discoveredserver "
+            "WHERE appliance_id = %s AND discovered_at IS NOT NULL",
+            (appliance_id,),
+        )
+    ]
     return {
         "servers": final[0],
         "discovered": final[1],

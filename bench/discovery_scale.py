@@ -211,24 +211,7 @@ def measure(hub, args, workdir: Path, started: contextlib.ExitStack) -> dict:
     if registered is None:  # the line may have come after the last poll
         registered, registered_line_at = registered_line(reader)
 
-    final = database.execute(
-        """SELECT count(*), count(discovered_at),
-                  extract(epoch FROM max(reported_at) - min(reported_at)),
-                  extract(epoch FROM max(discovered_at) - min(reported_at)),
-                  extract(epoch FROM max(discovered_at) - max(reported_at)),
-                  extract(epoch FROM min(reported_at)) - %s
-           FROM replication_discoveredserver WHERE appliance_id = %s""",
-        (wall0, appliance.appliance_id),
-    ).fetchone()
-    lags = [
-        float(row[0])
-        for row in database.execute(
-            "SELECT extract(epoch FROM discovered_at - reported_at) FROM replication_discoveredserver "
-            "WHERE appliance_id = %s AND discovered_at IS NOT NULL",
-            (appliance.appliance_id,),
-        )
-    ]
-
+    servers_in_database = database_figures(database, appliance.appliance_id, wall0)
     # The page a user would look at, once, as a check of what "discovered" means in the database.
     session = portal_session(hub, ADMIN)
     page_started = time.perf_counter()
@@ -260,7 +243,7 @@ def measure(hub, args, workdir: Path, started: contextlib.ExitStack) -> dict:
         "seconds_to_all_discovered_after_delay": None
         if t_discovered is None
         else round(t_discovered - DISCOVERY_DELAY_SECONDS, 2),
-        "database": database_figures(final, lags),
+        "database": servers_in_database,
         "hub_database_connections_max": max(connections_seen, default=None),
         "progress": [(round(t, 2), r, d) for t, r, d in progress[:: max(1, len(progress) // 60)]],
         "discovered_servers_page": {
