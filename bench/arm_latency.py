@@ -11,13 +11,14 @@ Target (from the issue): p95 server latency under 20 ms. Measured, not asserted.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
 import requests
 from harness.hub import ADMIN, resource_group_path, run_on_fresh_hub, server_ms
 from harness.machine import CpuWatch, wait_for_quiet
-from harness.options import argument_parser, within
+from harness.options import parse_with_json_option, within
 from harness.report import format_cpu, format_row, summary, verdict
 
 TARGET_P95_SERVER_MS = 20.0
@@ -113,10 +114,10 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000, help="measured GETs per resource (max 10000)")
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured GETs per resource first")
-    args = parser.parse_args(argv)
+    args = parse_with_json_option(parser, argv)
     count, warmup = within(args.requests, 1, 10_000), within(args.warmup, 0, 1000)
     return run_on_fresh_hub(run, report, args.json, count=count, warmup=warmup)
 

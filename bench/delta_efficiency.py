@@ -26,6 +26,7 @@ Target (from the issue): our wire bytes / bytes changed <= 1.2. Measured, not as
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -33,7 +34,7 @@ import time
 from pathlib import Path
 
 from harness.hub import run_on_fresh_hub
-from harness.options import argument_parser, within
+from harness.options import parse_with_json_option, within
 from harness.replication import MIB, cycle_env, cycle_lines, replicating_server
 from harness.report import verdict
 
@@ -217,11 +218,11 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=2048, help="image size (64 to 8192 MiB)")
     parser.add_argument("--changed-percent", type=float, default=1.0, help="blocks changed per round (0.01 to 20)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of change and replication (1 to 5)")
-    args = parser.parse_args(argv)
+    args = parse_with_json_option(parser, argv)
     return run_on_fresh_hub(
         run,
         report,

@@ -28,6 +28,7 @@ little only, and every process started here is stopped on exit, error or SIGTERM
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
@@ -50,7 +51,7 @@ from discovery_figures import (
 from harness.appliance import passphrase_file, prepare_appliance
 from harness.hub import ADMIN, project_path, resource_group_path, run_on_fresh_hub
 from harness.machine import CpuWatch, wait_for_quiet
-from harness.options import argument_parser, within
+from harness.options import parse_with_json_option, within
 from harness.processes import LineReader, ProcessMonitor, hub_worker_pid, stop_process
 from harness.report import percentile
 from harness.timing import RequestSampler, TimingProxy
@@ -267,7 +268,7 @@ def measure(hub, args, workdir: Path, started: contextlib.ExitStack) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500, help="simulated agents (1 to 2000)")
     parser.add_argument("--max-seconds", type=float, default=180, help="cap from fleet start to all discovered")
     parser.add_argument("--steady-seconds", type=float, default=30, help="heartbeating measured afterwards")
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "--fleet-workers", type=int, default=FLEET_WORKERS, help="the fleet's concurrent requests (its default 16)"
     )
     parser.add_argument("--no-proxy", action="store_true", help="the appliance talks to the hub directly")
-    args = parser.parse_args(argv)
+    args = parse_with_json_option(parser, argv)
     args.count = within(args.count, 1, 2000)
     args.max_seconds = within(args.max_seconds, 10, 300)
     args.steady_seconds = within(args.steady_seconds, 0, 120)

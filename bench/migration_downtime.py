@@ -26,6 +26,7 @@ No target is set for this figure by the issue; it is reported. Measured, not ass
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -34,7 +35,7 @@ from pathlib import Path
 from azure.mgmt.recoveryservicessiterecovery import models as asr_models
 from harness.hub import run_on_fresh_hub
 from harness.machine import CpuWatch, wait_for_quiet
-from harness.options import argument_parser, within
+from harness.options import parse_with_json_option, within
 from harness.replication import GIB, MIB, POLL_SECONDS, cycle_env, cycle_lines, replicating_server
 from harness.report import format_cpu
 
@@ -226,11 +227,11 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=2048, help="image size (256 to 8192 MiB)")
     parser.add_argument("--churn-mib", type=int, default=1024, help="changed since the last cycle (at most half)")
     parser.add_argument("--runs", type=int, default=2, help="migrations measured, each of a new server (1 to 5)")
-    args = parser.parse_args(argv)
+    args = parse_with_json_option(parser, argv)
     size = within(args.size_mib, 256, 8192) * MIB
     return run_on_fresh_hub(
         run,

@@ -14,6 +14,7 @@ Target (from the issue): p95 under 300 ms with Redis. Measured, not asserted.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -22,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from harness.hub import ADMIN, CHROMIUM_ARGS, RESOURCE_GROUP, SUBSCRIPTION, run_on_fresh_hub
 from harness.machine import CpuWatch, wait_for_quiet
-from harness.options import argument_parser, within
+from harness.options import parse_with_json_option, within
 from harness.report import format_cpu, format_row, summary, verdict
 
 from tests.hubs import DEMO_PASSWORD
@@ -231,10 +232,10 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argument_parser("Job finished -> notification in the browser latency.")
+    parser = argparse.ArgumentParser(description="Job finished -> notification in the browser latency.")
     parser.add_argument("--jobs", type=int, default=50, help="measured jobs (max 500)")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured jobs first")
-    args = parser.parse_args(argv)
+    args = parse_with_json_option(parser, argv)
     jobs, warmup = within(args.jobs, 1, 500), within(args.warmup, 0, 20)
     return run_on_fresh_hub(run, report, args.json, jobs=jobs, warmup=warmup)
 

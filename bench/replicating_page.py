@@ -23,6 +23,7 @@ Target (from the issue): p95 < 200 ms for any filter, sort or page. Measured, no
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
@@ -33,7 +34,7 @@ from pathlib import Path
 from harness import ROOT
 from harness.hub import ADMIN, create_server_migration_project, run_on_fresh_hub, server_ms
 from harness.machine import CpuWatch, wait_for_quiet
-from harness.options import argument_parser, within
+from harness.options import parse_with_json_option, within
 from harness.report import format_cpu, summary, verdict
 
 from tests.test_isolation import portal_session
@@ -199,11 +200,11 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=10_000, help="replicating servers seeded (100 to 50000)")
     parser.add_argument("--requests", type=int, default=20, help="measured requests per variant per round")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of the whole matrix (1 to 5)")
-    args = parser.parse_args(argv)
+    args = parse_with_json_option(parser, argv)
     return run_on_fresh_hub(
         run,
         report,

@@ -29,6 +29,7 @@ CPU, so profiled runs are slower than the figures without it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -36,7 +37,7 @@ from pathlib import Path
 
 from harness.hub import run_on_fresh_hub
 from harness.machine import CpuWatch, wait_for_quiet
-from harness.options import argument_parser, within
+from harness.options import parse_with_json_option, within
 from harness.profiler import Profiler, format_profile
 from harness.reference_tools import megabytes_per_second, zstd_compressed_bytes, zstd_seconds
 from harness.replication import (
@@ -214,7 +215,7 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=2048, help="image size (64 to 8192 MiB)")
     parser.add_argument("--runs", type=int, default=2, help="replications measured, each of a new server (1 to 5)")
     parser.add_argument("--no-relay", action="store_true", help="the agent talks to the appliance directly")
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="sample the processes with py-spy (pip install py-spy into the venv), keeping its stacks in DIR",
     )
-    args = parser.parse_args(argv)
+    args = parse_with_json_option(parser, argv)
     return run_on_fresh_hub(
         run,
         report,

@@ -17,6 +17,10 @@ def listed(values: list[float], digits: int) -> str:
     return ", ".join(f"{value:.{digits}f}" for value in values)
 
 
+def replication_row(measurement: str, figure: str, target: str, met: bool) -> str:
+    return f"| {measurement} | {figure} | {target} | {verdict(met)} |"
+
+
 def replication_markdown(results: dict[str, dict | None]) -> str:
     """The replication benchmarks' figures: one row each, the best run with the others' spread."""
     rows = ["| Measurement | Figure | Target | |", "|---|---|---|---|"]
@@ -25,12 +29,15 @@ def replication_markdown(results: dict[str, dict | None]) -> str:
         best = throughput["runs"][throughput["best_run"] - 1]
         all_runs = ", ".join(f"{run['seconds']['to_recovery_point']:.1f}" for run in throughput["runs"])
         rows.append(
-            f"| Initial replication, {throughput['image_bytes'] // 2**20} MiB image: Replicate -> verified "
-            f"recovery point | {best['seconds']['to_recovery_point']:.1f} s = "
-            f"{best['mb_per_second']['to_recovery_point']:.0f} MB/s (runs: {all_runs} s); zstd -1 -T1 "
-            f"{throughput['zstd']['mb_per_second']:.0f} MB/s; ratio **{throughput['ratio']:.2f}** "
-            f"(to the last batch stored {throughput['upload_ratio']:.2f}) | ratio >= {throughput['target_ratio']} | "
-            f"{verdict(throughput['target_met'])} |"
+            replication_row(
+                f"Initial replication, {throughput['image_bytes'] // 2**20} MiB image: Replicate -> verified "
+                "recovery point",
+                f"{best['seconds']['to_recovery_point']:.1f} s = {best['mb_per_second']['to_recovery_point']:.0f} MB/s "
+                f"(runs: {all_runs} s); zstd -1 -T1 {throughput['zstd']['mb_per_second']:.0f} MB/s; "
+                f"ratio **{throughput['ratio']:.2f}** (to the last batch stored {throughput['upload_ratio']:.2f})",
+                f"ratio >= {throughput['target_ratio']}",
+                throughput["target_met"],
+            )
         )
     delta = results.get("delta_efficiency")
     if delta:
@@ -40,19 +47,25 @@ def replication_markdown(results: dict[str, dict | None]) -> str:
         )
         rsync = delta["rounds"][0]["rsync"]
         rows.append(
-            f"| Delta cycle, {delta['changed_percent']}% of 4 KiB blocks changed: wire bytes / bytes changed "
-            f"(agent -> process server / process server -> hub) | {ours} (per round); rsync default blocks "
-            f"{rsync[0]['batch_and_checksums_ratio']:.2f}, rsync 4 KiB blocks "
-            f"{rsync[1]['batch_and_checksums_ratio']:.2f} "
-            f"| <= {delta['target_ratio']} | {verdict(delta['target_met'])} |"
+            replication_row(
+                f"Delta cycle, {delta['changed_percent']}% of 4 KiB blocks changed: wire bytes / bytes changed "
+                "(agent -> process server / process server -> hub)",
+                f"{ours} (per round); rsync default blocks {rsync[0]['batch_and_checksums_ratio']:.2f}, "
+                f"rsync 4 KiB blocks {rsync[1]['batch_and_checksums_ratio']:.2f}",
+                f"<= {delta['target_ratio']}",
+                delta["target_met"],
+            )
         )
     page = results.get("replicating_page")
     if page:
         spread = listed(page["worst_p95_ms_per_round"], 0)
         rows.append(
-            f"| Replicating servers page, {page['servers']:,} servers: worst variant's p95, server time | "
-            f"{min(page['worst_p95_ms_per_round']):.0f} ms (per round: {spread} ms) | p95 < "
-            f"{page['target_p95_ms']:.0f} ms | {verdict(page['target_met'])} |"
+            replication_row(
+                f"Replicating servers page, {page['servers']:,} servers: worst variant's p95, server time",
+                f"{min(page['worst_p95_ms_per_round']):.0f} ms (per round: {spread} ms)",
+                f"p95 < {page['target_p95_ms']:.0f} ms",
+                page["target_met"],
+            )
         )
     downtime = results.get("migration_downtime")
     if downtime:

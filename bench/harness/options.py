@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 
 
-def argument_parser(description: str) -> argparse.ArgumentParser:
-    """A parser with --json already on it; the script adds the options of what it measures."""
-    parser = argparse.ArgumentParser(description=description)
+def parse_with_json_option(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Add the --json option every benchmark has (last, where --help has always shown it), then parse argv."""
     parser.add_argument("--json", help="also write the figures to this file")
-    return parser
+    return parser.parse_args(argv)
 
 
 def within(value, lowest, highest):
