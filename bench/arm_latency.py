@@ -12,32 +12,26 @@ Target (from the issue): p95 server latency under 20 ms. Measured, not asserted.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 
-import benchhub
 import requests
+from harness.hub import ADMIN, resource_group_path, run_on_fresh_hub, server_ms
+from harness.machine import CpuWatch, wait_for_quiet
+from harness.options import parse_with_json_option, within
+from harness.report import format_cpu, format_row, summary, verdict
 
 TARGET_P95_SERVER_MS = 20.0
 API_VERSIONS = {"resource_group": "2025-04-01", "project": "2018-09-01-preview"}
-SERVER_TIMING = re.compile(r"\bapp;dur=([0-9.]+)")
 TIME_LIMIT_SECONDS = 600  # for the whole measurement, whatever the request count
 
 
 def paths() -> dict[str, str]:
-    group = f"/subscriptions/{benchhub.SUBSCRIPTION}/resourcegroups/{benchhub.RESOURCE_GROUP}"
+    group = resource_group_path()
     return {
         "resource_group": group,
         "project": f"{group}/providers/Microsoft.Migrate/migrateProjects/bench-project",
     }
-
-
-def server_ms(response: requests.Response) -> float:
-    match = SERVER_TIMING.search(response.headers.get("Server-Timing", ""))
-    if match is None:
-        raise RuntimeError(f"No Server-Timing app;dur= in {dict(response.headers)}")
-    return float(match.group(1))
 
 
 def measure(session: requests.Session, url: str, api_version: str, count: int, deadline: float) -> dict:
@@ -50,14 +44,17 @@ def measure(session: requests.Session, url: str, api_version: str, count: int, d
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise RuntimeError(f"GET {url} answered {response.status_code}: {response.text[:500]}")
-        server.append(server_ms(response))
+        hub_ms = server_ms(response.headers)
+        if hub_ms is None:
+            raise RuntimeError(f"No Server-Timing app;dur= in {dict(response.headers)}")
+        server.append(hub_ms)
         client.append(elapsed)
     return {"server": server, "client": client}
 
 
 def run(hub, *, count: int, warmup: int) -> dict:
     session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {hub.token(benchhub.ADMIN)}"
+    session.headers["Authorization"] = f"Bearer {hub.token(ADMIN)}"
     targets = paths()
     created = session.put(
         hub.url + targets["project"],
@@ -68,9 +65,9 @@ def run(hub, *, count: int, warmup: int) -> dict:
     if created.status_code not in (200, 201):
         raise RuntimeError(f"PUT project answered {created.status_code}: {created.text[:500]}")
 
-    quiet = benchhub.wait_for_quiet()
+    quiet = wait_for_quiet()
     deadline = time.monotonic() + TIME_LIMIT_SECONDS
-    watch = benchhub.CpuWatch(hub.process.pid)
+    watch = CpuWatch(hub.process.pid)
     results = {}
     for name, path in targets.items():
         url = hub.url + path
@@ -79,8 +76,8 @@ def run(hub, *, count: int, warmup: int) -> dict:
         results[name] = {
             "path": path,
             "api_version": API_VERSIONS[name],
-            "server_ms": benchhub.summary(samples["server"]),
-            "client_ms": benchhub.summary(samples["client"]),
+            "server_ms": summary(samples["server"]),
+            "client_ms": summary(samples["client"]),
         }
     cpu = watch.stop()
     session.close()
@@ -106,12 +103,11 @@ def report(result: dict) -> str:
     ]
     for name, data in result["resources"].items():
         lines.append(f" {name}: GET {data['path']}?api-version={data['api_version']}")
-        lines.append(benchhub.format_row("server (Server-Timing app;dur)", data["server_ms"]))
-        lines.append(benchhub.format_row("client round trip", data["client_ms"]))
-    lines.append(benchhub.format_cpu(result["cpu"]))
-    verdict = "met" if result["target_met"] else "MISSED"
+        lines.append(format_row("server (Server-Timing app;dur)", data["server_ms"]))
+        lines.append(format_row("client round trip", data["client_ms"]))
+    lines.append(format_cpu(result["cpu"]))
     lines.append(
-        f" Target p95 server latency < {result['target_p95_server_ms']:.0f} ms: {verdict} "
+        f" Target p95 server latency < {result['target_p95_server_ms']:.0f} ms: {verdict(result['target_met'])} "
         f"(worst p95 {result['worst_p95_server_ms']:.2f} ms)"
     )
     return "\n".join(lines)
@@ -121,11 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000, help="measured GETs per resource (max 10000)")
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured GETs per resource first")
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args(argv)
-    count, warmup = min(max(args.requests, 1), 10_000), min(max(args.warmup, 0), 1000)
-
-    return benchhub.measure_on_fresh_hub(run, report, args.json, count=count, warmup=warmup)
+    args = parse_with_json_option(parser, argv)
+    count, warmup = within(args.requests, 1, 10_000), within(args.warmup, 0, 1000)
+    return run_on_fresh_hub(run, report, args.json, count=count, warmup=warmup)
 
 
 if __name__ == "__main__":

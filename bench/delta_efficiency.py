@@ -28,16 +28,15 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import benchhub
-import replication_setup as setup
+from harness.hub import run_on_fresh_hub
+from harness.options import parse_with_json_option, within
+from harness.replication import MIB, cycle_env, cycle_lines, replicating_server
+from harness.report import verdict
 
 from tests.disk_images import BLOCK, change_blocks, sha256_of, write_realistic_image
 from tests.replication_rig import enable_replication
@@ -123,7 +122,7 @@ def one_round(rig, relay, database, image: Path, workdir: Path, changed_percent:
     changed_bytes = count * BLOCK
     agent_bytes = after_agent - before_agent
     hub_bytes = disk_of(after_state)["transferredBytes"] - before_hub
-    cycles = [line for line in setup.cycle_lines(rig) if before_cycle < line["cycle"] <= cycle]
+    cycles = [line for line in cycle_lines(rig) if before_cycle < line["cycle"] <= cycle]
     print(
         f"  {count} blocks changed ({changed_bytes:,} B); agent -> process server {agent_bytes:,} B "
         f"({agent_bytes / changed_bytes:.3f}x), process server -> hub {hub_bytes:,} B "
@@ -159,11 +158,10 @@ def one_round(rig, relay, database, image: Path, workdir: Path, changed_percent:
 
 def run(hub, *, workdir: Path, size: int, changed_percent: float, rounds: int) -> dict:
     image = workdir / "disk0.img"
-    print(f"Writing a {size // setup.MIB} MiB image with realistic content...", flush=True)
+    print(f"Writing a {size // MIB} MiB image with realistic content...", flush=True)
     write_realistic_image(image, size, seed=IMAGE_SEED)
-    rig, relay = setup.rig_for_image(hub, workdir / "rig", image, cycle_seconds=CYCLE_SECONDS, relay=True)
-    database = setup.HubDatabase(hub)
-    try:
+    with replicating_server(hub, workdir / "rig", image, cycle_seconds=CYCLE_SECONDS, relay=True) as server:
+        rig, relay, database = server
         print("Initial replication...", flush=True)
         enable_replication(rig)
         # The initial cycle, then a first delta cycle: from then on the agent idles between cycles.
@@ -172,12 +170,6 @@ def run(hub, *, workdir: Path, size: int, changed_percent: float, rounds: int) -
         for index in range(rounds):
             print(f"Round {index + 1} of {rounds}: changing {changed_percent}% of the blocks...", flush=True)
             measured.append(one_round(rig, relay, database, image, workdir, changed_percent, seed=100 + index))
-    except BaseException:
-        print(f"--- the agent's log, last lines:\n{setup.agent_log_tail(rig)}", file=sys.stderr)
-        raise
-    finally:
-        database.close()
-        setup.stop_rig(rig, relay)
     worst = max(max(result["ratio"].values()) for result in measured)
     return {
         "benchmark": "delta_efficiency",
@@ -194,7 +186,7 @@ def run(hub, *, workdir: Path, size: int, changed_percent: float, rounds: int) -
 
 def report(result: dict) -> str:
     lines = [
-        f"Delta replication efficiency, {result['image_bytes'] // setup.MIB} MiB image, "
+        f"Delta replication efficiency, {result['image_bytes'] // MIB} MiB image, "
         f"{result['changed_percent']}% of 4 KiB blocks changed per round (cycle every {result['cycle_seconds']} s):"
     ]
     for index, round_result in enumerate(result["rounds"], 1):
@@ -218,9 +210,8 @@ def report(result: dict) -> str:
                 f"{rsync['batch_and_checksums_ratio']:.2f}x; literal data {rsync['literal_bytes']:,} B; "
                 f"{rsync['seconds']} s"
             )
-    verdict = "met" if result["target_met"] else "MISSED"
     lines.append(
-        f" Target wire bytes / bytes changed <= {result['target_ratio']}: {verdict} "
+        f" Target wire bytes / bytes changed <= {result['target_ratio']}: {verdict(result['target_met'])} "
         f"(worst hop and round {result['worst_ratio']:.3f})"
     )
     return "\n".join(lines)
@@ -231,28 +222,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mib", type=int, default=2048, help="image size (64 to 8192 MiB)")
     parser.add_argument("--changed-percent", type=float, default=1.0, help="blocks changed per round (0.01 to 20)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of change and replication (1 to 5)")
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args(argv)
-    size = min(max(args.size_mib, 64), 8192) * setup.MIB
-    changed_percent = min(max(args.changed_percent, 0.01), 20.0)
-    rounds = min(max(args.rounds, 1), 5)
-
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    workdir = Path(tempfile.mkdtemp(prefix="migratehub-bench-delta-"))
-    hub = None
-    failed = True
-    try:
-        print(f"Starting a hub (PostgreSQL + Redis, REPLICATION_CYCLE_SECONDS={CYCLE_SECONDS})...", flush=True)
-        hub = setup.start_replication_hub(CYCLE_SECONDS)
-        result = run(hub, workdir=workdir, size=size, changed_percent=changed_percent, rounds=rounds)
-        failed = False
-    finally:
-        if hub is not None:
-            benchhub.stop_hub(hub, failed=failed)
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(report(result))
-    benchhub.write_json(args.json, result)
-    return 0
+    args = parse_with_json_option(parser, argv)
+    return run_on_fresh_hub(
+        run,
+        report,
+        args.json,
+        announcement=f"Starting a hub (PostgreSQL + Redis, REPLICATION_CYCLE_SECONDS={CYCLE_SECONDS})...",
+        extra_env=cycle_env(CYCLE_SECONDS),
+        workdir_prefix="migratehub-bench-delta-",
+        size=within(args.size_mib, 64, 8192) * MIB,
+        changed_percent=within(args.changed_percent, 0.01, 20.0),
+        rounds=within(args.rounds, 1, 5),
+    )
 
 
 if __name__ == "__main__":

@@ -27,17 +27,17 @@ No target is set for this figure by the issue; it is reported. Measured, not ass
 from __future__ import annotations
 
 import argparse
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import benchhub
-import replication_setup as setup
 from azure.mgmt.recoveryservicessiterecovery import models as asr_models
+from harness.hub import run_on_fresh_hub
+from harness.machine import CpuWatch, wait_for_quiet
+from harness.options import parse_with_json_option, within
+from harness.replication import GIB, MIB, POLL_SECONDS, cycle_env, cycle_lines, replicating_server
+from harness.report import format_cpu
 
 from tests.disk_images import BLOCK, change_blocks, sha256_of, write_realistic_image
 from tests.replication_rig import CONTAINER, FABRIC, RG, enable_replication
@@ -87,20 +87,19 @@ def one_run(hub, workdir: Path, source: Path, churn_bytes: int, seed: int) -> di
     workdir.mkdir(parents=True, exist_ok=True)
     image = workdir / "disk0.img"
     subprocess.run(["cp", "--sparse=always", str(source), str(image)], check=True, timeout=600)
-    rig, relay = setup.rig_for_image(hub, workdir / "rig", image, cycle_seconds=IDLE_CYCLE_SECONDS, relay=True)
-    database = setup.HubDatabase(hub)
-    try:
+    with replicating_server(hub, workdir / "rig", image, cycle_seconds=IDLE_CYCLE_SECONDS, relay=True) as server:
+        rig, relay, database = server
         print("  initial replication...", flush=True)
         enable_replication(rig)
         database.wait_for_point(rig.item_id, 1, INITIAL_SECONDS)
         count = churn_bytes // BLOCK
-        print(f"  writing {count:,} changed blocks ({churn_bytes / setup.GIB:.2f} GiB)...", flush=True)
+        print(f"  writing {count:,} changed blocks ({churn_bytes / GIB:.2f} GiB)...", flush=True)
         change_blocks(image, count, seed=seed)
         image_sha256 = sha256_of(image)
         before = database.counters(rig.item_id)
         before_agent, _, _ = relay.counted()
-        benchhub.wait_for_quiet()
-        watch = benchhub.CpuWatch(hub.process.pid, rig.appliance.process.pid, rig.agent_pid())
+        wait_for_quiet()
+        watch = CpuWatch(hub.process.pid, rig.appliance.process.pid, rig.agent_pid())
 
         print("  Migrate with shutdown...", flush=True)
         migrate = asr_models.MigrateInput(
@@ -120,7 +119,7 @@ def one_run(hub, workdir: Path, source: Path, churn_bytes: int, seed: int) -> di
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"The Migrate job did not end within {MIGRATE_SECONDS} s: {job}")
-            time.sleep(setup.POLL_SECONDS)
+            time.sleep(POLL_SECONDS)
         cpu = watch.stop()
         if job["state"] != "Succeeded":
             raise RuntimeError(f"The Migrate job {job['state']}: {job['errors']}")
@@ -129,13 +128,13 @@ def one_run(hub, workdir: Path, source: Path, churn_bytes: int, seed: int) -> di
         after_agent, _, _ = relay.counted()
         final_cycle = job["input"].get("final_cycle")
         (vm_disk,) = job["input"]["vm"]["disks"]
-        final_lines = [line for line in setup.cycle_lines(rig) if line["cycle"] == final_cycle]
+        final_lines = [line for line in cycle_lines(rig) if line["cycle"] == final_cycle]
         steps = {
             step["name"]: round(step["ended_at"] - step["started_at"], 2)
             for step in job["steps"]
             if step["started_at"] and step["ended_at"]
         }
-        return {
+        result = {
             "churn_bytes": count * BLOCK,
             "blocks_changed": count,
             "seconds": {
@@ -162,18 +161,14 @@ def one_run(hub, workdir: Path, source: Path, churn_bytes: int, seed: int) -> di
             "vm_disk_matches_image": vm_disk["vmDiskSha256"] == image_sha256 == vm_disk["sourceSha256"],
             "cpu_machine": cpu,
         }
-    except BaseException:
-        print(f"--- the agent's log, last lines:\n{setup.agent_log_tail(rig)}", file=sys.stderr)
-        raise
-    finally:
-        database.close()
-        setup.stop_rig(rig, relay)
-        image.unlink(missing_ok=True)
+    # The next run writes an image of its own: give back this one's space now.
+    image.unlink(missing_ok=True)
+    return result
 
 
 def run(hub, *, workdir: Path, size: int, churn: int, runs: int) -> dict:
     source = workdir / "source.img"
-    print(f"Writing a {size // setup.MIB} MiB image with realistic content...", flush=True)
+    print(f"Writing a {size // MIB} MiB image with realistic content...", flush=True)
     write_realistic_image(source, size, seed=IMAGE_SEED)
     measured = []
     for index in range(runs):
@@ -202,8 +197,8 @@ def run(hub, *, workdir: Path, size: int, churn: int, runs: int) -> dict:
 
 def report(result: dict) -> str:
     lines = [
-        f"Planned migration downtime: {result['image_bytes'] // setup.MIB} MiB image, "
-        f"{result['churn_bytes'] / setup.GIB:.2f} GiB changed since the last cycle (agent cycle "
+        f"Planned migration downtime: {result['image_bytes'] // MIB} MiB image, "
+        f"{result['churn_bytes'] / GIB:.2f} GiB changed since the last cycle (agent cycle "
         f"{result['agent_cycle_seconds']} s), Migrate with shutdown through the SDK:"
     ]
     for index, run in enumerate(result["runs"], 1):
@@ -221,7 +216,7 @@ def report(result: dict) -> str:
             f"block data {sync['block_data_bytes']:,} B",
             f"   VM disk SHA-256 {run['vm_disk_sha256'][:16]}..., source's (marker) {run['source_sha256'][:16]}..., "
             f"image's {run['image_sha256'][:16]}...: {'all equal' if run['vm_disk_matches_image'] else 'DIFFERENT'}",
-            benchhub.format_cpu(run["cpu_machine"]),
+            format_cpu(run["cpu_machine"]),
         ]
     spread = ", ".join(f"{value:.1f}" for value in result["downtime_seconds"])
     lines.append(
@@ -236,28 +231,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mib", type=int, default=2048, help="image size (256 to 8192 MiB)")
     parser.add_argument("--churn-mib", type=int, default=1024, help="changed since the last cycle (at most half)")
     parser.add_argument("--runs", type=int, default=2, help="migrations measured, each of a new server (1 to 5)")
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args(argv)
-    size = min(max(args.size_mib, 256), 8192) * setup.MIB
-    churn = min(max(args.churn_mib, 1), size // setup.MIB // 2) * setup.MIB
-    runs = min(max(args.runs, 1), 5)
-
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    workdir = Path(tempfile.mkdtemp(prefix="migratehub-bench-downtime-"))
-    hub = None
-    failed = True
-    try:
-        print("Starting a hub (PostgreSQL + Redis, daphne + Celery worker)...", flush=True)
-        hub = setup.start_replication_hub(IDLE_CYCLE_SECONDS)
-        result = run(hub, workdir=workdir, size=size, churn=churn, runs=runs)
-        failed = False
-    finally:
-        if hub is not None:
-            benchhub.stop_hub(hub, failed=failed)
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(report(result))
-    benchhub.write_json(args.json, result)
-    return 0
+    args = parse_with_json_option(parser, argv)
+    size = within(args.size_mib, 256, 8192) * MIB
+    return run_on_fresh_hub(
+        run,
+        report,
+        args.json,
+        extra_env=cycle_env(IDLE_CYCLE_SECONDS),
+        workdir_prefix="migratehub-bench-downtime-",
+        size=size,
+        churn=within(args.churn_mib, 1, size // MIB // 2) * MIB,
+        runs=within(args.runs, 1, 5),
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,12 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import benchhub
+from harness.hub import ADMIN, CHROMIUM_ARGS, RESOURCE_GROUP, SUBSCRIPTION, run_on_fresh_hub
+from harness.machine import CpuWatch, wait_for_quiet
+from harness.options import parse_with_json_option, within
+from harness.report import format_cpu, format_row, summary, verdict
+
+from tests.hubs import DEMO_PASSWORD
 
 TARGET_P95_MS = 300.0
 PER_JOB_TIMEOUT_MS = 30_000
@@ -99,12 +104,12 @@ class DjangoSide:
         from projects.services import AddToolsRequest, add_tools_start
 
         assert not connection.in_atomic_block
-        user = User.objects.get(email=benchhub.ADMIN)
+        user = User.objects.get(email=ADMIN)
         job = add_tools_start(
             user=user,
             request=AddToolsRequest(
-                subscription=Subscription.objects.get(pk=benchhub.SUBSCRIPTION),
-                resource_group_name=benchhub.RESOURCE_GROUP,
+                subscription=Subscription.objects.get(pk=SUBSCRIPTION),
+                resource_group_name=RESOURCE_GROUP,
                 create_resource_group=False,
                 project_name=project_name,
                 location="westeurope",
@@ -130,8 +135,8 @@ class DjangoSide:
 
 def sign_in(page, hub) -> None:
     page.goto(hub.url + "/signin/")
-    page.get_by_label("Email, phone, or Skype").fill(benchhub.ADMIN)
-    page.get_by_label("Password").fill(benchhub.hubs.DEMO_PASSWORD)
+    page.get_by_label("Email, phone, or Skype").fill(ADMIN)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(hub.url + "/")
 
@@ -153,7 +158,7 @@ def run(hub, *, jobs: int, warmup: int) -> dict:
     deadline = time.monotonic() + TIME_LIMIT_SECONDS
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=benchhub.CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page()
                 sign_in(page, hub)
@@ -161,8 +166,8 @@ def run(hub, *, jobs: int, warmup: int) -> dict:
                 page.wait_for_function("() => document.body.dataset.live === 'connected'", timeout=20_000)
                 page.evaluate(OBSERVER_JS)
                 skews.append(clock_skew_ms(page))
-                quiet = benchhub.wait_for_quiet()
-                watch = benchhub.CpuWatch(hub.process.pid)
+                quiet = wait_for_quiet()
+                watch = CpuWatch(hub.process.pid)
                 for index in range(warmup + jobs):
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"Time limit reached after {index} jobs")
@@ -191,7 +196,7 @@ def run(hub, *, jobs: int, warmup: int) -> dict:
     finally:
         django_side.close()
 
-    stats = benchhub.summary(latencies)
+    stats = summary(latencies)
     return {
         "benchmark": "notify_latency",
         "jobs": jobs,
@@ -200,8 +205,8 @@ def run(hub, *, jobs: int, warmup: int) -> dict:
         "target_p95_ms": TARGET_P95_MS,
         "target_met": stats["p95"] < TARGET_P95_MS,
         "latency_ms": stats,
-        "job_queue_ms": benchhub.summary(queue_ms),
-        "job_run_ms": benchhub.summary(run_ms),
+        "job_queue_ms": summary(queue_ms),
+        "job_run_ms": summary(run_ms),
         "page_clock_minus_bench_clock_ms": skews,
         "cpu": cpu,
         "quiet_wait": quiet,
@@ -210,18 +215,18 @@ def run(hub, *, jobs: int, warmup: int) -> dict:
 
 
 def report(result: dict) -> str:
-    verdict = "met" if result["target_met"] else "MISSED"
     skew = ", ".join(f"{value:+.2f}" for value in result["page_clock_minus_bench_clock_ms"])
     return "\n".join(
         [
             f"Job finished in the worker -> notification in the browser, {result['jobs']} Add tools jobs one at a "
             f"time after {result['warmup_jobs']} warm-up (DEBUG={result['debug']}):",
-            benchhub.format_row("Job.ended_at -> page DOM", result["latency_ms"]),
-            benchhub.format_row("(job queued: created -> started)", result["job_queue_ms"]),
-            benchhub.format_row("(job ran: started -> ended)", result["job_run_ms"]),
-            benchhub.format_cpu(result["cpu"]),
+            format_row("Job.ended_at -> page DOM", result["latency_ms"]),
+            format_row("(job queued: created -> started)", result["job_queue_ms"]),
+            format_row("(job ran: started -> ended)", result["job_run_ms"]),
+            format_cpu(result["cpu"]),
             f"  page clock - bench clock, before and after: {skew} ms (uncertainty: one evaluate round trip)",
-            f" Target p95 < {result['target_p95_ms']:.0f} ms: {verdict} (p95 {result['latency_ms']['p95']:.2f} ms)",
+            f" Target p95 < {result['target_p95_ms']:.0f} ms: {verdict(result['target_met'])} "
+            f"(p95 {result['latency_ms']['p95']:.2f} ms)",
         ]
     )
 
@@ -230,11 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Job finished -> notification in the browser latency.")
     parser.add_argument("--jobs", type=int, default=50, help="measured jobs (max 500)")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured jobs first")
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args(argv)
-    jobs, warmup = min(max(args.jobs, 1), 500), min(max(args.warmup, 0), 20)
-
-    return benchhub.measure_on_fresh_hub(run, report, args.json, jobs=jobs, warmup=warmup)
+    args = parse_with_json_option(parser, argv)
+    jobs, warmup = within(args.jobs, 1, 500), within(args.warmup, 0, 20)
+    return run_on_fresh_hub(run, report, args.json, jobs=jobs, warmup=warmup)
 
 
 if __name__ == "__main__":

@@ -31,15 +31,28 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import benchhub
-import replication_setup as setup
+from harness.hub import run_on_fresh_hub
+from harness.machine import CpuWatch, wait_for_quiet
+from harness.options import parse_with_json_option, within
+from harness.profiler import Profiler, format_profile
+from harness.reference_tools import megabytes_per_second, zstd_compressed_bytes, zstd_seconds
+from harness.replication import (
+    MIB,
+    POLL_SECONDS,
+    cpu_by_process,
+    cycle_env,
+    cycle_lines,
+    format_cpu_by_process,
+    profiled_pids,
+    replicating_server,
+    watch_new_backends,
+    watch_processes,
+)
+from harness.report import format_cpu, verdict
 
 from tests.disk_images import sha256_of, write_realistic_image
 from tests.replication_rig import enable_replication
@@ -52,15 +65,14 @@ TIME_LIMIT_SECONDS = 900
 
 
 def one_run(hub, workdir: Path, image: Path, image_sha256: str, *, relay: bool, profile: Path | None) -> dict:
-    rig, counting = setup.rig_for_image(hub, workdir, image, cycle_seconds=IDLE_CYCLE_SECONDS, relay=relay)
-    database = setup.HubDatabase(hub)
-    try:
-        monitor = setup.watch_processes(hub, rig, database)
+    with replicating_server(hub, workdir, image, cycle_seconds=IDLE_CYCLE_SECONDS, relay=relay) as server:
+        rig, counting, database = server
+        monitor = watch_processes(hub, rig, database)
         monitor.watch("bench (relay, poller)", os.getpid())
-        quiet = benchhub.wait_for_quiet()
-        setup.watch_new_backends(monitor, database)
-        machine = benchhub.CpuWatch(hub.process.pid, rig.appliance.process.pid, rig.agent_pid())
-        profiler = setup.Profiler(profile / workdir.name, setup.profiled_pids(monitor)) if profile else None
+        quiet = wait_for_quiet()
+        watch_new_backends(monitor, database)
+        machine = CpuWatch(hub.process.pid, rig.appliance.process.pid, rig.agent_pid())
+        profiler = Profiler(profile / workdir.name, profiled_pids(monitor)) if profile else None
         started_wall, started = time.time(), time.monotonic()
         enable_replication(rig)
         enabled_wall = time.time()
@@ -73,9 +85,9 @@ def one_run(hub, workdir: Path, image: Path, image_sha256: str, *, relay: bool, 
             if time.monotonic() > deadline:
                 raise RuntimeError(f"No recovery point within {TIME_LIMIT_SECONDS} s: {counters}")
             if time.monotonic() >= next_refresh:
-                setup.watch_new_backends(monitor, database)
+                watch_new_backends(monitor, database)
                 next_refresh += 2
-            time.sleep(setup.POLL_SECONDS)
+            time.sleep(POLL_SECONDS)
         finished = time.monotonic()
         profiled = profiler.stop() if profiler else None
         monitor.sample()
@@ -86,7 +98,7 @@ def one_run(hub, workdir: Path, image: Path, image_sha256: str, *, relay: bool, 
         agent_up, agent_down, _ = counting.counted() if counting else (None, None, None)
         state = rig.replica(sha256=True)
         (disk,) = state["disks"]
-        cycles = setup.cycle_lines(rig)
+        cycles = cycle_lines(rig)
         size = image.stat().st_size
         to_point = point_wall - started_wall
         to_last_stored = last_stored_wall - started_wall
@@ -102,8 +114,8 @@ def one_run(hub, workdir: Path, image: Path, image_sha256: str, *, relay: bool, 
                 "agent_full_cycle": next((line["seconds"] for line in cycles if line["cycle"] == 1), None),
             },
             "mb_per_second": {
-                "to_recovery_point": round(setup.megabytes_per_second(size, to_point), 1),
-                "upload_to_last_batch_stored": round(setup.megabytes_per_second(size, to_last_stored), 1),
+                "to_recovery_point": round(megabytes_per_second(size, to_point), 1),
+                "upload_to_last_batch_stored": round(megabytes_per_second(size, to_last_stored), 1),
             },
             "wire_bytes": {
                 "agent_to_process_server": agent_up,
@@ -114,29 +126,23 @@ def one_run(hub, workdir: Path, image: Path, image_sha256: str, *, relay: bool, 
             },
             "replica_sha256_matches": disk["sha256"] == image_sha256,
             "agent_cycles": cycles,
-            "cpu_by_process": setup.cpu_by_process(monitor, started, min(window_end, finished)),
+            "cpu_by_process": cpu_by_process(monitor, started, min(window_end, finished)),
             "cpu_machine": cpu_machine,
             "profile": profiled,
             "quiet_wait": quiet,
         }
-    except BaseException:
-        print(f"--- the agent's log, last lines:\n{setup.agent_log_tail(rig)}", file=sys.stderr)
-        raise
-    finally:
-        database.close()
-        setup.stop_rig(rig, counting)
 
 
 def run(hub, *, workdir: Path, size: int, runs: int, relay: bool, profile: Path | None) -> dict:
     image = workdir / "disk0.img"
-    print(f"Writing a {size // setup.MIB} MiB image with realistic content...", flush=True)
+    print(f"Writing a {size // MIB} MiB image with realistic content...", flush=True)
     write_realistic_image(image, size, seed=IMAGE_SEED)
     image_sha256 = sha256_of(image)
     measured = []
     zstd_timings = []
     for index in range(runs):
-        benchhub.wait_for_quiet()
-        zstd_timings += setup.zstd_seconds(image)
+        wait_for_quiet()
+        zstd_timings += zstd_seconds(image)
         print(f"  zstd -1 -T1: {', '.join(f'{t:.2f} s' for t in zstd_timings[-3:])}", flush=True)
         print(f"Run {index + 1} of {runs}: replicating the image...", flush=True)
         result = one_run(hub, workdir / f"run{index + 1}", image, image_sha256, relay=relay, profile=profile)
@@ -149,7 +155,7 @@ def run(hub, *, workdir: Path, size: int, runs: int, relay: bool, profile: Path 
         )
         measured.append(result)
     zstd_best = min(zstd_timings)
-    zstd_mbps = setup.megabytes_per_second(size, zstd_best)
+    zstd_mbps = megabytes_per_second(size, zstd_best)
     best = max(measured, key=lambda result: result["mb_per_second"]["to_recovery_point"])
     ratio = best["mb_per_second"]["to_recovery_point"] / zstd_mbps
     return {
@@ -162,7 +168,7 @@ def run(hub, *, workdir: Path, size: int, runs: int, relay: bool, profile: Path 
             "seconds": [round(t, 3) for t in zstd_timings],
             "best_seconds": round(zstd_best, 3),
             "mb_per_second": round(zstd_mbps, 1),
-            "compressed_bytes": setup.zstd_compressed_bytes(image),
+            "compressed_bytes": zstd_compressed_bytes(image),
         },
         "runs": measured,
         "best_run": measured.index(best) + 1,
@@ -174,7 +180,7 @@ def run(hub, *, workdir: Path, size: int, runs: int, relay: bool, profile: Path 
 
 
 def report(result: dict) -> str:
-    size_mib = result["image_bytes"] // setup.MIB
+    size_mib = result["image_bytes"] // MIB
     zstd = result["zstd"]
     lines = [
         f"Initial replication throughput, one {size_mib} MiB image (realistic content, seed {result['image_seed']}):",
@@ -196,13 +202,13 @@ def report(result: dict) -> str:
             f"   wire: agent -> process server {agent}, process server -> hub {wire['process_server_to_hub']:,} B "
             f"in {wire['batches']} batches, block data {wire['block_data']:,} B",
         ]
-        lines += setup.format_cpu_by_process(run["cpu_by_process"], seconds["to_recovery_point"])
-        lines.append(benchhub.format_cpu(run["cpu_machine"]))
+        lines += format_cpu_by_process(run["cpu_by_process"], seconds["to_recovery_point"])
+        lines.append(format_cpu(run["cpu_machine"]))
         if run["profile"]:
-            lines += setup.format_profile(run["profile"])
-    verdict = "met" if result["target_met"] else "MISSED"
+            lines += format_profile(run["profile"])
     lines.append(
-        f" Target ours ÷ zstd >= {result['target_ratio']}: {verdict} (best run {result['best_run']}: "
+        f" Target ours ÷ zstd >= {result['target_ratio']}: {verdict(result['target_met'])} "
+        f"(best run {result['best_run']}: "
         f"{result['ratio']:.2f} to the recovery point, {result['upload_ratio']:.2f} to the last batch stored)"
     )
     return "\n".join(lines)
@@ -219,27 +225,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="sample the processes with py-spy (pip install py-spy into the venv), keeping its stacks in DIR",
     )
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args(argv)
-    size = min(max(args.size_mib, 64), 8192) * setup.MIB
-    runs = min(max(args.runs, 1), 5)
-
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    workdir = Path(tempfile.mkdtemp(prefix="migratehub-bench-throughput-"))
-    hub = None
-    failed = True
-    try:
-        print("Starting a hub (PostgreSQL + Redis, daphne + Celery worker)...", flush=True)
-        hub = setup.start_replication_hub(IDLE_CYCLE_SECONDS)
-        result = run(hub, workdir=workdir, size=size, runs=runs, relay=not args.no_relay, profile=args.profile)
-        failed = False
-    finally:
-        if hub is not None:
-            benchhub.stop_hub(hub, failed=failed)
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(report(result))
-    benchhub.write_json(args.json, result)
-    return 0
+    args = parse_with_json_option(parser, argv)
+    return run_on_fresh_hub(
+        run,
+        report,
+        args.json,
+        extra_env=cycle_env(IDLE_CYCLE_SECONDS),
+        workdir_prefix="migratehub-bench-throughput-",
+        size=within(args.size_mib, 64, 8192) * MIB,
+        runs=within(args.runs, 1, 5),
+        relay=not args.no_relay,
+        profile=args.profile,
+    )
 
 
 if __name__ == "__main__":
