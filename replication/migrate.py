@@ -29,7 +29,7 @@ from jobs.scenarios import JobStepError, JobStepWaiting, Scenario, Step, registe
 from jobs.services import job_start
 from projects import access
 from projects.models import VirtualNetwork
-from replication import data_path
+from replication import apply_lease, replica_files, uploads
 from replication.jobs import push_job_item
 from replication.models import (
     ManagedDisk,
@@ -273,7 +273,7 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
             recommended_action="Choose another virtual network, then retry.",
         )
     owner = f"job-{job.pk}"
-    if not data_path.lease_take(item.pk, owner):
+    if not apply_lease.lease_take(item.pk, owner):
         raise JobStepWaiting("The replica is being updated; waiting for it to reach a recovery point.")
     try:
         point = _latest_whole_point(item)
@@ -283,7 +283,7 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
         built = []
         for disk in item.disks.filter(included=True):
             target = disks_dir / f"{disk.disk_id}.vhd"
-            replica = data_path.replica_path(disk)
+            replica = replica_files.replica_path(disk)
             if replica.exists():
                 sparse_copy(replica, target, disk.size_bytes)
             else:
@@ -294,12 +294,12 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
                 (
                     disk,
                     file_sha256(target) if disk.size_bytes <= SHA256_LIMIT_BYTES else "",
-                    data_path.file_content_digest(target, disk.size_bytes),
+                    replica_files.file_content_digest(target, disk.size_bytes),
                 )
             )
     finally:
-        data_path.lease_drop(item.pk, owner)
-        data_path.request_apply(item.pk)  # whatever arrived meanwhile
+        apply_lease.lease_drop(item.pk, owner)
+        uploads.request_apply(item.pk)  # whatever arrived meanwhile
     try:
         return _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built)
     except IntegrityError:
