@@ -5,16 +5,14 @@ batches it holds, and forgets points older than the replication policy keeps.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from hub import clock
 from replication.models import MigrationItem, MigrationState, RecoveryPoint, ReplicationBatch
+from replication.replica_files import batches_delete
 from replication.uploads import push_item
 
 
@@ -73,10 +71,6 @@ def recovery_point_record(item: MigrationItem) -> None:
 def _prune(item: MigrationItem, cycle: int) -> None:
     """Batches up to a recorded point are in the replica: the cache storage account lets them go. Old
     recovery points beyond the policy's history are forgotten (only the replica's latest is buildable)."""
-    applied = ReplicationBatch.objects.filter(disk__item=item, cycle__lte=cycle, applied_at__isnull=False)
-    for blob_name in applied.values_list("blob_name", flat=True):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(settings.REPLICATION_DIR / blob_name)
-    applied.delete()
+    batches_delete(ReplicationBatch.objects.filter(disk__item=item, cycle__lte=cycle, applied_at__isnull=False))
     horizon = clock.now() - timedelta(minutes=item.policy.recovery_point_history_minutes)
     item.recovery_points.filter(recorded_at__lt=horizon).exclude(cycle=cycle).delete()

@@ -3,6 +3,7 @@
 The cache storage account holds uploaded batches (`blob_path`); each protected disk has one replica
 (`replica_path`), and a full cycle builds a fresh one beside it (`building_path`). The digest is the one
 docs/replication-protocol.md defines; the agent has its own copy in replication/agent/agent/blocks.py.
+Replicas are sparse files: reading one (digest, copy) walks only its data extents.
 """
 
 from __future__ import annotations
@@ -75,10 +76,52 @@ def blob_path(disk: ProtectedDisk, sequence: int, account: str) -> Path:
     return settings.REPLICATION_DIR / "storage" / account / str(disk.item_id) / str(disk.pk) / f"{sequence:012d}.batch"
 
 
+def replicas_dir(item_id) -> Path:
+    return settings.REPLICATION_DIR / "replicas" / str(item_id)
+
+
 def replica_path(disk: ProtectedDisk) -> Path:
-    return settings.REPLICATION_DIR / "replicas" / str(disk.item_id) / f"{disk.pk}.img"
+    return replicas_dir(disk.item_id) / f"{disk.pk}.img"
+
+
+def batches_delete(batches) -> None:
+    """Delete batch rows (a queryset) and their blobs in the cache storage account."""
+    for blob_name in batches.values_list("blob_name", flat=True):
+        (settings.REPLICATION_DIR / blob_name).unlink(missing_ok=True)
+    batches.delete()
 
 
 def building_path(disk: ProtectedDisk) -> Path:
     """A full cycle's replica under construction; it replaces the replica at the cycle's marker."""
     return replica_path(disk).with_suffix(".building")
+
+
+def sparse_copy(source: Path, target: Path, size: int) -> None:
+    """Copy only the source's data extents (a sparse 2 TB replica costs its data)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(source, "rb") as reader, open(target, "wb") as writer:
+        writer.truncate(size)
+        descriptor, offset = reader.fileno(), 0
+        end = min(size, os.fstat(descriptor).st_size)
+        while offset < end:
+            try:
+                start = os.lseek(descriptor, offset, os.SEEK_DATA)
+            except OSError:
+                break
+            stop = min(end, os.lseek(descriptor, start, os.SEEK_HOLE))
+            position = start
+            while position < stop:
+                chunk = os.pread(descriptor, min(8 * 1024 * 1024, stop - position), position)
+                os.pwrite(writer.fileno(), chunk, position)
+                position += len(chunk)
+            offset = stop
+        writer.flush()
+        os.fsync(writer.fileno())
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(8 * 1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
