@@ -16,9 +16,9 @@ from django.db import transaction
 from hub import clock
 from hub.arm.errors import ArmError
 from jobs.models import Job
-from jobs.services import job_start
 from projects import access
 from projects.models import VirtualNetwork
+from projects.services import job_start_in_group
 from replication import migrate_jobs  # noqa: F401 (importing the verbs registers the scenarios they start)
 from replication.models import MigrationItem, MigrationState, TestMigrateState
 from replication.replica_files import file_sha256 as file_sha256  # the replica command uses it from here
@@ -49,17 +49,14 @@ def _claim(item: MigrationItem, operation: str, **update) -> MigrationItem:
 
 
 def _start(user, item: MigrationItem, scenario: str, job_input: dict, link: str) -> Job:
-    project = item.project
-    job = job_start(
+    job = job_start_in_group(
+        user=user,
+        group=item.project.resource_group,
         scenario_name=scenario,
-        subscription=project.subscription,
-        resource_group_name=project.resource_group.name,
         target_object_id=str(item.pk),
         target_object_name=item.target_vm_name,
         target_instance_type="ProtectionEntity",
         job_input={"item_id": str(item.pk), **job_input},
-        created_by=user,
-        notify=True,
         link=link,
     )
     MigrationItem.objects.filter(pk=item.pk).update(current_job=job)
