@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from hub.arm.errors import ArmError
 from hub.arm.views import validated
-from replication import data_path, keyvault, services
+from replication import keyvault, services, uploads
 from replication.keys import registration_key_verify
 
 
@@ -93,12 +93,12 @@ class HeartbeatView(ApplianceApiView):
         )
         if isinstance(body.get("agents"), list):
             services.agents_report(appliance, body["agents"])
-        data_path.apply_stalled(appliance)
+        uploads.apply_stalled(appliance)
         return Response(
             {
                 "state": appliance.state,
                 "receivedAt": appliance.last_heartbeat_at.isoformat(),
-                "replication": data_path.replication_instructions(appliance),
+                "replication": uploads.replication_instructions(appliance),
             }
         )
 
@@ -172,8 +172,8 @@ class BatchParser(BaseParser):
     media_type = "application/octet-stream"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = stream.read(data_path.MAX_UPLOAD_BYTES + 1) if stream is not None else b""
-        if len(data) > data_path.MAX_UPLOAD_BYTES:
+        data = stream.read(uploads.MAX_UPLOAD_BYTES + 1) if stream is not None else b""
+        if len(data) > uploads.MAX_UPLOAD_BYTES:
             raise ArmError(413, "BatchTooLarge", "A batch may carry at most 24 MiB; send smaller batches.")
         return data
 
@@ -187,7 +187,7 @@ class BatchUploadView(ApplianceApiView):
         body = request.data
         if not isinstance(body, bytes):
             raise ArmError(415, "UnsupportedMediaType", "Upload a batch as application/octet-stream.")
-        batch, duplicate = data_path.batch_store(appliance, body)
+        batch, duplicate = uploads.batch_store(appliance, body)
         return Response(
             {"stored": True, "sequence": batch.sequence, "duplicate": duplicate}, status=200 if duplicate else 201
         )

@@ -12,8 +12,8 @@ from hub import clock
 from hub.arm.errors import ArmError
 from hub.ids import sha256_hex
 from jobs.models import Job
-from jobs.services import job_start
 from projects import access
+from projects.services import job_start_in_group
 from replication import push
 from replication.keys import registration_key_verify
 from replication.models import Appliance, DiscoveredServer, MigrationItem
@@ -96,16 +96,14 @@ def appliance_finalize_start(*, user, appliance: Appliance, link: str = "") -> J
                 f"Appliance {appliance.name} is {Appliance.State(appliance.state).label.lower()}: only a newly "
                 "registered appliance can be finalized.",
             )
-        return job_start(
+        return job_start_in_group(
+            user=user,
+            group=group,
             scenario_name="FinalizeApplianceRegistration",
-            subscription=group.subscription,
-            resource_group_name=group.name,
             target_object_id=f"{appliance.project.arm_id}/appliances/{appliance.pk}",
             target_object_name=appliance.name,
             target_instance_type="ReplicationAppliance",
             job_input={"appliance_id": str(appliance.pk)},
-            created_by=user,
-            notify=True,
             link=link,
         )
 

@@ -44,7 +44,7 @@ API_VERSION = "2025-08-01"
 # files) and the item put back to Replicating, with its replica and recovery points as they were.
 RESET_TO_REPLICATING = """
 import json
-from replication.migrate import delete_vm
+from replication.vm_build import delete_vm
 from replication.models import MigrationItem, MigrationState, VirtualMachine
 
 params = json.loads(PARAMS)

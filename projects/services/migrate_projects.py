@@ -1,0 +1,222 @@
+"""Azure Migrate projects and their tools, the portal's Add tools deployment, and Discover's Create
+resources (the vault, Key Vault and cache storage account of a project)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from hub import clock
+from hub.arm.errors import ArmError
+from jobs.models import Job
+from jobs.services import job_start
+from projects import access
+from projects.models import (
+    MachinesVirtualized,
+    MigrateProject,
+    MigrationResource,
+    ResourceGroup,
+    Solution,
+    Subscription,
+)
+from projects.services.resource_groups import job_start_in_group
+from projects.services.rules import (
+    check_not_deleting,
+    check_project_location,
+    check_project_name,
+    check_region,
+    check_resource_group_name,
+    location_conflict,
+)
+
+
+def migrate_project_create_or_update(
+    *, user, resource_group: ResourceGroup, name: str, location: str, tags: dict | None = None, tools=()
+) -> tuple[MigrateProject, bool]:
+    """PUT semantics; `tools` (registeredTools) are registered in the same transaction, so a refused
+    tool leaves no project behind."""
+    check_project_name(name)
+    region = check_project_location(location)
+    access.authorize(user, access.WRITE_MIGRATE_PROJECT, resource_group.subscription, resource_group.name)
+    with transaction.atomic():
+        project, created = _project_put(resource_group=resource_group, name=name, region=region, tags=tags)
+        for tool in tools:
+            tool_register(user=user, project=project, tool=tool)
+    return project, created
+
+
+def _project_put(*, resource_group: ResourceGroup, name: str, region: str, tags) -> tuple[MigrateProject, bool]:
+    with transaction.atomic():
+        group = ResourceGroup.objects.select_for_update().get(pk=resource_group.pk)
+        check_not_deleting(group)
+        project = MigrateProject.objects.filter(resource_group=group, name__iexact=name).first()
+        if project is None:
+            project = MigrateProject.objects.create(
+                resource_group=group,
+                name=name,
+                location=region,
+                tags=tags or {},
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+            return project, True
+        if project.location != region:
+            raise location_conflict(project, group, region, "Please select a new resource name.")
+        project.tags, project.etag, project.updated_at = tags or {}, uuid.uuid4(), clock.now()
+        project.save(update_fields=["tags", "etag", "updated_at"])
+        return project, False
+
+
+def migrate_project_update_tags(*, user, project: MigrateProject, tags: dict) -> MigrateProject:
+    access.authorize(user, access.WRITE_MIGRATE_PROJECT, project.subscription, project.resource_group.name)
+    MigrateProject.objects.filter(pk=project.pk).update(tags=tags, etag=uuid.uuid4(), updated_at=clock.now())
+    project.refresh_from_db()
+    return project
+
+
+def migrate_project_delete(*, user, project: MigrateProject) -> None:
+    access.authorize(user, access.DELETE_MIGRATE_PROJECT, project.subscription, project.resource_group.name)
+    MigrateProject.objects.filter(pk=project.pk).delete()
+
+
+def tool_register(*, user, project: MigrateProject, tool: str) -> Solution:
+    if tool not in Solution.PURPOSES:
+        raise ArmError(
+            400,
+            "InvalidTool",
+            f"The tool '{tool}' cannot be registered here. Use one of: {', '.join(Solution.PURPOSES)}.",
+            "tool",
+        )
+    access.authorize(user, access.REGISTER_TOOL, project.subscription, project.resource_group.name)
+    with transaction.atomic():
+        MigrateProject.objects.filter(pk=project.pk).update(etag=uuid.uuid4())
+        solution, _ = Solution.objects.get_or_create(
+            project=project,
+            tool=tool,
+            defaults={"purpose": Solution.PURPOSES[tool], "created_at": clock.now()},
+        )
+    return solution
+
+
+# The portal's "Add tools" deployment
+
+
+@dataclass(frozen=True)
+class AddToolsRequest:
+    subscription: Subscription
+    resource_group_name: str
+    create_resource_group: bool
+    project_name: str
+    location: str
+    tools: tuple[str, ...]
+
+
+def add_tools_start(*, user, request: AddToolsRequest, link: str = "") -> Job:
+    """Check everything the deployment will do, then start it as a job. Nothing is created when a
+    check fails; the job re-checks permissions as it runs."""
+    check_resource_group_name(request.resource_group_name)
+    check_project_name(request.project_name)
+    check_project_location(request.location)
+    if request.create_resource_group:
+        access.authorize(user, access.CREATE_RESOURCE_GROUP, request.subscription, request.resource_group_name)
+    access.authorize(user, access.WRITE_MIGRATE_PROJECT, request.subscription, request.resource_group_name)
+    arm_id = (
+        f"{request.subscription.arm_id}/resourceGroups/{request.resource_group_name}"
+        f"/providers/Microsoft.Migrate/migrateProjects/{request.project_name}"
+    )
+    return job_start(
+        scenario_name="AddTools",
+        subscription=request.subscription,
+        resource_group_name=request.resource_group_name,
+        target_object_id=arm_id,
+        target_object_name=request.project_name,
+        target_instance_type="MigrateProject",
+        job_input={
+            "resource_group_name": request.resource_group_name,
+            "create_resource_group": request.create_resource_group,
+            "project_name": request.project_name,
+            "location": request.location,
+            "tools": list(request.tools),
+        },
+        created_by=user,
+        notify=True,
+        link=link,
+    )
+
+
+# Discover: "Create resources"
+
+
+def migration_resource_names(project: MigrateProject) -> dict[str, str]:
+    """Names derived from the project, so a re-run of the job finds what an earlier run made."""
+    suffix = project.pk.hex[:12]
+    kinds = MigrationResource.Kind
+    return {
+        kinds.RECOVERY_SERVICES_VAULT: f"{project.name}-MigrateVault-{suffix[:6]}",
+        kinds.KEY_VAULT: f"migratekv{suffix}",
+        kinds.STORAGE_ACCOUNT: f"migratelsa{suffix}",
+    }
+
+
+def create_resources_start(*, user, project: MigrateProject, target_region: str, machines_virtualized: str, link=""):
+    """Lock the project's target region and start the job that creates the vault, the Key Vault and the
+    cache storage account. The region is locked in the same transaction, so two clicks cannot disagree."""
+    region = check_region(target_region)
+    if machines_virtualized not in MachinesVirtualized.values:
+        raise ArmError(400, "InvalidParameter", "Say whether your machines are virtualized.", "machines_virtualized")
+    group = project.resource_group
+    access.authorize(user, access.CREATE_KEY_VAULT, group.subscription, group.name)
+    with transaction.atomic():
+        locked = MigrateProject.objects.select_for_update().get(pk=project.pk)
+        if not locked.solutions.filter(tool=Solution.Tool.SERVER_MIGRATION).exists():
+            raise ArmError(
+                409, "ToolNotAdded", "Add the Azure Migrate: Server Migration tool to the project first (Add tools)."
+            )
+        if locked.target_region and locked.target_region != region:
+            raise ArmError(
+                409,
+                "TargetRegionLocked",
+                f"The target region of project {locked.name} is {locked.target_region}: it can't change once "
+                "resources were created. All migrations from this project go to that region.",
+                "target_region",
+            )
+        running = Job.objects.unfinished().filter(
+            scenario_name="CreateMigrationResources", target_object_id=locked.arm_id
+        )
+        if running.exists():
+            return running.first()
+        if locked.migration_resources.count() == len(MigrationResource.Kind):
+            raise ArmError(409, "ResourcesAlreadyCreated", f"Resources for project {locked.name} were created already.")
+        locked.target_region, locked.machines_virtualized = region, machines_virtualized
+        locked.save(update_fields=["target_region", "machines_virtualized"])
+        return job_start_in_group(
+            user=user,
+            group=group,
+            scenario_name="CreateMigrationResources",
+            target_object_id=locked.arm_id,
+            target_object_name=locked.name,
+            target_instance_type="MigrateProject",
+            job_input={"project_id": str(locked.pk)},
+            link=link,
+        )
+
+
+def migration_resource_ensure(project: MigrateProject, kind: str) -> MigrationResource:
+    """The job's step for one resource: create it unless an earlier run did. Idempotent."""
+    resource, _ = MigrationResource.objects.get_or_create(
+        project=project,
+        kind=kind,
+        defaults={
+            "resource_group": project.resource_group,
+            "name": migration_resource_names(project)[kind],
+            "location": project.target_region,
+            "created_at": clock.now(),
+        },
+    )
+    return resource
+
+
+def project_vault(project: MigrateProject) -> MigrationResource | None:
+    return project.migration_resources.filter(kind=MigrationResource.Kind.RECOVERY_SERVICES_VAULT).first()

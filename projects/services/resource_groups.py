@@ -1,0 +1,120 @@
+"""Resource groups: create, update, delete (a job), and starting jobs on what a group holds."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from hub import clock
+from hub.arm.errors import ArmError
+from jobs.models import Job
+from jobs.services import job_start
+from projects import access
+from projects.models import (
+    ProvisioningState,
+    ResourceGroup,
+    Subscription,
+)
+from projects.services.rules import check_not_deleting, check_region, check_resource_group_name
+
+
+def resource_group_create_or_update(
+    *, user, subscription: Subscription, name: str, location: str, tags: dict | None = None, managed_by=None
+) -> tuple[ResourceGroup, bool]:
+    """PUT semantics: create, or replace tags and managedBy of the existing group."""
+    check_resource_group_name(name)
+    region = check_region(location)
+    access.authorize(user, access.CREATE_RESOURCE_GROUP, subscription, name)
+    with transaction.atomic():
+        # Serialise creations in one subscription, so two PUTs of one name cannot race.
+        Subscription.objects.select_for_update().get(pk=subscription.pk)
+        existing = ResourceGroup.objects.filter(subscription=subscription, name__iexact=name).first()
+        if existing is None:
+            group = ResourceGroup.objects.create(
+                subscription=subscription,
+                name=name,
+                location=region,
+                tags=tags or {},
+                managed_by=managed_by,
+                created_at=clock.now(),
+            )
+            return group, True
+        check_not_deleting(existing)
+        if existing.location != region:
+            raise ArmError(
+                409,
+                "InvalidResourceGroupLocation",
+                f"Invalid resource group location '{location}'. The Resource group already exists in location "
+                f"'{existing.location}'.",
+                "location",
+            )
+        existing.tags, existing.managed_by = tags or {}, managed_by
+        existing.save(update_fields=["tags", "managed_by"])
+        return existing, False
+
+
+def resource_group_update(*, user, resource_group: ResourceGroup, changes: dict) -> ResourceGroup:
+    """PATCH semantics: only the given top-level fields change; tags are replaced as a whole."""
+    access.authorize(user, access.CREATE_RESOURCE_GROUP, resource_group.subscription, resource_group.name)
+    with transaction.atomic():
+        group = ResourceGroup.objects.select_for_update().get(pk=resource_group.pk)
+        check_not_deleting(group)
+        if "tags" in changes:
+            group.tags = changes["tags"] or {}
+        if "managed_by" in changes:
+            group.managed_by = changes["managed_by"]
+        group.save(update_fields=["tags", "managed_by"])
+    return group
+
+
+def resource_group_delete_start(*, user, resource_group: ResourceGroup) -> Job:
+    """Mark the group Deleting and start the job that deletes it with everything in it."""
+    access.authorize(user, access.DELETE_RESOURCE_GROUP, resource_group.subscription, resource_group.name)
+    with transaction.atomic():
+        marked = ResourceGroup.objects.filter(
+            pk=resource_group.pk,
+            provisioning_state=ProvisioningState.SUCCEEDED,
+        ).update(provisioning_state=ProvisioningState.DELETING)
+        if not marked:
+            check_not_deleting(ResourceGroup.objects.get(pk=resource_group.pk))
+        return job_start(
+            scenario_name="DeleteResourceGroup",
+            subscription=resource_group.subscription,
+            resource_group_name=resource_group.name,
+            target_object_id=resource_group.arm_id,
+            target_object_name=resource_group.name,
+            target_instance_type="ResourceGroup",
+            job_input={"resource_group_id": resource_group.pk},
+            created_by=user,
+        )
+
+
+def resource_group_delete_now(resource_group_pk: int) -> None:
+    """The job's step: delete the group and, by cascade, what it holds. Idempotent."""
+    ResourceGroup.objects.filter(pk=resource_group_pk).delete()
+
+
+def job_start_in_group(
+    *,
+    user,
+    group: ResourceGroup,
+    scenario_name: str,
+    target_object_id: str,
+    target_object_name: str,
+    target_instance_type: str,
+    job_input: dict,
+    link: str = "",
+) -> Job:
+    """Start a job on something in the group, followed by the user who started it: they are notified
+    when it ends, with a link back to where they started it."""
+    return job_start(
+        scenario_name=scenario_name,
+        subscription=group.subscription,
+        resource_group_name=group.name,
+        target_object_id=target_object_id,
+        target_object_name=target_object_name,
+        target_instance_type=target_instance_type,
+        job_input=job_input,
+        created_by=user,
+        notify=True,
+        link=link,
+    )

@@ -1,0 +1,70 @@
+"""The rules every workflow here checks the same way: Azure's names and regions, and no change inside a
+resource group that is being deleted."""
+
+from __future__ import annotations
+
+from hub.arm.errors import ArmError
+from projects.models import (
+    ResourceGroup,
+)
+from projects.names import project_name_problem, resource_group_name_problem
+from projects.regions import MIGRATE_PROJECT_LOCATIONS, REGIONS_BY_NAME, normalize_location
+
+
+def check_resource_group_name(name: str) -> None:
+    problem = resource_group_name_problem(name)
+    if problem:
+        raise ArmError(
+            400, "InvalidResourceGroupName", f"The resource group name '{name}' is invalid. {problem}", "name"
+        )
+
+
+def check_project_name(name: str) -> None:
+    problem = project_name_problem(name)
+    if problem:
+        raise ArmError(400, "InvalidResourceName", f"The resource name '{name}' is invalid. {problem}", "name")
+
+
+def check_region(location: str) -> str:
+    region = normalize_location(location)
+    if region not in REGIONS_BY_NAME:
+        raise ArmError(
+            400,
+            "LocationNotAvailableForResourceGroup",
+            f"The provided location '{location}' is not available for resource group. List of available "
+            f"regions is '{','.join(REGIONS_BY_NAME)}'.",
+            "location",
+        )
+    return region
+
+
+def check_project_location(location: str) -> str:
+    region = normalize_location(location)
+    if region not in MIGRATE_PROJECT_LOCATIONS:
+        raise ArmError(
+            400,
+            "LocationNotAvailableForResourceType",
+            f"The provided location '{location}' is not available for resource type "
+            f"'Microsoft.Migrate/migrateProjects'. List of available regions for the resource type is "
+            f"'{','.join(MIGRATE_PROJECT_LOCATIONS)}'.",
+            "location",
+        )
+    return region
+
+
+def check_not_deleting(resource_group: ResourceGroup) -> None:
+    if resource_group.is_deleting:
+        raise ArmError(
+            409,
+            "ResourceGroupBeingDeleted",
+            f"The resource group '{resource_group.name}' is in deprovisioning state and cannot perform this operation.",
+        )
+
+
+def location_conflict(resource, group: ResourceGroup, region: str, advice: str = "") -> ArmError:
+    """A PUT naming an existing resource in another region: Azure refuses to move it."""
+    message = (
+        f"The resource '{resource.name}' already exists in location '{resource.location}' in resource group "
+        f"'{group.name}'. A resource with the same name cannot be created in location '{region}'."
+    )
+    return ArmError(409, "InvalidResourceLocation", f"{message} {advice}" if advice else message, "location")

@@ -1,0 +1,179 @@
+"""Sending a disk's batches to the appliance's process server: a few threads, each with its own
+kept-alive connection, retrying each batch until it is acknowledged (docs/replication-protocol.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from agent import client
+from agent.blocks import BLOCK_SIZE, encode_batch_prefix
+
+if TYPE_CHECKING:
+    from agent.replicator import Replicator
+
+BATCHES_PATH = "/ps-api/v1/batches"
+SENDING_THREADS = 2
+QUEUED_BATCHES = 2
+
+
+class Cancelled(Exception):
+    """Replication of the server stopped, or the agent is stopping: leave the state as checkpointed."""
+
+
+class DiskDropped(Exception):
+    """The hub no longer replicates the disk (404): forget it."""
+
+
+class Batch:
+    __slots__ = (
+        "sequence",
+        "start_block",
+        "end_block",
+        "records",
+        "journal",
+        "block_count",
+        "data_bytes",
+        "marker",
+    )
+
+    def __init__(self, start_block: int):
+        self.sequence = 0
+        self.start_block = self.end_block = start_block
+        self.records = bytearray()
+        self.journal = bytearray()
+        self.block_count = self.data_bytes = 0
+        self.marker: dict | None = None
+
+
+class Uploader:
+    """Sends a disk's batches on a few threads, each with its own kept-alive connection, retrying each
+    batch until it is acknowledged; `acknowledged` is called for every batch, in any order."""
+
+    def __init__(self, replicator: Replicator, acknowledged: Callable[[Batch], None], header: dict, size_bytes: int):
+        self.replicator, self.acknowledged, self.header, self.size_bytes = replicator, acknowledged, header, size_bytes
+        self.queue: queue.Queue = queue.Queue(QUEUED_BATCHES)
+        self.failure: BaseException | None = None
+        self.stopped = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._work, name=f"upload-{index}", daemon=True) for index in range(SENDING_THREADS)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def submit(self, batch: Batch) -> None:
+        while True:
+            self._raise_failure()
+            try:
+                self.queue.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        """Wait for every batch to be acknowledged (or for the reason they never will be)."""
+        for _ in self.threads:
+            while True:
+                try:
+                    self.queue.put(None, timeout=0.2)
+                    break
+                except queue.Full:
+                    if self.failure is not None:
+                        self._drain()
+        for thread in self.threads:
+            thread.join()
+        self._raise_failure()
+
+    def abort(self) -> None:
+        if self.failure is None:
+            self.failure = Cancelled()
+        self.stopped.set()
+        self._drain()
+        for _ in self.threads:
+            with contextlib.suppress(queue.Full):
+                self.queue.put_nowait(None)
+        for thread in self.threads:
+            thread.join()
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                self.queue.get_nowait()
+        except queue.Empty:
+            pass
+
+    def _raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+        if self.replicator.cancelled.is_set():
+            self.failure = Cancelled()
+            raise self.failure
+
+    def _work(self) -> None:
+        connection: client.BatchConnection | None = None
+        try:
+            while True:
+                batch = self.queue.get()
+                if batch is None:
+                    return
+                if self.failure is not None:
+                    continue
+                try:
+                    connection = self._deliver(batch, connection)
+                    self.acknowledged(batch)
+                except (Cancelled, DiskDropped) as error:
+                    self.failure = self.failure or error
+                except Exception as error:  # noqa: BLE001 (a checkpoint that cannot be written stops the disk)
+                    self.failure = self.failure or error
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _deliver(self, batch: Batch, connection: client.BatchConnection | None) -> client.BatchConnection:
+        delay = self.replicator.retry_first_seconds
+        failing = False
+        while True:
+            credentials = self.replicator.credentials()
+            if connection is None or connection.base_url != credentials["appliance"]:
+                if connection is not None:
+                    connection.close()
+                connection = client.BatchConnection(credentials["appliance"])
+            header = {
+                "agentId": credentials["agentId"],
+                "secret": credentials["secret"],
+                **self.header,
+                "sequence": batch.sequence,
+                "scannedBytes": min(batch.end_block * BLOCK_SIZE, self.size_bytes),
+                "blockSize": BLOCK_SIZE,
+                "marker": batch.marker,
+            }
+            try:
+                connection.post(BATCHES_PATH, [encode_batch_prefix(header), batch.records])
+                if failing:
+                    self.replicator.log(f"Batches reach the process server again (sequence {batch.sequence}).")
+                return connection
+            except client.ApplianceError as error:
+                if error.status == 404:
+                    raise DiskDropped(error.message) from None
+                if not failing:
+                    self.replicator.log(
+                        f"Batch {batch.sequence} of disk {self.header['diskId']} not acknowledged, retrying: "
+                        f"{error.message}"
+                    )
+                failing = True
+            self._pause(delay)
+            delay = min(delay * 2, self.replicator.retry_max_seconds)
+
+    def _pause(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.stopped.is_set() or self.replicator.cancelled.is_set():
+                raise Cancelled()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.stopped.wait(min(left, 0.2))
