@@ -10,6 +10,7 @@ from django.db import transaction
 
 from hub import clock
 from hub.arm.errors import ArmError
+from hub.celery import app as celery_app
 from hub.ids import sha256_hex
 from jobs.models import Job
 from projects import access
@@ -155,9 +156,10 @@ def server_report(*, appliance: Appliance, machine_id: str, agent_version: str, 
 
 
 def _schedule_discovery(server_id) -> None:
-    from replication.tasks import discover_server
-
-    discover_server.apply_async(args=[str(server_id)], countdown=settings.DISCOVERY_DELAY_SECONDS)
+    # By name: the task module calls into this one, so importing it here would make a circle.
+    celery_app.send_task(
+        "replication.tasks.discover_server", args=[str(server_id)], countdown=settings.DISCOVERY_DELAY_SECONDS
+    )
 
 
 def server_discover(server_id) -> None:

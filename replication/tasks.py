@@ -1,20 +1,21 @@
+"""The replication app's Celery tasks: thin shells over its services (which enqueue them by name)."""
+
 import os
 import threading
 
 from celery import shared_task
 
+from replication.data_path import replica_apply
+from replication.services import server_discover
+
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def discover_server(server_id: str) -> None:
-    from replication.services import server_discover
-
     server_discover(server_id)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def apply_replication(self, item_id: str) -> None:
-    from replication.data_path import replica_apply
-
     # The owner names this delivery's process and thread (docker-compose's worker runs a thread pool):
     # a second delivery of the same task (after a visibility timeout) must not share the lease with a
     # first one that is still applying.
