@@ -1,0 +1,25 @@
+"""Machines and their data: appliances, discovered servers, replication, recovery points, and the
+VMs that test migration and migration build. It stands on projects, jobs and hub.
+
+Discover and the appliance
+- models.py: every table of the app; keys.py: registration key files; services.py: register,
+  heartbeat, discover, finalize; appliance_api.py: the API the appliance calls; installer.py: its
+  download; keyvault.py: the project's Key Vault key.
+Replicate
+- replicate/: a plan, Azure's rules over it, and the enable and update workflows; sizing.py and
+  vm_requirements.py: VM sizes and Azure's VM requirements.
+The data path (docs/replication-protocol.md)
+- uploads.py: what the appliance is told to replicate, and storing its batches; data_path.py:
+  applying them under apply_lease.py; recovery_points.py; replica_files.py: where the data lives.
+State, health and screens
+- status.py: what a state means and what is allowed next; health.py: each health rule, defined once
+  for Python and SQL; monitoring.py: what the monitoring screens read; push.py: their live updates;
+  selectors.py: the Server Migration counts.
+Test migrate and migrate
+- migrate.py: the verbs; migrate_jobs.py: their job scenarios; vm_build.py: building and deleting
+  VMs; jobs.py: the Start replication and appliance scenarios; tasks.py: the Celery shells.
+Interfaces
+- portal/: the blades; arm.py, arm_migration/, arm_compute.py: the ARM API (Site Recovery, compute).
+On-premises programs (not imported by the hub; see docs/architecture.md)
+- appliance/: the replication appliance; agent/: the mobility agent.
+"""
