@@ -1,4 +1,7 @@
-"""Shared by the replication tests: a Contoso project whose resources were created, and key issuing."""
+"""Shared by the replication tests: a Contoso project whose resources were created, key issuing, and
+the stub appliance and stub hub of stubs.py as fixtures."""
+
+from __future__ import annotations
 
 import sys
 from pathlib import Path
@@ -12,8 +15,10 @@ from projects.models import MigrateProject, ResourceGroup, User
 from replication.keys import registration_key_issue
 from replication.models import Appliance
 from replication.services import appliance_register
+from replication.tests.stubs import StubHub, StubProcessServer
 
-# The appliance package, importable as the installer ships it (top-level "appliance").
+# The appliance package, importable as the installer ships it (top-level "appliance"). The agent's
+# package is put on the path by stubs.py, imported above.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
@@ -55,3 +60,19 @@ def issue(project, email="admin@contoso.com"):
         hub_url="http://hub.test/",
         vault=services.project_vault(project),
     )
+
+
+@pytest.fixture
+def stub():
+    """The stub appliance, which an agent under test sends its batches to."""
+    server = StubProcessServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hub():
+    """The stub hub, which an appliance under test talks to."""
+    server = StubHub()
+    yield server
+    server.close()
