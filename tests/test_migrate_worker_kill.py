@@ -20,8 +20,7 @@ from tests import hubs
 from tests.azure_clients import compute_client
 from tests.disk_images import write_realistic_image
 from tests.hubs import CONTOSO
-from tests.replication_rig import CONTAINER, FABRIC, RG, build_rig, enable_replication, wait_for_state
-from tests.test_arm_migration_items import wait_for
+from tests.replication_rig import CONTAINER, FABRIC, RG, build_rig, enable_replication, wait_for, wait_for_state
 
 pytestmark = pytest.mark.live
 

@@ -29,8 +29,7 @@ from tests.azure_clients import site_recovery_client
 from tests.conftest import sign_in
 from tests.disk_images import change_blocks, sha256_of, write_realistic_image
 from tests.hubs import CONTOSO, free_port, unique
-from tests.replication_rig import ImageWriter, Rig, job_input, profile_for
-from tests.test_arm_migration_items import wait_for
+from tests.replication_rig import ImageWriter, Rig, job_input, profile_for, wait_for
 from tests.test_arm_site_recovery import vault_name
 from tests.test_discovery import fetch_installer, run
 from tests.test_portal_add_tools import choose_server_migration_only, fill_project_tab, open_add_tools
