@@ -78,12 +78,34 @@ def launch_appliance(
     return process
 
 
-def start_appliance(hub, tmp_path: Path, heartbeat_seconds: float = 1, env: dict | None = None) -> RunningAppliance:
-    project = unique("fleet")[:20]
+def project_with_resources(hub, prefix: str) -> tuple[str, str]:
+    """A new Contoso project in rg-migrate, its name starting with `prefix`, with Server Migration
+    registered and its resources created; returns its name and ARM path."""
+    project = unique(prefix)[:20]
     path = f"/subscriptions/{CONTOSO}/resourceGroups/rg-migrate/providers/Microsoft.Migrate/migrateProjects/{project}"
     hub.api("PUT", path, json={"location": "westeurope"})
     hub.api("POST", f"{path}/registerTool", json={"tool": "ServerMigration"})
     create_resources(hub, path)
+    return project, path
+
+
+def download_installer_and_key(page, folder: Path) -> Path:
+    """On the portal's Discover page: download the appliance installer and unpack it into `folder` (as
+    folder/MigrateHubAppliance), and the registration key, saved there under its suggested name;
+    returns the key file."""
+    with page.expect_download() as installer_download:
+        page.locator("#download-installer").click()
+    with page.expect_download() as key_download:
+        page.get_by_role("button", name="Download").click()
+    key_file = folder / key_download.value.suggested_filename
+    key_download.value.save_as(key_file)
+    with tarfile.open(installer_download.value.path()) as archive:
+        archive.extractall(folder, filter="data")
+    return key_file
+
+
+def start_appliance(hub, tmp_path: Path, heartbeat_seconds: float = 1, env: dict | None = None) -> RunningAppliance:
+    _, path = project_with_resources(hub, "fleet")
     session = portal_session(hub, "admin@contoso.com")
     query = f"?project={quote(path, safe='')}"
     installer = session.get(f"{hub.url}/migrate/discover/appliance-installer/{query}", timeout=30)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,13 @@ class Hub:
         params = kwargs.pop("params", {"api-version": "2018-09-01-preview"})
         headers = {"Authorization": f"Bearer {self.token(email)}", **kwargs.pop("headers", {})}
         return requests.request(method, self.url + path, params=params, headers=headers, timeout=30, **kwargs)
+
+    def new_resource_group(self, prefix: str) -> str:
+        """A Contoso resource group in West Europe, created by its admin under a unique name starting
+        with `prefix`; returns the name."""
+        name = unique(prefix)
+        self.api("PUT", f"/subscriptions/{CONTOSO}/resourcegroups/{name}", json={"location": "westeurope"})
+        return name
 
     def start(self) -> None:
         port = int(self.url.rsplit(":", 1)[1])
@@ -112,18 +120,18 @@ class Hub:
             self.worker.wait(timeout=20)
 
     def stop(self) -> None:
-        if self.worker and self.worker.poll() is None:
-            os.killpg(self.worker.pid, signal.SIGTERM)
-            try:
-                self.worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.worker.pid, signal.SIGKILL)
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        for process in (self.worker, self.process):
+            if process and process.poll() is None:
+                terminate_group(process)
+
+
+def terminate_group(process: subprocess.Popen) -> None:
+    """SIGTERM the process's group (it was started in a new session), SIGKILL if it outlives 20 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def base_env(data_dir: Path) -> dict:
@@ -182,6 +190,27 @@ def production_hub(
     hub.manage("seed_demo")
     hub.start()
     return hub
+
+
+def module_production_hub(
+    data_dir: Path, *, name: str, redis_db_offset: int, extra_env: dict[str, str] | None = None
+) -> Hub:
+    """A production hub with a separate worker for one test module, beside the session's live hub: its
+    own database (`name`) and the Redis DB `redis_db_offset` after the suite's (modulo 16), so flushing
+    it disturbs nobody. Skips the test without DATABASE_URL and REDIS_URL."""
+    database_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    if not database_url or not redis_url:
+        pytest.skip("needs DATABASE_URL and REDIS_URL (make test sets them)")
+    base, _, number = redis_url.rpartition("/")
+    return production_hub(
+        data_dir,
+        database_url,
+        f"{base}/{(int(number or 0) + redis_db_offset) % 16}",
+        name=name,
+        separate_worker=True,
+        extra_env=extra_env,
+    )
 
 
 def embedded_hub(data_dir: Path) -> Hub:

@@ -2,7 +2,9 @@
 key), finalized; a real Mobility service installed from the appliance's agent folder, configured with a
 machine profile whose disk is a disk image file; replication enabled through the Site Recovery SDK;
 ways to watch the replica (`manage.py replica`) and read what a job recorded; and a writer that keeps
-changing a disk image while it replicates, as a server in use does."""
+changing a disk image while it replicates, as a server in use does. Also the steps the Site Recovery
+SDK tests share with the rig: `wait_for` (poll until done), `enable_body` (an enable-replication
+request) and `finalize_appliance` (Finalize registration in the portal, its job followed)."""
 
 from __future__ import annotations
 
@@ -22,12 +24,64 @@ from tests.appliances import RunningAppliance, start_appliance, wait_for_line
 from tests.azure_clients import site_recovery_client
 from tests.disk_images import change_blocks
 from tests.hubs import CONTOSO, Hub
-from tests.test_arm_migration_items import enable_body, wait_for
 from tests.test_arm_site_recovery import vault_name
 from tests.test_isolation import csrf, portal_session
 
 RG = "rg-migrate"
 FABRIC, CONTAINER = "migrate-fabric", "migrate-container"
+VNET = f"/subscriptions/{CONTOSO}/resourceGroups/{RG}/providers/Microsoft.Network/virtualNetworks"
+
+
+def wait_for(read, done, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {value!r} after {seconds} s")
+        time.sleep(0.25)
+
+
+def enable_body(vault_id: str, item, process_server_id: str, **details) -> dict:
+    machine = item.properties.friendly_name
+    body = {
+        "instanceType": "InMageRcm",
+        "fabricDiscoveryMachineId": item.id,
+        "processServerId": process_server_id,
+        "targetResourceGroupId": f"/subscriptions/{CONTOSO}/resourceGroups/{RG}",
+        "targetVmName": machine,
+        "targetNetworkId": f"{VNET}/vnet-prod",
+        "targetSubnetName": "default",
+        "testNetworkId": f"{VNET}/vnet-test",
+        "testSubnetName": "test",
+        "licenseType": "NoLicenseType",
+        "disksDefault": {"diskType": "StandardSSD_LRS", "logStorageAccountId": "cache"},
+    }
+    body.update(details)
+    return {
+        "properties": {"policyId": f"{vault_id}/replicationPolicies/migrate-policy", "providerSpecificDetails": body}
+    }
+
+
+def finalize_appliance(hub: Hub, asr, vault: str, project_path: str):
+    """Finalize registration of the project's one appliance in the portal, as Contoso's admin, and wait
+    until its job succeeded; returns the appliance's process server, as the vault's fabric lists it."""
+    fabric = wait_for(lambda: list(asr.replication_fabrics.list(RG, vault)), lambda fabrics: len(fabrics) == 1)[0]
+    process_server = fabric.properties.custom_details.process_servers[0]
+    admin = portal_session(hub, "admin@contoso.com")
+    admin.post(
+        f"{hub.url}/migrate/discover/finalize/?project={quote(project_path, safe='')}",
+        data={"appliance": process_server.id, **csrf(admin)},
+        timeout=10,
+    )
+    # Finalize registration is a job of the vault's resource group: the SDK follows it too.
+    finalized = f"jobName eq 'FinalizeApplianceRegistration' and targetObjectName eq '{process_server.name}'"
+    wait_for(
+        lambda: [job.properties.state for job in asr.replication_jobs.list(RG, vault, filter=finalized)],
+        lambda states: states == ["Succeeded"],
+    )
+    return process_server
 
 
 @dataclass
@@ -169,19 +223,7 @@ def build_rig(
         assert configured.returncode == 0, configured.stderr + configured.stdout
         rig.vault = vault_name(hub, appliance.project_path)
         asr = rig.sdk()
-        fabric = wait_for(lambda: list(asr.replication_fabrics.list(RG, rig.vault)), lambda found: len(found) == 1)[0]
-        process_server = fabric.properties.custom_details.process_servers[0]
-        admin = portal_session(hub, "admin@contoso.com")
-        admin.post(
-            f"{hub.url}/migrate/discover/finalize/?project={quote(appliance.project_path, safe='')}",
-            data={"appliance": process_server.id, **csrf(admin)},
-            timeout=10,
-        )
-        finalized = f"jobName eq 'FinalizeApplianceRegistration' and targetObjectName eq '{process_server.name}'"
-        wait_for(
-            lambda: [job.properties.state for job in asr.replication_jobs.list(RG, rig.vault, filter=finalized)],
-            lambda states: states == ["Succeeded"],
-        )
+        process_server = finalize_appliance(hub, asr, rig.vault, appliance.project_path)
         machine = wait_for(
             lambda: [
                 found

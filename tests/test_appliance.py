@@ -4,38 +4,26 @@ the registration key, registered, finalized, heartbeating; its passphrase shown 
 from __future__ import annotations
 
 import subprocess
-import tarfile
 import time
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.appliances import launch_appliance
+from tests.appliances import download_installer_and_key, launch_appliance, project_with_resources
 from tests.conftest import sign_in
-from tests.hubs import CONTOSO, free_port, unique
-from tests.test_isolation import create_resources, csrf, portal_session
+from tests.hubs import free_port, unique
+from tests.test_isolation import csrf, portal_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 def test_an_appliance_from_the_portal_registers_heartbeats_and_is_finalized(live_hub, page, tmp_path):
-    project = unique("appl")[:20]
-    path = f"/subscriptions/{CONTOSO}/resourceGroups/rg-migrate/providers/Microsoft.Migrate/migrateProjects/{project}"
-    live_hub.api("PUT", path, json={"location": "westeurope"})
-    live_hub.api("POST", f"{path}/registerTool", json={"tool": "ServerMigration"})
-    create_resources(live_hub, path)
+    project, path = project_with_resources(live_hub, "appl")
 
     sign_in(page, live_hub)
     page.goto(f"{live_hub.url}/migrate/discover/?project={quote(path, safe='')}")
-    with page.expect_download() as installer_download:
-        page.locator("#download-installer").click()
-    with page.expect_download() as key_download:
-        page.get_by_role("button", name="Download").click()
-    key_file = tmp_path / key_download.value.suggested_filename
-    key_download.value.save_as(key_file)
-    with tarfile.open(installer_download.value.path()) as archive:
-        archive.extractall(tmp_path, filter="data")
+    key_file = download_installer_and_key(page, tmp_path)
     folder = tmp_path / "MigrateHubAppliance"
     assert {"setup", "run", "genpassphrase", "README.txt"} <= {p.name for p in folder.iterdir()}
 

@@ -37,8 +37,7 @@ def test_role_definitions_are_the_built_in_roles(client):
 
 def test_an_owner_creates_lists_and_deletes_an_assignment(live_hub, client):
     viewer = principal_id(live_hub, "viewer@contoso.com")
-    group = unique("rg-iam")
-    live_hub.api("PUT", f"/subscriptions/{CONTOSO}/resourcegroups/{group}", json={"location": "westeurope"})
+    group = live_hub.new_resource_group("rg-iam")
     scope = f"/subscriptions/{CONTOSO}/resourceGroups/{group}"
     name = str(uuid.uuid4())
     created = client.role_assignments.create(

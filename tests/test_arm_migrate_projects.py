@@ -23,10 +23,8 @@ def client(live_hub):
 
 
 @pytest.fixture
-def group(client):
-    name = unique("rg-mig")
-    client.resource_groups.create_or_update(name, {"location": "westeurope"})
-    return name
+def group(live_hub):
+    return live_hub.new_resource_group("rg-mig")
 
 
 def test_a_project_made_by_generic_resource_put_gets_the_migration_tool(live_hub, client, group):

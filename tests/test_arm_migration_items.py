@@ -7,10 +7,8 @@ refusals a client meets (Hybrid Benefit on Linux, a second replication, a Reader
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -18,46 +16,10 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from tests.appliances import start_appliance
 from tests.azure_clients import site_recovery_client
 from tests.hubs import CONTOSO
+from tests.replication_rig import CONTAINER, FABRIC, RG, enable_body, finalize_appliance, wait_for
 from tests.test_arm_site_recovery import vault_name
-from tests.test_isolation import csrf, portal_session
 
 pytestmark = pytest.mark.live
-
-RG = "rg-migrate"
-FABRIC, CONTAINER = "migrate-fabric", "migrate-container"
-VNET = f"/subscriptions/{CONTOSO}/resourceGroups/{RG}/providers/Microsoft.Network/virtualNetworks"
-
-
-def wait_for(read, done, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still {value!r} after {seconds} s")
-        time.sleep(0.25)
-
-
-def enable_body(vault_id: str, item, process_server_id: str, **details) -> dict:
-    machine = item.properties.friendly_name
-    body = {
-        "instanceType": "InMageRcm",
-        "fabricDiscoveryMachineId": item.id,
-        "processServerId": process_server_id,
-        "targetResourceGroupId": f"/subscriptions/{CONTOSO}/resourceGroups/{RG}",
-        "targetVmName": machine,
-        "targetNetworkId": f"{VNET}/vnet-prod",
-        "targetSubnetName": "default",
-        "testNetworkId": f"{VNET}/vnet-test",
-        "testSubnetName": "test",
-        "licenseType": "NoLicenseType",
-        "disksDefault": {"diskType": "StandardSSD_LRS", "logStorageAccountId": "cache"},
-    }
-    body.update(details)
-    return {
-        "properties": {"policyId": f"{vault_id}/replicationPolicies/migrate-policy", "providerSpecificDetails": body}
-    }
 
 
 def test_replication_through_the_site_recovery_sdk(live_hub, tmp_path):
@@ -80,20 +42,7 @@ def test_replication_through_the_site_recovery_sdk(live_hub, tmp_path):
         vault_id = f"/subscriptions/{CONTOSO}/resourceGroups/{RG}/providers/Microsoft.RecoveryServices/vaults/{vault}"
         asr = site_recovery_client(live_hub, "admin@contoso.com", CONTOSO)
 
-        fabric = wait_for(lambda: list(asr.replication_fabrics.list(RG, vault)), lambda fabrics: len(fabrics) == 1)[0]
-        process_server = fabric.properties.custom_details.process_servers[0]
-        admin = portal_session(live_hub, "admin@contoso.com")
-        admin.post(
-            f"{live_hub.url}/migrate/discover/finalize/?project={quote(appliance.project_path, safe='')}",
-            data={"appliance": process_server.id, **csrf(admin)},
-            timeout=10,
-        )
-        # Finalize registration is a job of the vault's resource group: the SDK follows it too.
-        finalized = f"jobName eq 'FinalizeApplianceRegistration' and targetObjectName eq '{process_server.name}'"
-        wait_for(
-            lambda: [job.properties.state for job in asr.replication_jobs.list(RG, vault, filter=finalized)],
-            lambda states: states == ["Succeeded"],
-        )
+        process_server = finalize_appliance(live_hub, asr, vault, appliance.project_path)
         machines = {
             item.properties.friendly_name: item
             for item in wait_for(

@@ -8,7 +8,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.network.models import AddressSpace, Subnet, VirtualNetwork
 
 from tests.azure_clients import network_client
-from tests.hubs import CONTOSO, unique
+from tests.hubs import CONTOSO
 
 pytestmark = pytest.mark.live
 
@@ -20,9 +20,7 @@ def client(live_hub):
 
 @pytest.fixture
 def group(live_hub):
-    name = unique("rg-net")
-    live_hub.api("PUT", f"/subscriptions/{CONTOSO}/resourcegroups/{name}", json={"location": "westeurope"})
-    return name
+    return live_hub.new_resource_group("rg-net")
 
 
 def vnet(space: list[str], subnets: list[tuple[str, str]]) -> VirtualNetwork:

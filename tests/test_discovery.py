@@ -18,10 +18,9 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from tests.appliances import launch_appliance
+from tests.appliances import download_installer_and_key, launch_appliance, project_with_resources
 from tests.conftest import sign_in
-from tests.hubs import CONTOSO, free_port, unique
-from tests.test_isolation import create_resources
+from tests.hubs import free_port, unique
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -75,23 +74,12 @@ def discovered_rows(page, project_path: str, hub) -> str:
 
 
 def test_agents_register_through_the_appliance_and_are_discovered_live(live_hub, browser, tmp_path):
-    project = unique("disco")[:20]
-    path = f"/subscriptions/{CONTOSO}/resourceGroups/rg-migrate/providers/Microsoft.Migrate/migrateProjects/{project}"
-    live_hub.api("PUT", path, json={"location": "westeurope"})
-    live_hub.api("POST", f"{path}/registerTool", json={"tool": "ServerMigration"})
-    create_resources(live_hub, path)
+    _, path = project_with_resources(live_hub, "disco")
 
     page = browser.new_context(accept_downloads=True).new_page()
     sign_in(page, live_hub)
     page.goto(f"{live_hub.url}/migrate/discover/?project={quote(path, safe='')}")
-    with page.expect_download() as installer:
-        page.locator("#download-installer").click()
-    with page.expect_download() as key:
-        page.get_by_role("button", name="Download").click()
-    key_file = tmp_path / "appliance.key"
-    key.value.save_as(key_file)
-    with tarfile.open(installer.value.path()) as archive:
-        archive.extractall(tmp_path, filter="data")
+    key_file = download_installer_and_key(page, tmp_path)
     folder, home, port = tmp_path / "MigrateHubAppliance", tmp_path / "appliance-home", free_port()
     appliance = launch_appliance(folder, key_file, home, port, unique("cs"), "--agent-silent-seconds", "30")
     prefixes = [tmp_path / "linux-asr", tmp_path / "windows-asr"]

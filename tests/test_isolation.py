@@ -322,8 +322,7 @@ def test_websocket_pushes_reach_only_those_who_may_see_them(live_hub, browser):
         page.goto(live_hub.url + "/jobs/")
         expect(page.locator("body")).to_have_attribute("data-live", "connected")
 
-    group = unique("rg-push")
-    live_hub.api("PUT", f"/subscriptions/{CONTOSO}/resourcegroups/{group}", json={"location": "westeurope"})
+    group = live_hub.new_resource_group("rg-push")
     live_hub.api("DELETE", f"/subscriptions/{CONTOSO}/resourcegroups/{group}")
     row = contoso_page.locator("#job-rows tr").filter(has_text=group)
     expect(row).to_contain_text("Succeeded")

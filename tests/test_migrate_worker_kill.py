@@ -11,7 +11,6 @@ is handed out again within seconds."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -21,8 +20,7 @@ from tests import hubs
 from tests.azure_clients import compute_client
 from tests.disk_images import write_realistic_image
 from tests.hubs import CONTOSO
-from tests.replication_rig import CONTAINER, FABRIC, RG, build_rig, enable_replication, wait_for_state
-from tests.test_arm_migration_items import wait_for
+from tests.replication_rig import CONTAINER, FABRIC, RG, build_rig, enable_replication, wait_for, wait_for_state
 
 pytestmark = pytest.mark.live
 
@@ -59,19 +57,12 @@ MigrationItem.objects.filter(pk=item.pk, migration_state=MigrationState.MIGRATIO
 
 @pytest.fixture(scope="module")
 def worker_kill_hub(tmp_path_factory):
-    database_url = os.environ.get("DATABASE_URL")
-    redis_url = os.environ.get("REDIS_URL")
-    if not database_url or not redis_url:
-        pytest.skip("needs DATABASE_URL and REDIS_URL (make test sets them)")
     # A Redis DB apart from the session hub's (n) and the faults hub's (n + 6), so flushing it disturbs
     # nobody: with the suite's 9 that is 5, with 5 it is 1.
-    base, _, number = redis_url.rpartition("/")
-    hub = hubs.production_hub(
+    hub = hubs.module_production_hub(
         tmp_path_factory.mktemp("worker-kill-hub"),
-        database_url,
-        f"{base}/{(int(number or 0) + 12) % 16}",
         name="workerkill",
-        separate_worker=True,
+        redis_db_offset=12,
         extra_env={"CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS)},
     )
     yield hub

@@ -32,6 +32,18 @@ def fill_project_tab(page, *, group: str, project: str) -> None:
     page.get_by_label("Geography").select_option(label="West Europe")
 
 
+def choose_server_migration_only(page) -> None:
+    """From the Migrate project tab to Review + add tools: no assessment tool, Server Migration."""
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("heading", name="Select assessment tool")).to_be_visible()
+    expect(page.get_by_label("Skip adding an assessment tool for now")).to_be_checked()
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("heading", name="Select migration tool")).to_be_visible()
+    page.get_by_label("Azure Migrate: Server Migration").check()
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("heading", name="Review + add tools")).to_be_visible()
+
+
 def test_add_tools_deploys_live_and_shows_the_tool(any_hub, context):
     group, project = unique("rg-portal"), unique("proj")[:24]
     watcher = context.new_page()  # a second tab, already connected, watches the bell
@@ -44,14 +56,7 @@ def test_add_tools_deploys_live_and_shows_the_tool(any_hub, context):
     page.goto(any_hub.url + "/")
     open_add_tools(page)
     fill_project_tab(page, group=group, project=project)
-    page.get_by_role("button", name="Next").click()
-    expect(page.get_by_role("heading", name="Select assessment tool")).to_be_visible()
-    expect(page.get_by_label("Skip adding an assessment tool for now")).to_be_checked()
-    page.get_by_role("button", name="Next").click()
-    expect(page.get_by_role("heading", name="Select migration tool")).to_be_visible()
-    page.get_by_label("Azure Migrate: Server Migration").check()
-    page.get_by_role("button", name="Next").click()
-    expect(page.get_by_role("heading", name="Review + add tools")).to_be_visible()
+    choose_server_migration_only(page)
     review = page.locator("table.props")
     expect(review).to_contain_text(project)
     expect(review).to_contain_text(f"{group} (new)")

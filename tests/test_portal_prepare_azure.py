@@ -12,6 +12,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 RG_IAM = f"/resource/subscriptions/{CONTOSO}/resourceGroups/rg-migrate/iam/"
 
 
+def create_refused_then_accepted(page, error: str, field: str, corrected: str, created: str) -> None:
+    """Press Create and see `error` beside a field; set `field` to `corrected`, press Create again and
+    see the message `created`."""
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator(".field-error")).to_contain_text(error)
+    page.get_by_label(field).fill(corrected)
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_text(created)).to_be_visible()
+
+
 def test_check_access_shows_an_inherited_owner(live_hub, page):
     sign_in(page, live_hub, "viewer@contoso.com")
     page.get_by_role("link", name="Resource groups").first.click()
@@ -125,11 +135,9 @@ def test_a_global_administrator_adds_a_user_who_can_sign_in(live_hub, browser):
     admin.get_by_label("Name", exact=True).fill("New Hire")
     admin.get_by_label("User name").fill(email)
     admin.get_by_label("Password").fill("short")
-    admin.get_by_role("button", name="Create").click()
-    expect(admin.locator(".field-error")).to_contain_text("at least 8 characters")
-    admin.get_by_label("Password").fill("a-long-enough-password")
-    admin.get_by_role("button", name="Create").click()
-    expect(admin.get_by_text(f"Created user {email}.")).to_be_visible()
+    create_refused_then_accepted(
+        admin, "at least 8 characters", "Password", "a-long-enough-password", f"Created user {email}."
+    )
     expect(admin.locator("table.grid")).to_contain_text(email)
 
     newcomer = browser.new_context().new_page()
@@ -152,11 +160,13 @@ def test_a_virtual_network_is_created_checked_and_deleted(live_hub, page):
     page.get_by_label("IPv4 address space").fill("10.60.0.0/16")
     page.get_by_label("Subnet address range").fill("10.61.0.0/24")
     page.get_by_label("Environment tag").select_option("test")
-    page.get_by_role("button", name="Create").click()
-    expect(page.locator(".field-error")).to_contain_text("outside the IP address range of virtual network")
-    page.get_by_label("Subnet address range").fill("10.60.1.0/24")
-    page.get_by_role("button", name="Create").click()
-    expect(page.get_by_text(f"Created virtual network {name}.")).to_be_visible()
+    create_refused_then_accepted(
+        page,
+        "outside the IP address range of virtual network",
+        "Subnet address range",
+        "10.60.1.0/24",
+        f"Created virtual network {name}.",
+    )
     expect(page.locator("#subnets")).to_contain_text("10.60.1.0/24")
 
     page.get_by_label("Name", exact=True).fill("overlap")

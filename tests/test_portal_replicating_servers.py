@@ -28,12 +28,13 @@ REPLICATE = """
 import json
 from jobs.models import Job
 from jobs.services import job_run
-from projects.models import MigrateProject, User, VirtualNetwork
+from projects.models import MigrateProject, User
 from projects import services as project_services
 from replication import services
 from replication.keys import registration_key_issue
 from replication.models import DiscoveredServer, MigrationItem
-from replication.replicate import ReplicationPlan, ServerPlan, replication_enable
+from replication.replicate import replication_enable
+from replication.tests.conftest import plan_into_vnet_prod
 
 project = MigrateProject.objects.get(name=NAME)
 admin = User.objects.get(email="admin@contoso.com")
@@ -60,15 +61,7 @@ for name in ("web01", "web02", "db01"):
     )
     services.server_discover(server.pk)
     servers.append(DiscoveredServer.objects.get(pk=server.pk))
-plan = ReplicationPlan(
-    appliance=appliance,
-    target_resource_group=project.resource_group,
-    target_network=VirtualNetwork.objects.get(name="vnet-prod"),
-    target_subnet="default",
-    hybrid_benefit=False,
-    servers=[ServerPlan(server=server, vm_name=server.name, os_disk_id="disk0") for server in servers],
-    new_credentials=("dummy", "root", "secret"),
-)
+plan = plan_into_vnet_prod(appliance, project, servers)
 replication_enable(admin, project, plan)
 services.agents_report(appliance, [{"machineId": NAME + "db01", "connected": False}])
 items = {item.server.name: str(item.pk) for item in MigrationItem.objects.filter(project=project)}

@@ -22,19 +22,8 @@ THROTTLE = {"APPLIANCE_MAX_UPLOAD_MBPS": "8"}
 
 @pytest.fixture(scope="module")
 def faults_hub(tmp_path_factory):
-    database_url = os.environ.get("DATABASE_URL")
-    redis_url = os.environ.get("REDIS_URL")
-    if not database_url or not redis_url:
-        pytest.skip("needs DATABASE_URL and REDIS_URL (make test sets them)")
     # A Redis DB apart from the session hub's, so flushing it disturbs nobody.
-    base, _, number = redis_url.rpartition("/")
-    hub = hubs.production_hub(
-        tmp_path_factory.mktemp("faults-hub"),
-        database_url,
-        f"{base}/{(int(number or 0) + 6) % 16}",
-        name="faults",
-        separate_worker=True,
-    )
+    hub = hubs.module_production_hub(tmp_path_factory.mktemp("faults-hub"), name="faults", redis_db_offset=6)
     yield hub
     hub.stop()
 

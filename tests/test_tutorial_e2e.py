@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import tarfile
 import time
 import warnings
 from urllib.parse import quote, unquote
@@ -25,16 +24,15 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
-from tests.appliances import RunningAppliance, launch_appliance
+from tests.appliances import RunningAppliance, download_installer_and_key, launch_appliance
 from tests.azure_clients import site_recovery_client
 from tests.conftest import sign_in
 from tests.disk_images import change_blocks, sha256_of, write_realistic_image
 from tests.hubs import CONTOSO, free_port, unique
-from tests.replication_rig import ImageWriter, Rig, job_input, profile_for
-from tests.test_arm_migration_items import wait_for
+from tests.replication_rig import ImageWriter, Rig, job_input, profile_for, wait_for
 from tests.test_arm_site_recovery import vault_name
 from tests.test_discovery import fetch_installer, run
-from tests.test_portal_add_tools import fill_project_tab, open_add_tools
+from tests.test_portal_add_tools import choose_server_migration_only, fill_project_tab, open_add_tools
 from tests.test_portal_replicate import fill_source_settings, fill_target_settings, search
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -132,14 +130,7 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         # Add the Azure Migrate Server Migration tool.
         open_add_tools(page)
         fill_project_tab(page, group=group, project=project)
-        page.get_by_role("button", name="Next").click()
-        expect(page.get_by_role("heading", name="Select assessment tool")).to_be_visible()
-        expect(page.get_by_label("Skip adding an assessment tool for now")).to_be_checked()
-        page.get_by_role("button", name="Next").click()
-        expect(page.get_by_role("heading", name="Select migration tool")).to_be_visible()
-        page.get_by_label("Azure Migrate: Server Migration").check()
-        page.get_by_role("button", name="Next").click()
-        expect(page.get_by_role("heading", name="Review + add tools")).to_be_visible()
+        choose_server_migration_only(page)
         page.get_by_role("button", name="Add tools").click()
         expect(page.get_by_role("heading", name="Azure Migrate | Servers")).to_be_visible()
         tool = page.locator("#tool-server-migration")
@@ -157,14 +148,7 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         expect(page.locator("#region-locked")).to_contain_text("All migrations from this project go to West Europe")
         reload_until_visible(page, page.locator("#install-appliance"))
         expect(page.get_by_label("Install a replication appliance")).to_be_checked()
-        with page.expect_download() as installer_download:
-            page.locator("#download-installer").click()
-        with page.expect_download() as key_download:
-            page.get_by_role("button", name="Download").click()
-        key_file = tmp_path / key_download.value.suggested_filename
-        key_download.value.save_as(key_file)
-        with tarfile.open(installer_download.value.path()) as archive:
-            archive.extractall(tmp_path, filter="data")
+        key_file = download_installer_and_key(page, tmp_path)
 
         # Run the appliance's setup with the key, then Finalize registration in the portal.
         folder, home, port, appliance_name = (

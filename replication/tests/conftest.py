@@ -1,4 +1,7 @@
-"""Shared by the replication tests: a Contoso project whose resources were created, and key issuing."""
+"""Shared by the replication tests: a Contoso project whose resources were created, key issuing, and
+the stub appliance and stub hub of stubs.py as fixtures."""
+
+from __future__ import annotations
 
 import sys
 from pathlib import Path
@@ -8,12 +11,15 @@ from django.core.management import call_command
 
 from jobs.services import job_run
 from projects import services
-from projects.models import MigrateProject, ResourceGroup, User
+from projects.models import MigrateProject, ResourceGroup, User, VirtualNetwork
 from replication.keys import registration_key_issue
-from replication.models import Appliance
+from replication.models import Appliance, DiscoveredServer
+from replication.replicate import ReplicationPlan, ServerPlan
 from replication.services import appliance_register
+from replication.tests.stubs import StubHub, StubProcessServer
 
-# The appliance package, importable as the installer ships it (top-level "appliance").
+# The appliance package, importable as the installer ships it (top-level "appliance"). The agent's
+# package is put on the path by stubs.py, imported above.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
@@ -43,6 +49,21 @@ def finalized_appliance(project: MigrateProject, name: str = "appliance-1") -> A
     return appliance
 
 
+def plan_into_vnet_prod(appliance: Appliance, project: MigrateProject, servers: list[DiscoveredServer]):
+    """A plan to replicate `servers` through `appliance` into the project's resource group and vnet-prod's
+    default subnet: each VM named after its server, disk0 its OS disk, no Hybrid Benefit, new
+    credentials. Used by the monitor tests and by the live replicating-servers test's hub script."""
+    return ReplicationPlan(
+        appliance=appliance,
+        target_resource_group=project.resource_group,
+        target_network=VirtualNetwork.objects.get(name="vnet-prod"),
+        target_subnet="default",
+        hybrid_benefit=False,
+        servers=[ServerPlan(server=server, vm_name=server.name, os_disk_id="disk0") for server in servers],
+        new_credentials=("dummy", "root", "secret"),
+    )
+
+
 @pytest.fixture
 def project(django_capture_on_commit_callbacks):
     return migration_project(django_capture_on_commit_callbacks, "keys", target_region="northeurope")
@@ -55,3 +76,19 @@ def issue(project, email="admin@contoso.com"):
         hub_url="http://hub.test/",
         vault=services.project_vault(project),
     )
+
+
+@pytest.fixture
+def stub():
+    """The stub appliance, which an agent under test sends its batches to."""
+    server = StubProcessServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hub():
+    """The stub hub, which an appliance under test talks to."""
+    server = StubHub()
+    yield server
+    server.close()

@@ -1,6 +1,6 @@
-"""The mobility agent's replication: blocks and digests, cycles against a stub process server (an
-http.server thread that stores batches as the hub would, duplicates included), resuming after a
-crash, and synthetic disks."""
+"""The mobility agent's replication: blocks and digests, cycles against the stub appliance (the stub
+process server of replication/tests/stubs.py, which stores batches as the hub would, duplicates
+included), resuming after a crash, and synthetic disks."""
 
 from __future__ import annotations
 
@@ -11,161 +11,15 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-AGENT_DIR = Path(__file__).resolve().parents[1] / "agent"
-sys.path.insert(0, str(AGENT_DIR))
+# The agent is on sys.path from replication/tests/stubs.py, which conftest.py imports first.
+from agent import blocks, disks
+from agent.blocks import BLOCK_SIZE, NO_HASH, ZERO_HASH
 
-from agent import blocks, disks  # noqa: E402 (the agent is a standalone program, found on its own path)
-from agent.blocks import BLOCK_SIZE, NO_HASH, ZERO_HASH  # noqa: E402
-from agent.replicator import Replicator  # noqa: E402
-
-MiB = 1024 * 1024
-
-
-class StubProcessServer:
-    """Stores batches by (disk, sequence) like the hub: a sequence seen before is a duplicate, kept as
-    first stored. `replica(disk)` applies the stored batches in order, as the hub builds its replica."""
-
-    def __init__(self):
-        self.batches: dict[tuple[str, int], tuple[dict, bytes]] = {}
-        self.received: list[dict] = []
-        self.wire_bytes = 0
-        self.lock = threading.Lock()
-        self.refuse_with: tuple[int, str] | None = None
-        self.after_store = None
-        self.down_after_sequence: int | None = None
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status, answer = stub.handle(self.path, body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def handle(self, path: str, body: bytes) -> tuple[int, dict]:
-        assert path == "/ps-api/v1/batches"
-        if self.refuse_with:
-            status, code = self.refuse_with
-            return status, {"error": {"code": code, "message": "refused by the test"}}
-        header, records = blocks.decode_batch(body)
-        assert header["agentId"] == "agent-1" and header["secret"] == "s3cret" and header["blockSize"] == BLOCK_SIZE
-        data_bytes = sum(len(data) for _, data in blocks.iter_records(records) if data is not None)
-        assert data_bytes <= blocks.MAX_BATCH_DATA
-        key = (header["diskId"], header["sequence"])
-        with self.lock:
-            self.wire_bytes += len(body)
-            self.received.append(header)
-            duplicate = key in self.batches
-            if not duplicate:
-                self.batches[key] = (header, bytes(records))
-        if self.after_store:
-            self.after_store(header)
-        if header["sequence"] == self.down_after_sequence:
-            self.refuse_with = (503, "HubUnreachable")  # stored, but the answer never reaches the agent
-            return 503, {"error": {"code": "HubUnreachable", "message": "down"}}
-        return 200, {"stored": True, "sequence": header["sequence"], "duplicate": duplicate}
-
-    def sequences(self, disk_id: str) -> list[int]:
-        return sorted(sequence for disk, sequence in self.batches if disk == disk_id)
-
-    def replica(self, disk_id: str) -> tuple[bytearray, dict]:
-        """The disk as the stored batches build it, and the last marker."""
-        first_of_full_cycle = {}
-        for sequence in self.sequences(disk_id):
-            header = self.batches[(disk_id, sequence)][0]
-            if header["full"]:
-                first_of_full_cycle.setdefault(header["cycle"], sequence)
-        image, marker = bytearray(), None
-        for sequence in self.sequences(disk_id):
-            header, records = self.batches[(disk_id, sequence)]
-            if first_of_full_cycle.get(header["cycle"]) == sequence:
-                image = bytearray()  # a full cycle starts from an empty disk
-            for index, data in blocks.iter_records(records):
-                start = index * BLOCK_SIZE
-                block = bytes(data) if data is not None else bytes(BLOCK_SIZE)
-                if len(image) < start + len(block):
-                    image.extend(bytes(start + len(block) - len(image)))
-                image[start : start + len(block)] = block
-            if header["marker"]:
-                marker = header["marker"]
-                size = marker["sizeBytes"]
-                image = image[:size] + bytes(max(0, size - len(image)))
-        return image, marker
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def stub():
-    server = StubProcessServer()
-    yield server
-    server.close()
-
-
-def make_replicator(stub, state_dir, specs, **options) -> Replicator:
-    credentials = {"appliance": stub.url, "agentId": "agent-1", "secret": "s3cret"}
-    return Replicator(str(state_dir), "machine-1", specs, lambda: credentials, log=lambda line: None, **options)
-
-
-def entry_for(specs, item="item-1", cycle_seconds=300, generations=None) -> dict:
-    return {
-        "machineId": "machine-1",
-        "itemId": item,
-        "state": "InitialSeedingInProgress",
-        "cycleSeconds": cycle_seconds,
-        "nextCycle": 1,
-        "disks": [
-            {
-                "diskId": spec["diskId"],
-                "sizeBytes": spec.get("sizeBytes", 0),
-                "nextSequence": 1,
-                "resyncGeneration": (generations or {}).get(spec["diskId"], 0),
-            }
-            for spec in specs
-        ],
-    }
-
-
-def write_image(path: Path, size: int, seed: int = 1) -> bytearray:
-    """Text, random data and zero runs, as a used disk holds."""
-    chooser = random.Random(seed)
-    image = bytearray(size)
-    position = 0
-    while position < size:
-        run = chooser.randint(1, 64) * BLOCK_SIZE
-        kind = chooser.random()
-        if kind < 0.4:
-            text = b"".join(b"line %d of the log: all is well\n" % chooser.randint(0, 10**6) for _ in range(run // 30))
-            image[position : position + run] = text[:run].ljust(run, b".")[: size - position]
-        elif kind < 0.65:
-            image[position : position + run] = chooser.randbytes(run)[: size - position]
-        position += run
-    del image[size:]
-    path.write_bytes(image)
-    return image
-
+from replication.tests.stubs import AGENT_DIR, AGENT_ID, AGENT_SECRET, MiB, entry_for, make_replicator, write_image
 
 # Blocks and digests
 
@@ -383,7 +237,7 @@ def test_a_killed_agent_process_resumes(stub, tmp_path):
 import sys
 sys.path.insert(0, {str(AGENT_DIR)!r})
 from agent.replicator import Replicator
-credentials = {{"appliance": {stub.url!r}, "agentId": "agent-1", "secret": "s3cret"}}
+credentials = {{"appliance": {stub.url!r}, "agentId": {AGENT_ID!r}, "secret": {AGENT_SECRET!r}}}
 replicator = Replicator({str(tmp_path / "state")!r}, "machine-1", {specs!r}, lambda: credentials,
                         checkpoint_bytes=4 * 1024 * 1024, log=lambda line: None)
 replicator.update({entry_for(specs)!r})

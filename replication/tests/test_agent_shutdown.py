@@ -1,42 +1,25 @@
 """Migrate with "Shut down virtual machines", the agent's side: the hub's entry says "shutdown", the
 agent stops the source (a shutdown command, or a simulated machine's disks stop changing), sends a
 final cycle whose markers carry "final" and the disk's SHA-256, then no more cycles until the entry
-says shutdown false again. Against the stub process server of test_agent_replication."""
+says shutdown false again. Against the stub appliance of replication/tests/stubs.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import sys
 import time
 
 import pytest
 
-from replication.tests.test_agent_replication import (
-    AGENT_DIR,
-    MiB,
-    StubProcessServer,
-    entry_for,
-    make_replicator,
-    write_image,
-)
+# The agent is on sys.path from replication/tests/stubs.py, which conftest.py imports first.
+from agent import blocks, disks
+from agent.fleet import Fleet
+from agent.replicator import run_shutdown_command
 
-if str(AGENT_DIR) not in sys.path:  # the agent is a standalone program, found on its own path
-    sys.path.insert(0, str(AGENT_DIR))
-
-from agent import blocks, disks  # noqa: E402
-from agent.fleet import Fleet  # noqa: E402
-from agent.replicator import run_shutdown_command  # noqa: E402
+from replication.tests.stubs import MiB, StubProcessServer, entry_for, make_replicator, write_image
 
 GiB = 1024**3
-
-
-@pytest.fixture
-def stub():
-    server = StubProcessServer()
-    yield server
-    server.close()
 
 
 def shutdown_entry(specs, shutdown=True, **options) -> dict:

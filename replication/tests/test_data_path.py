@@ -182,12 +182,19 @@ def apply(item):
     data_path.replica_apply(item.pk, owner="test")
 
 
-def test_initial_then_delta_cycles_make_the_replica_equal_the_source(replicating):
-    item = replicating
+def first_cycle_applied(item, seed: int) -> tuple[ProcessServer, bytearray, int]:
+    """Disk0 replicated once: a full cycle of image(seed, MIB) sent through a new process server and
+    applied. Returns the process server, the source image and the next sequence to send."""
     ps = ProcessServer(item.project)
-    source = image(1, MIB)
+    source = image(seed, MIB)
     next_sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1)
     apply(item)
+    return ps, source, next_sequence
+
+
+def test_initial_then_delta_cycles_make_the_replica_equal_the_source(replicating):
+    item = replicating
+    ps, source, next_sequence = first_cycle_applied(item, seed=1)
     assert hashlib.sha256(replica_bytes(item, "disk0")).digest() == hashlib.sha256(source).digest()
     item.refresh_from_db()
     assert item.migration_state == MigrationState.REPLICATING
@@ -234,10 +241,7 @@ def test_batches_apply_in_sequence_order_and_duplicates_are_acknowledged(replica
 
 def test_reapplying_a_batch_after_a_lost_commit_is_idempotent(replicating, monkeypatch):
     item = replicating
-    ps = ProcessServer(item.project)
-    source = image(4, MIB)
-    next_sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1)
-    apply(item)
+    ps, source, next_sequence = first_cycle_applied(item, seed=4)
     source[5 * BLOCK : 6 * BLOCK] = b"x" * BLOCK
     source[9 * BLOCK : 10 * BLOCK] = b"y" * BLOCK
     body = ps.body(item, "disk0", next_sequence, 2, records(bytes(source), [5, 9]), full=False)
@@ -262,10 +266,7 @@ def test_reapplying_a_batch_after_a_lost_commit_is_idempotent(replicating, monke
 
 def test_a_diverged_replica_is_detected_and_resynchronized(replicating):
     item = replicating
-    ps = ProcessServer(item.project)
-    source = image(5, MIB)
-    next_sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1)
-    apply(item)
+    ps, source, next_sequence = first_cycle_applied(item, seed=5)
     disk = item.disks.get(disk_id="disk0")
     with open(data_path.replica_path(disk), "r+b") as replica:  # someone damages the replica
         replica.seek(7 * BLOCK)

@@ -24,9 +24,9 @@ from replication.models import (
     RecoveryPoint,
     TransferSample,
 )
-from replication.replicate import ReplicationPlan, ServerPlan, replication_enable, replication_policy
+from replication.replicate import replication_enable, replication_policy
 from replication.status import item_status
-from replication.tests.conftest import finalized_appliance, migration_project
+from replication.tests.conftest import finalized_appliance, migration_project, plan_into_vnet_prod
 
 pytestmark = pytest.mark.django_db
 
@@ -364,15 +364,7 @@ def enabled_item(project, django_capture_on_commit_callbacks, *, os_type="Linux"
             },
         )
     services.server_discover(server.pk)
-    plan = ReplicationPlan(
-        appliance=appliance,
-        target_resource_group=project.resource_group,
-        target_network=VirtualNetwork.objects.get(name="vnet-prod"),
-        target_subnet="default",
-        hybrid_benefit=False,
-        servers=[ServerPlan(server=DiscoveredServer.objects.get(pk=server.pk), vm_name="erp01", os_disk_id="disk0")],
-        new_credentials=("dummy", "root", "secret"),
-    )
+    plan = plan_into_vnet_prod(appliance, project, [DiscoveredServer.objects.get(pk=server.pk)])
     with django_capture_on_commit_callbacks():
         (job,) = replication_enable(admin, project, plan)
     job_run(job.pk)

@@ -1,7 +1,7 @@
 """The appliance's process server: batches from an agent are authenticated, compressed, encrypted
 under a data key the hub wrapped, and uploaded; the agent hears back only what the hub said. Runs the
-real appliance HTTP server in-process against a stub hub (an http.server thread) that unwraps data
-keys with its own key-encryption key, decrypts, decompresses and stores like the hub."""
+real appliance HTTP server in-process against the stub hub of replication/tests/stubs.py, which
+unwraps data keys with its own key-encryption key, decrypts, decompresses and stores like the hub."""
 
 from __future__ import annotations
 
@@ -11,125 +11,22 @@ import json
 import logging
 import os
 import random
-import sys
 import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import zstandard
+
+# The agent and the appliance are on sys.path from replication/tests/conftest.py, which pytest imports first.
+from agent import blocks
+from agent.replicator import Replicator
+from appliance import process_server, server, state
+from appliance.agents import AgentError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agent"))
-
-from agent import blocks  # noqa: E402 (the agent and the appliance are standalone programs)
-from agent.replicator import Replicator  # noqa: E402
-from appliance import process_server, server, state  # noqa: E402
-from appliance.agents import AgentError  # noqa: E402
-
-MiB = 1024 * 1024
-APPLIANCE_ID = "appliance-1"
-CREDENTIAL = "appliance-credential"
-
-
-class StubHub:
-    """The hub's appliance API, as far as the process server uses it."""
-
-    def __init__(self):
-        self.kek = AESGCM(os.urandom(32))
-        self.wraps = 0
-        self.uploads: list[dict] = []
-        self.stored: dict[tuple[str, str, int], tuple[dict, bytes]] = {}
-        self.replication: list[dict] = []
-        self.refuse_uploads_with: tuple[int, str] | None = None
-        self.lock = threading.Lock()
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                assert self.headers["Authorization"] == f"Appliance {CREDENTIAL}"
-                status, answer = hub.handle(self.path, self.headers["Content-Type"], body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def handle(self, path: str, content_type: str, body: bytes) -> tuple[int, dict]:
-        prefix = f"/appliance-api/v1/appliances/{APPLIANCE_ID}/"
-        assert path.startswith(prefix)
-        route = path[len(prefix) :]
-        if route == "machines":
-            return 200, {"serverId": "server-" + json.loads(body)["machineId"]}
-        if route == "heartbeat":
-            return 200, {"state": "Finalized", "replication": self.replication}
-        if route == "keyvault/wrapkey":
-            key = base64.b64decode(json.loads(body)["value"])
-            assert len(key) == 32
-            nonce = os.urandom(12)
-            with self.lock:
-                self.wraps += 1
-            return 200, {
-                "keyId": "kek-1",
-                "wrappedKey": base64.b64encode(nonce + self.kek.encrypt(nonce, key, None)).decode(),
-            }
-        if route == "replication/batches":
-            assert content_type == "application/octet-stream"
-            return self.store(body)
-        return 404, {"error": {"code": "NotFound", "message": path}}
-
-    def unwrap(self, wrapped: str) -> bytes:
-        raw = base64.b64decode(wrapped)
-        return self.kek.decrypt(raw[:12], raw[12:], None)
-
-    def store(self, body: bytes) -> tuple[int, dict]:
-        if self.refuse_uploads_with:
-            status, code = self.refuse_uploads_with
-            return status, {"error": {"code": code, "message": f"refused ({code})"}}
-        assert body[:4] == b"MHE1"
-        length = int.from_bytes(body[4:8], "little")
-        header = json.loads(body[8 : 8 + length])
-        assert header["compression"] == "zstd" and header["encryption"] == "AES-256-GCM"
-        aad = f"{header['itemId']}/{header['diskId']}/{header['sequence']}".encode()
-        compressed = AESGCM(self.unwrap(header["wrappedKey"])).decrypt(
-            base64.b64decode(header["nonce"]), body[8 + length :], aad
-        )
-        records = zstandard.ZstdDecompressor().decompress(compressed, max_output_size=64 * MiB)
-        key = (header["itemId"], header["diskId"], header["sequence"])
-        with self.lock:
-            self.uploads.append({**header, "wireBytes": len(body), "recordBytes": len(records)})
-            if key in self.stored:
-                return 200, {"stored": True, "sequence": header["sequence"], "duplicate": True}
-            self.stored[key] = (header, records)
-        return 201, {"stored": True, "sequence": header["sequence"], "duplicate": False}
-
-    def replica(self, item_id: str, disk_id: str, size: int) -> bytearray:
-        image = bytearray(size)
-        for (item, disk, _), (_, records) in sorted(self.stored.items()):
-            if (item, disk) == (item_id, disk_id):
-                for index, data in blocks.iter_records(records):
-                    start = index * blocks.BLOCK_SIZE
-                    block = bytes(data) if data is not None else bytes(min(blocks.BLOCK_SIZE, size - start))
-                    image[start : start + len(block)] = block
-        return image
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+from replication.tests.stubs import APPLIANCE_CREDENTIAL, APPLIANCE_ID, MiB, StubHub
 
 
 class RunningAppliance:
@@ -141,7 +38,7 @@ class RunningAppliance:
                 {
                     "hub": hub.url,
                     "applianceId": APPLIANCE_ID,
-                    "credential": CREDENTIAL,
+                    "credential": APPLIANCE_CREDENTIAL,
                     "name": "cs-1",
                     "listen": "127.0.0.1:0",
                     "project": "p",
@@ -176,13 +73,6 @@ class RunningAppliance:
     def close(self):
         self.http.shutdown()
         self.http.server_close()
-
-
-@pytest.fixture
-def hub():
-    stub = StubHub()
-    yield stub
-    stub.close()
 
 
 @pytest.fixture
@@ -348,7 +238,7 @@ def test_the_hubs_refusals_reach_the_agent(hub, appliance):
 
 
 def test_data_keys_rotate_and_never_reach_the_log(hub, caplog):
-    client = server.HubClient(hub.url, credential=CREDENTIAL)
+    client = server.HubClient(hub.url, credential=APPLIANCE_CREDENTIAL)
     keys = process_server.DataKeys(client, APPLIANCE_ID, rotate_after_bytes=1000)
     first = keys.take(600)
     assert keys.take(500) is first and hub.wraps == 1
