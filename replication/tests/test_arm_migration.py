@@ -1,7 +1,10 @@
 """The ARM API of replication (replication.arm_migration) through DRF's test client: enabling
 replication with InMageRcm and VMwareCbt bodies, the 202 + job to poll, bad bodies and Replicate's
 rules as 400 details with nothing created, updates until replication starts, lists with paging and
-$filter, jobs, operation status, policies, recovery points, and who may see and change what."""
+$filter, jobs, operation status, policies, recovery points, and who may see and change what.
+
+Over 500 lines on purpose: it walks one vault's resources in the order a client meets them, on
+shared fixtures; the verbs (test migrate, migrate, stop) are in test_arm_migration_verbs.py."""
 
 from __future__ import annotations
 
