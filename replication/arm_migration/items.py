@@ -21,10 +21,9 @@ from jobs.models import Job, State
 from projects import access
 from replication import migrate
 from replication.arm import CONTAINER, FABRIC
-from replication.arm_migration import inputs
+from replication.arm_migration import inputs, plans
 from replication.arm_migration.base import AsrView, ItemChildView, job_accepted
 from replication.arm_migration.jobs import job_or_404
-from replication.arm_migration.plans import Resolver, discovered_server, enable_plan, in_api_terms, update_plan
 from replication.arm_migration.shapes import (
     ITEM_TYPE,
     PROVIDER,
@@ -38,7 +37,6 @@ from replication.arm_migration.shapes import (
     recovery_point_body,
 )
 from replication.models import MigrationItem
-from replication.replicate import ReplicationInvalid, replication_enable, replication_update
 
 
 def _item_permission(action: str, purpose: str) -> access.Permission:
@@ -97,7 +95,7 @@ class MigrationItemView(AsrView):
     @extend_schema(operation_id="ReplicationMigrationItems_Create", request=dict, responses={202: None})
     def put(self, request, item_name, **parents):
         target = inputs.read_enable_input(request)
-        server = discovered_server(self.vault, item_name, target.machine_id)
+        server = plans.discovered_server(self.vault, item_name, target.machine_id)
         existing = MigrationItem.objects.filter(server=server).first()
         if existing is not None:
             raise ArmError(
@@ -106,11 +104,7 @@ class MigrationItemView(AsrView):
                 f"{server.name} is already replicating (as {existing.target_vm_name}): a server can be replicated "
                 "once. Change its settings with PATCH, or stop replication first.",
             )
-        plan = enable_plan(request.user, self.vault, server, target)
-        try:
-            (job,) = replication_enable(request.user, self.vault.project, plan)
-        except ReplicationInvalid as invalid:
-            raise in_api_terms(invalid) from None
+        job = plans.replicate(request.user, self.vault, server, target)
         return job_accepted(
             request, self.vault, job, f"{self.vault.container_id}/replicationMigrationItems/{server.pk}"
         )
@@ -126,11 +120,7 @@ class MigrationItemView(AsrView):
                 f"{item.target_vm_name}: {item.settings_locked_reason} Stop replication and replicate the server "
                 "again to change them.",
             )
-        plan = update_plan(request.user, self.vault, item, target)
-        try:
-            replication_update(request.user, item, plan)
-        except ReplicationInvalid as invalid:
-            raise in_api_terms(invalid) from None
+        plans.update(request.user, self.vault, item, target)
         return Response(one_item_body(self.vault, item_or_404(self.vault, item_name)))
 
     @extend_schema(operation_id="ReplicationMigrationItems_Delete", responses={202: None, 204: None})
@@ -208,11 +198,11 @@ class ItemTestMigrateView(ItemActionView):
     @extend_schema(operation_id="ReplicationMigrationItems_TestMigrate", request=dict, responses={202: None})
     def post(self, request, **route):
         item = self.item
-        given = inputs.read_test_migrate_input(request)
+        network_id, subnet_name, recovery_point_id = inputs.read_test_migrate_input(request)
         network, subnet = item.test_network, item.test_subnet_name
-        if given.network_id:
-            resolve = Resolver(request.user, self.vault, item.server)
-            chosen = resolve.network(given.network_id, "networkId")
+        if network_id:
+            resolve = plans.Resolver(request.user, self.vault, item.server)
+            chosen = resolve.network(network_id, "networkId")
             resolve.raise_problems()
             if chosen != network:
                 # The subnet chosen at Replicate belongs to the other network: the service picks the
@@ -226,10 +216,9 @@ class ItemTestMigrateView(ItemActionView):
                 "virtual network in the target region; a non-production one is recommended).",
                 f"{PROVIDER_DETAILS}.networkId",
             )
-        self.check_recovery_point(given.recovery_point_id)
-        return self.started(
-            request, migrate.test_migrate_start(request.user, item, network=network, subnet=given.subnet_name or subnet)
-        )
+        self.check_recovery_point(recovery_point_id)
+        job = migrate.test_migrate_start(request.user, item, network=network, subnet=subnet_name or subnet)
+        return self.started(request, job)
 
 
 class ItemTestMigrateCleanupView(ItemActionView):
@@ -237,10 +226,8 @@ class ItemTestMigrateCleanupView(ItemActionView):
 
     @extend_schema(operation_id="ReplicationMigrationItems_TestMigrateCleanup", request=dict, responses={202: None})
     def post(self, request, **route):
-        given = inputs.read_cleanup_input(request)
-        return self.started(
-            request, migrate.test_migrate_cleanup_start(request.user, self.item, comments=given.comments)
-        )
+        comments = inputs.read_cleanup_input(request)
+        return self.started(request, migrate.test_migrate_cleanup_start(request.user, self.item, comments=comments))
 
 
 class ItemMigrateView(ItemActionView):
@@ -248,9 +235,9 @@ class ItemMigrateView(ItemActionView):
 
     @extend_schema(operation_id="ReplicationMigrationItems_Migrate", request=dict, responses={202: None})
     def post(self, request, **route):
-        given = inputs.read_migrate_input(request)
-        self.check_recovery_point(given.recovery_point_id)
-        return self.started(request, migrate.migrate_start(request.user, self.item, shutdown=given.perform_shutdown))
+        recovery_point_id, perform_shutdown = inputs.read_migrate_input(request)
+        self.check_recovery_point(recovery_point_id)
+        return self.started(request, migrate.migrate_start(request.user, self.item, shutdown=perform_shutdown))
 
 
 class ItemResyncView(ItemActionView):

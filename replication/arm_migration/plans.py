@@ -9,6 +9,7 @@ from dataclasses import replace
 from hub.arm.errors import ArmError
 from hub.arm.paths import id_parts, last_segment
 from hub.ids import parse_uuid
+from jobs.models import Job
 from projects import access
 from projects.models import AvailabilitySet, ResourceGroup, VirtualNetwork
 from replication.arm import Vault, discovered_servers
@@ -32,6 +33,8 @@ from replication.replicate import (
     ServerPlan,
     default_os_disk_id,
     plan_for_item,
+    replication_enable,
+    replication_update,
 )
 
 # Where each of Replicate's wizard fields lives in an enable or update body, so a refusal names the
@@ -212,81 +215,105 @@ def discovered_server(vault: Vault, item_name: str, machine_id: str | None) -> D
     return server
 
 
+def _apply_settings(resolve: Resolver, plan: ReplicationPlan, server_plan: ServerPlan, given: dict) -> None:
+    """The settings enable and update treat alike (licence and availability set are left to each, as
+    the order they are checked in is the order a refusal lists them)."""
+    if "targetVmName" in given:
+        server_plan.vm_name = given["targetVmName"]
+    if "targetVmSize" in given:
+        server_plan.vm_size = given["targetVmSize"]
+    if "targetResourceGroupId" in given:
+        plan.target_resource_group = resolve.group(given["targetResourceGroupId"])
+    if "targetNetworkId" in given:
+        plan.target_network = resolve.network(given["targetNetworkId"], "targetNetworkId")
+    if "targetSubnetName" in given:
+        plan.target_subnet = given["targetSubnetName"]
+    if "testNetworkId" in given:
+        plan.test_network = resolve.network(given["testNetworkId"], "testNetworkId") if given["testNetworkId"] else None
+    if "testSubnetName" in given:
+        plan.test_subnet = given["testSubnetName"]
+
+
+def _apply_license(resolve: Resolver, plan: ReplicationPlan, given: dict, server: DiscoveredServer) -> None:
+    if "licenseType" in given:
+        hybrid_benefit = resolve.license(given["licenseType"], server)
+        if hybrid_benefit is not None:
+            plan.hybrid_benefit = hybrid_benefit
+
+
+def _apply_availability_set(resolve: Resolver, server_plan: ServerPlan, given: dict) -> None:
+    if "targetAvailabilitySetId" in given:
+        value = given["targetAvailabilitySetId"]
+        server_plan.availability_set = resolve.availability_set(value) if value else None
+
+
 def enable_plan(user, vault: Vault, server: DiscoveredServer, target: TargetInput) -> ReplicationPlan:
+    """Replicate's defaults for the server, changed by what the body names. An empty value means the
+    default here: a new item has nothing to clear."""
     resolve = Resolver(user, vault, server)
     policy = resolve.policy(target.policy_id or "")
-    appliance = server.appliance
-    if target.process_server_id:
-        appliance = resolve.appliance(target.process_server_id)
+    appliance = resolve.appliance(target.process_server_id) if target.process_server_id else server.appliance
     run_as_account = resolve.run_as_account(target.run_as_account_id) if target.run_as_account_id else None
-    group = resolve.group(target.target_resource_group_id) if target.target_resource_group_id else None
-    network = resolve.network(target.target_network_id, "targetNetworkId") if target.target_network_id else None
-    test_network = resolve.network(target.test_network_id, "testNetworkId") if target.test_network_id else None
-    availability_set = resolve.availability_set(target.availability_set_id) if target.availability_set_id else None
-    hybrid_benefit = bool(resolve.license(target.license_type, server)) if target.license_type else False
-    os_disk_id = default_os_disk_id(server)
-    if target.disks is not None:
-        listed = {disk.disk_id: disk for disk in target.disks}
-        choices = [
-            DiskChoice(disk.disk_id, True, resolve.disk_type(disk.disk_type, "disksToInclude")) for disk in target.disks
-        ]
-        choices += [DiskChoice(disk["diskId"], False) for disk in server.disks if disk["diskId"] not in listed]
-        os_disk_id = next((disk.disk_id for disk in target.disks if disk.is_os_disk), os_disk_id)
-    else:
-        disk_type = resolve.disk_type(target.disks_default_type, "disksDefault.diskType")
-        choices = [DiskChoice(disk["diskId"], True, disk_type) for disk in server.disks]
-    resolve.raise_problems()
-    return ReplicationPlan(
+    server_plan = ServerPlan(server=server, vm_name=server.name, os_disk_id=default_os_disk_id(server))
+    plan = ReplicationPlan(
         appliance=appliance,
-        target_resource_group=group,
-        target_network=network,
-        target_subnet=target.target_subnet_name or "",
-        hybrid_benefit=hybrid_benefit,
-        servers=[
-            ServerPlan(
-                server=server,
-                vm_name=target.target_vm_name or server.name,
-                vm_size=target.target_vm_size or "",
-                os_disk_id=os_disk_id,
-                availability_set=availability_set,
-                disks=choices,
-            )
-        ],
+        target_resource_group=None,
+        target_network=None,
+        target_subnet="",
+        hybrid_benefit=False,
+        servers=[server_plan],
         run_as_account=run_as_account,
-        test_network=test_network,
-        test_subnet=target.test_subnet_name or "",
         policy=policy,
         guest_credentials_required=False,
     )
+    given = {key: value for key, value in target.settings.items() if value}
+    _apply_settings(resolve, plan, server_plan, given)
+    _apply_availability_set(resolve, server_plan, given)
+    _apply_license(resolve, plan, given, server)
+    if target.disks is not None:
+        listed = {disk.disk_id for disk in target.disks}
+        server_plan.disks = [
+            DiskChoice(disk.disk_id, True, resolve.disk_type(disk.disk_type, "disksToInclude")) for disk in target.disks
+        ]
+        server_plan.disks += [
+            DiskChoice(disk["diskId"], False) for disk in server.disks if disk["diskId"] not in listed
+        ]
+        server_plan.os_disk_id = next(
+            (disk.disk_id for disk in target.disks if disk.is_os_disk), server_plan.os_disk_id
+        )
+    else:
+        disk_type = resolve.disk_type(target.disks_default_type, "disksDefault.diskType")
+        server_plan.disks = [DiskChoice(disk["diskId"], True, disk_type) for disk in server.disks]
+    resolve.raise_problems()
+    return plan
 
 
 def update_plan(user, vault: Vault, item: MigrationItem, target: TargetInput) -> ReplicationPlan:
-    """The item's current settings with what the body changes; an empty string clears an optional id
-    (test network, availability set) or returns the size to automatic."""
+    """The item's current settings (Replicate's plan_for_item) with what the body changes; an empty
+    string clears an optional id (test network, availability set) or returns the size to automatic."""
     resolve = Resolver(user, vault, item.server)
     plan, server_plan = plan_for_item(item)
-    given = target.given
-    if "target_vm_name" in given:
-        server_plan.vm_name = target.target_vm_name
-    if "target_vm_size" in given:
-        server_plan.vm_size = target.target_vm_size
-    if "target_resource_group_id" in given:
-        plan.target_resource_group = resolve.group(target.target_resource_group_id)
-    if "target_network_id" in given:
-        plan.target_network = resolve.network(target.target_network_id, "targetNetworkId")
-    if "target_subnet_name" in given:
-        plan.target_subnet = target.target_subnet_name
-    if "test_network_id" in given:
-        plan.test_network = resolve.network(target.test_network_id, "testNetworkId") if target.test_network_id else None
-    if "test_subnet_name" in given:
-        plan.test_subnet = target.test_subnet_name
-    if "license_type" in given:
-        hybrid_benefit = resolve.license(target.license_type, item.server)
-        if hybrid_benefit is not None:
-            plan.hybrid_benefit = hybrid_benefit
-    if "availability_set_id" in given:
-        server_plan.availability_set = (
-            resolve.availability_set(target.availability_set_id) if target.availability_set_id else None
-        )
+    _apply_settings(resolve, plan, server_plan, target.settings)
+    _apply_license(resolve, plan, target.settings, item.server)
+    _apply_availability_set(resolve, server_plan, target.settings)
     resolve.raise_problems()
     return plan
+
+
+def replicate(user, vault: Vault, server: DiscoveredServer, target: TargetInput) -> Job:
+    """Enable replication of `server`: its Start replication job, or Replicate's refusal in API terms."""
+    plan = enable_plan(user, vault, server, target)
+    try:
+        (job,) = replication_enable(user, vault.project, plan)
+    except ReplicationInvalid as invalid:
+        raise in_api_terms(invalid) from None
+    return job
+
+
+def update(user, vault: Vault, item: MigrationItem, target: TargetInput) -> None:
+    """Change a replicating item's settings, or refuse in API terms."""
+    plan = update_plan(user, vault, item, target)
+    try:
+        replication_update(user, item, plan)
+    except ReplicationInvalid as invalid:
+        raise in_api_terms(invalid) from None
