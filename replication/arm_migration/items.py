@@ -96,15 +96,7 @@ class MigrationItemView(AsrView):
     def put(self, request, item_name, **parents):
         target = inputs.read_enable_input(request)
         server = plans.discovered_server(self.vault, item_name, target.machine_id)
-        existing = MigrationItem.objects.filter(server=server).first()
-        if existing is not None:
-            raise ArmError(
-                409,
-                "AlreadyReplicating",
-                f"{server.name} is already replicating (as {existing.target_vm_name}): a server can be replicated "
-                "once. Change its settings with PATCH, or stop replication first.",
-            )
-        job = plans.replicate(request.user, self.vault, server, target)
+        job = plans.enable(request.user, self.vault, server, target)
         return job_accepted(
             request, self.vault, job, f"{self.vault.container_id}/replicationMigrationItems/{server.pk}"
         )
@@ -112,15 +104,7 @@ class MigrationItemView(AsrView):
     @extend_schema(operation_id="ReplicationMigrationItems_Update", request=dict, responses={200: dict})
     def patch(self, request, item_name, **parents):
         item = item_or_404(self.vault, item_name)
-        target = inputs.read_update_input(request)
-        if item.settings_locked:
-            raise ArmError(
-                409,
-                "ReplicationSettingsLocked",
-                f"{item.target_vm_name}: {item.settings_locked_reason} Stop replication and replicate the server "
-                "again to change them.",
-            )
-        plans.update(request.user, self.vault, item, target)
+        plans.update(request.user, self.vault, item, inputs.read_update_input(request))
         return Response(one_item_body(self.vault, item_or_404(self.vault, item_name)))
 
     @extend_schema(operation_id="ReplicationMigrationItems_Delete", responses={202: None, 204: None})
