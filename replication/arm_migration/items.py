@@ -13,16 +13,16 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
-from hub.arm.odata import filter_clauses, paged_list
+from hub.arm.odata import narrowed, paged_list
 from hub.arm.paths import last_segment
 from hub.arm.views import accepted, arm_time
 from hub.ids import parse_uuid
 from jobs.models import Job, State
 from projects import access
 from replication import migrate
-from replication.arm import CONTAINER, FABRIC
+from replication.arm import CONTAINER, FABRIC, VaultView
 from replication.arm_migration import inputs, plans
-from replication.arm_migration.base import AsrView, ItemChildView, job_accepted
+from replication.arm_migration.base import ItemChildView, job_accepted
 from replication.arm_migration.jobs import job_or_404
 from replication.arm_migration.shapes import (
     ITEM_TYPE,
@@ -65,18 +65,10 @@ ITEM_FILTERS = {
 }
 
 
-def _filtered_items(items, text: str | None):
-    for name, operator, value in filter_clauses(text):
-        if name in ITEM_FILTERS:
-            condition = ITEM_FILTERS[name](value)
-            items = items.exclude(condition) if operator == "ne" else items.filter(condition)
-    return items
-
-
-class MigrationItemListView(AsrView):
+class MigrationItemListView(VaultView):
     @extend_schema(operation_id="ReplicationMigrationItems_List", responses={200: dict})
     def get(self, request, **parents):
-        items = _filtered_items(items_of(self.vault), request.query_params.get("$filter"))
+        items = narrowed(items_of(self.vault), request.query_params.get("$filter"), ITEM_FILTERS)
 
         def shape_page(page: list[MigrationItem]) -> list[dict]:
             context = item_context(self.vault, page)
@@ -85,7 +77,7 @@ class MigrationItemListView(AsrView):
         return paged_list(request, items, shape_page)
 
 
-class MigrationItemView(AsrView):
+class MigrationItemView(VaultView):
     permissions = {"put": access.REPLICATE_SERVERS, "patch": access.REPLICATE_SERVERS, "delete": STOP_REPLICATION}
 
     @extend_schema(operation_id="ReplicationMigrationItems_Get", responses={200: dict})
@@ -120,7 +112,7 @@ class MigrationItemView(AsrView):
         return job_accepted(request, self.vault, job, item_id(self.vault, item))
 
 
-class MigrationItemOperationResultView(AsrView):
+class MigrationItemOperationResultView(VaultView):
     """`Location` of an item's job: 202 while it runs, then the item (or the job's error)."""
 
     @extend_schema(operation_id="ReplicationMigrationItems_OperationResult", responses={200: dict, 202: None})
