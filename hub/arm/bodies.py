@@ -65,6 +65,17 @@ class BodyReader:
             return None
         return value
 
+    def flag(self, key: str, *, default: bool) -> bool:
+        """A yes/no: a JSON boolean, or the string "true" or "false" (as ASR's models carry them)."""
+        value = self.raw(key)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if value is not None:
+            self.fail(key, f'\'{self.target(key)}\' must be "true" or "false".')
+        return default
+
     def child(self, key: str, *, required: bool = False) -> BodyReader:
         value = self.raw(key)
         if value is None:

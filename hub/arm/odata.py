@@ -26,6 +26,16 @@ def filter_clauses(text: str | None) -> list[tuple[str, str, str]]:
     return clauses
 
 
+def narrowed(rows, text: str | None, conditions: dict):
+    """`rows` narrowed by each clause of `text` whose name `conditions` knows: `conditions[name](value)`
+    is the condition (a Q), which `ne` excludes and every other operator keeps."""
+    for name, operator, value in filter_clauses(text):
+        if name in conditions:
+            condition = conditions[name](value)
+            rows = rows.exclude(condition) if operator == "ne" else rows.filter(condition)
+    return rows
+
+
 def filter_time(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())

@@ -40,7 +40,8 @@ class ArmView(APIView):
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        response["x-ms-request-id"] = str(uuid.uuid4())
+        # A handler may name the request itself (Site Recovery names the job a 202 started).
+        response["x-ms-request-id"] = getattr(response, "arm_request_id", None) or str(uuid.uuid4())
         correlation = request.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
         response["x-ms-correlation-request-id"] = correlation
         if request.headers.get("x-ms-client-request-id"):

@@ -1,13 +1,7 @@
 """ARM: Site Recovery migration under the project's vault, as SiteRecoveryManagementClient calls it
-(ARM-API.md section 4). Every handler derives from replication.arm.VaultView, which resolves the
-vault, the caller's right, the fabric and the container once; what lives where:
-
-- items.py: migration items (enable, get, list, PATCH, DELETE = stop replication), their verbs
-  (testMigrate, testMigrateCleanup, migrate, resync) and their recovery points;
-- policies.py: replication policies; jobs.py: replication jobs and operation status;
-- base.py: the base views and the 202 answer that names an ASR job;
-- inputs.py reads request bodies, plans.py turns them into a Replicate plan, shapes.py writes the
-  item bodies and the ids below a vault."""
+(ARM-API.md section 4): migration items and their verbs and recovery points (items.py), policies
+(policies.py), jobs (jobs.py). Every handler derives from replication.arm.VaultView, which resolves
+the vault, the caller's right, the fabric and the container once."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The base views of Site Recovery migration handlers, and ARM's long-running-operation answer for
-an ASR job."""
+"""The base view of handlers below a migration item, and ARM's long-running-operation answer for an
+ASR job."""
 
 from __future__ import annotations
 
@@ -11,18 +11,7 @@ from replication.arm import Vault, VaultView
 from replication.arm_migration.shapes import item_or_404, job_id
 
 
-class AsrView(VaultView):
-    """A Site Recovery handler below a vault: a 202 names its job in x-ms-request-id, as ASR does."""
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        request_id = getattr(response, "asr_request_id", None)
-        if request_id:
-            response["x-ms-request-id"] = request_id
-        return response
-
-
-class ItemChildView(AsrView):
+class ItemChildView(VaultView):
     """Below a migration item (its verbs and recovery points): the item is a parent too, resolved
     after the container, into `self.item`."""
 
@@ -38,5 +27,5 @@ def job_accepted(request, vault: Vault, job: Job, resource_path: str) -> Respons
         location=f"{resource_path}/operationresults/{job.pk}",
         azure_async_operation=f"{vault.id}/replicationOperationStatus/{job.pk}",
     )
-    response.asr_request_id = job_id(vault, job.pk)
+    response.arm_request_id = job_id(vault, job.pk)  # ASR names the job in x-ms-request-id
     return response

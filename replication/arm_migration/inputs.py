@@ -1,6 +1,7 @@
 """What the request bodies of Site Recovery migration say: an enable (PUT of a migration item) or an
-update (PATCH), in InMageRcm or VMwareCbt vocabulary, and the bodies of the item verbs. Reading only:
-what the ids name is resolved in plans.py."""
+update (PATCH), in InMageRcm or VMwareCbt vocabulary, the bodies of the item verbs and a policy's.
+Reading only: what the ids name is resolved in plans.py. Properties are read in the order a 400
+lists their errors."""
 
 from __future__ import annotations
 
@@ -8,6 +9,21 @@ from dataclasses import dataclass, field
 
 from hub.arm.bodies import BodyReader
 from replication.arm_migration.shapes import PROVIDER, VMWARE_CBT
+
+# The target settings InMageRcm and VMwareCbt name alike, in providerSpecificDetails.
+TARGET_SETTINGS = (
+    "targetResourceGroupId",
+    "targetVmName",
+    "targetVmSize",
+    "targetNetworkId",
+    "targetSubnetName",
+    "testNetworkId",
+    "testSubnetName",
+    "licenseType",
+    "targetAvailabilitySetId",
+)
+# VMwareCbt names these per NIC (vmNics[]) instead.
+NIC_SETTINGS = ("targetSubnetName", "testSubnetName")
 
 
 def instance_type(details: BodyReader) -> str:
@@ -30,25 +46,17 @@ class DiskInput:
 
 @dataclass
 class TargetInput:
-    """The target settings an enable or update body carries (None: not given)."""
+    """What an enable or update body says (None: not given). `settings` holds the TARGET_SETTINGS the
+    body gives, by property name: an update changes those only."""
 
     instance_type: str = PROVIDER
+    settings: dict[str, str] = field(default_factory=dict)
     policy_id: str | None = None
     machine_id: str | None = None
     process_server_id: str | None = None
     run_as_account_id: str | None = None
-    target_resource_group_id: str | None = None
-    target_vm_name: str | None = None
-    target_vm_size: str | None = None
-    target_network_id: str | None = None
-    target_subnet_name: str | None = None
-    test_network_id: str | None = None
-    test_subnet_name: str | None = None
-    license_type: str | None = None
-    availability_set_id: str | None = None
-    disks: list[DiskInput] | None = None
+    disks: list[DiskInput] | None = None  # None: every disk, of disks_default_type
     disks_default_type: str | None = None
-    given: set[str] = field(default_factory=set)
 
 
 def _nics_primary_first(details: BodyReader) -> list[BodyReader]:
@@ -58,34 +66,16 @@ def _nics_primary_first(details: BodyReader) -> list[BodyReader]:
     return nics
 
 
-def _primary_nic_text(details: BodyReader, key: str) -> str | None:
-    """A per-NIC choice (VMwareCbt's vmNics[]): the primary NIC's, else the first NIC's that names one."""
-    return next((value for value in (nic.text(key) for nic in _nics_primary_first(details)) if value), None)
-
-
-def _read_targets(details: BodyReader, target: TargetInput) -> None:
-    """The properties InMageRcm and VMwareCbt name alike."""
-    for attribute, key in (
-        ("target_resource_group_id", "targetResourceGroupId"),
-        ("target_vm_name", "targetVmName"),
-        ("target_vm_size", "targetVmSize"),
-        ("target_network_id", "targetNetworkId"),
-        ("target_subnet_name", "targetSubnetName"),
-        ("test_network_id", "testNetworkId"),
-        ("test_subnet_name", "testSubnetName"),
-        ("license_type", "licenseType"),
-        ("availability_set_id", "targetAvailabilitySetId"),
-    ):
+def _read_settings(details: BodyReader, target: TargetInput) -> None:
+    for key in TARGET_SETTINGS:
         value = details.text(key)
         if value is not None:
-            setattr(target, attribute, value)
-            target.given.add(attribute)
+            target.settings[key] = value
     nics = _nics_primary_first(details)
-    for attribute, key in (("target_subnet_name", "targetSubnetName"), ("test_subnet_name", "testSubnetName")):
+    for key in NIC_SETTINGS:
         named = [name for name in (nic.text(key) for nic in nics) if name]
-        if attribute not in target.given and named:
-            setattr(target, attribute, named[0])
-            target.given.add(attribute)
+        if named:
+            target.settings.setdefault(key, named[0])
 
 
 def read_enable_input(request) -> TargetInput:
@@ -102,7 +92,7 @@ def read_enable_input(request) -> TargetInput:
     else:
         target.machine_id = details.text("vmwareMachineId")
         target.run_as_account_id = details.text("dataMoverRunAsAccountId")
-    _read_targets(details, target)
+    _read_settings(details, target)
     disks = details.children("disksToInclude")
     if disks is not None:
         target.disks = []
@@ -125,24 +115,13 @@ def read_update_input(request) -> TargetInput:
     target = TargetInput()
     if details.data:
         target.instance_type = instance_type(details)
-    _read_targets(details, target)
+    _read_settings(details, target)
     body.raise_errors()
     return target
 
 
-@dataclass
-class ActionInput:
-    """What a testMigrate, testMigrateCleanup, migrate or resync body says (None: not given)."""
-
-    network_id: str | None = None
-    subnet_name: str | None = None
-    recovery_point_id: str | None = None
-    perform_shutdown: bool = True
-    comments: str = ""
-
-
-def _action_details(request) -> tuple[BodyReader, BodyReader]:
-    """The body and its properties.providerSpecificDetails. Both may be absent: every verb has a
+def _verb_details(request) -> tuple[BodyReader, BodyReader]:
+    """A verb's body and its properties.providerSpecificDetails. Both may be absent: every verb has a
     default for everything (the item's test network, shutdown, the latest point)."""
     body = BodyReader.of(request)
     details = body.child("properties").child("providerSpecificDetails")
@@ -151,45 +130,40 @@ def _action_details(request) -> tuple[BodyReader, BodyReader]:
     return body, details
 
 
-def read_test_migrate_input(request) -> ActionInput:
-    body, details = _action_details(request)
-    given = ActionInput(
-        network_id=details.text("networkId"),
-        # InMageRcm names the test subnet on the item; a body may name it here or per NIC.
-        subnet_name=details.text("testSubnetName") or _primary_nic_text(details, "testSubnetName"),
-        recovery_point_id=details.text("recoveryPointId"),
+def read_test_migrate_input(request) -> tuple[str | None, str | None, str | None]:
+    """(network id, subnet name, recovery point id)."""
+    body, details = _verb_details(request)
+    network_id = details.text("networkId")
+    # InMageRcm names the test subnet on the item; a body may name it here or per NIC.
+    subnet_name = details.text("testSubnetName") or next(
+        (name for name in (nic.text("testSubnetName") for nic in _nics_primary_first(details)) if name), None
     )
+    recovery_point_id = details.text("recoveryPointId")
     body.raise_errors()
-    return given
+    return network_id, subnet_name, recovery_point_id
 
 
-def read_migrate_input(request) -> ActionInput:
-    body, details = _action_details(request)
-    given = ActionInput(recovery_point_id=details.text("recoveryPointId"))
-    shutdown = details.raw("performShutdown")
-    # ASR's models carry it as the string "true" or "false"; a JSON boolean means the same.
-    if isinstance(shutdown, bool):
-        given.perform_shutdown = shutdown
-    elif isinstance(shutdown, str) and shutdown.strip().lower() in ("true", "false"):
-        given.perform_shutdown = shutdown.strip().lower() == "true"
-    elif shutdown is not None:
-        details.fail("performShutdown", f'\'{details.target("performShutdown")}\' must be "true" or "false".')
+def read_migrate_input(request) -> tuple[str | None, bool]:
+    """(recovery point id, whether to shut the source down first)."""
+    body, details = _verb_details(request)
+    recovery_point_id = details.text("recoveryPointId")
+    perform_shutdown = details.flag("performShutdown", default=True)
     body.raise_errors()
-    return given
+    return recovery_point_id, perform_shutdown
 
 
-def read_cleanup_input(request) -> ActionInput:
+def read_cleanup_input(request) -> str:
+    """The comments."""
     body = BodyReader.of(request)
     comments = body.child("properties").text("comments", max_length=1000)
     body.raise_errors()
-    return ActionInput(comments=comments or "")
+    return comments or ""
 
 
-def read_resync_input(request) -> ActionInput:
+def read_resync_input(request) -> None:
     """InMageRcm has no resync options; VMwareCbt's skipCbtReset has no meaning here and is ignored."""
-    body, _ = _action_details(request)
+    body, _ = _verb_details(request)
     body.raise_errors()
-    return ActionInput()
 
 
 def read_policy_input(request) -> tuple[int | None, int | None, int | None]:

@@ -13,37 +13,23 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
-from hub.arm.odata import filter_clauses, paged_list
+from hub.arm.odata import narrowed, paged_list
 from hub.arm.paths import last_segment
 from hub.arm.views import accepted, arm_time
 from hub.ids import parse_uuid
 from jobs.models import Job, State
 from projects import access
 from replication import migrate
-from replication.arm import CONTAINER, FABRIC
-from replication.arm_migration import inputs
-from replication.arm_migration.base import AsrView, ItemChildView, job_accepted
+from replication.arm import CONTAINER, FABRIC, VaultView
+from replication.arm_migration import inputs, plans, shapes
+from replication.arm_migration.base import ItemChildView, job_accepted
 from replication.arm_migration.jobs import job_or_404
-from replication.arm_migration.plans import Resolver, discovered_server, enable_plan, in_api_terms, update_plan
-from replication.arm_migration.shapes import (
-    ITEM_TYPE,
-    PROVIDER,
-    PROVIDER_DETAILS,
-    item_body,
-    item_context,
-    item_id,
-    item_or_404,
-    items_of,
-    one_item_body,
-    recovery_point_body,
-)
 from replication.models import MigrationItem
-from replication.replicate import ReplicationInvalid, replication_enable, replication_update
 
 
 def _item_permission(action: str, purpose: str) -> access.Permission:
     # Azure's own action names, so a refusal names what a custom role would need.
-    return access.Permission((f"{ITEM_TYPE}/{action}",), "Contributor or Owner", purpose)
+    return access.Permission((f"{shapes.ITEM_TYPE}/{action}",), "Contributor or Owner", purpose)
 
 
 TEST_MIGRATE = _item_permission("testMigrate/action", "test migrate servers")
@@ -59,7 +45,7 @@ NOTHING = Q(pk__in=[])
 ITEM_FILTERS = {
     "sourcefabricname": lambda value: Q() if value.lower() == FABRIC else NOTHING,
     "sourcecontainername": lambda value: Q() if value.lower() == CONTAINER else NOTHING,
-    "instancetype": lambda value: Q() if value.lower() == PROVIDER.lower() else NOTHING,
+    "instancetype": lambda value: Q() if value.lower() == shapes.PROVIDER.lower() else NOTHING,
     "machinename": lambda value: Q(server__name__iexact=value),
     "targetvmname": lambda value: Q(target_vm_name__iexact=value),
     "migrationstate": lambda value: Q(migration_state__iexact=value),
@@ -67,86 +53,55 @@ ITEM_FILTERS = {
 }
 
 
-def _filtered_items(items, text: str | None):
-    for name, operator, value in filter_clauses(text):
-        if name in ITEM_FILTERS:
-            condition = ITEM_FILTERS[name](value)
-            items = items.exclude(condition) if operator == "ne" else items.filter(condition)
-    return items
-
-
-class MigrationItemListView(AsrView):
+class MigrationItemListView(VaultView):
     @extend_schema(operation_id="ReplicationMigrationItems_List", responses={200: dict})
     def get(self, request, **parents):
-        items = _filtered_items(items_of(self.vault), request.query_params.get("$filter"))
+        items = narrowed(shapes.items_of(self.vault), request.query_params.get("$filter"), ITEM_FILTERS)
 
         def shape_page(page: list[MigrationItem]) -> list[dict]:
-            context = item_context(self.vault, page)
-            return [item_body(context, item) for item in page]
+            context = shapes.item_context(self.vault, page)
+            return [shapes.item_body(context, item) for item in page]
 
         return paged_list(request, items, shape_page)
 
 
-class MigrationItemView(AsrView):
+class MigrationItemView(VaultView):
     permissions = {"put": access.REPLICATE_SERVERS, "patch": access.REPLICATE_SERVERS, "delete": STOP_REPLICATION}
 
     @extend_schema(operation_id="ReplicationMigrationItems_Get", responses={200: dict})
     def get(self, request, item_name, **parents):
-        return Response(one_item_body(self.vault, item_or_404(self.vault, item_name)))
+        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
 
     @extend_schema(operation_id="ReplicationMigrationItems_Create", request=dict, responses={202: None})
     def put(self, request, item_name, **parents):
         target = inputs.read_enable_input(request)
-        server = discovered_server(self.vault, item_name, target.machine_id)
-        existing = MigrationItem.objects.filter(server=server).first()
-        if existing is not None:
-            raise ArmError(
-                409,
-                "AlreadyReplicating",
-                f"{server.name} is already replicating (as {existing.target_vm_name}): a server can be replicated "
-                "once. Change its settings with PATCH, or stop replication first.",
-            )
-        plan = enable_plan(request.user, self.vault, server, target)
-        try:
-            (job,) = replication_enable(request.user, self.vault.project, plan)
-        except ReplicationInvalid as invalid:
-            raise in_api_terms(invalid) from None
+        server = plans.discovered_server(self.vault, item_name, target.machine_id)
+        job = plans.enable(request.user, self.vault, server, target)
         return job_accepted(
             request, self.vault, job, f"{self.vault.container_id}/replicationMigrationItems/{server.pk}"
         )
 
     @extend_schema(operation_id="ReplicationMigrationItems_Update", request=dict, responses={200: dict})
     def patch(self, request, item_name, **parents):
-        item = item_or_404(self.vault, item_name)
-        target = inputs.read_update_input(request)
-        if item.settings_locked:
-            raise ArmError(
-                409,
-                "ReplicationSettingsLocked",
-                f"{item.target_vm_name}: {item.settings_locked_reason} Stop replication and replicate the server "
-                "again to change them.",
-            )
-        plan = update_plan(request.user, self.vault, item, target)
-        try:
-            replication_update(request.user, item, plan)
-        except ReplicationInvalid as invalid:
-            raise in_api_terms(invalid) from None
-        return Response(one_item_body(self.vault, item_or_404(self.vault, item_name)))
+        item = shapes.item_or_404(self.vault, item_name)
+        plans.update(request.user, self.vault, item, inputs.read_update_input(request))
+        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
 
     @extend_schema(operation_id="ReplicationMigrationItems_Delete", responses={202: None, 204: None})
     def delete(self, request, item_name, **parents):
         """Stop replication. `deleteOption` is accepted and changes nothing: the hub always removes
         the replication data, and keeps a migrated VM."""
-        item = items_of(self.vault).filter(server_id=parse_uuid(item_name)).first()
+        item = shapes.items_of(self.vault).filter(server_id=parse_uuid(item_name)).first()
         # Deleting what is gone succeeds (ARM's rule): never replicated, or already stopped (a
         # migrated server's item stays, to show the migration, once its stop job has ended).
-        if item is None or (item.replication_stopped_at is not None and _job_ended(item.current_job)):
+        stopped = item is not None and item.replication_stopped_at is not None
+        if item is None or (stopped and (item.current_job is None or item.current_job.is_terminal)):
             return Response(status=204)
         job = migrate.stop_replication_start(request.user, item)
-        return job_accepted(request, self.vault, job, item_id(self.vault, item))
+        return job_accepted(request, self.vault, job, shapes.item_id(self.vault, item))
 
 
-class MigrationItemOperationResultView(AsrView):
+class MigrationItemOperationResultView(VaultView):
     """`Location` of an item's job: 202 while it runs, then the item (or the job's error)."""
 
     @extend_schema(operation_id="ReplicationMigrationItems_OperationResult", responses={200: dict, 202: None})
@@ -160,11 +115,7 @@ class MigrationItemOperationResultView(AsrView):
         if job.scenario_name == "DisableMigration":
             # A DELETE's result is empty (and a never-migrated item is gone by now).
             return Response(status=204)
-        return Response(one_item_body(self.vault, item_or_404(self.vault, item_name)))
-
-
-def _job_ended(job: Job | None) -> bool:
-    return job is None or job.is_terminal
+        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
 
 
 class ItemActionView(ItemChildView):
@@ -173,21 +124,21 @@ class ItemActionView(ItemChildView):
     (409 OperationNotAllowed, no job) and the target side's rights."""
 
     def started(self, request, job: Job) -> Response:
-        return job_accepted(request, self.vault, job, item_id(self.vault, self.item))
+        return job_accepted(request, self.vault, job, shapes.item_id(self.vault, self.item))
 
     def check_recovery_point(self, value: str | None) -> None:
         """A named recovery point must be the latest: the hub keeps one replica per disk, at its newest
         point, so an older point cannot be built. Not naming one means the latest."""
         if not value:
             return
-        item, target = self.item, f"{PROVIDER_DETAILS}.recoveryPointId"
+        item, target = self.item, f"{shapes.PROVIDER_DETAILS}.recoveryPointId"
         point = item.recovery_points.filter(pk=parse_uuid(last_segment(value))).first()
         if point is None:
             raise ArmError(
                 400,
                 "RecoveryPointNotFound",
                 f"'{value}' is not a recovery point of {item.target_vm_name}: list them at "
-                f"{item_id(self.vault, item)}/migrationRecoveryPoints.",
+                f"{shapes.item_id(self.vault, item)}/migrationRecoveryPoints.",
                 target,
             )
         if point.pk != item.last_recovery_point_id:
@@ -208,11 +159,11 @@ class ItemTestMigrateView(ItemActionView):
     @extend_schema(operation_id="ReplicationMigrationItems_TestMigrate", request=dict, responses={202: None})
     def post(self, request, **route):
         item = self.item
-        given = inputs.read_test_migrate_input(request)
+        network_id, subnet_name, recovery_point_id = inputs.read_test_migrate_input(request)
         network, subnet = item.test_network, item.test_subnet_name
-        if given.network_id:
-            resolve = Resolver(request.user, self.vault, item.server)
-            chosen = resolve.network(given.network_id, "networkId")
+        if network_id:
+            resolve = plans.Resolver(request.user, self.vault, item.server)
+            chosen = resolve.network(network_id, "networkId")
             resolve.raise_problems()
             if chosen != network:
                 # The subnet chosen at Replicate belongs to the other network: the service picks the
@@ -224,12 +175,11 @@ class ItemTestMigrateView(ItemActionView):
                 "InvalidParameter",
                 f"{item.target_vm_name} has no test network: name one in providerSpecificDetails.networkId (a "
                 "virtual network in the target region; a non-production one is recommended).",
-                f"{PROVIDER_DETAILS}.networkId",
+                f"{shapes.PROVIDER_DETAILS}.networkId",
             )
-        self.check_recovery_point(given.recovery_point_id)
-        return self.started(
-            request, migrate.test_migrate_start(request.user, item, network=network, subnet=given.subnet_name or subnet)
-        )
+        self.check_recovery_point(recovery_point_id)
+        job = migrate.test_migrate_start(request.user, item, network=network, subnet=subnet_name or subnet)
+        return self.started(request, job)
 
 
 class ItemTestMigrateCleanupView(ItemActionView):
@@ -237,10 +187,8 @@ class ItemTestMigrateCleanupView(ItemActionView):
 
     @extend_schema(operation_id="ReplicationMigrationItems_TestMigrateCleanup", request=dict, responses={202: None})
     def post(self, request, **route):
-        given = inputs.read_cleanup_input(request)
-        return self.started(
-            request, migrate.test_migrate_cleanup_start(request.user, self.item, comments=given.comments)
-        )
+        comments = inputs.read_cleanup_input(request)
+        return self.started(request, migrate.test_migrate_cleanup_start(request.user, self.item, comments=comments))
 
 
 class ItemMigrateView(ItemActionView):
@@ -248,9 +196,9 @@ class ItemMigrateView(ItemActionView):
 
     @extend_schema(operation_id="ReplicationMigrationItems_Migrate", request=dict, responses={202: None})
     def post(self, request, **route):
-        given = inputs.read_migrate_input(request)
-        self.check_recovery_point(given.recovery_point_id)
-        return self.started(request, migrate.migrate_start(request.user, self.item, shutdown=given.perform_shutdown))
+        recovery_point_id, perform_shutdown = inputs.read_migrate_input(request)
+        self.check_recovery_point(recovery_point_id)
+        return self.started(request, migrate.migrate_start(request.user, self.item, shutdown=perform_shutdown))
 
 
 class ItemResyncView(ItemActionView):
@@ -283,7 +231,9 @@ class RecoveryPointListView(ItemChildView):
     @extend_schema(operation_id="MigrationRecoveryPoints_ListByReplicationMigrationItems", responses={200: dict})
     def get(self, request, **parents):
         points = self.item.recovery_points.order_by("-captured_at", "pk")
-        return paged_list(request, points, lambda page: [recovery_point_body(self.vault, self.item, p) for p in page])
+        return paged_list(
+            request, points, lambda page: [shapes.recovery_point_body(self.vault, self.item, p) for p in page]
+        )
 
 
 class RecoveryPointView(ItemChildView):
@@ -292,4 +242,4 @@ class RecoveryPointView(ItemChildView):
         point = self.item.recovery_points.filter(pk=parse_uuid(point_name)).first()
         if point is None:
             raise ArmError(404, "RecoveryPointNotFound", f"Recovery point '{point_name}' was not found.")
-        return Response(recovery_point_body(self.vault, self.item, point))
+        return Response(shapes.recovery_point_body(self.vault, self.item, point))

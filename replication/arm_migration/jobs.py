@@ -8,12 +8,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
-from hub.arm.odata import filter_clauses, filter_time, paged_list
+from hub.arm.odata import filter_clauses, filter_time, narrowed, paged_list
 from hub.arm.views import arm_time
 from hub.ids import parse_uuid
 from jobs.models import Job, State
-from replication.arm import VAULT_TYPE, Vault
-from replication.arm_migration.base import AsrView
+from replication.arm import VAULT_TYPE, Vault, VaultView
 from replication.arm_migration.shapes import job_id
 
 # How ASR writes "not ended yet" in a task.
@@ -133,33 +132,34 @@ def job_or_404(request, vault: Vault, name: str) -> Job:
     return job
 
 
+JOB_STATES = {state.lower(): state for state in State.values} | {"canceled": State.CANCELLED}
+
+
+def _names(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",")]
+
+
+# $filter names a job list understands (ASR's JobQueryParameter), besides startTime and endTime.
+JOB_FILTERS = {
+    "affectedobjecttypes": lambda value: Q(target_instance_type__in=_names(value)),
+    "jobstatus": lambda value: Q(state__in=[JOB_STATES[name] for name in _names(value.lower()) if name in JOB_STATES]),
+    "jobname": lambda value: Q(scenario_name__iexact=value) | Q(friendly_name__iexact=value),
+    "scenarioname": lambda value: Q(scenario_name__iexact=value) | Q(friendly_name__iexact=value),
+    "targetobjectname": lambda value: Q(target_object_name__iexact=value),
+}
+
+
 def _filtered_jobs(jobs, text: str | None):
-    states = {state.lower(): state for state in State.values} | {"canceled": State.CANCELLED}
     for name, operator, value in filter_clauses(text):
         if name in ("starttime", "endtime"):
-            moment = filter_time(value)
             # ASR's startTime means "from" and endTime "up to"; an explicit ge/le/gt/lt says it outright.
-            lookup = {"ge": "gte", "gt": "gt", "le": "lte", "lt": "lt"}.get(
-                operator, "gte" if name == "starttime" else "lte"
-            )
-            jobs = jobs.filter(**{f"created_at__{lookup}": moment})
-            continue
-        if name == "affectedobjecttypes":
-            condition = Q(target_instance_type__in=[part.strip() for part in value.split(",")])
-        elif name == "jobstatus":
-            parts = [part.strip().lower() for part in value.split(",")]
-            condition = Q(state__in=[states[part] for part in parts if part in states])
-        elif name in ("jobname", "scenarioname"):
-            condition = Q(scenario_name__iexact=value) | Q(friendly_name__iexact=value)
-        elif name == "targetobjectname":
-            condition = Q(target_object_name__iexact=value)
-        else:
-            continue
-        jobs = jobs.exclude(condition) if operator == "ne" else jobs.filter(condition)
-    return jobs
+            default = "gte" if name == "starttime" else "lte"
+            lookup = {"ge": "gte", "gt": "gt", "le": "lte", "lt": "lt"}.get(operator, default)
+            jobs = jobs.filter(**{f"created_at__{lookup}": filter_time(value)})
+    return narrowed(jobs, text, JOB_FILTERS)
 
 
-class JobListView(AsrView):
+class JobListView(VaultView):
     @extend_schema(operation_id="ReplicationJobs_List", responses={200: dict})
     def get(self, request, **parents):
         jobs = _filtered_jobs(vault_jobs(request, self.vault), request.query_params.get("$filter"))
@@ -167,13 +167,13 @@ class JobListView(AsrView):
         return paged_list(request, jobs, lambda page: [job_body(self.vault, job) for job in page])
 
 
-class JobView(AsrView):
+class JobView(VaultView):
     @extend_schema(operation_id="ReplicationJobs_Get", responses={200: dict})
     def get(self, request, job_name, **parents):
         return Response(job_body(self.vault, job_or_404(request, self.vault, job_name)))
 
 
-class OperationStatusView(AsrView):
+class OperationStatusView(VaultView):
     """`Azure-AsyncOperation` of every ASR job: always 200, the job's state in ARM's words."""
 
     @extend_schema(operation_id="ReplicationOperationStatus_Get", responses={200: dict})

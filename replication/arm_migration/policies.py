@@ -14,8 +14,7 @@ from rest_framework.response import Response
 from hub.arm.errors import ArmError
 from hub.arm.views import arm_list
 from projects import access
-from replication.arm import VAULT_TYPE, Vault
-from replication.arm_migration.base import AsrView
+from replication.arm import VAULT_TYPE, Vault, VaultView
 from replication.arm_migration.inputs import read_policy_input
 from replication.arm_migration.shapes import PROVIDER, policy_id
 from replication.models import ReplicationPolicy
@@ -59,13 +58,13 @@ def _policy_or_404(vault: Vault, name: str) -> ReplicationPolicy:
     return policy
 
 
-class PolicyListView(AsrView):
+class PolicyListView(VaultView):
     @extend_schema(operation_id="ReplicationPolicies_List", responses={200: dict})
     def get(self, request, **parents):
         return arm_list([policy_body(self.vault, policy) for policy in self.vault.project.policies.order_by("name")])
 
 
-class PolicyView(AsrView):
+class PolicyView(VaultView):
     permissions = {"put": WRITE_REPLICATION_POLICY}
 
     @extend_schema(operation_id="ReplicationPolicies_Get", responses={200: dict})
