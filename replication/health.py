@@ -1,14 +1,16 @@
 """Azure's replication health errors on a replicating server, each rule defined once.
 
 A rule is one small class: the migration states it watches, its level, its error's words, and its
-condition in the two forms the hub needs, next to each other: `errors` for one item in Python (the
-ARM API and the blades show each error's details) and `where` for a whole list in SQL (Replicating
-machines filters, sorts and counts 10,000 servers by health without computing every server's status).
-Which states a rule watches, what its level makes the health, and the order health sorts in are
-read by both forms from here. test_monitor checks that the two forms agree."""
+condition, declared once as data (`Silent`, `IsFalse`, `PastRpoThreshold`, `AnyOf`). The condition
+gives both forms the hub needs: `errors` for one item in Python (the ARM API and the blades show each
+error's details) and `where` for a whole list in SQL (Replicating machines filters, sorts and counts
+10,000 servers by health without computing every server's status). Which states a rule watches, what
+its level makes the health, and the order health sorts in are read by both forms from here.
+test_monitor checks that the two forms agree."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db.models import Case, IntegerField, Q, Value, When
@@ -29,26 +31,97 @@ HEALTH_OF_LEVEL = {"Error": "Critical", "Warning": "Warning"}
 NEVER = Q(pk__in=[])  # a condition no row meets: the start of an "any of" built in a loop
 
 
-def _silent(moment, now, limit: timedelta) -> bool:
-    return moment is None or now - moment > limit
+# The conditions health rules are made of. Each is declared once, as data on its rule, and gives both
+# forms: `holds(item, now)` for one loaded item and `q(now, policies)` for a queryset of a project's
+# items. Field paths are ORM paths from the item ("server__agent_connected").
 
 
-def _silent_q(field: str, now, limit: timedelta) -> Q:
-    """_silent() in SQL, for a time field (a lookup path from the item)."""
-    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now - limit})
+def _read(item, path: str):
+    value = item
+    for name in path.split("__"):
+        value = getattr(value, name)
+    return value
+
+
+@dataclass(frozen=True)
+class IsFalse:
+    path: str
+
+    def holds(self, item, now) -> bool:
+        return not _read(item, self.path)
+
+    def q(self, now, policies) -> Q:
+        return Q(**{self.path: False})
+
+
+@dataclass(frozen=True)
+class Silent:
+    """The first set moment of `paths` is older than `limit`; with none set, the rule holds only when
+    `missing_counts` (an agent that never sent a heartbeat is silent; an item with no recovery point
+    yet has no RPO)."""
+
+    paths: tuple[str, ...]
+    limit: timedelta
+    missing_counts: bool = True
+
+    def holds(self, item, now) -> bool:
+        moment = next((m for m in (_read(item, path) for path in self.paths) if m is not None), None)
+        return self.missing_counts if moment is None else now - moment > self.limit
+
+    def q(self, now, policies) -> Q:
+        condition, earlier_unset = NEVER, {}
+        for path in self.paths:
+            condition |= Q(**earlier_unset, **{f"{path}__lt": now - self.limit})
+            earlier_unset[f"{path}__isnull"] = True
+        return condition | Q(**earlier_unset) if self.missing_counts else condition
+
+
+@dataclass(frozen=True)
+class PastRpoThreshold:
+    """The latest recovery point is older than the item's policy's RPO threshold (none: no RPO yet)."""
+
+    def holds(self, item, now) -> bool:
+        point_at = item.last_recovery_point_at
+        return point_at is not None and now - point_at > timedelta(minutes=item.policy.rpo_threshold_minutes)
+
+    def q(self, now, policies) -> Q:
+        # Each policy has its own threshold; a project has one or a few policies.
+        late = NEVER
+        for policy in policies:
+            cut = now - timedelta(minutes=policy.rpo_threshold_minutes)
+            late |= Q(policy=policy, last_recovery_point_at__lt=cut)
+        return late
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    conditions: tuple
+
+    def holds(self, item, now) -> bool:
+        return any(condition.holds(item, now) for condition in self.conditions)
+
+    def q(self, now, policies) -> Q:
+        condition = NEVER
+        for part in self.conditions:
+            condition |= part.q(now, policies)
+        return condition
 
 
 class HealthRule:
     code: str
     level: str  # "Error" or "Warning": see HEALTH_OF_LEVEL
     states: tuple[str, ...] = ACTIVE_STATES  # the migration states in which the rule is checked
+    condition: IsFalse | Silent | PastRpoThreshold | AnyOf  # when the item has the error
 
     def errors(self, item: MigrationItem, disks, now) -> list[dict]:
         """The rule's errors on one item (its included disks given), in ASR's HealthError shape."""
-        raise NotImplementedError
+        return [self.error_of(item, now)] if self.condition.holds(item, now) else []
 
     def where(self, now, policies) -> Q:
         """The same condition for any item of a project with these replication policies."""
+        return self.condition.q(now, policies)
+
+    def error_of(self, item: MigrationItem, now) -> dict:
         raise NotImplementedError
 
     def error(self, summary: str, causes: str, action: str, since, entity: str) -> dict:
@@ -72,54 +145,43 @@ class HealthRule:
 
 class AgentSilent(HealthRule):
     code, level = "78027", "Error"
+    condition = AnyOf(
+        (IsFalse("server__agent_connected"), Silent(("server__agent_last_heartbeat_at",), AGENT_SILENT_AFTER))
+    )
 
-    def errors(self, item, disks, now):
+    def error_of(self, item, now):
         server = item.server
-        heartbeat = server.agent_last_heartbeat_at
-        if server.agent_connected and not _silent(heartbeat, now, AGENT_SILENT_AFTER):
-            return []
-        return [
-            self.error(
-                f"The Mobility service on {server.name} is not sending heartbeats to the appliance.",
-                server.agent_status
-                or "The source server is shut down or disconnected, the Mobility service (svagents) stopped, or it "
-                "cannot reach the appliance.",
-                "Start the server and its Mobility service, check it reaches the appliance on port 9443, and "
-                "register it again if the appliance's passphrase was regenerated.",
-                heartbeat,
-                str(server.pk),
-            )
-        ]
-
-    def where(self, now, policies):
-        return Q(server__agent_connected=False) | _silent_q("server__agent_last_heartbeat_at", now, AGENT_SILENT_AFTER)
+        return self.error(
+            f"The Mobility service on {server.name} is not sending heartbeats to the appliance.",
+            server.agent_status
+            or "The source server is shut down or disconnected, the Mobility service (svagents) stopped, or it "
+            "cannot reach the appliance.",
+            "Start the server and its Mobility service, check it reaches the appliance on port 9443, and "
+            "register it again if the appliance's passphrase was regenerated.",
+            server.agent_last_heartbeat_at,
+            str(server.pk),
+        )
 
 
 class ApplianceSilent(HealthRule):
     """The appliance's own health (Appliance.health) is anything but Normal."""
 
     code, level = "78013", "Error"
+    condition = Silent(("appliance__last_heartbeat_at",), APPLIANCE_WARNING_AFTER)
 
-    def errors(self, item, disks, now):
+    def error_of(self, item, now):
         appliance = item.appliance
-        if not _silent(appliance.last_heartbeat_at, now, APPLIANCE_WARNING_AFTER):
-            return []
-        return [
-            self.error(
-                f"The process server on appliance {appliance.name} has not sent a heartbeat for more than 15 minutes.",
-                "The appliance is stopped, or it cannot reach the hub.",
-                "Start the appliance and check its connection to the hub.",
-                appliance.last_heartbeat_at,
-                str(appliance.pk),
-            )
-        ]
-
-    def where(self, now, policies):
-        return _silent_q("appliance__last_heartbeat_at", now, APPLIANCE_WARNING_AFTER)
+        return self.error(
+            f"The process server on appliance {appliance.name} has not sent a heartbeat for more than 15 minutes.",
+            "The appliance is stopped, or it cannot reach the hub.",
+            "Start the appliance and check its connection to the hub.",
+            appliance.last_heartbeat_at,
+            str(appliance.pk),
+        )
 
 
 class DiskResyncing(HealthRule):
-    """One error per included disk being sent again in full."""
+    """One error per included disk being sent again in full: its condition is each disk's flag."""
 
     code, level = "78186", "Warning"
 
@@ -145,30 +207,19 @@ class DiskResyncing(HealthRule):
 class RpoExceeded(HealthRule):
     code, level = "78052", "Warning"
     states = (MigrationState.REPLICATING,)
+    condition = PastRpoThreshold()
 
-    def errors(self, item, disks, now):
-        point_at, threshold = item.last_recovery_point_at, item.policy.rpo_threshold_minutes
-        if point_at is None or now - point_at <= timedelta(minutes=threshold):
-            return []
-        return [
-            self.error(
-                f"The RPO of {item.server.name} is over {threshold} minutes: its latest recovery point is older "
-                "than the threshold.",
-                "The source writes more than the network or the process server can carry, or replication is "
-                "interrupted (agent, appliance or hub).",
-                "Check the appliance's health and bandwidth to Azure, and the Mobility service on the server.",
-                point_at,
-                str(item.pk),
-            )
-        ]
-
-    def where(self, now, policies):
-        # Each policy has its own threshold; a project has one or a few policies.
-        late = NEVER
-        for policy in policies:
-            cut = now - timedelta(minutes=policy.rpo_threshold_minutes)
-            late |= Q(policy=policy, last_recovery_point_at__lt=cut)
-        return late
+    def error_of(self, item, now):
+        threshold = item.policy.rpo_threshold_minutes
+        return self.error(
+            f"The RPO of {item.server.name} is over {threshold} minutes: its latest recovery point is older "
+            "than the threshold.",
+            "The source writes more than the network or the process server can carry, or replication is "
+            "interrupted (agent, appliance or hub).",
+            "Check the appliance's health and bandwidth to Azure, and the Mobility service on the server.",
+            item.last_recovery_point_at,
+            str(item.pk),
+        )
 
 
 class InitialReplicationStalled(HealthRule):
@@ -176,24 +227,16 @@ class InitialReplicationStalled(HealthRule):
 
     code, level = "78160", "Warning"
     states = (MigrationState.INITIAL_SEEDING_IN_PROGRESS,)
+    condition = Silent(("last_upload_at", "created_at"), NO_PROGRESS_AFTER, missing_counts=False)
 
-    def errors(self, item, disks, now):
-        since = item.last_upload_at or item.created_at
-        if now - since <= NO_PROGRESS_AFTER:
-            return []
-        return [
-            self.error(
-                f"Initial replication of {item.server.name} has made no progress for over 30 minutes.",
-                "The Mobility service is not sending data: it may be stopped, or unable to read the disks.",
-                "Check the Mobility service log (var/svagents.log) on the server and the appliance's health.",
-                since,
-                str(item.pk),
-            )
-        ]
-
-    def where(self, now, policies):
-        cut = now - NO_PROGRESS_AFTER
-        return Q(last_upload_at__lt=cut) | Q(last_upload_at__isnull=True, created_at__lt=cut)
+    def error_of(self, item, now):
+        return self.error(
+            f"Initial replication of {item.server.name} has made no progress for over 30 minutes.",
+            "The Mobility service is not sending data: it may be stopped, or unable to read the disks.",
+            "Check the Mobility service log (var/svagents.log) on the server and the appliance's health.",
+            item.last_upload_at or item.created_at,
+            str(item.pk),
+        )
 
 
 # In the order their errors are listed.
