@@ -1,7 +1,7 @@
 """Job finished in the worker -> notification visible in the browser, on the PostgreSQL + Redis hub.
 
 A Chromium page, signed in as admin@contoso.com, sits on /jobs/ with its live websocket connected. A
-MutationObserver in the page records when each notification (`#notification-list li`) turns
+MutationObserver in the page records when each notification (`li#notification-…`, anywhere) turns
 "Tools added". The bench starts Add tools jobs one at a time by calling the hub's own service from
 this process (as the portal's wizard does), waits until the page has shown each job's notification,
 and takes latency = time the page saw it - Job.ended_at (set by the worker when the job finished).
@@ -47,17 +47,22 @@ OBSERVER_JS = """
       window.__benchSeen[element.id] = now();
     }
   };
-  const list = document.getElementById("notification-list");
-  if (!list) throw new Error("no #notification-list on the page");
+  // The bell's list is swapped whole when the page's websocket (re)connects (hx-swap="outerHTML"), so
+  // the observer watches the body and looks inside every node added, not one list element.
   new MutationObserver((mutations) => {
     for (const mutation of mutations) {
-      if (mutation.type === "childList") mutation.addedNodes.forEach(look);
-      else {
+      if (mutation.type === "childList") {
+        mutation.addedNodes.forEach((node) => {
+          if (node.nodeType !== 1) return;
+          look(node);
+          node.querySelectorAll("li[id^='notification-']").forEach(look);
+        });
+      } else {
         const node = mutation.target.nodeType === 1 ? mutation.target : mutation.target.parentElement;
         look(node && node.closest("li"));
       }
     }
-  }).observe(list, { childList: true, subtree: true, characterData: true, attributes: true });
+  }).observe(document.body, { childList: true, subtree: true, characterData: true, attributes: true });
   return true;
 }
 """
