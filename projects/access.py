@@ -91,14 +91,30 @@ JOIN_TARGET_NETWORK = Permission(
 )
 
 
+# Site Recovery's actions on a vault's contents. The ARM API checks the verbs' own actions before
+# running them; the verbs check the target side (above) themselves, for portal and API alike.
+MIGRATION_ITEM_TYPE = (
+    "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationMigrationItems"
+)
+
+
+def _migration_item_permission(action: str, purpose: str) -> Permission:
+    return Permission((f"{MIGRATION_ITEM_TYPE}/{action}",), "Contributor or Owner", purpose)
+
+
 # Replicate writes a migration item under the project's vault; the target side needs MANAGE_TARGET_VMS
 # and JOIN_TARGET_NETWORK too.
-REPLICATE_SERVERS = Permission(
-    (
-        "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationMigrationItems/write",
-    ),
+REPLICATE_SERVERS = _migration_item_permission("write", "replicate servers")
+TEST_MIGRATE = _migration_item_permission("testMigrate/action", "test migrate servers")
+CLEAN_UP_TEST_MIGRATION = _migration_item_permission("testMigrateCleanup/action", "clean up test migrations")
+MIGRATE = _migration_item_permission("migrate/action", "migrate servers")
+RESYNC = _migration_item_permission("resync/action", "resynchronize replication")
+PAUSE_OR_RESUME = _migration_item_permission("pauseReplication/action", "pause or resume replication")
+STOP_REPLICATION = _migration_item_permission("delete", "stop replication")
+WRITE_REPLICATION_POLICY = Permission(
+    ("Microsoft.RecoveryServices/vaults/replicationPolicies/write",),
     "Contributor or Owner",
-    "replicate servers",
+    "create or change replication policies",
 )
 
 

@@ -26,19 +26,6 @@ from replication.arm_migration.base import ItemChildView, job_accepted
 from replication.arm_migration.jobs import job_or_404
 from replication.models import MigrationItem
 
-
-def _item_permission(action: str, purpose: str) -> access.Permission:
-    # Azure's own action names, so a refusal names what a custom role would need.
-    return access.Permission((f"{shapes.ITEM_TYPE}/{action}",), "Contributor or Owner", purpose)
-
-
-TEST_MIGRATE = _item_permission("testMigrate/action", "test migrate servers")
-CLEAN_UP_TEST_MIGRATION = _item_permission("testMigrateCleanup/action", "clean up test migrations")
-MIGRATE = _item_permission("migrate/action", "migrate servers")
-RESYNC = _item_permission("resync/action", "resynchronize replication")
-PAUSE_OR_RESUME = _item_permission("pauseReplication/action", "pause or resume replication")
-STOP_REPLICATION = _item_permission("delete", "stop replication")
-
 NOTHING = Q(pk__in=[])
 # $filter names an item list understands (ASR's MigrationItemsQueryParameter, and the item's own
 # properties Az.Migrate users filter on); each gives the condition for a value.
@@ -66,7 +53,11 @@ class MigrationItemListView(VaultView):
 
 
 class MigrationItemView(VaultView):
-    permissions = {"put": access.REPLICATE_SERVERS, "patch": access.REPLICATE_SERVERS, "delete": STOP_REPLICATION}
+    permissions = {
+        "put": access.REPLICATE_SERVERS,
+        "patch": access.REPLICATE_SERVERS,
+        "delete": access.STOP_REPLICATION,
+    }
 
     @extend_schema(operation_id="ReplicationMigrationItems_Get", responses={200: dict})
     def get(self, request, item_name, **parents):
@@ -154,7 +145,7 @@ class ItemActionView(ItemChildView):
 
 
 class ItemTestMigrateView(ItemActionView):
-    permissions = {"post": TEST_MIGRATE}
+    permissions = {"post": access.TEST_MIGRATE}
 
     @extend_schema(operation_id="ReplicationMigrationItems_TestMigrate", request=dict, responses={202: None})
     def post(self, request, **route):
@@ -183,7 +174,7 @@ class ItemTestMigrateView(ItemActionView):
 
 
 class ItemTestMigrateCleanupView(ItemActionView):
-    permissions = {"post": CLEAN_UP_TEST_MIGRATION}
+    permissions = {"post": access.CLEAN_UP_TEST_MIGRATION}
 
     @extend_schema(operation_id="ReplicationMigrationItems_TestMigrateCleanup", request=dict, responses={202: None})
     def post(self, request, **route):
@@ -192,7 +183,7 @@ class ItemTestMigrateCleanupView(ItemActionView):
 
 
 class ItemMigrateView(ItemActionView):
-    permissions = {"post": MIGRATE}
+    permissions = {"post": access.MIGRATE}
 
     @extend_schema(operation_id="ReplicationMigrationItems_Migrate", request=dict, responses={202: None})
     def post(self, request, **route):
@@ -202,7 +193,7 @@ class ItemMigrateView(ItemActionView):
 
 
 class ItemResyncView(ItemActionView):
-    permissions = {"post": RESYNC}
+    permissions = {"post": access.RESYNC}
 
     @extend_schema(operation_id="ReplicationMigrationItems_Resync", request=dict, responses={202: None})
     def post(self, request, **route):
@@ -214,7 +205,7 @@ class ItemPauseOrResumeView(ItemActionView):
     """pauseReplication and resumeReplication: never in allowedOperations here, so always refused the
     way a verb the item's state does not allow is."""
 
-    permissions = {"post": PAUSE_OR_RESUME}
+    permissions = {"post": access.PAUSE_OR_RESUME}
 
     @extend_schema(operation_id="ReplicationMigrationItems_PauseOrResumeReplication", responses={409: dict})
     def post(self, request, action, **route):

@@ -19,12 +19,6 @@ from replication.arm_migration.inputs import read_policy_input
 from replication.arm_migration.shapes import PROVIDER, policy_id
 from replication.models import ReplicationPolicy
 
-WRITE_REPLICATION_POLICY = access.Permission(
-    ("Microsoft.RecoveryServices/vaults/replicationPolicies/write",),
-    "Contributor or Owner",
-    "create or change replication policies",
-)
-
 
 def policy_body(vault: Vault, policy: ReplicationPolicy) -> dict:
     return {
@@ -65,7 +59,7 @@ class PolicyListView(VaultView):
 
 
 class PolicyView(VaultView):
-    permissions = {"put": WRITE_REPLICATION_POLICY}
+    permissions = {"put": access.WRITE_REPLICATION_POLICY}
 
     @extend_schema(operation_id="ReplicationPolicies_Get", responses={200: dict})
     def get(self, request, policy_name, **parents):
