@@ -5,6 +5,8 @@ discovered servers)."""
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
@@ -12,7 +14,7 @@ from rest_framework.response import Response
 from hub import clock
 from hub.arm.errors import ArmError
 from hub.arm.routes import RG, SUB
-from hub.arm.views import ArmView, arm_list
+from hub.arm.views import ArmView, arm_list, arm_time
 from hub.ids import parse_uuid
 from projects import access
 from projects.models import MigrationResource
@@ -25,10 +27,6 @@ CONTAINER = "migrate-container"
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 
 
-def _iso(moment) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 class Vault:
     """A visible vault and the paths below it."""
 
@@ -38,7 +36,9 @@ class Vault:
         self.fabric_id = f"{self.id}/replicationFabrics/{FABRIC}"
         self.container_id = f"{self.fabric_id}/replicationProtectionContainers/{CONTAINER}"
 
-    def appliances(self):
+    @cached_property
+    def appliances(self) -> list[Appliance]:
+        """The project's appliances (the fabric's providers), read once per request."""
         return list(self.project.appliances.all())
 
     def provider_id(self, appliance: Appliance) -> str:
@@ -54,7 +54,7 @@ def _vault(request, subscription_id, resource_group_name, vault_name) -> Vault:
 
 
 def _fabric_or_404(vault: Vault, fabric_name: str) -> list[Appliance]:
-    appliances = vault.appliances()
+    appliances = vault.appliances
     if fabric_name.lower() != FABRIC or not appliances:
         raise ArmError(
             404,
@@ -101,7 +101,7 @@ def provider_body(vault: Vault, appliance: Appliance, now) -> dict:
             "providerVersion": appliance.version,
             "serverVersion": appliance.version,
             "providerVersionState": "Latest",
-            "lastHeartBeat": _iso(appliance.last_heartbeat_at),
+            "lastHeartBeat": arm_time(appliance.last_heartbeat_at),
             "connectionStatus": "Connected" if health == Appliance.Health.NORMAL else "NotConnected",
             "protectedItemCount": 0,
             "allowedScenarios": [],
@@ -137,7 +137,7 @@ def fabric_body(vault: Vault, appliances: list[Appliance], now) -> dict:
                         "fqdn": a.fqdn,
                         "ipAddresses": a.ip_addresses,
                         "version": a.version,
-                        "lastHeartbeatUtc": _iso(a.last_heartbeat_at),
+                        "lastHeartbeatUtc": arm_time(a.last_heartbeat_at),
                         "health": h,
                         "protectedItemCount": 0,
                     }
@@ -224,7 +224,7 @@ class VaultView(ArmView):
 class FabricListView(VaultView):
     @extend_schema(operation_id="ReplicationFabrics_List", responses={200: dict})
     def get(self, request, **parents):
-        appliances = self.vault.appliances()
+        appliances = self.vault.appliances
         return arm_list([fabric_body(self.vault, appliances, clock.now())] if appliances else [])
 
 
@@ -237,7 +237,7 @@ class FabricView(VaultView):
 class ContainerListView(VaultView):
     @extend_schema(operation_id="ReplicationProtectionContainers_List", responses={200: dict})
     def get(self, request, **parents):
-        return arm_list([container_body(self.vault)] if self.vault.appliances() else [])
+        return arm_list([container_body(self.vault)] if self.vault.appliances else [])
 
 
 class ContainerView(VaultView):
@@ -250,7 +250,7 @@ class ProviderListView(VaultView):
     @extend_schema(operation_id="ReplicationRecoveryServicesProviders_List", responses={200: dict})
     def get(self, request, **parents):
         now = clock.now()
-        return arm_list([provider_body(self.vault, appliance, now) for appliance in self.vault.appliances()])
+        return arm_list([provider_body(self.vault, appliance, now) for appliance in self.vault.appliances])
 
 
 class ProviderView(VaultView):

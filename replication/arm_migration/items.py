@@ -82,7 +82,7 @@ class MigrationItemView(VaultView):
     def delete(self, request, item_name, **parents):
         """Stop replication. `deleteOption` is accepted and changes nothing: the hub always removes
         the replication data, and keeps a migrated VM."""
-        item = shapes.items_of(self.vault).filter(server_id=parse_uuid(item_name)).first()
+        item = shapes.find_item(self.vault, item_name)
         # Deleting what is gone succeeds (ARM's rule): never replicated, or already stopped (a
         # migrated server's item stays, to show the migration, once its stop job has ended).
         stopped = item is not None and item.replication_stopped_at is not None

@@ -14,12 +14,13 @@ from hub.arm.errors import ArmError
 from hub.arm.views import arm_time
 from hub.ids import parse_uuid
 from jobs.models import Job
+from projects import access
 from projects.models import MigrationResource
-from replication.arm import VAULT_TYPE, Vault
+from replication.arm import Vault
 from replication.models import MigrationItem, MigrationState, RecoveryPoint, ReplicationPolicy
 from replication.status import item_status
 
-ITEM_TYPE = f"{VAULT_TYPE}/replicationFabrics/replicationProtectionContainers/replicationMigrationItems"
+ITEM_TYPE = access.MIGRATION_ITEM_TYPE
 PROVIDER = "InMageRcm"
 VMWARE_CBT = "VMwareCbt"
 PROVIDER_DETAILS = "properties.providerSpecificDetails"
@@ -256,8 +257,13 @@ def recovery_point_body(vault: Vault, item: MigrationItem, point: RecoveryPoint)
     }
 
 
+def find_item(vault: Vault, name: str) -> MigrationItem | None:
+    """The vault's migration item of this name (the server's id), if any."""
+    return items_of(vault).filter(server_id=parse_uuid(name)).first()
+
+
 def item_or_404(vault: Vault, name: str) -> MigrationItem:
-    item = items_of(vault).filter(server_id=parse_uuid(name)).first()
+    item = find_item(vault, name)
     if item is None:
         raise ArmError(
             404, "MigrationItemNotFound", f"Migration item '{name}' was not found in vault {vault.resource.name}."
