@@ -34,7 +34,7 @@ from replication import services
 from replication.keys import registration_key_issue
 from replication.models import DiscoveredServer, MigrationItem
 from replication.replicate import replication_enable
-from replication.tests.conftest import plan_into_vnet_prod
+from replication.tests.plans import plan_into_vnet_prod
 
 project = MigrateProject.objects.get(name=NAME)
 admin = User.objects.get(email="admin@contoso.com")

@@ -111,7 +111,6 @@ def iam(request, subscription_id, resource_group_name=None):
             "assignments": assignments.order_by("role_name", "principal__email"),
             "checked": checked,
             "may_add": may_add,
-            "may_remove": not remove_denied,
             "remove_denied": remove_denied,
             "denied": denied,
             "roles": BUILTIN_ROLES.values(),

@@ -60,7 +60,7 @@ def migrate_item(request, item_id):
             shutdown=form.shutdown_requested,
             link=reverse("replication:virtual-machines"),
         )
-        if not refusal:
+        if refusal is None:
             return redirect(context["next_url"])
         form.add_error(None, refusal)
     return render(request, "replication/migration/migrate.html", context)
@@ -73,11 +73,10 @@ def stop_replication(request, item_id):
     migrated_vm = item.virtual_machines.filter(is_test=False).first() if migrated else None
     context = blade_context(request, item, "DisableMigration", migrated=migrated, migrated_vm=migrated_vm, error="")
     if request.method == "POST":
-        context["error"] = start(
-            request, item, "Stopping replication", migrate.stop_replication_start, link=context["next_url"]
-        )
-        if not context["error"]:
+        refusal = start(request, item, "Stopping replication", migrate.stop_replication_start, link=context["next_url"])
+        if refusal is None:
             return redirect(context["next_url"])
+        context["error"] = refusal
     return render(request, "replication/migration/stop_replication.html", context)
 
 

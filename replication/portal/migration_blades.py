@@ -113,12 +113,12 @@ def blade_context(request, item: MigrationItem, operation: str, **extra) -> dict
     }
 
 
-def start(request, item: MigrationItem, verb: str, service, **arguments) -> str:
+def start(request, item: MigrationItem, verb: str, service, **arguments) -> str | None:
     """Run one of replication.migrate's services for the user: on success, say that the verb started and
-    return ""; else return the service's refusal, for the blade to show."""
+    return None; else return the service's refusal, for the blade to show."""
     try:
         service(request.user, item, **arguments)
     except ArmError as error:
         return error.portal_message
     messages.success(request, f"{verb} of {item.target_vm_name} started. Track it in the notifications.")
-    return ""
+    return None

@@ -98,7 +98,7 @@ def test_migrate(request, item_id):
             subnet=form.cleaned_data["subnet"],
             link=test_migrated_servers_url(item.project),
         )
-        if not refusal:
+        if refusal is None:
             return redirect(context["next_url"])
         form.add_error(None, refusal)
     if request.htmx and request.method == "GET" and network_id:
@@ -121,7 +121,7 @@ def test_migrate_cleanup(request, item_id):
             comments=form.cleaned_data["comments"],
             link=test_migrated_servers_url(item.project),
         )
-        if not refusal:
+        if refusal is None:
             return redirect(context["next_url"])
         form.add_error(None, refusal)
     return render(request, "replication/migration/test_migrate_cleanup.html", context)

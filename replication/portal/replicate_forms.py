@@ -12,6 +12,7 @@ from django import forms
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.forms.boundfield import BoundField
+from django.utils.safestring import mark_safe
 
 from hub import clock
 from hub.ids import parse_uuid
@@ -50,7 +51,8 @@ class WizardBoundField(BoundField):
 
     @property
     def help(self) -> str:
-        return PASSWORD_KEPT_HELP if self._password_kept else self.spec.help
+        # Constants of FIELDS, never user input: marked safe so the page keeps its apostrophes as typed.
+        return mark_safe(PASSWORD_KEPT_HELP if self._password_kept else self.spec.help)
 
     @property
     def help_id(self) -> str:

@@ -11,10 +11,9 @@ from django.core.management import call_command
 
 from jobs.services import job_run
 from projects import services
-from projects.models import MigrateProject, ResourceGroup, User, VirtualNetwork
+from projects.models import MigrateProject, ResourceGroup, User
 from replication.keys import registration_key_issue
-from replication.models import Appliance, DiscoveredServer
-from replication.replicate import ReplicationPlan, ServerPlan
+from replication.models import Appliance
 from replication.services import appliance_register
 from replication.tests.stubs import StubHub, StubProcessServer
 
@@ -47,21 +46,6 @@ def finalized_appliance(project: MigrateProject, name: str = "appliance-1") -> A
     Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
     appliance.refresh_from_db()
     return appliance
-
-
-def plan_into_vnet_prod(appliance: Appliance, project: MigrateProject, servers: list[DiscoveredServer]):
-    """A plan to replicate `servers` through `appliance` into the project's resource group and vnet-prod's
-    default subnet: each VM named after its server, disk0 its OS disk, no Hybrid Benefit, new
-    credentials. Used by the monitor tests and by the live replicating-servers test's hub script."""
-    return ReplicationPlan(
-        appliance=appliance,
-        target_resource_group=project.resource_group,
-        target_network=VirtualNetwork.objects.get(name="vnet-prod"),
-        target_subnet="default",
-        hybrid_benefit=False,
-        servers=[ServerPlan(server=server, vm_name=server.name, os_disk_id="disk0") for server in servers],
-        new_credentials=("dummy", "root", "secret"),
-    )
 
 
 @pytest.fixture

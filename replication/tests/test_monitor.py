@@ -29,7 +29,8 @@ from replication.models import (
 )
 from replication.replicate import replication_enable, replication_policy
 from replication.status import item_status
-from replication.tests.conftest import finalized_appliance, migration_project, plan_into_vnet_prod
+from replication.tests.conftest import finalized_appliance, migration_project
+from replication.tests.plans import plan_into_vnet_prod
 
 pytestmark = pytest.mark.django_db
 
