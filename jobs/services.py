@@ -69,7 +69,8 @@ def job_start(
     return job
 
 
-# By name, so that this module does not import the task module that calls it.
+# By name, so that this module does not import the task module that calls it (jobs.tasks registers
+# the task under this name).
 RUN_JOB_TASK = "jobs.tasks.run_job"
 
 

@@ -2,10 +2,10 @@
 
 from celery import shared_task
 
-from jobs.services import job_run, jobs_resume_unfinished
+from jobs.services import RUN_JOB_TASK, job_run, jobs_resume_unfinished
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=RUN_JOB_TASK, acks_late=True, reject_on_worker_lost=True)
 def run_job(job_id: str) -> None:
     job_run(job_id)
 

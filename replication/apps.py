@@ -9,7 +9,7 @@ class ReplicationConfig(AppConfig):
     verbose_name = "Replication: appliances, servers and their data"
 
     def ready(self):
-        from replication import jobs  # noqa: F401  (registers the job scenarios)
+        from replication import jobs, migrate_jobs  # noqa: F401  (register the job scenarios)
         from replication.portal import server_migration_card
 
         server_migration_card.register()

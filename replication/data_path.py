@@ -38,9 +38,7 @@ from replication.apply_lease import lease_drop, lease_release, lease_renew, leas
 from replication.models import MigrationItem, ProtectedDisk, ReplicationBatch
 from replication.recovery_points import recovery_point_record
 from replication.replica_files import BLOCK_SIZE, ZERO_BLOCK, building_path, file_content_digest, replica_path
-from replication.uploads import batch_store as batch_store  # the tests use it from here
 from replication.uploads import parse_upload
-from replication.uploads import replication_instructions as replication_instructions  # the tests use it from here
 
 logger = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ from django.db import transaction
 from hub import clock
 from jobs.models import Job
 from jobs.scenarios import JobStepError, Scenario, Step, register
+from replication import push
 from replication.models import Appliance, MigrationItem, MigrationState
 
 
@@ -110,8 +111,6 @@ def _start_initial_replication(job: Job) -> None:
 
 def push_job_item(job: Job) -> None:
     """After the step's transaction commits, push the row of the server a replication job acts on."""
-    from replication import push
-
     item = MigrationItem.objects.filter(pk=job.input["item_id"]).select_related("project__resource_group").first()
     if item is not None:
         transaction.on_commit(lambda: push.replicating_servers_changed(item.project, [item]), robust=True)

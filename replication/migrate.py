@@ -19,11 +19,8 @@ from jobs.models import Job
 from projects import access
 from projects.models import VirtualNetwork
 from projects.services import job_start_in_group
-from replication import migrate_jobs  # noqa: F401 (importing the verbs registers the scenarios they start)
 from replication.models import MigrationItem, MigrationState, TestMigrateState
-from replication.replica_files import file_sha256 as file_sha256  # the replica command uses it from here
 from replication.status import allowed_operations
-from replication.vm_build import TEST_SUFFIX as TEST_SUFFIX  # the portal uses it from here
 
 
 def _operation_refused(item: MigrationItem, operation: str) -> ArmError:

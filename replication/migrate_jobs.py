@@ -16,6 +16,7 @@ from django.db.models import F
 from hub import clock
 from jobs.models import Job
 from jobs.scenarios import JobStepError, JobStepWaiting, Scenario, Step, register
+from replication import push
 from replication.jobs import push_job_item
 from replication.models import (
     MigrationItem,
@@ -257,8 +258,6 @@ def _delete_replication_data(job: Job) -> None:
     # Never migrated: the server can be replicated again, so the item goes.
     project = item.project
     item.delete()
-    from replication import push
-
     transaction.on_commit(lambda: push.replicating_servers_changed(project, []), robust=True)
 
 

@@ -69,3 +69,11 @@ def _send_to_project(project, html: str) -> None:
             subscription_id=group.subscription_id,
             resource_group_name=group.name,
         )
+
+
+def item_changed(item_id) -> None:
+    """One replicating server changed (a batch stored, a recovery point recorded): read it as committed
+    and push it, unless it is gone."""
+    item = MigrationItem.objects.filter(pk=item_id).select_related("project__resource_group").first()
+    if item is not None:
+        replicating_servers_changed(item.project, [item])

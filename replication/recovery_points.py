@@ -11,9 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from hub import clock
+from replication import push
 from replication.models import MigrationItem, MigrationState, RecoveryPoint, ReplicationBatch
 from replication.replica_files import batches_delete
-from replication.uploads import push_item
 
 
 def recovery_point_record(item: MigrationItem) -> None:
@@ -65,7 +65,7 @@ def recovery_point_record(item: MigrationItem) -> None:
             fields += ["migration_state", "initial_replication_completed_at"]
         locked.save(update_fields=fields)
         _prune(locked, cycle)
-        transaction.on_commit(lambda: push_item(item.pk), robust=True)
+        transaction.on_commit(lambda: push.item_changed(item.pk), robust=True)
 
 
 def _prune(item: MigrationItem, cycle: int) -> None:

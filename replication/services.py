@@ -155,11 +155,13 @@ def server_report(*, appliance: Appliance, machine_id: str, agent_version: str, 
     return server
 
 
+# By name: the task module calls into this one, so importing it here would make a circle
+# (replication.tasks registers the task under this name).
+DISCOVER_SERVER_TASK = "replication.tasks.discover_server"
+
+
 def _schedule_discovery(server_id) -> None:
-    # By name: the task module calls into this one, so importing it here would make a circle.
-    celery_app.send_task(
-        "replication.tasks.discover_server", args=[str(server_id)], countdown=settings.DISCOVERY_DELAY_SECONDS
-    )
+    celery_app.send_task(DISCOVER_SERVER_TASK, args=[str(server_id)], countdown=settings.DISCOVERY_DELAY_SECONDS)
 
 
 def server_discover(server_id) -> None:

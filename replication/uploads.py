@@ -23,6 +23,7 @@ from hub import clock
 from hub.arm.errors import ArmError
 from hub.celery import app as celery_app
 from hub.ids import parse_uuid
+from replication import push
 from replication.models import (
     MigrationItem,
     MigrationState,
@@ -214,7 +215,7 @@ def batch_store(appliance, body: bytes) -> tuple[ReplicationBatch, bool]:
         _record_throughput(item.pk, len(body), now)
         transaction.on_commit(lambda: request_apply(item.pk))
         if _progress_push_due(item.pk, marker is not None):
-            transaction.on_commit(lambda: push_item(item.pk), robust=True)
+            transaction.on_commit(lambda: push.item_changed(item.pk), robust=True)
     return batch, False
 
 
@@ -268,14 +269,10 @@ def _record_throughput(item_id, byte_count: int, now) -> None:
         TransferSample.objects.filter(pk=sample.pk).update(bytes=F("bytes") + byte_count)
 
 
+# By name: the task module calls into this one, so importing it here would make a circle
+# (replication.tasks registers the task under this name).
+APPLY_REPLICATION_TASK = "replication.tasks.apply_replication"
+
+
 def request_apply(item_id) -> None:
-    # By name: the task module calls into this one, so importing it here would make a circle.
-    celery_app.send_task("replication.tasks.apply_replication", args=[str(item_id)])
-
-
-def push_item(item_id) -> None:
-    from replication import push
-
-    item = MigrationItem.objects.filter(pk=item_id).select_related("project__resource_group").first()
-    if item is not None:
-        push.replicating_servers_changed(item.project, [item])
+    celery_app.send_task(APPLY_REPLICATION_TASK, args=[str(item_id)])

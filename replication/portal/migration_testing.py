@@ -25,6 +25,7 @@ from replication.portal.migration_blades import (
 from replication.portal.migration_forms import CleanupForm, TestMigrateForm
 from replication.selectors import server_migration_counts
 from replication.status import TEST_STATE_DESCRIPTIONS, item_status
+from replication.vm_build import TEST_SUFFIX
 
 
 def last_test_result(item: MigrationItem) -> str:
@@ -85,9 +86,7 @@ def test_migrate(request, item_id):
     form = TestMigrateForm(
         request.user, item, request.POST if request.method == "POST" else None, network_id=network_id
     )
-    context = blade_context(
-        request, item, "TestMigrate", form=form, test_vm_name=item.target_vm_name + migrate.TEST_SUFFIX
-    )
+    context = blade_context(request, item, "TestMigrate", form=form, test_vm_name=item.target_vm_name + TEST_SUFFIX)
     if request.method == "POST" and form.is_valid():
         refusal = start(
             request,

@@ -18,7 +18,7 @@ from hub.models import ApiToken
 from jobs.models import Job, State
 from projects import services as project_services
 from projects.models import ResourceGroup, User
-from replication import data_path
+from replication import uploads
 from replication.models import MigrationItem, MigrationState, RecoveryPoint, TestMigrateState, VirtualMachine
 from replication.tests.test_data_path import replicating  # noqa: F401 (the fixture `ready` builds on)
 from replication.tests.test_migrate import admin, ready, run  # noqa: F401 (`ready` is a fixture)
@@ -300,7 +300,7 @@ def test_resync_raises_every_included_disks_generation(item, django_capture_on_c
     disks = {disk.disk_id: disk for disk in item.refresh().disks.all()}
     assert (disks["disk0"].resync_generation, disks["disk0"].resync_required) == (1, True)
     assert (disks["disk1"].resync_generation, disks["disk1"].resync_required) == (0, False), "excluded"
-    (instruction,) = data_path.replication_instructions(item.item.appliance)
+    (instruction,) = uploads.replication_instructions(item.item.appliance)
     assert instruction["disks"][0]["resyncGeneration"] == 1
     done = result(client, response).json()["properties"]
     assert done["providerSpecificDetails"]["resyncRequired"] == "true"

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hub.arm.errors import ArmError
 from jobs.services import job_run
 from projects.models import ResourceGroup, User, VirtualNetwork
-from replication import data_path, keyvault, services
+from replication import data_path, keyvault, replica_files, services, uploads
 from replication.models import Appliance, MigrationItem, MigrationState, RecoveryPoint, ReplicationBatch
 from replication.replicate import DiskChoice, ReplicationPlan, ServerPlan, replication_enable
 from replication.tests.conftest import finalized_appliance, migration_project
@@ -168,14 +168,14 @@ def send_full(ps, item, disk_id, data, cycle, first_sequence, batch_blocks=64):
             marker=marker(cycle, bytes(data)) if last else None,
             scanned=(chunk[-1] + 1) * BLOCK if chunk else len(data),
         )
-        data_path.batch_store(item.appliance, body)
+        uploads.batch_store(item.appliance, body)
         sequence += 1
     return sequence
 
 
 def replica_bytes(item, disk_id) -> bytes:
     disk = item.disks.get(disk_id=disk_id)
-    return data_path.replica_path(disk).read_bytes()
+    return replica_files.replica_path(disk).read_bytes()
 
 
 def apply(item):
@@ -209,7 +209,7 @@ def test_initial_then_delta_cycles_make_the_replica_equal_the_source(replicating
     body = ps.body(
         item, "disk0", next_sequence, 2, records(bytes(source), changed), full=False, marker=marker(2, bytes(source))
     )
-    data_path.batch_store(item.appliance, body)
+    uploads.batch_store(item.appliance, body)
     apply(item)
     assert replica_bytes(item, "disk0") == bytes(source)
     assert RecoveryPoint.objects.filter(item=item, cycle=2).exists()
@@ -223,14 +223,14 @@ def test_batches_apply_in_sequence_order_and_duplicates_are_acknowledged(replica
     indexes = [index for index in range(MIB // BLOCK) if any(source[index * BLOCK : (index + 1) * BLOCK])]
     first, second = indexes[: len(indexes) // 2], indexes[len(indexes) // 2 :]
     late = ps.body(item, "disk0", 2, 1, records(bytes(source), second), full=True, marker=marker(1, bytes(source)))
-    data_path.batch_store(item.appliance, late)
+    uploads.batch_store(item.appliance, late)
     apply(item)
     disk = item.disks.get(disk_id="disk0")
     assert (disk.stored_sequence, disk.applied_sequence) == (0, 0)  # waits for sequence 1
     early = ps.body(item, "disk0", 1, 1, records(bytes(source), first), full=True, scanned=MIB // 2)
-    batch, duplicate = data_path.batch_store(item.appliance, early)
+    batch, duplicate = uploads.batch_store(item.appliance, early)
     assert not duplicate
-    _, duplicate = data_path.batch_store(item.appliance, early)
+    _, duplicate = uploads.batch_store(item.appliance, early)
     assert duplicate
     apply(item)
     apply(item)  # a redelivered task finds nothing left and changes nothing
@@ -245,9 +245,9 @@ def test_reapplying_a_batch_after_a_lost_commit_is_idempotent(replicating, monke
     source[5 * BLOCK : 6 * BLOCK] = b"x" * BLOCK
     source[9 * BLOCK : 10 * BLOCK] = b"y" * BLOCK
     body = ps.body(item, "disk0", next_sequence, 2, records(bytes(source), [5, 9]), full=False)
-    data_path.batch_store(item.appliance, body)
+    uploads.batch_store(item.appliance, body)
     closing = ps.body(item, "disk0", next_sequence + 1, 2, b"", full=False, marker=marker(2, bytes(source)))
-    data_path.batch_store(item.appliance, closing)
+    uploads.batch_store(item.appliance, closing)
 
     def killed(*args, **kwargs):
         raise SystemExit("the worker died after writing, before committing")
@@ -268,16 +268,16 @@ def test_a_diverged_replica_is_detected_and_resynchronized(replicating):
     item = replicating
     ps, source, next_sequence = first_cycle_applied(item, seed=5)
     disk = item.disks.get(disk_id="disk0")
-    with open(data_path.replica_path(disk), "r+b") as replica:  # someone damages the replica
+    with open(replica_files.replica_path(disk), "r+b") as replica:  # someone damages the replica
         replica.seek(7 * BLOCK)
         replica.write(b"\xff" * BLOCK)
     empty_delta = ps.body(item, "disk0", next_sequence, 2, b"", full=False, marker=marker(2, bytes(source)))
-    data_path.batch_store(item.appliance, empty_delta)
+    uploads.batch_store(item.appliance, empty_delta)
     apply(item)
     disk.refresh_from_db()
     assert disk.resync_required and disk.resync_generation == 1
     assert not RecoveryPoint.objects.filter(item=item, cycle=2).exists()
-    (instruction,) = data_path.replication_instructions(item.appliance)
+    (instruction,) = uploads.replication_instructions(item.appliance)
     assert instruction["disks"][0]["resyncGeneration"] == 1
     send_full(ps, item, "disk0", source, cycle=3, first_sequence=next_sequence + 1)
     apply(item)
@@ -291,14 +291,14 @@ def test_uploads_that_do_not_belong_are_refused(replicating):
     item = replicating
     ps = ProcessServer(item.project)
     with pytest.raises(ArmError) as refused:
-        data_path.batch_store(item.appliance, b"not a batch")
+        uploads.batch_store(item.appliance, b"not a batch")
     assert refused.value.status == 400
     with pytest.raises(ArmError) as refused:
-        data_path.batch_store(item.appliance, ps.body(item, "disk1", 1, 1, b"", full=True))  # excluded disk
+        uploads.batch_store(item.appliance, ps.body(item, "disk1", 1, 1, b"", full=True))  # excluded disk
     assert refused.value.code == "DiskNotProtected"
     other = Appliance.objects.create(project=item.project, name="other", credential_hash="x" * 64)
     with pytest.raises(ArmError) as refused:
-        data_path.batch_store(other, ps.body(item, "disk0", 1, 1, b"", full=True))
+        uploads.batch_store(other, ps.body(item, "disk0", 1, 1, b"", full=True))
     assert refused.value.status == 404
 
 
@@ -308,7 +308,7 @@ def test_a_tampered_batch_is_not_applied_and_the_disk_is_resent(replicating):
     source = image(6, MIB)
     body = bytearray(ps.body(item, "disk0", 1, 1, records(bytes(source), [1, 2]), full=True))
     body[-5] ^= 0xFF
-    data_path.batch_store(item.appliance, bytes(body))
+    uploads.batch_store(item.appliance, bytes(body))
     apply(item)
     disk = item.disks.get(disk_id="disk0")
     assert disk.resync_required and disk.applied_sequence == 1

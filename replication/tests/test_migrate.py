@@ -13,7 +13,7 @@ from hub.arm.errors import ArmError
 from jobs.models import Job, State
 from jobs.services import job_run
 from projects.models import User, VirtualNetwork
-from replication import data_path, migrate
+from replication import migrate, replica_files, uploads
 from replication.models import MigrationItem, MigrationState, TestMigrateState, VirtualMachine
 from replication.selectors import server_migration_counts
 from replication.status import allowed_operations
@@ -82,13 +82,13 @@ def test_migrate_with_shutdown_waits_for_the_final_sync_and_loses_nothing(ready,
     with django_capture_on_commit_callbacks():
         job = migrate.migrate_start(admin(), item, shutdown=True)
     assert run(job).state == State.IN_PROGRESS  # waiting for the source to shut down
-    (instruction,) = data_path.replication_instructions(item.appliance)
+    (instruction,) = uploads.replication_instructions(item.appliance)
     assert instruction["shutdown"] is True
     source[0:4096] = b"last write before shutdown".ljust(4096, b".")
     final = marker(2, bytes(source)) | {"final": True, "sha256": hashlib.sha256(source).hexdigest()}
     from replication.tests.test_data_path import records
 
-    data_path.batch_store(
+    uploads.batch_store(
         item.appliance, ps.body(item, "disk0", next_sequence, 2, records(bytes(source), [0]), full=False, marker=final)
     )
     apply(item)
@@ -106,7 +106,7 @@ def test_migrate_with_shutdown_waits_for_the_final_sync_and_loses_nothing(ready,
     assert run(stop).state == State.SUCCEEDED
     item.refresh_from_db()
     assert item.replication_stopped_at is not None and not item.recovery_points.exists()
-    assert not (data_path.replica_path(item.disks.get(disk_id="disk0"))).exists()
+    assert not (replica_files.replica_path(item.disks.get(disk_id="disk0"))).exists()
     counts = server_migration_counts(item.project, clock.now())
     assert (counts["replicating"], counts["migrated"]) == (0, 1)
     assert VirtualMachine.objects.filter(name="web01").exists()  # the migrated VM stays

@@ -106,7 +106,8 @@ class Replicator:
         self.credentials = credentials
         self.cycle_seconds_override = cycle_seconds
         self.checkpoint_bytes, self.checkpoint_seconds = checkpoint_bytes, checkpoint_seconds
-        # The uploader's retry delays, taken when the replicator is made, like the checkpoint settings.
+        # The retry delays (the uploader's and after a failed cycle), taken when the replicator is made, like
+        # the checkpoint settings.
         self.retry_first_seconds, self.retry_max_seconds = RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS
         self.log = log or (lambda line: print(line, flush=True))
         self.entry: dict | None = None
@@ -150,7 +151,7 @@ class Replicator:
                 if str(error) != self.last_error:
                     self.log(f"Replication paused: {error}")
                 self.last_error = str(error)
-                wait = RETRY_MAX_SECONDS
+                wait = self.retry_max_seconds
             if wait and not self.stopping.is_set():
                 self.changed.wait(wait)
             self.changed.clear()

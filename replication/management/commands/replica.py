@@ -12,9 +12,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from hub.ids import parse_uuid
-from replication import data_path
-from replication.migrate import file_sha256
 from replication.models import MigrationItem
+from replication.replica_files import file_sha256, replica_path
 
 
 class Command(BaseCommand):
@@ -32,7 +31,7 @@ class Command(BaseCommand):
             raise CommandError(f"No migration item {item_id}.")
         disks = []
         for disk in item.disks.all():
-            path = data_path.replica_path(disk)
+            path = replica_path(disk)
             disks.append(
                 {
                     "diskId": disk.disk_id,
