@@ -13,10 +13,11 @@ from rest_framework.response import Response
 
 from hub import clock
 from hub.arm.errors import ArmError
-from hub.arm.routes import RG, SUB
+from hub.arm.routes import RG, SUB, at_both_scopes
 from hub.arm.views import ArmView, arm_list, arm_time
 from hub.ids import parse_uuid
 from projects import access
+from projects.arm.scopes import ScopeView
 from projects.models import MigrationResource
 from projects.regions import REGIONS_BY_NAME, normalize_location
 from replication import sizing
@@ -282,12 +283,11 @@ class ProtectableItemView(VaultView):
         return Response(protectable_item_body(self.vault, server))
 
 
-class VmSizeListView(ArmView):
+class VmSizeListView(ScopeView):
     """The VM sizes Replicate chooses from (Compute > VM size), per region, in Compute's shape."""
 
     @extend_schema(operation_id="VirtualMachineSizes_List", responses={200: dict})
-    def get(self, request, subscription_id, location):
-        access.get_subscription(request.user, subscription_id)
+    def get(self, request, location, **parents):
         if normalize_location(location) not in REGIONS_BY_NAME:
             raise ArmError(
                 404, "NoRegisteredProviderFound", f"The location '{location}' is not an Azure region this hub knows."
@@ -312,19 +312,14 @@ F = f"{V}/replicationfabrics/<str:fabric_name>"
 C = f"{F}/replicationprotectioncontainers/<str:container_name>"
 
 
-def in_vault_and_fabric(collection: str, list_view) -> list:
-    """A list ASR serves for the whole vault and for one fabric."""
-    view = list_view.as_view()
-    return [path(f"{V}/{collection}", view), path(f"{F}/{collection}", view)]
-
-
 urlpatterns = [
     path(f"{SUB}/providers/microsoft.compute/locations/<str:location>/vmsizes", VmSizeListView.as_view()),
     path(f"{V}/replicationfabrics", FabricListView.as_view()),
     path(F, FabricView.as_view()),
-    *in_vault_and_fabric("replicationprotectioncontainers", ContainerListView),
+    # ASR serves these lists for the whole vault and for one fabric.
+    *at_both_scopes("replicationprotectioncontainers", ContainerListView, scopes=(V, F)),
     path(C, ContainerView.as_view()),
-    *in_vault_and_fabric("replicationrecoveryservicesproviders", ProviderListView),
+    *at_both_scopes("replicationrecoveryservicesproviders", ProviderListView, scopes=(V, F)),
     path(f"{F}/replicationrecoveryservicesproviders/<str:provider_name>", ProviderView.as_view()),
     path(f"{C}/replicationprotectableitems", ProtectableItemListView.as_view()),
     path(f"{C}/replicationprotectableitems/<str:item_name>", ProtectableItemView.as_view()),

@@ -11,11 +11,12 @@ SUB = "subscriptions/<str:subscription_id>"
 RG = f"{SUB}/resourcegroups/<str:resource_group_name>"
 
 
-def at_both_scopes(collection: str, list_view, **initkwargs) -> list:
-    """A list served at a subscription and at each of its resource groups (`resource_group_name`
-    absent at the first). `initkwargs` set the view's attributes, as `as_view` does."""
+def at_both_scopes(collection: str, list_view, scopes: tuple[str, str] = (SUB, RG), **initkwargs) -> list:
+    """A list served at two scopes, by default a subscription and each of its resource groups
+    (`resource_group_name` absent at the first). `initkwargs` set the view's attributes, as `as_view`
+    does."""
     view = list_view.as_view(**initkwargs)
-    return [path(f"{SUB}/{collection}", view), path(f"{RG}/{collection}", view)]
+    return [path(f"{scope}/{collection}", view) for scope in scopes]
 
 
 def tracked_resource(collection: str, list_view, item_view, name: str, **initkwargs) -> list:

@@ -94,17 +94,16 @@ class SubscriptionListView(ArmView):
         return arm_list([subscription_body(s) for s in access.visible_subscriptions(request.user)])
 
 
-class SubscriptionView(ArmView):
+class SubscriptionView(ScopeView):
     @extend_schema(operation_id="Subscriptions_Get", responses={200: dict})
-    def get(self, request, subscription_id):
-        return Response(subscription_body(access.get_subscription(request.user, subscription_id)))
+    def get(self, request, **parents):
+        return Response(subscription_body(self.subscription))
 
 
-class LocationListView(ArmView):
+class LocationListView(ScopeView):
     @extend_schema(operation_id="Subscriptions_ListLocations", responses={200: dict})
-    def get(self, request, subscription_id):
-        subscription = access.get_subscription(request.user, subscription_id)
-        return arm_list([location_body(subscription, region) for region in REGIONS])
+    def get(self, request, **parents):
+        return arm_list([location_body(self.subscription, region) for region in REGIONS])
 
 
 # Resource groups
