@@ -35,6 +35,11 @@ class ArmView(APIView):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.permissions and cls.authorize is ArmView.authorize:
+            raise TypeError(
+                f"{cls.__module__}.{cls.__qualname__} declares permissions but no scope to check them at: derive "
+                "it from projects.arm.scopes.ScopeView, or implement authorize()."
+            )
         for method in ACTION_METHODS:
             served = callable(getattr(cls, method, None))
             if served and method not in cls.permissions and method not in cls.unchecked_methods:

@@ -3,6 +3,8 @@ the URL names, looked up once as the caller sees them; the caller's right is che
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hub.arm.views import ArmView
 from projects import access
 
@@ -14,7 +16,8 @@ class ScopeView(ArmView):
     method name -> access.Permission) is checked at that scope: 403 `AuthorizationFailed` without it.
     Handlers take only their own resource's name."""
 
-    permissions: dict[str, access.Permission] = {}
+    # A permission, or a callable of the route's keywords giving one (a VM's action by its name).
+    permissions: dict[str, access.Permission | Callable[[dict], access.Permission]] = {}
 
     def resolve_scope(self, request, subscription_id, resource_group_name=None, **own):
         self.subscription = access.get_subscription(request.user, subscription_id)

@@ -196,3 +196,10 @@ def test_another_tenants_user_is_as_unknown_as_no_user(seeded):
     assert stranger.json()["error"]["message"].replace(fabrikam_id.hex, "<id>") == nobody.json()["error"][
         "message"
     ].replace(nobody_id.hex, "<id>")
+
+
+def test_a_view_declaring_permissions_without_a_scope_cannot_be_defined():
+    with pytest.raises(TypeError, match="no scope to check them at"):
+
+        class Unscoped(ArmView):  # noqa: F841 (defining it is the test)
+            permissions = {"put": object()}
