@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.utils import timezone
 
 _CACHE_SECONDS = 1.0
@@ -18,9 +19,14 @@ MAX_OFFSET_SECONDS = 50 * 365 * 86400.0
 _cached: tuple[float, float] | None = None  # (monotonic time read, offset seconds)
 
 
+def _offset_row():
+    # Through the app registry, not an import: hub.models reads this clock (token expiry).
+    return apps.get_model("hub", "EmulatorClock")
+
+
 def offset() -> timedelta:
     global _cached
-    from hub.models import EmulatorClock
+    EmulatorClock = _offset_row()
 
     if _cached is None or time.monotonic() - _cached[0] > _CACHE_SECONDS:
         row = EmulatorClock.objects.filter(pk=1).values_list("offset_seconds", flat=True).first()
@@ -35,7 +41,7 @@ def now() -> datetime:
 def reset() -> datetime:
     """Back to the wall clock: rules measured against the emulated time see time go back."""
     global _cached
-    from hub.models import EmulatorClock
+    EmulatorClock = _offset_row()
 
     EmulatorClock.objects.update_or_create(pk=1, defaults={"offset_seconds": 0.0})
     _cached = None
@@ -63,7 +69,7 @@ def advance(delta: timedelta) -> datetime:
     global _cached
     from django.db.models import F
 
-    from hub.models import EmulatorClock
+    EmulatorClock = _offset_row()
 
     seconds = min(max(delta.total_seconds(), 0.0), MAX_ADVANCE.total_seconds())
     EmulatorClock.objects.get_or_create(pk=1)

@@ -7,9 +7,20 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from hub import clock
 from hub.ids import sha256_hex
 
 TOKEN_PREFIX = "mhub_"
+# A token's lifetime is chosen when it is made: 90 days unless said, at most two years.
+DEFAULT_TOKEN_DAYS = 90
+MIN_TOKEN_DAYS, MAX_TOKEN_DAYS = 1, 730
+
+
+def token_lifetime_problem(days) -> str:
+    """Why `days` is not a token lifetime, or "" when it is one."""
+    if isinstance(days, bool) or not isinstance(days, int) or not MIN_TOKEN_DAYS <= days <= MAX_TOKEN_DAYS:
+        return f"A token lives {MIN_TOKEN_DAYS} to {MAX_TOKEN_DAYS} days (default {DEFAULT_TOKEN_DAYS}); got {days!r}."
+    return ""
 
 
 def hash_token(token: str) -> str:
@@ -32,6 +43,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # After this moment (by hub.clock) the token is refused with ExpiredAuthenticationToken.
+    expires_at = models.DateTimeField()
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -42,21 +55,41 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.hint}…)"
 
     @classmethod
-    def issue(cls, user, name: str) -> tuple[ApiToken, str]:
-        """Create a token and return it with its secret, which is never shown again."""
+    def issue(cls, user, name: str, days: int = DEFAULT_TOKEN_DAYS) -> tuple[ApiToken, str]:
+        """Create a token valid for `days` and return it with its secret, which is never shown again."""
+        problem = token_lifetime_problem(days)
+        if problem:
+            raise ValueError(problem)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = clock.now()
         token = cls.objects.create(
-            user=user, name=name, hint=secret[: len(TOKEN_PREFIX) + 4], token_hash=hash_token(secret)
+            user=user,
+            name=name,
+            hint=secret[: len(TOKEN_PREFIX) + 4],
+            token_hash=hash_token(secret),
+            created_at=now,
+            expires_at=now + timedelta(days=days),
         )
         return token, secret
 
     @classmethod
     def authenticate(cls, secret: str) -> ApiToken | None:
+        """The unrevoked token with this secret, expired or not (the caller says which it is)."""
         return cls.objects.active().select_related("user").filter(token_hash=hash_token(secret)).first()
 
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def is_expired(self, now) -> bool:
+        return now >= self.expires_at
+
+    @property
+    def status(self) -> str:
+        """What the token list says of it."""
+        if not self.is_active:
+            return "Revoked"
+        return "Expired" if self.is_expired(clock.now()) else "Active"
 
     def touch(self) -> None:
         """Record use, at most once a minute, so reads do not each cost a write."""

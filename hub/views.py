@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -14,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from hub.models import ApiToken
+from hub.models import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, MIN_TOKEN_DAYS, ApiToken
 
 
 @dataclass(frozen=True)
@@ -66,19 +67,36 @@ def all_services(request):
     return render(request, "hub/all_services.html", {"services": matching_services(query), "query": query})
 
 
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=80,
+        error_messages={"required": "Give the token a name of 1 to 80 characters, e.g. 'ci-pipeline'."},
+    )
+    days = forms.IntegerField(
+        label="Expires in (days)",
+        initial=DEFAULT_TOKEN_DAYS,
+        min_value=MIN_TOKEN_DAYS,
+        max_value=MAX_TOKEN_DAYS,
+        error_messages={
+            "required": f"Say how many days the token lives: {MIN_TOKEN_DAYS} to {MAX_TOKEN_DAYS}.",
+            "invalid": f"The lifetime is a whole number of days, {MIN_TOKEN_DAYS} to {MAX_TOKEN_DAYS}.",
+            "min_value": f"A token lives at least {MIN_TOKEN_DAYS} day.",
+            "max_value": f"A token lives at most {MAX_TOKEN_DAYS} days (two years); make a new one when it expires.",
+        },
+    )
+
+
 @login_required
 def api_tokens(request):
-    new_secret = None
-    if request.method == "POST":
-        name = request.POST.get("name", "").strip()
-        if not name or len(name) > 80:
-            messages.error(request, "Give the token a name of 1 to 80 characters, e.g. 'ci-pipeline'.")
-        else:
-            _, new_secret = ApiToken.issue(request.user, name)
+    new_token, new_secret = None, None
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        new_token, new_secret = ApiToken.issue(request.user, form.cleaned_data["name"], days=form.cleaned_data["days"])
+        form = ApiTokenForm()
     return render(
         request,
         "hub/api_tokens.html",
-        {"tokens": request.user.api_tokens.all(), "new_secret": new_secret},
+        {"tokens": request.user.api_tokens.all(), "new_token": new_token, "new_secret": new_secret, "form": form},
     )
 
 

@@ -51,6 +51,11 @@ DELETE_MIGRATE_PROJECT = Permission(
 REGISTER_TOOL = Permission(
     ("Microsoft.Migrate/migrateProjects/registerTool/action",), "Contributor or Owner", "add tools to a project"
 )
+REFRESH_PROJECT_SUMMARY = Permission(
+    ("Microsoft.Migrate/migrateProjects/refreshSummary/action",),
+    "Contributor or Owner",
+    "refresh a project's summary",
+)
 WRITE_ROLE_ASSIGNMENT = Permission(
     ("Microsoft.Authorization/roleAssignments/write",), "Owner or User Access Administrator", "add role assignments"
 )
@@ -111,6 +116,18 @@ MIGRATE = _migration_item_permission("migrate/action", "migrate servers")
 RESYNC = _migration_item_permission("resync/action", "resynchronize replication")
 PAUSE_OR_RESUME = _migration_item_permission("pauseReplication/action", "pause or resume replication")
 STOP_REPLICATION = _migration_item_permission("delete", "stop replication")
+
+
+def virtual_machine_action(route: dict) -> Permission:
+    """A VM's POST action (start, powerOff, restart...) by the name its URL gives."""
+    action = route["action"]
+    return Permission(
+        (f"Microsoft.Compute/virtualMachines/{action}/action",),
+        "Virtual Machine Contributor or higher",
+        f"{action} virtual machines",
+    )
+
+
 WRITE_REPLICATION_POLICY = Permission(
     ("Microsoft.RecoveryServices/vaults/replicationPolicies/write",),
     "Contributor or Owner",

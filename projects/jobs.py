@@ -5,6 +5,7 @@ from __future__ import annotations
 from jobs.models import Job
 from jobs.scenarios import JobStepError, Scenario, Step, register
 from projects import access, services
+from projects.deletion import DeletionRefused, group_blocked
 from projects.models import MigrateProject, MigrationResource, ResourceGroup, Solution
 
 
@@ -70,20 +71,31 @@ register(
     )
 )
 
+
+def _delete_group(job: Job) -> None:
+    try:
+        services.resource_group_delete_now(job.input["resource_group_id"])
+    except DeletionRefused as refused:
+        # Azure's failed group deletion, carrying the refusing provider's code and words.
+        group = ResourceGroup.objects.get(pk=job.input["resource_group_id"])
+        code, message = group_blocked(group, refused)
+        raise JobStepError(
+            code,
+            message,
+            possible_causes="A resource in the group cannot be deleted in its current state.",
+            recommended_action="Do what the message says, then delete the resource group again.",
+        ) from refused
+
+
 register(
     Scenario(
         name="DeleteResourceGroup",
         friendly_name="Delete resource group",
-        steps=(
-            Step(
-                "DeleteResources",
-                "Delete the resource group and its resources",
-                lambda job: services.resource_group_delete_now(job.input["resource_group_id"]),
-            ),
-        ),
+        steps=(Step("DeleteResources", "Delete the resource group and its resources", _delete_group),),
         running_title="Deleting resource group {target}...",
         succeeded_title="Deleted resource group {target}",
         failed_title="Failed to delete resource group {target}",
+        on_failure=lambda job: services.resource_group_delete_failed(job.input["resource_group_id"]),
     )
 )
 

@@ -136,6 +136,9 @@ class RoleAssignment(models.Model):
     """A built-in role granted to a user at subscription scope, or at one resource group's scope."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    # The ARM name (a GUID the client may choose). Unique within a tenant only, as in Azure: another
+    # tenant may use the same GUID, and nothing about theirs must show through ours.
+    name = models.UUIDField(default=uuid.uuid4)
     principal = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_assignments")
     role_name = models.CharField(max_length=60, choices=[(name, name) for name in BUILTIN_ROLES])
     subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="role_assignments")
@@ -159,6 +162,8 @@ class RoleAssignment(models.Model):
                 condition=models.Q(resource_group__isnull=False),
                 name="unique_resource_group_role_assignment",
             ),
+            # Within a tenant the services check it across subscriptions, under the tenant's lock.
+            models.UniqueConstraint(fields=["subscription", "name"], name="unique_role_assignment_name"),
         ]
 
     def __str__(self) -> str:

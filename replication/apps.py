@@ -9,7 +9,9 @@ class ReplicationConfig(AppConfig):
     verbose_name = "Replication: appliances, servers and their data"
 
     def ready(self):
-        from replication import jobs, migrate_jobs  # noqa: F401  (register the job scenarios)
+        from replication import deletion, jobs, migrate_jobs  # noqa: F401  (register the job scenarios)
         from replication.portal import server_migration_card
 
         server_migration_card.register()
+        # Its share of deleting a project or a resource group (projects.deletion).
+        deletion.register()

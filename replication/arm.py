@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from hub import clock
 from hub.arm.errors import ArmError
 from hub.arm.routes import RG, SUB, at_both_scopes
-from hub.arm.views import ArmView, arm_list, arm_time
+from hub.arm.views import arm_list, arm_time
 from hub.ids import parse_uuid
 from projects import access
 from projects.arm.scopes import ScopeView
@@ -44,14 +44,6 @@ class Vault:
 
     def provider_id(self, appliance: Appliance) -> str:
         return f"{self.fabric_id}/replicationRecoveryServicesProviders/{appliance.pk}"
-
-
-def _vault(request, subscription_id, resource_group_name, vault_name) -> Vault:
-    group = access.get_group(request.user, subscription_id, resource_group_name)
-    resource = access.get_migration_resource(
-        request.user, group, MigrationResource.Kind.RECOVERY_SERVICES_VAULT, vault_name
-    )
-    return Vault(resource)
 
 
 def _fabric_or_404(vault: Vault, fabric_name: str) -> list[Appliance]:
@@ -199,23 +191,19 @@ def protectable_item_body(vault: Vault, server: DiscoveredServer) -> dict:
     }
 
 
-class VaultView(ArmView):
+class VaultView(ScopeView):
     """Base of every handler below a vault. Before the handler runs it resolves the parents the URL
-    names, in ASR's order: the vault (404 unless the caller may see it), the caller's right for this
-    method (`permissions`, as ARM checks RBAC before the provider sees the request), then the fabric
-    and the protection container (404 unless they exist). Handlers read `self.vault` and
-    `self.appliances` (the fabric's) and take only their own resource's name."""
+    names, in ARM's order: the subscription and resource group (ScopeView), the caller's right for
+    this method at the group (`permissions`, as ARM checks RBAC before the provider sees the request),
+    then the vault (404 unless the caller may see it), the fabric and the protection container (404
+    unless they exist). Handlers read `self.vault` and `self.appliances` (the fabric's) and take only
+    their own resource's name."""
 
-    permissions: dict[str, access.Permission] = {}
-
-    def resolve_parents(
-        self, request, subscription_id, resource_group_name, vault_name, fabric_name=None, container_name=None, **own
-    ):
-        self.vault = _vault(request, subscription_id, resource_group_name, vault_name)
-        permission = self.permissions.get(request.method.lower())
-        if permission is not None:
-            group = self.vault.resource.resource_group
-            access.authorize(request.user, permission, group.subscription, group.name)
+    def resolve_parents(self, request, vault_name, fabric_name=None, container_name=None, **own):
+        resource = access.get_migration_resource(
+            request.user, self.group, MigrationResource.Kind.RECOVERY_SERVICES_VAULT, vault_name
+        )
+        self.vault = Vault(resource)
         if container_name is not None:
             self.appliances = _container_or_404(self.vault, fabric_name, container_name)
         elif fabric_name is not None:

@@ -290,7 +290,10 @@ class VirtualMachineInstanceView(VirtualMachineScopeView):
 
 class VirtualMachineActionView(VirtualMachineScopeView):
     """start, powerOff, restart, deallocate, redeploy...: the VM must exist; then 405, read-only. Other
-    child paths (extensions, say) are not served: 404 as for any unknown path."""
+    child paths (extensions, say) are not served: 404 as for any unknown path. As in Azure, the
+    caller's right to the action is checked first (a Reader gets 403)."""
+
+    permissions = {"post": access.virtual_machine_action}
 
     @extend_schema(operation_id="VirtualMachines_Action", responses={405: dict})
     def post(self, request, vm_name, action, **parents):

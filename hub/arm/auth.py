@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions
 
+from hub import clock
 from hub.models import ApiToken
+
+# The DRF error code of an expired token; hub.arm.errors answers it with ARM's code of the same name.
+EXPIRED = "ExpiredAuthenticationToken"
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -23,6 +27,14 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "The access token is invalid or has been revoked. Create a new one in the portal "
                 "(user menu > API tokens)."
+            )
+        now = clock.now()
+        if token.is_expired(now):
+            raise exceptions.AuthenticationFailed(
+                f"The access token expiry UTC time '{token.expires_at:%m/%d/%Y %H:%M:%S}' is earlier than current UTC "
+                f"time '{now:%m/%d/%Y %H:%M:%S}'. Create a new token in the portal (user menu > API tokens) or with "
+                "'manage.py create_api_token EMAIL --days N'.",
+                code=EXPIRED,
             )
         token.touch()
         return (token.user, token)

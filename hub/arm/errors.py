@@ -41,7 +41,8 @@ def as_arm_error(exc, method: str) -> ArmError | None:
     if isinstance(exc, exceptions.NotAuthenticated):
         return ArmError(401, "AuthenticationFailed", MISSING_AUTHORIZATION)
     if isinstance(exc, exceptions.AuthenticationFailed):
-        return ArmError(401, "InvalidAuthenticationToken", str(exc.detail))
+        expired = exc.get_codes() == "ExpiredAuthenticationToken"  # hub.arm.auth.EXPIRED
+        return ArmError(401, "ExpiredAuthenticationToken" if expired else "InvalidAuthenticationToken", str(exc.detail))
     if isinstance(exc, exceptions.ParseError):
         return ArmError(400, "InvalidRequestContent", f"{UNPARSABLE}: {exc.detail}")
     if isinstance(exc, exceptions.UnsupportedMediaType):

@@ -12,12 +12,41 @@ from rest_framework.views import APIView
 from hub.arm.bodies import json_object
 from hub.arm.errors import ArmError
 
+# Methods that change something: ARM checks the caller's RBAC action for them before the resource
+# provider sees the request. A POST is an action (`.../{action}/action`), so it must always declare one.
+ACTION_METHODS = ("post",)
+
 
 class ArmView(APIView):
     """An ARM endpoint: bearer-token authentication, api-version required (any value), ARM headers.
 
-    A view below other resources fills `resolve_parents`: it looks the parents up (and authorizes the
-    caller) once, before the handler runs, so each handler deals with its own resource only."""
+    Before the handler runs, in ARM's order: `resolve_scope` finds the subscription and resource group
+    the URL names (404 for what the caller may not see); the permission the class declares for the
+    method in `permissions` is checked there (`authorize`, 403), as ARM checks RBAC before the resource
+    provider sees a request; then `resolve_parents` looks up the resources above the handler's own.
+
+    `permissions` maps a method name to what `authorize` checks (projects.access.Permission), or to a
+    callable of the route's keywords that returns one. A class that serves POST without declaring its
+    permission is refused when it is defined: an action open to every reader cannot be written."""
+
+    permissions: dict = {}
+    # Methods this view answers without any permission, on purpose (the catch-all 404 view).
+    unchecked_methods: frozenset[str] = frozenset()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.permissions and cls.authorize is ArmView.authorize:
+            raise TypeError(
+                f"{cls.__module__}.{cls.__qualname__} declares permissions but no scope to check them at: derive "
+                "it from projects.arm.scopes.ScopeView, or implement authorize()."
+            )
+        for method in ACTION_METHODS:
+            served = callable(getattr(cls, method, None))
+            if served and method not in cls.permissions and method not in cls.unchecked_methods:
+                raise TypeError(
+                    f"{cls.__module__}.{cls.__qualname__} serves {method.upper()} but declares no permission for it: "
+                    f"add permissions = {{'{method}': <projects.access.Permission>}}."
+                )
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -28,12 +57,28 @@ class ArmView(APIView):
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
         if self._serves(request.method):
+            self.resolve_scope(request, **kwargs)
+            permission = self.permissions.get(request.method.lower())
+            if permission is not None:
+                self.authorize(request, permission(kwargs) if callable(permission) else permission)
             self.resolve_parents(request, **kwargs)
 
     def _serves(self, method: str) -> bool:
         # A method the view does not serve stays 405 whatever the path names; OPTIONS is DRF's own.
         name = method.lower()
         return name != "options" and name in self.http_method_names and hasattr(self, name)
+
+    def resolve_scope(self, request, **route) -> None:
+        """Look up the subscription and resource group `route` (the URL's keywords) names."""
+
+    def authorize(self, request, permission) -> None:
+        """Check `permission` at the scope `resolve_scope` found; an ArmError (403) stops the request."""
+        raise ArmError(
+            403,
+            "AuthorizationFailed",
+            f"The client may not perform '{request.method}' on '{request.path}': this endpoint has no scope "
+            "to check the permission at.",
+        )
 
     def resolve_parents(self, request, **route) -> None:
         """Look up the parents `route` (the URL's keywords) names; an ArmError stops the request."""
@@ -125,6 +170,8 @@ def _flatten(errors, prefix: str = ""):
 
 class NotFoundView(ArmView):
     """Any ARM path no handler serves: 404 in the ARM envelope, after authentication."""
+
+    unchecked_methods = frozenset({"post"})  # nothing is done: every caller learns the path is not served
 
     def _not_found(self, request, *args, **kwargs):
         raise ArmError(

@@ -52,8 +52,8 @@ def role_assignment_body(assignment: RoleAssignment) -> dict:
     scope = assignment.resource_group.arm_id if assignment.resource_group_id else assignment.subscription.arm_id
     creator = str(assignment.created_by.object_id) if assignment.created_by_id else None
     return {
-        "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{assignment.pk}",
-        "name": str(assignment.pk),
+        "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{assignment.name}",
+        "name": str(assignment.name),
         "type": "Microsoft.Authorization/roleAssignments",
         "properties": {
             "roleDefinitionId": role_definition_id(assignment.subscription, assignment.role),
@@ -123,7 +123,7 @@ class RoleAssignmentView(ScopeView):
         if assignment_id is None:
             return None
         return (
-            RoleAssignment.objects.filter(pk=assignment_id, subscription=self.subscription, resource_group=self.group)
+            RoleAssignment.objects.filter(name=assignment_id, subscription=self.subscription, resource_group=self.group)
             .select_related("principal", "resource_group", "subscription", "created_by")
             .first()
         )
@@ -148,7 +148,10 @@ class RoleAssignmentView(ScopeView):
             )
         body = validated(RoleAssignmentInput, request.data)["properties"]
         role = services.role_definition_for(body["roleDefinitionId"])
-        principal = User.objects.filter(object_id=body["principalId"], is_active=True).first()
+        # Principals of the subscription's directory only: another tenant's users are unknown here.
+        principal = User.objects.filter(
+            object_id=body["principalId"], is_active=True, tenant_id=subscription.tenant_id
+        ).first()
         if principal is None:
             raise ArmError(
                 400,

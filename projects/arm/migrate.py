@@ -104,10 +104,10 @@ class ProjectListView(ScopeView):
 
 
 class ProjectView(ScopeView):
-    def resolve_parents(self, request, **route):
+    def resolve_scope(self, request, **route):
         # HEAD answers with a bare status whichever lookup fails, the group's too: it looks up itself.
         if request.method != "HEAD":
-            super().resolve_parents(request, **route)
+            super().resolve_scope(request, **route)
 
     @extend_schema(operation_id="MigrateProjects_Get", responses={200: dict})
     def get(self, request, project_name, **parents):
@@ -159,6 +159,8 @@ class ProjectPartView(ScopeView):
 
 
 class RegisterToolView(ProjectPartView):
+    permissions = {"post": access.REGISTER_TOOL}
+
     @extend_schema(operation_id="MigrateProjects_RegisterTool", request=RegisterToolInput, responses={200: dict})
     def post(self, request, **parents):
         body = validated(RegisterToolInput, request.data)
@@ -167,6 +169,8 @@ class RegisterToolView(ProjectPartView):
 
 
 class RefreshSummaryView(ProjectPartView):
+    permissions = {"post": access.REFRESH_PROJECT_SUMMARY}
+
     @extend_schema(operation_id="MigrateProjects_RefreshMigrateProjectSummary", responses={200: dict})
     def post(self, request, **parents):
         return Response({"isRefreshed": True})

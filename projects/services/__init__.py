@@ -42,6 +42,7 @@ from projects.services.networks import (
 from projects.services.resource_groups import (
     job_start_in_group,
     resource_group_create_or_update,
+    resource_group_delete_failed,
     resource_group_delete_now,
     resource_group_delete_start,
     resource_group_update,
@@ -62,6 +63,7 @@ __all__ = [
     "migration_resource_ensure",
     "project_vault",
     "resource_group_create_or_update",
+    "resource_group_delete_failed",
     "resource_group_delete_now",
     "resource_group_delete_start",
     "resource_group_update",

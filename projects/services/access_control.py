@@ -51,26 +51,30 @@ def role_assignment_create(
         raise ArmError(
             400,
             "PrincipalNotFound",
-            f"Principal {principal.object_id} does not exist in the directory {subscription.tenant_id}.",
+            f"Principal {principal.object_id.hex} does not exist in the directory {subscription.tenant_id}.",
             "properties.principalId",
         )
     with transaction.atomic():
-        Subscription.objects.select_for_update().get(pk=subscription.pk)
+        # Names are unique within the tenant, across its subscriptions: serialise on the tenant.
+        Tenant.objects.select_for_update().get(pk=subscription.tenant_id)
         existing = RoleAssignment.objects.filter(
             principal=principal, role_name=role_name, subscription=subscription, resource_group=resource_group
         ).first()
         if existing is not None:
-            if assignment_id is None or existing.pk == assignment_id:
+            if assignment_id is None or existing.name == assignment_id:
                 return existing, False
             raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
-        if assignment_id is not None and RoleAssignment.objects.filter(pk=assignment_id).exists():
+        # Only this tenant's assignments: another tenant's GUID is as unknown here as any other.
+        same_name = RoleAssignment.objects.filter(name=assignment_id, subscription__tenant_id=subscription.tenant_id)
+        if assignment_id is not None and same_name.exists():
             raise ArmError(
                 400,
                 "RoleAssignmentUpdateNotPermitted",
                 "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
             )
+        name = assignment_id or uuid.uuid4()
         assignment = RoleAssignment.objects.create(
-            id=assignment_id or uuid.uuid4(),
+            name=name,
             principal=principal,
             role_name=role_name,
             subscription=subscription,

@@ -12,7 +12,7 @@ from hub import clock
 from hub.arm.errors import ArmError
 from jobs.models import Job
 from jobs.services import job_start
-from projects import access
+from projects import access, deletion
 from projects.models import (
     MachinesVirtualized,
     MigrateProject,
@@ -77,8 +77,19 @@ def migrate_project_update_tags(*, user, project: MigrateProject, tags: dict) ->
 
 
 def migrate_project_delete(*, user, project: MigrateProject) -> None:
+    """Delete the project with its tools, vault, Key Vault, storage account and what they hold (in the
+    hub they belong to the project), in dependency order; a 409 names what refuses it (a vault still
+    protecting servers) and nothing is deleted then."""
     access.authorize(user, access.DELETE_MIGRATE_PROJECT, project.subscription, project.resource_group.name)
-    MigrateProject.objects.filter(pk=project.pk).delete()
+    with transaction.atomic():
+        # Replicate and Create resources take this lock too: nothing is added while it goes.
+        locked = MigrateProject.objects.select_for_update().filter(pk=project.pk).first()
+        if locked is None:
+            return  # deleted meanwhile: deleting what is gone succeeds
+        refusal = deletion.project_refusal(locked)
+        if refusal is not None:
+            raise refusal
+        deletion.remove_project(locked)
 
 
 def tool_register(*, user, project: MigrateProject, tool: str) -> Solution:

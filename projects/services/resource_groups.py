@@ -8,7 +8,7 @@ from hub import clock
 from hub.arm.errors import ArmError
 from jobs.models import Job
 from jobs.services import job_start
-from projects import access
+from projects import access, deletion
 from projects.models import (
     ProvisioningState,
     ResourceGroup,
@@ -89,8 +89,26 @@ def resource_group_delete_start(*, user, resource_group: ResourceGroup) -> Job:
 
 
 def resource_group_delete_now(resource_group_pk: int) -> None:
-    """The job's step: delete the group and, by cascade, what it holds. Idempotent."""
-    ResourceGroup.objects.filter(pk=resource_group_pk).delete()
+    """The job's step: delete everything in the group in dependency order (projects.deletion), then
+    the group. Every refusal is checked first, so a refused deletion (DeletionRefused, Azure's code and
+    message) removes nothing. Idempotent: a group already gone is done."""
+    group = ResourceGroup.objects.select_for_update().filter(pk=resource_group_pk).first()
+    if group is None:
+        return
+    # Replicate and Create resources lock their project: nothing is added to these while they go.
+    list(group.migrate_projects.select_for_update())
+    refusal = deletion.group_refusal(group)
+    if refusal is not None:
+        raise refusal
+    deletion.remove_group(group)
+
+
+def resource_group_delete_failed(resource_group_pk: int) -> None:
+    """A refused or failed deletion leaves the group as it was, usable again (Azure's group returns to
+    Succeeded)."""
+    ResourceGroup.objects.filter(pk=resource_group_pk, provisioning_state=ProvisioningState.DELETING).update(
+        provisioning_state=ProvisioningState.SUCCEEDED
+    )
 
 
 def job_start_in_group(
