@@ -226,6 +226,7 @@ def test_the_hubs_refusals_reach_the_agent(hub, appliance):
         ((404, "MigrationItemNotFound"), (404, "MigrationItemNotFound")),
         ((409, "ReplicationNotActive"), (409, "ReplicationNotActive")),
         ((400, "InvalidBatch"), (400, "InvalidBatch")),
+        ((400, "BatchIntegrityCheckFailed"), (400, "BatchIntegrityCheckFailed")),
         ((500, "InternalError"), (502, "InternalError")),
         ((401, "ApplianceNotRegistered"), (502, "ApplianceNotRegistered")),
     ):
