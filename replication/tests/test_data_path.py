@@ -22,7 +22,7 @@ from hub import clock
 from hub.arm.errors import ArmError
 from hub.ids import sha256_hex
 from jobs.services import job_run
-from projects.models import ResourceGroup, User, VirtualNetwork
+from projects.models import User
 from replication import data_path, keyvault, replica_files, services, uploads
 from replication.models import (
     Appliance,
@@ -32,9 +32,10 @@ from replication.models import (
     ReplicationBatch,
     TransferSample,
 )
-from replication.replicate import DiskChoice, ReplicationPlan, ServerPlan, replication_enable
+from replication.replicate import DiskChoice, replication_enable
 from replication.status import item_status
 from replication.tests.conftest import finalized_appliance, migration_project
+from replication.tests.plans import machine_profile, plan_into_vnet_prod
 
 pytestmark = pytest.mark.django_db
 
@@ -108,45 +109,16 @@ def replicating(settings, tmp_path, django_capture_on_commit_callbacks):
     settings.REPLICATION_DIR = tmp_path / "replication"
     project = migration_project(django_capture_on_commit_callbacks, "datapath")
     admin = User.objects.get(email="admin@contoso.com")
-    group = ResourceGroup.objects.get(name="rg-migrate")
     appliance = finalized_appliance(project)
-    machine = {
-        "hostName": "web01",
-        "osType": "Linux",
-        "osName": "Ubuntu",
-        "osVersion": "22.04",
-        "architecture": "x86_64",
-        "cores": 2,
-        "memoryMB": 4096,
-        "disks": [
-            {"diskId": "disk0", "sizeBytes": MIB, "isOsDisk": True},
-            {"diskId": "disk1", "sizeBytes": MIB // 2, "isOsDisk": False},
-        ],
-        "nics": [{"nicId": "nic0", "ipAddresses": ["10.0.0.4"], "isPrimary": True}],
-    }
+    machine = machine_profile("web01", "Linux", "Ubuntu", osVersion="22.04", disk_bytes=(MIB, MIB // 2))
     with django_capture_on_commit_callbacks():
         server = services.server_report(
             appliance=appliance, machine_id="m-web01", agent_version="9.60", machine=machine
         )
     services.server_discover(server.pk)
     server.refresh_from_db()
-    network = VirtualNetwork.objects.get(name="vnet-prod")
-    plan = ReplicationPlan(
-        appliance=appliance,
-        target_resource_group=group,
-        target_network=network,
-        target_subnet="default",
-        hybrid_benefit=False,
-        servers=[
-            ServerPlan(
-                server=server,
-                vm_name="web01",
-                os_disk_id="disk0",
-                disks=[DiskChoice("disk0"), DiskChoice("disk1", include=False)],
-            )
-        ],
-        new_credentials=("dummy", "root", "secret"),
-    )
+    plan = plan_into_vnet_prod(appliance, project, [server])
+    plan.servers[0].disks = [DiskChoice("disk0"), DiskChoice("disk1", include=False)]
     with django_capture_on_commit_callbacks():
         (job,) = replication_enable(admin, project, plan)
     job_run(job.pk)
