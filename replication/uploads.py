@@ -45,6 +45,15 @@ from replication.replica_files import blob_path, storage_account_name
 UPLOAD_MAGIC = b"MHE1"
 MAX_HEADER_BYTES = 64 * 1024
 MAX_UPLOAD_BYTES = 24 * 1024 * 1024
+# The header's integers and their ranges: the 64-bit range for protocol counters, the column's for the
+# rest (dataBytes: what a batch may decompress to). Absent optional ones count as 0.
+HEADER_INTEGERS = {
+    "sequence": (1, 2**63 - 1),
+    "cycle": (1, 2**31 - 1),
+    "blockCount": (0, 2**31 - 1),
+    "dataBytes": (0, 64 * 1024 * 1024),
+    "scannedBytes": (0, 2**63 - 1),
+}
 REPLICATING_STATES = (
     MigrationState.INITIAL_SEEDING_IN_PROGRESS,
     MigrationState.REPLICATING,
@@ -119,7 +128,7 @@ def parse_upload(body: bytes) -> tuple[dict, int]:
         raise ArmError(400, "InvalidBatch", "The batch header length is out of range.")
     try:
         header = json.loads(body[8 : 8 + length])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         header = None
     required = {"itemId": str, "diskId": str, "sequence": int, "cycle": int, "wrappedKey": str, "nonce": str}
     if not isinstance(header, dict) or any(
@@ -128,8 +137,12 @@ def parse_upload(body: bytes) -> tuple[dict, int]:
         raise ArmError(
             400, "InvalidBatch", f"The batch header needs {', '.join(required)} (see docs/replication-protocol.md)."
         )
-    if header["sequence"] < 1 or header["cycle"] < 1:
-        raise ArmError(400, "InvalidBatch", "Batch sequence and cycle numbers start at 1.")
+    for name, (low, high) in HEADER_INTEGERS.items():
+        if low == 0 and header.get(name) is None:
+            header[name] = 0
+        value = header[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ArmError(400, "InvalidBatch", f"The batch header's {name} must be an integer from {low} to {high}.")
     marker = header.get("marker")
     if marker is not None and (
         not isinstance(marker, dict)
@@ -231,8 +244,8 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
             sequence=sequence,
             cycle=header["cycle"],
             full=bool(header.get("full")),
-            block_count=int(header.get("blockCount") or 0),
-            data_bytes=int(header.get("dataBytes") or 0),
+            block_count=header["blockCount"],
+            data_bytes=header["dataBytes"],
             wire_bytes=len(body),
             blob_name=str(blob.relative_to(settings.REPLICATION_DIR)),
             marker=marker,
@@ -245,7 +258,7 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
         locked.transferred_bytes += len(body)
         locked.changed_bytes += batch.data_bytes
         if batch.full:
-            scanned = locked.size_bytes if marker else int(header.get("scannedBytes") or 0)
+            scanned = locked.size_bytes if marker else header["scannedBytes"]
             _advance_scanned(locked, batch.cycle, min(locked.size_bytes, max(0, scanned)))
         locked.save(
             update_fields=["stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes", "scanned_cycle"]

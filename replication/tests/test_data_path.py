@@ -287,6 +287,35 @@ def test_uploads_that_do_not_belong_are_refused(replicating):
     assert refused.value.status == 404
 
 
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"sequence": 2**63}, "sequence"),
+        ({"cycle": 2**31}, "cycle"),
+        ({"dataBytes": 10**30}, "dataBytes"),
+        ({"blockCount": "abc"}, "blockCount"),
+        ({"scannedBytes": -1}, "scannedBytes"),
+        ({"sequence": True}, "sequence"),
+    ],
+)
+def test_header_numbers_out_of_range_are_refused_with_400(replicating, change, named):
+    item = replicating
+    body = ProcessServer(item.project).body(item, "disk0", 1, 1, b"", full=True)
+    length = int.from_bytes(body[4:8], "little")
+    header = json.dumps({**json.loads(body[8 : 8 + length]), **change}).encode()
+    with pytest.raises(ArmError) as refused:
+        uploads.batch_store(item.appliance, b"MHE1" + len(header).to_bytes(4, "little") + header + body[8 + length :])
+    assert (refused.value.status, refused.value.code) == (400, "InvalidBatch")
+    assert named in refused.value.message
+
+
+def test_a_header_nested_thousands_deep_is_refused_with_400(replicating):
+    header = b"[" * 60_000 + b"]" * 5_536  # within the 64 KiB header limit; Python's parser gives up first
+    with pytest.raises(ArmError) as refused:
+        uploads.batch_store(replicating.appliance, b"MHE1" + len(header).to_bytes(4, "little") + header)
+    assert refused.value.status == 400
+
+
 def test_a_tampered_batch_is_refused_at_upload_and_nothing_is_stored(replicating):
     item = replicating
     ps = ProcessServer(item.project)
