@@ -238,6 +238,21 @@ def test_the_hubs_refusals_reach_the_agent(hub, appliance):
     assert (status, answer["error"]["code"]) == (503, "HubUnreachable")
 
 
+def test_a_batch_the_hub_could_not_open_is_sealed_with_a_new_data_key_when_resent(hub, appliance):
+    agent = appliance.register("machine-1")
+    hub.replication = [entry()]
+    appliance.appliance.heartbeat_once()
+    path = process_server.BATCHES_PATH
+    assert appliance.post(path, batch(agent, sequence=1))[0] == 200
+    hub.refuse_uploads_with = (400, "BatchIntegrityCheckFailed")
+    status, answer = appliance.post(path, batch(agent, sequence=2))
+    assert (status, answer["error"]["code"]) == (400, "BatchIntegrityCheckFailed"), "the agent retries it"
+    hub.refuse_uploads_with = None
+    assert appliance.post(path, batch(agent, sequence=2))[0] == 200
+    first, second = (upload["wrappedKey"] for upload in hub.uploads)
+    assert first != second and hub.wraps == 2
+
+
 def test_data_keys_rotate_and_never_reach_the_log(hub, caplog):
     client = server.HubClient(hub.url, credential=APPLIANCE_CREDENTIAL)
     keys = process_server.DataKeys(client, APPLIANCE_ID, rotate_after_bytes=1000)
