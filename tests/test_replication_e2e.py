@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
+from replication.tests.stubs import JsonPostServer
 from tests.disk_images import BLOCK, change_blocks, sha256_of, write_realistic_image
 from tests.replication_rig import build_rig, enable_replication, wait_for_state
 
@@ -51,7 +51,7 @@ def test_an_image_replicates_initially_then_by_delta_cycles(any_hub, tmp_path):
         rig.stop()
 
 
-class OvertakingProxy:
+class OvertakingProxy(JsonPostServer):
     """Between the appliance and the hub: forwards every call, one at a time, but holds each full batch of
     the first cycle until the next one comes; when that is the cycle's marker batch, the marker reaches
     the hub first. So the last batch overtakes the one before it, as the agent's two concurrent uploads
@@ -66,28 +66,9 @@ class OvertakingProxy:
         self.stored: list[int] = []  # sequences, in the order the hub stored them
         self.samples: list[int] = []  # processed bytes after each of them
         self.overtaken = False
-        proxy = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status, content_type, answer = proxy.post(self.path, dict(self.headers), body)
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def post(self, path: str, headers: dict, body: bytes) -> tuple[int, str, bytes]:
+    def answer(self, path: str, headers, body: bytes) -> tuple[int, dict]:
         if not path.endswith("/replication/batches"):
             return self.forward(path, headers, body)
         length = int.from_bytes(body[4:8], "little")
@@ -108,7 +89,7 @@ class OvertakingProxy:
         mine.wait(self.HOLD_SECONDS)
         return self.forward(path, headers, body, header["sequence"])
 
-    def forward(self, path: str, headers: dict, body: bytes, sequence: int | None = None) -> tuple[int, str, bytes]:
+    def forward(self, path: str, headers, body: bytes, sequence: int | None = None) -> tuple[int, dict]:
         with self.forwarding:
             response = requests.post(
                 self.hub_url + path,
@@ -119,11 +100,7 @@ class OvertakingProxy:
             if sequence is not None and response.status_code == 201:
                 self.stored.append(sequence)
                 self.samples.append(self.processed_bytes())
-        return response.status_code, response.headers.get("Content-Type", "application/json"), response.content
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        return response.status_code, response.json()
 
 
 def test_progress_never_goes_back_when_the_last_batch_of_a_cycle_overtakes_the_one_before(live_hub, tmp_path):

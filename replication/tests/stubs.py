@@ -7,8 +7,9 @@ agent and of the appliance. Each is an http.server thread on a free local port:
   data keys with its own key-encryption key, decrypting (refusing a batch whose tag does not verify)
   and storing like the hub (test_process_server).
 
-With the stub appliance come `make_replicator` (an agent's replicator sending to it), `entry_for` (the
-hub's replication entry the agent follows) and `write_image` (a disk image to replicate).
+Both are JsonPostServers, as is the proxy tests/test_replication_e2e.py puts between a real appliance
+and a live hub. With the stub appliance come `make_replicator` (an agent's replicator sending to it),
+`entry_for` (the hub's replication entry the agent follows) and `write_image` (a disk image to replicate).
 replication/tests/conftest.py offers both stubs as the fixtures `stub` and `hub`.
 
 Importing this module puts the agent on sys.path: it is a standalone program that imports itself as
