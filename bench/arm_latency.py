@@ -11,15 +11,14 @@ Target (from the issue): p95 server latency under 20 ms. Measured, not asserted.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 import requests
-from harness.hub import ADMIN, resource_group_path, run_on_fresh_hub, server_ms
+from harness.hub import ADMIN, resource_group_path, server_ms
 from harness.machine import CpuWatch, wait_for_quiet
-from harness.options import parse_with_json_option, within
-from harness.report import format_cpu, format_row, summary, verdict
+from harness.options import Bounded, bench_main
+from harness.report import format_cpu, format_row, summary, target_line
 
 TARGET_P95_SERVER_MS = 20.0
 API_VERSIONS = {"resource_group": "2025-04-01", "project": "2018-09-01-preview"}
@@ -106,21 +105,15 @@ def report(result: dict) -> str:
         lines.append(format_row("server (Server-Timing app;dur)", data["server_ms"]))
         lines.append(format_row("client round trip", data["client_ms"]))
     lines.append(format_cpu(result["cpu"]))
-    lines.append(
-        f" Target p95 server latency < {result['target_p95_server_ms']:.0f} ms: {verdict(result['target_met'])} "
-        f"(worst p95 {result['worst_p95_server_ms']:.2f} ms)"
-    )
+    target = f"p95 server latency < {result['target_p95_server_ms']:.0f} ms"
+    lines.append(target_line(target, result["target_met"], f"worst p95 {result['worst_p95_server_ms']:.2f} ms"))
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1000, help="measured GETs per resource (max 10000)")
-    parser.add_argument("--warmup", type=int, default=50, help="unmeasured GETs per resource first")
-    args = parse_with_json_option(parser, argv)
-    count, warmup = within(args.requests, 1, 10_000), within(args.warmup, 0, 1000)
-    return run_on_fresh_hub(run, report, args.json, count=count, warmup=warmup)
-
+OPTIONS = [
+    Bounded("--requests", 1000, 1, 10_000, "measured GETs per resource (max 10000)", keyword="count"),
+    Bounded("--warmup", 50, 0, 1000, "unmeasured GETs per resource first"),
+]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main(__doc__, run, report, OPTIONS))

@@ -26,17 +26,15 @@ Target (from the issue): our wire bytes / bytes changed <= 1.2. Measured, not as
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from harness.hub import run_on_fresh_hub
-from harness.options import parse_with_json_option, within
+from harness.options import Bounded, bench_main
 from harness.replication import MIB, cycle_env, cycle_lines, replicating_server
-from harness.report import verdict
+from harness.report import target_line
 
 from tests.disk_images import BLOCK, change_blocks, sha256_of, write_realistic_image
 from tests.replication_rig import enable_replication
@@ -210,31 +208,21 @@ def report(result: dict) -> str:
                 f"{rsync['batch_and_checksums_ratio']:.2f}x; literal data {rsync['literal_bytes']:,} B; "
                 f"{rsync['seconds']} s"
             )
-    lines.append(
-        f" Target wire bytes / bytes changed <= {result['target_ratio']}: {verdict(result['target_met'])} "
-        f"(worst hop and round {result['worst_ratio']:.3f})"
-    )
+    target = f"wire bytes / bytes changed <= {result['target_ratio']}"
+    lines.append(target_line(target, result["target_met"], f"worst hop and round {result['worst_ratio']:.3f}"))
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=2048, help="image size (64 to 8192 MiB)")
-    parser.add_argument("--changed-percent", type=float, default=1.0, help="blocks changed per round (0.01 to 20)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of change and replication (1 to 5)")
-    args = parse_with_json_option(parser, argv)
-    return run_on_fresh_hub(
-        run,
-        report,
-        args.json,
-        announcement=f"Starting a hub (PostgreSQL + Redis, REPLICATION_CYCLE_SECONDS={CYCLE_SECONDS})...",
-        extra_env=cycle_env(CYCLE_SECONDS),
-        workdir_prefix="migratehub-bench-delta-",
-        size=within(args.size_mib, 64, 8192) * MIB,
-        changed_percent=within(args.changed_percent, 0.01, 20.0),
-        rounds=within(args.rounds, 1, 5),
-    )
-
+OPTIONS = [
+    Bounded("--size-mib", 2048, 64, 8192, "image size (64 to 8192 MiB)", keyword="size", scale=MIB),
+    Bounded("--changed-percent", 1.0, 0.01, 20.0, "blocks changed per round (0.01 to 20)"),
+    Bounded("--rounds", 2, 1, 5, "rounds of change and replication (1 to 5)"),
+]
+HUB_OPTIONS = {
+    "announcement": f"Starting a hub (PostgreSQL + Redis, REPLICATION_CYCLE_SECONDS={CYCLE_SECONDS})...",
+    "extra_env": cycle_env(CYCLE_SECONDS),
+    "workdir_prefix": "migratehub-bench-delta-",
+}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main(__doc__, run, report, OPTIONS, **HUB_OPTIONS))

@@ -26,16 +26,14 @@ No target is set for this figure by the issue; it is reported. Measured, not ass
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from azure.mgmt.recoveryservicessiterecovery import models as asr_models
-from harness.hub import run_on_fresh_hub
 from harness.machine import CpuWatch, wait_for_quiet
-from harness.options import parse_with_json_option, within
+from harness.options import Bounded, bench_main
 from harness.replication import GIB, MIB, POLL_SECONDS, cycle_env, cycle_lines, replicating_server
 from harness.report import format_cpu
 
@@ -167,6 +165,7 @@ def one_run(hub, workdir: Path, source: Path, churn_bytes: int, seed: int) -> di
 
 
 def run(hub, *, workdir: Path, size: int, churn: int, runs: int) -> dict:
+    churn = min(churn, size // MIB // 2 * MIB)
     source = workdir / "source.img"
     print(f"Writing a {size // MIB} MiB image with realistic content...", flush=True)
     write_realistic_image(source, size, seed=IMAGE_SEED)
@@ -226,24 +225,15 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=2048, help="image size (256 to 8192 MiB)")
-    parser.add_argument("--churn-mib", type=int, default=1024, help="changed since the last cycle (at most half)")
-    parser.add_argument("--runs", type=int, default=2, help="migrations measured, each of a new server (1 to 5)")
-    args = parse_with_json_option(parser, argv)
-    size = within(args.size_mib, 256, 8192) * MIB
-    return run_on_fresh_hub(
-        run,
-        report,
-        args.json,
-        extra_env=cycle_env(IDLE_CYCLE_SECONDS),
-        workdir_prefix="migratehub-bench-downtime-",
-        size=size,
-        churn=within(args.churn_mib, 1, size // MIB // 2) * MIB,
-        runs=within(args.runs, 1, 5),
-    )
-
+OPTIONS = [
+    Bounded("--size-mib", 2048, 256, 8192, "image size (256 to 8192 MiB)", keyword="size", scale=MIB),
+    # At most half the image: run() lowers it further for a smaller image.
+    Bounded(
+        "--churn-mib", 1024, 1, 8192 // 2, "changed since the last cycle (at most half)", keyword="churn", scale=MIB
+    ),
+    Bounded("--runs", 2, 1, 5, "migrations measured, each of a new server (1 to 5)"),
+]
+HUB_OPTIONS = {"extra_env": cycle_env(IDLE_CYCLE_SECONDS), "workdir_prefix": "migratehub-bench-downtime-"}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main(__doc__, run, report, OPTIONS, **HUB_OPTIONS))

@@ -14,17 +14,16 @@ Target (from the issue): p95 under 300 ms with Redis. Measured, not asserted.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from harness.hub import ADMIN, CHROMIUM_ARGS, RESOURCE_GROUP, SUBSCRIPTION, run_on_fresh_hub
+from harness.hub import ADMIN, CHROMIUM_ARGS, RESOURCE_GROUP, SUBSCRIPTION
 from harness.machine import CpuWatch, wait_for_quiet
-from harness.options import parse_with_json_option, within
-from harness.report import format_cpu, format_row, summary, verdict
+from harness.options import Bounded, bench_main
+from harness.report import format_cpu, format_row, summary, target_line
 
 from tests.hubs import DEMO_PASSWORD
 
@@ -230,20 +229,19 @@ def report(result: dict) -> str:
             format_row("(job ran: started -> ended)", result["job_run_ms"]),
             format_cpu(result["cpu"]),
             f"  page clock - bench clock, before and after: {skew} ms (uncertainty: one evaluate round trip)",
-            f" Target p95 < {result['target_p95_ms']:.0f} ms: {verdict(result['target_met'])} "
-            f"(p95 {result['latency_ms']['p95']:.2f} ms)",
+            target_line(
+                f"p95 < {result['target_p95_ms']:.0f} ms",
+                result["target_met"],
+                f"p95 {result['latency_ms']['p95']:.2f} ms",
+            ),
         ]
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Job finished -> notification in the browser latency.")
-    parser.add_argument("--jobs", type=int, default=50, help="measured jobs (max 500)")
-    parser.add_argument("--warmup", type=int, default=3, help="unmeasured jobs first")
-    args = parse_with_json_option(parser, argv)
-    jobs, warmup = within(args.jobs, 1, 500), within(args.warmup, 0, 20)
-    return run_on_fresh_hub(run, report, args.json, jobs=jobs, warmup=warmup)
-
+OPTIONS = [
+    Bounded("--jobs", 50, 1, 500, "measured jobs (max 500)"),
+    Bounded("--warmup", 3, 0, 20, "unmeasured jobs first"),
+]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main("Job finished -> notification in the browser latency.", run, report, OPTIONS))

@@ -23,7 +23,6 @@ Target (from the issue): p95 < 200 ms for any filter, sort or page. Measured, no
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import subprocess
@@ -32,10 +31,10 @@ import time
 from pathlib import Path
 
 from harness import ROOT
-from harness.hub import ADMIN, create_server_migration_project, run_on_fresh_hub, server_ms
+from harness.hub import ADMIN, create_server_migration_project, server_ms
 from harness.machine import CpuWatch, wait_for_quiet
-from harness.options import parse_with_json_option, within
-from harness.report import format_cpu, summary, verdict
+from harness.options import Bounded, bench_main
+from harness.report import format_cpu, summary, target_line
 
 from tests.test_isolation import portal_session
 
@@ -192,28 +191,16 @@ def report(result: dict) -> str:
             )
         lines.append(format_cpu(round_result["cpu"]))
     spread = ", ".join(f"{value:.1f}" for value in result["worst_p95_ms_per_round"])
-    lines.append(
-        f" Target p95 < {result['target_p95_ms']:.0f} ms for every variant: {verdict(result['target_met'])} "
-        f"(worst variant's p95 per round: {spread} ms)"
-    )
+    target = f"p95 < {result['target_p95_ms']:.0f} ms for every variant"
+    lines.append(target_line(target, result["target_met"], f"worst variant's p95 per round: {spread} ms"))
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--servers", type=int, default=10_000, help="replicating servers seeded (100 to 50000)")
-    parser.add_argument("--requests", type=int, default=20, help="measured requests per variant per round")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of the whole matrix (1 to 5)")
-    args = parse_with_json_option(parser, argv)
-    return run_on_fresh_hub(
-        run,
-        report,
-        args.json,
-        count=within(args.servers, 100, 50_000),
-        requests_per_variant=within(args.requests, 1, 200),
-        rounds=within(args.rounds, 1, 5),
-    )
-
+OPTIONS = [
+    Bounded("--servers", 10_000, 100, 50_000, "replicating servers seeded (100 to 50000)", keyword="count"),
+    Bounded("--requests", 20, 1, 200, "measured requests per variant per round", keyword="requests_per_variant"),
+    Bounded("--rounds", 2, 1, 5, "rounds of the whole matrix (1 to 5)"),
+]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main(__doc__, run, report, OPTIONS))

@@ -29,15 +29,14 @@ CPU, so profiled runs are slower than the figures without it.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
+from operator import not_
 from pathlib import Path
 
-from harness.hub import run_on_fresh_hub
 from harness.machine import CpuWatch, wait_for_quiet
-from harness.options import parse_with_json_option, within
+from harness.options import Bounded, Passed, bench_main
 from harness.profiler import Profiler, format_profile
 from harness.reference_tools import megabytes_per_second, zstd_compressed_bytes, zstd_seconds
 from harness.replication import (
@@ -52,7 +51,7 @@ from harness.replication import (
     watch_new_backends,
     watch_processes,
 )
-from harness.report import format_cpu, verdict
+from harness.report import format_cpu, target_line
 
 from tests.disk_images import sha256_of, write_realistic_image
 from tests.replication_rig import enable_replication
@@ -206,38 +205,29 @@ def report(result: dict) -> str:
         lines.append(format_cpu(run["cpu_machine"]))
         if run["profile"]:
             lines += format_profile(run["profile"])
-    lines.append(
-        f" Target ours ÷ zstd >= {result['target_ratio']}: {verdict(result['target_met'])} "
-        f"(best run {result['best_run']}: "
-        f"{result['ratio']:.2f} to the recovery point, {result['upload_ratio']:.2f} to the last batch stored)"
+    best = (
+        f"best run {result['best_run']}: "
+        f"{result['ratio']:.2f} to the recovery point, {result['upload_ratio']:.2f} to the last batch stored"
     )
+    lines.append(target_line(f"ours ÷ zstd >= {result['target_ratio']}", result["target_met"], best))
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=2048, help="image size (64 to 8192 MiB)")
-    parser.add_argument("--runs", type=int, default=2, help="replications measured, each of a new server (1 to 5)")
-    parser.add_argument("--no-relay", action="store_true", help="the agent talks to the appliance directly")
-    parser.add_argument(
+OPTIONS = [
+    Bounded("--size-mib", 2048, 64, 8192, "image size (64 to 8192 MiB)", keyword="size", scale=MIB),
+    Bounded("--runs", 2, 1, 5, "replications measured, each of a new server (1 to 5)"),
+    Passed("--no-relay", "relay", {"action": "store_true", "help": "the agent talks to the appliance directly"}, not_),
+    Passed(
         "--profile",
-        type=Path,
-        metavar="DIR",
-        help="sample the processes with py-spy (pip install py-spy into the venv), keeping its stacks in DIR",
-    )
-    args = parse_with_json_option(parser, argv)
-    return run_on_fresh_hub(
-        run,
-        report,
-        args.json,
-        extra_env=cycle_env(IDLE_CYCLE_SECONDS),
-        workdir_prefix="migratehub-bench-throughput-",
-        size=within(args.size_mib, 64, 8192) * MIB,
-        runs=within(args.runs, 1, 5),
-        relay=not args.no_relay,
-        profile=args.profile,
-    )
-
+        "profile",
+        {
+            "type": Path,
+            "metavar": "DIR",
+            "help": "sample the processes with py-spy (pip install py-spy into the venv), keeping its stacks in DIR",
+        },
+    ),
+]
+HUB_OPTIONS = {"extra_env": cycle_env(IDLE_CYCLE_SECONDS), "workdir_prefix": "migratehub-bench-throughput-"}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main(__doc__, run, report, OPTIONS, **HUB_OPTIONS))

@@ -187,9 +187,9 @@ class BatchUploadView(ApplianceApiView):
         body = request.data
         if not isinstance(body, bytes):
             raise ArmError(415, "UnsupportedMediaType", "Upload a batch as application/octet-stream.")
-        batch, duplicate = uploads.batch_store(appliance, body)
+        sequence, duplicate = uploads.batch_store(appliance, body)
         return Response(
-            {"stored": True, "sequence": batch.sequence, "duplicate": duplicate}, status=200 if duplicate else 201
+            {"stored": True, "sequence": sequence, "duplicate": duplicate}, status=200 if duplicate else 201
         )
 
 

@@ -19,26 +19,22 @@ The rest of the data path, by module:
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import struct
 from pathlib import Path
 
 import zstandard
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.db.models import F, Max, Min
 
 from hub import clock
 from hub.arm.errors import ArmError
-from replication import keyvault
 from replication.apply_lease import lease_drop, lease_release, lease_renew, lease_take
 from replication.models import MigrationItem, ProtectedDisk, ReplicationBatch
 from replication.recovery_points import recovery_point_record
 from replication.replica_files import BLOCK_SIZE, ZERO_BLOCK, building_path, file_content_digest, replica_path
-from replication.uploads import parse_upload
+from replication.uploads import batch_open, parse_upload
 
 logger = logging.getLogger(__name__)
 
@@ -155,11 +151,9 @@ def _open_batch(item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBatc
     try:
         body = path.read_bytes()
         header, start = parse_upload(body)
-        data_key = keyvault.unwrap_key(item.project, header["wrappedKey"])
-        aad = f"{header['itemId']}/{header['diskId']}/{header['sequence']}".encode()
-        compressed = AESGCM(data_key).decrypt(base64.b64decode(header["nonce"]), body[start:], aad)
+        compressed = batch_open(item.project, header, memoryview(body)[start:])
         return zstandard.ZstdDecompressor().decompress(compressed, max_output_size=64 * 1024 * 1024)
-    except (OSError, ArmError, InvalidTag, ValueError, zstandard.ZstdError) as error:
+    except (OSError, ArmError, ValueError, zstandard.ZstdError) as error:
         logger.warning(
             "Batch %s of disk %s is unreadable (%s): resynchronizing the disk", batch.sequence, disk.pk, error
         )

@@ -11,15 +11,20 @@ from replication import push
 from replication.models import Appliance, MigrationItem, MigrationState
 
 
+def job_row(row, code: str, message: str, recommended_action: str):
+    """The row a job's step acts on; when it was removed meanwhile, a JobStepError that says what to do."""
+    if row is None:
+        raise JobStepError(code, message, recommended_action=recommended_action)
+    return row
+
+
 def _appliance(job: Job) -> Appliance:
-    appliance = Appliance.objects.filter(pk=job.input["appliance_id"]).first()
-    if appliance is None:
-        raise JobStepError(
-            "ApplianceNotFound",
-            f"Appliance {job.target_object_name} was removed while its registration was being finalized.",
-            recommended_action="Run the appliance's setup again with a new registration key.",
-        )
-    return appliance
+    return job_row(
+        Appliance.objects.filter(pk=job.input["appliance_id"]).first(),
+        "ApplianceNotFound",
+        f"Appliance {job.target_object_name} was removed while its registration was being finalized.",
+        "Run the appliance's setup again with a new registration key.",
+    )
 
 
 def _check_connectivity(job: Job) -> None:
@@ -69,14 +74,12 @@ register(
 
 
 def _item(job: Job) -> MigrationItem:
-    item = MigrationItem.objects.filter(pk=job.input["item_id"]).select_related("appliance", "project").first()
-    if item is None:
-        raise JobStepError(
-            "MigrationItemNotFound",
-            f"Replication of {job.target_object_name} was stopped before it started.",
-            recommended_action="Select Replicate again to replicate the server.",
-        )
-    return item
+    return job_row(
+        MigrationItem.objects.filter(pk=job.input["item_id"]).select_related("appliance", "project").first(),
+        "MigrationItemNotFound",
+        f"Replication of {job.target_object_name} was stopped before it started.",
+        "Select Replicate again to replicate the server.",
+    )
 
 
 def _check_replication_prerequisites(job: Job) -> None:

@@ -17,7 +17,7 @@ from hub import clock
 from jobs.models import Job
 from jobs.scenarios import JobStepError, JobStepWaiting, Scenario, Step, register
 from replication import push
-from replication.jobs import push_job_item
+from replication.jobs import job_row, push_job_item
 from replication.models import (
     MigrationItem,
     MigrationState,
@@ -31,18 +31,14 @@ from replication.vm_build import build_vm, delete_vm, remove_half_built
 
 
 def _item(job: Job) -> MigrationItem:
-    item = (
+    return job_row(
         MigrationItem.objects.filter(pk=job.input["item_id"])
         .select_related("project__resource_group__subscription", "server", "target_resource_group", "policy")
-        .first()
+        .first(),
+        "MigrationItemNotFound",
+        f"Replication of {job.target_object_name} was stopped while the job ran.",
+        "Replicate the server again.",
     )
-    if item is None:
-        raise JobStepError(
-            "MigrationItemNotFound",
-            f"Replication of {job.target_object_name} was stopped while the job ran.",
-            recommended_action="Replicate the server again.",
-        )
-    return item
 
 
 def _require_recovery_point(job: Job, recommended_action: str) -> None:

@@ -314,8 +314,9 @@ class ProtectedDisk(models.Model):
     stored_sequence = models.BigIntegerField(default=0)
     applied_sequence = models.BigIntegerField(default=0)
     applied_cycle = models.PositiveIntegerField(default=0)
-    # What the agent has read of the disk in the current full (initial or resync) cycle.
+    # What the agent has read of the disk in the current full (initial or resync) cycle, and that cycle.
     scanned_bytes = models.BigIntegerField(default=0)
+    scanned_cycle = models.PositiveIntegerField(default=0)
     transferred_bytes = models.BigIntegerField(default=0)  # over the wire, all cycles
     changed_bytes = models.BigIntegerField(default=0)  # block data carried, all cycles
     resync_required = models.BooleanField(default=False)

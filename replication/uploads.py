@@ -4,16 +4,25 @@ told to replicate, and the batches its process server uploads.
 `batch_store` keeps each uploaded batch durably in the project's cache storage account before
 answering, so the agent is acknowledged only for data that is safe, then queues the apply
 (replication/data_path.py). It also keeps the item's throughput and pushes its progress live.
+
+Three invariants hold here: a batch whose AES-GCM tag does not verify is refused before it is stored;
+a sequence at or below the disk's stored high-water mark is a duplicate, also once its batch was
+applied and pruned, so it is counted once; and a disk's read progress never goes back within a full
+cycle, whatever order its batches land in.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -23,7 +32,7 @@ from hub import clock
 from hub.arm.errors import ArmError
 from hub.celery import app as celery_app
 from hub.ids import parse_uuid
-from replication import push
+from replication import keyvault, push
 from replication.models import (
     MigrationItem,
     MigrationState,
@@ -36,6 +45,15 @@ from replication.replica_files import blob_path, storage_account_name
 UPLOAD_MAGIC = b"MHE1"
 MAX_HEADER_BYTES = 64 * 1024
 MAX_UPLOAD_BYTES = 24 * 1024 * 1024
+# The header's integers and their ranges: the 64-bit range for protocol counters, the column's for the
+# rest (dataBytes: what a batch may decompress to). Absent optional ones count as 0.
+HEADER_INTEGERS = {
+    "sequence": (1, 2**63 - 1),
+    "cycle": (1, 2**31 - 1),
+    "blockCount": (0, 2**31 - 1),
+    "dataBytes": (0, 64 * 1024 * 1024),
+    "scannedBytes": (0, 2**63 - 1),
+}
 REPLICATING_STATES = (
     MigrationState.INITIAL_SEEDING_IN_PROGRESS,
     MigrationState.REPLICATING,
@@ -110,7 +128,7 @@ def parse_upload(body: bytes) -> tuple[dict, int]:
         raise ArmError(400, "InvalidBatch", "The batch header length is out of range.")
     try:
         header = json.loads(body[8 : 8 + length])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         header = None
     required = {"itemId": str, "diskId": str, "sequence": int, "cycle": int, "wrappedKey": str, "nonce": str}
     if not isinstance(header, dict) or any(
@@ -119,8 +137,12 @@ def parse_upload(body: bytes) -> tuple[dict, int]:
         raise ArmError(
             400, "InvalidBatch", f"The batch header needs {', '.join(required)} (see docs/replication-protocol.md)."
         )
-    if header["sequence"] < 1 or header["cycle"] < 1:
-        raise ArmError(400, "InvalidBatch", "Batch sequence and cycle numbers start at 1.")
+    for name, (low, high) in HEADER_INTEGERS.items():
+        if low == 0 and header.get(name) is None:
+            header[name] = 0
+        value = header[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ArmError(400, "InvalidBatch", f"The batch header's {name} must be an integer from {low} to {high}.")
     marker = header.get("marker")
     if marker is not None and (
         not isinstance(marker, dict)
@@ -132,8 +154,11 @@ def parse_upload(body: bytes) -> tuple[dict, int]:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
+    """Write beside the blob, fsync, then rename over it and fsync the folder: two uploads of one sequence
+    (a retry racing the first attempt) each leave a whole blob, never one cut by the other's truncation."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.part")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         view = memoryview(data)
         while view:
@@ -141,12 +166,35 @@ def _write_durably(path: Path, data: bytes) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+    os.replace(partial, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
-def batch_store(appliance, body: bytes) -> tuple[ReplicationBatch, bool]:
-    """Keep an uploaded batch durably; (batch, duplicate). A sequence already stored is acknowledged
-    again without being written, so a process server may resend whatever it is unsure of."""
-    header, _ = parse_upload(body)
+def batch_open(project, header: dict, sealed) -> bytes:
+    """The batch's compressed records, its AES-GCM tag verified against the data key the project's Key
+    Vault key wrapped; 400 when the key is not the project's or the tag does not verify."""
+    data_key = keyvault.unwrap_key(project, header["wrappedKey"])
+    aad = f"{header['itemId']}/{header['diskId']}/{header['sequence']}".encode()
+    try:
+        return AESGCM(data_key).decrypt(base64.b64decode(header["nonce"], validate=True), sealed, aad)
+    except (InvalidTag, ValueError) as error:
+        raise ArmError(
+            400,
+            "BatchIntegrityCheckFailed",
+            f"Batch {header['sequence']} of disk {header['diskId']} failed its AES-GCM integrity check: it "
+            "changed after the process server encrypted it. The process server must encrypt it again and resend it.",
+        ) from error
+
+
+def batch_store(appliance, body: bytes) -> tuple[int, bool]:
+    """Keep an uploaded batch durably; (sequence, duplicate). A sequence already stored, or applied and
+    pruned since, is acknowledged again without being written or counted, so a process server may
+    resend whatever it is unsure of. A batch that does not decrypt is refused before it is stored."""
+    header, start = parse_upload(body)
     item_id = parse_uuid(header["itemId"])
     item = (
         MigrationItem.objects.filter(pk=item_id, appliance=appliance).select_related("project").first()
@@ -174,10 +222,10 @@ def batch_store(appliance, body: bytes) -> tuple[ReplicationBatch, bool]:
             "DiskNotProtected",
             f"Disk {header['diskId']} of {item.target_vm_name} is not selected for replication.",
         )
+    batch_open(item.project, header, memoryview(body)[start:])
     sequence = header["sequence"]
-    existing = ReplicationBatch.objects.filter(disk=disk, sequence=sequence).first()
-    if existing is not None:
-        return existing, True
+    if _already_stored(disk, sequence):
+        return sequence, True
     account = storage_account_name(item.project)
     blob = blob_path(disk, sequence, account)
     _write_durably(blob, body)
@@ -185,22 +233,24 @@ def batch_store(appliance, body: bytes) -> tuple[ReplicationBatch, bool]:
     marker = header.get("marker")
     with transaction.atomic():
         locked = ProtectedDisk.objects.select_for_update().get(pk=disk.pk)
-        batch, created = ReplicationBatch.objects.get_or_create(
+        if _already_stored(locked, sequence):
+            # A concurrent upload of the same batch was stored first; were it applied and pruned since,
+            # the blob just written would belong to nothing.
+            if not ReplicationBatch.objects.filter(disk=locked, sequence=sequence).exists():
+                blob.unlink(missing_ok=True)
+            return sequence, True
+        batch = ReplicationBatch.objects.create(
             disk=locked,
             sequence=sequence,
-            defaults={
-                "cycle": header["cycle"],
-                "full": bool(header.get("full")),
-                "block_count": int(header.get("blockCount") or 0),
-                "data_bytes": int(header.get("dataBytes") or 0),
-                "wire_bytes": len(body),
-                "blob_name": str(blob.relative_to(settings.REPLICATION_DIR)),
-                "marker": marker,
-                "stored_at": now,
-            },
+            cycle=header["cycle"],
+            full=bool(header.get("full")),
+            block_count=header["blockCount"],
+            data_bytes=header["dataBytes"],
+            wire_bytes=len(body),
+            blob_name=str(blob.relative_to(settings.REPLICATION_DIR)),
+            marker=marker,
+            stored_at=now,
         )
-        if not created:
-            return batch, True
         stored = locked.stored_sequence
         while ReplicationBatch.objects.filter(disk=locked, sequence=stored + 1).exists():
             stored += 1
@@ -208,15 +258,33 @@ def batch_store(appliance, body: bytes) -> tuple[ReplicationBatch, bool]:
         locked.transferred_bytes += len(body)
         locked.changed_bytes += batch.data_bytes
         if batch.full:
-            scanned = locked.size_bytes if marker else int(header.get("scannedBytes") or 0)
-            locked.scanned_bytes = min(locked.size_bytes, max(0, scanned))
-        locked.save(update_fields=["stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes"])
+            scanned = locked.size_bytes if marker else header["scannedBytes"]
+            _advance_scanned(locked, batch.cycle, min(locked.size_bytes, max(0, scanned)))
+        locked.save(
+            update_fields=["stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes", "scanned_cycle"]
+        )
         MigrationItem.objects.filter(pk=item.pk, replication_started_at__isnull=True).update(replication_started_at=now)
         _record_throughput(item.pk, len(body), now)
         transaction.on_commit(lambda: request_apply(item.pk))
         if _progress_push_due(item.pk, marker is not None):
             transaction.on_commit(lambda: push.item_changed(item.pk), robust=True)
-    return batch, False
+    return sequence, False
+
+
+def _already_stored(disk: ProtectedDisk, sequence: int) -> bool:
+    """Every sequence up to the disk's stored high-water mark was stored (it only grows over contiguous
+    sequences, and pruning never lowers it); above it, a batch that arrived ahead of a gap has its row."""
+    return sequence <= disk.stored_sequence or ReplicationBatch.objects.filter(disk=disk, sequence=sequence).exists()
+
+
+def _advance_scanned(disk: ProtectedDisk, cycle: int, scanned: int) -> None:
+    """How far the agent has read the disk in its current full cycle (the locked row). A cycle's batches
+    may land in any order (its small final batch often overtakes the full one before it), so within a
+    cycle progress only grows; a later full cycle (a resync) reads the disk again from the start."""
+    if cycle > disk.scanned_cycle:
+        disk.scanned_cycle, disk.scanned_bytes = cycle, scanned
+    elif cycle == disk.scanned_cycle:
+        disk.scanned_bytes = max(disk.scanned_bytes, scanned)
 
 
 # A live push renders the item's row, its blade and the project's counts (tens of milliseconds): one

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
+from replication.tests.plans import machine_profile
 from tests.appliances import start_appliance
 from tests.conftest import sign_in
 from tests.test_isolation import csrf, portal_session
@@ -25,45 +26,21 @@ GIB = 1024**3
 # The fleet's machines cycle through these profiles, named <prefix><hostName>-<index>: db-0001,
 # web-0002, WIN-SQLFRONT-0003 (too long for a Windows VM name: 15 characters at most), db-0004...
 PROFILES = {
-    "a-db": {
-        "hostName": "db",
-        "osType": "Linux",
-        "osName": "Red Hat Enterprise Linux 8.6",
-        "architecture": "x86_64",
-        "cores": 4,
-        "memoryMB": 16384,
-        "disks": [
-            {"diskId": "disk0", "sizeBytes": 128 * GIB, "isOsDisk": True},
-            {"diskId": "disk1", "sizeBytes": 256 * GIB, "isOsDisk": False},
-        ],
-        "nics": [{"nicId": "nic0", "ipAddresses": ["10.0.0.10"], "isPrimary": True}],
-    },
-    "b-web": {
-        "hostName": "web",
-        "osType": "Linux",
-        "osName": "Ubuntu 20.04",
-        "architecture": "x86_64",
-        "cores": 2,
-        "memoryMB": 4096,
-        "disks": [
-            {"diskId": "disk0", "sizeBytes": 64 * GIB, "isOsDisk": True},
-            {"diskId": "disk1", "sizeBytes": 128 * GIB, "isOsDisk": False},
-        ],
-        "nics": [{"nicId": "nic0", "ipAddresses": ["10.0.0.11"], "isPrimary": True}],
-    },
-    "c-win": {
-        "hostName": "WIN-SQLFRONT",
-        "osType": "Windows",
-        "osName": "Windows Server 2019 Standard",
-        "architecture": "x86_64",
-        "cores": 4,
-        "memoryMB": 8192,
-        "disks": [
-            {"diskId": "disk0", "sizeBytes": 128 * GIB, "isOsDisk": True},
-            {"diskId": "disk1", "sizeBytes": 512 * GIB, "isOsDisk": False},
-        ],
-        "nics": [{"nicId": "nic0", "ipAddresses": ["10.0.0.12"], "isPrimary": True}],
-    },
+    name: machine_profile(
+        host,
+        os_type,
+        os_name,
+        cores=cores,
+        memory_mb=memory_mb,
+        disk_bytes=(os_gib * GIB, data_gib * GIB),
+        ip_address=ip,
+    )
+    for name, (host, os_type, os_name, cores, memory_mb, os_gib, data_gib, ip) in {
+        # profile: hostName, osType, osName, cores, memoryMB, OS and data disk GiB, IP address
+        "a-db": ("db", "Linux", "Red Hat Enterprise Linux 8.6", 4, 16384, 128, 256, "10.0.0.10"),
+        "b-web": ("web", "Linux", "Ubuntu 20.04", 2, 4096, 64, 128, "10.0.0.11"),
+        "c-win": ("WIN-SQLFRONT", "Windows", "Windows Server 2019 Standard", 4, 8192, 128, 512, "10.0.0.12"),
+    }.items()
 }
 FLEET_SIZE = 12  # more than a page of the server list (10)
 # A prefix of this run's own: VM names must be unique in rg-migrate, which other projects share.

@@ -21,62 +21,66 @@ def replication_row(measurement: str, figure: str, target: str, met: bool) -> st
     return f"| {measurement} | {figure} | {target} | {verdict(met)} |"
 
 
+def _throughput_row(throughput: dict) -> str:
+    best = throughput["runs"][throughput["best_run"] - 1]
+    all_runs = ", ".join(f"{run['seconds']['to_recovery_point']:.1f}" for run in throughput["runs"])
+    return replication_row(
+        f"Initial replication, {throughput['image_bytes'] // 2**20} MiB image: Replicate -> verified recovery point",
+        f"{best['seconds']['to_recovery_point']:.1f} s = {best['mb_per_second']['to_recovery_point']:.0f} MB/s "
+        f"(runs: {all_runs} s); zstd -1 -T1 {throughput['zstd']['mb_per_second']:.0f} MB/s; "
+        f"ratio **{throughput['ratio']:.2f}** (to the last batch stored {throughput['upload_ratio']:.2f})",
+        f"ratio >= {throughput['target_ratio']}",
+        throughput["target_met"],
+    )
+
+
+def _delta_row(delta: dict) -> str:
+    ours = ", ".join(
+        f"{run['ratio']['agent_to_process_server']:.3f} / {run['ratio']['process_server_to_hub']:.3f}"
+        for run in delta["rounds"]
+    )
+    rsync = delta["rounds"][0]["rsync"]
+    return replication_row(
+        f"Delta cycle, {delta['changed_percent']}% of 4 KiB blocks changed: wire bytes / bytes changed "
+        "(agent -> process server / process server -> hub)",
+        f"{ours} (per round); rsync default blocks {rsync[0]['batch_and_checksums_ratio']:.2f}, "
+        f"rsync 4 KiB blocks {rsync[1]['batch_and_checksums_ratio']:.2f}",
+        f"<= {delta['target_ratio']}",
+        delta["target_met"],
+    )
+
+
+def _page_row(page: dict) -> str:
+    spread = listed(page["worst_p95_ms_per_round"], 0)
+    measurement = f"Replicating servers page, {page['servers']:,} servers: worst variant's p95, server time"
+    figure = f"{min(page['worst_p95_ms_per_round']):.0f} ms (per round: {spread} ms)"
+    return replication_row(measurement, figure, f"p95 < {page['target_p95_ms']:.0f} ms", page["target_met"])
+
+
+def _downtime_row(downtime: dict) -> str:
+    spread = listed(downtime["downtime_seconds"], 1)
+    best = downtime["runs"][downtime["best_run"] - 1]
+    return (
+        f"| Migrate with shutdown, {downtime['churn_bytes'] / 2**30:.2f} GiB changed since the last cycle: "
+        f"request -> VM started | {min(downtime['downtime_seconds']):.1f} s (runs: {spread} s); final sync "
+        f"{best['final_sync']['process_server_to_hub_bytes']:,} B; VM disk SHA-256 = source's: "
+        f"{downtime['all_vm_disks_match']} | (none) | |"
+    )
+
+
+# The replication table's rows, in order: each benchmark's row, from its figures.
+REPLICATION_ROWS = {
+    "replication_throughput": _throughput_row,
+    "delta_efficiency": _delta_row,
+    "replicating_page": _page_row,
+    "migration_downtime": _downtime_row,
+}
+
+
 def replication_markdown(results: dict[str, dict | None]) -> str:
     """The replication benchmarks' figures: one row each, the best run with the others' spread."""
     rows = ["| Measurement | Figure | Target | |", "|---|---|---|---|"]
-    throughput = results.get("replication_throughput")
-    if throughput:
-        best = throughput["runs"][throughput["best_run"] - 1]
-        all_runs = ", ".join(f"{run['seconds']['to_recovery_point']:.1f}" for run in throughput["runs"])
-        rows.append(
-            replication_row(
-                f"Initial replication, {throughput['image_bytes'] // 2**20} MiB image: Replicate -> verified "
-                "recovery point",
-                f"{best['seconds']['to_recovery_point']:.1f} s = {best['mb_per_second']['to_recovery_point']:.0f} MB/s "
-                f"(runs: {all_runs} s); zstd -1 -T1 {throughput['zstd']['mb_per_second']:.0f} MB/s; "
-                f"ratio **{throughput['ratio']:.2f}** (to the last batch stored {throughput['upload_ratio']:.2f})",
-                f"ratio >= {throughput['target_ratio']}",
-                throughput["target_met"],
-            )
-        )
-    delta = results.get("delta_efficiency")
-    if delta:
-        ours = ", ".join(
-            f"{run['ratio']['agent_to_process_server']:.3f} / {run['ratio']['process_server_to_hub']:.3f}"
-            for run in delta["rounds"]
-        )
-        rsync = delta["rounds"][0]["rsync"]
-        rows.append(
-            replication_row(
-                f"Delta cycle, {delta['changed_percent']}% of 4 KiB blocks changed: wire bytes / bytes changed "
-                "(agent -> process server / process server -> hub)",
-                f"{ours} (per round); rsync default blocks {rsync[0]['batch_and_checksums_ratio']:.2f}, "
-                f"rsync 4 KiB blocks {rsync[1]['batch_and_checksums_ratio']:.2f}",
-                f"<= {delta['target_ratio']}",
-                delta["target_met"],
-            )
-        )
-    page = results.get("replicating_page")
-    if page:
-        spread = listed(page["worst_p95_ms_per_round"], 0)
-        rows.append(
-            replication_row(
-                f"Replicating servers page, {page['servers']:,} servers: worst variant's p95, server time",
-                f"{min(page['worst_p95_ms_per_round']):.0f} ms (per round: {spread} ms)",
-                f"p95 < {page['target_p95_ms']:.0f} ms",
-                page["target_met"],
-            )
-        )
-    downtime = results.get("migration_downtime")
-    if downtime:
-        spread = listed(downtime["downtime_seconds"], 1)
-        best = downtime["runs"][downtime["best_run"] - 1]
-        rows.append(
-            f"| Migrate with shutdown, {downtime['churn_bytes'] / 2**30:.2f} GiB changed since the last cycle: "
-            f"request -> VM started | {min(downtime['downtime_seconds']):.1f} s (runs: {spread} s); final sync "
-            f"{best['final_sync']['process_server_to_hub_bytes']:,} B; VM disk SHA-256 = source's: "
-            f"{downtime['all_vm_disks_match']} | (none) | |"
-        )
+    rows += [row(results[name]) for name, row in REPLICATION_ROWS.items() if results.get(name)]
     return "\n".join(rows) if len(rows) > 2 else ""
 
 

@@ -60,3 +60,8 @@ def verdict(met: bool) -> str:
 def write_json(path: str | None, data: dict) -> None:
     if path:
         Path(path).write_text(json.dumps(data, indent=2, default=str))
+
+
+def target_line(target: str, met: bool, detail: str) -> str:
+    """A report's closing line: the issue's target, whether it was met, and the figure that decides it."""
+    return f" Target {target}: {verdict(met)} ({detail})"

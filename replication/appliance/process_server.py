@@ -4,8 +4,8 @@
 A batch is checked (the agent's credential, its own item and disk, well-formed records), compressed
 with zstd level 1, encrypted with AES-256-GCM under a data key and uploaded; the agent is answered
 only once the hub has stored it. Data keys are made here and wrapped by the project's Key Vault key
-through the hub: the key itself stays in this process's memory, and a new one is made at start-up
-and after every 4 GiB it encrypted."""
+through the hub: the key itself stays in this process's memory, and a new one is made at start-up,
+after every 4 GiB it encrypted, and after the hub could not open a batch sealed with it."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ MAX_HEADER_BYTES = 64 * 1024
 RECORD = struct.Struct("<QI")
 ROTATE_AFTER_BYTES = 4 * 1024**3
 MISSING_LIBRARIES = "the process server needs the zstandard and cryptography packages (pip install them)"
+# The hub's refusals of a batch it could not open: its data key is not (or no longer) usable.
+KEY_REFUSALS = ("BatchIntegrityCheckFailed", "KeyUnwrapFailed")
 
 
 def libraries_missing() -> bool:
@@ -70,6 +72,12 @@ class DataKeys:
                 self.current = self._new_key()
             self.current.encrypted_bytes += byte_count
             return self.current
+
+    def forget(self, key: DataKey) -> None:
+        """The hub could not open a batch sealed with `key`: the next batch gets a new one."""
+        with self.lock:
+            if self.current is key:
+                self.current = None
 
     def _new_key(self) -> DataKey:
         key = os.urandom(32)
@@ -250,6 +258,8 @@ class ProcessServer:
                 f"/appliance-api/v1/appliances/{self.appliance_id}/replication/batches", [prefix, ciphertext]
             )
         except HubError as error:
+            if error.code in KEY_REFUSALS:
+                self.keys.forget(key)
             if error.status not in (404, 409):
                 logger.warning(
                     "Upload of batch %s of disk %s failed: %s (%s)", sequence, disk_id, error.message, error.code

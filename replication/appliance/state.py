@@ -39,12 +39,17 @@ def save_registration(home: str, registration: dict) -> None:
     _write_private(os.path.join(home, REGISTRATION_FILE), json.dumps(registration, indent=2) + "\n")
 
 
-def load_registration(home: str) -> dict:
-    path = os.path.join(home, REGISTRATION_FILE)
+def _read_or_exit(path: str, missing: str) -> str:
+    """The file's text; a file setup should have written and did not stops the program with `missing`."""
     if not os.path.exists(path):
-        raise SystemExit(f"No appliance is set up in {home}: run ./setup with the registration key first.")
+        raise SystemExit(missing)
     with open(path) as handle:
-        return json.load(handle)
+        return handle.read()
+
+
+def load_registration(home: str) -> dict:
+    missing = f"No appliance is set up in {home}: run ./setup with the registration key first."
+    return json.loads(_read_or_exit(os.path.join(home, REGISTRATION_FILE), missing))
 
 
 def new_passphrase(home: str) -> str:
@@ -76,11 +81,7 @@ def save_agents(home: str, agents: dict) -> None:
 
 
 def current_passphrase(home: str) -> str:
-    path = os.path.join(home, PASSPHRASE_FILE)
-    if not os.path.exists(path):
-        raise SystemExit(f"No passphrase in {home}: run ./setup first.")
-    with open(path) as handle:
-        return handle.read().strip()
+    return _read_or_exit(os.path.join(home, PASSPHRASE_FILE), f"No passphrase in {home}: run ./setup first.").strip()
 
 
 def load_replication(home: str) -> list[dict]:

@@ -1,5 +1,5 @@
 """ARM: Site Recovery migration under the project's vault, as SiteRecoveryManagementClient calls it
-(ARM-API.md section 4): migration items and their verbs and recovery points (items.py), policies
+(ARM-API.md section 4): migration items, their verbs and recovery points (items.py), policies
 (policies.py), jobs (jobs.py). Every handler derives from replication.arm.VaultView, which resolves
 the vault, the caller's right, the fabric and the container once."""
 

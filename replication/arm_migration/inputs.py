@@ -1,6 +1,6 @@
 """What the request bodies of Site Recovery migration say: an enable (PUT of a migration item) or an
-update (PATCH), in InMageRcm or VMwareCbt vocabulary, the bodies of the item verbs and a policy's.
-Reading only: what the ids name is resolved in plans.py. Properties are read in the order a 400
+update (PATCH), in InMageRcm or VMwareCbt vocabulary, and a policy's; a verb reads its own body from
+`verb_body`. Reading only: what the ids name is resolved in plans.py. Properties are read in the order a 400
 lists their errors."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def read_update_input(request) -> TargetInput:
     return target
 
 
-def _verb_details(request) -> tuple[BodyReader, BodyReader]:
+def verb_body(request) -> tuple[BodyReader, BodyReader]:
     """A verb's body and its properties.providerSpecificDetails. Both may be absent: every verb has a
     default for everything (the item's test network, shutdown, the latest point)."""
     body = BodyReader.of(request)
@@ -130,40 +130,9 @@ def _verb_details(request) -> tuple[BodyReader, BodyReader]:
     return body, details
 
 
-def read_test_migrate_input(request) -> tuple[str | None, str | None, str | None]:
-    """(network id, subnet name, recovery point id)."""
-    body, details = _verb_details(request)
-    network_id = details.text("networkId")
-    # InMageRcm names the test subnet on the item; a body may name it here or per NIC.
-    subnet_name = details.text("testSubnetName") or next(
-        (name for name in (nic.text("testSubnetName") for nic in _nics_primary_first(details)) if name), None
-    )
-    recovery_point_id = details.text("recoveryPointId")
-    body.raise_errors()
-    return network_id, subnet_name, recovery_point_id
-
-
-def read_migrate_input(request) -> tuple[str | None, bool]:
-    """(recovery point id, whether to shut the source down first)."""
-    body, details = _verb_details(request)
-    recovery_point_id = details.text("recoveryPointId")
-    perform_shutdown = details.flag("performShutdown", default=True)
-    body.raise_errors()
-    return recovery_point_id, perform_shutdown
-
-
-def read_cleanup_input(request) -> str:
-    """The comments."""
-    body = BodyReader.of(request)
-    comments = body.child("properties").text("comments", max_length=1000)
-    body.raise_errors()
-    return comments or ""
-
-
-def read_resync_input(request) -> None:
-    """InMageRcm has no resync options; VMwareCbt's skipCbtReset has no meaning here and is ignored."""
-    body, _ = _verb_details(request)
-    body.raise_errors()
+def nic_setting(details: BodyReader, key: str) -> str | None:
+    """What the first NIC that names `key` (the primary one first) says, if any."""
+    return next((name for name in (nic.text(key) for nic in _nics_primary_first(details)) if name), None)
 
 
 def read_policy_input(request) -> tuple[int | None, int | None, int | None]:

@@ -12,6 +12,7 @@ from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
+from hub.arm.bodies import BodyReader
 from hub.arm.errors import ArmError
 from hub.arm.odata import narrowed, paged_list
 from hub.arm.paths import last_segment
@@ -20,9 +21,8 @@ from hub.ids import parse_uuid
 from jobs.models import Job, State
 from projects import access
 from replication import migrate
-from replication.arm import CONTAINER, FABRIC, VaultView
+from replication.arm import CONTAINER, FABRIC, Vault, VaultView
 from replication.arm_migration import inputs, plans, shapes
-from replication.arm_migration.base import ItemChildView, job_accepted
 from replication.arm_migration.jobs import job_or_404
 from replication.models import MigrationItem
 
@@ -38,6 +38,17 @@ ITEM_FILTERS = {
     "migrationstate": lambda value: Q(migration_state__iexact=value),
     "testmigratestate": lambda value: Q(test_migrate_state__iexact=value),
 }
+
+
+def job_accepted(request, vault: Vault, job: Job, resource_path: str) -> Response:
+    """202 for an ASR job: Az.Migrate reads the job's name from either URL, so both keep ASR's layout."""
+    response = accepted(
+        request,
+        location=f"{resource_path}/operationresults/{job.pk}",
+        azure_async_operation=f"{vault.id}/replicationOperationStatus/{job.pk}",
+    )
+    response.arm_request_id = shapes.job_id(vault, job.pk)  # ASR names the job in x-ms-request-id
+    return response
 
 
 class MigrationItemListView(VaultView):
@@ -109,10 +120,19 @@ class MigrationItemOperationResultView(VaultView):
         return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
 
 
+class ItemChildView(VaultView):
+    """Below a migration item (its verbs and recovery points): the item is a parent too, resolved
+    after the container, into `self.item`."""
+
+    def resolve_parents(self, request, item_name, **parents):
+        super().resolve_parents(request, **parents)
+        self.item = shapes.item_or_404(self.vault, item_name)
+
+
 class ItemActionView(ItemChildView):
     """A POST action on a migration item. The caller's right on the vault is checked first (the
-    class's `permissions`), then the item, then the body; the verb's service checks the item's state
-    (409 OperationNotAllowed, no job) and the target side's rights."""
+    class's `permissions`), then the item, then the body (`inputs.verb_body`); the verb's service
+    checks the item's state (409 OperationNotAllowed, no job) and the target side's rights."""
 
     def started(self, request, job: Job) -> Response:
         return job_accepted(request, self.vault, job, shapes.item_id(self.vault, self.item))
@@ -150,7 +170,12 @@ class ItemTestMigrateView(ItemActionView):
     @extend_schema(operation_id="ReplicationMigrationItems_TestMigrate", request=dict, responses={202: None})
     def post(self, request, **route):
         item = self.item
-        network_id, subnet_name, recovery_point_id = inputs.read_test_migrate_input(request)
+        body, details = inputs.verb_body(request)
+        network_id = details.text("networkId")
+        # InMageRcm names the test subnet on the item; a body may name it here or per NIC.
+        subnet_name = details.text("testSubnetName") or inputs.nic_setting(details, "testSubnetName")
+        recovery_point_id = details.text("recoveryPointId")
+        body.raise_errors()
         network, subnet = item.test_network, item.test_subnet_name
         if network_id:
             resolve = plans.Resolver(request.user, self.vault, item.server)
@@ -178,7 +203,9 @@ class ItemTestMigrateCleanupView(ItemActionView):
 
     @extend_schema(operation_id="ReplicationMigrationItems_TestMigrateCleanup", request=dict, responses={202: None})
     def post(self, request, **route):
-        comments = inputs.read_cleanup_input(request)
+        body = BodyReader.of(request)
+        comments = body.child("properties").text("comments", max_length=1000) or ""
+        body.raise_errors()
         return self.started(request, migrate.test_migrate_cleanup_start(request.user, self.item, comments=comments))
 
 
@@ -187,9 +214,12 @@ class ItemMigrateView(ItemActionView):
 
     @extend_schema(operation_id="ReplicationMigrationItems_Migrate", request=dict, responses={202: None})
     def post(self, request, **route):
-        recovery_point_id, perform_shutdown = inputs.read_migrate_input(request)
+        body, details = inputs.verb_body(request)
+        recovery_point_id = details.text("recoveryPointId")
+        shutdown = details.flag("performShutdown", default=True)
+        body.raise_errors()
         self.check_recovery_point(recovery_point_id)
-        return self.started(request, migrate.migrate_start(request.user, self.item, shutdown=perform_shutdown))
+        return self.started(request, migrate.migrate_start(request.user, self.item, shutdown=shutdown))
 
 
 class ItemResyncView(ItemActionView):
@@ -197,7 +227,8 @@ class ItemResyncView(ItemActionView):
 
     @extend_schema(operation_id="ReplicationMigrationItems_Resync", request=dict, responses={202: None})
     def post(self, request, **route):
-        inputs.read_resync_input(request)
+        # InMageRcm has no resync options; VMwareCbt's skipCbtReset has no meaning here and is ignored.
+        inputs.verb_body(request)[0].raise_errors()
         return self.started(request, migrate.resync_start(request.user, self.item))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import path, reverse
 
 from hub import clock
@@ -52,17 +52,12 @@ def migrate_item(request, item_id):
         never_tested=item.last_test_migration_status != "Succeeded",
     )
     if request.method == "POST" and form.is_valid():
-        refusal = start(
-            request,
-            item,
-            "Migration",
-            migrate.migrate_start,
-            shutdown=form.shutdown_requested,
-            link=reverse("replication:virtual-machines"),
+        link = reverse("replication:virtual-machines")
+        started = start(
+            request, context, "Migration", migrate.migrate_start, form, shutdown=form.shutdown_requested, link=link
         )
-        if refusal is None:
-            return redirect(context["next_url"])
-        form.add_error(None, refusal)
+        if started is not None:
+            return started
     return render(request, "replication/migration/migrate.html", context)
 
 
@@ -73,10 +68,11 @@ def stop_replication(request, item_id):
     migrated_vm = item.virtual_machines.filter(is_test=False).first() if migrated else None
     context = blade_context(request, item, "DisableMigration", migrated=migrated, migrated_vm=migrated_vm, error="")
     if request.method == "POST":
-        refusal = start(request, item, "Stopping replication", migrate.stop_replication_start, link=context["next_url"])
-        if refusal is None:
-            return redirect(context["next_url"])
-        context["error"] = refusal
+        started = start(
+            request, context, "Stopping replication", migrate.stop_replication_start, link=context["next_url"]
+        )
+        if started is not None:
+            return started
     return render(request, "replication/migration/stop_replication.html", context)
 
 

@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -113,12 +115,18 @@ def blade_context(request, item: MigrationItem, operation: str, **extra) -> dict
     }
 
 
-def start(request, item: MigrationItem, verb: str, service, **arguments) -> str | None:
-    """Run one of replication.migrate's services for the user: on success, say that the verb started and
-    return None; else return the service's refusal, for the blade to show."""
+def start(request, context: dict, verb: str, service, form=None, **arguments) -> HttpResponse | None:
+    """Run one of replication.migrate's services for the user on the blade's item: on success, say that
+    the verb started and return the way back (context["next_url"]); else show the service's refusal on
+    the form (or, without one, as context["error"]) and return None, for the blade to render again."""
+    item = context["item"]
     try:
         service(request.user, item, **arguments)
     except ArmError as error:
-        return error.portal_message
+        if form is None:
+            context["error"] = error.portal_message
+        else:
+            form.add_error(None, error.portal_message)
+        return None
     messages.success(request, f"{verb} of {item.target_vm_name} started. Track it in the notifications.")
-    return None
+    return redirect(context["next_url"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from hub import clock
@@ -88,18 +88,11 @@ def test_migrate(request, item_id):
     )
     context = blade_context(request, item, "TestMigrate", form=form, test_vm_name=item.target_vm_name + TEST_SUFFIX)
     if request.method == "POST" and form.is_valid():
-        refusal = start(
-            request,
-            item,
-            "Test migration",
-            migrate.test_migrate_start,
-            network=form.selected_network,
-            subnet=form.cleaned_data["subnet"],
-            link=test_migrated_servers_url(item.project),
-        )
-        if refusal is None:
-            return redirect(context["next_url"])
-        form.add_error(None, refusal)
+        chosen = {"network": form.selected_network, "subnet": form.cleaned_data["subnet"]}
+        link = test_migrated_servers_url(item.project)
+        started = start(request, context, "Test migration", migrate.test_migrate_start, form, **chosen, link=link)
+        if started is not None:
+            return started
     if request.htmx and request.method == "GET" and network_id:
         # Choosing another network lists its subnets.
         return render(request, "replication/migration/test_migrate.html#subnet-field", context)
@@ -112,15 +105,9 @@ def test_migrate_cleanup(request, item_id):
     form = CleanupForm(request.POST if request.method == "POST" else None)
     context = blade_context(request, item, "TestMigrateCleanup", form=form, test_vm=test_vm(item))
     if request.method == "POST" and form.is_valid():
-        refusal = start(
-            request,
-            item,
-            "Test migration clean up",
-            migrate.test_migrate_cleanup_start,
-            comments=form.cleaned_data["comments"],
-            link=test_migrated_servers_url(item.project),
-        )
-        if refusal is None:
-            return redirect(context["next_url"])
-        form.add_error(None, refusal)
+        comments, link = form.cleaned_data["comments"], test_migrated_servers_url(item.project)
+        cleanup = migrate.test_migrate_cleanup_start
+        started = start(request, context, "Test migration clean up", cleanup, form, comments=comments, link=link)
+        if started is not None:
+            return started
     return render(request, "replication/migration/test_migrate_cleanup.html", context)

@@ -1,5 +1,6 @@
-"""Replicate plans the tests share. A plain module (no fixtures, no path changes), so a live hub's
-`manage.py shell` script may import it too."""
+"""Replicate plans, and the machine profiles servers are discovered from, that the tests share. A plain
+module (no fixtures, no path changes), so a live hub's `manage.py shell` script and the live tests may
+import it too."""
 
 from __future__ import annotations
 
@@ -21,3 +22,33 @@ def plan_into_vnet_prod(appliance: Appliance, project: MigrateProject, servers: 
         servers=[ServerPlan(server=server, vm_name=server.name, os_disk_id="disk0") for server in servers],
         new_credentials=("dummy", "root", "secret"),
     )
+
+
+def machine_profile(
+    host: str,
+    os_type: str,
+    os_name: str,
+    *,
+    disk_bytes: tuple[int, int],
+    cores: int = 2,
+    memory_mb: int = 4096,
+    ip_address: str = "10.0.0.4",
+    **more,
+) -> dict:
+    """A machine as an agent reports it: x86_64, an OS disk and a data disk (`disk_bytes`), one NIC; `more`
+    adds properties (osVersion, say)."""
+    os_disk, data_disk = disk_bytes
+    return {
+        "hostName": host,
+        "osType": os_type,
+        "osName": os_name,
+        **more,
+        "architecture": "x86_64",
+        "cores": cores,
+        "memoryMB": memory_mb,
+        "disks": [
+            {"diskId": "disk0", "sizeBytes": os_disk, "isOsDisk": True},
+            {"diskId": "disk1", "sizeBytes": data_disk, "isOsDisk": False},
+        ],
+        "nics": [{"nicId": "nic0", "ipAddresses": [ip_address], "isPrimary": True}],
+    }

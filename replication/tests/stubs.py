@@ -4,10 +4,12 @@ agent and of the appliance. Each is an http.server thread on a free local port:
 - StubProcessServer, the stub appliance: the process server's batch endpoint as the agent sees it,
   storing batches as the hub would (test_agent_replication, test_agent_shutdown);
 - StubHub, the stub hub: the hub's appliance API as the appliance's process server uses it, unwrapping
-  data keys with its own key-encryption key, decrypting and storing like the hub (test_process_server).
+  data keys with its own key-encryption key, decrypting (refusing a batch whose tag does not verify)
+  and storing like the hub (test_process_server).
 
-With the stub appliance come `make_replicator` (an agent's replicator sending to it), `entry_for` (the
-hub's replication entry the agent follows) and `write_image` (a disk image to replicate).
+Both are JsonPostServers, as is the proxy tests/test_replication_e2e.py puts between a real appliance
+and a live hub. With the stub appliance come `make_replicator` (an agent's replicator sending to it),
+`entry_for` (the hub's replication entry the agent follows) and `write_image` (a disk image to replicate).
 replication/tests/conftest.py offers both stubs as the fixtures `stub` and `hub`.
 
 Importing this module puts the agent on sys.path: it is a standalone program that imports itself as
@@ -27,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import zstandard
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 AGENT_DIR = Path(__file__).resolve().parents[1] / "agent"
@@ -207,9 +210,12 @@ class StubHub(JsonPostServer):
         header = json.loads(body[8 : 8 + length])
         assert header["compression"] == "zstd" and header["encryption"] == "AES-256-GCM"
         aad = f"{header['itemId']}/{header['diskId']}/{header['sequence']}".encode()
-        compressed = AESGCM(self.unwrap(header["wrappedKey"])).decrypt(
-            base64.b64decode(header["nonce"]), body[8 + length :], aad
-        )
+        try:
+            compressed = AESGCM(self.unwrap(header["wrappedKey"])).decrypt(
+                base64.b64decode(header["nonce"]), body[8 + length :], aad
+            )
+        except InvalidTag:  # as the hub: refused before it is stored
+            return 400, {"error": {"code": "BatchIntegrityCheckFailed", "message": "the tag does not verify"}}
         records = zstandard.ZstdDecompressor().decompress(compressed, max_output_size=64 * MiB)
         key = (header["itemId"], header["diskId"], header["sequence"])
         with self.lock:

@@ -14,14 +14,28 @@ import struct
 import pytest
 import zstandard
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.db.models import Sum
+from django.test import Client
 
+from hub import clock
 from hub.arm.errors import ArmError
+from hub.ids import sha256_hex
 from jobs.services import job_run
-from projects.models import ResourceGroup, User, VirtualNetwork
+from projects.models import User
 from replication import data_path, keyvault, replica_files, services, uploads
-from replication.models import Appliance, MigrationItem, MigrationState, RecoveryPoint, ReplicationBatch
-from replication.replicate import DiskChoice, ReplicationPlan, ServerPlan, replication_enable
+from replication.models import (
+    Appliance,
+    MigrationItem,
+    MigrationState,
+    RecoveryPoint,
+    ReplicationBatch,
+    TransferSample,
+)
+from replication.replicate import DiskChoice, replication_enable
+from replication.status import item_status
 from replication.tests.conftest import finalized_appliance, migration_project
+from replication.tests.plans import machine_profile, plan_into_vnet_prod
 
 pytestmark = pytest.mark.django_db
 
@@ -95,45 +109,16 @@ def replicating(settings, tmp_path, django_capture_on_commit_callbacks):
     settings.REPLICATION_DIR = tmp_path / "replication"
     project = migration_project(django_capture_on_commit_callbacks, "datapath")
     admin = User.objects.get(email="admin@contoso.com")
-    group = ResourceGroup.objects.get(name="rg-migrate")
     appliance = finalized_appliance(project)
-    machine = {
-        "hostName": "web01",
-        "osType": "Linux",
-        "osName": "Ubuntu",
-        "osVersion": "22.04",
-        "architecture": "x86_64",
-        "cores": 2,
-        "memoryMB": 4096,
-        "disks": [
-            {"diskId": "disk0", "sizeBytes": MIB, "isOsDisk": True},
-            {"diskId": "disk1", "sizeBytes": MIB // 2, "isOsDisk": False},
-        ],
-        "nics": [{"nicId": "nic0", "ipAddresses": ["10.0.0.4"], "isPrimary": True}],
-    }
+    machine = machine_profile("web01", "Linux", "Ubuntu", osVersion="22.04", disk_bytes=(MIB, MIB // 2))
     with django_capture_on_commit_callbacks():
         server = services.server_report(
             appliance=appliance, machine_id="m-web01", agent_version="9.60", machine=machine
         )
     services.server_discover(server.pk)
     server.refresh_from_db()
-    network = VirtualNetwork.objects.get(name="vnet-prod")
-    plan = ReplicationPlan(
-        appliance=appliance,
-        target_resource_group=group,
-        target_network=network,
-        target_subnet="default",
-        hybrid_benefit=False,
-        servers=[
-            ServerPlan(
-                server=server,
-                vm_name="web01",
-                os_disk_id="disk0",
-                disks=[DiskChoice("disk0"), DiskChoice("disk1", include=False)],
-            )
-        ],
-        new_credentials=("dummy", "root", "secret"),
-    )
+    plan = plan_into_vnet_prod(appliance, project, [server])
+    plan.servers[0].disks = [DiskChoice("disk0"), DiskChoice("disk1", include=False)]
     with django_capture_on_commit_callbacks():
         (job,) = replication_enable(admin, project, plan)
     job_run(job.pk)
@@ -302,13 +287,154 @@ def test_uploads_that_do_not_belong_are_refused(replicating):
     assert refused.value.status == 404
 
 
-def test_a_tampered_batch_is_not_applied_and_the_disk_is_resent(replicating):
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"sequence": 2**63}, "sequence"),
+        ({"cycle": 2**31}, "cycle"),
+        ({"dataBytes": 10**30}, "dataBytes"),
+        ({"blockCount": "abc"}, "blockCount"),
+        ({"scannedBytes": -1}, "scannedBytes"),
+        ({"sequence": True}, "sequence"),
+    ],
+)
+def test_header_numbers_out_of_range_are_refused_with_400(replicating, change, named):
+    item = replicating
+    body = ProcessServer(item.project).body(item, "disk0", 1, 1, b"", full=True)
+    length = int.from_bytes(body[4:8], "little")
+    header = json.dumps({**json.loads(body[8 : 8 + length]), **change}).encode()
+    with pytest.raises(ArmError) as refused:
+        uploads.batch_store(item.appliance, b"MHE1" + len(header).to_bytes(4, "little") + header + body[8 + length :])
+    assert (refused.value.status, refused.value.code) == (400, "InvalidBatch")
+    assert named in refused.value.message
+
+
+def test_a_header_nested_thousands_deep_is_refused_with_400(replicating):
+    header = b"[" * 60_000 + b"]" * 5_536  # within the 64 KiB header limit; Python's parser gives up first
+    with pytest.raises(ArmError) as refused:
+        uploads.batch_store(replicating.appliance, b"MHE1" + len(header).to_bytes(4, "little") + header)
+    assert refused.value.status == 400
+
+
+def test_a_tampered_batch_is_refused_at_upload_and_nothing_is_stored(replicating):
     item = replicating
     ps = ProcessServer(item.project)
     source = image(6, MIB)
-    body = bytearray(ps.body(item, "disk0", 1, 1, records(bytes(source), [1, 2]), full=True))
+    body = bytearray(ps.body(item, "disk0", 1, 1, records(bytes(source), [1, 2]), full=True, scanned=3 * BLOCK))
     body[-5] ^= 0xFF
-    uploads.batch_store(item.appliance, bytes(body))
+    with pytest.raises(ArmError) as refused:
+        uploads.batch_store(item.appliance, bytes(body))
+    assert (refused.value.status, refused.value.code) == (400, "BatchIntegrityCheckFailed")
+    disk = item.disks.get(disk_id="disk0")
+    assert (disk.stored_sequence, disk.transferred_bytes, disk.scanned_bytes) == (0, 0, 0)
+    assert not ReplicationBatch.objects.filter(disk=disk).exists()
+    assert not list((settings.REPLICATION_DIR / "storage").glob("**/*.batch*")), "no blob was written"
+    # The process server encrypts it again and resends it: stored.
+    assert uploads.batch_store(item.appliance, ps.body(item, "disk0", 1, 1, b"", full=True)) == (1, False)
+
+
+def test_a_batch_damaged_in_the_cache_after_it_was_stored_is_not_applied_and_the_disk_is_resent(replicating):
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(6, MIB)
+    uploads.batch_store(item.appliance, ps.body(item, "disk0", 1, 1, records(bytes(source), [1, 2]), full=True))
+    (batch,) = ReplicationBatch.objects.filter(disk__item=item)
+    blob = settings.REPLICATION_DIR / batch.blob_name
+    damaged = bytearray(blob.read_bytes())
+    damaged[-5] ^= 0xFF
+    blob.write_bytes(bytes(damaged))
     apply(item)
     disk = item.disks.get(disk_id="disk0")
     assert disk.resync_required and disk.applied_sequence == 1
+
+
+def upload_over_http(item, body: bytes):
+    """The appliance API's batch upload, as the process server calls it."""
+    credential = "test-appliance-credential"
+    Appliance.objects.filter(pk=item.appliance_id).update(credential_hash=sha256_hex(credential))
+    return Client().post(
+        f"/appliance-api/v1/appliances/{item.appliance_id}/replication/batches",
+        body,
+        content_type="application/octet-stream",
+        HTTP_AUTHORIZATION=f"Appliance {credential}",
+    )
+
+
+def test_over_http_a_tampered_batch_gets_a_400_envelope_and_a_replay_after_pruning_a_duplicate(replicating):
+    item = replicating
+    ps, source, next_sequence = first_cycle_applied(item, seed=7)
+    tampered = bytearray(ps.body(item, "disk0", next_sequence, 2, records(bytes(source), [3]), full=False))
+    tampered[-1] ^= 0x01
+    refused = upload_over_http(item, bytes(tampered))
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "BatchIntegrityCheckFailed"
+    assert "resend" in refused.json()["error"]["message"]
+
+    replayed = upload_over_http(item, ps.body(item, "disk0", 1, 1, records(bytes(source), [3]), full=True))
+    assert (replayed.status_code, replayed.json()) == (200, {"stored": True, "sequence": 1, "duplicate": True})
+
+
+def test_a_batch_replayed_after_it_was_applied_and_pruned_is_a_duplicate_counted_once(replicating):
+    item = replicating
+    ps, source, next_sequence = first_cycle_applied(item, seed=8)
+    disk = item.disks.get(disk_id="disk0")
+    assert not ReplicationBatch.objects.filter(disk=disk).exists(), "cycle 1 was applied and pruned"
+    counted = (disk.stored_sequence, disk.transferred_bytes, disk.changed_bytes, disk.scanned_bytes)
+    samples = TransferSample.objects.filter(project=item.project).aggregate(total=Sum("bytes"))["total"]
+    for sequence in range(1, next_sequence):  # the whole first cycle again, as a confused process server might
+        body = ps.body(item, "disk0", sequence, 1, records(bytes(source), [sequence]), full=True, scanned=BLOCK)
+        assert uploads.batch_store(item.appliance, body) == (sequence, True)
+    disk.refresh_from_db()
+    assert (disk.stored_sequence, disk.transferred_bytes, disk.changed_bytes, disk.scanned_bytes) == counted
+    assert TransferSample.objects.filter(project=item.project).aggregate(total=Sum("bytes"))["total"] == samples
+    assert not ReplicationBatch.objects.filter(disk=disk).exists(), "nothing was stored again"
+    assert not list((settings.REPLICATION_DIR / "storage").glob("**/*.batch*")), "no blob was written"
+    apply(item)
+    assert replica_bytes(item, "disk0") == bytes(source)
+
+
+def progress(item) -> tuple[int, int, int, str]:
+    """The disk's read bytes, and the item's processed bytes, percent and Status column."""
+    item = MigrationItem.objects.get(pk=item.pk)
+    disks = list(item.disks.filter(included=True))
+    state = item_status(item, clock.now())
+    return (
+        disks[0].scanned_bytes,
+        state.processed_bytes,
+        state.initial_progress_percent,
+        state.migration_state_description,
+    )
+
+
+def test_progress_never_goes_back_when_the_last_batch_overtakes_the_ones_before(replicating):
+    """The agent keeps two uploads in flight, so a cycle's small final batch (the marker) often lands
+    before the full one before it. Here the batches of a full cycle land last first, then the rest in
+    a shuffled order: the disk's read bytes and the item's progress never decrease."""
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(9, MIB)
+    indexes = [index for index in range(MIB // BLOCK) if any(source[index * BLOCK : (index + 1) * BLOCK])]
+    chunks = [indexes[start : start + 40] for start in range(0, len(indexes), 40)]
+    bodies = [
+        ps.body(item, "disk0", sequence, 1, records(bytes(source), chunk), full=True, scanned=(chunk[-1] + 1) * BLOCK)
+        for sequence, chunk in enumerate(chunks, start=1)
+    ]
+    closing = len(chunks) + 1
+    bodies.append(ps.body(item, "disk0", closing, 1, b"", full=True, marker=marker(1, bytes(source))))
+    arrival = [closing - 1, closing - 2, *random.Random(9).sample(range(closing - 2), closing - 2)]
+    seen = [progress(item)]
+    for position in arrival:
+        uploads.batch_store(item.appliance, bodies[position])
+        seen.append(progress(item))
+    assert seen[1][:3] == (MIB, MIB, 99), "the marker says the whole disk was read"
+    for before, after in zip(seen, seen[1:], strict=False):
+        assert all(now >= then for now, then in zip(after[:3], before[:3], strict=True)), seen
+    assert seen[-1][3] == "Initial replication 99%"
+    assert item.disks.get(disk_id="disk0").stored_sequence == closing
+    apply(item)
+    assert progress(item)[2] == 100
+    assert replica_bytes(item, "disk0") == bytes(source)
+    # A resync's full cycle reads the disk again from the start: a new cycle, not a step back.
+    uploads.batch_store(item.appliance, ps.body(item, "disk0", closing + 1, 2, b"", full=True, scanned=BLOCK))
+    disk = item.disks.get(disk_id="disk0")
+    assert (disk.scanned_cycle, disk.scanned_bytes) == (2, BLOCK)

@@ -226,6 +226,7 @@ def test_the_hubs_refusals_reach_the_agent(hub, appliance):
         ((404, "MigrationItemNotFound"), (404, "MigrationItemNotFound")),
         ((409, "ReplicationNotActive"), (409, "ReplicationNotActive")),
         ((400, "InvalidBatch"), (400, "InvalidBatch")),
+        ((400, "BatchIntegrityCheckFailed"), (400, "BatchIntegrityCheckFailed")),
         ((500, "InternalError"), (502, "InternalError")),
         ((401, "ApplianceNotRegistered"), (502, "ApplianceNotRegistered")),
     ):
@@ -235,6 +236,21 @@ def test_the_hubs_refusals_reach_the_agent(hub, appliance):
     hub.close()
     status, answer = appliance.post(path, batch(agent))
     assert (status, answer["error"]["code"]) == (503, "HubUnreachable")
+
+
+def test_a_batch_the_hub_could_not_open_is_sealed_with_a_new_data_key_when_resent(hub, appliance):
+    agent = appliance.register("machine-1")
+    hub.replication = [entry()]
+    appliance.appliance.heartbeat_once()
+    path = process_server.BATCHES_PATH
+    assert appliance.post(path, batch(agent, sequence=1))[0] == 200
+    hub.refuse_uploads_with = (400, "BatchIntegrityCheckFailed")
+    status, answer = appliance.post(path, batch(agent, sequence=2))
+    assert (status, answer["error"]["code"]) == (400, "BatchIntegrityCheckFailed"), "the agent retries it"
+    hub.refuse_uploads_with = None
+    assert appliance.post(path, batch(agent, sequence=2))[0] == 200
+    first, second = (upload["wrappedKey"] for upload in hub.uploads)
+    assert first != second and hub.wraps == 2
 
 
 def test_data_keys_rotate_and_never_reach_the_log(hub, caplog):

@@ -80,6 +80,18 @@ class Wizard:
         self.data.update({name: value for name, value in fields.items() if name != "credentials_password"})
         return response
 
+    def to_compute(self, *servers) -> None:
+        """Through Source settings, Virtual machines (the servers) and Target settings (vnet-prod's
+        default subnet) to Compute."""
+        self.post(credentials_password=PASSWORD)
+        self.post(servers=[str(server.pk) for server in servers])
+        world = self.world
+        self.post(
+            target_resource_group=str(world["group"].pk),
+            target_network=str(world["network"].pk),
+            target_subnet="default",
+        )
+
     @property
     def step(self) -> int:
         return int(self.data["step"])
@@ -213,11 +225,7 @@ def test_vmware_needs_the_vcenter_server(admin, world):
 def test_a_windows_vm_name_over_15_characters_sends_back_to_compute_and_creates_nothing(admin, world):
     wizard = Wizard(admin, world)
     windows = world["windows"]
-    wizard.post(credentials_password=PASSWORD)
-    wizard.post(servers=[str(windows.pk)])
-    wizard.post(
-        target_resource_group=str(world["group"].pk), target_network=str(world["network"].pk), target_subnet="default"
-    )
+    wizard.to_compute(windows)
     assert wizard.step == 3
     long_name = "WIN-SQL01-PRODUCTION"
     wizard.post(**{f"s-{windows.pk}-vm_name": long_name, f"s-{windows.pk}-os_disk": "disk0"})
@@ -283,11 +291,7 @@ def test_a_problem_with_a_checked_server_on_another_page_is_said_above_the_list(
 
 def test_a_replicating_server_can_not_be_checked_and_says_why(admin, world):
     wizard = Wizard(admin, world)
-    wizard.post(credentials_password=PASSWORD)
-    wizard.post(servers=[str(world["linux"].pk)])
-    wizard.post(
-        target_resource_group=str(world["group"].pk), target_network=str(world["network"].pk), target_subnet="default"
-    )
+    wizard.to_compute(world["linux"])
     wizard.post(**{f"s-{world['linux'].pk}-vm_name": "web01", f"s-{world['linux'].pk}-os_disk": "disk0"})
     wizard.post()
     assert wizard.post("replicate").status_code == 302
@@ -368,11 +372,7 @@ def test_odd_input_gets_an_answer_never_a_500(admin, world, junk):
 def test_odd_per_server_settings_are_refused_on_the_form(admin, world):
     wizard = Wizard(admin, world)
     linux = world["linux"]
-    wizard.post(credentials_password=PASSWORD)
-    wizard.post(servers=[str(linux.pk)])
-    wizard.post(
-        target_resource_group=str(world["group"].pk), target_network=str(world["network"].pk), target_subnet="default"
-    )
+    wizard.to_compute(linux)
     wizard.post(
         **{
             f"s-{linux.pk}-vm_name": "web01",
