@@ -38,3 +38,10 @@ urlpatterns = [
     path("", include("replication.appliance_api")),
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view()),
 ]
+
+# Django's own refusals: the ARM envelope under the API prefixes (unrouted Graph and appliance-API
+# paths included), portal pages elsewhere.
+handler400 = "hub.error_pages.bad_request"
+handler403 = "hub.error_pages.permission_denied"
+handler404 = "hub.error_pages.page_not_found"
+handler500 = "hub.error_pages.server_error"

@@ -11,11 +11,12 @@ import base64
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.arm.errors import ArmError
+from hub.arm.parsers import BoundedJSONParser
 from hub.arm.views import validated
 from replication import keyvault, services, uploads
 from replication.keys import registration_key_verify
@@ -26,7 +27,7 @@ class ApplianceApiView(APIView):
 
     authentication_classes: list = []
     permission_classes: list = []
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     def body(self, request) -> dict:
         if not isinstance(request.data, dict):
