@@ -9,7 +9,7 @@ import re
 from django.conf import settings
 from rest_framework.parsers import JSONParser
 
-from hub.arm.errors import ArmError
+from hub.arm.errors import UNPARSABLE, ArmError
 
 # Deeper than any body ARM or this hub defines (a few levels), and far from the recursion limit that a
 # deeply nested body would otherwise hit inside json.loads (a RecursionError, so a 500).
@@ -51,31 +51,53 @@ def too_large_error(limit: int) -> ArmError:
     )
 
 
-def json_loads_bounded(data: bytes | str, *, what: str = "The request content"):
-    """json.loads for text from outside: ArmError 400 for malformed or too deeply nested JSON."""
-    raw = data.encode() if isinstance(data, str) else data
-    if json_too_deep(raw):
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _unstorable_text(value) -> str | None:
+    """The first string (key or value) that no text column can hold: one with a NUL character, or a lone
+    UTF-16 surrogate (not UTF-8). Both arrive only as \\u escapes, which is when this walk runs."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "a NUL character (\\u0000)"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "an unpaired UTF-16 surrogate"
+    return None
+
+
+def decode_json(data: bytes):
+    """The JSON value of `data` (UTF-8, RFC 8259: no NaN or Infinity, nothing nested deeper than
+    MAX_JSON_DEPTH, no text a database cannot store); ArmError 400 otherwise."""
+    if json_too_deep(data):
         raise too_deep_error()
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        raise ArmError(400, "InvalidRequestContent", f"{what} is not valid JSON.") from None
+        value = json.loads(data.decode("utf-8"), parse_constant=_not_json)
+    except (ValueError, RecursionError) as error:
+        raise ArmError(400, "InvalidRequestContent", f"{UNPARSABLE}: {error}") from None
+    if b"\\u" in data:
+        problem = _unstorable_text(value)
+        if problem:
+            raise ArmError(400, "InvalidRequestContent", f"The request content has {problem}, which no field accepts.")
+    return value
 
 
 class BoundedJSONParser(JSONParser):
-    """DRF's JSON parser behind the two caps: every JSON endpoint (ARM, Graph, the appliance API) uses it."""
+    """DRF's JSON parser behind the caps: every JSON endpoint (ARM, Graph, the appliance API) uses it."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         data = stream.read(limit + 1) if stream is not None else b""
         if len(data) > limit:
             raise too_large_error(limit)
-        if json_too_deep(data):
-            raise too_deep_error()
-        try:
-            # JSON is UTF-8 (RFC 8259); a stray byte is malformed content like any other.
-            return json.loads(data.decode("utf-8"))
-        except (ValueError, RecursionError) as error:
-            raise ArmError(
-                400, "InvalidRequestContent", f"The request content was invalid and could not be parsed: {error}"
-            ) from None
+        return decode_json(data)

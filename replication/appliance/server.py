@@ -10,7 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from appliance import VERSION, repository
+from appliance import VERSION, jsonbounds, repository
 from appliance.agents import AgentError, AgentRegistry
 from appliance.assignments import ReplicationAssignments
 from appliance.hub_client import HubClient
@@ -91,10 +91,14 @@ def handler_for(appliance: Appliance):
 
         def _body(self) -> dict:
             length = self._length(MAX_JSON_BODY)
+            data = self.rfile.read(length)
+            if len(data) < length:
+                self.close_connection = True
+                raise AgentError(400, "InvalidRequest", "The body ended before its Content-Length.")
             try:
-                body = json.loads(self.rfile.read(length) or b"{}")
-            except ValueError:
-                body = None
+                body = jsonbounds.loads(data or b"{}")
+            except ValueError as error:
+                raise AgentError(400, "InvalidRequest", f"The request body is not valid JSON: {error}.") from None
             if not isinstance(body, dict):
                 raise AgentError(400, "InvalidRequest", "The request body must be a JSON object.")
             return body
