@@ -22,11 +22,22 @@ def too_deep(data: bytes) -> bool:
     return False
 
 
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def loads(data: bytes):
-    """The decoded JSON; ValueError for malformed or too deeply nested text."""
+    """The decoded JSON; ValueError for malformed or too deeply nested text, NaN or Infinity (not JSON),
+    and strings with an unpaired surrogate (\\ud800 decodes, but is no text: hashing it would fail)."""
     if too_deep(data):
         raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep")
     try:
-        return json.loads(data)
+        value = json.loads(data, parse_constant=_not_json)
     except RecursionError:
         raise ValueError("JSON nested too deep") from None
+    if b"\\u" in data:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a string holds an unpaired UTF-16 surrogate") from None
+    return value

@@ -129,6 +129,10 @@ def handler_for(appliance: Appliance):
                 self._json(200, route())
             except AgentError as error:
                 self._json(error.status, {"error": {"code": error.code, "message": error.message}})
+            except Exception:  # noqa: BLE001 (the agent gets an answer, the log the detail)
+                logger.exception("Request %s failed", self.path)
+                self.close_connection = True
+                self._json(500, {"error": {"code": "InternalError", "message": "The appliance failed; see its log."}})
 
         def _batch(self) -> dict:
             """Binary, up to 16 MiB: a batch of block records (the JSON routes take 1 MB)."""
