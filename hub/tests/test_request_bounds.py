@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
 from hub.models import ApiToken
-from projects.models import User
 
 CONTOSO = "11111111-1111-1111-1111-111111111111"
 DEEP = "[" * 50_000 + "]" * 50_000
@@ -25,7 +25,7 @@ JSON_ENDPOINTS = [
 @pytest.fixture
 def client(db):
     call_command("seed_demo", verbosity=0)
-    _, secret = ApiToken.issue(User.objects.get(email="admin@contoso.com"), "bounds")
+    _, secret = ApiToken.issue(get_user_model().objects.get(email="admin@contoso.com"), "bounds")
     return Client(HTTP_AUTHORIZATION=f"Bearer {secret}", raise_request_exception=False)
 
 
