@@ -276,6 +276,8 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # 4xx answers are the API working as designed; only server errors are news.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE is answered 413 (hub/error_pages.py): not news either.
+        "django.security.RequestDataTooBig": {"handlers": ["console"], "level": "CRITICAL", "propagate": False},
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         "celery": {"level": "WARNING"},
