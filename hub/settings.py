@@ -59,7 +59,7 @@ def data_dir_secret_key(data_dir: Path) -> str:
     path = data_dir / "secret_key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        draft = data_dir / f".secret_key.{os.getpid()}"
+        draft = data_dir / f".secret_key.{secrets.token_hex(8)}"  # processes in containers share pids
         draft.write_text(secrets.token_urlsafe(50))
         draft.chmod(0o600)
         try:

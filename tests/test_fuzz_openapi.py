@@ -8,6 +8,7 @@ delete whatever the document allows."""
 from __future__ import annotations
 
 import collections
+import os
 import zlib
 
 import pytest
@@ -19,7 +20,8 @@ from tests import hubs
 pytestmark = pytest.mark.live
 
 # Per operation: about 115 operations, so some 1,700 requests, which take under a minute here.
-EXAMPLES_PER_OPERATION = 15
+# FUZZ_EXAMPLES=200 runs a deeper search by hand.
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES") or 15)
 ADMIN = "admin@contoso.com"
 
 
