@@ -40,7 +40,7 @@ MAX_BATCH_DATA = 4 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 RECORD = struct.Struct("<QI")
 INT32_MAX = 2**31 - 1
-LATEST_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z: what the hub can still turn into a date
+LATEST_TIMESTAMP = 32_503_680_000  # 3000-01-01, as the hub accepts
 ROTATE_AFTER_BYTES = 4 * 1024**3
 MISSING_LIBRARIES = "the process server needs the zstandard and cryptography packages (pip install them)"
 
