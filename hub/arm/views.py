@@ -126,8 +126,6 @@ def _flatten(errors, prefix: str = ""):
 class NotFoundView(ArmView):
     """Any ARM path no handler serves: 404 in the ARM envelope, after authentication."""
 
-    schema = None  # a catch-all, not an operation of the OpenAPI document
-
     def _not_found(self, request, *args, **kwargs):
         raise ArmError(
             404,
