@@ -8,6 +8,7 @@ and REDIS_URL switches to the production topology (PostgreSQL, Redis, separate w
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -41,12 +42,54 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from error
 
 
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from error
+
+
+def data_dir_secret_key(data_dir: Path) -> str:
+    """The key kept in DATA_DIR/secret_key, made at first start: a hub without SECRET_KEY still signs
+    sessions with a key nobody else knows. Every process sharing DATA_DIR (web, workers) reads the same
+    one; two starting at once agree, as the file appears whole (link of a finished file) or not at all."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".secret_key.{secrets.token_hex(8)}"  # processes in containers share pids
+        draft.write_text(secrets.token_urlsafe(50))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
-DEBUG = env_bool("DEBUG", True)
-# The embedded default is for a laptop; a real deployment sets its own key.
-SECRET_KEY = env_str("SECRET_KEY", "migrate-hub-insecure-development-key-change-me")
+# Off unless asked for: a debug page lists settings (database and broker URLs) to whoever triggers it.
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY") or data_dir_secret_key(DATA_DIR)
 ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+# HTTPS, for a deployment behind TLS (README "Deploying over HTTPS"; `check --deploy` then reports
+# nothing). The embedded demo serves plain http on 127.0.0.1, so each is off unless set.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# Behind a TLS-terminating proxy: the header it sets on requests that came in over https
+# (X-Forwarded-Proto), so the hub knows them secure and does not redirect them in a loop.
+if env_str("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + env_str("SECURE_PROXY_SSL_HEADER").upper().replace("-", "_"), "https")
 
 DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = env_str("REDIS_URL")
@@ -71,6 +114,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "hub.request_checks.NulCharacterMiddleware",
     "hub.arm.middleware.ArmPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -83,6 +127,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "hub.urls"
+CSRF_FAILURE_VIEW = "hub.error_pages.csrf_failure"
 ASGI_APPLICATION = "hub.asgi.application"
 AUTH_USER_MODEL = "projects.User"
 LOGIN_URL = "hub:signin"
@@ -195,7 +240,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["hub.arm.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["hub.arm.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "hub.arm.errors.arm_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -205,6 +250,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Azure Resource Manager compatible API of the Migrate Hub emulator.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # `check --deploy` is about running safely; the OpenAPI document's own lint (operation-id
+    # collisions, views it cannot describe) is a documentation matter, exercised by the schemathesis run.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 # Seconds clients wait between polls of a long-running operation (ARM Retry-After).
@@ -228,6 +276,8 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # 4xx answers are the API working as designed; only server errors are news.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE is answered 413 (hub/error_pages.py): not news either.
+        "django.security.RequestDataTooBig": {"handlers": ["console"], "level": "CRITICAL", "propagate": False},
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         "celery": {"level": "WARNING"},

@@ -36,5 +36,13 @@ urlpatterns = [
     path("", include("replication.arm_compute")),
     path("", include("projects.graph")),
     path("", include("replication.appliance_api")),
-    re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view()),
+    # A catch-all, not an operation of the OpenAPI document (schema=None keeps it out).
+    re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view(schema=None)),
 ]
+
+# Django's own refusals: the ARM envelope under the API prefixes (unrouted Graph and appliance-API
+# paths included), portal pages elsewhere.
+handler400 = "hub.error_pages.bad_request"
+handler403 = "hub.error_pages.permission_denied"
+handler404 = "hub.error_pages.page_not_found"
+handler500 = "hub.error_pages.server_error"

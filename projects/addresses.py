@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 
@@ -48,6 +49,53 @@ def parse_prefix(prefix: str, target: str) -> ipaddress.IPv4Network:
     return network
 
 
+# Azure's networking limits (learn.microsoft.com, "Azure subscription and service limits", Networking):
+# 3,000 subnets per virtual network. Azure publishes no count of address prefixes per network; the hub
+# allows as many as subnets, since each subnet lies inside one prefix and a prefix holds addresses for
+# nothing but its subnets: more prefixes than that could never all be used.
+MAX_SUBNETS_PER_NETWORK = 3000
+MAX_ADDRESS_PREFIXES_PER_NETWORK = 3000
+
+
+def check_counts(network_name: str, *, address_prefixes: int = 0, subnets: int = 0) -> None:
+    """Azure's limits on what one virtual network holds; checked before anything is parsed, so a request
+    far beyond them costs nothing."""
+    if address_prefixes > MAX_ADDRESS_PREFIXES_PER_NETWORK:
+        raise ArmError(
+            400,
+            "QuotaExceeded",
+            f"Virtual network '{network_name}' has {address_prefixes} address prefixes; a virtual network may have "
+            f"at most {MAX_ADDRESS_PREFIXES_PER_NETWORK:,}. Use fewer, larger address prefixes.",
+            "properties.addressSpace.addressPrefixes",
+        )
+    if subnets > MAX_SUBNETS_PER_NETWORK:
+        raise ArmError(
+            400,
+            "QuotaExceeded",
+            f"Virtual network '{network_name}' has {subnets} subnets; Azure allows at most "
+            f"{MAX_SUBNETS_PER_NETWORK:,} subnets per virtual network. Split them across virtual networks.",
+            "properties.subnets",
+        )
+
+
+def _last_address(block: ipaddress.IPv4Network) -> int:
+    return int(block.broadcast_address)
+
+
+def _first_overlap(blocks: list) -> tuple[int, int] | None:
+    """The input positions (i, j) of two overlapping blocks, or None. Sorted by first address, a block
+    overlaps an earlier one exactly when it starts at or before the furthest end seen so far: one sort
+    and one sweep, O(n log n)."""
+    order = sorted(range(len(blocks)), key=lambda index: int(blocks[index].network_address))
+    furthest: int | None = None  # position of the block reaching furthest so far
+    for index in order:
+        if furthest is not None and int(blocks[index].network_address) <= _last_address(blocks[furthest]):
+            return min(furthest, index), max(furthest, index)
+        if furthest is None or _last_address(blocks[index]) > _last_address(blocks[furthest]):
+            furthest = index
+    return None
+
+
 def check_address_space(network_name: str, prefixes: list[str]) -> list[ipaddress.IPv4Network]:
     if not prefixes:
         raise ArmError(
@@ -56,27 +104,39 @@ def check_address_space(network_name: str, prefixes: list[str]) -> list[ipaddres
             f"Virtual network '{network_name}' needs at least one address prefix in addressSpace.addressPrefixes.",
             "properties.addressSpace.addressPrefixes",
         )
+    check_counts(network_name, address_prefixes=len(prefixes))
     blocks = [parse_prefix(prefix, "properties.addressSpace.addressPrefixes") for prefix in prefixes]
-    for index, block in enumerate(blocks):
-        for other in blocks[index + 1 :]:
-            if block.overlaps(other):
-                raise ArmError(
-                    400,
-                    "VnetAddressSpacesOverlap",
-                    f"Cannot create or update virtual network '{network_name}' because its address spaces "
-                    f"{block} and {other} overlap. Use address spaces that do not overlap.",
-                    "properties.addressSpace.addressPrefixes",
-                )
+    overlap = _first_overlap(blocks)
+    if overlap:
+        block, other = blocks[overlap[0]], blocks[overlap[1]]
+        raise ArmError(
+            400,
+            "VnetAddressSpacesOverlap",
+            f"Cannot create or update virtual network '{network_name}' because its address spaces "
+            f"{block} and {other} overlap. Use address spaces that do not overlap.",
+            "properties.addressSpace.addressPrefixes",
+        )
     return blocks
 
 
 def check_subnets(network_name: str, space: list[ipaddress.IPv4Network], subnets: list[tuple[str, str]]) -> None:
-    """Each subnet inside the address space, no two overlapping, names unique (case-insensitive)."""
-    seen: list[tuple[str, ipaddress.IPv4Network]] = []
+    """Each subnet inside the address space, no two overlapping, names unique (case-insensitive).
+    `space` is a valid address space (no overlaps); everything here is O(n log n)."""
+    check_counts(network_name, subnets=len(subnets))
+    blocks = []
+    seen_names: set[str] = set()
     for name, prefix in subnets:
         check_subnet_name(name)
-        block = parse_prefix(prefix, "properties.addressPrefix")
-        if not any(block.subnet_of(container) for container in space):
+        if name.lower() in seen_names:
+            raise ArmError(400, "InvalidRequestContent", f"Subnet name '{name}' is used twice.", "name")
+        seen_names.add(name.lower())
+        blocks.append(parse_prefix(prefix, "properties.addressPrefix"))
+    containers = sorted(space, key=lambda block: int(block.network_address))
+    starts = [int(block.network_address) for block in containers]
+    for (name, _), block in zip(subnets, blocks, strict=True):
+        # The only prefix that can hold the subnet is the last one starting at or before it.
+        at = bisect.bisect_right(starts, int(block.network_address)) - 1
+        if at < 0 or _last_address(block) > _last_address(containers[at]):
             raise ArmError(
                 400,
                 "NetcfgSubnetRangeOutsideVnet",
@@ -84,15 +144,13 @@ def check_subnets(network_name: str, space: list[ipaddress.IPv4Network], subnets
                 f"virtual network '{network_name}'.",
                 "properties.addressPrefix",
             )
-        for other_name, other in seen:
-            if other_name.lower() == name.lower():
-                raise ArmError(400, "InvalidRequestContent", f"Subnet name '{name}' is used twice.", "name")
-            if block.overlaps(other):
-                raise ArmError(
-                    400,
-                    "NetcfgSubnetRangesOverlap",
-                    f"Subnet '{name}' is not valid because its IP address range overlaps with that of an existing "
-                    f"subnet in virtual network '{network_name}'.",
-                    "properties.addressPrefix",
-                )
-        seen.append((name, block))
+    overlap = _first_overlap(blocks)
+    if overlap:
+        name = subnets[overlap[1]][0]
+        raise ArmError(
+            400,
+            "NetcfgSubnetRangesOverlap",
+            f"Subnet '{name}' is not valid because its IP address range overlaps with that of an existing "
+            f"subnet in virtual network '{network_name}'.",
+            "properties.addressPrefix",
+        )

@@ -11,11 +11,12 @@ import base64
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.arm.errors import ArmError
+from hub.arm.parsers import BoundedJSONParser
 from hub.arm.views import validated
 from replication import keyvault, services, uploads
 from replication.keys import registration_key_verify
@@ -26,7 +27,7 @@ class ApplianceApiView(APIView):
 
     authentication_classes: list = []
     permission_classes: list = []
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     def body(self, request) -> dict:
         if not isinstance(request.data, dict):
@@ -103,10 +104,20 @@ class HeartbeatView(ApplianceApiView):
         )
 
 
+# What a discovered machine may report. Azure's own limits (OS disk 2,048 GB, data disks 32 TiB and 64 of
+# them) are Replicate's rules (vm_requirements.py), which say what to change: a source machine beyond them
+# is still discovered. These bounds only keep out what no machine has; the refusal names field and limit.
+MAX_SOURCE_DISK_BYTES = 256 * 1024**4  # 256 TiB: eight times Azure's largest managed disk
+MAX_SOURCE_DISKS = 256
+MAX_SOURCE_NICS = 32
+MAX_SOURCE_MEMORY_MB = 64 * 1024 * 1024  # 64 TiB, beyond the largest servers sold
+MAX_SOURCE_CORES = 1024
+
+
 class DiskInput(serializers.Serializer):
     diskId = serializers.CharField(max_length=128)
     name = serializers.CharField(max_length=255, required=False)
-    sizeBytes = serializers.IntegerField(min_value=1)
+    sizeBytes = serializers.IntegerField(min_value=1, max_value=MAX_SOURCE_DISK_BYTES)
     isOsDisk = serializers.BooleanField(required=False, default=False)
 
 
@@ -122,11 +133,11 @@ class MachineInput(serializers.Serializer):
     osName = serializers.CharField(max_length=120)
     osVersion = serializers.CharField(max_length=60, required=False, allow_blank=True)
     architecture = serializers.CharField(max_length=20, required=False, allow_blank=True)
-    cores = serializers.IntegerField(min_value=1, max_value=1024)
-    memoryMB = serializers.IntegerField(min_value=1)
+    cores = serializers.IntegerField(min_value=1, max_value=MAX_SOURCE_CORES)
+    memoryMB = serializers.IntegerField(min_value=1, max_value=MAX_SOURCE_MEMORY_MB)
     firmware = serializers.ChoiceField(choices=["BIOS", "UEFI"], required=False, default="BIOS")
-    nics = NicInput(many=True, required=False)
-    disks = DiskInput(many=True, allow_empty=False)
+    nics = NicInput(many=True, required=False, max_length=MAX_SOURCE_NICS)
+    disks = DiskInput(many=True, allow_empty=False, max_length=MAX_SOURCE_DISKS)
 
 
 class MachineReport(serializers.Serializer):

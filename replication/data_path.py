@@ -152,13 +152,29 @@ def _open_batch(item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBatc
         body = path.read_bytes()
         header, start = parse_upload(body)
         compressed = batch_open(item.project, header, memoryview(body)[start:])
-        return zstandard.ZstdDecompressor().decompress(compressed, max_output_size=64 * 1024 * 1024)
+        records = zstandard.ZstdDecompressor().decompress(compressed, max_output_size=64 * 1024 * 1024)
+        _check_records(records, disk.size_bytes)
+        return records
     except (OSError, ArmError, ValueError, zstandard.ZstdError) as error:
         logger.warning(
             "Batch %s of disk %s is unreadable (%s): resynchronizing the disk", batch.sequence, disk.pk, error
         )
         _require_resync(disk, f"A stored replication batch could not be read ({error.__class__.__name__}).")
         return None
+
+
+def _check_records(records: bytes, size_bytes: int) -> None:
+    """ValueError unless every record lies within the disk and within the batch: a block number past
+    the disk's end, or a length past the block's or the batch's, would fail every apply of the item."""
+    view, position, total = memoryview(records), 0, len(records)
+    while position < total:
+        if position + RECORD.size > total:
+            raise ValueError("the last record is cut short")
+        index, length = RECORD.unpack_from(view, position)
+        position += RECORD.size + length
+        offset = index * BLOCK_SIZE
+        if offset >= size_bytes or length > min(BLOCK_SIZE, size_bytes - offset) or position > total:
+            raise ValueError(f"record for block {index} (length {length}) lies beyond the disk or the batch")
 
 
 def _write_records(descriptor: int, records: bytes, size_bytes: int) -> int:

@@ -13,7 +13,8 @@ from django.conf import settings
 
 from hub import clock
 from hub.arm.errors import ArmError
-from hub.ids import sha256_hex
+from hub.arm.parsers import json_too_deep
+from hub.ids import parse_uuid, sha256_hex
 from projects import access
 from replication.models import REGISTRATION_KEY_VALIDITY, RegistrationKey
 
@@ -61,6 +62,8 @@ def registration_key_issue(*, user, project, hub_url: str, vault) -> tuple[Regis
 
 def registration_key_verify(text: str) -> RegistrationKey:
     try:
+        if json_too_deep(text.encode()):
+            raise ValueError("not a key file, and not for the decoder's recursion either")
         document = json.loads(text)
         signature = document.pop("signature")
         key_id = document["keyId"]
@@ -80,7 +83,8 @@ def registration_key_verify(text: str) -> RegistrationKey:
             "The registration key was changed after it was downloaded: its signature does not match its contents. "
             "Download a new key.",
         )
-    key = RegistrationKey.objects.select_related("project__resource_group__subscription").filter(pk=key_id).first()
+    keys = RegistrationKey.objects.select_related("project__resource_group__subscription")
+    key = keys.filter(pk=parse_uuid(key_id)).first()
     if key is None or not hmac.compare_digest(key.secret_hash, sha256_hex(str(document.get("secret", "")))):
         raise ArmError(
             400,

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from hub import clock
 from hub.arm.errors import ArmError
+from hub.arm.parsers import json_too_deep
 from hub.celery import app as celery_app
 from hub.ids import parse_uuid
 from replication import keyvault, push
@@ -45,14 +46,16 @@ from replication.replica_files import blob_path, storage_account_name
 UPLOAD_MAGIC = b"MHE1"
 MAX_HEADER_BYTES = 64 * 1024
 MAX_UPLOAD_BYTES = 24 * 1024 * 1024
+INT64_MAX = 2**63 - 1  # the protocol's counters are stored as signed 64-bit integers
+INT32_MAX = 2**31 - 1
 # The header's integers and their ranges: the 64-bit range for protocol counters, the column's for the
 # rest (dataBytes: what a batch may decompress to). Absent optional ones count as 0.
 HEADER_INTEGERS = {
-    "sequence": (1, 2**63 - 1),
-    "cycle": (1, 2**31 - 1),
-    "blockCount": (0, 2**31 - 1),
+    "sequence": (1, INT64_MAX),
+    "cycle": (1, INT32_MAX),
+    "blockCount": (0, INT32_MAX),
     "dataBytes": (0, 64 * 1024 * 1024),
-    "scannedBytes": (0, 2**63 - 1),
+    "scannedBytes": (0, INT64_MAX),
 }
 REPLICATING_STATES = (
     MigrationState.INITIAL_SEEDING_IN_PROGRESS,
@@ -126,9 +129,10 @@ def parse_upload(body: bytes) -> tuple[dict, int]:
     length = int.from_bytes(body[4:8], "little")
     if length > MAX_HEADER_BYTES or 8 + length > len(body):
         raise ArmError(400, "InvalidBatch", "The batch header length is out of range.")
+    raw_header = body[8 : 8 + length]
     try:
-        header = json.loads(body[8 : 8 + length])
-    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        header = None if json_too_deep(raw_header) else json.loads(raw_header)
+    except ValueError:
         header = None
     required = {"itemId": str, "diskId": str, "sequence": int, "cycle": int, "wrappedKey": str, "nonce": str}
     if not isinstance(header, dict) or any(
@@ -142,15 +146,47 @@ def parse_upload(body: bytes) -> tuple[dict, int]:
             header[name] = 0
         value = header[name]
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ArmError(400, "InvalidBatch", f"The batch header's {name} must be an integer from {low} to {high}.")
+            raise ArmError(
+                400, "InvalidBatch", f"The batch header's {name} must be a whole number from {low} to {high}.", name
+            )
+    if "full" in header and not isinstance(header["full"], bool):
+        raise ArmError(400, "InvalidBatch", "The batch header's full must be true or false.", "full")
+    if _base64_length(header["nonce"]) != NONCE_BYTES:
+        raise ArmError(400, "InvalidBatch", f"The batch header's nonce must be {NONCE_BYTES} bytes in base64.", "nonce")
+    if _base64_length(header["wrappedKey"]) is None:
+        raise ArmError(400, "InvalidBatch", "The batch header's wrappedKey must be base64.", "wrappedKey")
     marker = header.get("marker")
-    if marker is not None and (
-        not isinstance(marker, dict)
-        or marker.get("cycle") != header["cycle"]
-        or not isinstance(marker.get("digest"), str)
-    ):
-        raise ArmError(400, "InvalidBatch", "A marker must name the batch's cycle and the disk's content digest.")
+    if marker is not None:
+        _check_marker(marker, header["cycle"])
     return header, 8 + length
+
+
+NONCE_BYTES = 12  # AES-GCM's
+LATEST_TIMESTAMP = 32_503_680_000  # 3000-01-01: far ahead, with room for the emulated clock's offset below 9999
+
+
+def _base64_length(text: str) -> int | None:
+    try:
+        return len(base64.b64decode(text, validate=True))
+    except ValueError:
+        return None
+
+
+def _check_marker(marker, cycle: int) -> None:
+    """A cycle's marker: its cycle, the disk's digest, and optionally its size, when it was read (unix
+    seconds) and whether it is the final sync. Each is bounded: the apply reads them later."""
+    if not isinstance(marker, dict) or marker.get("cycle") != cycle or not isinstance(marker.get("digest"), str):
+        raise ArmError(400, "InvalidBatch", "A marker must name the batch's cycle and the disk's content digest.")
+    size = marker.get("sizeBytes")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= INT64_MAX):
+        raise ArmError(400, "InvalidBatch", f"A marker's sizeBytes must be a whole number from 0 to {INT64_MAX}.")
+    captured = marker.get("capturedAt")
+    if captured is not None and (
+        not isinstance(captured, int | float) or isinstance(captured, bool) or not 0 <= captured <= LATEST_TIMESTAMP
+    ):
+        raise ArmError(400, "InvalidBatch", f"A marker's capturedAt must be unix seconds from 0 to {LATEST_TIMESTAMP}.")
+    if marker.get("final") is not None and not isinstance(marker["final"], bool):
+        raise ArmError(400, "InvalidBatch", "A marker's final must be true or false.")
 
 
 def _write_durably(path: Path, data: bytes) -> None:

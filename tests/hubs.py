@@ -140,7 +140,7 @@ def base_env(data_dir: Path) -> dict:
         {
             "DATA_DIR": str(data_dir),
             "DEMO_PASSWORD": DEMO_PASSWORD,
-            "DEBUG": "true",
+            "DEBUG": "false",
             "PYTHONUNBUFFERED": "1",
             "DISCOVERY_DELAY_SECONDS": "1",
             # Delta cycles every 2 s, so tests see several recovery points quickly.

@@ -91,3 +91,18 @@ def test_a_reader_cannot_create_networks(live_hub, group):
         client.virtual_networks.begin_create_or_update(group, "vnet-r", vnet(["10.9.0.0/16"], [])).result()
     assert refused.value.status_code == 403
     assert "Microsoft.Network/virtualNetworks/write" in refused.value.error.message
+
+
+def test_a_request_beyond_azure_limits_is_refused_naming_the_limit(client, group):
+    many = [f"10.{index // 256}.{index % 256}.0/24" for index in range(10_000)]
+    with pytest.raises(HttpResponseError) as refused:
+        client.virtual_networks.begin_create_or_update(group, "vnet-huge", vnet(many, [])).result()
+    assert refused.value.status_code == 400
+    assert refused.value.error.code == "QuotaExceeded"
+    assert "at most 3,000" in refused.value.error.message
+
+    subnets = [(f"s{index}", f"10.{index // 32}.{(index % 32) * 8}.0/29") for index in range(3001)]
+    with pytest.raises(HttpResponseError) as refused:
+        client.virtual_networks.begin_create_or_update(group, "vnet-many", vnet(["10.0.0.0/8"], subnets)).result()
+    assert refused.value.error.code == "QuotaExceeded"
+    assert "3,000 subnets per virtual network" in refused.value.error.message

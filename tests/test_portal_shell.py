@@ -47,3 +47,21 @@ def test_a_token_made_in_the_user_menu_works_until_revoked(live_hub, page):
     revoked = requests.get(url, params={"api-version": "1"}, headers=headers, timeout=10)
     assert revoked.status_code == 401
     assert revoked.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_error_pages_are_portal_pages_that_name_no_setting(live_hub, page):
+    sign_in(page, live_hub)
+    missing = page.goto(live_hub.url + f"/resource/subscriptions/{CONTOSO}/resourceGroups/no-such-group/")
+    assert missing.status == 404
+    expect(page.get_by_role("heading", name="The resource was not found")).to_be_visible()
+    page.get_by_role("link", name="Go to the home page").click()
+    expect(page).to_have_url(live_hub.url + "/")
+
+    # A form whose CSRF cookie is gone (a session that expired in another tab): a page that says what to do.
+    page.goto(live_hub.url + "/settings/api-tokens/")
+    page.context.clear_cookies(name="csrftoken")
+    page.get_by_label("Name").fill("stale")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_role("heading", name="Your session needs refreshing")).to_be_visible()
+    for value in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "Traceback", "postgres://"):
+        assert value not in page.content()

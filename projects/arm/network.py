@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from hub.arm.errors import ArmError
 from hub.arm.routes import RG, tracked_resource
 from hub.arm.views import arm_list, deletion, validated
-from projects import access, services
+from projects import access, addresses, services
 from projects.arm.resource_manager import TagsField
 from projects.arm.scopes import ScopeView
 from projects.models import Subnet, VirtualNetwork
@@ -81,6 +81,20 @@ def _prefix(subnet_properties: dict) -> str:
     return subnet_properties.get("addressPrefix") or subnet_properties["addressPrefixes"][0]
 
 
+def _check_counts(network_name: str, data) -> None:
+    """Azure's limits on prefixes and subnets, before the body's thousands of entries are validated."""
+    properties = data.get("properties") if isinstance(data, dict) else None
+    properties = properties if isinstance(properties, dict) else {}
+    space = properties.get("addressSpace")
+    prefixes = space.get("addressPrefixes") if isinstance(space, dict) else None
+    subnets = properties.get("subnets")
+    addresses.check_counts(
+        network_name,
+        address_prefixes=len(prefixes) if isinstance(prefixes, list) else 0,
+        subnets=len(subnets) if isinstance(subnets, list) else 0,
+    )
+
+
 class NetworkListView(ScopeView):
     @extend_schema(operation_id="VirtualNetworks_List", responses={200: dict})
     def get(self, request, **parents):
@@ -95,6 +109,7 @@ class NetworkView(ScopeView):
 
     @extend_schema(operation_id="VirtualNetworks_CreateOrUpdate", request=NetworkInput, responses={200: dict})
     def put(self, request, network_name, **parents):
+        _check_counts(network_name, request.data)
         body = validated(NetworkInput, request.data)
         subnets = []
         for index, subnet in enumerate(body["properties"].get("subnets", [])):

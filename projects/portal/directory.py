@@ -140,7 +140,9 @@ def role_detail(request, role_slug: str):
     role = _role_or_404(role_slug)
     if request.method == "POST":
         user_id = request.POST.get("user", "")
-        member = User.objects.filter(tenant=tenant, pk=int(user_id)).first() if user_id.isdecimal() else None
+        # isdecimal() alone lets through thousands of digits, which int() refuses (a 500).
+        known = user_id.isdecimal() and len(user_id) < 20
+        member = User.objects.filter(tenant=tenant, pk=int(user_id)).first() if known else None
         if member is None:
             messages.error(request, "Select a user of this directory.")
         else:

@@ -17,9 +17,11 @@ import struct
 import threading
 import time
 
+from appliance import jsonbounds
 from appliance.agents import AgentError, AgentRegistry
 from appliance.assignments import ReplicationAssignments
 from appliance.hub_client import HubClient, HubError
+from appliance.jsonbounds import INT64_MAX
 
 try:  # the process server needs both; without them the configuration server still runs
     import zstandard
@@ -37,6 +39,8 @@ BLOCK_SIZE = 4096
 MAX_BATCH_DATA = 4 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 RECORD = struct.Struct("<QI")
+INT32_MAX = 2**31 - 1
+LATEST_TIMESTAMP = 32_503_680_000  # 3000-01-01, as the hub accepts
 ROTATE_AFTER_BYTES = 4 * 1024**3
 MISSING_LIBRARIES = "the process server needs the zstandard and cryptography packages (pip install them)"
 # The hub's refusals of a batch it could not open: its data key is not (or no longer) usable.
@@ -99,7 +103,7 @@ def parse_batch(body) -> tuple[dict, memoryview]:
     if length > MAX_HEADER_BYTES or 8 + length > len(view):
         raise AgentError(400, "InvalidBatch", "The batch header length is out of range.")
     try:
-        header = json.loads(bytes(view[8 : 8 + length]))
+        header = jsonbounds.loads(bytes(view[8 : 8 + length]))
     except ValueError:
         header = None
     if not isinstance(header, dict):
@@ -107,10 +111,13 @@ def parse_batch(body) -> tuple[dict, memoryview]:
     return header, view[8 + length :]
 
 
-def _integer(header: dict, name: str, minimum: int) -> int:
+def _integer(header: dict, name: str, minimum: int, maximum: int = INT64_MAX) -> int:
+    """A counter of the header; the protocol's counters are signed 64-bit integers (cycles 32-bit)."""
     value = header.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise AgentError(400, "InvalidBatch", f"The batch header's {name} must be an integer of at least {minimum}.")
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise AgentError(
+            400, "InvalidBatch", f"The batch header's {name} must be a whole number from {minimum} to {maximum}."
+        )
     return value
 
 
@@ -119,7 +126,7 @@ def check_header(header: dict) -> None:
         if not isinstance(header.get(name), str) or not header[name]:
             raise AgentError(400, "InvalidBatch", f"The batch header needs {name}.")
     _integer(header, "sequence", 1)
-    cycle = _integer(header, "cycle", 1)
+    cycle = _integer(header, "cycle", 1, INT32_MAX)
     _integer(header, "scannedBytes", 0)
     if not isinstance(header.get("full"), bool):
         raise AgentError(400, "InvalidBatch", "The batch header's full must be true or false.")
@@ -130,7 +137,8 @@ def check_header(header: dict) -> None:
         if not isinstance(marker, dict) or marker.get("cycle") != cycle or not isinstance(marker.get("digest"), str):
             raise AgentError(400, "InvalidBatch", "A marker names the batch's cycle and the disk's content digest.")
         _integer(marker, "sizeBytes", 0)
-        if not isinstance(marker.get("capturedAt"), int | float) or isinstance(marker["capturedAt"], bool):
+        captured = marker.get("capturedAt")
+        if not isinstance(captured, int | float) or isinstance(captured, bool) or not 0 <= captured <= LATEST_TIMESTAMP:
             raise AgentError(400, "InvalidBatch", "A marker's capturedAt is the moment the cycle read (unix seconds).")
 
 

@@ -10,7 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from appliance import VERSION, repository
+from appliance import VERSION, jsonbounds, repository
 from appliance.agents import AgentError, AgentRegistry
 from appliance.assignments import ReplicationAssignments
 from appliance.hub_client import HubClient
@@ -91,10 +91,14 @@ def handler_for(appliance: Appliance):
 
         def _body(self) -> dict:
             length = self._length(MAX_JSON_BODY)
+            data = self.rfile.read(length)
+            if len(data) < length:
+                self.close_connection = True
+                raise AgentError(400, "InvalidRequest", "The body ended before its Content-Length.")
             try:
-                body = json.loads(self.rfile.read(length) or b"{}")
-            except ValueError:
-                body = None
+                body = jsonbounds.loads(data or b"{}")
+            except ValueError as error:
+                raise AgentError(400, "InvalidRequest", f"The request body is not valid JSON: {error}.") from None
             if not isinstance(body, dict):
                 raise AgentError(400, "InvalidRequest", "The request body must be a JSON object.")
             return body
@@ -125,6 +129,10 @@ def handler_for(appliance: Appliance):
                 self._json(200, route())
             except AgentError as error:
                 self._json(error.status, {"error": {"code": error.code, "message": error.message}})
+            except Exception:  # noqa: BLE001 (the agent gets an answer, the log the detail)
+                logger.exception("Request %s failed", self.path)
+                self.close_connection = True
+                self._json(500, {"error": {"code": "InternalError", "message": "The appliance failed; see its log."}})
 
         def _batch(self) -> dict:
             """Binary, up to 16 MiB: a batch of block records (the JSON routes take 1 MB)."""

@@ -53,7 +53,7 @@ class Command(BaseCommand):
                 )
         mode = "embedded (SQLite, in-process worker)" if settings.EMBEDDED else "PostgreSQL + Redis, separate worker"
         self.stdout.write(f"Migrate Hub on http://{host}:{port}/  [{mode}]")
-        if settings.DEBUG:
+        if settings.EMBEDDED:  # the demo on a laptop: say how to sign in (never on a page)
             self.stdout.write(f"Sign in as admin@contoso.com with password '{settings.DEMO_PASSWORD}'.")
         try:
             Server(
