@@ -102,7 +102,7 @@ class Hub:
             try:
                 if requests.get(self.url + "/signin/", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
                 time.sleep(0.2)
         raise RuntimeError(f"The hub did not answer within 60 s:\n{self.log_path.read_text()}")
 
