@@ -26,8 +26,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--web-processes",
             type=int,
-            default=None,
-            help="Web processes with REDIS_URL (default: one per core); the embedded hub always has one.",
+            default=int(os.environ["WEB_PROCESSES"]) if os.environ.get("WEB_PROCESSES", "").isdecimal() else None,
+            help="Web processes with REDIS_URL (default: WEB_PROCESSES, else one per core); the embedded hub "
+            "always has one.",
         )
 
     def handle(self, *args, host, port, no_worker, web_processes, **options):
