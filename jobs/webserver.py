@@ -24,6 +24,9 @@ APPLICATION = "hub.asgi:application"
 MAX_REQUEST_HEADER_BYTES = 32 * 1024
 # Open websockets would otherwise hold a stop (or a restart of a process) for ever.
 GRACEFUL_SHUTDOWN_SECONDS = 5
+# How long the supervisor waits for a web process to answer its health ping before replacing it as
+# hung: uvicorn's 5 s is short for a process whose threads share a busy 2-core machine.
+HEALTHCHECK_TIMEOUT_SECONDS = 15
 MAX_WEB_PROCESSES = 64
 # How long a connection refused for its headers stays open to read (and drop) the rest of them.
 LINGER_SECONDS = 2.0
@@ -204,6 +207,7 @@ def config(*, host: str, port: int, processes: int) -> uvicorn.Config:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_worker_healthcheck=HEALTHCHECK_TIMEOUT_SECONDS,
     )
 
 
