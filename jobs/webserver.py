@@ -206,6 +206,9 @@ def config(*, host: str, port: int, processes: int) -> uvicorn.Config:
         log_level="info",
         access_log=False,
         server_header=False,
+        # As daphne did: the client address and scheme are the connection's. A proxy in front says
+        # https through Django's SECURE_PROXY_SSL_HEADER, not by uvicorn rewriting the scope.
+        proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         timeout_worker_healthcheck=HEALTHCHECK_TIMEOUT_SECONDS,
     )
