@@ -1,6 +1,6 @@
 """Discovery at scale: 500 simulated agents registering and heartbeating through one appliance.
 
-Starts a hub (PostgreSQL + Redis, daphne + a separate Celery worker, DEBUG=false) with
+Starts a hub (PostgreSQL + Redis, uvicorn + a separate Celery worker, DEBUG=false) with
 DISCOVERY_DELAY_SECONDS=5, prepares one replication appliance the way a user does (project, Create
 resources, installer and registration key downloaded through the portal, `setup --key ...`, heartbeat
 every 5 s), then runs the shipped fleet simulator (`agent/fleet --count 500`, heartbeats every 15 s)
@@ -13,7 +13,7 @@ against it and measures:
   resource group over ARM every 100 ms, and the appliance's calls to the hub's appliance API pass
   through a small recording proxy in this process (the appliance is set up with `--hub <proxy>`),
   so their Server-Timing is recorded too (`--no-proxy` lets the appliance talk to the hub directly);
-- CPU time and memory (VmRSS sampled every 0.5 s, and VmHWM) of the hub's web process (daphne),
+- CPU time and memory (VmRSS sampled every 0.5 s, and VmHWM) of the hub's web process (uvicorn),
   the Celery worker, the appliance and the fleet, from /proc.
 
 Targets (from the issue): all discovered within 60 s after the discovery delay; hub p95 request
@@ -126,7 +126,7 @@ def measure(hub, args, workdir: Path, started: contextlib.ExitStack) -> dict:
     passphrase = passphrase_file(appliance, workdir)
 
     monitor = ProcessMonitor()
-    monitor.watch("hub web (daphne)", hub.process.pid)
+    monitor.watch("hub web (uvicorn)", hub.process.pid)
     monitor.watch("celery worker", hub_worker_pid(hub))
     monitor.watch("appliance", appliance.process.pid)
     monitor.watch("bench (sampler, proxy, poller)", os.getpid())
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         run,
         report,
         args.json,
-        announcement="Starting a hub (PostgreSQL + Redis, daphne + Celery worker, DISCOVERY_DELAY_SECONDS="
+        announcement="Starting a hub (PostgreSQL + Redis, uvicorn + Celery worker, DISCOVERY_DELAY_SECONDS="
         f"{DISCOVERY_DELAY_SECONDS})...",
         extra_env={"DISCOVERY_DELAY_SECONDS": str(DISCOVERY_DELAY_SECONDS)},
         workdir_prefix="migratehub-bench-discovery-",

@@ -1,6 +1,6 @@
 """The Replicating servers page with 10,000 replicating servers: server time per filter, sort and page.
 
-Starts a hub (PostgreSQL + Redis, daphne + Celery worker, DEBUG=false), creates a project with
+Starts a hub (PostgreSQL + Redis, uvicorn + Celery worker, DEBUG=false), creates a project with
 Server Migration through ARM and the portal (Create resources), then seeds it in the hub's own process
 (`manage.py shell`, the hub's environment): three finalized appliances (one silent for two hours),
 one server replicated through the hub's Replicate service (which makes the replication policy), then

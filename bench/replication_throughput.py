@@ -1,6 +1,6 @@
 """Initial replication throughput of one 2 GiB disk image, end to end, next to `zstd -1` on one core.
 
-Starts a hub (PostgreSQL + Redis, daphne + Celery worker, DEBUG=false), writes a 2 GiB image with
+Starts a hub (PostgreSQL + Redis, uvicorn + Celery worker, DEBUG=false), writes a 2 GiB image with
 realistic content (tests/disk_images.write_realistic_image: about 35% zeros, 30% text, 20% records,
 15% random), times `zstd -1 -T1 -q -c IMAGE > /dev/null` three times (the best counts), then, per run,
 builds the replication rig of the live tests (tests/replication_rig.build_rig: an appliance from the
@@ -13,7 +13,7 @@ replicates the server through the Site Recovery SDK. Measured, from the Replicat
 - the bytes on the wire: agent -> process server (batch uploads, counted by a splice(2) relay in this
   process) and process server -> hub (the hub's ProtectedDisk.transferred_bytes);
 - CPU seconds of each process in that window (agent: read + hash; appliance: compress + encrypt;
-  daphne: upload handling; worker: apply + digest; PostgreSQL backends of the bench database).
+  uvicorn: upload handling; worker: apply + digest; PostgreSQL backends of the bench database).
 
 The replica's SHA-256 is checked against the image's afterwards (`manage.py replica --sha256`).
 Target (from the issue): ours ÷ zstd's MB/s >= 0.5. Measured, not asserted.
@@ -21,7 +21,7 @@ Target (from the issue): ours ÷ zstd's MB/s >= 0.5. Measured, not asserted.
     .venv/bin/python bench/replication_throughput.py [--size-mib 2048] [--runs 2] [--no-relay] [--profile DIR]
         [--json out.json]
 
---profile DIR samples the agent, the appliance, daphne and the worker with py-spy while they replicate
+--profile DIR samples the agent, the appliance, uvicorn and the worker with py-spy while they replicate
 (py-spy is not a project dependency: `pip install py-spy` into the venv) and keeps the collapsed
 stacks in DIR, one file per process and run; the sampling costs a little
 CPU, so profiled runs are slower than the figures without it.

@@ -7,8 +7,8 @@ work, in a few minutes, not figures to record.
 
 Each benchmark is also runnable alone: bench/arm_latency.py, bench/notify_latency.py,
 bench/discovery_scale.py, bench/replication_throughput.py, bench/delta_efficiency.py,
-bench/replicating_page.py, bench/migration_downtime.py. The summary ends with Markdown tables in the
-shape of BENCHMARKS.md.
+bench/replicating_page.py, bench/migration_downtime.py, bench/web_throughput.py. The summary ends with
+Markdown tables in the shape of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ SCRIPTS = [
     "delta_efficiency.py",
     "replicating_page.py",
     "migration_downtime.py",
+    "web_throughput.py",
 ]
 # Each with a hub of its own, after the first three (whose results have their own table).
-REPLICATION_SCRIPTS = SCRIPTS[3:]
+REPLICATION_SCRIPTS = SCRIPTS[3:-1]
 SCRIPT_TIMEOUT_SECONDS = 900
 # Two replications of a 2 GiB image each, with waits for a quiet machine, take longer.
 REPLICATION_SCRIPT_TIMEOUT_SECONDS = 1500
@@ -49,6 +50,7 @@ QUICK_OPTIONS = {
     "delta_efficiency.py": ["--size-mib", "64", "--rounds", "1"],
     "replicating_page.py": ["--servers", "100", "--requests", "1", "--rounds", "1"],
     "migration_downtime.py": ["--size-mib", "256", "--churn-mib", "16", "--runs", "1"],
+    "web_throughput.py": ["--clients", "4", "--seconds", "3"],
 }
 
 
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for script in REPLICATION_SCRIPTS
         }
+        web = run_script("web_throughput.py", Path(directory) / "web.json", quick=args.quick)
 
     print("\n=== Summary ===")
     if arm:
@@ -109,13 +112,24 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in replication.items():
         if result:
             print(importlib.import_module(name).report(result))
+    if web:
+        from web_throughput import report as web_report
+
+        print(web_report(web))
     print()
     print(markdown(facts, arm, notify, discovery, replication))
     write_json(
         args.json,
-        {"machine": facts, "arm_latency": arm, "notify_latency": notify, "discovery_scale": discovery, **replication},
+        {
+            "machine": facts,
+            "arm_latency": arm,
+            "notify_latency": notify,
+            "discovery_scale": discovery,
+            **replication,
+            "web_throughput": web,
+        },
     )
-    return 0 if arm and notify and discovery and all(replication.values()) else 1
+    return 0 if arm and notify and discovery and all(replication.values()) and web else 1
 
 
 if __name__ == "__main__":

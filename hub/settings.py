@@ -151,8 +151,9 @@ TEMPLATES = [
 ]
 
 if DATABASE_URL:
-    # A connection pool, not persistent connections: daphne runs each request on a new thread and
-    # Django's persistent connections belong to a thread, so they would never be reused.
+    # A connection pool, not persistent connections: Django's ASGI handler runs each request on a new
+    # thread and persistent connections belong to a thread, so they would never be reused. The pool is
+    # per process: each web process (serve --web-processes) and the worker have their own.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": int(env_float("DATABASE_POOL_MIN", 2)),

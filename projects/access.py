@@ -217,7 +217,16 @@ def get_migration_resource(user, resource_group: ResourceGroup, kind: str, name:
 
 
 def get_group(user, subscription_id, resource_group_name: str) -> ResourceGroup:
-    """`/subscriptions/{id}/resourceGroups/{name}` as this user sees it (404 for what they may not)."""
+    """`/subscriptions/{id}/resourceGroups/{name}` as this user sees it (404 for what they may not), with
+    its subscription. One query when both exist (most ARM requests name a group); the subscription is
+    looked up on its own only to tell which of the two a 404 is about."""
+    resource_group = (
+        visible_resource_groups(user)
+        .filter(subscription_id=parse_uuid(subscription_id), name__iexact=resource_group_name)
+        .first()
+    )
+    if resource_group is not None:
+        return resource_group
     return get_resource_group(user, get_subscription(user, subscription_id), resource_group_name)
 
 

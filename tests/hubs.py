@@ -43,6 +43,9 @@ class Hub:
     # With separate_worker, `serve --no-worker` and a Celery worker the test can kill and restart.
     separate_worker: bool = False
     worker: subprocess.Popen | None = None
+    # One web process, so that `process` is the one serving (tests and bench/ watch or kill it); a hub
+    # started with more runs them as children of `process`, under its supervisor.
+    web_processes: int = 1
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -82,6 +85,8 @@ class Hub:
                 "serve",
                 "--port",
                 str(port),
+                "--web-processes",
+                str(self.web_processes),
                 *(["--no-worker"] if self.separate_worker else []),
             ],
             cwd=ROOT,
@@ -97,7 +102,7 @@ class Hub:
             try:
                 if requests.get(self.url + "/signin/", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
                 time.sleep(0.2)
         raise RuntimeError(f"The hub did not answer within 60 s:\n{self.log_path.read_text()}")
 
@@ -167,8 +172,9 @@ def production_hub(
     name: str = "live",
     separate_worker: bool = False,
     extra_env: dict[str, str] | None = None,
+    web_processes: int = 1,
 ) -> Hub:
-    """PostgreSQL + Redis, daphne with a separate Celery worker process: the docker-compose topology.
+    """PostgreSQL + Redis, uvicorn with a separate Celery worker process: the docker-compose topology.
     A second hub at once needs its own `name` (its database) and Redis DB. `extra_env` is set for the
     hub, its worker and its manage.py commands (CELERY_VISIBILITY_TIMEOUT, say)."""
     import redis
@@ -185,7 +191,9 @@ def production_hub(
             **(extra_env or {}),
         }
     )
-    hub = Hub(url=f"http://127.0.0.1:{free_port()}", env=env, separate_worker=separate_worker)
+    hub = Hub(
+        url=f"http://127.0.0.1:{free_port()}", env=env, separate_worker=separate_worker, web_processes=web_processes
+    )
     hub.manage("migrate", "--noinput", "-v0")
     hub.manage("seed_demo")
     hub.start()
@@ -193,7 +201,12 @@ def production_hub(
 
 
 def module_production_hub(
-    data_dir: Path, *, name: str, redis_db_offset: int, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    *,
+    name: str,
+    redis_db_offset: int,
+    extra_env: dict[str, str] | None = None,
+    web_processes: int = 1,
 ) -> Hub:
     """A production hub with a separate worker for one test module, beside the session's live hub: its
     own database (`name`) and the Redis DB `redis_db_offset` after the suite's (modulo 16), so flushing
@@ -210,6 +223,7 @@ def module_production_hub(
         name=name,
         separate_worker=True,
         extra_env=extra_env,
+        web_processes=web_processes,
     )
 
 

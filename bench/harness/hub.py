@@ -1,7 +1,7 @@
 """A hub of the benchmark's own, and running one benchmark on it.
 
 The hub is started the way tests/hubs.py starts the test suite's production hub (PostgreSQL + Redis,
-daphne + a separate Celery worker), but on its own database and Redis DB, so that a test suite
+uvicorn + a separate Celery worker), but on its own database and Redis DB, so that a test suite
 running at the same time on this machine is not disturbed.
 """
 
@@ -32,7 +32,7 @@ ADMIN = "admin@contoso.com"
 SUBSCRIPTION = hubs.CONTOSO
 RESOURCE_GROUP = "rg-migrate"
 CHROMIUM_ARGS = conftest.CHROMIUM_ARGS  # the same Chromium as the browser tests
-DEFAULT_ANNOUNCEMENT = "Starting a hub (PostgreSQL + Redis, daphne + Celery worker)..."
+DEFAULT_ANNOUNCEMENT = "Starting a hub (PostgreSQL + Redis, uvicorn + Celery worker)..."
 SERVER_TIMING = re.compile(r"\bapp;dur=([0-9.]+)")
 
 
@@ -62,12 +62,12 @@ def debug_requested() -> bool:
     return os.environ.get("BENCH_DEBUG", "").lower() in ("1", "true", "yes", "on")
 
 
-def start_hub(*, debug: bool = False, extra_env: dict[str, str] | None = None) -> hubs.Hub:
+def start_hub(*, debug: bool = False, extra_env: dict[str, str] | None = None, web_processes: int = 1) -> hubs.Hub:
     """A fresh hub on PostgreSQL + Redis: new database `migratehub_bench`, flushed Redis DB, demo data.
 
     DEBUG defaults to false, as in docker-compose.yml (the production topology); BENCH_DEBUG=true
     runs it as the test suite does. extra_env adds to (or overrides) the hub's environment, e.g.
-    DISCOVERY_DELAY_SECONDS.
+    DISCOVERY_DELAY_SECONDS. One web process unless asked, so that hub.process is the one serving.
     """
     import redis
 
@@ -84,7 +84,7 @@ def start_hub(*, debug: bool = False, extra_env: dict[str, str] | None = None) -
             **(extra_env or {}),
         }
     )
-    hub = hubs.Hub(url=f"http://127.0.0.1:{hubs.free_port()}", env=env)
+    hub = hubs.Hub(url=f"http://127.0.0.1:{hubs.free_port()}", env=env, web_processes=web_processes)
     try:
         hub.manage("migrate", "--noinput", "-v0")
         hub.manage("seed_demo")

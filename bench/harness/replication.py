@@ -174,11 +174,11 @@ def agent_log_tail(rig: Rig, lines: int = 15) -> str:
 
 
 def watch_processes(hub, rig: Rig, database: HubDatabase) -> ProcessMonitor:
-    """The hub's web process (daphne: upload handling), its Celery worker (apply + digest), the appliance
+    """The hub's web process (uvicorn: upload handling), its Celery worker (apply + digest), the appliance
     (process server: compress + encrypt), the Mobility service (read + hash) and the bench database's
     PostgreSQL backends, sampled every 0.5 s."""
     monitor = ProcessMonitor()
-    monitor.watch("hub web (daphne)", hub.process.pid)
+    monitor.watch("hub web (uvicorn)", hub.process.pid)
     monitor.watch("hub worker (celery)", hub_worker_pid(hub))
     monitor.watch("appliance (process server)", rig.appliance.process.pid)
     monitor.watch("agent (Mobility service)", rig.agent_pid())

@@ -20,10 +20,12 @@ class ScopeView(ArmView):
     permissions: dict[str, access.Permission | Callable[[dict], access.Permission]] = {}
 
     def resolve_scope(self, request, subscription_id, resource_group_name=None, **own):
-        self.subscription = access.get_subscription(request.user, subscription_id)
-        self.group = None
-        if resource_group_name is not None:
-            self.group = access.get_resource_group(request.user, self.subscription, resource_group_name)
+        if resource_group_name is None:
+            self.subscription = access.get_subscription(request.user, subscription_id)
+            self.group = None
+        else:
+            self.group = access.get_group(request.user, subscription_id, resource_group_name)
+            self.subscription = self.group.subscription
 
     def authorize(self, request, permission: access.Permission) -> None:
         access.authorize(request.user, permission, self.subscription, self.group.name if self.group else None)

@@ -72,7 +72,8 @@ def _project_put(*, resource_group: ResourceGroup, name: str, region: str, tags)
 def migrate_project_update_tags(*, user, project: MigrateProject, tags: dict) -> MigrateProject:
     access.authorize(user, access.WRITE_MIGRATE_PROJECT, project.subscription, project.resource_group.name)
     MigrateProject.objects.filter(pk=project.pk).update(tags=tags, etag=uuid.uuid4(), updated_at=clock.now())
-    project.refresh_from_db()
+    # Only what changed: the resource group and subscription already read stay cached for the answer.
+    project.refresh_from_db(fields=["tags", "etag", "updated_at"])
     return project
 
 

@@ -89,7 +89,8 @@ def virtual_network_update_tags(*, user, network: VirtualNetwork, tags: dict) ->
         user, access.WRITE_VIRTUAL_NETWORK, network.resource_group.subscription, network.resource_group.name
     )
     VirtualNetwork.objects.filter(pk=network.pk).update(tags=tags, etag=uuid.uuid4())
-    network.refresh_from_db()
+    # Only what changed: the resource group and subscription already read stay cached for the answer.
+    network.refresh_from_db(fields=["tags", "etag"])
     return network
 
 

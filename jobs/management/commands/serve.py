@@ -1,7 +1,8 @@
-"""Serve the hub: daphne for HTTP and websockets, plus the Celery worker.
+"""Serve the hub: uvicorn for HTTP and websockets (jobs.webserver), plus the Celery worker.
 
-Embedded (no REDIS_URL): the worker is a thread in this process, sharing the in-memory broker and
-channel layer. With REDIS_URL: the worker is a separate process, as in docker-compose.yml.
+Embedded (no REDIS_URL): one web process, the worker a thread in it, sharing the in-memory broker and
+channel layer. With REDIS_URL: --web-processes web processes (one per core by default) under a
+supervisor, and the worker a separate process, as in docker-compose.yml.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import sys
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -22,13 +23,21 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-worker", action="store_true", help="Serve only; run workers yourself.")
+        parser.add_argument(
+            "--web-processes",
+            type=int,
+            default=int(os.environ["WEB_PROCESSES"]) if os.environ.get("WEB_PROCESSES", "").isdecimal() else None,
+            help="Web processes with REDIS_URL (default: WEB_PROCESSES, else one per core); the embedded hub "
+            "always has one.",
+        )
 
-    def handle(self, *args, host, port, no_worker, **options):
-        from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server
+    def handle(self, *args, host, port, no_worker, web_processes, **options):
+        from jobs import webserver
 
-        from hub.asgi import application
-
+        try:
+            processes = webserver.web_processes(web_processes)
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         worker = None
         if not no_worker:
             if settings.EMBEDDED:
@@ -51,17 +60,16 @@ class Command(BaseCommand):
                         "--without-mingle",
                     ]
                 )
-        mode = "embedded (SQLite, in-process worker)" if settings.EMBEDDED else "PostgreSQL + Redis, separate worker"
+        mode = (
+            "embedded (SQLite, in-process worker)"
+            if settings.EMBEDDED
+            else f"PostgreSQL + Redis, {processes} web process(es), separate worker"
+        )
         self.stdout.write(f"Migrate Hub on http://{host}:{port}/  [{mode}]")
         if settings.EMBEDDED:  # the demo on a laptop: say how to sign in (never on a page)
             self.stdout.write(f"Sign in as admin@contoso.com with password '{settings.DEMO_PASSWORD}'.")
         try:
-            Server(
-                application=application,
-                endpoints=build_endpoint_description_strings(host=host, port=port),
-                signal_handlers=True,
-                verbosity=0,
-            ).run()
+            webserver.serve(host=host, port=port, processes=processes)
         finally:
             if worker is not None:
                 worker.send_signal(signal.SIGTERM)
