@@ -75,7 +75,12 @@ def resource_group_delete_start(*, user, resource_group: ResourceGroup) -> Job:
             provisioning_state=ProvisioningState.SUCCEEDED,
         ).update(provisioning_state=ProvisioningState.DELETING)
         if not marked:
-            check_not_deleting(ResourceGroup.objects.get(pk=resource_group.pk))
+            current = ResourceGroup.objects.filter(pk=resource_group.pk).first()
+            if current is None:  # an earlier DELETE's job removed it since the caller looked it up
+                raise ArmError(
+                    404, "ResourceGroupNotFound", f"Resource group '{resource_group.name}' could not be found."
+                )
+            check_not_deleting(current)
         return job_start(
             scenario_name="DeleteResourceGroup",
             subscription=resource_group.subscription,

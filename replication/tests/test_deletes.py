@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub import clock
+from hub.arm.errors import ArmError
 from jobs.models import Job, State
 from jobs.services import job_run
 from projects import services as project_services
@@ -190,3 +191,12 @@ def test_a_group_that_another_groups_servers_replicate_into_refuses(world):
         job_run(job.pk)
     assert Job.objects.get(pk=job.pk).state == State.SUCCEEDED
     assert MigrationItem.objects.get(pk=item.pk).target_resource_group is None
+
+
+def test_a_delete_racing_an_earlier_ones_job_answers_not_found_not_500(world):
+    """The group is looked up, then an earlier DELETE's job removes it before this one marks it."""
+    group = ResourceGroup.objects.get(name="rg-migrate")
+    ResourceGroup.objects.filter(pk=group.pk).delete()
+    with pytest.raises(ArmError) as refused:
+        project_services.resource_group_delete_start(user=world.admin, resource_group=group)
+    assert (refused.value.status, refused.value.code) == (404, "ResourceGroupNotFound")
