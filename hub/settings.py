@@ -187,9 +187,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE = {
-    "resume-unfinished-jobs": {"task": "jobs.tasks.resume_unfinished_jobs", "schedule": 60.0},
-}
+# A worker outlives any broker outage: it reconnects forever instead of giving up after 100 tries.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Periodic work (the outbox dispatcher, heartbeats, resuming lost jobs) runs inside every worker
+# process (jobs.periodic), so no beat is needed. An unclaimed job whose run message was queued this
+# many seconds ago and never arrived (a broker restarted empty) is queued again.
+JOBS_REQUEUE_UNCLAIMED_SECONDS = env_float("JOBS_REQUEUE_UNCLAIMED_SECONDS", 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["hub.arm.auth.BearerTokenAuthentication"],

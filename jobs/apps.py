@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class JobsConfig(AppConfig):
     name = "jobs"
     verbose_name = "Jobs and notifications"
+
+    def ready(self):
+        from celery import signals
+
+        from jobs import periodic
+
+        # Every worker of the hub (a `celery worker`, serve's child, the embedded thread) runs the
+        # periodic work; a web process builds no worker, so these never fire there.
+        signals.worker_init.connect(periodic.on_worker_init, weak=False, dispatch_uid="jobs.periodic.start")
+        signals.worker_shutdown.connect(periodic.on_worker_shutdown, weak=False, dispatch_uid="jobs.periodic.stop")
