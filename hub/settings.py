@@ -162,6 +162,9 @@ else:
 # Celery: jobs are idempotent (each task step is claimed under a row lock and skipped once it
 # succeeded), so a job may be redelivered after a worker dies: acks_late is safe.
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
+if REDIS_URL:
+    # kombu's Redis transport, mended so a worker survives a Redis restart (see hub/broker.py).
+    CELERY_BROKER_TRANSPORT = "hub.broker:Transport"
 # With Redis, a task taken by a worker that died (SIGKILL, power loss) is handed out again once its
 # visibility timeout passes; jobs and replica applies are idempotent, so an early second delivery of
 # a task still running is harmless, and a short timeout means a crash costs minutes, not an hour.

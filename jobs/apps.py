@@ -8,7 +8,7 @@ class JobsConfig(AppConfig):
     def ready(self):
         from celery import signals
 
-        from jobs import periodic
+        from jobs import periodic, probe  # noqa: F401 (probe registers its scenario)
 
         # Every worker of the hub (a `celery worker`, serve's child, the embedded thread) runs the
         # periodic work; a web process builds no worker, so these never fire there.
