@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from hub.health import CheckFailed
 from jobs.models import WorkerHeartbeat
 
 HEARTBEAT_SECONDS = 5.0
@@ -62,6 +63,12 @@ def unregister() -> None:
 def live():
     """The heartbeat rows of live workers."""
     return WorkerHeartbeat.objects.filter(last_seen_at__gte=timezone.now() - STALE_AFTER)
+
+
+def require_live_worker() -> None:
+    """The readiness check (hub.health): some worker heartbeats."""
+    if not live().exists():
+        raise CheckFailed("No worker has sent a heartbeat in the last 15 seconds.")
 
 
 def stale():

@@ -1,15 +1,13 @@
 """Serve the hub: daphne for HTTP and websockets, plus the Celery worker.
 
 Embedded (no REDIS_URL): the worker is a thread in this process, sharing the in-memory broker and
-channel layer. With REDIS_URL: the worker is a separate process, as in docker-compose.yml.
+channel layer. With REDIS_URL: the worker is a child process, started again whenever it dies
+(jobs/worker_process.py), as docker-compose.yml's restart policy does for its worker service.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -36,21 +34,10 @@ class Command(BaseCommand):
 
                 start_worker_thread()
             else:
-                worker = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "hub",
-                        "worker",
-                        "--pool=threads",
-                        "--concurrency=4",
-                        "--loglevel=WARNING",
-                        "--without-gossip",
-                        "--without-mingle",
-                    ]
-                )
+                from jobs.worker_process import SupervisedWorker
+
+                worker = SupervisedWorker()  # restarted when it dies (jobs/worker_process.py)
+                worker.start()
         mode = "embedded (SQLite, in-process worker)" if settings.EMBEDDED else "PostgreSQL + Redis, separate worker"
         self.stdout.write(f"Migrate Hub on http://{host}:{port}/  [{mode}]")
         if settings.DEBUG:
@@ -64,5 +51,4 @@ class Command(BaseCommand):
             ).run()
         finally:
             if worker is not None:
-                worker.send_signal(signal.SIGTERM)
-                worker.wait(timeout=20)
+                worker.stop()
