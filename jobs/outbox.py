@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from hub.celery import app as celery_app
+from jobs import workers
 from jobs.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -37,9 +39,16 @@ def send(task_name: str, args: list, *, countdown: float = 0) -> OutboxMessage:
     message = OutboxMessage.objects.create(
         task_name=task_name, args=[str(arg) for arg in args], due_at=timezone.now() + timedelta(seconds=countdown)
     )
-    if countdown <= 0:
+    if countdown <= 0 and _broker_reachable_from_here():
         transaction.on_commit(lambda: _deliver_one(message.pk), robust=True)
     return message
+
+
+def _broker_reachable_from_here() -> bool:
+    """The embedded broker lives in memory in the process that runs the worker thread; another process
+    (a manage.py command) would hand the message to a broker of its own that nobody reads. It leaves
+    the row to the worker's dispatcher instead."""
+    return not settings.EMBEDDED or workers.is_registered()
 
 
 def deliver_due(limit: int = BATCH) -> int:

@@ -1,8 +1,9 @@
 """The Celery worker child of `manage.py serve`, kept running: restarted with backoff when it dies.
 
-A monitor thread waits on the child; when it exits without being asked to, it is started again after
-a delay that doubles with each quick death (1 s up to 30 s) and resets once a child has lived a
-minute. `stop` asks the child to finish its tasks (SIGTERM, Celery's warm shutdown) and kills it if
+A monitor thread waits on the child; when it exits without being asked to, its heartbeat is marked
+stale (so its jobs are resumed at once, not after 15 s) and it is started again after a delay that
+doubles with each quick death (1 s up to 30 s) and resets once a child has lived ten seconds.
+`stop` asks the child to finish its tasks (SIGTERM, Celery's warm shutdown) and kills it if
 it has not within the grace period.
 """
 
@@ -32,8 +33,9 @@ WORKER_COMMAND = [
 ]
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0
-# A child that lived this long was healthy: the next death starts the backoff again from the first.
-HEALTHY_AFTER_SECONDS = 60.0
+# A child that lived this long got going (a crash loop dies within seconds of starting): the next
+# death starts the backoff again from the first.
+HEALTHY_AFTER_SECONDS = 10.0
 STOP_GRACE_SECONDS = 20.0
 
 
@@ -65,6 +67,19 @@ class SupervisedWorker:
             process.kill()
             process.wait()
 
+    @staticmethod
+    def _report_dead(pid: int) -> None:
+        from django.db import close_old_connections
+
+        from jobs import workers
+
+        try:
+            workers.mark_dead(pid)
+        except Exception:
+            logger.exception("Could not mark the dead worker's heartbeat; its jobs resume in 15 s")
+        finally:
+            close_old_connections()
+
     def _spawn(self) -> None:
         with self._lock:
             if not self._stopping.is_set():
@@ -83,6 +98,7 @@ class SupervisedWorker:
             if time.monotonic() - started >= HEALTHY_AFTER_SECONDS:
                 backoff = FIRST_BACKOFF_SECONDS
             logger.error("The worker exited (code %s); starting it again in %.0f s", code, backoff)
+            self._report_dead(process.pid)
             if self._stopping.wait(backoff):
                 return
             backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)

@@ -113,6 +113,14 @@ class Hub:
         )
         return self.worker
 
+    def worker_children(self) -> list[int]:
+        """The pids of the worker processes `serve` runs as its children (none when embedded)."""
+        pids = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            pids.extend(int(pid) for pid in children)
+        return pids
+
     def kill_worker(self) -> None:
         """SIGKILL, as a crash would: no chance to hand back unacknowledged tasks."""
         if self.worker and self.worker.poll() is None:
