@@ -1,7 +1,8 @@
 """One Job model for every long action, shaped like an Azure Site Recovery job.
 
 A job is created NotStarted with all its ordered tasks, moves to InProgress when a worker claims it,
-and ends Succeeded or Failed. Only jobs.services writes these rows.
+and ends Succeeded or Failed. Only jobs.services and jobs.supervision write these rows. Beside them:
+the outbox of Celery tasks not yet handed to the broker, and the workers' heartbeats.
 """
 
 from __future__ import annotations
