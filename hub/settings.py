@@ -185,6 +185,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Threads, unless a worker is started with another --pool: a worker's main process uses the database
+# (its heartbeat and the outbox dispatcher, jobs/periodic.py), and prefork children would inherit its
+# pooled connections. (jobs/periodic.py also detaches them in a forked child, should one be used.)
+CELERY_WORKER_POOL = "threads"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

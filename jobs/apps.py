@@ -15,5 +15,8 @@ class JobsConfig(AppConfig):
         # periodic work; a web process builds no worker, so these never fire there.
         signals.worker_init.connect(periodic.on_worker_init, weak=False, dispatch_uid="jobs.periodic.start")
         signals.worker_shutdown.connect(periodic.on_worker_shutdown, weak=False, dispatch_uid="jobs.periodic.stop")
+        signals.worker_process_init.connect(
+            periodic.on_worker_process_init, weak=False, dispatch_uid="jobs.periodic.forked"
+        )
         # Ready only if some worker heartbeats: a hub whose jobs would never run is not ready.
         health.register_check("worker", workers.require_live_worker)

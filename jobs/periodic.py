@@ -75,5 +75,21 @@ def on_worker_init(**kwargs) -> None:
     start()
 
 
+# A forked pool child's inherited connection pools, kept referenced and never closed: closing (or
+# garbage-collecting) a connection sends the server its goodbye over a socket the parent still uses.
+_inherited_pools: list = []
+
+
+def on_worker_process_init(**kwargs) -> None:
+    """A prefork child: leave the parent's database pools to the parent and open its own."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=False):
+        pools = getattr(type(connection), "_connection_pools", None)
+        if pools:
+            _inherited_pools.extend(pools.values())
+            pools.clear()
+
+
 def on_worker_shutdown(**kwargs) -> None:
     stop()
