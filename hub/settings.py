@@ -178,6 +178,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         # quarter of the timeout, at most every 10 s; it is one Redis query.
         "unacked_restore_interval": max(1, int(min(10, TASK_VISIBILITY_TIMEOUT_SECONDS / 4))),
         "unacked_restore_throttle": 1,
+        # A publish to a broker that is down fails at once instead of retrying for ~6 s: the outbox
+        # (jobs/outbox.py) is the retry, and the request that sends must not wait. (The worker's
+        # consumer reconnects by its own policy, broker_connection_max_retries.)
+        "max_retries": 0,
     }
     if REDIS_URL
     else {"polling_interval": 0.05}
