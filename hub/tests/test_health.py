@@ -28,3 +28,12 @@ def test_readyz_names_the_failing_check_and_reveals_no_setting(client, settings,
     assert set(body["checks"]) == {"database", "broker", "channelLayer", "worker"}
     text = response.content.decode()
     assert settings.SECRET_KEY not in text and "127.0.0.1" not in text and "redis://" not in text
+
+
+@pytest.mark.django_db
+def test_health_answers_over_plain_http_when_https_is_enforced(client, settings):
+    """A container's healthcheck asks http://127.0.0.1 from inside; it must not be sent to HTTPS."""
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code in (200, 503)
+    assert client.get("/signin/").status_code == 301
