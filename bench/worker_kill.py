@@ -12,7 +12,9 @@ from 0.5 s to 3 s after the batch was started). Then, polling the hub's database
 
 Two topologies (--topology):
 - serve (default): `manage.py serve` with its worker child, as `make run` with DATABASE_URL and
-  REDIS_URL runs it. serve starts a new worker and marks the dead one's heartbeat stale at once.
+  REDIS_URL runs it. serve starts a new worker and marks the dead one's heartbeat stale at once. Each
+  trial waits until the worker has run 11 s: serve takes a worker that dies sooner for a crash loop
+  and doubles its restart delay (1 s, 2 s, 4 s... up to 30 s).
 - compose: `serve --no-worker` and a separate `celery worker` the bench kills and starts again at
   once, as docker-compose's restart policy would; nobody tells the hub, so the dead worker's jobs wait
   for its heartbeat to go stale (15 s) and the next supervision round (every 5 s).
@@ -32,7 +34,8 @@ from harness.machine import machine_facts
 from harness.options import parse_with_json_option, within
 from harness.report import summary, verdict
 
-from tests.probes import KillTrial, kill_and_restart_separate_worker, kill_serve_worker
+from jobs.worker_process import HEALTHY_AFTER_SECONDS
+from tests.probes import KillTrial, kill_and_restart_separate_worker, kill_serve_worker, wait_until_serve_worker_settled
 
 RESUME_TARGET_SECONDS = 30.0
 EARLIEST_KILL_SECONDS = 0.5
@@ -43,6 +46,10 @@ def run(hub, *, trials: int, jobs: int, seconds: float, topology: str) -> dict:
     kill = (lambda: kill_serve_worker(hub)) if topology == "serve" else (lambda: kill_and_restart_separate_worker(hub))
     results = []
     for number in range(trials):
+        if topology == "serve":
+            # A worker killed within HEALTHY_AFTER_SECONDS of its start counts as a crash loop and
+            # serve's backoff doubles: measured here is a crash, not a loop.
+            wait_until_serve_worker_settled(hub, HEALTHY_AFTER_SECONDS + 1)
         kill_after = EARLIEST_KILL_SECONDS + (LATEST_KILL_SECONDS - EARLIEST_KILL_SECONDS) * number / max(1, trials - 1)
         trial = KillTrial(count=jobs, seconds=seconds, kill_after=kill_after).run(hub, kill)
         print(f"  trial {number + 1:>2}: {trial.summary()}", flush=True)

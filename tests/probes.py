@@ -100,6 +100,18 @@ class KillTrial:
         )
 
 
+def wait_until_serve_worker_settled(hub: Hub, seconds: float, timeout: float = 120) -> None:
+    """Until serve's worker has run `seconds`: a worker killed sooner looks like a crash loop to serve,
+    which then waits longer before starting the next (jobs/worker_process.py)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = hub.worker_children()
+        if pids and all(time.time() - os.stat(f"/proc/{pid}").st_ctime >= seconds for pid in pids):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"serve's worker did not run {seconds} s in a row within {timeout} s")
+
+
 def kill_serve_worker(hub: Hub) -> None:
     """SIGKILL the worker `serve` runs; serve starts another."""
     for pid in hub.worker_children():
