@@ -77,6 +77,8 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or data_dir_secret_key(DATA_DIR)
 ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+# A container's healthcheck asks over plain HTTP inside the container: never redirected to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # HTTPS, for a deployment behind TLS (README "Deploying over HTTPS"; `check --deploy` then reports
 # nothing). The embedded demo serves plain http on 127.0.0.1, so each is off unless set.
@@ -208,6 +210,9 @@ else:
 # Celery: jobs are idempotent (each task step is claimed under a row lock and skipped once it
 # succeeded), so a job may be redelivered after a worker dies: acks_late is safe.
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
+if REDIS_URL:
+    # kombu's Redis transport, mended so a worker survives a Redis restart (see hub/broker.py).
+    CELERY_BROKER_TRANSPORT = "hub.broker:Transport"
 # With Redis, a task taken by a worker that died (SIGKILL, power loss) is handed out again once its
 # visibility timeout passes; jobs and replica applies are idempotent, so an early second delivery of
 # a task still running is harmless, and a short timeout means a crash costs minutes, not an hour.
@@ -221,6 +226,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         # quarter of the timeout, at most every 10 s; it is one Redis query.
         "unacked_restore_interval": max(1, int(min(10, TASK_VISIBILITY_TIMEOUT_SECONDS / 4))),
         "unacked_restore_throttle": 1,
+        # A publish to a broker that is down fails at once instead of retrying for ~6 s: the outbox
+        # (jobs/outbox.py) is the retry, and the request that sends must not wait. (The worker's
+        # consumer reconnects by its own policy, broker_connection_max_retries.)
+        "max_retries": 0,
     }
     if REDIS_URL
     else {"polling_interval": 0.05}
@@ -228,14 +237,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Threads, unless a worker is started with another --pool: a worker's main process uses the database
+# (its heartbeat and the outbox dispatcher, jobs/periodic.py), and prefork children would inherit its
+# pooled connections. (jobs/periodic.py also detaches them in a forked child, should one be used.)
+CELERY_WORKER_POOL = "threads"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE = {
-    "resume-unfinished-jobs": {"task": "jobs.tasks.resume_unfinished_jobs", "schedule": 60.0},
-}
+# A worker outlives any broker outage: it reconnects forever instead of giving up after 100 tries.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Periodic work (the outbox dispatcher, heartbeats, resuming lost jobs) runs inside every worker
+# process (jobs.periodic), so no beat is needed. An unclaimed job whose run message was queued this
+# many seconds ago and never arrived (a broker restarted empty) is queued again.
+JOBS_REQUEUE_UNCLAIMED_SECONDS = env_float("JOBS_REQUEUE_UNCLAIMED_SECONDS", 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["hub.arm.auth.BearerTokenAuthentication"],

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from hub import emulator, views
+from hub import emulator, health, views
 from hub.arm.views import NotFoundView
 
 # The composition root: the one module that names every app's URLs (the home page and search list
@@ -27,6 +27,8 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("", include("replication.urls")),
     path("jobs/", include("jobs.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("emulator/clock", emulator.clock_control, name="emulator-clock"),
     # The ARM API lives at the site root, as on management.azure.com.

@@ -1,7 +1,8 @@
 """One Job model for every long action, shaped like an Azure Site Recovery job.
 
 A job is created NotStarted with all its ordered tasks, moves to InProgress when a worker claims it,
-and ends Succeeded or Failed. Only jobs.services writes these rows.
+and ends Succeeded or Failed. Only jobs.services and jobs.supervision write these rows. Beside them:
+the outbox of Celery tasks not yet handed to the broker, and the workers' heartbeats.
 """
 
 from __future__ import annotations
@@ -52,13 +53,27 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Who runs it (jobs/supervision.py): the name of the worker that claimed it, "" while nobody does.
+    # A claim held by a worker that stopped heartbeating is taken back and the job queued again.
+    claimed_by = models.CharField(max_length=200, blank=True)
+    # The run messages that may claim the job carry this ticket. It changes only when the job waits
+    # (JobStepWaiting), so that a stale copy of an earlier message cannot start a second waiting loop.
+    run_ticket = models.UUIDField(default=uuid.uuid4)
+    # Real time (not hub.clock) when a run message was last queued: an unclaimed job queued long ago
+    # lost its message (a broker restarted empty), so it is queued again.
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
         # target_object_id: a replicating server's jobs, read by its blade and by every push of it.
-        indexes = [models.Index(fields=["subscription", "-created_at"]), models.Index(fields=["target_object_id"])]
+        indexes = [
+            models.Index(fields=["subscription", "-created_at"]),
+            models.Index(fields=["target_object_id"]),
+            # The supervisor's scans: unfinished jobs by claimer.
+            models.Index(fields=["state", "claimed_by"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.friendly_name} ({self.state})"
@@ -122,3 +137,41 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class OutboxMessage(models.Model):
+    """A Celery task to hand to the broker, written in the transaction of the change it belongs to.
+
+    jobs.outbox delivers it right after the commit and deletes it; if the broker is down the row stays
+    and the dispatcher (jobs.periodic) delivers it later. A row due later (a countdown) waits here,
+    not in the broker.
+    """
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    # Real time, not hub.clock: delivery is about the machine, not the emulated days.
+    due_at = models.DateTimeField(default=timezone.now)
+    # A dispatcher holds a row while it hands it over, so a second dispatcher leaves it alone.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}{self.args}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A running worker process (Celery, or the embedded thread), refreshed every few seconds.
+
+    Jobs claimed by a worker whose heartbeat went stale are resumed elsewhere; /readyz wants a fresh one.
+    """
+
+    name = models.CharField(max_length=200, primary_key=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.name

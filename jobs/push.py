@@ -40,9 +40,10 @@ def send(group: str, html: str, *, subscription_id=None, resource_group_name: st
     }
     try:
         async_to_sync(layer.group_send)(group, event)
-    except Exception:
-        # A live update is a convenience: the page shows the same state on its next load.
-        logger.exception("Could not push a live update to %s", group)
+    except Exception as error:
+        # A live update is a convenience: the page shows the same state on its next load. The error's
+        # type only: during a Redis outage every push fails, and a traceback each would bury the log.
+        logger.warning("Could not push a live update to %s (%s)", group, error.__class__.__name__)
 
 
 def notification_changed(notification) -> None:

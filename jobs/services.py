@@ -1,21 +1,25 @@
 """Starting and running jobs.
 
-job_start creates the job, its tasks and the starter's notification in one transaction and enqueues
-the run only after commit. job_run claims the job with a conditional update, runs each task under a
-row lock and skips tasks that already succeeded, so a redelivered job resumes where it stopped.
+job_start creates the job, its tasks, the starter's notification and the run message (jobs.outbox)
+in one transaction: once it commits, the job will run, even if the broker is down at that moment.
+job_run claims the job for this worker with a conditional update (one runner at a time: a second
+copy of the message finds it claimed by a live worker and stops), runs each task under a row lock
+and skips tasks that already succeeded, so a resumed job carries on where it stopped.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from hub import clock
-from hub.celery import app as celery_app
-from jobs import push, scenarios
+from jobs import outbox, push, scenarios, workers
 from jobs.models import TERMINAL_STATES, Job, JobTask, Notification, State
 
 logger = logging.getLogger(__name__)
@@ -47,6 +51,7 @@ def job_start(
             input=job_input or {},
             created_by=created_by,
             created_at=clock.now(),
+            queued_at=timezone.now(),
         )
         JobTask.objects.bulk_create(
             JobTask(job=job, position=index, name=step.name, friendly_name=step.friendly_name)
@@ -62,7 +67,7 @@ def job_start(
                 level=Notification.Level.IN_PROGRESS,
                 link=link,
             )
-        transaction.on_commit(lambda: _enqueue(job.pk))
+        outbox.send(RUN_JOB_TASK, [job.pk, job.run_ticket])
         transaction.on_commit(lambda: push.job_changed(job))
         if notification is not None:
             transaction.on_commit(lambda: push.notification_changed(notification))
@@ -74,17 +79,31 @@ def job_start(
 RUN_JOB_TASK = "jobs.tasks.run_job"
 
 
-def _enqueue(job_id, countdown: float = 0) -> None:
-    celery_app.send_task(RUN_JOB_TASK, args=[str(job_id)], countdown=countdown or None)
+def job_queue_run(job_id, ticket, *, countdown: float = 0) -> None:
+    """Queue a run message carrying the job's current ticket (in the caller's transaction)."""
+    outbox.send(RUN_JOB_TASK, [job_id, ticket], countdown=countdown)
+    Job.objects.filter(pk=job_id).update(queued_at=timezone.now() + timedelta(seconds=countdown))
 
 
-def job_run(job_id) -> None:
-    now = clock.now()
-    claimed = Job.objects.filter(pk=job_id, state__in=[State.NOT_STARTED, State.IN_PROGRESS]).update(
-        state=State.IN_PROGRESS, started_at=Coalesce("started_at", now)
+def _claim(job_id, ticket, claimer: str) -> bool:
+    """Take the job for `claimer` if nobody live holds it (and, with a ticket, if it is the job's)."""
+    unfinished = Job.objects.filter(pk=job_id, state__in=[State.NOT_STARTED, State.IN_PROGRESS])
+    if ticket:
+        unfinished = unfinished.filter(run_ticket=ticket)
+    free = Q(claimed_by="") | ~Q(claimed_by__in=workers.live().values("name"))
+    return bool(
+        unfinished.filter(free).update(
+            state=State.IN_PROGRESS, claimed_by=claimer, started_at=Coalesce("started_at", clock.now())
+        )
     )
-    if not claimed:
-        logger.info("Job %s is finished or gone; nothing to run", job_id)
+
+
+def job_run(job_id, ticket=None) -> None:
+    """Run the job's remaining tasks. `ticket` (from the run message) must be the job's current one;
+    None (a direct call) runs it whatever its ticket."""
+    claimer = workers.current_name()
+    if not _claim(job_id, ticket, claimer):
+        logger.info("Job %s is finished, gone, waiting or run by a live worker; nothing to do", job_id)
         return
     job = Job.objects.select_related("subscription", "created_by").get(pk=job_id)
     push.job_changed(job)
@@ -101,9 +120,10 @@ def job_run(job_id) -> None:
             if not step.atomic:
                 step.run(job)
             with transaction.atomic():
-                # A redelivered job can have two runners: the job lock serialises them, and the
-                # second one finds the task succeeded (skip) or the job finished (stop).
-                if Job.objects.select_for_update().get(pk=job.pk).state in TERMINAL_STATES:
+                # The claim is re-checked under the job's lock: a supervisor that judged this worker
+                # dead (it could not heartbeat) has given the job to another, which now runs it.
+                locked_job = Job.objects.select_for_update().only("state", "claimed_by").get(pk=job.pk)
+                if locked_job.state in TERMINAL_STATES or locked_job.claimed_by != claimer:
                     return
                 locked = JobTask.objects.select_for_update().get(pk=task.pk)
                 if locked.state == State.SUCCEEDED:
@@ -112,12 +132,20 @@ def job_run(job_id) -> None:
                     step.run(job)
                 JobTask.objects.filter(pk=task.pk).update(state=State.SUCCEEDED, ended_at=clock.now())
         except scenarios.JobStepWaiting as waiting:
-            _enqueue(job.pk, countdown=waiting.retry_after)
+            _wait(job, claimer, waiting.retry_after)
             return
         except Exception as error:
             _finish(job, scenario, failed_task=task, error=error)
             return
     _finish(job, scenario)
+
+
+def _wait(job: Job, claimer: str, retry_after: float) -> None:
+    """Let go of the job and queue its next run; a new ticket makes older copies of its messages void."""
+    with transaction.atomic():
+        ticket = uuid.uuid4()
+        if Job.objects.filter(pk=job.pk, claimed_by=claimer).update(claimed_by="", run_ticket=ticket):
+            job_queue_run(job.pk, ticket, countdown=retry_after)
 
 
 def _finish(job: Job, scenario, *, failed_task: JobTask | None = None, error: Exception | None = None) -> None:
@@ -140,8 +168,8 @@ def _finish(job: Job, scenario, *, failed_task: JobTask | None = None, error: Ex
             message = detail["serviceErrorDetails"]["message"]
             if not isinstance(error, scenarios.JobStepError):
                 logger.exception("Job %s failed in task %s", job.pk, failed_task.name, exc_info=error)
-        job.ended_at = ended
-        job.save(update_fields=["state", "state_description", "errors", "ended_at"])
+        job.ended_at, job.claimed_by = ended, ""
+        job.save(update_fields=["state", "state_description", "errors", "ended_at", "claimed_by"])
         notifications = list(job.notifications.all())
         for notification in notifications:
             notification.title, notification.message, notification.level = title[:120], message[:400], level
@@ -171,20 +199,6 @@ def _error_detail(error: Exception, task: JobTask) -> dict:
 
 def _title(template: str, job: Job) -> str:
     return template.replace("{target}", job.target_object_name)
-
-
-def jobs_resume_unfinished(*, older_than: timedelta = timedelta(seconds=60), include_started: bool = False) -> int:
-    """Enqueue again jobs whose run was lost: by default those no worker ever claimed (a crash between
-    commit and enqueue); a started job is the broker's to redeliver (acks_late). With
-    `include_started`, every unfinished job: for an in-memory broker that died with its process.
-    Safe either way, because job_run is idempotent."""
-    stale = Job.objects.unfinished().filter(created_at__lt=clock.now() - older_than)
-    if not include_started:
-        stale = stale.filter(state=State.NOT_STARTED)
-    job_ids = list(stale.values_list("pk", flat=True))
-    for job_id in job_ids:
-        _enqueue(job_id)
-    return len(job_ids)
 
 
 def notifications_mark_read(user) -> None:

@@ -10,8 +10,8 @@ from django.db import transaction
 
 from hub import clock
 from hub.arm.errors import ArmError
-from hub.celery import app as celery_app
 from hub.ids import sha256_hex
+from jobs import outbox
 from jobs.models import Job
 from projects import access
 from projects.services import job_start_in_group
@@ -149,7 +149,7 @@ def server_report(*, appliance: Appliance, machine_id: str, agent_version: str, 
             create_defaults={**fields, "reported_at": now},
         )
         if created:
-            transaction.on_commit(lambda: _schedule_discovery(server.pk))
+            outbox.send(DISCOVER_SERVER_TASK, [server.pk], countdown=settings.DISCOVERY_DELAY_SECONDS)
     if server.discovered_at is not None:  # an agent registering again: its row changes
         push.discovered_servers_changed(appliance.project, [server])
     return server
@@ -158,10 +158,6 @@ def server_report(*, appliance: Appliance, machine_id: str, agent_version: str, 
 # By name: the task module calls into this one, so importing it here would make a circle
 # (replication.tasks registers the task under this name).
 DISCOVER_SERVER_TASK = "replication.tasks.discover_server"
-
-
-def _schedule_discovery(server_id) -> None:
-    celery_app.send_task(DISCOVER_SERVER_TASK, args=[str(server_id)], countdown=settings.DISCOVERY_DELAY_SECONDS)
 
 
 def server_discover(server_id) -> None:

@@ -31,8 +31,8 @@ from django.utils import timezone
 from hub import clock
 from hub.arm.errors import ArmError
 from hub.arm.parsers import json_too_deep
-from hub.celery import app as celery_app
 from hub.ids import parse_uuid
+from jobs import outbox
 from replication import keyvault, push
 from replication.models import (
     MigrationItem,
@@ -301,7 +301,7 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
         )
         MigrationItem.objects.filter(pk=item.pk, replication_started_at__isnull=True).update(replication_started_at=now)
         _record_throughput(item.pk, len(body), now)
-        transaction.on_commit(lambda: request_apply(item.pk))
+        request_apply(item.pk)
         if _progress_push_due(item.pk, marker is not None):
             transaction.on_commit(lambda: push.item_changed(item.pk), robust=True)
     return sequence, False
@@ -379,4 +379,5 @@ APPLY_REPLICATION_TASK = "replication.tasks.apply_replication"
 
 
 def request_apply(item_id) -> None:
-    celery_app.send_task(APPLY_REPLICATION_TASK, args=[str(item_id)])
+    """Queue an apply of the item's stored batches (sent once the caller's transaction commits)."""
+    outbox.send(APPLY_REPLICATION_TASK, [item_id])

@@ -118,6 +118,20 @@ class Hub:
         )
         return self.worker
 
+    def worker_children(self) -> list[int]:
+        """The pids of the Celery workers `serve` runs as its children (none when embedded); its other
+        children (web processes) are left out."""
+        pids = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            for pid in (task / "children").read_text().split():
+                try:
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                except FileNotFoundError:
+                    continue  # it just ended
+                if b"celery" in command and b"worker" in command:
+                    pids.append(int(pid))
+        return pids
+
     def kill_worker(self) -> None:
         """SIGKILL, as a crash would: no chance to hand back unacknowledged tasks."""
         if self.worker and self.worker.poll() is None:

@@ -14,12 +14,16 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_it_has_the_production_services_with_health_checks():
+def test_it_has_the_production_services_restarted_and_health_checked():
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
-    for name in ("postgres", "redis", "web", "worker"):
-        assert "test" in services[name]["healthcheck"], f"{name} needs a health check"
-    for name in ("web", "worker", "beat"):
+    # No beat: the periodic work runs inside every worker (jobs/periodic.py).
+    assert set(services) == {"postgres", "redis", "web", "worker"}
+    for name, service in services.items():
+        assert "test" in service["healthcheck"], f"{name} needs a health check"
+        assert service["restart"] in ("unless-stopped", "always"), f"{name} needs a restart policy"
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert services["worker"]["healthcheck"]["test"][-2:] == ["manage.py", "worker_health"]
+    for name in ("web", "worker"):
         depends = services[name]["depends_on"]
         assert depends == {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://")
@@ -33,7 +37,7 @@ def test_its_commands_exist():
         assert f"manage.py {command}" in services["web"]["command"]
         assert command in commands
     assert services["worker"]["command"].startswith("celery -A hub worker")
-    assert services["beat"]["command"].startswith("celery -A hub beat")
+    assert "worker_health" in commands
 
 
 def test_the_image_holds_every_app():

@@ -62,12 +62,20 @@ def debug_requested() -> bool:
     return os.environ.get("BENCH_DEBUG", "").lower() in ("1", "true", "yes", "on")
 
 
-def start_hub(*, debug: bool = False, extra_env: dict[str, str] | None = None, web_processes: int = 1) -> hubs.Hub:
+def start_hub(
+    *,
+    debug: bool = False,
+    extra_env: dict[str, str] | None = None,
+    web_processes: int = 1,
+    separate_worker: bool = False,
+) -> hubs.Hub:
     """A fresh hub on PostgreSQL + Redis: new database `migratehub_bench`, flushed Redis DB, demo data.
 
     DEBUG defaults to false, as in docker-compose.yml (the production topology); BENCH_DEBUG=true
     runs it as the test suite does. extra_env adds to (or overrides) the hub's environment, e.g.
     DISCOVERY_DELAY_SECONDS. One web process unless asked, so that hub.process is the one serving.
+    separate_worker: `serve --no-worker` and a Celery worker the bench starts and kills itself
+    (hubs.Hub.start_worker), as docker-compose runs them; else serve's own worker.
     """
     import redis
 
@@ -84,7 +92,12 @@ def start_hub(*, debug: bool = False, extra_env: dict[str, str] | None = None, w
             **(extra_env or {}),
         }
     )
-    hub = hubs.Hub(url=f"http://127.0.0.1:{hubs.free_port()}", env=env, web_processes=web_processes)
+    hub = hubs.Hub(
+        url=f"http://127.0.0.1:{hubs.free_port()}",
+        env=env,
+        web_processes=web_processes,
+        separate_worker=separate_worker,
+    )
     try:
         hub.manage("migrate", "--noinput", "-v0")
         hub.manage("seed_demo")
@@ -112,6 +125,7 @@ def run_on_fresh_hub(
     announcement: str = DEFAULT_ANNOUNCEMENT,
     extra_env: dict[str, str] | None = None,
     workdir_prefix: str | None = None,
+    separate_worker: bool = False,
     **options,
 ) -> int:
     """Start a hub, call run(hub, **options) on it, stop the hub whatever happens, print and save the figures.
@@ -127,7 +141,7 @@ def run_on_fresh_hub(
     failed = True
     try:
         print(announcement, flush=True)
-        hub = start_hub(debug=debug_requested(), extra_env=extra_env)
+        hub = start_hub(debug=debug_requested(), extra_env=extra_env, separate_worker=separate_worker)
         result = run(hub, **options)
         failed = False
     finally:

@@ -127,22 +127,6 @@ def test_an_unexpected_error_fails_the_job_with_a_generic_action(start):
     assert job.errors[0]["taskId"] == "Second"
 
 
-def test_only_unclaimed_jobs_are_queued_again_unless_the_broker_lost_everything(start, monkeypatch):
-    from datetime import timedelta
-
-    from jobs import services
-
-    queued = []
-    monkeypatch.setattr(services, "_enqueue", queued.append)
-    waiting, running = start(), start()
-    Job.objects.filter(pk=running.pk).update(state=State.IN_PROGRESS)
-    assert services.jobs_resume_unfinished(older_than=timedelta(0)) == 1
-    assert queued == [waiting.pk]
-    queued.clear()
-    assert services.jobs_resume_unfinished(older_than=timedelta(0), include_started=True) == 2
-    assert set(queued) == {waiting.pk, running.pk}
-
-
 def test_the_bell_list_read_again_shows_only_the_users_own_notifications(start, client):
     """What the page asks for when its websocket (re)connects: a job that ended meanwhile shows."""
     job = start()

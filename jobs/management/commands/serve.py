@@ -2,15 +2,13 @@
 
 Embedded (no REDIS_URL): one web process, the worker a thread in it, sharing the in-memory broker and
 channel layer. With REDIS_URL: --web-processes web processes (one per core by default) under a
-supervisor, and the worker a separate process, as in docker-compose.yml.
+supervisor, and the worker a child process, started again whenever it dies (jobs/worker_process.py),
+as docker-compose.yml's restart policy does for its worker service.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -45,21 +43,10 @@ class Command(BaseCommand):
 
                 start_worker_thread()
             else:
-                worker = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "hub",
-                        "worker",
-                        "--pool=threads",
-                        "--concurrency=4",
-                        "--loglevel=WARNING",
-                        "--without-gossip",
-                        "--without-mingle",
-                    ]
-                )
+                from jobs.worker_process import SupervisedWorker
+
+                worker = SupervisedWorker()  # restarted when it dies (jobs/worker_process.py)
+                worker.start()
         mode = (
             "embedded (SQLite, in-process worker)"
             if settings.EMBEDDED
@@ -72,5 +59,4 @@ class Command(BaseCommand):
             webserver.serve(host=host, port=port, processes=processes)
         finally:
             if worker is not None:
-                worker.send_signal(signal.SIGTERM)
-                worker.wait(timeout=20)
+                worker.stop()

@@ -1,0 +1,95 @@
+"""The periodic work of every worker process, in a thread beside its Celery worker.
+
+Every half second the outbox's due messages go to the broker; every HEARTBEAT_SECONDS the worker's
+heartbeat is refreshed and lost runs are resumed (jobs.supervision). It starts with any Celery worker
+of the hub (the `worker_init` signal, connected in JobsConfig.ready): a `celery worker` process, the
+child `manage.py serve` runs, and the embedded worker thread of `make run`. No beat is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.db import close_old_connections
+
+from jobs import outbox, supervision, workers
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_SECONDS = 0.5
+
+_lock = threading.Lock()
+_stop = threading.Event()
+_thread: threading.Thread | None = None
+
+
+def start() -> None:
+    """Register this process as a worker and start the loop (once per process)."""
+    global _thread
+    with _lock:
+        if _thread is not None and _thread.is_alive():
+            return
+        name = workers.register()
+        close_old_connections()
+        _stop.clear()
+        _thread = threading.Thread(target=_loop, name="migratehub-periodic", daemon=True)
+        _thread.start()
+        logger.info("Worker %s: heartbeat, outbox dispatcher and job supervision started", name)
+
+
+def stop() -> None:
+    global _thread
+    with _lock:
+        _stop.set()
+        if _thread is not None:
+            _thread.join(timeout=10)
+            _thread = None
+        try:
+            workers.unregister()
+        except Exception:
+            logger.exception("Could not remove this worker's heartbeat")
+        finally:
+            close_old_connections()
+
+
+def _loop() -> None:
+    next_beat = 0.0
+    while not _stop.is_set():
+        try:
+            if time.monotonic() >= next_beat:
+                workers.beat()
+                supervision.jobs_resume_lost()
+                next_beat = time.monotonic() + workers.HEARTBEAT_SECONDS
+            outbox.deliver_due()
+        except Exception:
+            # The database or the broker is away: say so, and try again on the next round.
+            logger.exception("Periodic work failed; retrying")
+        finally:
+            close_old_connections()
+        _stop.wait(DISPATCH_SECONDS)
+
+
+def on_worker_init(**kwargs) -> None:
+    start()
+
+
+# A forked pool child's inherited connection pools, kept referenced and never closed: closing (or
+# garbage-collecting) a connection sends the server its goodbye over a socket the parent still uses.
+_inherited_pools: list = []
+
+
+def on_worker_process_init(**kwargs) -> None:
+    """A prefork child: leave the parent's database pools to the parent and open its own."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=False):
+        pools = getattr(type(connection), "_connection_pools", None)
+        if pools:
+            _inherited_pools.extend(pools.values())
+            pools.clear()
+
+
+def on_worker_shutdown(**kwargs) -> None:
+    stop()
