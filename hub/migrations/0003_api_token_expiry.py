@@ -15,7 +15,7 @@ def expire_in_ninety_days(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hub", "0002_initial"),
+        ("hub", "0001_squashed_0002_initial"),
     ]
 
     operations = [

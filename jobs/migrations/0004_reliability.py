@@ -9,8 +9,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0003_job_target_index'),
-        ('projects', '0003_availabilityset'),
+        ('jobs', '0001_squashed_0003_job_target_index'),
+        ('projects', '0001_squashed_0003_availabilityset'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

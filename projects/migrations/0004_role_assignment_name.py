@@ -14,7 +14,7 @@ def name_from_id(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0003_availabilityset"),
+        ("projects", "0001_squashed_0003_availabilityset"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('replication', '0005_migration_and_vms'),
+        ('replication', '0001_squashed_0005_migration_and_vms'),
     ]
 
     operations = [
