@@ -17,7 +17,7 @@ from django.db import connection, transaction
 
 from hub import clock
 from jobs.models import Job, State
-from jobs.services import job_run
+from jobs.tests.runs import job_run_to_end
 from projects import services as project_services
 from projects.models import MigrateProject, User, VirtualNetwork
 from replication import services
@@ -85,7 +85,7 @@ template_server = DiscoveredServer.objects.get(pk=template_server.pk)
         new_credentials=("bench", "root", "secret"),
     ),
 )
-job_run(job.pk)  # the worker may run it too: harmless
+job_run_to_end(job.pk)  # here or on the worker
 template = MigrationItem.objects.get(server=template_server)
 template_disk = template.disks.get()
 

@@ -15,6 +15,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from tests.azure_clients import network_client, resource_client, site_recovery_client
+from tests.hub_scripts import A_REPLICATING_SERVER, in_hub
 from tests.hubs import CONTOSO, unique
 
 pytestmark = pytest.mark.live
@@ -22,10 +23,11 @@ MIGRATE_API = "2018-09-01-preview"
 
 # A group of its own with a project whose resources exist, a registered appliance and one discovered
 # server replicating into the group; prints the names the test needs as JSON.
-SET_UP = """
+SET_UP = (
+    """
 import json
 
-from jobs.services import job_run
+from jobs.tests.runs import job_run_to_end
 from projects import services as project_services
 from projects.models import MigrateProject, Subscription, User, VirtualNetwork
 from replication import services
@@ -39,58 +41,17 @@ subscription = Subscription.objects.get(pk=params["subscription"])
 group, _ = project_services.resource_group_create_or_update(
     user=admin, subscription=subscription, name=params["group"], location="westeurope"
 )
-project, _ = project_services.migrate_project_create_or_update(
-    user=admin, resource_group=group, name=params["project"], location="westeurope"
-)
-project_services.tool_register(user=admin, project=project, tool="ServerMigration")
-job_run(
-    project_services.create_resources_start(
-        user=admin, project=project, target_region="westeurope", machines_virtualized="physical"
-    ).pk
-)
-project = MigrateProject.objects.get(pk=project.pk)
-appliance, _ = services.appliance_register(key_text=issue(project)[1], name=params["project"] + "-ps")
-Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
-appliance.refresh_from_db()
-server = services.server_report(
-    appliance=appliance,
-    machine_id="m-" + params["server"],
-    agent_version="9.60",
-    machine={
-        "hostName": params["server"], "osType": "Linux", "osName": "Ubuntu", "osVersion": "22.04",
-        "architecture": "x86_64", "cores": 2, "memoryMB": 4096,
-        "disks": [{"diskId": "disk0", "sizeBytes": 1048576, "isOsDisk": True}],
-        "nics": [{"nicId": "nic0", "ipAddresses": ["192.168.7.11"], "isPrimary": True}],
-    },
-)
-services.server_discover(server.pk)
-server.refresh_from_db()
-(job,) = replication_enable(
-    admin,
-    project,
-    ReplicationPlan(
-        appliance=appliance,
-        target_resource_group=group,
-        target_network=VirtualNetwork.objects.get(name="vnet-prod"),
-        target_subnet="default",
-        hybrid_benefit=False,
-        servers=[ServerPlan(server=server, vm_name=params["server"], os_disk_id="disk0", disks=[DiskChoice("disk0")])],
-        guest_credentials_required=False,
-    ),
-)
-job_run(job.pk)  # the worker may run it as well: running a job twice is harmless
-print(json.dumps({"vault": project_services.project_vault(project).name, "item": str(server.pk)}))
 """
-
-
-def in_hub(hub, script: str, **params) -> str:
-    return hub.manage("shell", "-c", f"PARAMS = {json.dumps(params)!r}\n{script}")
+    + A_REPLICATING_SERVER
+    + """print(json.dumps({"vault": project_services.project_vault(project).name, "item": str(server.pk)}))
+"""
+)
 
 
 def test_a_group_with_a_protected_server_refuses_then_goes_once_replication_stopped(live_hub):
     group, project, server = unique("rg-del"), unique("del")[:20], unique("srv")
     made = json.loads(
-        in_hub(live_hub, SET_UP, subscription=CONTOSO, group=group, project=project, server=server)
+        in_hub(live_hub, SET_UP, subscription=CONTOSO, group=group, project=project, server=server, ip="192.168.7.11")
         .strip()
         .splitlines()[-1]
     )

@@ -21,6 +21,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.mgmt.recoveryservicessiterecovery import models as asr_models
 
 from tests.azure_clients import compute_client, network_client, site_recovery_client
+from tests.hub_scripts import A_REPLICATING_SERVER, in_hub
 from tests.hubs import CONTOSO, unique
 
 pytestmark = pytest.mark.live
@@ -33,11 +34,12 @@ VNETS = f"/subscriptions/{CONTOSO}/resourceGroups/{RG}/providers/Microsoft.Netwo
 # resources, a registered appliance, a discovered Linux server replicating into vnet-prod (no test
 # network chosen, so the test migration must name one) with one recovery point, and a VM that
 # already holds the test VM's name. Prints what the test needs as JSON.
-SET_UP = """
+SET_UP = (
+    """
 import json
 import time
 
-from jobs.services import job_run
+from jobs.tests.runs import job_run_to_end
 from projects import services as project_services
 from projects.models import MigrateProject, ResourceGroup, User, VirtualNetwork
 from replication import services
@@ -49,47 +51,9 @@ from replication.tests.test_data_path import MIB, ProcessServer, apply, image, s
 params = json.loads(PARAMS)
 admin = User.objects.get(email="admin@contoso.com")
 group = ResourceGroup.objects.get(name="rg-migrate")
-project, _ = project_services.migrate_project_create_or_update(
-    user=admin, resource_group=group, name=params["project"], location="westeurope"
-)
-project_services.tool_register(user=admin, project=project, tool="ServerMigration")
-job_run(
-    project_services.create_resources_start(
-        user=admin, project=project, target_region="westeurope", machines_virtualized="physical"
-    ).pk
-)
-project = MigrateProject.objects.get(pk=project.pk)
-appliance, _ = services.appliance_register(key_text=issue(project)[1], name=params["project"] + "-ps")
-Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
-appliance.refresh_from_db()
-server = services.server_report(
-    appliance=appliance,
-    machine_id="m-" + params["server"],
-    agent_version="9.60",
-    machine={
-        "hostName": params["server"], "osType": "Linux", "osName": "Ubuntu", "osVersion": "22.04",
-        "architecture": "x86_64", "cores": 2, "memoryMB": 4096,
-        "disks": [{"diskId": "disk0", "sizeBytes": MIB, "isOsDisk": True}],
-        "nics": [{"nicId": "nic0", "ipAddresses": ["192.168.7.10"], "isPrimary": True}],
-    },
-)
-services.server_discover(server.pk)
-server.refresh_from_db()
-(job,) = replication_enable(
-    admin,
-    project,
-    ReplicationPlan(
-        appliance=appliance,
-        target_resource_group=group,
-        target_network=VirtualNetwork.objects.get(name="vnet-prod"),
-        target_subnet="default",
-        hybrid_benefit=False,
-        servers=[ServerPlan(server=server, vm_name=params["server"], os_disk_id="disk0", disks=[DiskChoice("disk0")])],
-        guest_credentials_required=False,
-    ),
-)
-job_run(job.pk)  # the worker may run it as well: running a job twice is harmless
-item = MigrationItem.objects.get(server=server)
+"""
+    + A_REPLICATING_SERVER
+    + """item = MigrationItem.objects.get(server=server)
 send_full(ProcessServer(project), item, "disk0", image(3, MIB), cycle=1, first_sequence=1)
 # The worker applies stored batches too; whoever holds the apply lease does it, so wait for the point.
 deadline = time.monotonic() + 20
@@ -104,6 +68,7 @@ VirtualMachine.objects.create(
 vault = project_services.project_vault(project)
 print(json.dumps({"vault": vault.name, "item": str(server.pk)}))
 """
+)
 
 REMOVE_BLOCKER = """
 import json
@@ -113,14 +78,10 @@ VirtualMachine.objects.filter(name=json.loads(PARAMS)["vm"], migration_item__isn
 """
 
 
-def in_hub(hub, script: str, **params) -> str:
-    return hub.manage("shell", "-c", f"PARAMS = {json.dumps(params)!r}\n{script}")
-
-
 @pytest.fixture
 def replicating(live_hub):
     server = unique("app")
-    output = in_hub(live_hub, SET_UP, project=unique("verbs")[:20], server=server)
+    output = in_hub(live_hub, SET_UP, project=unique("verbs")[:20], server=server, ip="192.168.7.10")
     return {"server": server, **json.loads(output.strip().splitlines()[-1])}
 
 

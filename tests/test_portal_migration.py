@@ -31,7 +31,7 @@ JOB_TIMEOUT_MS = 30_000
 SET_UP_REPLICATING_SERVER = """
 import json
 import time
-from jobs.services import job_run
+from jobs.tests.runs import job_run_to_end
 from projects import services as project_services
 from projects.models import MigrateProject, ResourceGroup, User, VirtualNetwork
 from replication import services
@@ -55,7 +55,7 @@ project_services.tool_register(user=admin, project=project, tool="ServerMigratio
 job = project_services.create_resources_start(
     user=admin, project=project, target_region="westeurope", machines_virtualized="physical"
 )
-job_run(job.pk)  # the worker may run it too: job_run is idempotent
+job_run_to_end(job.pk)  # here or on the worker
 project = MigrateProject.objects.get(pk=project.pk)
 appliance, _ = services.appliance_register(key_text=issue(project)[1], name=PROJECT + "-appliance")
 Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
@@ -79,7 +79,7 @@ plan = ReplicationPlan(
     new_credentials=(PROJECT + "-creds", "root", "secret"),
 )
 (job,) = replication_enable(admin, project, plan)
-job_run(job.pk)
+job_run_to_end(job.pk)
 item = MigrationItem.objects.get(server=server)
 send_full(ProcessServer(project), item, "disk0", image(7, MIB), cycle=1, first_sequence=1)
 # The hub's worker applies the batches too; whoever holds the item's apply lease does it.

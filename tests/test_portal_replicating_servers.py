@@ -26,8 +26,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 # of whose agents the appliance reports disconnected.
 REPLICATE = """
 import json
+from datetime import timedelta
+from django.utils import timezone
 from jobs.models import Job
-from jobs.services import job_run
+from jobs.tests.runs import job_run_to_end
 from projects.models import MigrateProject, User
 from projects import services as project_services
 from replication import services
@@ -42,7 +44,7 @@ _, key = registration_key_issue(
     user=admin, project=project, hub_url="http://hub.test/", vault=project_services.project_vault(project)
 )
 appliance, _ = services.appliance_register(key_text=key, name="appliance-" + NAME)
-job_run(services.appliance_finalize_start(user=admin, appliance=appliance).pk)  # the worker may run it too
+job_run_to_end(services.appliance_finalize_start(user=admin, appliance=appliance).pk)  # here or on the worker
 appliance.refresh_from_db()
 servers = []
 for name in ("web01", "web02", "db01"):
@@ -65,11 +67,13 @@ plan = plan_into_vnet_prod(appliance, project, servers)
 replication_enable(admin, project, plan)
 services.agents_report(appliance, [{"machineId": NAME + "db01", "connected": False}])
 items = {item.server.name: str(item.pk) for item in MigrationItem.objects.filter(project=project)}
-# A job of web02's that no worker has run yet (written directly, so the worker can't finish it first).
+# A job of web02's that no worker has run yet (written directly, so the worker can't finish it first;
+# queued "tomorrow", so the worker's supervision does not take it for a lost message and queue it).
 waiting = Job.objects.create(
     subscription=project.subscription, resource_group_name="rg-migrate", scenario_name="EnableMigration",
     friendly_name="Start replication", target_object_id=items["web02"], target_object_name="web02",
     target_instance_type="ProtectionEntity", input={"item_id": items["web02"]},
+    queued_at=timezone.now() + timedelta(days=1),
 )
 MigrationItem.objects.filter(pk=items["web02"]).update(current_job=waiting)
 print(json.dumps({**items, "waiting_job": str(waiting.pk)}))
