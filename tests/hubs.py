@@ -123,7 +123,11 @@ class Hub:
         children (web processes) are left out."""
         pids = []
         for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            for pid in (task / "children").read_text().split():
+            try:
+                children = (task / "children").read_text().split()
+            except FileNotFoundError:
+                continue  # a thread of serve's that just ended
+            for pid in children:
                 try:
                     command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                 except FileNotFoundError:
