@@ -197,6 +197,8 @@ def test_a_person_fills_every_tab_and_replication_starts(live_hub, discovered_pr
     expect(page.locator("#excluded-disks-note")).to_contain_text(
         "If you exclude disks, they won't be present on the Azure VM after migration."
     )
+    # The tab came in an htmx swap: a change made before htmx has bound the new select sends nothing.
+    wait_for_htmx_to_settle(page)
     page.get_by_label(f"Replicate disk1 of {WEB}").select_option(label="Exclude")
     web_disks = page.locator("section.disk-server", has_text=WEB)
     # The note is the server's answer to the change (it re-reads the whole form): give a loaded
@@ -267,3 +269,8 @@ def test_a_windows_vm_name_over_15_characters_is_said_on_the_form(live_hub, disc
     page.get_by_role("button", name="Next: Virtual machines").click()
     search(page, WIN)
     expect(page.get_by_label(f"Select {WIN}")).to_be_enabled()
+
+
+def wait_for_htmx_to_settle(page) -> None:
+    """Until no htmx request, swap or settle is under way on the page."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
