@@ -3,6 +3,7 @@ import os
 import django
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
 
@@ -13,12 +14,24 @@ class SyncChainASGIHandler(ASGIHandler):
     The hub's views and middleware are synchronous. In its async mode Django hands each middleware's
     process_request/process_response and the view to a thread one by one, about a dozen hops between
     the event loop and the request's thread per request, which under concurrent load cost more CPU
-    than some views. Here the whole chain runs in the request's thread in one hop, as under WSGI.
+    than some views. Here the whole chain runs in one hop, as under a threaded WSGI server: on a thread
+    of a small pool, so that one request's database wait does not hold up the process's others.
     """
 
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)
-        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+        chain = self._middleware_chain
+
+        def chain_with_its_connection(request):
+            # Django's request_started/finished signals close connections on another thread than this
+            # one: the connection a request uses is checked and given back to the pool here instead.
+            close_old_connections()
+            try:
+                return chain(request)
+            finally:
+                close_old_connections()
+
+        self._middleware_chain = sync_to_async(chain_with_its_connection, thread_sensitive=False)
 
 
 # Build the Django app first: the websocket routes import models.
