@@ -13,6 +13,7 @@ import struct
 import pytest
 import requests
 
+from replication.tests.test_input_bounds import HEADER, upload
 from tests.appliances import start_appliance
 
 pytestmark = pytest.mark.live
@@ -96,40 +97,26 @@ HEARTBEATS = [
 WRAP_KEYS = [{"value": "!!!not base64!!!"}, {"value": 5}, {"value": "QUJD"}, {"value": "A" * 100_000}, {}]
 
 
-def upload(header: dict | bytes, body: bytes = b"ciphertext", magic: bytes = b"MHE1") -> bytes:
-    encoded = header if isinstance(header, bytes) else json.dumps(header).encode()
-    return magic + struct.pack("<I", len(encoded)) + encoded + body
-
-
-UPLOAD_HEADER = {
-    "itemId": "00000000-0000-0000-0000-000000000000",
-    "diskId": "d0",
-    "sequence": 1,
-    "cycle": 1,
-    "wrappedKey": "QUJD",
-    "nonce": "AAAAAAAAAAAAAAAA",
-}
-
 BATCH_UPLOADS = [
     b"",
     b"MHE1",
     b"MHE1" + struct.pack("<I", 2**32 - 1),
     upload(b"not json"),
     upload(DEEP_ARRAY[:60_000]),
-    upload({**UPLOAD_HEADER, "sequence": HUGE}),
-    upload({**UPLOAD_HEADER, "sequence": -1}),
-    upload({**UPLOAD_HEADER, "sequence": "abc"}),
-    upload({**UPLOAD_HEADER, "cycle": 2**40}),
-    upload({**UPLOAD_HEADER, "blockCount": "abc"}),
-    upload({**UPLOAD_HEADER, "dataBytes": 10**30}),
-    upload({**UPLOAD_HEADER, "scannedBytes": -7}),
-    upload({**UPLOAD_HEADER, "full": "yes"}),
-    upload({**UPLOAD_HEADER, "nonce": "!!"}),
-    upload({**UPLOAD_HEADER, "wrappedKey": "%%%"}),
-    upload({**UPLOAD_HEADER, "marker": {"cycle": 1, "digest": "x", "capturedAt": 1e300}}),
-    upload({**UPLOAD_HEADER, "marker": "final"}),
-    upload({**UPLOAD_HEADER, "itemId": ["x"]}),
-    upload(UPLOAD_HEADER, body=b"\x00" * (25 * 1024 * 1024)),
+    upload({**HEADER, "sequence": HUGE}),
+    upload({**HEADER, "sequence": -1}),
+    upload({**HEADER, "sequence": "abc"}),
+    upload({**HEADER, "cycle": 2**40}),
+    upload({**HEADER, "blockCount": "abc"}),
+    upload({**HEADER, "dataBytes": 10**30}),
+    upload({**HEADER, "scannedBytes": -7}),
+    upload({**HEADER, "full": "yes"}),
+    upload({**HEADER, "nonce": "!!"}),
+    upload({**HEADER, "wrappedKey": "%%%"}),
+    upload({**HEADER, "marker": {"cycle": 1, "digest": "x", "capturedAt": 1e300}}),
+    upload({**HEADER, "marker": "final"}),
+    upload({**HEADER, "itemId": ["x"]}),
+    upload(HEADER, body=b"\x00" * (25 * 1024 * 1024)),
 ]
 
 

@@ -22,9 +22,10 @@ HEADER = {
 }
 
 
-def upload(header) -> bytes:
+def upload(header: dict | bytes, body: bytes = b"ciphertext", magic: bytes = b"MHE1") -> bytes:
+    """A batch upload's bytes around `header` (JSON, or raw bytes for malformed ones)."""
     encoded = header if isinstance(header, bytes) else json.dumps(header).encode()
-    return b"MHE1" + struct.pack("<I", len(encoded)) + encoded + b"ciphertext"
+    return magic + struct.pack("<I", len(encoded)) + encoded + body
 
 
 def test_a_well_formed_header_passes():
