@@ -32,7 +32,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("emulator/clock", emulator.clock_control, name="emulator-clock"),
     # The cloud's metadata; `az cloud register` asks for "<resource manager>/" + "/metadata/...", hence //.
-    re_path(r"^/?metadata/endpoints$", cloud_metadata.endpoints, name="cloud-metadata"),
+    re_path(r"^(?:/)?metadata/endpoints$", cloud_metadata.endpoints, name="cloud-metadata"),
     # Microsoft Entra ID, per directory, at the root (the metadata's loginEndpoint), and /devicelogin.
     path("", include("entra.urls")),
     # The ARM API lives at the site root, as on management.azure.com.
