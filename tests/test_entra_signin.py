@@ -60,10 +60,27 @@ def resource_client(hub, token: str) -> ResourceManagementClient:
     )
 
 
-def msal_session(hub) -> requests.Session:
-    session = requests.Session()
-    session.verify = str(hub.ca_path)
-    return session
+class HubSession(requests.Session):
+    """msal's HTTP client, trusting the hub's CA (not REQUESTS_CA_BUNDLE from the environment, which
+    requests would otherwise prefer over the session's own setting).
+
+    msal asks for user realm discovery at https://<authority's host name>/common/userrealm/..., leaving out
+    the authority's port (msal/authority.py, user_realm_discovery uses the host name only), so on a hub
+    whose HTTPS is not on 443 that request goes to port 443. This session sends it to the hub's port; `az
+    login -u -p` has no such help and needs the hub's HTTPS on 443 (or something there that forwards)."""
+
+    def __init__(self, hub):
+        super().__init__()
+        self.trust_env = False
+        self.verify = str(hub.ca_path)
+        host = hub.https_url.split("://", 1)[1].rsplit(":", 1)[0]
+        self.portless_realm = f"https://{host}/common/userrealm/"
+        self.hub_realm = f"{hub.https_url}/common/userrealm/"
+
+    def request(self, method, url, *args, **kwargs):
+        if url.startswith(self.portless_realm):
+            url = self.hub_realm + url[len(self.portless_realm) :]
+        return super().request(method, url, *args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +126,7 @@ def test_the_token_endpoint_over_http_gives_tokens_the_sdk_accepts(live_hub, ser
 
 @NO_HTTPS
 def test_msal_client_credentials_drive_the_resource_manager_sdk(live_hub, service_principal):
-    authority_host, http = live_hub.https_url, msal_session(live_hub)
+    authority_host, http = live_hub.https_url, HubSession(live_hub)
     app = msal.ConfidentialClientApplication(
         service_principal["app_id"],
         client_credential=service_principal["secret"],
@@ -136,7 +153,7 @@ def test_msal_client_credentials_drive_the_resource_manager_sdk(live_hub, servic
 
 @NO_HTTPS
 def test_msal_username_password_as_az_login_does(live_hub):
-    authority_host, http = live_hub.https_url, msal_session(live_hub)
+    authority_host, http = live_hub.https_url, HubSession(live_hub)
     app = msal.PublicClientApplication(
         CLI, authority=f"{authority_host}/organizations", http_client=http, instance_discovery=False
     )
