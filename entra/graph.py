@@ -337,6 +337,8 @@ class DirectoryObjectsByIdsView(APIView):
             )
         wanted = {parse_uuid(i) for i in ids if isinstance(i, str)} - {None}
         types = request.data.get("types") or ["user", "servicePrincipal"]
+        if not isinstance(types, list):
+            raise ArmError(400, "Request_BadRequest", '\'types\' is a list such as ["user", "servicePrincipal"].')
         types = {t.lower() for t in types if isinstance(t, str)}
         tenant_id = _tenant_id(request)
         found = []
