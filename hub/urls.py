@@ -26,6 +26,8 @@ urlpatterns = [
     path("", include(hub_patterns)),
     path("", include("projects.urls")),
     path("", include("replication.urls")),
+    # App registrations; Microsoft Entra ID per directory at the root (the metadata's loginEndpoint).
+    path("", include("entra.urls")),
     path("jobs/", include("jobs.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
@@ -33,14 +35,13 @@ urlpatterns = [
     path("emulator/clock", emulator.clock_control, name="emulator-clock"),
     # The cloud's metadata; `az cloud register` asks for "<resource manager>/" + "/metadata/...", hence //.
     re_path(r"^(?:/)?metadata/endpoints$", cloud_metadata.endpoints, name="cloud-metadata"),
-    # Microsoft Entra ID, per directory, at the root (the metadata's loginEndpoint), and /devicelogin.
-    path("", include("entra.urls")),
     # The ARM API lives at the site root, as on management.azure.com.
     path("", include("projects.arm")),
     path("", include("replication.arm")),
     path("", include("replication.arm_migration")),
     path("", include("replication.arm_compute")),
     path("", include("projects.graph")),
+    path("", include("entra.graph")),
     path("", include("replication.appliance_api")),
     # A catch-all, not an operation of the OpenAPI document (schema=None keeps it out).
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view(schema=None)),
