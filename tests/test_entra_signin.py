@@ -220,3 +220,18 @@ def test_a_wrong_code_is_refused_on_the_form(live_hub, page):
     page.get_by_label("Code").fill("WRONGCODE")
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_role("alert")).to_contain_text("That code wasn't recognized")
+
+
+@NO_HTTPS
+def test_default_azure_credential_from_environment_variables(live_hub, service_principal, monkeypatch):
+    """The SDK's usual set-up: a service principal in AZURE_* variables, the hub's CA in REQUESTS_CA_BUNDLE."""
+    from azure.identity import DefaultAzureCredential
+
+    monkeypatch.setenv("AZURE_TENANT_ID", service_principal["tenant"])
+    monkeypatch.setenv("AZURE_CLIENT_ID", service_principal["appId"])
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", service_principal["password"])
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", live_hub.https_url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(live_hub.ca_path))
+    credential = DefaultAzureCredential(disable_instance_discovery=True)
+    client = ResourceManagementClient(credential, CONTOSO, base_url=live_hub.https_url, credential_scopes=[ARM_SCOPE])
+    assert "rg-migrate" in [g.name for g in client.resource_groups.list()]
