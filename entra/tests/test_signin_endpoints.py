@@ -401,3 +401,19 @@ def test_deleting_the_application_voids_its_tokens(demo, app):
     services.delete_application(demo["admin"], application)
     response = arm_get(token)
     assert response.status_code == 401 and response.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "eyJ.x.y",
+        "eyJhbGciOiJub25lIn0.e30.",  # alg none
+        "eyJhbGciOiJIUzI1NiJ9.e30.c2ln",  # HMAC, as if the public key were a secret
+        "eyJbXQ.e30.c2ln",  # a header that is a list
+        "eyJ" + "A" * 20_000 + ".e30.c2ln",
+        "eyJraWQiOnsiYSI6MX0sImFsZyI6IlJTMjU2In0.e30.c2ln",  # kid is an object
+    ],
+)
+def test_garbage_jwts_are_invalid_authentication_token(demo, token):
+    response = arm_get(token)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "InvalidAuthenticationToken"
