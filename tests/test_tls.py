@@ -5,6 +5,7 @@ HUB_HOSTNAMES certified and served. (hub/tests/test_tls.py covers the authority 
 
 from __future__ import annotations
 
+import signal
 import socket
 import ssl
 from urllib.parse import urlsplit
@@ -116,9 +117,14 @@ def test_hub_hostnames_are_certified_and_served(named_hub):
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
 
 
-def test_the_authority_is_kept_when_the_hub_starts_again(named_hub):
+def test_sigterm_stops_both_servers_and_the_authority_is_kept_for_the_next_start(named_hub):
     before = named_hub.ca_path.read_bytes()
     named_hub.stop()
+    assert named_hub.process.returncode != -signal.SIGKILL, "SIGTERM alone should have stopped it"
+    for url in (named_hub.url, named_hub.https_url):
+        address = urlsplit(url)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((address.hostname, address.port), timeout=5).close()
     named_hub.start()
     assert named_hub.ca_path.read_bytes() == before
     assert requests.get(named_hub.https_url + "/healthz", verify=named_hub.ca_path, timeout=30).ok
