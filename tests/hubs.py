@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 import pytest
 import requests
+import urllib3
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTOSO = "11111111-1111-1111-1111-111111111111"
@@ -37,6 +39,8 @@ def unique(prefix: str) -> str:
 class Hub:
     url: str
     env: dict
+    # HTTPS beside `url` (same host), with a certificate from the hub's local authority at ca_path.
+    https_url: str | None = None
     process: subprocess.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
@@ -46,6 +50,11 @@ class Hub:
     # One web process, so that `process` is the one serving (tests and bench/ watch or kill it); a hub
     # started with more runs them as children of `process`, under its supervisor.
     web_processes: int = 1
+
+    @property
+    def ca_path(self) -> Path:
+        """The hub's local certificate authority: `verify=` for requests, REQUESTS_CA_BUNDLE for az."""
+        return Path(self.env["DATA_DIR"]) / "tls" / "ca.pem"
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -85,6 +94,8 @@ class Hub:
                 "serve",
                 "--port",
                 str(port),
+                "--https-port",
+                self.https_url.rsplit(":", 1)[1] if self.https_url else "0",
                 "--web-processes",
                 str(self.web_processes),
                 *(["--no-worker"] if self.separate_worker else []),
@@ -100,11 +111,20 @@ class Hub:
             if self.process.poll() is not None:
                 raise RuntimeError(f"The hub exited early:\n{self.log_path.read_text()}")
             try:
-                if requests.get(self.url + "/signin/", timeout=1).status_code == 200:
+                if requests.get(self.url + "/signin/", timeout=1).status_code == 200 and self.https_answers():
                     return
             except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
                 time.sleep(0.2)
         raise RuntimeError(f"The hub did not answer within 60 s:\n{self.log_path.read_text()}")
+
+    def https_answers(self) -> bool:
+        """Whether the https port serves, whoever issued its certificate (tests verify it; a hub given
+        TLS_CERT_FILE is not served by its own authority)."""
+        if self.https_url is None:
+            return True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            return requests.get(self.https_url + "/healthz", timeout=1, verify=False).status_code == 200
 
     def start_worker(self) -> subprocess.Popen:
         log = open(Path(self.env["DATA_DIR"]) / "worker.log", "a")  # noqa: SIM115 (lives as long as the process)
@@ -210,7 +230,11 @@ def production_hub(
         }
     )
     hub = Hub(
-        url=f"http://127.0.0.1:{free_port()}", env=env, separate_worker=separate_worker, web_processes=web_processes
+        url=f"http://127.0.0.1:{free_port()}",
+        https_url=f"https://127.0.0.1:{free_port()}",
+        env=env,
+        separate_worker=separate_worker,
+        web_processes=web_processes,
     )
     hub.manage("migrate", "--noinput", "-v0")
     hub.manage("seed_demo")
@@ -245,9 +269,13 @@ def module_production_hub(
     )
 
 
-def embedded_hub(data_dir: Path) -> Hub:
+def embedded_hub(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> Hub:
     """The `make run` default: SQLite, in-process worker, in-memory broker and channel layer."""
-    hub = Hub(url=f"http://127.0.0.1:{free_port()}", env=base_env(data_dir))
+    hub = Hub(
+        url=f"http://127.0.0.1:{free_port()}",
+        https_url=f"https://127.0.0.1:{free_port()}",
+        env={**base_env(data_dir), **(extra_env or {})},
+    )
     hub.manage("migrate", "--noinput", "-v0")
     hub.manage("seed_demo")
     hub.start()
