@@ -253,13 +253,14 @@ def _vm_or_404(user, group, vm_name: str, *, shown_as: str) -> VirtualMachine:
 
 
 class ReadOnly:
-    """PUT, PATCH and DELETE of a resource that only migration creates and removes: 405, once the
-    caller may see the resource group (404 before that, so nothing is learnt about others' groups)."""
+    """A resource that only migration creates and removes serves GET alone, so the OpenAPI document
+    lists no write of it. Any other method is 405 saying why, once the caller may see the resource
+    group (404 before that, so nothing is learnt about others' groups)."""
 
-    def _read_only(self, request, **route):
+    def http_method_not_allowed(self, request, *args, **route):
+        if request.method != "OPTIONS":
+            self.resolve_scope(request, **route)
         raise ArmError(405, "MethodNotAllowed", f"{request.method} is not served: {READ_ONLY}")
-
-    put = patch = delete = _read_only
 
 
 class VirtualMachineListView(ScopeView):
@@ -291,11 +292,12 @@ class VirtualMachineInstanceView(VirtualMachineScopeView):
 class VirtualMachineActionView(VirtualMachineScopeView):
     """start, powerOff, restart, deallocate, redeploy...: the VM must exist; then 405, read-only. Other
     child paths (extensions, say) are not served: 404 as for any unknown path. As in Azure, the
-    caller's right to the action is checked first (a Reader gets 403)."""
+    caller's right to the action is checked first (a Reader gets 403). Nothing here is served, so the
+    OpenAPI document leaves the path out (`schema = None`)."""
 
     permissions = {"post": access.virtual_machine_action}
+    schema = None
 
-    @extend_schema(operation_id="VirtualMachines_Action", responses={405: dict})
     def post(self, request, vm_name, action, **parents):
         self.vm(request, vm_name)
         raise ArmError(405, "MethodNotAllowed", f"The VM action '{action}' is not served: {READ_ONLY}")

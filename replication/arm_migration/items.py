@@ -238,7 +238,8 @@ class ItemPauseOrResumeView(ItemActionView):
 
     permissions = {"post": access.PAUSE_OR_RESUME}
 
-    @extend_schema(operation_id="ReplicationMigrationItems_PauseOrResumeReplication", responses={409: dict})
+    # Not served (always refused), so not in the OpenAPI document.
+    @extend_schema(exclude=True)
     def post(self, request, action, **route):
         verb = "PauseReplication" if action == "pausereplication" else "ResumeReplication"
         raise ArmError(
