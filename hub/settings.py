@@ -273,6 +273,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Site Recovery writes booleans as strings ("true"/"false") in several properties: one enum.
+    # A PATCH body's required properties stay required (the hub refuses a PATCH without them).
+    "COMPONENT_SPLIT_PATCH": False,
+    "ENUM_NAME_OVERRIDES": {"StringBooleanEnum": ["true", "false"]},
     "PREPROCESSING_HOOKS": ["hub.arm.schema.arm_and_graph_only"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -20,6 +20,7 @@ from hub.arm.routes import RG, tracked_resource
 from hub.arm.views import arm_list, arm_time
 from projects import access
 from projects.arm.scopes import ScopeView
+from replication import arm_responses as R
 from replication.models import LicenseType, ManagedDisk, VirtualMachine
 
 VM_TYPE = VirtualMachine.arm_type
@@ -264,7 +265,7 @@ class ReadOnly:
 
 
 class VirtualMachineListView(ScopeView):
-    @extend_schema(operation_id="VirtualMachines_List", responses={200: dict})
+    @extend_schema(operation_id="VirtualMachines_List", responses={200: R.VIRTUAL_MACHINE_LIST})
     def get(self, request, **parents):
         expand = _expand_instance_view(request)
         return arm_list([vm_body(vm, with_instance_view=expand) for vm in self.in_scope(visible_vms(request.user))])
@@ -278,13 +279,13 @@ class VirtualMachineScopeView(ScopeView):
 
 
 class VirtualMachineView(ReadOnly, VirtualMachineScopeView):
-    @extend_schema(operation_id="VirtualMachines_Get", responses={200: dict})
+    @extend_schema(operation_id="VirtualMachines_Get", responses={200: R.VIRTUAL_MACHINE})
     def get(self, request, vm_name, **parents):
         return Response(vm_body(self.vm(request, vm_name), with_instance_view=_expand_instance_view(request)))
 
 
 class VirtualMachineInstanceView(VirtualMachineScopeView):
-    @extend_schema(operation_id="VirtualMachines_InstanceView", responses={200: dict})
+    @extend_schema(operation_id="VirtualMachines_InstanceView", responses={200: R.INSTANCE_VIEW})
     def get(self, request, vm_name, **parents):
         return Response(instance_view_body(self.vm(request, vm_name)))
 
@@ -314,13 +315,13 @@ class VirtualMachineActionView(VirtualMachineScopeView):
 
 
 class NetworkInterfaceListView(ScopeView):
-    @extend_schema(operation_id="NetworkInterfaces_List", responses={200: dict})
+    @extend_schema(operation_id="NetworkInterfaces_List", responses={200: R.NETWORK_INTERFACE_LIST})
     def get(self, request, **parents):
         return arm_list([nic_body(vm) for vm in self.in_scope(visible_vms(request.user))])
 
 
 class NetworkInterfaceView(ReadOnly, ScopeView):
-    @extend_schema(operation_id="NetworkInterfaces_Get", responses={200: dict})
+    @extend_schema(operation_id="NetworkInterfaces_Get", responses={200: R.NETWORK_INTERFACE})
     def get(self, request, nic_name, **parents):
         # A VM's one NIC is named after it.
         vm_name = nic_name[: -len(NIC_SUFFIX)] if nic_name.lower().endswith(NIC_SUFFIX) else None

@@ -29,8 +29,16 @@ API_VERSION = OpenApiParameter(
     OpenApiParameter.QUERY,
     required=True,
     description="The API version to use for this operation (any non-empty value is accepted).",
-    examples=[],
 )
+
+LONG_RUNNING_HEADERS = {
+    "Location": {"schema": {"type": "string"}, "description": "Where to poll: 202 while it runs, then the result."},
+    "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait between polls."},
+    "Azure-AsyncOperation": {
+        "schema": {"type": "string"},
+        "description": "Site Recovery's operation status to poll (replicationOperationStatus), when there is one.",
+    },
+}
 
 
 class ErrorEntry(serializers.Serializer):
@@ -74,6 +82,9 @@ class ArmAutoSchema(AutoSchema):
                 operation["operationId"] = f"{group}_{name}"
             # Azure's specifications group operations by the part of their id before `_`.
             operation["tags"] = [group]
+            accepted = operation["responses"].get("202")
+            if accepted is not None:  # hub.arm.views.accepted: a long-running operation to poll
+                accepted.setdefault("headers", {}).update(LONG_RUNNING_HEADERS)
             error = self.resolve_serializer(ErrorResponse, "response")
             operation["responses"]["default"] = {
                 "description": ERROR_DESCRIPTION,
