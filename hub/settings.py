@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "projects",
     "jobs",
     "replication",
+    "entra",
 ]
 
 MIDDLEWARE = [

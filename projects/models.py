@@ -26,7 +26,20 @@ class Tenant(models.Model):
         return self.display_name
 
 
-class UserManager(BaseUserManager):
+class PrincipalType(models.TextChoices):
+    """What a directory object is, as role assignments name it (principalType)."""
+
+    USER = "User"
+    SERVICE_PRINCIPAL = "ServicePrincipal"
+
+
+class UserQuerySet(models.QuerySet):
+    def people(self):
+        """Users proper: not the rows standing for applications' service principals."""
+        return self.filter(principal_type=PrincipalType.USER)
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def create_user(self, email, password=None, **fields):
@@ -44,7 +57,10 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractUser):
-    """A directory user; signs in with the email address (user principal name)."""
+    """A directory principal that role assignments name. Mostly a person, who signs in with the email
+    address (user principal name); a row of type ServicePrincipal stands for an application registered
+    in the directory (entra.Application): it has no password and signs in only with the application's
+    client secret, but holds roles exactly as a user does."""
 
     username = None
     email = models.EmailField(unique=True)
@@ -52,10 +68,15 @@ class User(AbstractUser):
     object_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     display_name = models.CharField(max_length=120, blank=True)
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
+    principal_type = models.CharField(max_length=20, choices=PrincipalType.choices, default=PrincipalType.USER)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
     objects = UserManager()
+
+    @property
+    def is_service_principal(self) -> bool:
+        return self.principal_type == PrincipalType.SERVICE_PRINCIPAL
 
     def __str__(self) -> str:
         return self.email

@@ -79,7 +79,12 @@ def users(request):
         else:
             messages.success(request, f"Created user {created.email}.")
             return redirect("projects:aad-users")
-    members = User.objects.filter(tenant=_tenant_or_404(request)).prefetch_related("directory_roles").order_by("email")
+    members = (
+        User.objects.people()
+        .filter(tenant=_tenant_or_404(request))
+        .prefetch_related("directory_roles")
+        .order_by("email")
+    )
     return render(request, "projects/directory/users.html", _context(request, "users", members=members, form=form))
 
 
@@ -142,7 +147,7 @@ def role_detail(request, role_slug: str):
         user_id = request.POST.get("user", "")
         # isdecimal() alone lets through thousands of digits, which int() refuses (a 500).
         known = user_id.isdecimal() and len(user_id) < 20
-        member = User.objects.filter(tenant=tenant, pk=int(user_id)).first() if known else None
+        member = User.objects.people().filter(tenant=tenant, pk=int(user_id)).first() if known else None
         if member is None:
             messages.error(request, "Select a user of this directory.")
         else:
@@ -154,7 +159,7 @@ def role_detail(request, role_slug: str):
                 messages.success(request, f"{member.email} now holds {role.value}.")
                 return redirect("projects:aad-role", role_slug=role_slug)
     assignments = DirectoryRoleAssignment.objects.filter(role=role, user__tenant=tenant).select_related("user")
-    candidates = User.objects.filter(tenant=tenant).exclude(directory_roles__role=role).order_by("email")
+    candidates = User.objects.people().filter(tenant=tenant).exclude(directory_roles__role=role).order_by("email")
     return render(
         request,
         "projects/directory/role_detail.html",
