@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
+from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
 
 from replication.tests.test_arm_migration_verbs import (  # noqa: F401 (`item`, `ready`, `replicating` are fixtures)
@@ -48,13 +49,13 @@ def document():
     return _json_schema(SchemaGenerator().get_schema(request=None, public=True))
 
 
-def declared_schema(document, path: str, status: int) -> dict:
+def declared_schema(document, path: str, status: int, method: str = "get") -> dict:
     for template, operations in document["paths"].items():
         pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
-        if re.fullmatch(pattern, path, re.IGNORECASE) and "get" in operations:
-            response = operations["get"]["responses"][str(status)]
+        if re.fullmatch(pattern, path, re.IGNORECASE) and method in operations:
+            response = operations[method]["responses"][str(status)]
             return {**response["content"]["application/json"]["schema"], "components": document["components"]}
-    raise AssertionError(f"GET {path} is not documented")
+    raise AssertionError(f"{method.upper()} {path} is not documented")
 
 
 def test_every_answer_has_the_shape_the_document_declares(item, document):  # noqa: F811
@@ -125,3 +126,25 @@ def test_every_answer_has_the_shape_the_document_declares(item, document):  # no
         jsonschema.validate({"value": [{**expanded.json()["value"][0], "id": 1}]}, declared_schema(document, VMS, 200))
     error = {"$ref": "#/components/schemas/ErrorResponse", "components": document["components"]}
     jsonschema.validate(refused.json(), error)
+
+
+def test_graph_answers_have_the_shape_the_document_declares(document):
+    call_command("seed_demo", verbosity=0)
+    client = client_for()
+
+    def checked(method: str, path: str, status: int, body=None) -> dict:
+        response = getattr(client, method)(path, body, format="json") if body is not None else client.get(path)
+        assert response.status_code == status, (path, response.content[:300])
+        jsonschema.validate(response.json(), declared_schema(document, path, status, method))
+        return response.json()
+
+    application = checked("post", "/v1.0/applications", 201, {"displayName": "shapes"})
+    password = f"/v1.0/applications/{application['id']}/addPassword"
+    checked("post", password, 200, {"passwordCredential": {"displayName": "ci"}})
+    checked("get", "/v1.0/applications", 200)
+    checked("get", f"/v1.0/applications/{application['id']}", 200)
+    principals = checked("get", "/v1.0/servicePrincipals", 200)["value"]
+    checked("get", f"/v1.0/servicePrincipals/{principals[0]['id']}", 200)
+    checked("post", "/v1.0/servicePrincipals", 201, {"appId": application["appId"]})
+    me = checked("get", "/v1.0/me", 200)
+    checked("post", "/v1.0/directoryObjects/getByIds", 200, {"ids": [me["id"], principals[0]["id"]]})
