@@ -20,6 +20,7 @@ from projects import access
 from projects.arm.scopes import ScopeView
 from projects.models import MigrationResource
 from projects.regions import REGIONS_BY_NAME, normalize_location
+from replication import arm_responses as R
 from replication import sizing
 from replication.models import Appliance, DiscoveredServer
 
@@ -211,39 +212,43 @@ class VaultView(ScopeView):
 
 
 class FabricListView(VaultView):
-    @extend_schema(operation_id="ReplicationFabrics_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationFabrics_List", responses={200: R.FABRIC_LIST})
     def get(self, request, **parents):
         appliances = self.vault.appliances
         return arm_list([fabric_body(self.vault, appliances, clock.now())] if appliances else [])
 
 
 class FabricView(VaultView):
-    @extend_schema(operation_id="ReplicationFabrics_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationFabrics_Get", responses={200: R.FABRIC})
     def get(self, request, **parents):
         return Response(fabric_body(self.vault, self.appliances, clock.now()))
 
 
 class ContainerListView(VaultView):
-    @extend_schema(operation_id="ReplicationProtectionContainers_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationProtectionContainers_List", responses={200: R.PROTECTION_CONTAINER_LIST})
     def get(self, request, **parents):
         return arm_list([container_body(self.vault)] if self.vault.appliances else [])
 
 
 class ContainerView(VaultView):
-    @extend_schema(operation_id="ReplicationProtectionContainers_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationProtectionContainers_Get", responses={200: R.PROTECTION_CONTAINER})
     def get(self, request, **parents):
         return Response(container_body(self.vault))
 
 
 class ProviderListView(VaultView):
-    @extend_schema(operation_id="ReplicationRecoveryServicesProviders_List", responses={200: dict})
+    @extend_schema(
+        operation_id="ReplicationRecoveryServicesProviders_List", responses={200: R.RECOVERY_SERVICES_PROVIDER_LIST}
+    )
     def get(self, request, **parents):
         now = clock.now()
         return arm_list([provider_body(self.vault, appliance, now) for appliance in self.vault.appliances])
 
 
 class ProviderView(VaultView):
-    @extend_schema(operation_id="ReplicationRecoveryServicesProviders_Get", responses={200: dict})
+    @extend_schema(
+        operation_id="ReplicationRecoveryServicesProviders_Get", responses={200: R.RECOVERY_SERVICES_PROVIDER}
+    )
     def get(self, request, provider_name, **parents):
         appliance = next((a for a in self.appliances if str(a.pk) == provider_name.lower()), None)
         if appliance is None:
@@ -257,13 +262,13 @@ def discovered_servers(vault: Vault):
 
 
 class ProtectableItemListView(VaultView):
-    @extend_schema(operation_id="ReplicationProtectableItems_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationProtectableItems_List", responses={200: R.PROTECTABLE_ITEM_LIST})
     def get(self, request, **parents):
         return arm_list([protectable_item_body(self.vault, server) for server in discovered_servers(self.vault)])
 
 
 class ProtectableItemView(VaultView):
-    @extend_schema(operation_id="ReplicationProtectableItems_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationProtectableItems_Get", responses={200: R.PROTECTABLE_ITEM})
     def get(self, request, item_name, **parents):
         server = discovered_servers(self.vault).filter(pk=parse_uuid(item_name)).first()
         if server is None:
@@ -274,7 +279,7 @@ class ProtectableItemView(VaultView):
 class VmSizeListView(ScopeView):
     """The VM sizes Replicate chooses from (Compute > VM size), per region, in Compute's shape."""
 
-    @extend_schema(operation_id="VirtualMachineSizes_List", responses={200: dict})
+    @extend_schema(operation_id="VirtualMachineSizes_List", responses={200: R.VM_SIZE_LIST})
     def get(self, request, location, **parents):
         if normalize_location(location) not in REGIONS_BY_NAME:
             raise ArmError(

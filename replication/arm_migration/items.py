@@ -22,7 +22,7 @@ from jobs.models import Job, State
 from projects import access
 from replication import migrate
 from replication.arm import CONTAINER, FABRIC, Vault, VaultView
-from replication.arm_migration import inputs, plans, shapes
+from replication.arm_migration import inputs, openapi, plans, shapes
 from replication.arm_migration.jobs import job_or_404
 from replication.models import MigrationItem
 
@@ -52,7 +52,7 @@ def job_accepted(request, vault: Vault, job: Job, resource_path: str) -> Respons
 
 
 class MigrationItemListView(VaultView):
-    @extend_schema(operation_id="ReplicationMigrationItems_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationMigrationItems_List", responses={200: openapi.MIGRATION_ITEM_LIST})
     def get(self, request, **parents):
         items = narrowed(shapes.items_of(self.vault), request.query_params.get("$filter"), ITEM_FILTERS)
 
@@ -70,11 +70,13 @@ class MigrationItemView(VaultView):
         "delete": access.STOP_REPLICATION,
     }
 
-    @extend_schema(operation_id="ReplicationMigrationItems_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationMigrationItems_Get", responses={200: openapi.MIGRATION_ITEM})
     def get(self, request, item_name, **parents):
         return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
 
-    @extend_schema(operation_id="ReplicationMigrationItems_Create", request=dict, responses={202: None})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_Create", request=openapi.EnableMigrationInput, responses={202: None}
+    )
     def put(self, request, item_name, **parents):
         target = inputs.read_enable_input(request)
         server = plans.discovered_server(self.vault, item_name, target.machine_id)
@@ -83,7 +85,11 @@ class MigrationItemView(VaultView):
             request, self.vault, job, f"{self.vault.container_id}/replicationMigrationItems/{server.pk}"
         )
 
-    @extend_schema(operation_id="ReplicationMigrationItems_Update", request=dict, responses={200: dict})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_Update",
+        request=openapi.UpdateMigrationItemInput,
+        responses={200: openapi.MIGRATION_ITEM},
+    )
     def patch(self, request, item_name, **parents):
         item = shapes.item_or_404(self.vault, item_name)
         plans.update(request.user, self.vault, item, inputs.read_update_input(request))
@@ -106,7 +112,10 @@ class MigrationItemView(VaultView):
 class MigrationItemOperationResultView(VaultView):
     """`Location` of an item's job: 202 while it runs, then the item (or the job's error)."""
 
-    @extend_schema(operation_id="ReplicationMigrationItems_OperationResult", responses={200: dict, 202: None})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_OperationResult",
+        responses={200: openapi.MIGRATION_ITEM, 202: None, 204: None},
+    )
     def get(self, request, item_name, job_name, **parents):
         job = job_or_404(request, self.vault, job_name)
         if not job.is_terminal:
@@ -167,7 +176,9 @@ class ItemActionView(ItemChildView):
 class ItemTestMigrateView(ItemActionView):
     permissions = {"post": access.TEST_MIGRATE}
 
-    @extend_schema(operation_id="ReplicationMigrationItems_TestMigrate", request=dict, responses={202: None})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_TestMigrate", request=openapi.TestMigrateInput, responses={202: None}
+    )
     def post(self, request, **route):
         item = self.item
         body, details = inputs.verb_body(request)
@@ -201,7 +212,11 @@ class ItemTestMigrateView(ItemActionView):
 class ItemTestMigrateCleanupView(ItemActionView):
     permissions = {"post": access.CLEAN_UP_TEST_MIGRATION}
 
-    @extend_schema(operation_id="ReplicationMigrationItems_TestMigrateCleanup", request=dict, responses={202: None})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_TestMigrateCleanup",
+        request=openapi.TestMigrateCleanupInput,
+        responses={202: None},
+    )
     def post(self, request, **route):
         body = BodyReader.of(request)
         comments = body.child("properties").text("comments", max_length=1000) or ""
@@ -212,7 +227,9 @@ class ItemTestMigrateCleanupView(ItemActionView):
 class ItemMigrateView(ItemActionView):
     permissions = {"post": access.MIGRATE}
 
-    @extend_schema(operation_id="ReplicationMigrationItems_Migrate", request=dict, responses={202: None})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_Migrate", request=openapi.MigrateInput, responses={202: None}
+    )
     def post(self, request, **route):
         body, details = inputs.verb_body(request)
         recovery_point_id = details.text("recoveryPointId")
@@ -225,7 +242,7 @@ class ItemMigrateView(ItemActionView):
 class ItemResyncView(ItemActionView):
     permissions = {"post": access.RESYNC}
 
-    @extend_schema(operation_id="ReplicationMigrationItems_Resync", request=dict, responses={202: None})
+    @extend_schema(operation_id="ReplicationMigrationItems_Resync", request=openapi.ResyncInput, responses={202: None})
     def post(self, request, **route):
         # InMageRcm has no resync options; VMwareCbt's skipCbtReset has no meaning here and is ignored.
         inputs.verb_body(request)[0].raise_errors()
@@ -238,7 +255,8 @@ class ItemPauseOrResumeView(ItemActionView):
 
     permissions = {"post": access.PAUSE_OR_RESUME}
 
-    @extend_schema(operation_id="ReplicationMigrationItems_PauseOrResumeReplication", responses={409: dict})
+    # Not served (always refused), so not in the OpenAPI document.
+    @extend_schema(exclude=True)
     def post(self, request, action, **route):
         verb = "PauseReplication" if action == "pausereplication" else "ResumeReplication"
         raise ArmError(
@@ -250,7 +268,10 @@ class ItemPauseOrResumeView(ItemActionView):
 
 
 class RecoveryPointListView(ItemChildView):
-    @extend_schema(operation_id="MigrationRecoveryPoints_ListByReplicationMigrationItems", responses={200: dict})
+    @extend_schema(
+        operation_id="MigrationRecoveryPoints_ListByReplicationMigrationItems",
+        responses={200: openapi.RECOVERY_POINT_LIST},
+    )
     def get(self, request, **parents):
         points = self.item.recovery_points.order_by("-captured_at", "pk")
         return paged_list(
@@ -259,7 +280,7 @@ class RecoveryPointListView(ItemChildView):
 
 
 class RecoveryPointView(ItemChildView):
-    @extend_schema(operation_id="MigrationRecoveryPoints_Get", responses={200: dict})
+    @extend_schema(operation_id="MigrationRecoveryPoints_Get", responses={200: openapi.RECOVERY_POINT})
     def get(self, request, point_name, **parents):
         point = self.item.recovery_points.filter(pk=parse_uuid(point_name)).first()
         if point is None:

@@ -13,6 +13,7 @@ from hub.arm.views import arm_time
 from hub.ids import parse_uuid
 from jobs.models import Job, State
 from replication.arm import VAULT_TYPE, Vault, VaultView
+from replication.arm_migration import openapi
 from replication.arm_migration.shapes import job_id
 
 # How ASR writes "not ended yet" in a task.
@@ -160,7 +161,7 @@ def _filtered_jobs(jobs, text: str | None):
 
 
 class JobListView(VaultView):
-    @extend_schema(operation_id="ReplicationJobs_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationJobs_List", responses={200: openapi.JOB_LIST})
     def get(self, request, **parents):
         jobs = _filtered_jobs(vault_jobs(request, self.vault), request.query_params.get("$filter"))
         jobs = jobs.prefetch_related("tasks").order_by("-created_at", "pk")
@@ -168,7 +169,7 @@ class JobListView(VaultView):
 
 
 class JobView(VaultView):
-    @extend_schema(operation_id="ReplicationJobs_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationJobs_Get", responses={200: openapi.JOB})
     def get(self, request, job_name, **parents):
         return Response(job_body(self.vault, job_or_404(request, self.vault, job_name)))
 
@@ -176,6 +177,6 @@ class JobView(VaultView):
 class OperationStatusView(VaultView):
     """`Azure-AsyncOperation` of every ASR job: always 200, the job's state in ARM's words."""
 
-    @extend_schema(operation_id="ReplicationOperationStatus_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationOperationStatus_Get", responses={200: openapi.OPERATION_STATUS})
     def get(self, request, job_name, **parents):
         return Response(operation_status_body(self.vault, job_or_404(request, self.vault, job_name)))

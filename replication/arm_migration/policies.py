@@ -15,6 +15,7 @@ from hub.arm.errors import ArmError
 from hub.arm.views import arm_list
 from projects import access
 from replication.arm import VAULT_TYPE, Vault, VaultView
+from replication.arm_migration import openapi
 from replication.arm_migration.inputs import read_policy_input
 from replication.arm_migration.shapes import PROVIDER, policy_id
 from replication.models import ReplicationPolicy
@@ -53,7 +54,7 @@ def _policy_or_404(vault: Vault, name: str) -> ReplicationPolicy:
 
 
 class PolicyListView(VaultView):
-    @extend_schema(operation_id="ReplicationPolicies_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationPolicies_List", responses={200: openapi.POLICY_LIST})
     def get(self, request, **parents):
         return arm_list([policy_body(self.vault, policy) for policy in self.vault.project.policies.order_by("name")])
 
@@ -61,11 +62,13 @@ class PolicyListView(VaultView):
 class PolicyView(VaultView):
     permissions = {"put": access.WRITE_REPLICATION_POLICY}
 
-    @extend_schema(operation_id="ReplicationPolicies_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationPolicies_Get", responses={200: openapi.POLICY})
     def get(self, request, policy_name, **parents):
         return Response(policy_body(self.vault, _policy_or_404(self.vault, policy_name)))
 
-    @extend_schema(operation_id="ReplicationPolicies_Create", request=dict, responses={200: dict})
+    @extend_schema(
+        operation_id="ReplicationPolicies_Create", request=openapi.PolicyInput, responses={200: openapi.POLICY}
+    )
     def put(self, request, policy_name, **parents):
         if not POLICY_NAME_RULE.match(policy_name):
             raise ArmError(
