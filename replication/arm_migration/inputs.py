@@ -10,18 +10,19 @@ from dataclasses import dataclass, field
 from hub.arm.bodies import BodyReader
 from replication.arm_migration.shapes import PROVIDER, VMWARE_CBT
 
-# The target settings InMageRcm and VMwareCbt name alike, in providerSpecificDetails.
-TARGET_SETTINGS = (
-    "targetResourceGroupId",
-    "targetVmName",
-    "targetVmSize",
-    "targetNetworkId",
-    "targetSubnetName",
-    "testNetworkId",
-    "testSubnetName",
-    "licenseType",
-    "targetAvailabilitySetId",
-)
+# The target settings InMageRcm and VMwareCbt name alike, in providerSpecificDetails, in the order
+# they are read, each with the field of Replicate's plan it sets (the wizard field a refusal names).
+TARGET_SETTINGS = {
+    "targetResourceGroupId": "target_resource_group",
+    "targetVmName": "vm_name",
+    "targetVmSize": "vm_size",
+    "targetNetworkId": "target_network",
+    "targetSubnetName": "target_subnet",
+    "testNetworkId": "test_network",
+    "testSubnetName": "test_subnet",
+    "licenseType": "hybrid_benefit",
+    "targetAvailabilitySetId": "availability_set",
+}
 # VMwareCbt names these per NIC (vmNics[]) instead.
 NIC_SETTINGS = ("targetSubnetName", "testSubnetName")
 

@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from hub.arm.bodies import BodyReader
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.odata import narrowed, paged_list
 from hub.arm.paths import last_segment
 from hub.arm.views import accepted, arm_time
@@ -24,7 +24,6 @@ from replication import migrate
 from replication.arm import CONTAINER, FABRIC, Vault, VaultView
 from replication.arm_migration import inputs, plans, shapes
 from replication.arm_migration.jobs import job_or_404
-from replication.models import MigrationItem
 
 NOTHING = Q(pk__in=[])
 # $filter names an item list understands (ASR's MigrationItemsQueryParameter, and the item's own
@@ -55,12 +54,7 @@ class MigrationItemListView(VaultView):
     @extend_schema(operation_id="ReplicationMigrationItems_List", responses={200: dict})
     def get(self, request, **parents):
         items = narrowed(shapes.items_of(self.vault), request.query_params.get("$filter"), ITEM_FILTERS)
-
-        def shape_page(page: list[MigrationItem]) -> list[dict]:
-            context = shapes.item_context(self.vault, page)
-            return [shapes.item_body(context, item) for item in page]
-
-        return paged_list(request, items, shape_page)
+        return paged_list(request, items, lambda page: shapes.item_bodies(self.vault, page))
 
 
 class MigrationItemView(VaultView):
@@ -72,7 +66,7 @@ class MigrationItemView(VaultView):
 
     @extend_schema(operation_id="ReplicationMigrationItems_Get", responses={200: dict})
     def get(self, request, item_name, **parents):
-        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
+        return Response(shapes.one_item_body(self.vault, item_name))
 
     @extend_schema(operation_id="ReplicationMigrationItems_Create", request=dict, responses={202: None})
     def put(self, request, item_name, **parents):
@@ -87,7 +81,7 @@ class MigrationItemView(VaultView):
     def patch(self, request, item_name, **parents):
         item = shapes.item_or_404(self.vault, item_name)
         plans.update(request.user, self.vault, item, inputs.read_update_input(request))
-        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
+        return Response(shapes.one_item_body(self.vault, item_name))
 
     @extend_schema(operation_id="ReplicationMigrationItems_Delete", responses={202: None, 204: None})
     def delete(self, request, item_name, **parents):
@@ -117,7 +111,7 @@ class MigrationItemOperationResultView(VaultView):
         if job.scenario_name == "DisableMigration":
             # A DELETE's result is empty (and a never-migrated item is gone by now).
             return Response(status=204)
-        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
+        return Response(shapes.one_item_body(self.vault, item_name))
 
 
 class ItemChildView(VaultView):
@@ -179,7 +173,7 @@ class ItemTestMigrateView(ItemActionView):
         network, subnet = item.test_network, item.test_subnet_name
         if network_id:
             resolve = plans.Resolver(request.user, self.vault, item.server)
-            chosen = resolve.network(network_id, "networkId")
+            chosen = resolve.resource(network_id, "networkId")
             resolve.raise_problems()
             if chosen != network:
                 # The subnet chosen at Replicate belongs to the other network: the service picks the
@@ -262,6 +256,5 @@ class RecoveryPointView(ItemChildView):
     @extend_schema(operation_id="MigrationRecoveryPoints_Get", responses={200: dict})
     def get(self, request, point_name, **parents):
         point = self.item.recovery_points.filter(pk=parse_uuid(point_name)).first()
-        if point is None:
-            raise ArmError(404, "RecoveryPointNotFound", f"Recovery point '{point_name}' was not found.")
+        found(point, "RecoveryPointNotFound", f"Recovery point '{point_name}' was not found.")
         return Response(shapes.recovery_point_body(self.vault, self.item, point))

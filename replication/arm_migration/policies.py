@@ -11,7 +11,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.views import arm_list
 from projects import access
 from replication.arm import VAULT_TYPE, Vault, VaultView
@@ -45,11 +45,7 @@ POLICY_NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 
 def _policy_or_404(vault: Vault, name: str) -> ReplicationPolicy:
     policy = vault.project.policies.filter(name__iexact=name).first()
-    if policy is None:
-        raise ArmError(
-            404, "PolicyNotFound", f"Replication policy '{name}' was not found in vault {vault.resource.name}."
-        )
-    return policy
+    return found(policy, "PolicyNotFound", f"Replication policy '{name}' was not found in vault {vault.resource.name}.")
 
 
 class PolicyListView(VaultView):
