@@ -70,7 +70,7 @@ class PolicyView(VaultView):
                 f"Policy name '{policy_name}' must be 1 to 80 letters, digits, hyphens or underscores, starting with "
                 "a letter or digit.",
             )
-        history, crash, app = read_policy_input(request)
+        changes = read_policy_input(request)
         project = self.vault.project
         with transaction.atomic():
             # One policy per name even when two clients create it at once.
@@ -78,11 +78,7 @@ class PolicyView(VaultView):
             policy = project.policies.filter(name__iexact=policy_name).first() or ReplicationPolicy(
                 project=project, name=policy_name, cycle_seconds=settings.REPLICATION_CYCLE_SECONDS
             )
-            if history is not None:
-                policy.recovery_point_history_minutes = history
-            if crash is not None:
-                policy.cycle_seconds = crash * 60
-            if app is not None:
-                policy.app_consistent_frequency_minutes = app
+            for field, value in changes.items():
+                setattr(policy, field, value)
             policy.save()
         return Response(policy_body(self.vault, policy))
