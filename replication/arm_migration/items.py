@@ -39,11 +39,12 @@ ITEM_FILTERS = {
 }
 
 
-def job_accepted(request, vault: Vault, job: Job, resource_path: str) -> Response:
-    """202 for an ASR job: Az.Migrate reads the job's name from either URL, so both keep ASR's layout."""
+def job_accepted(request, vault: Vault, job: Job, item_name) -> Response:
+    """202 for an ASR job on an item: Az.Migrate reads the job's name from either URL, so both keep
+    ASR's layout."""
     response = accepted(
         request,
-        location=f"{resource_path}/operationresults/{job.pk}",
+        location=f"{vault.container_id}/replicationMigrationItems/{item_name}/operationresults/{job.pk}",
         azure_async_operation=f"{vault.id}/replicationOperationStatus/{job.pk}",
     )
     response.arm_request_id = shapes.job_id(vault, job.pk)  # ASR names the job in x-ms-request-id
@@ -73,9 +74,7 @@ class MigrationItemView(VaultView):
         target = inputs.read_enable_input(request)
         server = plans.discovered_server(self.vault, item_name, target.machine_id)
         job = plans.enable(request.user, self.vault, server, target)
-        return job_accepted(
-            request, self.vault, job, f"{self.vault.container_id}/replicationMigrationItems/{server.pk}"
-        )
+        return job_accepted(request, self.vault, job, server.pk)
 
     @extend_schema(operation_id="ReplicationMigrationItems_Update", request=dict, responses={200: dict})
     def patch(self, request, item_name, **parents):
@@ -94,7 +93,7 @@ class MigrationItemView(VaultView):
         if item is None or (stopped and (item.current_job is None or item.current_job.is_terminal)):
             return Response(status=204)
         job = migrate.stop_replication_start(request.user, item)
-        return job_accepted(request, self.vault, job, shapes.item_id(self.vault, item))
+        return job_accepted(request, self.vault, job, item.arm_name)
 
 
 class MigrationItemOperationResultView(VaultView):
@@ -129,7 +128,7 @@ class ItemActionView(ItemChildView):
     checks the item's state (409 OperationNotAllowed, no job) and the target side's rights."""
 
     def started(self, request, job: Job) -> Response:
-        return job_accepted(request, self.vault, job, shapes.item_id(self.vault, self.item))
+        return job_accepted(request, self.vault, job, self.item.arm_name)
 
     def check_recovery_point(self, value: str | None) -> None:
         """A named recovery point must be the latest: the hub keeps one replica per disk, at its newest
