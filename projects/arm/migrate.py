@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from hub.arm.errors import found
+from hub.arm.errors import ArmError
 from hub.arm.routes import RG, at_both_scopes
 from hub.arm.views import arm_list, deletion, existence, validated
 from projects import access, services
@@ -187,12 +187,13 @@ class SolutionView(ProjectPartView):
     def get(self, request, solution_name, **parents):
         project = self.project
         solution = next((s for s in project.solutions.all() if s.name.lower() == solution_name.lower()), None)
-        found(
-            solution,
-            "ResourceNotFound",
-            f"The Resource 'Microsoft.Migrate/migrateProjects/{project.name}/solutions/{solution_name}' "
-            f"under resource group '{project.resource_group.name}' was not found.",
-        )
+        if solution is None:
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource 'Microsoft.Migrate/migrateProjects/{project.name}/solutions/{solution_name}' "
+                f"under resource group '{project.resource_group.name}' was not found.",
+            )
         return Response(solution_body(solution))
 
 

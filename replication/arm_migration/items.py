@@ -232,7 +232,8 @@ class ItemPauseOrResumeView(ItemActionView):
     permissions = {"post": access.PAUSE_OR_RESUME}
 
     @extend_schema(operation_id="ReplicationMigrationItems_PauseOrResumeReplication", responses={409: dict})
-    def post(self, request, verb, **route):
+    def post(self, request, action, **route):
+        verb = "PauseReplication" if action == "pausereplication" else "ResumeReplication"
         raise ArmError(
             409,
             "OperationNotAllowed",
