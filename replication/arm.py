@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from hub import clock
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.routes import RG, SUB, at_both_scopes
 from hub.arm.views import arm_list, arm_time
 from hub.ids import parse_uuid
@@ -45,25 +45,6 @@ class Vault:
 
     def provider_id(self, appliance: Appliance) -> str:
         return f"{self.fabric_id}/replicationRecoveryServicesProviders/{appliance.pk}"
-
-
-def _fabric_or_404(vault: Vault, fabric_name: str) -> list[Appliance]:
-    appliances = vault.appliances
-    if fabric_name.lower() != FABRIC or not appliances:
-        raise ArmError(
-            404,
-            "FabricNotFound",
-            f"Fabric '{fabric_name}' was not found in vault {vault.resource.name}: a fabric exists once a replication "
-            "appliance has registered.",
-        )
-    return appliances
-
-
-def _container_or_404(vault: Vault, fabric_name: str, container_name: str) -> list[Appliance]:
-    appliances = _fabric_or_404(vault, fabric_name)
-    if container_name.lower() != CONTAINER:
-        raise ArmError(404, "ProtectionContainerNotFound", f"Protection container '{container_name}' was not found.")
-    return appliances
 
 
 def _health_errors(appliance: Appliance, health: str) -> list[dict]:
@@ -205,10 +186,20 @@ class VaultView(ScopeView):
             request.user, self.group, MigrationResource.Kind.RECOVERY_SERVICES_VAULT, vault_name
         )
         self.vault = Vault(resource)
-        if container_name is not None:
-            self.appliances = _container_or_404(self.vault, fabric_name, container_name)
-        elif fabric_name is not None:
-            self.appliances = _fabric_or_404(self.vault, fabric_name)
+        if fabric_name is None:
+            return
+        self.appliances = self.vault.appliances
+        if fabric_name.lower() != FABRIC or not self.appliances:
+            raise ArmError(
+                404,
+                "FabricNotFound",
+                f"Fabric '{fabric_name}' was not found in vault {resource.name}: a fabric exists once a replication "
+                "appliance has registered.",
+            )
+        if container_name is not None and container_name.lower() != CONTAINER:
+            raise ArmError(
+                404, "ProtectionContainerNotFound", f"Protection container '{container_name}' was not found."
+            )
 
 
 class FabricListView(VaultView):
@@ -251,8 +242,7 @@ class ProviderView(VaultView):
     )
     def get(self, request, provider_name, **parents):
         appliance = next((a for a in self.appliances if str(a.pk) == provider_name.lower()), None)
-        if appliance is None:
-            raise ArmError(404, "ProviderNotFound", f"Recovery services provider '{provider_name}' was not found.")
+        found(appliance, "ProviderNotFound", f"Recovery services provider '{provider_name}' was not found.")
         return Response(provider_body(self.vault, appliance, clock.now()))
 
 
@@ -271,8 +261,7 @@ class ProtectableItemView(VaultView):
     @extend_schema(operation_id="ReplicationProtectableItems_Get", responses={200: R.PROTECTABLE_ITEM})
     def get(self, request, item_name, **parents):
         server = discovered_servers(self.vault).filter(pk=parse_uuid(item_name)).first()
-        if server is None:
-            raise ArmError(404, "ProtectableItemNotFound", f"Protectable item '{item_name}' was not found.")
+        found(server, "ProtectableItemNotFound", f"Protectable item '{item_name}' was not found.")
         return Response(protectable_item_body(self.vault, server))
 
 

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.routes import RG, SUB
 from hub.arm.views import arm_list, validated
 from hub.ids import parse_uuid
@@ -208,12 +208,8 @@ class RoleDefinitionView(ScopeView):
     @extend_schema(operation_id="RoleDefinitions_Get", responses={200: responses.ROLE_DEFINITION})
     def get(self, request, definition_id, **parents):
         role = next((r for r in BUILTIN_ROLES.values() if r.id == definition_id.lower()), None)
-        if role is None:
-            raise ArmError(
-                404,
-                "RoleDefinitionDoesNotExist",
-                f"The specified role definition with ID '{definition_id}' does not exist.",
-            )
+        message = f"The specified role definition with ID '{definition_id}' does not exist."
+        found(role, "RoleDefinitionDoesNotExist", message)
         return Response(role_definition_body(self.subscription, role))
 
 

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.routes import RG, tracked_resource
 from hub.arm.views import arm_list, deletion, validated
 from projects import access, addresses, services
@@ -169,8 +169,7 @@ class SubnetView(SubnetsView):
     @extend_schema(operation_id="Subnets_Get", responses={200: responses.SUBNET})
     def get(self, request, subnet_name, **parents):
         subnet = self.network.subnets.filter(name__iexact=subnet_name).first()
-        if subnet is None:
-            raise ArmError(404, "NotFound", f"Resource {self.network.arm_id}/subnets/{subnet_name} not found.")
+        found(subnet, "NotFound", f"Resource {self.network.arm_id}/subnets/{subnet_name} not found.")
         return Response(subnet_body(subnet))
 
     @extend_schema(

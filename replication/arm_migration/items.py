@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from hub.arm.bodies import BodyReader
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.odata import narrowed, paged_list
 from hub.arm.paths import last_segment
 from hub.arm.views import accepted, arm_time
@@ -24,7 +24,6 @@ from replication import migrate
 from replication.arm import CONTAINER, FABRIC, Vault, VaultView
 from replication.arm_migration import inputs, openapi, plans, shapes
 from replication.arm_migration.jobs import job_or_404
-from replication.models import MigrationItem
 
 NOTHING = Q(pk__in=[])
 # $filter names an item list understands (ASR's MigrationItemsQueryParameter, and the item's own
@@ -40,11 +39,12 @@ ITEM_FILTERS = {
 }
 
 
-def job_accepted(request, vault: Vault, job: Job, resource_path: str) -> Response:
-    """202 for an ASR job: Az.Migrate reads the job's name from either URL, so both keep ASR's layout."""
+def job_accepted(request, vault: Vault, job: Job, item_name) -> Response:
+    """202 for an ASR job on an item: Az.Migrate reads the job's name from either URL, so both keep
+    ASR's layout."""
     response = accepted(
         request,
-        location=f"{resource_path}/operationresults/{job.pk}",
+        location=f"{vault.container_id}/replicationMigrationItems/{item_name}/operationresults/{job.pk}",
         azure_async_operation=f"{vault.id}/replicationOperationStatus/{job.pk}",
     )
     response.arm_request_id = shapes.job_id(vault, job.pk)  # ASR names the job in x-ms-request-id
@@ -55,12 +55,7 @@ class MigrationItemListView(VaultView):
     @extend_schema(operation_id="ReplicationMigrationItems_List", responses={200: openapi.MIGRATION_ITEM_LIST})
     def get(self, request, **parents):
         items = narrowed(shapes.items_of(self.vault), request.query_params.get("$filter"), ITEM_FILTERS)
-
-        def shape_page(page: list[MigrationItem]) -> list[dict]:
-            context = shapes.item_context(self.vault, page)
-            return [shapes.item_body(context, item) for item in page]
-
-        return paged_list(request, items, shape_page)
+        return paged_list(request, items, lambda page: shapes.item_bodies(self.vault, page))
 
 
 class MigrationItemView(VaultView):
@@ -72,7 +67,7 @@ class MigrationItemView(VaultView):
 
     @extend_schema(operation_id="ReplicationMigrationItems_Get", responses={200: openapi.MIGRATION_ITEM})
     def get(self, request, item_name, **parents):
-        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
+        return Response(shapes.one_item_body(self.vault, item_name))
 
     @extend_schema(
         operation_id="ReplicationMigrationItems_Create", request=openapi.EnableMigrationInput, responses={202: None}
@@ -81,9 +76,7 @@ class MigrationItemView(VaultView):
         target = inputs.read_enable_input(request)
         server = plans.discovered_server(self.vault, item_name, target.machine_id)
         job = plans.enable(request.user, self.vault, server, target)
-        return job_accepted(
-            request, self.vault, job, f"{self.vault.container_id}/replicationMigrationItems/{server.pk}"
-        )
+        return job_accepted(request, self.vault, job, server.pk)
 
     @extend_schema(
         operation_id="ReplicationMigrationItems_Update",
@@ -93,7 +86,7 @@ class MigrationItemView(VaultView):
     def patch(self, request, item_name, **parents):
         item = shapes.item_or_404(self.vault, item_name)
         plans.update(request.user, self.vault, item, inputs.read_update_input(request))
-        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
+        return Response(shapes.one_item_body(self.vault, item_name))
 
     @extend_schema(operation_id="ReplicationMigrationItems_Delete", responses={202: None, 204: None})
     def delete(self, request, item_name, **parents):
@@ -106,7 +99,7 @@ class MigrationItemView(VaultView):
         if item is None or (stopped and (item.current_job is None or item.current_job.is_terminal)):
             return Response(status=204)
         job = migrate.stop_replication_start(request.user, item)
-        return job_accepted(request, self.vault, job, shapes.item_id(self.vault, item))
+        return job_accepted(request, self.vault, job, item.arm_name)
 
 
 class MigrationItemOperationResultView(VaultView):
@@ -126,7 +119,7 @@ class MigrationItemOperationResultView(VaultView):
         if job.scenario_name == "DisableMigration":
             # A DELETE's result is empty (and a never-migrated item is gone by now).
             return Response(status=204)
-        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
+        return Response(shapes.one_item_body(self.vault, item_name))
 
 
 class ItemChildView(VaultView):
@@ -144,7 +137,7 @@ class ItemActionView(ItemChildView):
     checks the item's state (409 OperationNotAllowed, no job) and the target side's rights."""
 
     def started(self, request, job: Job) -> Response:
-        return job_accepted(request, self.vault, job, shapes.item_id(self.vault, self.item))
+        return job_accepted(request, self.vault, job, self.item.arm_name)
 
     def check_recovery_point(self, value: str | None) -> None:
         """A named recovery point must be the latest: the hub keeps one replica per disk, at its newest
@@ -190,7 +183,7 @@ class ItemTestMigrateView(ItemActionView):
         network, subnet = item.test_network, item.test_subnet_name
         if network_id:
             resolve = plans.Resolver(request.user, self.vault, item.server)
-            chosen = resolve.network(network_id, "networkId")
+            chosen = resolve.resource(network_id, "networkId")
             resolve.raise_problems()
             if chosen != network:
                 # The subnet chosen at Replicate belongs to the other network: the service picks the
@@ -283,6 +276,5 @@ class RecoveryPointView(ItemChildView):
     @extend_schema(operation_id="MigrationRecoveryPoints_Get", responses={200: openapi.RECOVERY_POINT})
     def get(self, request, point_name, **parents):
         point = self.item.recovery_points.filter(pk=parse_uuid(point_name)).first()
-        if point is None:
-            raise ArmError(404, "RecoveryPointNotFound", f"Recovery point '{point_name}' was not found.")
+        found(point, "RecoveryPointNotFound", f"Recovery point '{point_name}' was not found.")
         return Response(shapes.recovery_point_body(self.vault, self.item, point))

@@ -7,7 +7,7 @@ from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError
+from hub.arm.errors import found
 from hub.arm.odata import filter_clauses, filter_time, narrowed, paged_list
 from hub.arm.views import arm_time
 from hub.ids import parse_uuid
@@ -128,9 +128,7 @@ def vault_jobs(request, vault: Vault):
 
 def job_or_404(request, vault: Vault, name: str) -> Job:
     job = vault_jobs(request, vault).filter(pk=parse_uuid(name)).prefetch_related("tasks").first()
-    if job is None:
-        raise ArmError(404, "JobNotFound", f"Job '{name}' was not found in vault {vault.resource.name}.")
-    return job
+    return found(job, "JobNotFound", f"Job '{name}' was not found in vault {vault.resource.name}.")
 
 
 JOB_STATES = {state.lower(): state for state in State.values} | {"canceled": State.CANCELLED}

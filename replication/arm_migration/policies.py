@@ -11,7 +11,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.views import arm_list
 from projects import access
 from replication.arm import VAULT_TYPE, Vault, VaultView
@@ -46,11 +46,7 @@ POLICY_NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 
 def _policy_or_404(vault: Vault, name: str) -> ReplicationPolicy:
     policy = vault.project.policies.filter(name__iexact=name).first()
-    if policy is None:
-        raise ArmError(
-            404, "PolicyNotFound", f"Replication policy '{name}' was not found in vault {vault.resource.name}."
-        )
-    return policy
+    return found(policy, "PolicyNotFound", f"Replication policy '{name}' was not found in vault {vault.resource.name}.")
 
 
 class PolicyListView(VaultView):
@@ -77,7 +73,7 @@ class PolicyView(VaultView):
                 f"Policy name '{policy_name}' must be 1 to 80 letters, digits, hyphens or underscores, starting with "
                 "a letter or digit.",
             )
-        history, crash, app = read_policy_input(request)
+        changes = read_policy_input(request)
         project = self.vault.project
         with transaction.atomic():
             # One policy per name even when two clients create it at once.
@@ -85,11 +81,7 @@ class PolicyView(VaultView):
             policy = project.policies.filter(name__iexact=policy_name).first() or ReplicationPolicy(
                 project=project, name=policy_name, cycle_seconds=settings.REPLICATION_CYCLE_SECONDS
             )
-            if history is not None:
-                policy.recovery_point_history_minutes = history
-            if crash is not None:
-                policy.cycle_seconds = crash * 60
-            if app is not None:
-                policy.app_consistent_frequency_minutes = app
+            for field, value in changes.items():
+                setattr(policy, field, value)
             policy.save()
         return Response(policy_body(self.vault, policy))
