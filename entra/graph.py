@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from entra import graph_schema as schema
 from entra import services
 from entra.models import Application, ClientSecret
 from hub import clock
@@ -183,7 +184,7 @@ def _display_name(data) -> str:
 
 
 class ApplicationListView(APIView):
-    @extend_schema(operation_id="Graph_ListApplications", responses={200: dict})
+    @extend_schema(operation_id="Graph_ListApplications", responses={200: schema.APPLICATION_LIST})
     def get(self, request):
         allowed = ("displayName", "displayNamePrefix", "appId", "identifierUri")
         applications = _filtered(request, _applications(request), allowed)
@@ -191,7 +192,11 @@ class ApplicationListView(APIView):
             {"@odata.context": _context(request, "applications"), "value": [application_body(a) for a in applications]}
         )
 
-    @extend_schema(operation_id="Graph_CreateApplication", request=dict, responses={201: dict})
+    @extend_schema(
+        operation_id="Graph_CreateApplication",
+        request=schema.APPLICATION_INPUT,
+        responses={201: schema.APPLICATION_ENTITY},
+    )
     def post(self, request):
         try:
             application = services.create_application(request.user, _display_name(request.data))
@@ -202,12 +207,12 @@ class ApplicationListView(APIView):
 
 
 class ApplicationView(APIView):
-    @extend_schema(operation_id="Graph_GetApplication", responses={200: dict})
+    @extend_schema(operation_id="Graph_GetApplication", responses={200: schema.APPLICATION_ENTITY})
     def get(self, request, object_id):
         body = application_body(_application(request, object_id))
         return Response({"@odata.context": _context(request, "applications/$entity"), **body})
 
-    @extend_schema(operation_id="Graph_UpdateApplication", request=dict, responses={204: None})
+    @extend_schema(operation_id="Graph_UpdateApplication", request=schema.APPLICATION_UPDATE, responses={204: None})
     def patch(self, request, object_id):
         application = _application(request, object_id)
         if not isinstance(request.data, dict):
@@ -252,7 +257,11 @@ def _end_date(data) -> datetime | None:
 
 
 class AddPasswordView(APIView):
-    @extend_schema(operation_id="Graph_ApplicationAddPassword", request=dict, responses={200: dict})
+    @extend_schema(
+        operation_id="Graph_ApplicationAddPassword",
+        request=schema.ADD_PASSWORD_INPUT,
+        responses={200: schema.ADDED_PASSWORD},
+    )
     def post(self, request, object_id):
         application = _application(request, object_id)
         credential = request.data.get("passwordCredential") if isinstance(request.data, dict) else None
@@ -268,7 +277,11 @@ class AddPasswordView(APIView):
 
 
 class RemovePasswordView(APIView):
-    @extend_schema(operation_id="Graph_ApplicationRemovePassword", request=dict, responses={204: None})
+    @extend_schema(
+        operation_id="Graph_ApplicationRemovePassword",
+        request=schema.REMOVE_PASSWORD_INPUT,
+        responses={204: None},
+    )
     def post(self, request, object_id):
         application = _application(request, object_id)
         key_id = parse_uuid(request.data.get("keyId")) if isinstance(request.data, dict) else None
@@ -279,7 +292,7 @@ class RemovePasswordView(APIView):
 
 
 class ServicePrincipalListView(APIView):
-    @extend_schema(operation_id="Graph_ListServicePrincipals", responses={200: dict})
+    @extend_schema(operation_id="Graph_ListServicePrincipals", responses={200: schema.SERVICE_PRINCIPAL_LIST})
     def get(self, request):
         allowed = ("displayName", "displayNamePrefix", "appId", "servicePrincipalName")
         applications = _filtered(request, _applications(request), allowed)
@@ -290,7 +303,11 @@ class ServicePrincipalListView(APIView):
             }
         )
 
-    @extend_schema(operation_id="Graph_CreateServicePrincipal", request=dict, responses={201: dict})
+    @extend_schema(
+        operation_id="Graph_CreateServicePrincipal",
+        request=schema.SERVICE_PRINCIPAL_INPUT,
+        responses={201: schema.SERVICE_PRINCIPAL_ENTITY},
+    )
     def post(self, request):
         app_id = parse_uuid(request.data.get("appId")) if isinstance(request.data, dict) else None
         if app_id is None:
@@ -311,7 +328,7 @@ class ServicePrincipalListView(APIView):
 
 
 class ServicePrincipalView(APIView):
-    @extend_schema(operation_id="Graph_GetServicePrincipal", responses={200: dict})
+    @extend_schema(operation_id="Graph_GetServicePrincipal", responses={200: schema.SERVICE_PRINCIPAL_ENTITY})
     def get(self, request, object_id):
         body = service_principal_body(_service_principal_application(request, object_id))
         return Response({"@odata.context": _context(request, "servicePrincipals/$entity"), **body})
@@ -328,7 +345,11 @@ MAX_IDS = 1000  # Graph's limit for getByIds
 class DirectoryObjectsByIdsView(APIView):
     """`az role assignment list` names each assignment's principal through this call."""
 
-    @extend_schema(operation_id="Graph_DirectoryObjectsGetByIds", request=dict, responses={200: dict})
+    @extend_schema(
+        operation_id="Graph_DirectoryObjectsGetByIds",
+        request=schema.GET_BY_IDS_INPUT,
+        responses={200: schema.DIRECTORY_OBJECT_LIST},
+    )
     def post(self, request):
         ids = request.data.get("ids") if isinstance(request.data, dict) else None
         if not isinstance(ids, list) or len(ids) > MAX_IDS:

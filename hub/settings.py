@@ -272,16 +272,59 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["hub.arm.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "hub.arm.errors.arm_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "hub.arm.schema.ArmAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
+# The OpenAPI document of the ARM API and the Graph sliver (hub/arm/schema.py; docs/api.md).
+# `manage.py spectacular --validate --fail-on-warn` runs in `make lint`.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Migrate Hub ARM API",
-    "DESCRIPTION": "Azure Resource Manager compatible API of the Migrate Hub emulator.",
+    "DESCRIPTION": (
+        "Azure Resource Manager compatible API of the Migrate Hub emulator, and the part of Microsoft Graph "
+        "it serves. Every ARM operation requires the api-version query parameter; Graph operations take none. "
+        'Errors are ARM envelopes: {"error": {"code", "message", "target"?, "details"?}}.'
+    ),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # `check --deploy` is about running safely; the OpenAPI document's own lint (operation-id
-    # collisions, views it cannot describe) is a documentation matter, exercised by the schemathesis run.
+    # Site Recovery writes booleans as strings ("true"/"false") in several properties: one enum.
+    # A PATCH body's required properties stay required (the hub refuses a PATCH without them).
+    "COMPONENT_SPLIT_PATCH": False,
+    "ENUM_NAME_OVERRIDES": {"StringBooleanEnum": ["true", "false"]},
+    "PREPROCESSING_HOOKS": ["hub.arm.schema.arm_and_graph_only"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "hub.arm.schema.distinct_operation_ids",
+    ],
+    # Every documented operation takes the same tokens, whichever authentication class reads them: the
+    # schemes are declared once here rather than per authentication class.
+    "AUTHENTICATION_WHITELIST": [],
+    "SECURITY": [{"azure_auth": ["user_impersonation"]}, {"bearer": []}],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            # As Azure's own specifications declare it; the hub is its own Entra ID (login endpoint at its root).
+            "azure_auth": {
+                "type": "oauth2",
+                "description": "Microsoft Entra ID OAuth2 flow: a token from the hub's own login endpoint "
+                "(/{tenant}/oauth2/v2.0/token; 'organizations' stands for the caller's tenant).",
+                "flows": {
+                    "clientCredentials": {
+                        "tokenUrl": "/organizations/oauth2/v2.0/token",
+                        "scopes": {"user_impersonation": "impersonate your user account"},
+                    },
+                    "password": {
+                        "tokenUrl": "/organizations/oauth2/v2.0/token",
+                        "scopes": {"user_impersonation": "impersonate your user account"},
+                    },
+                },
+            },
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A personal API token (portal: user menu > API tokens), or an Entra ID access token.",
+            },
+        }
+    },
+    # `check --deploy` is about running safely; the document's own lint is `make lint`'s.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 

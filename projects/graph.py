@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from hub.arm.errors import ArmError
 from hub.ids import parse_uuid
+from projects.arm.responses import GRAPH_USER
 from projects.models import User
 
 
@@ -24,13 +25,13 @@ def user_body(user: User) -> dict:
 
 
 class MeView(APIView):
-    @extend_schema(operation_id="Graph_Me", responses={200: dict})
+    @extend_schema(operation_id="Graph_Me", responses={200: GRAPH_USER})
     def get(self, request):
         return Response(user_body(request.user))
 
 
 class UserView(APIView):
-    @extend_schema(operation_id="Graph_GetUser", responses={200: dict})
+    @extend_schema(operation_id="Graph_GetUser", responses={200: GRAPH_USER})
     def get(self, request, user_id):
         object_id = parse_uuid(user_id)
         by_id = Q(object_id=object_id) if object_id else Q(pk__in=[])

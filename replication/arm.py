@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from hub import clock
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.routes import RG, SUB, at_both_scopes
 from hub.arm.views import arm_list, arm_time
 from hub.ids import parse_uuid
@@ -20,6 +20,7 @@ from projects import access
 from projects.arm.scopes import ScopeView
 from projects.models import MigrationResource
 from projects.regions import REGIONS_BY_NAME, normalize_location
+from replication import arm_responses as R
 from replication import sizing
 from replication.models import Appliance, DiscoveredServer
 
@@ -44,25 +45,6 @@ class Vault:
 
     def provider_id(self, appliance: Appliance) -> str:
         return f"{self.fabric_id}/replicationRecoveryServicesProviders/{appliance.pk}"
-
-
-def _fabric_or_404(vault: Vault, fabric_name: str) -> list[Appliance]:
-    appliances = vault.appliances
-    if fabric_name.lower() != FABRIC or not appliances:
-        raise ArmError(
-            404,
-            "FabricNotFound",
-            f"Fabric '{fabric_name}' was not found in vault {vault.resource.name}: a fabric exists once a replication "
-            "appliance has registered.",
-        )
-    return appliances
-
-
-def _container_or_404(vault: Vault, fabric_name: str, container_name: str) -> list[Appliance]:
-    appliances = _fabric_or_404(vault, fabric_name)
-    if container_name.lower() != CONTAINER:
-        raise ArmError(404, "ProtectionContainerNotFound", f"Protection container '{container_name}' was not found.")
-    return appliances
 
 
 def _health_errors(appliance: Appliance, health: str) -> list[dict]:
@@ -204,50 +186,63 @@ class VaultView(ScopeView):
             request.user, self.group, MigrationResource.Kind.RECOVERY_SERVICES_VAULT, vault_name
         )
         self.vault = Vault(resource)
-        if container_name is not None:
-            self.appliances = _container_or_404(self.vault, fabric_name, container_name)
-        elif fabric_name is not None:
-            self.appliances = _fabric_or_404(self.vault, fabric_name)
+        if fabric_name is None:
+            return
+        self.appliances = self.vault.appliances
+        if fabric_name.lower() != FABRIC or not self.appliances:
+            raise ArmError(
+                404,
+                "FabricNotFound",
+                f"Fabric '{fabric_name}' was not found in vault {resource.name}: a fabric exists once a replication "
+                "appliance has registered.",
+            )
+        if container_name is not None and container_name.lower() != CONTAINER:
+            raise ArmError(
+                404, "ProtectionContainerNotFound", f"Protection container '{container_name}' was not found."
+            )
 
 
 class FabricListView(VaultView):
-    @extend_schema(operation_id="ReplicationFabrics_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationFabrics_List", responses={200: R.FABRIC_LIST})
     def get(self, request, **parents):
         appliances = self.vault.appliances
         return arm_list([fabric_body(self.vault, appliances, clock.now())] if appliances else [])
 
 
 class FabricView(VaultView):
-    @extend_schema(operation_id="ReplicationFabrics_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationFabrics_Get", responses={200: R.FABRIC})
     def get(self, request, **parents):
         return Response(fabric_body(self.vault, self.appliances, clock.now()))
 
 
 class ContainerListView(VaultView):
-    @extend_schema(operation_id="ReplicationProtectionContainers_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationProtectionContainers_List", responses={200: R.PROTECTION_CONTAINER_LIST})
     def get(self, request, **parents):
         return arm_list([container_body(self.vault)] if self.vault.appliances else [])
 
 
 class ContainerView(VaultView):
-    @extend_schema(operation_id="ReplicationProtectionContainers_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationProtectionContainers_Get", responses={200: R.PROTECTION_CONTAINER})
     def get(self, request, **parents):
         return Response(container_body(self.vault))
 
 
 class ProviderListView(VaultView):
-    @extend_schema(operation_id="ReplicationRecoveryServicesProviders_List", responses={200: dict})
+    @extend_schema(
+        operation_id="ReplicationRecoveryServicesProviders_List", responses={200: R.RECOVERY_SERVICES_PROVIDER_LIST}
+    )
     def get(self, request, **parents):
         now = clock.now()
         return arm_list([provider_body(self.vault, appliance, now) for appliance in self.vault.appliances])
 
 
 class ProviderView(VaultView):
-    @extend_schema(operation_id="ReplicationRecoveryServicesProviders_Get", responses={200: dict})
+    @extend_schema(
+        operation_id="ReplicationRecoveryServicesProviders_Get", responses={200: R.RECOVERY_SERVICES_PROVIDER}
+    )
     def get(self, request, provider_name, **parents):
         appliance = next((a for a in self.appliances if str(a.pk) == provider_name.lower()), None)
-        if appliance is None:
-            raise ArmError(404, "ProviderNotFound", f"Recovery services provider '{provider_name}' was not found.")
+        found(appliance, "ProviderNotFound", f"Recovery services provider '{provider_name}' was not found.")
         return Response(provider_body(self.vault, appliance, clock.now()))
 
 
@@ -257,24 +252,23 @@ def discovered_servers(vault: Vault):
 
 
 class ProtectableItemListView(VaultView):
-    @extend_schema(operation_id="ReplicationProtectableItems_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationProtectableItems_List", responses={200: R.PROTECTABLE_ITEM_LIST})
     def get(self, request, **parents):
         return arm_list([protectable_item_body(self.vault, server) for server in discovered_servers(self.vault)])
 
 
 class ProtectableItemView(VaultView):
-    @extend_schema(operation_id="ReplicationProtectableItems_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationProtectableItems_Get", responses={200: R.PROTECTABLE_ITEM})
     def get(self, request, item_name, **parents):
         server = discovered_servers(self.vault).filter(pk=parse_uuid(item_name)).first()
-        if server is None:
-            raise ArmError(404, "ProtectableItemNotFound", f"Protectable item '{item_name}' was not found.")
+        found(server, "ProtectableItemNotFound", f"Protectable item '{item_name}' was not found.")
         return Response(protectable_item_body(self.vault, server))
 
 
 class VmSizeListView(ScopeView):
     """The VM sizes Replicate chooses from (Compute > VM size), per region, in Compute's shape."""
 
-    @extend_schema(operation_id="VirtualMachineSizes_List", responses={200: dict})
+    @extend_schema(operation_id="VirtualMachineSizes_List", responses={200: R.VM_SIZE_LIST})
     def get(self, request, location, **parents):
         if normalize_location(location) not in REGIONS_BY_NAME:
             raise ArmError(

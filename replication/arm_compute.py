@@ -15,11 +15,12 @@ from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.routes import RG, tracked_resource
-from hub.arm.views import arm_list, arm_time
+from hub.arm.views import NotFoundView, arm_list, arm_time
 from projects import access
 from projects.arm.scopes import ScopeView
+from replication import arm_responses as R
 from replication.models import LicenseType, ManagedDisk, VirtualMachine
 
 VM_TYPE = VirtualMachine.arm_type
@@ -123,14 +124,14 @@ def _os_profile(vm: VirtualMachine) -> dict:
 
 def instance_view_body(vm: VirtualMachine) -> dict:
     power = VirtualMachine.PowerState(vm.power_state) if vm.power_state in VirtualMachine.PowerState.values else None
-    statuses = [
-        {
-            "code": "ProvisioningState/succeeded",
-            "level": "Info",
-            "displayStatus": "Provisioning succeeded",
-            "time": arm_time(vm.created_at),
-        }
-    ]
+    # The VM and each of its disks were provisioned when migration built the VM.
+    provisioned = {
+        "code": "ProvisioningState/succeeded",
+        "level": "Info",
+        "displayStatus": "Provisioning succeeded",
+        "time": arm_time(vm.created_at),
+    }
+    statuses = [provisioned]
     if power is not None:
         statuses.append(
             {"code": f"PowerState/{power.value}", "level": "Info", "displayStatus": f"VM {power.label.lower()}"}
@@ -138,20 +139,7 @@ def instance_view_body(vm: VirtualMachine) -> dict:
     return {
         "computerName": vm.source_server_name or vm.name,
         "osName": vm.os_name or None,
-        "disks": [
-            {
-                "name": disk.name,
-                "statuses": [
-                    {
-                        "code": "ProvisioningState/succeeded",
-                        "level": "Info",
-                        "displayStatus": "Provisioning succeeded",
-                        "time": arm_time(vm.created_at),
-                    }
-                ],
-            }
-            for disk in vm.disks.all()
-        ],
+        "disks": [{"name": disk.name, "statuses": [provisioned]} for disk in vm.disks.all()],
         "statuses": statuses,
     }
 
@@ -242,28 +230,27 @@ def visible_vms(user):
 def _vm_or_404(user, group, vm_name: str, *, shown_as: str) -> VirtualMachine:
     """The VM of the group named `vm_name`; a miss names the resource asked for (`shown_as`, a VM or its NIC)."""
     vm = visible_vms(user).filter(resource_group=group, name__iexact=vm_name).first()
-    if vm is None:
-        raise ArmError(
-            404, "ResourceNotFound", f"The Resource '{shown_as}' under resource group '{group.name}' was not found."
-        )
-    return vm
+    return found(
+        vm, "ResourceNotFound", f"The Resource '{shown_as}' under resource group '{group.name}' was not found."
+    )
 
 
 # Views
 
 
 class ReadOnly:
-    """PUT, PATCH and DELETE of a resource that only migration creates and removes: 405, once the
-    caller may see the resource group (404 before that, so nothing is learnt about others' groups)."""
+    """A resource that only migration creates and removes serves GET alone, so the OpenAPI document
+    lists no write of it. Any other method is 405 saying why, once the caller may see the resource
+    group (404 before that, so nothing is learnt about others' groups)."""
 
-    def _read_only(self, request, **route):
+    def http_method_not_allowed(self, request, *args, **route):
+        if request.method != "OPTIONS":
+            self.resolve_scope(request, **route)
         raise ArmError(405, "MethodNotAllowed", f"{request.method} is not served: {READ_ONLY}")
-
-    put = patch = delete = _read_only
 
 
 class VirtualMachineListView(ScopeView):
-    @extend_schema(operation_id="VirtualMachines_List", responses={200: dict})
+    @extend_schema(operation_id="VirtualMachines_List", responses={200: R.VIRTUAL_MACHINE_LIST})
     def get(self, request, **parents):
         expand = _expand_instance_view(request)
         return arm_list([vm_body(vm, with_instance_view=expand) for vm in self.in_scope(visible_vms(request.user))])
@@ -277,13 +264,13 @@ class VirtualMachineScopeView(ScopeView):
 
 
 class VirtualMachineView(ReadOnly, VirtualMachineScopeView):
-    @extend_schema(operation_id="VirtualMachines_Get", responses={200: dict})
+    @extend_schema(operation_id="VirtualMachines_Get", responses={200: R.VIRTUAL_MACHINE})
     def get(self, request, vm_name, **parents):
         return Response(vm_body(self.vm(request, vm_name), with_instance_view=_expand_instance_view(request)))
 
 
 class VirtualMachineInstanceView(VirtualMachineScopeView):
-    @extend_schema(operation_id="VirtualMachines_InstanceView", responses={200: dict})
+    @extend_schema(operation_id="VirtualMachines_InstanceView", responses={200: R.INSTANCE_VIEW})
     def get(self, request, vm_name, **parents):
         return Response(instance_view_body(self.vm(request, vm_name)))
 
@@ -291,43 +278,30 @@ class VirtualMachineInstanceView(VirtualMachineScopeView):
 class VirtualMachineActionView(VirtualMachineScopeView):
     """start, powerOff, restart, deallocate, redeploy...: the VM must exist; then 405, read-only. Other
     child paths (extensions, say) are not served: 404 as for any unknown path. As in Azure, the
-    caller's right to the action is checked first (a Reader gets 403)."""
+    caller's right to the action is checked first (a Reader gets 403). Nothing here is served, so the
+    OpenAPI document leaves the path out (`schema = None`)."""
 
     permissions = {"post": access.virtual_machine_action}
+    schema = None
 
-    @extend_schema(operation_id="VirtualMachines_Action", responses={405: dict})
     def post(self, request, vm_name, action, **parents):
         self.vm(request, vm_name)
         raise ArmError(405, "MethodNotAllowed", f"The VM action '{action}' is not served: {READ_ONLY}")
 
-    def _not_served(self, request, **route):
-        raise ArmError(
-            404,
-            "InvalidResourceType",
-            f"The resource type or path '{request.path}' is not served by this hub. "
-            "See /api/schema/ for the resources it emulates.",
-        )
-
-    get = put = patch = delete = _not_served
+    get = put = patch = delete = NotFoundView._not_found
 
 
 class NetworkInterfaceListView(ScopeView):
-    @extend_schema(operation_id="NetworkInterfaces_List", responses={200: dict})
+    @extend_schema(operation_id="NetworkInterfaces_List", responses={200: R.NETWORK_INTERFACE_LIST})
     def get(self, request, **parents):
         return arm_list([nic_body(vm) for vm in self.in_scope(visible_vms(request.user))])
 
 
 class NetworkInterfaceView(ReadOnly, ScopeView):
-    @extend_schema(operation_id="NetworkInterfaces_Get", responses={200: dict})
+    @extend_schema(operation_id="NetworkInterfaces_Get", responses={200: R.NETWORK_INTERFACE})
     def get(self, request, nic_name, **parents):
-        # A VM's one NIC is named after it.
-        vm_name = nic_name[: -len(NIC_SUFFIX)] if nic_name.lower().endswith(NIC_SUFFIX) else None
-        if vm_name is None:
-            raise ArmError(
-                404,
-                "ResourceNotFound",
-                f"The Resource '{NIC_TYPE}/{nic_name}' under resource group '{self.group.name}' was not found.",
-            )
+        # A VM's one NIC is named after it: a name without the suffix names no VM (none is unnamed).
+        vm_name = nic_name[: -len(NIC_SUFFIX)] if nic_name.lower().endswith(NIC_SUFFIX) else ""
         return Response(nic_body(_vm_or_404(request.user, self.group, vm_name, shown_as=f"{NIC_TYPE}/{nic_name}")))
 
 

@@ -26,6 +26,13 @@ class ArmError(Exception):
         return {"error": error}
 
 
+def found(resource, code: str, message: str):
+    """`resource` as a lookup returned it, unless it is None: then ARM's 404 with `code` and `message`."""
+    if resource is None:
+        raise ArmError(404, code, message)
+    return resource
+
+
 MISSING_AUTHORIZATION = (
     "Authentication failed. The 'Authorization' header is missing. "
     "Send 'Authorization: Bearer <token>' with a personal API token."

@@ -33,6 +33,9 @@ class ArmView(APIView):
     permissions: dict = {}
     # Methods this view answers without any permission, on purpose (the catch-all 404 view).
     unchecked_methods: frozenset[str] = frozenset()
+    # The OpenAPI document's operation group (the part of an operation id before `_`), set per route
+    # when one class serves several resource types (hub.arm.schema.ArmAutoSchema).
+    operation_group: str | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

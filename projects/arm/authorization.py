@@ -10,11 +10,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.routes import RG, SUB
 from hub.arm.views import arm_list, validated
 from hub.ids import parse_uuid
 from projects import access, services
+from projects.arm import responses
 from projects.arm.scopes import ScopeView
 from projects.models import RoleAssignment, Subscription, User
 from projects.roles import BUILTIN_ROLES
@@ -72,13 +73,13 @@ def role_assignment_body(assignment: RoleAssignment) -> dict:
 
 
 class RoleAssignmentInput(serializers.Serializer):
-    class Properties(serializers.Serializer):
+    class RoleAssignmentInputProperties(serializers.Serializer):
         roleDefinitionId = serializers.CharField()
         principalId = serializers.UUIDField()
         principalType = serializers.CharField(required=False, allow_null=True)
         description = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
-    properties = Properties()
+    properties = RoleAssignmentInputProperties()
 
 
 _PRINCIPAL_FILTER = re.compile(r"principalId\s+eq\s+'([0-9a-fA-F-]{36})'")
@@ -89,7 +90,7 @@ class RoleAssignmentListView(ScopeView):
     and those inherited from the subscription. `$filter=atScope()` keeps those at or above the scope;
     `principalId eq '...'` one principal's."""
 
-    @extend_schema(operation_id="RoleAssignments_ListForScope", responses={200: dict})
+    @extend_schema(operation_id="RoleAssignments_List", responses={200: responses.ROLE_ASSIGNMENT_LIST})
     def get(self, request, **parents):
         subscription, group = self.subscription, self.group
         assignments = RoleAssignment.objects.filter(subscription=subscription).select_related(
@@ -131,14 +132,18 @@ class RoleAssignmentView(ScopeView):
     def _not_found(self, name):
         return ArmError(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
 
-    @extend_schema(operation_id="RoleAssignments_Get", responses={200: dict})
+    @extend_schema(operation_id="RoleAssignments_Get", responses={200: responses.ROLE_ASSIGNMENT})
     def get(self, request, assignment_name, **parents):
         assignment = self._assignment(assignment_name)
         if assignment is None:
             raise self._not_found(assignment_name)
         return Response(role_assignment_body(assignment))
 
-    @extend_schema(operation_id="RoleAssignments_Create", request=RoleAssignmentInput, responses={201: dict})
+    @extend_schema(
+        operation_id="RoleAssignments_Create",
+        request=RoleAssignmentInput,
+        responses={200: responses.ROLE_ASSIGNMENT, 201: responses.ROLE_ASSIGNMENT},
+    )
     def put(self, request, assignment_name, **parents):
         subscription = self.subscription
         assignment_id = parse_uuid(assignment_name)
@@ -179,7 +184,7 @@ class RoleAssignmentView(ScopeView):
         )
         return Response(role_assignment_body(assignment), status=201 if created else 200)
 
-    @extend_schema(operation_id="RoleAssignments_Delete", responses={200: dict, 204: None})
+    @extend_schema(operation_id="RoleAssignments_Delete", responses={200: responses.ROLE_ASSIGNMENT, 204: None})
     def delete(self, request, assignment_name, **parents):
         assignment = self._assignment(assignment_name)
         if assignment is None:
@@ -190,7 +195,7 @@ class RoleAssignmentView(ScopeView):
 
 
 class RoleDefinitionListView(ScopeView):
-    @extend_schema(operation_id="RoleDefinitions_List", responses={200: dict})
+    @extend_schema(operation_id="RoleDefinitions_List", responses={200: responses.ROLE_DEFINITION_LIST})
     def get(self, request, **parents):
         roles = list(BUILTIN_ROLES.values())
         wanted = re.search(r"roleName\s+eq\s+'([^']*)'", request.query_params.get("$filter", ""))
@@ -200,15 +205,11 @@ class RoleDefinitionListView(ScopeView):
 
 
 class RoleDefinitionView(ScopeView):
-    @extend_schema(operation_id="RoleDefinitions_Get", responses={200: dict})
+    @extend_schema(operation_id="RoleDefinitions_Get", responses={200: responses.ROLE_DEFINITION})
     def get(self, request, definition_id, **parents):
         role = next((r for r in BUILTIN_ROLES.values() if r.id == definition_id.lower()), None)
-        if role is None:
-            raise ArmError(
-                404,
-                "RoleDefinitionDoesNotExist",
-                f"The specified role definition with ID '{definition_id}' does not exist.",
-            )
+        message = f"The specified role definition with ID '{definition_id}' does not exist."
+        found(role, "RoleDefinitionDoesNotExist", message)
         return Response(role_definition_body(self.subscription, role))
 
 

@@ -11,6 +11,7 @@ from hub.arm.errors import ArmError
 from hub.arm.routes import RG, at_both_scopes
 from hub.arm.views import arm_list, deletion, existence, validated
 from projects import access, services
+from projects.arm import responses
 from projects.arm.resource_manager import TagsField
 from projects.arm.scopes import ScopeView
 from projects.models import MigrateProject, Solution
@@ -97,7 +98,7 @@ class RegisterToolInput(serializers.Serializer):
 
 
 class ProjectListView(ScopeView):
-    @extend_schema(operation_id="MigrateProjects_List", responses={200: dict})
+    @extend_schema(operation_id="MigrateProjects_List", responses={200: responses.MIGRATE_PROJECT_LIST})
     def get(self, request, **parents):
         projects = self.in_scope(access.visible_projects(request.user)).prefetch_related("solutions")
         return arm_list([project_body(project) for project in projects])
@@ -109,7 +110,7 @@ class ProjectView(ScopeView):
         if request.method != "HEAD":
             super().resolve_scope(request, **route)
 
-    @extend_schema(operation_id="MigrateProjects_Get", responses={200: dict})
+    @extend_schema(operation_id="MigrateProjects_Get", responses={200: responses.MIGRATE_PROJECT})
     def get(self, request, project_name, **parents):
         return Response(project_body(access.get_project(request.user, self.group, project_name)))
 
@@ -121,7 +122,11 @@ class ProjectView(ScopeView):
 
         return existence(lookup)
 
-    @extend_schema(operation_id="MigrateProjects_PutMigrateProject", request=ProjectInput, responses={200: dict})
+    @extend_schema(
+        operation_id="MigrateProjects_PutMigrateProject",
+        request=ProjectInput,
+        responses={200: responses.MIGRATE_PROJECT, 201: responses.MIGRATE_PROJECT},
+    )
     def put(self, request, project_name, **parents):
         body = validated(ProjectInput, request.data)
         project, created = services.migrate_project_create_or_update(
@@ -134,7 +139,11 @@ class ProjectView(ScopeView):
         )
         return Response(project_body(project), status=201 if created else 200)
 
-    @extend_schema(operation_id="MigrateProjects_PatchMigrateProject", request=ProjectPatch, responses={200: dict})
+    @extend_schema(
+        operation_id="MigrateProjects_PatchMigrateProject",
+        request=ProjectPatch,
+        responses={200: responses.MIGRATE_PROJECT},
+    )
     def patch(self, request, project_name, **parents):
         project = access.get_project(request.user, self.group, project_name)
         body = validated(ProjectPatch, request.data)
@@ -161,7 +170,11 @@ class ProjectPartView(ScopeView):
 class RegisterToolView(ProjectPartView):
     permissions = {"post": access.REGISTER_TOOL}
 
-    @extend_schema(operation_id="MigrateProjects_RegisterTool", request=RegisterToolInput, responses={200: dict})
+    @extend_schema(
+        operation_id="MigrateProjects_RegisterTool",
+        request=RegisterToolInput,
+        responses={200: responses.REGISTER_TOOL_RESULT},
+    )
     def post(self, request, **parents):
         body = validated(RegisterToolInput, request.data)
         services.tool_register(user=request.user, project=self.project, tool=body["tool"])
@@ -171,19 +184,23 @@ class RegisterToolView(ProjectPartView):
 class RefreshSummaryView(ProjectPartView):
     permissions = {"post": access.REFRESH_PROJECT_SUMMARY}
 
-    @extend_schema(operation_id="MigrateProjects_RefreshMigrateProjectSummary", responses={200: dict})
+    @extend_schema(
+        operation_id="MigrateProjects_RefreshMigrateProjectSummary",
+        request=None,
+        responses={200: responses.REFRESH_SUMMARY_RESULT},
+    )
     def post(self, request, **parents):
         return Response({"isRefreshed": True})
 
 
 class SolutionListView(ProjectPartView):
-    @extend_schema(operation_id="Solutions_EnumerateSolutions", responses={200: dict})
+    @extend_schema(operation_id="Solutions_EnumerateSolutions", responses={200: responses.SOLUTION_LIST})
     def get(self, request, **parents):
         return arm_list([solution_body(solution) for solution in self.project.solutions.all()])
 
 
 class SolutionView(ProjectPartView):
-    @extend_schema(operation_id="Solutions_GetSolution", responses={200: dict})
+    @extend_schema(operation_id="Solutions_GetSolution", responses={200: responses.SOLUTION})
     def get(self, request, solution_name, **parents):
         project = self.project
         solution = next((s for s in project.solutions.all() if s.name.lower() == solution_name.lower()), None)

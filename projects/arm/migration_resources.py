@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from hub.arm.routes import tracked_resource
 from hub.arm.views import arm_list
 from projects import access
+from projects.arm import responses
 from projects.arm.scopes import ScopeView
 from projects.models import MigrationResource
 
@@ -48,7 +49,7 @@ def resource_body(resource: MigrationResource) -> dict:
 class ResourceListView(ScopeView):
     kind: str = ""  # set per route (urlpatterns)
 
-    @extend_schema(operation_id="MigrationResources_List", responses={200: dict})
+    @extend_schema(operation_id="MigrationResources_List", responses={200: responses.MIGRATION_RESOURCE_LIST})
     def get(self, request, **parents):
         resources = self.in_scope(access.visible_migration_resources(request.user).filter(kind=self.kind))
         return arm_list([resource_body(resource) for resource in resources])
@@ -57,15 +58,17 @@ class ResourceListView(ScopeView):
 class ResourceView(ScopeView):
     kind: str = ""
 
-    @extend_schema(operation_id="MigrationResources_Get", responses={200: dict})
+    @extend_schema(operation_id="MigrationResources_Get", responses={200: responses.MIGRATION_RESOURCE})
     def get(self, request, name, **parents):
         return Response(resource_body(access.get_migration_resource(request.user, self.group, self.kind, name)))
 
 
 urlpatterns = []
-for kind, collection in (
-    (Kind.RECOVERY_SERVICES_VAULT, "providers/microsoft.recoveryservices/vaults"),
-    (Kind.KEY_VAULT, "providers/microsoft.keyvault/vaults"),
-    (Kind.STORAGE_ACCOUNT, "providers/microsoft.storage/storageaccounts"),
+for kind, collection, operation_group in (
+    (Kind.RECOVERY_SERVICES_VAULT, "providers/microsoft.recoveryservices/vaults", "RecoveryServicesVaults"),
+    (Kind.KEY_VAULT, "providers/microsoft.keyvault/vaults", "KeyVaults"),
+    (Kind.STORAGE_ACCOUNT, "providers/microsoft.storage/storageaccounts", "StorageAccounts"),
 ):
-    urlpatterns += tracked_resource(collection, ResourceListView, ResourceView, "name", kind=kind)
+    urlpatterns += tracked_resource(
+        collection, ResourceListView, ResourceView, "name", kind=kind, operation_group=operation_group
+    )

@@ -7,10 +7,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.routes import RG, tracked_resource
 from hub.arm.views import arm_list, deletion, validated
 from projects import access, addresses, services
+from projects.arm import responses
 from projects.arm.resource_manager import TagsField
 from projects.arm.scopes import ScopeView
 from projects.models import Subnet, VirtualNetwork
@@ -46,12 +47,12 @@ def network_body(network: VirtualNetwork) -> dict:
 
 
 class SubnetInput(serializers.Serializer):
-    class Properties(serializers.Serializer):
+    class SubnetInputProperties(serializers.Serializer):
         addressPrefix = serializers.CharField(required=False)
         addressPrefixes = serializers.ListField(child=serializers.CharField(), required=False)
 
     name = serializers.CharField(required=False)
-    properties = Properties()
+    properties = SubnetInputProperties()
 
     def validate(self, data):
         properties = data["properties"]
@@ -61,16 +62,16 @@ class SubnetInput(serializers.Serializer):
 
 
 class NetworkInput(serializers.Serializer):
-    class Properties(serializers.Serializer):
-        class AddressSpace(serializers.Serializer):
+    class NetworkInputProperties(serializers.Serializer):
+        class AddressSpaceInput(serializers.Serializer):
             addressPrefixes = serializers.ListField(child=serializers.CharField(), allow_empty=False)
 
-        addressSpace = AddressSpace()
+        addressSpace = AddressSpaceInput()
         subnets = SubnetInput(many=True, required=False)
 
     location = serializers.CharField()
     tags = TagsField(required=False, allow_null=True)
-    properties = Properties()
+    properties = NetworkInputProperties()
 
 
 class TagsInput(serializers.Serializer):
@@ -96,18 +97,22 @@ def _check_counts(network_name: str, data) -> None:
 
 
 class NetworkListView(ScopeView):
-    @extend_schema(operation_id="VirtualNetworks_List", responses={200: dict})
+    @extend_schema(operation_id="VirtualNetworks_List", responses={200: responses.VIRTUAL_NETWORK_LIST})
     def get(self, request, **parents):
         networks = self.in_scope(access.visible_networks(request.user))
         return arm_list([network_body(network) for network in networks.prefetch_related("subnets")])
 
 
 class NetworkView(ScopeView):
-    @extend_schema(operation_id="VirtualNetworks_Get", responses={200: dict})
+    @extend_schema(operation_id="VirtualNetworks_Get", responses={200: responses.VIRTUAL_NETWORK})
     def get(self, request, network_name, **parents):
         return Response(network_body(access.get_network(request.user, self.group, network_name)))
 
-    @extend_schema(operation_id="VirtualNetworks_CreateOrUpdate", request=NetworkInput, responses={200: dict})
+    @extend_schema(
+        operation_id="VirtualNetworks_CreateOrUpdate",
+        request=NetworkInput,
+        responses={200: responses.VIRTUAL_NETWORK, 201: responses.VIRTUAL_NETWORK},
+    )
     def put(self, request, network_name, **parents):
         _check_counts(network_name, request.data)
         body = validated(NetworkInput, request.data)
@@ -129,7 +134,9 @@ class NetworkView(ScopeView):
         )
         return Response(network_body(network), status=201 if created else 200)
 
-    @extend_schema(operation_id="VirtualNetworks_UpdateTags", request=TagsInput, responses={200: dict})
+    @extend_schema(
+        operation_id="VirtualNetworks_UpdateTags", request=TagsInput, responses={200: responses.VIRTUAL_NETWORK}
+    )
     def patch(self, request, network_name, **parents):
         network = access.get_network(request.user, self.group, network_name)
         body = validated(TagsInput, request.data)
@@ -153,20 +160,23 @@ class SubnetsView(ScopeView):
 
 
 class SubnetListView(SubnetsView):
-    @extend_schema(operation_id="Subnets_List", responses={200: dict})
+    @extend_schema(operation_id="Subnets_List", responses={200: responses.SUBNET_LIST})
     def get(self, request, **parents):
         return arm_list([subnet_body(subnet) for subnet in self.network.subnets.all()])
 
 
 class SubnetView(SubnetsView):
-    @extend_schema(operation_id="Subnets_Get", responses={200: dict})
+    @extend_schema(operation_id="Subnets_Get", responses={200: responses.SUBNET})
     def get(self, request, subnet_name, **parents):
         subnet = self.network.subnets.filter(name__iexact=subnet_name).first()
-        if subnet is None:
-            raise ArmError(404, "NotFound", f"Resource {self.network.arm_id}/subnets/{subnet_name} not found.")
+        found(subnet, "NotFound", f"Resource {self.network.arm_id}/subnets/{subnet_name} not found.")
         return Response(subnet_body(subnet))
 
-    @extend_schema(operation_id="Subnets_CreateOrUpdate", request=SubnetInput, responses={200: dict})
+    @extend_schema(
+        operation_id="Subnets_CreateOrUpdate",
+        request=SubnetInput,
+        responses={200: responses.SUBNET, 201: responses.SUBNET},
+    )
     def put(self, request, subnet_name, **parents):
         body = validated(SubnetInput, request.data)
         subnet, created = services.subnet_create_or_update(

@@ -13,6 +13,7 @@ from hub.arm.views import ArmView, accepted, arm_list, existence, validated
 from jobs.models import State
 from jobs.selectors import get_visible_job
 from projects import access, services
+from projects.arm import responses
 from projects.arm.scopes import ScopeView
 from projects.models import ResourceGroup, Subscription
 from projects.regions import REGIONS
@@ -89,19 +90,19 @@ class ResourceGroupPatch(serializers.Serializer):
 
 
 class SubscriptionListView(ArmView):
-    @extend_schema(operation_id="Subscriptions_List", responses={200: dict})
+    @extend_schema(operation_id="Subscriptions_List", responses={200: responses.SUBSCRIPTION_LIST})
     def get(self, request):
         return arm_list([subscription_body(s) for s in access.visible_subscriptions(request.user)])
 
 
 class SubscriptionView(ScopeView):
-    @extend_schema(operation_id="Subscriptions_Get", responses={200: dict})
+    @extend_schema(operation_id="Subscriptions_Get", responses={200: responses.SUBSCRIPTION})
     def get(self, request, **parents):
         return Response(subscription_body(self.subscription))
 
 
 class LocationListView(ScopeView):
-    @extend_schema(operation_id="Subscriptions_ListLocations", responses={200: dict})
+    @extend_schema(operation_id="Subscriptions_ListLocations", responses={200: responses.LOCATION_LIST})
     def get(self, request, **parents):
         return arm_list([location_body(self.subscription, region) for region in REGIONS])
 
@@ -110,7 +111,7 @@ class LocationListView(ScopeView):
 
 
 class ResourceGroupListView(ScopeView):
-    @extend_schema(operation_id="ResourceGroups_List", responses={200: dict})
+    @extend_schema(operation_id="ResourceGroups_List", responses={200: responses.RESOURCE_GROUP_LIST})
     def get(self, request, **parents):
         groups = access.visible_resource_groups(request.user).filter(subscription=self.subscription)
         top = request.query_params.get("$top")
@@ -123,7 +124,7 @@ class ResourceGroupView(ArmView):
     def _group(self, request, subscription_id, resource_group_name):
         return access.get_group(request.user, subscription_id, resource_group_name)
 
-    @extend_schema(operation_id="ResourceGroups_Get", responses={200: dict})
+    @extend_schema(operation_id="ResourceGroups_Get", responses={200: responses.RESOURCE_GROUP})
     def get(self, request, subscription_id, resource_group_name):
         return Response(resource_group_body(self._group(request, subscription_id, resource_group_name)))
 
@@ -131,7 +132,11 @@ class ResourceGroupView(ArmView):
     def head(self, request, subscription_id, resource_group_name):
         return existence(lambda: self._group(request, subscription_id, resource_group_name))
 
-    @extend_schema(operation_id="ResourceGroups_CreateOrUpdate", request=ResourceGroupInput, responses={200: dict})
+    @extend_schema(
+        operation_id="ResourceGroups_CreateOrUpdate",
+        request=ResourceGroupInput,
+        responses={200: responses.RESOURCE_GROUP, 201: responses.RESOURCE_GROUP},
+    )
     def put(self, request, subscription_id, resource_group_name):
         subscription = access.get_subscription(request.user, subscription_id)
         body = validated(ResourceGroupInput, request.data)
@@ -145,7 +150,9 @@ class ResourceGroupView(ArmView):
         )
         return Response(resource_group_body(group), status=201 if created else 200)
 
-    @extend_schema(operation_id="ResourceGroups_Update", request=ResourceGroupPatch, responses={200: dict})
+    @extend_schema(
+        operation_id="ResourceGroups_Update", request=ResourceGroupPatch, responses={200: responses.RESOURCE_GROUP}
+    )
     def patch(self, request, subscription_id, resource_group_name):
         group = self._group(request, subscription_id, resource_group_name)
         body = validated(ResourceGroupPatch, request.data)
@@ -189,7 +196,7 @@ def generic_resource_body(resource) -> dict:
 class GenericResourceListView(ScopeView):
     """`resources.list` / `list_by_resource_group` of azure-mgmt-resource: every tracked resource."""
 
-    @extend_schema(operation_id="Resources_List", responses={200: dict})
+    @extend_schema(operation_id="Resources_List", responses={200: responses.GENERIC_RESOURCE_LIST})
     def get(self, request, **parents):
         resources = [
             *self.in_scope(access.visible_projects(request.user)),

@@ -10,23 +10,27 @@ from dataclasses import dataclass, field
 from hub.arm.bodies import BodyReader
 from replication.arm_migration.shapes import PROVIDER, VMWARE_CBT
 
-# The target settings InMageRcm and VMwareCbt name alike, in providerSpecificDetails.
-TARGET_SETTINGS = (
-    "targetResourceGroupId",
-    "targetVmName",
-    "targetVmSize",
-    "targetNetworkId",
-    "targetSubnetName",
-    "testNetworkId",
-    "testSubnetName",
-    "licenseType",
-    "targetAvailabilitySetId",
-)
+# The target settings InMageRcm and VMwareCbt name alike, in providerSpecificDetails, in the order
+# they are read, each with the field of Replicate's plan it sets (the wizard field a refusal names).
+TARGET_SETTINGS = {
+    "targetResourceGroupId": "target_resource_group",
+    "targetVmName": "vm_name",
+    "targetVmSize": "vm_size",
+    "targetNetworkId": "target_network",
+    "targetSubnetName": "target_subnet",
+    "testNetworkId": "test_network",
+    "testSubnetName": "test_subnet",
+    "licenseType": "hybrid_benefit",
+    "targetAvailabilitySetId": "availability_set",
+}
 # VMwareCbt names these per NIC (vmNics[]) instead.
 NIC_SETTINGS = ("targetSubnetName", "testSubnetName")
 
 
 def instance_type(details: BodyReader) -> str:
+    """The vocabulary providerSpecificDetails speaks; an empty or absent one says nothing (InMageRcm)."""
+    if not details.data:
+        return PROVIDER
     value = details.text("instanceType", required=True, max_length=40)
     if value is None:
         return ""
@@ -41,7 +45,7 @@ def instance_type(details: BodyReader) -> str:
 class DiskInput:
     disk_id: str
     disk_type: str | None
-    is_os_disk: bool | None  # VMwareCbt says which disk boots; InMageRcm leaves it to the machine
+    is_os_disk: bool  # VMwareCbt says which disk boots; InMageRcm leaves it to the machine
 
 
 @dataclass
@@ -49,7 +53,6 @@ class TargetInput:
     """What an enable or update body says (None: not given). `settings` holds the TARGET_SETTINGS the
     body gives, by property name: an update changes those only."""
 
-    instance_type: str = PROVIDER
     settings: dict[str, str] = field(default_factory=dict)
     policy_id: str | None = None
     machine_id: str | None = None
@@ -83,9 +86,7 @@ def read_enable_input(request) -> TargetInput:
     properties = body.child("properties", required=True)
     target = TargetInput(policy_id=properties.text("policyId", required=True))
     details = properties.child("providerSpecificDetails", required=True)
-    if details.data:
-        target.instance_type = instance_type(details)
-    if target.instance_type == PROVIDER:
+    if instance_type(details) == PROVIDER:
         target.machine_id = details.text("fabricDiscoveryMachineId")
         target.process_server_id = details.text("processServerId")
         target.run_as_account_id = details.text("runAsAccountId")
@@ -98,11 +99,9 @@ def read_enable_input(request) -> TargetInput:
         target.disks = []
         for disk in disks:
             disk_id = disk.text("diskId", required=True, max_length=128)
-            is_os = disk.text("isOSDisk")
+            is_os = (disk.text("isOSDisk") or "").lower() == "true"
             if disk_id is not None:
-                target.disks.append(
-                    DiskInput(disk_id, disk.text("diskType"), None if is_os is None else is_os.lower() == "true")
-                )
+                target.disks.append(DiskInput(disk_id, disk.text("diskType"), is_os))
     elif details.has("disksDefault"):
         target.disks_default_type = details.child("disksDefault").text("diskType")
     body.raise_errors()
@@ -113,8 +112,7 @@ def read_update_input(request) -> TargetInput:
     body = BodyReader.of(request)
     details = body.child("properties", required=True).child("providerSpecificDetails", required=True)
     target = TargetInput()
-    if details.data:
-        target.instance_type = instance_type(details)
+    instance_type(details)
     _read_settings(details, target)
     body.raise_errors()
     return target
@@ -125,8 +123,7 @@ def verb_body(request) -> tuple[BodyReader, BodyReader]:
     default for everything (the item's test network, shutdown, the latest point)."""
     body = BodyReader.of(request)
     details = body.child("properties").child("providerSpecificDetails")
-    if details.data:
-        instance_type(details)
+    instance_type(details)
     return body, details
 
 
@@ -135,14 +132,19 @@ def nic_setting(details: BodyReader, key: str) -> str | None:
     return next((name for name in (nic.text(key) for nic in _nics_primary_first(details)) if name), None)
 
 
-def read_policy_input(request) -> tuple[int | None, int | None, int | None]:
-    """(recovery point history, crash-consistent and app-consistent frequencies), in minutes."""
+def read_policy_input(request) -> dict:
+    """What a policy body changes, by ReplicationPolicy field (the crash-consistent frequency is the
+    hub's cycle, in seconds)."""
     body = BodyReader.of(request)
     details = body.child("properties", required=True).child("providerSpecificInput", required=True)
-    if details.data:
-        instance_type(details)
+    instance_type(details)
     history = details.integer("recoveryPointHistoryInMinutes", low=0, high=15 * 24 * 60)
     crash = details.integer("crashConsistentFrequencyInMinutes", low=1, high=12 * 60)
     app = details.integer("appConsistentFrequencyInMinutes", low=0, high=12 * 60)
     body.raise_errors()
-    return history, crash, app
+    changes = {
+        "recovery_point_history_minutes": history,
+        "cycle_seconds": None if crash is None else crash * 60,
+        "app_consistent_frequency_minutes": app,
+    }
+    return {field: value for field, value in changes.items() if value is not None}

@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from hub.arm.bodies import BodyReader
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.odata import narrowed, paged_list
 from hub.arm.paths import last_segment
 from hub.arm.views import accepted, arm_time
@@ -22,9 +22,8 @@ from jobs.models import Job, State
 from projects import access
 from replication import migrate
 from replication.arm import CONTAINER, FABRIC, Vault, VaultView
-from replication.arm_migration import inputs, plans, shapes
+from replication.arm_migration import inputs, openapi, plans, shapes
 from replication.arm_migration.jobs import job_or_404
-from replication.models import MigrationItem
 
 NOTHING = Q(pk__in=[])
 # $filter names an item list understands (ASR's MigrationItemsQueryParameter, and the item's own
@@ -40,11 +39,12 @@ ITEM_FILTERS = {
 }
 
 
-def job_accepted(request, vault: Vault, job: Job, resource_path: str) -> Response:
-    """202 for an ASR job: Az.Migrate reads the job's name from either URL, so both keep ASR's layout."""
+def job_accepted(request, vault: Vault, job: Job, item_name) -> Response:
+    """202 for an ASR job on an item: Az.Migrate reads the job's name from either URL, so both keep
+    ASR's layout."""
     response = accepted(
         request,
-        location=f"{resource_path}/operationresults/{job.pk}",
+        location=f"{vault.container_id}/replicationMigrationItems/{item_name}/operationresults/{job.pk}",
         azure_async_operation=f"{vault.id}/replicationOperationStatus/{job.pk}",
     )
     response.arm_request_id = shapes.job_id(vault, job.pk)  # ASR names the job in x-ms-request-id
@@ -52,15 +52,10 @@ def job_accepted(request, vault: Vault, job: Job, resource_path: str) -> Respons
 
 
 class MigrationItemListView(VaultView):
-    @extend_schema(operation_id="ReplicationMigrationItems_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationMigrationItems_List", responses={200: openapi.MIGRATION_ITEM_LIST})
     def get(self, request, **parents):
         items = narrowed(shapes.items_of(self.vault), request.query_params.get("$filter"), ITEM_FILTERS)
-
-        def shape_page(page: list[MigrationItem]) -> list[dict]:
-            context = shapes.item_context(self.vault, page)
-            return [shapes.item_body(context, item) for item in page]
-
-        return paged_list(request, items, shape_page)
+        return paged_list(request, items, lambda page: shapes.item_bodies(self.vault, page))
 
 
 class MigrationItemView(VaultView):
@@ -70,24 +65,28 @@ class MigrationItemView(VaultView):
         "delete": access.STOP_REPLICATION,
     }
 
-    @extend_schema(operation_id="ReplicationMigrationItems_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationMigrationItems_Get", responses={200: openapi.MIGRATION_ITEM})
     def get(self, request, item_name, **parents):
-        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
+        return Response(shapes.one_item_body(self.vault, item_name))
 
-    @extend_schema(operation_id="ReplicationMigrationItems_Create", request=dict, responses={202: None})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_Create", request=openapi.EnableMigrationInput, responses={202: None}
+    )
     def put(self, request, item_name, **parents):
         target = inputs.read_enable_input(request)
         server = plans.discovered_server(self.vault, item_name, target.machine_id)
         job = plans.enable(request.user, self.vault, server, target)
-        return job_accepted(
-            request, self.vault, job, f"{self.vault.container_id}/replicationMigrationItems/{server.pk}"
-        )
+        return job_accepted(request, self.vault, job, server.pk)
 
-    @extend_schema(operation_id="ReplicationMigrationItems_Update", request=dict, responses={200: dict})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_Update",
+        request=openapi.UpdateMigrationItemInput,
+        responses={200: openapi.MIGRATION_ITEM},
+    )
     def patch(self, request, item_name, **parents):
         item = shapes.item_or_404(self.vault, item_name)
         plans.update(request.user, self.vault, item, inputs.read_update_input(request))
-        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
+        return Response(shapes.one_item_body(self.vault, item_name))
 
     @extend_schema(operation_id="ReplicationMigrationItems_Delete", responses={202: None, 204: None})
     def delete(self, request, item_name, **parents):
@@ -100,13 +99,16 @@ class MigrationItemView(VaultView):
         if item is None or (stopped and (item.current_job is None or item.current_job.is_terminal)):
             return Response(status=204)
         job = migrate.stop_replication_start(request.user, item)
-        return job_accepted(request, self.vault, job, shapes.item_id(self.vault, item))
+        return job_accepted(request, self.vault, job, item.arm_name)
 
 
 class MigrationItemOperationResultView(VaultView):
     """`Location` of an item's job: 202 while it runs, then the item (or the job's error)."""
 
-    @extend_schema(operation_id="ReplicationMigrationItems_OperationResult", responses={200: dict, 202: None})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_OperationResult",
+        responses={200: openapi.MIGRATION_ITEM, 202: None, 204: None},
+    )
     def get(self, request, item_name, job_name, **parents):
         job = job_or_404(request, self.vault, job_name)
         if not job.is_terminal:
@@ -117,7 +119,7 @@ class MigrationItemOperationResultView(VaultView):
         if job.scenario_name == "DisableMigration":
             # A DELETE's result is empty (and a never-migrated item is gone by now).
             return Response(status=204)
-        return Response(shapes.one_item_body(self.vault, shapes.item_or_404(self.vault, item_name)))
+        return Response(shapes.one_item_body(self.vault, item_name))
 
 
 class ItemChildView(VaultView):
@@ -135,7 +137,7 @@ class ItemActionView(ItemChildView):
     checks the item's state (409 OperationNotAllowed, no job) and the target side's rights."""
 
     def started(self, request, job: Job) -> Response:
-        return job_accepted(request, self.vault, job, shapes.item_id(self.vault, self.item))
+        return job_accepted(request, self.vault, job, self.item.arm_name)
 
     def check_recovery_point(self, value: str | None) -> None:
         """A named recovery point must be the latest: the hub keeps one replica per disk, at its newest
@@ -167,7 +169,9 @@ class ItemActionView(ItemChildView):
 class ItemTestMigrateView(ItemActionView):
     permissions = {"post": access.TEST_MIGRATE}
 
-    @extend_schema(operation_id="ReplicationMigrationItems_TestMigrate", request=dict, responses={202: None})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_TestMigrate", request=openapi.TestMigrateInput, responses={202: None}
+    )
     def post(self, request, **route):
         item = self.item
         body, details = inputs.verb_body(request)
@@ -179,7 +183,7 @@ class ItemTestMigrateView(ItemActionView):
         network, subnet = item.test_network, item.test_subnet_name
         if network_id:
             resolve = plans.Resolver(request.user, self.vault, item.server)
-            chosen = resolve.network(network_id, "networkId")
+            chosen = resolve.resource(network_id, "networkId")
             resolve.raise_problems()
             if chosen != network:
                 # The subnet chosen at Replicate belongs to the other network: the service picks the
@@ -201,7 +205,11 @@ class ItemTestMigrateView(ItemActionView):
 class ItemTestMigrateCleanupView(ItemActionView):
     permissions = {"post": access.CLEAN_UP_TEST_MIGRATION}
 
-    @extend_schema(operation_id="ReplicationMigrationItems_TestMigrateCleanup", request=dict, responses={202: None})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_TestMigrateCleanup",
+        request=openapi.TestMigrateCleanupInput,
+        responses={202: None},
+    )
     def post(self, request, **route):
         body = BodyReader.of(request)
         comments = body.child("properties").text("comments", max_length=1000) or ""
@@ -212,7 +220,9 @@ class ItemTestMigrateCleanupView(ItemActionView):
 class ItemMigrateView(ItemActionView):
     permissions = {"post": access.MIGRATE}
 
-    @extend_schema(operation_id="ReplicationMigrationItems_Migrate", request=dict, responses={202: None})
+    @extend_schema(
+        operation_id="ReplicationMigrationItems_Migrate", request=openapi.MigrateInput, responses={202: None}
+    )
     def post(self, request, **route):
         body, details = inputs.verb_body(request)
         recovery_point_id = details.text("recoveryPointId")
@@ -225,7 +235,7 @@ class ItemMigrateView(ItemActionView):
 class ItemResyncView(ItemActionView):
     permissions = {"post": access.RESYNC}
 
-    @extend_schema(operation_id="ReplicationMigrationItems_Resync", request=dict, responses={202: None})
+    @extend_schema(operation_id="ReplicationMigrationItems_Resync", request=openapi.ResyncInput, responses={202: None})
     def post(self, request, **route):
         # InMageRcm has no resync options; VMwareCbt's skipCbtReset has no meaning here and is ignored.
         inputs.verb_body(request)[0].raise_errors()
@@ -238,7 +248,8 @@ class ItemPauseOrResumeView(ItemActionView):
 
     permissions = {"post": access.PAUSE_OR_RESUME}
 
-    @extend_schema(operation_id="ReplicationMigrationItems_PauseOrResumeReplication", responses={409: dict})
+    # Not served (always refused), so not in the OpenAPI document.
+    @extend_schema(exclude=True)
     def post(self, request, action, **route):
         verb = "PauseReplication" if action == "pausereplication" else "ResumeReplication"
         raise ArmError(
@@ -250,7 +261,10 @@ class ItemPauseOrResumeView(ItemActionView):
 
 
 class RecoveryPointListView(ItemChildView):
-    @extend_schema(operation_id="MigrationRecoveryPoints_ListByReplicationMigrationItems", responses={200: dict})
+    @extend_schema(
+        operation_id="MigrationRecoveryPoints_ListByReplicationMigrationItems",
+        responses={200: openapi.RECOVERY_POINT_LIST},
+    )
     def get(self, request, **parents):
         points = self.item.recovery_points.order_by("-captured_at", "pk")
         return paged_list(
@@ -259,9 +273,8 @@ class RecoveryPointListView(ItemChildView):
 
 
 class RecoveryPointView(ItemChildView):
-    @extend_schema(operation_id="MigrationRecoveryPoints_Get", responses={200: dict})
+    @extend_schema(operation_id="MigrationRecoveryPoints_Get", responses={200: openapi.RECOVERY_POINT})
     def get(self, request, point_name, **parents):
         point = self.item.recovery_points.filter(pk=parse_uuid(point_name)).first()
-        if point is None:
-            raise ArmError(404, "RecoveryPointNotFound", f"Recovery point '{point_name}' was not found.")
+        found(point, "RecoveryPointNotFound", f"Recovery point '{point_name}' was not found.")
         return Response(shapes.recovery_point_body(self.vault, self.item, point))

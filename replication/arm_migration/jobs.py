@@ -7,12 +7,13 @@ from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError
+from hub.arm.errors import found
 from hub.arm.odata import filter_clauses, filter_time, narrowed, paged_list
 from hub.arm.views import arm_time
 from hub.ids import parse_uuid
 from jobs.models import Job, State
 from replication.arm import VAULT_TYPE, Vault, VaultView
+from replication.arm_migration import openapi
 from replication.arm_migration.shapes import job_id
 
 # How ASR writes "not ended yet" in a task.
@@ -127,9 +128,7 @@ def vault_jobs(request, vault: Vault):
 
 def job_or_404(request, vault: Vault, name: str) -> Job:
     job = vault_jobs(request, vault).filter(pk=parse_uuid(name)).prefetch_related("tasks").first()
-    if job is None:
-        raise ArmError(404, "JobNotFound", f"Job '{name}' was not found in vault {vault.resource.name}.")
-    return job
+    return found(job, "JobNotFound", f"Job '{name}' was not found in vault {vault.resource.name}.")
 
 
 JOB_STATES = {state.lower(): state for state in State.values} | {"canceled": State.CANCELLED}
@@ -160,7 +159,7 @@ def _filtered_jobs(jobs, text: str | None):
 
 
 class JobListView(VaultView):
-    @extend_schema(operation_id="ReplicationJobs_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationJobs_List", responses={200: openapi.JOB_LIST})
     def get(self, request, **parents):
         jobs = _filtered_jobs(vault_jobs(request, self.vault), request.query_params.get("$filter"))
         jobs = jobs.prefetch_related("tasks").order_by("-created_at", "pk")
@@ -168,7 +167,7 @@ class JobListView(VaultView):
 
 
 class JobView(VaultView):
-    @extend_schema(operation_id="ReplicationJobs_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationJobs_Get", responses={200: openapi.JOB})
     def get(self, request, job_name, **parents):
         return Response(job_body(self.vault, job_or_404(request, self.vault, job_name)))
 
@@ -176,6 +175,6 @@ class JobView(VaultView):
 class OperationStatusView(VaultView):
     """`Azure-AsyncOperation` of every ASR job: always 200, the job's state in ARM's words."""
 
-    @extend_schema(operation_id="ReplicationOperationStatus_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationOperationStatus_Get", responses={200: openapi.OPERATION_STATUS})
     def get(self, request, job_name, **parents):
         return Response(operation_status_body(self.vault, job_or_404(request, self.vault, job_name)))

@@ -14,31 +14,47 @@ from projects import access
 from projects.models import AvailabilitySet, VirtualNetwork
 from replication import replicate
 from replication.arm import Vault, discovered_servers
-from replication.arm_migration.inputs import TargetInput
+from replication.arm_migration.inputs import TARGET_SETTINGS, TargetInput
 from replication.arm_migration.shapes import PROVIDER_DETAILS
 from replication.models import DiscoveredServer, DiskType, LicenseType, MigrationItem, RunAsAccount
 from replication.replicate import DiskChoice, Problem, ReplicationInvalid, ReplicationPlan, ServerPlan
 
 # Where each of Replicate's wizard fields lives in an enable or update body, so a refusal names the
-# property the client sent.
-API_FIELDS = {
+# property the client sent: a target setting's field is its plan field (inputs.TARGET_SETTINGS).
+API_FIELDS = {field: f"{PROVIDER_DETAILS}.{key}" for key, field in TARGET_SETTINGS.items()} | {
     "servers": f"{PROVIDER_DETAILS}.fabricDiscoveryMachineId",
     "os": f"{PROVIDER_DETAILS}.fabricDiscoveryMachineId",
     "appliance": f"{PROVIDER_DETAILS}.processServerId",
     "guest_credentials": f"{PROVIDER_DETAILS}.runAsAccountId",
-    "target_resource_group": f"{PROVIDER_DETAILS}.targetResourceGroupId",
-    "target_network": f"{PROVIDER_DETAILS}.targetNetworkId",
-    "target_subnet": f"{PROVIDER_DETAILS}.targetSubnetName",
-    "test_network": f"{PROVIDER_DETAILS}.testNetworkId",
-    "test_subnet": f"{PROVIDER_DETAILS}.testSubnetName",
-    "vm_name": f"{PROVIDER_DETAILS}.targetVmName",
-    "vm_size": f"{PROVIDER_DETAILS}.targetVmSize",
     "disks": f"{PROVIDER_DETAILS}.disksToInclude",
     "os_disk": f"{PROVIDER_DETAILS}.disksToInclude",
-    "availability_set": f"{PROVIDER_DETAILS}.targetAvailabilitySetId",
-    "hybrid_benefit": f"{PROVIDER_DETAILS}.licenseType",
     "target_region": "properties",
 }
+# Enable checks the availability set before the licence, update after it: the order a refusal lists
+# its problems in.
+ENABLE_ORDER = (*list(TARGET_SETTINGS)[:-2], "targetAvailabilitySetId", "licenseType")
+UPDATE_ORDER = tuple(TARGET_SETTINGS)
+NETWORK = (
+    VirtualNetwork,
+    "a virtual network id",
+    "VirtualNetworkNotFound",
+    "Virtual network '{name}' could not be found in {group}.",
+)
+# The ids a body may name: (model, what the id must be, rule and message when it names nothing); a
+# resource group has no model. The test network and availability set are optional: empty clears them.
+RESOURCE_IDS = {
+    "targetResourceGroupId": (None, "a resource group id (/subscriptions/{s}/resourceGroups/{name})", "", ""),
+    "targetNetworkId": NETWORK,
+    "testNetworkId": NETWORK,
+    "networkId": NETWORK,  # testMigrate's
+    "targetAvailabilitySetId": (
+        AvailabilitySet,
+        "an availability set id",
+        "AvailabilitySetNotFound",
+        "Availability set '{name}' could not be found.",
+    ),
+}
+OPTIONAL_IDS = ("testNetworkId", "targetAvailabilitySetId")
 
 
 def _choice(value: str, choices) -> str | None:
@@ -50,69 +66,54 @@ class Resolver:
     """Turns the ids of a body into the hub's objects, as this user sees them; what does not resolve
     becomes a problem naming the property (`key`, in providerSpecificDetails unless said)."""
 
-    def __init__(self, user, vault: Vault, server: DiscoveredServer | None):
-        self.user, self.vault, self.project = user, vault, vault.project
-        self.server_name = server.name if server else ""
+    def __init__(self, user, vault: Vault, server: DiscoveredServer):
+        self.user, self.vault, self.project, self.server = user, vault, vault.project, server
         self.problems: list[Problem] = []
 
     def problem(self, key: str, rule: str, message: str, parent: str = PROVIDER_DETAILS) -> None:
-        self.problems.append(Problem(f"{parent}.{key}", rule, message, self.server_name))
+        self.problems.append(Problem(f"{parent}.{key}", rule, message, self.server.name))
 
-    def _in_group(self, arm_id: str, key: str, resource_type: str | None, what: str):
-        """(visible resource group, name) of an id; None, with the problem said, when either fails."""
-        parts = id_parts(arm_id, resource_type)
+    def setting(self, key: str, value: str):
+        """A target setting as the plan holds it: an id resolved (an empty optional one clears it), the
+        licence as Azure Hybrid Benefit or not (None: NotSpecified), the rest as given."""
+        if key == "licenseType":
+            return self.license(value)
+        if key in RESOURCE_IDS:
+            return self.resource(value, key) if value or key not in OPTIONAL_IDS else None
+        return value
+
+    def resource(self, arm_id: str, key: str):
+        """The resource group, network or availability set an id names (RESOURCE_IDS[key]), in a group
+        this user sees; None, with the problem said, when either does not resolve."""
+        model, what, rule, message = RESOURCE_IDS[key]
+        parts = id_parts(arm_id, model.arm_type if model else None)
         if parts is None:
-            self.problem(key, "InvalidResourceId", f"'{arm_id}' is not {what}.")
-            return None
+            return self.problem(key, "InvalidResourceId", f"'{arm_id}' is not {what}.")
         try:
-            return access.get_group(self.user, parts[0], parts[1]), parts[2]
+            group = access.get_group(self.user, parts[0], parts[1])
         except ArmError:
-            self.problem(key, "ResourceGroupNotFound", f"Resource group '{parts[1]}' could not be found.")
-            return None
-
-    def group(self, arm_id: str, key: str = "targetResourceGroupId"):
-        found = self._in_group(arm_id, key, None, "a resource group id (/subscriptions/{s}/resourceGroups/{name})")
-        return found[0] if found else None
-
-    def network(self, arm_id: str, key: str) -> VirtualNetwork | None:
-        found = self._in_group(arm_id, key, VirtualNetwork.arm_type, "a virtual network id")
-        if found is None:
-            return None
-        group, name = found
-        try:
-            return access.get_network(self.user, group, name)
-        except ArmError:
-            self.problem(key, "VirtualNetworkNotFound", f"Virtual network '{name}' could not be found in {group}.")
-            return None
-
-    def availability_set(self, arm_id: str) -> AvailabilitySet | None:
-        key = "targetAvailabilitySetId"
-        found = self._in_group(arm_id, key, AvailabilitySet.arm_type, "an availability set id")
-        if found is None:
-            return None
-        group, name = found
-        availability_set = AvailabilitySet.objects.filter(resource_group=group, name__iexact=name).first()
-        if availability_set is None:
-            self.problem(key, "AvailabilitySetNotFound", f"Availability set '{name}' could not be found.")
-        return availability_set
+            return self.problem(key, "ResourceGroupNotFound", f"Resource group '{parts[1]}' could not be found.")
+        if model is None:
+            return group
+        rows = model.objects.filter(resource_group=group, name__iexact=parts[2])
+        return rows.select_related("resource_group__subscription").first() or self.problem(
+            key, rule, message.format(name=parts[2], group=group)
+        )
 
     def appliance(self, value: str):
         """A process server: its id in the fabric's processServers, or its provider's ARM id."""
         found = self.project.appliances.filter(pk=parse_uuid(last_segment(value))).first()
-        if found is None:
-            message = f"'{value}' is not a process server of this vault: use an id from the fabric's "
-            self.problem("processServerId", "ProcessServerNotFound", message + "customDetails.processServers.")
-        return found
+        message = f"'{value}' is not a process server of this vault: use an id from the fabric's "
+        return found or self.problem(
+            "processServerId", "ProcessServerNotFound", message + "customDetails.processServers."
+        )
 
     def run_as_account(self, value: str) -> RunAsAccount | None:
         name = last_segment(value)
         accounts = RunAsAccount.objects.filter(appliance__project=self.project)
         found = accounts.filter(pk=parse_uuid(name)).first() or accounts.filter(friendly_name__iexact=name).first()
-        if found is None:
-            self.problem(
-                "runAsAccountId", "RunAsAccountNotFound", f"'{value}' is not guest credentials of this project."
-            )
-        return found
+        message = f"'{value}' is not guest credentials of this project."
+        return found or self.problem("runAsAccountId", "RunAsAccountNotFound", message)
 
     def policy(self, value: str):
         """The item's policy; the default one is made on first use, as Replicate does."""
@@ -125,16 +126,18 @@ class Resolver:
             self.problem("policyId", "PolicyNotFound", message, parent="properties")
         return found
 
-    def license(self, value: str, server: DiscoveredServer) -> bool | None:
+    def license(self, value: str) -> bool | None:
         """Azure Hybrid Benefit or not; None: NotSpecified (keep what there is)."""
         choices = ("NotSpecified", *LicenseType.values)
         chosen = _choice(value, choices)
         if chosen is None:
-            message = f"licenseType '{value}' is not one of {', '.join(choices)}."
-            self.problem("licenseType", "InvalidLicenseType", message)
-            return None
-        if chosen == LicenseType.WINDOWS_SERVER and server.os_type != "Windows":
-            message = f"Azure Hybrid Benefit applies to Windows Server only; {server.name} runs {server.os_name}."
+            return self.problem(
+                "licenseType", "InvalidLicenseType", f"licenseType '{value}' is not one of {', '.join(choices)}."
+            )
+        if chosen == LicenseType.WINDOWS_SERVER and self.server.os_type != "Windows":
+            message = (
+                f"Azure Hybrid Benefit applies to Windows Server only; {self.server.name} runs {self.server.os_name}."
+            )
             self.problem("licenseType", "HybridBenefitWindowsOnly", message)
         return None if chosen == "NotSpecified" else chosen == LicenseType.WINDOWS_SERVER
 
@@ -191,35 +194,14 @@ def discovered_server(vault: Vault, item_name: str, machine_id: str | None) -> D
     return server
 
 
-def _apply_settings(resolve: Resolver, plan: ReplicationPlan, server_plan: ServerPlan, given: dict) -> None:
-    """The settings enable and update treat alike (licence and availability set are left to each: the
-    order they are checked in is the order a refusal lists them)."""
-    if "targetVmName" in given:
-        server_plan.vm_name = given["targetVmName"]
-    if "targetVmSize" in given:
-        server_plan.vm_size = given["targetVmSize"]
-    if "targetResourceGroupId" in given:
-        plan.target_resource_group = resolve.group(given["targetResourceGroupId"])
-    if "targetNetworkId" in given:
-        plan.target_network = resolve.network(given["targetNetworkId"], "targetNetworkId")
-    if "targetSubnetName" in given:
-        plan.target_subnet = given["targetSubnetName"]
-    if "testNetworkId" in given:
-        plan.test_network = resolve.network(given["testNetworkId"], "testNetworkId") if given["testNetworkId"] else None
-    if "testSubnetName" in given:
-        plan.test_subnet = given["testSubnetName"]
-
-
-def _apply_license(resolve: Resolver, plan: ReplicationPlan, given: dict, server: DiscoveredServer) -> None:
-    hybrid_benefit = resolve.license(given["licenseType"], server) if "licenseType" in given else None
-    if hybrid_benefit is not None:
-        plan.hybrid_benefit = hybrid_benefit
-
-
-def _apply_availability_set(resolve: Resolver, server_plan: ServerPlan, given: dict) -> None:
-    if "targetAvailabilitySetId" in given:
-        value = given["targetAvailabilitySetId"]
-        server_plan.availability_set = resolve.availability_set(value) if value else None
+def _apply(resolve: Resolver, plan: ReplicationPlan, server_plan: ServerPlan, given: dict, order) -> None:
+    """Set on Replicate's plan the target settings `given` names (property -> value), checked in `order`."""
+    for key in (key for key in order if key in given):
+        value = resolve.setting(key, given[key])
+        if key != "licenseType" or value is not None:  # NotSpecified keeps the licence there is
+            field = TARGET_SETTINGS[key]
+            # The server's own settings (name, size, availability set) are on its ServerPlan.
+            setattr(server_plan if hasattr(server_plan, field) else plan, field, value)
 
 
 def enable(user, vault: Vault, server: DiscoveredServer, target: TargetInput) -> Job:
@@ -241,10 +223,7 @@ def enable(user, vault: Vault, server: DiscoveredServer, target: TargetInput) ->
         policy=policy,
         guest_credentials_required=False,  # the Mobility service may be installed by hand
     )
-    given = {key: value for key, value in target.settings.items() if value}
-    _apply_settings(resolve, plan, server_plan, given)
-    _apply_availability_set(resolve, server_plan, given)
-    _apply_license(resolve, plan, given, server)
+    _apply(resolve, plan, server_plan, {key: value for key, value in target.settings.items() if value}, ENABLE_ORDER)
     if target.disks is not None:
         listed = {disk.disk_id for disk in target.disks}
         server_plan.disks = [
@@ -279,9 +258,7 @@ def update(user, vault: Vault, item: MigrationItem, target: TargetInput) -> None
         )
     resolve = Resolver(user, vault, item.server)
     plan, server_plan = replicate.plan_for_item(item)
-    _apply_settings(resolve, plan, server_plan, target.settings)
-    _apply_license(resolve, plan, target.settings, item.server)
-    _apply_availability_set(resolve, server_plan, target.settings)
+    _apply(resolve, plan, server_plan, target.settings, UPDATE_ORDER)
     resolve.raise_problems()
     try:
         replicate.replication_update(user, item, plan)

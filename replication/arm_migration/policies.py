@@ -11,10 +11,11 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError
+from hub.arm.errors import ArmError, found
 from hub.arm.views import arm_list
 from projects import access
 from replication.arm import VAULT_TYPE, Vault, VaultView
+from replication.arm_migration import openapi
 from replication.arm_migration.inputs import read_policy_input
 from replication.arm_migration.shapes import PROVIDER, policy_id
 from replication.models import ReplicationPolicy
@@ -45,15 +46,11 @@ POLICY_NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 
 def _policy_or_404(vault: Vault, name: str) -> ReplicationPolicy:
     policy = vault.project.policies.filter(name__iexact=name).first()
-    if policy is None:
-        raise ArmError(
-            404, "PolicyNotFound", f"Replication policy '{name}' was not found in vault {vault.resource.name}."
-        )
-    return policy
+    return found(policy, "PolicyNotFound", f"Replication policy '{name}' was not found in vault {vault.resource.name}.")
 
 
 class PolicyListView(VaultView):
-    @extend_schema(operation_id="ReplicationPolicies_List", responses={200: dict})
+    @extend_schema(operation_id="ReplicationPolicies_List", responses={200: openapi.POLICY_LIST})
     def get(self, request, **parents):
         return arm_list([policy_body(self.vault, policy) for policy in self.vault.project.policies.order_by("name")])
 
@@ -61,11 +58,13 @@ class PolicyListView(VaultView):
 class PolicyView(VaultView):
     permissions = {"put": access.WRITE_REPLICATION_POLICY}
 
-    @extend_schema(operation_id="ReplicationPolicies_Get", responses={200: dict})
+    @extend_schema(operation_id="ReplicationPolicies_Get", responses={200: openapi.POLICY})
     def get(self, request, policy_name, **parents):
         return Response(policy_body(self.vault, _policy_or_404(self.vault, policy_name)))
 
-    @extend_schema(operation_id="ReplicationPolicies_Create", request=dict, responses={200: dict})
+    @extend_schema(
+        operation_id="ReplicationPolicies_Create", request=openapi.PolicyInput, responses={200: openapi.POLICY}
+    )
     def put(self, request, policy_name, **parents):
         if not POLICY_NAME_RULE.match(policy_name):
             raise ArmError(
@@ -74,7 +73,7 @@ class PolicyView(VaultView):
                 f"Policy name '{policy_name}' must be 1 to 80 letters, digits, hyphens or underscores, starting with "
                 "a letter or digit.",
             )
-        history, crash, app = read_policy_input(request)
+        changes = read_policy_input(request)
         project = self.vault.project
         with transaction.atomic():
             # One policy per name even when two clients create it at once.
@@ -82,11 +81,7 @@ class PolicyView(VaultView):
             policy = project.policies.filter(name__iexact=policy_name).first() or ReplicationPolicy(
                 project=project, name=policy_name, cycle_seconds=settings.REPLICATION_CYCLE_SECONDS
             )
-            if history is not None:
-                policy.recovery_point_history_minutes = history
-            if crash is not None:
-                policy.cycle_seconds = crash * 60
-            if app is not None:
-                policy.app_consistent_frequency_minutes = app
+            for field, value in changes.items():
+                setattr(policy, field, value)
             policy.save()
         return Response(policy_body(self.vault, policy))

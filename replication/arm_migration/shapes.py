@@ -6,11 +6,10 @@ same thing."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
 
 from hub import clock
-from hub.arm.errors import ArmError
+from hub.arm.errors import found
 from hub.arm.views import arm_time
 from hub.ids import parse_uuid
 from jobs.models import Job
@@ -46,25 +45,6 @@ def policy_id(vault: Vault, policy: ReplicationPolicy) -> str:
 
 def job_id(vault: Vault, job_pk) -> str:
     return f"{vault.id}/replicationJobs/{job_pk}"
-
-
-@dataclass
-class ItemContext:
-    """What every item of a response shares, read once."""
-
-    vault: Vault
-    now: datetime
-    log_storage_account_id: str | None
-    job_history: dict[str, list[Job]]
-
-
-def item_context(vault: Vault, items: list[MigrationItem]) -> ItemContext:
-    storage = vault.project.migration_resources.filter(kind=MigrationResource.Kind.STORAGE_ACCOUNT).first()
-    history: dict[str, list[Job]] = {}
-    jobs = Job.objects.filter(target_object_id__in=[str(item.pk) for item in items]).order_by("-created_at")
-    for job in jobs:
-        history.setdefault(job.target_object_id, []).append(job)
-    return ItemContext(vault, clock.now(), storage.arm_id if storage else None, history)
 
 
 def items_of(vault: Vault):
@@ -125,9 +105,18 @@ def _vm_nics(item: MigrationItem) -> list[dict]:
     ]
 
 
-def item_body(context: ItemContext, item: MigrationItem) -> dict:
-    vault, server = context.vault, item.server
-    status = item_status(item, context.now)
+def item_bodies(vault: Vault, items: list[MigrationItem]) -> list[dict]:
+    """The bodies of `items`, with what they share read once: the log storage account, the job history."""
+    storage = vault.project.migration_resources.filter(kind=MigrationResource.Kind.STORAGE_ACCOUNT).first()
+    history: dict[str, list[Job]] = {}
+    for job in Job.objects.filter(target_object_id__in=[str(item.pk) for item in items]).order_by("-created_at"):
+        history.setdefault(job.target_object_id, []).append(job)
+    now, storage_id = clock.now(), storage.arm_id if storage else None
+    return [_item_body(vault, item, now, storage_id, history.get(str(item.pk), [])) for item in items]
+
+
+def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str | None, history: list[Job]) -> dict:
+    server, status = item.server, item_status(item, now)
     disks = list(item.disks.all())
     this_id = item_id(vault, item)
     progress_health = "None"
@@ -166,7 +155,7 @@ def item_body(context: ItemContext, item: MigrationItem) -> dict:
         "failoverRecoveryPointId": None,
         "lastRecoveryPointReceived": arm_time(item.last_recovery_point_at),
         "lastRpoInSeconds": status.rpo_seconds,
-        "lastRpoCalculatedTime": arm_time(context.now) if status.rpo_seconds is not None else None,
+        "lastRpoCalculatedTime": arm_time(now) if status.rpo_seconds is not None else None,
         "lastRecoveryPointId": (
             f"{this_id}/migrationRecoveryPoints/{item.last_recovery_point_id}" if item.last_recovery_point_id else None
         ),
@@ -185,7 +174,7 @@ def item_body(context: ItemContext, item: MigrationItem) -> dict:
                 "isOSDisk": _flag(disk.is_os_disk),
                 "capacityInBytes": disk.size_bytes,
                 "diskState": "Protected" if initial_done else "InitialReplicationPending",
-                "logStorageAccountId": context.log_storage_account_id,
+                "logStorageAccountId": storage_id,
                 "seedManagedDiskId": None,
                 "targetManagedDiskId": None,
                 "diskType": disk.disk_type,
@@ -218,7 +207,6 @@ def item_body(context: ItemContext, item: MigrationItem) -> dict:
         "targetVmTags": [],
         "supportedOSVersions": [],
     }
-    history = context.job_history.get(str(item.pk), [])
     return {
         "id": this_id,
         "name": item.arm_name,
@@ -263,13 +251,10 @@ def find_item(vault: Vault, name: str) -> MigrationItem | None:
 
 
 def item_or_404(vault: Vault, name: str) -> MigrationItem:
-    item = find_item(vault, name)
-    if item is None:
-        raise ArmError(
-            404, "MigrationItemNotFound", f"Migration item '{name}' was not found in vault {vault.resource.name}."
-        )
-    return item
+    message = f"Migration item '{name}' was not found in vault {vault.resource.name}."
+    return found(find_item(vault, name), "MigrationItemNotFound", message)
 
 
-def one_item_body(vault: Vault, item: MigrationItem) -> dict:
-    return item_body(item_context(vault, [item]), item)
+def one_item_body(vault: Vault, name: str) -> dict:
+    """The body of the item the URL names, as it is now (404 when there is none)."""
+    return item_bodies(vault, [item_or_404(vault, name)])[0]

@@ -1,0 +1,275 @@
+"""Site Recovery migration's bodies in the OpenAPI document: what inputs.py reads (requests) and what
+shapes.py, policies.py and jobs.py write (responses). Documentation only: the handlers read bodies
+with hub.arm.bodies.BodyReader, which names each malformed property in a 400."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+
+from hub.arm.schema import arm_list_of, arm_resource, free_form, free_form_list
+
+C = serializers.CharField
+optional = {"required": False, "allow_null": True}
+INSTANCE_TYPES = ["InMageRcm", "VMwareCbt"]
+DISK_TYPES = ["Standard_LRS", "StandardSSD_LRS", "Premium_LRS"]
+LICENSE_TYPES = ["NotSpecified", "NoLicenseType", "WindowsServer"]
+TRUE_OR_FALSE = ["true", "false"]
+
+
+def _instance_type():
+    return serializers.ChoiceField(choices=INSTANCE_TYPES)
+
+
+# Requests
+
+
+class DiskToInclude(serializers.Serializer):
+    diskId = C(max_length=128)
+    diskType = serializers.ChoiceField(choices=DISK_TYPES, required=False)
+    isOSDisk = serializers.ChoiceField(choices=TRUE_OR_FALSE, required=False, help_text="VMwareCbt.")
+
+
+class DisksDefault(serializers.Serializer):
+    diskType = serializers.ChoiceField(choices=DISK_TYPES, required=False)
+
+
+class VmNicInput(serializers.Serializer):
+    nicId = C(required=False)
+    isPrimaryNic = serializers.ChoiceField(choices=TRUE_OR_FALSE, required=False)
+    targetSubnetName = C(required=False)
+    testSubnetName = C(required=False)
+
+
+class TargetSettings(serializers.Serializer):
+    """The target settings an enable and an update both name."""
+
+    instanceType = _instance_type()
+    targetResourceGroupId = C(required=False)
+    targetVmName = C(required=False)
+    targetVmSize = C(required=False, allow_blank=True, help_text="Empty or absent: the cheapest size that fits.")
+    targetNetworkId = C(required=False)
+    targetSubnetName = C(required=False)
+    testNetworkId = C(required=False, allow_blank=True)
+    testSubnetName = C(required=False)
+    licenseType = serializers.ChoiceField(choices=LICENSE_TYPES, required=False)
+    targetAvailabilitySetId = C(required=False, allow_blank=True)
+    vmNics = VmNicInput(many=True, required=False)
+
+
+class EnableMigrationProviderInput(TargetSettings):
+    fabricDiscoveryMachineId = C(required=False, help_text="InMageRcm: must name the URL's server.")
+    processServerId = C(required=False)
+    runAsAccountId = C(required=False)
+    vmwareMachineId = C(required=False, help_text="VMwareCbt's fabricDiscoveryMachineId.")
+    dataMoverRunAsAccountId = C(required=False, help_text="VMwareCbt's runAsAccountId.")
+    disksToInclude = DiskToInclude(many=True, required=False, help_text="Unlisted disks are excluded.")
+    disksDefault = DisksDefault(required=False)
+
+
+class EnableMigrationInputProperties(serializers.Serializer):
+    policyId = C()
+    providerSpecificDetails = EnableMigrationProviderInput()
+
+
+class EnableMigrationInput(serializers.Serializer):
+    properties = EnableMigrationInputProperties()
+
+
+class UpdateMigrationItemInputProperties(serializers.Serializer):
+    providerSpecificDetails = TargetSettings()
+
+
+class UpdateMigrationItemInput(serializers.Serializer):
+    properties = UpdateMigrationItemInputProperties()
+
+
+class TestMigrateProviderInput(serializers.Serializer):
+    instanceType = _instance_type()
+    networkId = C(required=False, help_text="Default: the item's testNetworkId.")
+    testSubnetName = C(required=False)
+    vmNics = VmNicInput(many=True, required=False)
+    recoveryPointId = C(required=False, help_text="Only the latest recovery point can be built.")
+
+
+class TestMigrateInputProperties(serializers.Serializer):
+    providerSpecificDetails = TestMigrateProviderInput(required=False)
+
+
+class TestMigrateInput(serializers.Serializer):
+    properties = TestMigrateInputProperties(required=False)
+
+
+class TestMigrateCleanupInputProperties(serializers.Serializer):
+    comments = C(required=False, max_length=1000)
+
+
+class TestMigrateCleanupInput(serializers.Serializer):
+    properties = TestMigrateCleanupInputProperties(required=False)
+
+
+class MigrateProviderInput(serializers.Serializer):
+    instanceType = _instance_type()
+    performShutdown = serializers.ChoiceField(choices=TRUE_OR_FALSE, required=False, help_text="Default true.")
+    recoveryPointId = C(required=False)
+
+
+class MigrateInputProperties(serializers.Serializer):
+    providerSpecificDetails = MigrateProviderInput(required=False)
+
+
+class MigrateInput(serializers.Serializer):
+    properties = MigrateInputProperties(required=False)
+
+
+class ResyncProviderInput(serializers.Serializer):
+    instanceType = _instance_type()
+    skipCbtReset = C(required=False, help_text="Accepted and ignored.")
+
+
+class ResyncInputProperties(serializers.Serializer):
+    providerSpecificDetails = ResyncProviderInput(required=False)
+
+
+class ResyncInput(serializers.Serializer):
+    properties = ResyncInputProperties(required=False)
+
+
+class PolicyProviderInput(serializers.Serializer):
+    instanceType = _instance_type()
+    recoveryPointHistoryInMinutes = serializers.IntegerField(min_value=0, max_value=15 * 24 * 60, required=False)
+    crashConsistentFrequencyInMinutes = serializers.IntegerField(min_value=1, max_value=12 * 60, required=False)
+    appConsistentFrequencyInMinutes = serializers.IntegerField(min_value=0, max_value=12 * 60, required=False)
+
+
+class PolicyInputProperties(serializers.Serializer):
+    providerSpecificInput = PolicyProviderInput()
+
+
+class PolicyInput(serializers.Serializer):
+    properties = PolicyInputProperties()
+
+
+# Responses
+
+MIGRATION_ITEM = arm_resource(
+    "MigrationItem",
+    {
+        "machineName": C(),
+        "policyId": C(),
+        "policyFriendlyName": C(),
+        "recoveryServicesProviderId": C(),
+        "replicationStatus": C(**optional),
+        "migrationState": C(),
+        "migrationStateDescription": C(),
+        "lastTestMigrationTime": serializers.DateTimeField(**optional),
+        "lastTestMigrationStatus": C(**optional),
+        "lastMigrationTime": serializers.DateTimeField(**optional),
+        "lastMigrationStatus": C(**optional),
+        "testMigrateState": C(),
+        "testMigrateStateDescription": C(),
+        "health": C(),
+        "healthErrors": free_form_list(),
+        "allowedOperations": serializers.ListField(child=C()),
+        "currentJob": free_form(),
+        "criticalJobHistory": free_form_list(),
+        "eventCorrelationId": C(),
+        "providerSpecificDetails": inline_serializer(
+            "InMageRcmMigrationDetails",
+            {
+                "instanceType": C(),
+                "internalIdentifier": C(),
+                "fabricDiscoveryMachineId": C(),
+                "processServerId": C(),
+                "processServerName": C(),
+                "runAsAccountId": C(**optional),
+                "osType": C(),
+                "osName": C(),
+                "processorCoreCount": serializers.IntegerField(),
+                "allocatedMemoryInMB": serializers.FloatField(),
+                "licenseType": C(),
+                "targetVmName": C(),
+                "targetVmSize": C(allow_blank=True),
+                "targetResourceGroupId": C(**optional),
+                "targetLocation": C(),
+                "targetAvailabilitySetId": C(**optional),
+                "targetNetworkId": C(**optional),
+                "testNetworkId": C(**optional),
+                "lastRecoveryPointReceived": serializers.DateTimeField(**optional),
+                "lastRecoveryPointId": C(**optional),
+                "lastRpoInSeconds": serializers.IntegerField(**optional),
+                "initialReplicationProgressPercentage": serializers.IntegerField(),
+                "initialReplicationProcessedBytes": serializers.IntegerField(),
+                "initialReplicationTransferredBytes": serializers.IntegerField(),
+                "initialReplicationProgressHealth": C(),
+                "resyncRequired": serializers.ChoiceField(choices=TRUE_OR_FALSE),
+                "resyncState": C(),
+                "protectedDisks": free_form_list(help_text="diskId, diskType, capacityInBytes, targetManagedDiskId..."),
+                "unprotectedDisks": free_form_list(),
+                "mobilityAgentDetails": free_form(),
+                "vmNics": free_form_list(),
+            },
+            help_text="Other InMageRcm members are present as ASR writes them (docs/api.md).",
+        ),
+    },
+    tracked=False,
+)
+RECOVERY_POINT = arm_resource(
+    "MigrationRecoveryPoint",
+    {"recoveryPointTime": serializers.DateTimeField(), "recoveryPointType": C()},
+    tracked=False,
+)
+POLICY = arm_resource(
+    "Policy",
+    {
+        "friendlyName": C(),
+        "providerSpecificDetails": inline_serializer(
+            "InMageRcmPolicyDetails",
+            {
+                "instanceType": C(),
+                "recoveryPointHistoryInMinutes": serializers.IntegerField(),
+                "crashConsistentFrequencyInMinutes": serializers.IntegerField(),
+                "appConsistentFrequencyInMinutes": serializers.IntegerField(),
+                "enableMultiVmSync": C(),
+            },
+        ),
+    },
+    tracked=False,
+)
+JOB = arm_resource(
+    "Job",
+    {
+        "activityId": C(),
+        "scenarioName": C(),
+        "friendlyName": C(),
+        "state": C(),
+        "stateDescription": C(),
+        "tasks": free_form_list(),
+        "errors": free_form_list(),
+        "startTime": serializers.DateTimeField(**optional),
+        "endTime": serializers.DateTimeField(**optional),
+        "allowedActions": serializers.ListField(child=C()),
+        "targetObjectId": C(**optional),
+        "targetObjectName": C(**optional),
+        "targetInstanceType": C(**optional),
+        "customDetails": free_form(),
+    },
+    tracked=False,
+)
+OPERATION_STATUS = inline_serializer(
+    "OperationStatus",
+    {
+        "id": C(),
+        "name": C(),
+        "status": serializers.ChoiceField(choices=["InProgress", "Succeeded", "Failed", "Canceled"]),
+        "startTime": serializers.DateTimeField(**optional),
+        "endTime": serializers.DateTimeField(**optional),
+        "percentComplete": serializers.IntegerField(),
+        "error": free_form(help_text="{code, message} when the job failed or was canceled."),
+    },
+)
+
+MIGRATION_ITEM_LIST = arm_list_of(MIGRATION_ITEM)
+RECOVERY_POINT_LIST = arm_list_of(RECOVERY_POINT)
+POLICY_LIST = arm_list_of(POLICY)
+JOB_LIST = arm_list_of(JOB)

@@ -1,0 +1,128 @@
+"""The response bodies of Site Recovery's fabric side (arm.py) and of the migrated VMs and their NICs
+(arm_compute.py), for the OpenAPI document only: each names the members its `*_body` function writes."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+
+from hub.arm.schema import arm_list_of, arm_resource, free_form, free_form_list
+
+C = serializers.CharField
+I = serializers.IntegerField  # noqa: E741 (a field type, read beside C)
+optional = {"required": False, "allow_null": True}
+
+FABRIC = arm_resource(
+    "ReplicationFabric",
+    {
+        "friendlyName": C(),
+        "internalIdentifier": C(),
+        "bcdrState": C(),
+        "health": C(help_text="Normal, Warning or Critical: the worst of its appliances'."),
+        "healthErrorDetails": free_form_list(),
+        "customDetails": free_form(help_text="InMageRcm: processServers lists the appliances with their health."),
+    },
+)
+PROTECTION_CONTAINER = arm_resource(
+    "ReplicationProtectionContainer",
+    {
+        "friendlyName": C(),
+        "fabricFriendlyName": C(),
+        "fabricType": C(),
+        "protectedItemCount": I(),
+        "pairingStatus": C(),
+        "role": C(),
+        "fabricSpecificDetails": free_form(),
+    },
+)
+RECOVERY_SERVICES_PROVIDER = arm_resource(
+    "RecoveryServicesProvider",
+    {
+        "fabricType": C(),
+        "friendlyName": C(),
+        "fabricFriendlyName": C(),
+        "providerVersion": C(),
+        "serverVersion": C(),
+        "providerVersionState": C(),
+        "lastHeartBeat": serializers.DateTimeField(**optional),
+        "connectionStatus": C(help_text="Connected or NotConnected."),
+        "protectedItemCount": I(),
+        "allowedScenarios": serializers.ListField(child=C()),
+        "healthErrorDetails": free_form_list(),
+        "draIdentifier": C(),
+        "machineId": C(),
+        "machineName": C(),
+    },
+    tracked=False,
+)
+PROTECTABLE_ITEM = arm_resource(
+    "ProtectableItem",
+    {
+        "friendlyName": C(),
+        "protectionStatus": C(),
+        "replicationProtectedItemId": C(**optional),
+        "recoveryServicesProviderId": C(),
+        "protectionReadinessErrors": serializers.ListField(child=C()),
+        "supportedReplicationProviders": serializers.ListField(child=C()),
+        "customDetails": free_form(help_text="The discovered machine: OS, cores, memory, disks, addresses."),
+    },
+    tracked=False,
+)
+VM_SIZE = inline_serializer(
+    "VirtualMachineSize",
+    {
+        "name": C(),
+        "numberOfCores": I(),
+        "memoryInMB": I(),
+        "maxDataDiskCount": I(),
+        "osDiskSizeInMB": I(),
+        "resourceDiskSizeInMB": I(),
+    },
+)
+
+INSTANCE_VIEW = inline_serializer(
+    "VirtualMachineInstanceView",
+    {
+        "computerName": C(),
+        "osName": C(**optional),
+        "disks": free_form_list(),
+        "statuses": free_form_list(help_text="ProvisioningState/succeeded and PowerState/..."),
+    },
+)
+VIRTUAL_MACHINE = arm_resource(
+    "VirtualMachine",
+    {
+        "vmId": C(),
+        "hardwareProfile": inline_serializer("HardwareProfile", {"vmSize": C()}),
+        "storageProfile": free_form(help_text="osDisk and dataDisks[], each with managedDisk.id."),
+        "osProfile": free_form(),
+        "networkProfile": free_form(help_text="networkInterfaces[{id, properties.primary}]."),
+        "licenseType": C(**optional, help_text="Windows_Server with Azure Hybrid Benefit."),
+        "availabilitySet": free_form(),
+        "provisioningState": C(),
+        "timeCreated": serializers.DateTimeField(),
+        "instanceView": type(INSTANCE_VIEW)(required=False),
+    },
+)
+NETWORK_INTERFACE = arm_resource(
+    "NetworkInterface",
+    {
+        "provisioningState": C(),
+        "resourceGuid": C(),
+        "ipConfigurations": free_form_list(help_text="One: privateIPAddress, subnet.id, primary."),
+        "virtualMachine": free_form(),
+        "macAddress": C(),
+        "primary": serializers.BooleanField(),
+        "enableAcceleratedNetworking": serializers.BooleanField(),
+        "enableIPForwarding": serializers.BooleanField(),
+        "nicType": C(),
+    },
+)
+
+FABRIC_LIST = arm_list_of(FABRIC)
+PROTECTION_CONTAINER_LIST = arm_list_of(PROTECTION_CONTAINER)
+RECOVERY_SERVICES_PROVIDER_LIST = arm_list_of(RECOVERY_SERVICES_PROVIDER)
+PROTECTABLE_ITEM_LIST = arm_list_of(PROTECTABLE_ITEM)
+VM_SIZE_LIST = arm_list_of(VM_SIZE)
+VIRTUAL_MACHINE_LIST = arm_list_of(VIRTUAL_MACHINE)
+NETWORK_INTERFACE_LIST = arm_list_of(NETWORK_INTERFACE)
