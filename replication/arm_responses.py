@@ -126,3 +126,52 @@ PROTECTABLE_ITEM_LIST = arm_list_of(PROTECTABLE_ITEM)
 VM_SIZE_LIST = arm_list_of(VM_SIZE)
 VIRTUAL_MACHINE_LIST = arm_list_of(VIRTUAL_MACHINE)
 NETWORK_INTERFACE_LIST = arm_list_of(NETWORK_INTERFACE)
+
+DISK = arm_resource(
+    "Disk",
+    {
+        "osType": C(required=False, allow_null=True),
+        "hyperVGeneration": C(),
+        "creationData": free_form(),
+        "diskSizeGB": I(),
+        "diskSizeBytes": I(),
+        "uniqueId": C(),
+        "provisioningState": C(),
+        "diskState": C(),
+        "timeCreated": serializers.DateTimeField(),
+        "encryption": free_form(),
+        "networkAccessPolicy": C(),
+        "publicNetworkAccess": C(),
+    },
+    managedBy=C(required=False, allow_null=True),
+    sku=free_form(),
+)
+DISK_LIST = arm_list_of(DISK)
+
+VAULT_CERTIFICATE_INPUT = inline_serializer(
+    "CertificateRequest", {"properties": free_form(help_text="Ignored: the hub signs its own key.")}
+)
+VAULT_CERTIFICATE = arm_resource(
+    "VaultCertificateResponse",
+    {
+        "authType": C(),
+        "certificate": C(help_text="The registration key file, base64."),
+        "friendlyName": C(help_text="The key file's name."),
+        "issuer": C(),
+        "resourceId": I(),
+        "subject": C(),
+        "thumbprint": C(),
+        "validFrom": serializers.DateTimeField(),
+        "validTo": serializers.DateTimeField(),
+        "aadAuthority": C(),
+        "aadTenantId": C(),
+        "servicePrincipalClientId": C(),
+        "servicePrincipalObjectId": C(),
+        "azureManagementEndpointAudience": C(),
+        "serviceResourceId": C(),
+    },
+    tracked=False,
+)
+SOLUTION_CONFIG = inline_serializer(
+    "SolutionConfig", {"publisherSasUri": C(help_text="The appliance installer's signed, expiring link.")}
+)

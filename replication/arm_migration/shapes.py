@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from django.db.models import Prefetch
+
 from hub import clock
 from hub.arm.errors import found
 from hub.arm.views import arm_time
@@ -16,7 +18,8 @@ from jobs.models import Job
 from projects import access
 from projects.models import MigrationResource
 from replication.arm import Vault
-from replication.models import MigrationItem, MigrationState, RecoveryPoint, ReplicationPolicy
+from replication.arm_compute import disk_id
+from replication.models import MigrationItem, MigrationState, RecoveryPoint, ReplicationPolicy, VirtualMachine
 from replication.status import item_status
 
 ITEM_TYPE = access.MIGRATION_ITEM_TYPE
@@ -47,6 +50,14 @@ def job_id(vault: Vault, job_pk) -> str:
     return f"{vault.id}/replicationJobs/{job_pk}"
 
 
+# The VM Migrate built (not a test VM), whose disks are the items' targetManagedDiskIds.
+_MIGRATED_VMS = (
+    VirtualMachine.objects.filter(is_test=False)
+    .select_related("resource_group__subscription")
+    .prefetch_related("disks")
+)
+
+
 def items_of(vault: Vault):
     """The vault's migration items that are not stopped, with what their bodies read."""
     return (
@@ -63,7 +74,7 @@ def items_of(vault: Vault):
             "target_network__resource_group__subscription",
             "test_network__resource_group__subscription",
         )
-        .prefetch_related("disks")
+        .prefetch_related("disks", Prefetch("virtual_machines", _MIGRATED_VMS))
         .order_by("created_at", "pk")
     )
 
@@ -125,6 +136,8 @@ def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str
         stalled = any(error["errorCode"] == NO_PROGRESS_ERROR for error in status.health_errors)
         progress_health = "NoProgress" if stalled else "InProgress"
     resync = any(disk.resync_required for disk in disks if disk.included)
+    migrated = [vm for vm in item.virtual_machines.all() if not vm.is_test]
+    target_disks = {d.source_disk_id: disk_id(vm, d) for vm in migrated for d in vm.disks.all()}
     primary_ip = next((ip for nic in server.nics if nic.get("isPrimary") for ip in nic.get("ipAddresses", [])), None)
     details = {
         "instanceType": PROVIDER,
@@ -176,7 +189,7 @@ def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str
                 "diskState": "Protected" if initial_done else "InitialReplicationPending",
                 "logStorageAccountId": storage_id,
                 "seedManagedDiskId": None,
-                "targetManagedDiskId": None,
+                "targetManagedDiskId": target_disks.get(disk.disk_id),
                 "diskType": disk.disk_type,
                 "dataPendingInLogDataStoreInMB": 0.0,
                 "dataPendingAtSourceAgentInMB": 0.0,
