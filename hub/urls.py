@@ -34,6 +34,7 @@ urlpatterns = [
     # The ARM API lives at the site root, as on management.azure.com.
     path("", include("projects.arm")),
     path("", include("replication.arm")),
+    path("", include("replication.arm_appliance")),
     path("", include("replication.arm_migration")),
     path("", include("replication.arm_compute")),
     path("", include("projects.graph")),
