@@ -77,8 +77,11 @@ class ClientSecret(models.Model):
         return f"{body[:3]}8Q~{body[3:]}"
 
     @classmethod
-    def issue(cls, application: Application, *, display_name: str = "", days: int = DEFAULT_SECRET_DAYS):
-        """Add a secret valid for `days` and return it with its value, which is never shown again."""
+    def issue(
+        cls, application: Application, *, display_name: str = "", days: int = DEFAULT_SECRET_DAYS, expires_at=None
+    ):
+        """Add a secret valid for `days` (or until `expires_at`, as Graph's addPassword names it) and
+        return it with its value, which is never shown again."""
         value = cls.new_secret()
         now = clock.now()
         row = cls.objects.create(
@@ -87,7 +90,7 @@ class ClientSecret(models.Model):
             hint=value[:SECRET_HINT_CHARS],
             secret_hash=sha256_hex(value),
             created_at=now,
-            expires_at=now + timedelta(days=days),
+            expires_at=expires_at or now + timedelta(days=days),
         )
         return row, value
 

@@ -4,7 +4,9 @@ the App registrations user setting and the directory roles (projects.access)."""
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import timedelta
 
 from django.db import transaction
 
@@ -12,9 +14,13 @@ from entra.models import MAX_SECRETS_PER_APPLICATION, SECRET_LIFETIME_DAYS, Appl
 from hub import clock
 from hub.arm.errors import ArmError
 from projects import access
+from projects import services as projects_services
 from projects.models import PrincipalType, User
+from projects.roles import BUILTIN_ROLES
 
 MAX_APPLICATIONS_PER_TENANT = 500
+# Graph's addPassword takes any end date; `az ad sp create-for-rbac --years N` asks for N years.
+MAX_SECRET_DAYS = 10 * 365
 
 
 class SignInFailed(Exception):
@@ -27,11 +33,16 @@ class SignInFailed(Exception):
         self.description = description
 
 
-def create_application(actor: User, display_name: str) -> Application:
-    """Register an application in the actor's directory, with its service principal."""
-    display_name = (display_name or "").strip()
+def _valid_display_name(display_name) -> str:
+    display_name = (display_name if isinstance(display_name, str) else "").strip()
     if not display_name or len(display_name) > 120:
         raise ArmError(400, "InvalidDisplayName", "An application needs a display name of 1 to 120 characters.")
+    return display_name
+
+
+def create_application(actor: User, display_name: str) -> Application:
+    """Register an application in the actor's directory, with its service principal."""
+    display_name = _valid_display_name(display_name)
     access.authorize_app_registration(actor)
     tenant = actor.tenant
     with transaction.atomic():
@@ -78,10 +89,21 @@ def delete_application(actor: User, application: Application) -> None:
         User.objects.filter(pk=application.service_principal_id).delete()
 
 
-def add_client_secret(actor: User, application: Application, *, display_name: str = "", days: int = 180):
-    """A new client secret: (row, value). The value is shown once and never stored."""
+def add_client_secret(
+    actor: User, application: Application, *, display_name: str = "", days: int = 180, expires_at=None
+):
+    """A new client secret: (row, value). The value is shown once and never stored. The portal offers
+    `days` from SECRET_LIFETIME_DAYS; Graph's addPassword names an end date instead (`expires_at`)."""
     authorize_application_change(actor, application)
-    if days not in SECRET_LIFETIME_DAYS:
+    if expires_at is not None:
+        now = clock.now()
+        if not now < expires_at <= now + timedelta(days=MAX_SECRET_DAYS):
+            raise ArmError(
+                400,
+                "InvalidSecretLifetime",
+                f"A client secret's endDateTime must be in the future and at most {MAX_SECRET_DAYS // 365} years away.",
+            )
+    elif days not in SECRET_LIFETIME_DAYS:
         choices = ", ".join(str(d) for d in SECRET_LIFETIME_DAYS)
         raise ArmError(400, "InvalidSecretLifetime", f"A client secret expires after {choices} days; got {days!r}.")
     if len(display_name) > 120:
@@ -94,7 +116,17 @@ def add_client_secret(actor: User, application: Application, *, display_name: st
                 "TooManyPasswordCredentials",
                 f"An application holds at most {MAX_SECRETS_PER_APPLICATION} client secrets. Delete one first.",
             )
-        return ClientSecret.issue(application, display_name=display_name, days=days)
+        return ClientSecret.issue(application, display_name=display_name, days=days, expires_at=expires_at)
+
+
+def rename_application(actor: User, application: Application, display_name: str) -> None:
+    """A new display name for the application and its service principal (Graph PATCH)."""
+    authorize_application_change(actor, application)
+    display_name = _valid_display_name(display_name)
+    with transaction.atomic():
+        Application.objects.filter(pk=application.pk).update(display_name=display_name)
+        User.objects.filter(pk=application.service_principal_id).update(display_name=display_name)
+    application.display_name = display_name
 
 
 def remove_client_secret(actor: User, application: Application, key_id) -> None:
@@ -140,3 +172,49 @@ def authenticate_client(tenant_id, client_id: str, secret: str) -> User:
             "secret for the application in the portal (App registrations > Certificates & secrets).",
         )
     return application.service_principal
+
+
+def _role_named(name: str):
+    role = next((r for r in BUILTIN_ROLES.values() if name.lower() in (r.name.lower(), r.id)), None)
+    if role is None:
+        known = ", ".join(BUILTIN_ROLES)
+        raise ArmError(400, "RoleDefinitionDoesNotExist", f"Role '{name}' doesn't exist. Built-in roles: {known}.")
+    return role
+
+
+_SCOPE = re.compile(r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+))?/?$", re.IGNORECASE)
+
+
+def _scope_of(actor: User, scope: str):
+    """(subscription, resource group or None) of `/subscriptions/ID[/resourceGroups/RG]`, as the actor
+    sees them (404 for what they may not see)."""
+    match = _SCOPE.match(scope.strip())
+    if match is None:
+        raise ArmError(
+            400,
+            "InvalidScope",
+            f"Scope '{scope}' is not valid: use /subscriptions/ID or /subscriptions/ID/resourceGroups/NAME.",
+        )
+    subscription = access.get_subscription(actor, match["sub"])
+    group = access.get_resource_group(actor, subscription, match["rg"]) if match["rg"] else None
+    return subscription, group
+
+
+def create_service_principal_for_rbac(actor: User, display_name: str, *, role_name: str, scopes: list[str]):
+    """`az ad sp create-for-rbac --name N --role R --scopes S...`: an application with its service
+    principal, a secret valid one year, and the role at each scope. All or nothing: a refused scope
+    leaves no application behind. Returns (application, secret value)."""
+    role = _role_named(role_name)
+    with transaction.atomic():
+        targets = [_scope_of(actor, scope) for scope in scopes]
+        application = create_application(actor, display_name)
+        _, secret = add_client_secret(actor, application, display_name="rbac", days=365)
+        for subscription, group in targets:
+            projects_services.role_assignment_create(
+                user=actor,
+                subscription=subscription,
+                resource_group=group,
+                principal=application.service_principal,
+                role_name=role.name,
+            )
+    return application, secret

@@ -75,7 +75,10 @@ DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 # Off unless asked for: a debug page lists settings (database and broker URLs) to whoever triggers it.
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or data_dir_secret_key(DATA_DIR)
+# More names the hub is reached by: certified by its local authority (hub/tls.py) and allowed as hosts.
+HUB_HOSTNAMES = [h.strip() for h in env_str("HUB_HOSTNAMES").split(",") if h.strip()]
 ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h]
+ALLOWED_HOSTS += [f"[{h.strip('[]')}]" if ":" in h else h for h in HUB_HOSTNAMES]
 CSRF_TRUSTED_ORIGINS = [o for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 # A container's healthcheck asks over plain HTTP inside the container: never redirected to HTTPS.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
@@ -92,6 +95,14 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 # (X-Forwarded-Proto), so the hub knows them secure and does not redirect them in a loop.
 if env_str("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + env_str("SECURE_PROXY_SSL_HEADER").upper().replace("-", "_"), "https")
+
+# HTTPS beside plain http (`manage.py serve`; 0 serves no HTTPS). The certificate and key by path
+# (TLS_CERT_FILE, TLS_KEY_FILE: PEM, the chain and its unencrypted key) or, without them, from the local
+# certificate authority the hub makes in TLS_DIR (hub/tls.py).
+HTTPS_PORT = env_int("HTTPS_PORT", 8443)
+TLS_CERT_FILE = env_str("TLS_CERT_FILE")
+TLS_KEY_FILE = env_str("TLS_KEY_FILE")
+TLS_DIR = DATA_DIR / "tls"
 
 DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = env_str("REDIS_URL")

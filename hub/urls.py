@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include(hub_patterns)),
     path("", include("projects.urls")),
     path("", include("replication.urls")),
+    path("", include("entra.urls")),
     path("jobs/", include("jobs.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
@@ -34,9 +35,11 @@ urlpatterns = [
     # The ARM API lives at the site root, as on management.azure.com.
     path("", include("projects.arm")),
     path("", include("replication.arm")),
+    path("", include("replication.arm_appliance")),
     path("", include("replication.arm_migration")),
     path("", include("replication.arm_compute")),
     path("", include("projects.graph")),
+    path("", include("entra.graph")),
     path("", include("replication.appliance_api")),
     # A catch-all, not an operation of the OpenAPI document (schema=None keeps it out).
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view(schema=None)),

@@ -1,9 +1,11 @@
 """The web server: uvicorn serving the hub's ASGI application (portal, ARM API, websockets).
 
-One process in the embedded topology: the in-memory channel layer and the Celery worker thread live in
-it, so it cannot be split. In the production topology (REDIS_URL) N processes share one listening
-socket under uvicorn's supervisor, which starts a new process when one dies; the Redis channel layer
-carries pushes between them, so a browser gets its pushes whichever process holds its websocket.
+Each process serves plain http and, beside it, https (hub/tls.py gives the certificate): two uvicorn
+servers in one event loop. One process in the embedded topology: the in-memory channel layer and the
+Celery worker thread live in it, so it cannot be split. In the production topology (REDIS_URL) N
+processes share the two listening sockets under uvicorn's supervisor, which starts a new process when
+one dies; the Redis channel layer carries pushes between them, so a browser gets its pushes whichever
+process holds its websocket.
 
 Oversized request headers are answered with 431 and an ARM error envelope, rather than a dropped
 connection (h11) or an unbounded buffer (httptools has no limit of its own).
@@ -11,13 +13,23 @@ connection (h11) or an unbounded buffer (httptools has no limit of its own).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
+import socket
+import threading
+from typing import TYPE_CHECKING
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
-from uvicorn.supervisors.multiprocess import Multiprocess
+from uvicorn.supervisors import multiprocess
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
+
+if TYPE_CHECKING:
+    from hub.tls import ServerCertificate
 
 APPLICATION = "hub.asgi:application"
 # The request line and headers together, as Kestrel (ASP.NET Core, behind ARM) limits them by default.
@@ -191,8 +203,28 @@ class HeaderLimitedHttpToolsProtocol(HttpToolsProtocol):
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
-def config(*, host: str, port: int, processes: int) -> uvicorn.Config:
-    return uvicorn.Config(
+class HubConfig(uvicorn.Config):
+    """The plain-http socket's settings, carrying the https socket's (or None) to every web process."""
+
+    def __init__(self, *args, https: uvicorn.Config | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.https = https
+
+    def per_socket(self) -> list[uvicorn.Config]:
+        return [self] if self.https is None else [self, self.https]
+
+
+def config(
+    *,
+    host: str,
+    port: int,
+    processes: int,
+    certificate: ServerCertificate | None = None,
+    https: HubConfig | None = None,
+) -> HubConfig:
+    """uvicorn's settings for one listening socket: plain http, or https with `certificate`; `https`
+    is the settings of the process's other socket."""
+    return HubConfig(
         APPLICATION,
         host=host,
         port=port,
@@ -206,19 +238,101 @@ def config(*, host: str, port: int, processes: int) -> uvicorn.Config:
         log_level="info",
         access_log=False,
         server_header=False,
-        # As daphne did: the client address and scheme are the connection's. A proxy in front says
-        # https through Django's SECURE_PROXY_SSL_HEADER, not by uvicorn rewriting the scope.
+        # As daphne did: the client address and scheme are the connection's (https on the TLS socket,
+        # so the URLs the hub writes keep a client on https). A proxy in front says https through
+        # Django's SECURE_PROXY_SSL_HEADER, not by uvicorn rewriting the scope.
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         timeout_worker_healthcheck=HEALTHCHECK_TIMEOUT_SECONDS,
+        ssl_certfile=str(certificate.cert_path) if certificate else None,
+        ssl_keyfile=str(certificate.key_path) if certificate else None,
+        https=https,
     )
 
 
-def serve(*, host: str, port: int, processes: int) -> None:
-    """Serve until SIGINT or SIGTERM. processes > 1: that many processes under uvicorn's supervisor,
-    which replaces any that dies; 1: this process serves, as the embedded topology must."""
-    web = config(host=host, port=port, processes=processes)
+class SocketServer(uvicorn.Server):
+    """uvicorn's server for one of a process's sockets; its ServerGroup handles the signals for all."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+class ServerGroup:
+    """The servers of one process, plain http and https, in one event loop: SIGINT or SIGTERM stops them
+    all, and the process counts as started once every one is."""
+
+    def __init__(self, configs: list[uvicorn.Config]):
+        self.servers = [SocketServer(web) for web in configs]
+
+    @property
+    def started(self) -> bool:
+        return all(server.started for server in self.servers)
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve until a signal. `sockets`: bound by a supervisor, one per config in the same order;
+        None: each server binds its own."""
+        with asyncio.Runner(loop_factory=self.servers[0].config.get_loop_factory()) as runner:
+            runner.run(self.serve(sockets))
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        with self.capture_signals():
+            await asyncio.gather(
+                *(
+                    server.serve(sockets=None if sockets is None else [sockets[index]])
+                    for index, server in enumerate(self.servers)
+                )
+            )
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        """As uvicorn's Server does for itself: stop every server on SIGINT or SIGTERM, then raise the
+        signal again under the handler that was there before, so the process ends as it would have."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        captured: list[int] = []
+
+        def stop_all(sig, frame):
+            captured.append(sig)
+            for server in self.servers:
+                server.handle_exit(sig, frame)
+
+        previous = {sig: signal.signal(sig, stop_all) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        for sig in reversed(captured):
+            signal.raise_signal(sig)
+
+
+class HubProcess(Process):
+    """A web process under the supervisor, serving every socket of HubConfig."""
+
+    @property
+    def server(self) -> ServerGroup:
+        if self._server is None:
+            self._server = ServerGroup(self.config.per_socket())
+        return self._server
+
+
+def serve(
+    *, host: str, port: int, processes: int, https_port: int = 0, certificate: ServerCertificate | None = None
+) -> None:
+    """Serve until SIGINT or SIGTERM: plain http on `port` and, with https_port and certificate, https.
+    processes > 1: that many processes under uvicorn's supervisor, which replaces any that dies, each
+    serving both sockets; 1: this process serves, as the embedded topology must."""
+    if https_port and certificate is None:
+        raise ValueError("HTTPS needs a certificate (hub.tls.configured_certificate).")
+    https = config(host=host, port=https_port, processes=processes, certificate=certificate) if https_port else None
+    web = config(host=host, port=port, processes=processes, https=https)
     if processes == 1:
-        uvicorn.Server(web).run()
+        ServerGroup(web.per_socket()).run()
         return
-    Multiprocess(web, sockets=[web.bind_socket()]).run()
+    # uvicorn's supervisor makes each web process (at start, in place of a dead one, on SIGHUP or
+    # SIGTTIN) as its module's Process, with no hook for another class. This process only supervises,
+    # so that name is HubProcess here: its web processes serve the https socket too.
+    multiprocess.Process = HubProcess
+    Multiprocess(web, sockets=[one.bind_socket() for one in web.per_socket()]).run()

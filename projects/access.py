@@ -56,6 +56,11 @@ REFRESH_PROJECT_SUMMARY = Permission(
     "Contributor or Owner",
     "refresh a project's summary",
 )
+GET_SOLUTION_CONFIG = Permission(
+    ("Microsoft.Migrate/migrateProjects/solutions/getConfig/action",),
+    "Contributor or Owner",
+    "get the download link of the replication appliance installer",
+)
 WRITE_ROLE_ASSIGNMENT = Permission(
     ("Microsoft.Authorization/roleAssignments/write",), "Owner or User Access Administrator", "add role assignments"
 )

@@ -34,7 +34,9 @@ class UserView(APIView):
     def get(self, request, user_id):
         object_id = parse_uuid(user_id)
         by_id = Q(object_id=object_id) if object_id else Q(pk__in=[])
-        user = User.objects.filter(by_id | Q(email__iexact=user_id), tenant_id=request.user.tenant_id).first()
+        # Users proper: service principals are servicePrincipals in Graph (entra.graph), not users.
+        people = User.objects.people()
+        user = people.filter(by_id | Q(email__iexact=user_id), tenant_id=request.user.tenant_id).first()
         if user is None or request.user.tenant_id is None:
             raise ArmError(404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist.")
         return Response(user_body(user))

@@ -338,7 +338,10 @@ class Subnet(models.Model):
 
 class MigrationResource(models.Model):
     """What "Create resources" makes in the project's resource group: the Recovery Services vault, the
-    Key Vault that guards the cache storage account's keys, and the cache storage account itself."""
+    Key Vault that guards the cache storage account's keys, and the cache storage account itself.
+
+    The portal's job makes them for a project. Through ARM they are PUT on their own first (`project`
+    empty) and become the project's when its Server Migration solution names them (details.extendedDetails)."""
 
     class Kind(models.TextChoices):
         RECOVERY_SERVICES_VAULT = "Microsoft.RecoveryServices/vaults", "Recovery Services vault"
@@ -346,7 +349,9 @@ class MigrationResource(models.Model):
         STORAGE_ACCOUNT = "Microsoft.Storage/storageAccounts", "Storage account"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
-    project = models.ForeignKey(MigrateProject, on_delete=models.CASCADE, related_name="migration_resources")
+    project = models.ForeignKey(
+        MigrateProject, null=True, blank=True, on_delete=models.CASCADE, related_name="migration_resources"
+    )
     resource_group = models.ForeignKey(ResourceGroup, on_delete=models.CASCADE, related_name="migration_resources")
     kind = models.CharField(max_length=60, choices=Kind.choices)
     name = models.CharField(max_length=50)

@@ -15,3 +15,8 @@ class ReplicationConfig(AppConfig):
         server_migration_card.register()
         # Its share of deleting a project or a resource group (projects.deletion).
         deletion.register()
+        # Its VMs, NICs and disks in the `resources` lists (projects.arm.resource_manager).
+        from projects.arm.resource_manager import register_resource_lister
+        from replication.arm_compute import generic_resources
+
+        register_resource_lister("replication", generic_resources)

@@ -21,7 +21,7 @@ from projects.arm.scopes import ScopeView
 from projects.models import MigrationResource
 from projects.regions import REGIONS_BY_NAME, normalize_location
 from replication import sizing
-from replication.models import Appliance, DiscoveredServer
+from replication.models import Appliance, DiscoveredServer, MigrationState
 
 FABRIC = "migrate-fabric"
 CONTAINER = "migrate-container"
@@ -162,15 +162,25 @@ def container_body(vault: Vault) -> dict:
     }
 
 
+def _replicating_item_id(vault: Vault, server: DiscoveredServer) -> str | None:
+    """The migration item of a server that replicates (its replication not stopped), as ASR's
+    replicationProtectedItemId names it; None for a server that does not."""
+    item = getattr(server, "migration_item", None)
+    if item is None or item.migration_state == MigrationState.ENABLE_MIGRATION_FAILED or item.replication_stopped_at:
+        return None
+    return f"{vault.container_id}/replicationMigrationItems/{item.arm_name}"
+
+
 def protectable_item_body(vault: Vault, server: DiscoveredServer) -> dict:
+    protected_item_id = _replicating_item_id(vault, server)
     return {
         "id": f"{vault.container_id}/replicationProtectableItems/{server.pk}",
         "name": str(server.pk),
         "type": f"{VAULT_TYPE}/replicationFabrics/replicationProtectionContainers/replicationProtectableItems",
         "properties": {
             "friendlyName": server.name,
-            "protectionStatus": "Unprotected",
-            "replicationProtectedItemId": None,
+            "protectionStatus": "Protected" if protected_item_id else "Unprotected",
+            "replicationProtectedItemId": protected_item_id,
             "recoveryServicesProviderId": vault.provider_id(server.appliance),
             "protectionReadinessErrors": [],
             "supportedReplicationProviders": ["InMageRcm"],
@@ -203,6 +213,14 @@ class VaultView(ScopeView):
         resource = access.get_migration_resource(
             request.user, self.group, MigrationResource.Kind.RECOVERY_SERVICES_VAULT, vault_name
         )
+        if resource.project_id is None:
+            raise ArmError(
+                404,
+                "VaultNotInProject",
+                f"Vault {resource.name} is no Azure Migrate project's vault yet: name it in the project's "
+                "Servers-Migration-ServerMigration solution (PATCH properties.details.extendedDetails.vaultId, with "
+                "keyVaultId and storageAccountId) to finish Create resources.",
+            )
         self.vault = Vault(resource)
         if container_name is not None:
             self.appliances = _container_or_404(self.vault, fabric_name, container_name)
@@ -253,7 +271,7 @@ class ProviderView(VaultView):
 
 def discovered_servers(vault: Vault):
     """The servers discovered in the vault's project, as protectable items list them."""
-    return vault.project.discovered_servers.discovered(clock.now()).select_related("appliance")
+    return vault.project.discovered_servers.discovered(clock.now()).select_related("appliance", "migration_item")
 
 
 class ProtectableItemListView(VaultView):

@@ -1,6 +1,7 @@
 """ARM reads of the VMs that test migration and migration build (Microsoft.Compute/virtualMachines),
-and of each VM's network interface (Microsoft.Network/networkInterfaces/{vm}-nic), as
-ComputeManagementClient and NetworkManagementClient call them.
+their managed disks (Microsoft.Compute/disks) and each VM's network interface
+(Microsoft.Network/networkInterfaces/{vm}-nic), as ComputeManagementClient and
+NetworkManagementClient call them; the same resources in `resources` lists (generic_resources).
 
 Read-only: a VM here exists because replication.migrate built it from a recovery point, and goes when
 a test migration is cleaned up, so PUT, PATCH, DELETE and VM actions answer 405 saying so. The hub
@@ -224,6 +225,35 @@ def nic_body(vm: VirtualMachine) -> dict:
     }
 
 
+def disk_body(vm: VirtualMachine, disk: ManagedDisk) -> dict:
+    """azure-mgmt-compute's Disk: attached to its VM (managedBy), made when the VM was built."""
+    size_gb = math.ceil(disk.size_bytes / GIB)
+    return {
+        "id": disk_id(vm, disk),
+        "name": disk.name,
+        "type": DISK_TYPE,
+        "location": vm.location,
+        "tags": {},
+        "managedBy": vm.arm_id,
+        "sku": {"name": disk.disk_type, "tier": "Premium" if disk.disk_type.startswith("Premium") else "Standard"},
+        "properties": {
+            "osType": vm.os_type if disk.is_os_disk else None,
+            "hyperVGeneration": "V1",
+            # Built from the replica at a recovery point, as Azure imports a migrated disk.
+            "creationData": {"createOption": "Import"},
+            "diskSizeGB": size_gb,
+            "diskSizeBytes": size_gb * GIB,
+            "uniqueId": str(disk.pk),
+            "provisioningState": "Succeeded",
+            "diskState": "Attached",
+            "timeCreated": arm_time(vm.created_at),
+            "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
+            "networkAccessPolicy": "AllowAll",
+            "publicNetworkAccess": "Enabled",
+        },
+    }
+
+
 # Lookups, limited to the resource groups the caller may see
 
 
@@ -237,6 +267,30 @@ def visible_vms(user):
         .prefetch_related("disks")
         .order_by("name", "pk")
     )
+
+
+def visible_disks(user):
+    visible = access.visibility_q(
+        user, subscription_field="vm__resource_group__subscription_id", rg_field="vm__resource_group__name"
+    )
+    return ManagedDisk.objects.filter(visible).select_related("vm__resource_group__subscription").order_by("name", "pk")
+
+
+def generic_resources(user, subscription, group) -> list[dict]:
+    """The VMs, their NICs and disks as `resources.list` / `list_by_resource_group` show them
+    (registered with projects.arm.resource_manager at start-up)."""
+    vms = visible_vms(user).filter(resource_group__subscription=subscription)
+    disks = visible_disks(user).filter(vm__resource_group__subscription=subscription)
+    if group is not None:
+        vms, disks = vms.filter(resource_group=group), disks.filter(vm__resource_group=group)
+    found = []
+    for vm in vms:
+        found.append({"id": vm.arm_id, "name": vm.name, "type": VM_TYPE, "location": vm.location, "tags": vm.tags})
+        found.append({"id": nic_id(vm), "name": nic_name(vm), "type": NIC_TYPE, "location": vm.location, "tags": {}})
+    for disk in disks:
+        body = disk_body(disk.vm, disk)
+        found.append({key: body[key] for key in ("id", "name", "type", "location", "tags", "managedBy", "sku")})
+    return found
 
 
 def _vm_or_404(user, group, vm_name: str, *, shown_as: str) -> VirtualMachine:
@@ -331,6 +385,28 @@ class NetworkInterfaceView(ReadOnly, ScopeView):
         return Response(nic_body(_vm_or_404(request.user, self.group, vm_name, shown_as=f"{NIC_TYPE}/{nic_name}")))
 
 
+class DiskListView(ScopeView):
+    @extend_schema(operation_id="Disks_List", responses={200: dict})
+    def get(self, request, **parents):
+        disks = visible_disks(request.user).filter(vm__resource_group__subscription=self.subscription)
+        if self.group is not None:
+            disks = disks.filter(vm__resource_group=self.group)
+        return arm_list([disk_body(disk.vm, disk) for disk in disks])
+
+
+class DiskView(ScopeView):
+    @extend_schema(operation_id="Disks_Get", responses={200: dict})
+    def get(self, request, disk_name, **parents):
+        disk = visible_disks(request.user).filter(vm__resource_group=self.group, name__iexact=disk_name).first()
+        if disk is None:
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{DISK_TYPE}/{disk_name}' under resource group '{self.group.name}' was not found.",
+            )
+        return Response(disk_body(disk.vm, disk))
+
+
 VMS = "providers/microsoft.compute/virtualmachines"
 VM = f"{RG}/{VMS}/<str:vm_name>"
 
@@ -338,6 +414,7 @@ urlpatterns = [
     *tracked_resource(VMS, VirtualMachineListView, VirtualMachineView, "vm_name"),
     path(f"{VM}/instanceview", VirtualMachineInstanceView.as_view()),
     path(f"{VM}/<str:action>", VirtualMachineActionView.as_view()),
+    *tracked_resource("providers/microsoft.compute/disks", DiskListView, DiskView, "disk_name"),
     *tracked_resource(
         "providers/microsoft.network/networkinterfaces", NetworkInterfaceListView, NetworkInterfaceView, "nic_name"
     ),

@@ -60,6 +60,11 @@ def registration_key_issue(*, user, project, hub_url: str, vault) -> tuple[Regis
     return key, json.dumps({**payload, "signature": _signature(payload)}, indent=2) + "\n"
 
 
+def key_file_name(project, key: RegistrationKey) -> str:
+    """The key file's name, as the portal's download and the API's certificate call it."""
+    return f"{project.name}_{key.issued_at:%Y-%m-%d}.MigrateHubKey"
+
+
 def registration_key_verify(text: str) -> RegistrationKey:
     try:
         if json_too_deep(text.encode()):
@@ -76,7 +81,7 @@ def registration_key_verify(text: str) -> RegistrationKey:
         ) from None
     if document.get("format") != KEY_FORMAT:
         raise ArmError(400, "InvalidRegistrationKey", f"Unsupported key format {document.get('format')!r}.")
-    if not hmac.compare_digest(str(signature), _signature(document)):
+    if not hmac.compare_digest(str(signature).encode("utf-8", "surrogatepass"), _signature(document).encode()):
         raise ArmError(
             400,
             "RegistrationKeyTampered",

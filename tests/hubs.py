@@ -37,6 +37,8 @@ def unique(prefix: str) -> str:
 class Hub:
     url: str
     env: dict
+    # HTTPS beside `url` (same host), with a certificate from the hub's local authority at ca_path.
+    https_url: str | None = None
     process: subprocess.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
@@ -46,6 +48,11 @@ class Hub:
     # One web process, so that `process` is the one serving (tests and bench/ watch or kill it); a hub
     # started with more runs them as children of `process`, under its supervisor.
     web_processes: int = 1
+
+    @property
+    def ca_path(self) -> Path:
+        """The hub's local certificate authority: `verify=` for requests, REQUESTS_CA_BUNDLE for az."""
+        return Path(self.env["DATA_DIR"]) / "tls" / "ca.pem"
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -85,6 +92,8 @@ class Hub:
                 "serve",
                 "--port",
                 str(port),
+                "--https-port",
+                self.https_url.rsplit(":", 1)[1] if self.https_url else "0",
                 "--web-processes",
                 str(self.web_processes),
                 *(["--no-worker"] if self.separate_worker else []),
@@ -100,7 +109,10 @@ class Hub:
             if self.process.poll() is not None:
                 raise RuntimeError(f"The hub exited early:\n{self.log_path.read_text()}")
             try:
-                if requests.get(self.url + "/signin/", timeout=1).status_code == 200:
+                if requests.get(self.url + "/signin/", timeout=1).status_code == 200 and (
+                    self.https_url is None
+                    or requests.get(self.https_url + "/healthz", timeout=1, verify=self.ca_path).status_code == 200
+                ):
                     return
             except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
                 time.sleep(0.2)
@@ -210,7 +222,11 @@ def production_hub(
         }
     )
     hub = Hub(
-        url=f"http://127.0.0.1:{free_port()}", env=env, separate_worker=separate_worker, web_processes=web_processes
+        url=f"http://127.0.0.1:{free_port()}",
+        https_url=f"https://127.0.0.1:{free_port()}",
+        env=env,
+        separate_worker=separate_worker,
+        web_processes=web_processes,
     )
     hub.manage("migrate", "--noinput", "-v0")
     hub.manage("seed_demo")
@@ -247,7 +263,9 @@ def module_production_hub(
 
 def embedded_hub(data_dir: Path) -> Hub:
     """The `make run` default: SQLite, in-process worker, in-memory broker and channel layer."""
-    hub = Hub(url=f"http://127.0.0.1:{free_port()}", env=base_env(data_dir))
+    hub = Hub(
+        url=f"http://127.0.0.1:{free_port()}", https_url=f"https://127.0.0.1:{free_port()}", env=base_env(data_dir)
+    )
     hub.manage("migrate", "--noinput", "-v0")
     hub.manage("seed_demo")
     hub.start()

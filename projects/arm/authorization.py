@@ -58,7 +58,7 @@ def role_assignment_body(assignment: RoleAssignment) -> dict:
         "properties": {
             "roleDefinitionId": role_definition_id(assignment.subscription, assignment.role),
             "principalId": str(assignment.principal.object_id),
-            "principalType": "User",
+            "principalType": assignment.principal.principal_type,
             "scope": scope,
             "condition": None,
             "conditionVersion": None,
@@ -158,6 +158,16 @@ class RoleAssignmentView(ScopeView):
                 "PrincipalNotFound",
                 f"Principal {body['principalId'].hex} does not exist in the directory {subscription.tenant_id}.",
                 "properties.principalId",
+            )
+        stated_type = body.get("principalType")
+        if stated_type and stated_type.lower() != principal.principal_type.lower():
+            # As ARM refuses it: the stated type must be the principal's (az states it for service principals).
+            raise ArmError(
+                400,
+                "UnmatchedPrincipalType",
+                f"The PrincipalId '{principal.object_id.hex}' has type '{principal.principal_type}', which is "
+                f"different from specified PrincipalType '{stated_type}'.",
+                "properties.principalType",
             )
         assignment, created = services.role_assignment_create(
             user=request.user,

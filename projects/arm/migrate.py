@@ -52,10 +52,13 @@ def project_body(project: MigrateProject) -> dict:
 def solution_body(solution: Solution) -> dict:
     project = solution.project
     extended = {"projectId": project.arm_id}
-    vault = services.project_vault(project) if solution.tool == Solution.Tool.SERVER_MIGRATION else None
-    if vault is not None:
-        # Az.Migrate finds the project's vault only through this field.
-        extended["vaultId"] = vault.arm_id
+    if solution.tool == Solution.Tool.SERVER_MIGRATION:
+        # Az.Migrate finds the project's vault only through vaultId.
+        for resource in project.migration_resources.all():
+            extended[services.LINK_KEYS[resource.kind]] = resource.arm_id
+        if project.target_region:
+            extended["targetRegion"] = project.target_region
+            extended["machinesVirtualized"] = project.machines_virtualized
     return {
         "id": solution.arm_id,
         "name": solution.name,
@@ -87,6 +90,24 @@ class ProjectInput(serializers.Serializer):
 
 class ProjectPatch(serializers.Serializer):
     tags = TagsField(required=False, allow_null=True)
+
+
+class SolutionDetailsInput(serializers.Serializer):
+    extendedDetails = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=1000), required=False, allow_null=True
+    )
+
+
+class SolutionPropertiesInput(serializers.Serializer):
+    details = SolutionDetailsInput(required=False, allow_null=True)
+
+
+class SolutionInput(serializers.Serializer):
+    """What the hub reads of a solution update: the resources Create resources made, in
+    details.extendedDetails (vaultId, keyVaultId, storageAccountId; machinesVirtualized, default
+    physical). The rest of the solution is the hub's own and stays."""
+
+    properties = SolutionPropertiesInput(required=False, allow_null=True)
 
 
 class RegisterToolInput(serializers.Serializer):
@@ -183,8 +204,9 @@ class SolutionListView(ProjectPartView):
 
 
 class SolutionView(ProjectPartView):
-    @extend_schema(operation_id="Solutions_GetSolution", responses={200: dict})
-    def get(self, request, solution_name, **parents):
+    permissions = {"put": access.WRITE_MIGRATE_PROJECT, "patch": access.WRITE_MIGRATE_PROJECT}
+
+    def solution(self, solution_name: str) -> Solution:
         project = self.project
         solution = next((s for s in project.solutions.all() if s.name.lower() == solution_name.lower()), None)
         if solution is None:
@@ -194,7 +216,41 @@ class SolutionView(ProjectPartView):
                 f"The Resource 'Microsoft.Migrate/migrateProjects/{project.name}/solutions/{solution_name}' "
                 f"under resource group '{project.resource_group.name}' was not found.",
             )
-        return Response(solution_body(solution))
+        return solution
+
+    @extend_schema(operation_id="Solutions_GetSolution", responses={200: dict})
+    def get(self, request, solution_name, **parents):
+        return Response(solution_body(self.solution(solution_name)))
+
+    @extend_schema(operation_id="Solutions_PatchSolution", request=SolutionInput, responses={200: dict})
+    def patch(self, request, solution_name, **parents):
+        """Create resources' last call: naming the vault, Key Vault and storage account makes them the
+        project's and locks its target region (services.migration_resources_link)."""
+        solution = self.solution(solution_name)
+        body = validated(SolutionInput, request.data)
+        extended = ((body.get("properties") or {}).get("details") or {}).get("extendedDetails") or {}
+        resource_ids = {kind: extended.get(key, "") for kind, key in services.LINK_KEYS.items()}
+        if any(resource_ids.values()):
+            if solution.tool != Solution.Tool.SERVER_MIGRATION:
+                raise ArmError(
+                    400,
+                    "InvalidParameter",
+                    f"Only Server Migration takes the resources Create resources made, not {solution.name}.",
+                    "properties.details.extendedDetails",
+                )
+            services.migration_resources_link(
+                user=request.user,
+                project=self.project,
+                resource_ids=resource_ids,
+                machines_virtualized=extended.get("machinesVirtualized") or "physical",
+            )
+            self.project.refresh_from_db(fields=["target_region", "machines_virtualized"])
+        return Response(solution_body(self.solution(solution_name)))
+
+    @extend_schema(operation_id="Solutions_PutSolution", request=SolutionInput, responses={200: dict})
+    def put(self, request, solution_name, **parents):
+        """A solution exists once its tool is registered (registerTool): PUT updates it as PATCH does."""
+        return self.patch(request, solution_name, **parents)
 
 
 PROJECTS = "providers/microsoft.migrate/migrateprojects"

@@ -1,15 +1,18 @@
-"""ARM reads of what Discover's "Create resources" makes: the Recovery Services vault
-(azure-mgmt-recoveryservices shape), the Key Vault and the cache storage account. They are created by
-the portal's job, so the API offers GET and list only."""
+"""What Discover's "Create resources" makes: the Recovery Services vault (azure-mgmt-recoveryservices
+shape), the Key Vault and the cache storage account. The portal's job creates them for a project; through
+ARM each is PUT as Azure's portal sends it, then the Server Migration solution's update makes them the
+project's (projects.services.migration_resources)."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from hub.arm.routes import tracked_resource
-from hub.arm.views import arm_list
-from projects import access
+from hub.arm.views import arm_list, validated
+from projects import access, services
+from projects.arm.resource_manager import TagsField
 from projects.arm.scopes import ScopeView
 from projects.models import MigrationResource
 
@@ -45,6 +48,14 @@ def resource_body(resource: MigrationResource) -> dict:
     return body
 
 
+class ResourceInput(serializers.Serializer):
+    """What the hub reads of the three PUT bodies; the rest (sku, properties) is Azure's default anyway
+    and is answered as resource_body shows it."""
+
+    location = serializers.CharField(max_length=60)
+    tags = TagsField(required=False, allow_null=True)
+
+
 class ResourceListView(ScopeView):
     kind: str = ""  # set per route (urlpatterns)
 
@@ -60,6 +71,21 @@ class ResourceView(ScopeView):
     @extend_schema(operation_id="MigrationResources_Get", responses={200: dict})
     def get(self, request, name, **parents):
         return Response(resource_body(access.get_migration_resource(request.user, self.group, self.kind, name)))
+
+    @extend_schema(operation_id="MigrationResources_CreateOrUpdate", request=ResourceInput, responses={200: dict})
+    def put(self, request, name, **parents):
+        body = validated(ResourceInput, request.data)
+        resource, created = services.migration_resource_put(
+            user=request.user,
+            resource_group=self.group,
+            kind=self.kind,
+            name=name,
+            location=body["location"],
+            tags=body.get("tags"),
+        )
+        # Storage's create answers 200 when it finished at once (azure-mgmt-storage takes 200 or 202 only).
+        status = 201 if created and self.kind != Kind.STORAGE_ACCOUNT else 200
+        return Response(resource_body(resource), status=status)
 
 
 urlpatterns = []

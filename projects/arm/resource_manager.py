@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -186,6 +188,15 @@ def generic_resource_body(resource) -> dict:
     }
 
 
+# Resource types an app above keeps (VMs, their NICs and disks), registered from its AppConfig.ready:
+# name -> a function of (user, subscription, resource group or None) giving generic resource bodies.
+_RESOURCE_LISTERS: dict[str, Callable[..., list[dict]]] = {}
+
+
+def register_resource_lister(name: str, lister: Callable[..., list[dict]]) -> None:
+    _RESOURCE_LISTERS[name] = lister
+
+
 class GenericResourceListView(ScopeView):
     """`resources.list` / `list_by_resource_group` of azure-mgmt-resource: every tracked resource."""
 
@@ -196,7 +207,10 @@ class GenericResourceListView(ScopeView):
             *self.in_scope(access.visible_networks(request.user)),
             *self.in_scope(access.visible_migration_resources(request.user)),
         ]
-        return arm_list([generic_resource_body(resource) for resource in resources])
+        bodies = [generic_resource_body(resource) for resource in resources]
+        for lister in _RESOURCE_LISTERS.values():
+            bodies += lister(request.user, self.subscription, self.group)
+        return arm_list(bodies)
 
 
 urlpatterns = [

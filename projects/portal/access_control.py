@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,7 +16,7 @@ from hub.arm.errors import ArmError
 from hub.http import not_found_as_404
 from hub.ids import parse_uuid
 from projects import access, services
-from projects.models import RoleAssignment, User
+from projects.models import PrincipalType, RoleAssignment, User
 from projects.roles import BUILTIN_ROLES
 
 
@@ -36,14 +37,31 @@ def _iam_url(subscription, group) -> str:
 
 class AddRoleAssignmentForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=[(name, name) for name in BUILTIN_ROLES])
+    # Azure's "Assign access to: User, group, or service principal": users and the service principals
+    # of the directory's app registrations, in one list grouped by type.
     principal = forms.ChoiceField(label="Select")
 
     def __init__(self, members, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.members = {str(member.pk): member for member in members}
-        self.fields["principal"].choices = [("", "Select a user")] + [
-            (pk, f"{m.display_name or m.email} ({m.email})") for pk, m in self.members.items()
+        users = [
+            (pk, f"{m.display_name or m.email} ({m.email})")
+            for pk, m in self.members.items()
+            if not m.is_service_principal
         ]
+        principals = [
+            (pk, f"{m.display_name} (service principal)") for pk, m in self.members.items() if m.is_service_principal
+        ]
+        self.fields["principal"].choices = [
+            ("", "Select a user or service principal"),
+            ("Users", users),
+            *([("Service principals", principals)] if principals else []),
+        ]
+
+
+def principal_label(principal: User) -> str:
+    """How messages name a principal: a user by address, a service principal by its application's name."""
+    return f"service principal {principal.display_name}" if principal.is_service_principal else principal.email
 
 
 def effective_assignments(principal: User, subscription, group) -> list[tuple[RoleAssignment, bool]]:
@@ -77,9 +95,8 @@ def iam(request, subscription_id, resource_group_name=None):
         except ArmError as error:
             form.add_error(None, error.portal_message)
         else:
-            messages.success(
-                request, f"Added {form.cleaned_data['role']} for {form.members[form.cleaned_data['principal']].email}."
-            )
+            principal = form.members[form.cleaned_data["principal"]]
+            messages.success(request, f"Added {form.cleaned_data['role']} for {principal_label(principal)}.")
             return redirect(_iam_url(subscription, group) + "?tab=assignments")
 
     assignments = RoleAssignment.objects.filter(subscription=subscription).select_related("principal", "resource_group")
@@ -89,7 +106,10 @@ def iam(request, subscription_id, resource_group_name=None):
         assignments = assignments.filter(resource_group__isnull=True)
     checked = None
     if request.GET.get("principal"):
-        principal = members.filter(email__iexact=request.GET["principal"].strip()).first()
+        wanted = request.GET["principal"].strip()
+        # A user by address; a service principal by its application's name (it has no address of its own).
+        by_name = Q(principal_type=PrincipalType.SERVICE_PRINCIPAL, display_name__iexact=wanted)
+        principal = members.filter(Q(email__iexact=wanted) | by_name).first()
         checked = {"query": request.GET["principal"], "principal": principal}
         if principal is not None:
             checked["rows"] = effective_assignments(principal, subscription, group)
@@ -133,5 +153,5 @@ def remove_assignment(request, subscription_id, assignment_id, resource_group_na
     except ArmError as error:
         messages.error(request, error.portal_message)
     else:
-        messages.success(request, f"Removed {assignment.role_name} from {assignment.principal.email}.")
+        messages.success(request, f"Removed {assignment.role_name} from {principal_label(assignment.principal)}.")
     return redirect(_iam_url(subscription, group) + "?tab=assignments")

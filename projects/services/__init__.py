@@ -4,7 +4,8 @@ so the same permission checks and rules apply to both.
 What lives where:
   rules.py             Azure's name and region rules; no change in a group being deleted
   resource_groups.py   resource groups; starting a job on something in a group
-  migrate_projects.py  Azure Migrate projects and tools, Add tools, Discover's Create resources
+  migrate_projects.py  Azure Migrate projects and tools, Add tools
+  migration_resources.py  Discover's Create resources: the portal's job, or ARM's PUTs and solution update
   networks.py          virtual networks and subnets
   access_control.py    role assignments (IAM) and the directory (users, settings, directory roles)
 Callers use the names below as `services.<name>`.
@@ -24,13 +25,18 @@ from projects.services.access_control import (
 from projects.services.migrate_projects import (
     AddToolsRequest,
     add_tools_start,
-    create_resources_start,
     migrate_project_create_or_update,
     migrate_project_delete,
     migrate_project_update_tags,
-    migration_resource_ensure,
-    project_vault,
     tool_register,
+)
+from projects.services.migration_resources import (
+    LINK_KEYS,
+    create_resources_start,
+    migration_resource_ensure,
+    migration_resource_put,
+    migration_resources_link,
+    project_vault,
 )
 from projects.services.networks import (
     subnet_create_or_update,
@@ -49,6 +55,7 @@ from projects.services.resource_groups import (
 )
 
 __all__ = [
+    "LINK_KEYS",
     "AddToolsRequest",
     "add_tools_start",
     "app_registrations_set",
@@ -61,6 +68,8 @@ __all__ = [
     "migrate_project_delete",
     "migrate_project_update_tags",
     "migration_resource_ensure",
+    "migration_resource_put",
+    "migration_resources_link",
     "project_vault",
     "resource_group_create_or_update",
     "resource_group_delete_failed",

@@ -1,5 +1,4 @@
-"""Azure Migrate projects and their tools, the portal's Add tools deployment, and Discover's Create
-resources (the vault, Key Vault and cache storage account of a project)."""
+"""Azure Migrate projects and their tools, and the portal's Add tools deployment."""
 
 from __future__ import annotations
 
@@ -13,20 +12,11 @@ from hub.arm.errors import ArmError
 from jobs.models import Job
 from jobs.services import job_start
 from projects import access, deletion
-from projects.models import (
-    MachinesVirtualized,
-    MigrateProject,
-    MigrationResource,
-    ResourceGroup,
-    Solution,
-    Subscription,
-)
-from projects.services.resource_groups import job_start_in_group
+from projects.models import MigrateProject, ResourceGroup, Solution, Subscription
 from projects.services.rules import (
     check_not_deleting,
     check_project_location,
     check_project_name,
-    check_region,
     check_resource_group_name,
     location_conflict,
 )
@@ -156,79 +146,3 @@ def add_tools_start(*, user, request: AddToolsRequest, link: str = "") -> Job:
         notify=True,
         link=link,
     )
-
-
-# Discover: "Create resources"
-
-
-def migration_resource_names(project: MigrateProject) -> dict[str, str]:
-    """Names derived from the project, so a re-run of the job finds what an earlier run made."""
-    suffix = project.pk.hex[:12]
-    kinds = MigrationResource.Kind
-    return {
-        kinds.RECOVERY_SERVICES_VAULT: f"{project.name}-MigrateVault-{suffix[:6]}",
-        kinds.KEY_VAULT: f"migratekv{suffix}",
-        kinds.STORAGE_ACCOUNT: f"migratelsa{suffix}",
-    }
-
-
-def create_resources_start(*, user, project: MigrateProject, target_region: str, machines_virtualized: str, link=""):
-    """Lock the project's target region and start the job that creates the vault, the Key Vault and the
-    cache storage account. The region is locked in the same transaction, so two clicks cannot disagree."""
-    region = check_region(target_region)
-    if machines_virtualized not in MachinesVirtualized.values:
-        raise ArmError(400, "InvalidParameter", "Say whether your machines are virtualized.", "machines_virtualized")
-    group = project.resource_group
-    access.authorize(user, access.CREATE_KEY_VAULT, group.subscription, group.name)
-    with transaction.atomic():
-        locked = MigrateProject.objects.select_for_update().get(pk=project.pk)
-        if not locked.solutions.filter(tool=Solution.Tool.SERVER_MIGRATION).exists():
-            raise ArmError(
-                409, "ToolNotAdded", "Add the Azure Migrate: Server Migration tool to the project first (Add tools)."
-            )
-        if locked.target_region and locked.target_region != region:
-            raise ArmError(
-                409,
-                "TargetRegionLocked",
-                f"The target region of project {locked.name} is {locked.target_region}: it can't change once "
-                "resources were created. All migrations from this project go to that region.",
-                "target_region",
-            )
-        running = Job.objects.unfinished().filter(
-            scenario_name="CreateMigrationResources", target_object_id=locked.arm_id
-        )
-        if running.exists():
-            return running.first()
-        if locked.migration_resources.count() == len(MigrationResource.Kind):
-            raise ArmError(409, "ResourcesAlreadyCreated", f"Resources for project {locked.name} were created already.")
-        locked.target_region, locked.machines_virtualized = region, machines_virtualized
-        locked.save(update_fields=["target_region", "machines_virtualized"])
-        return job_start_in_group(
-            user=user,
-            group=group,
-            scenario_name="CreateMigrationResources",
-            target_object_id=locked.arm_id,
-            target_object_name=locked.name,
-            target_instance_type="MigrateProject",
-            job_input={"project_id": str(locked.pk)},
-            link=link,
-        )
-
-
-def migration_resource_ensure(project: MigrateProject, kind: str) -> MigrationResource:
-    """The job's step for one resource: create it unless an earlier run did. Idempotent."""
-    resource, _ = MigrationResource.objects.get_or_create(
-        project=project,
-        kind=kind,
-        defaults={
-            "resource_group": project.resource_group,
-            "name": migration_resource_names(project)[kind],
-            "location": project.target_region,
-            "created_at": clock.now(),
-        },
-    )
-    return resource
-
-
-def project_vault(project: MigrateProject) -> MigrationResource | None:
-    return project.migration_resources.filter(kind=MigrationResource.Kind.RECOVERY_SERVICES_VAULT).first()

@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Prefetch
+
 from hub import clock
 from hub.arm.errors import ArmError
 from hub.arm.views import arm_time
@@ -17,7 +19,8 @@ from jobs.models import Job
 from projects import access
 from projects.models import MigrationResource
 from replication.arm import Vault
-from replication.models import MigrationItem, MigrationState, RecoveryPoint, ReplicationPolicy
+from replication.arm_compute import disk_id
+from replication.models import MigrationItem, MigrationState, RecoveryPoint, ReplicationPolicy, VirtualMachine
 from replication.status import item_status
 
 ITEM_TYPE = access.MIGRATION_ITEM_TYPE
@@ -67,6 +70,14 @@ def item_context(vault: Vault, items: list[MigrationItem]) -> ItemContext:
     return ItemContext(vault, clock.now(), storage.arm_id if storage else None, history)
 
 
+# The VM Migrate built (not a test VM), whose disks are the items' targetManagedDiskIds.
+_MIGRATED_VMS = (
+    VirtualMachine.objects.filter(is_test=False)
+    .select_related("resource_group__subscription")
+    .prefetch_related("disks")
+)
+
+
 def items_of(vault: Vault):
     """The vault's migration items that are not stopped, with what their bodies read."""
     return (
@@ -83,7 +94,7 @@ def items_of(vault: Vault):
             "target_network__resource_group__subscription",
             "test_network__resource_group__subscription",
         )
-        .prefetch_related("disks")
+        .prefetch_related("disks", Prefetch("virtual_machines", _MIGRATED_VMS))
         .order_by("created_at", "pk")
     )
 
@@ -136,6 +147,8 @@ def item_body(context: ItemContext, item: MigrationItem) -> dict:
         stalled = any(error["errorCode"] == NO_PROGRESS_ERROR for error in status.health_errors)
         progress_health = "NoProgress" if stalled else "InProgress"
     resync = any(disk.resync_required for disk in disks if disk.included)
+    migrated = [vm for vm in item.virtual_machines.all() if not vm.is_test]
+    target_disks = {d.source_disk_id: disk_id(vm, d) for vm in migrated for d in vm.disks.all()}
     primary_ip = next((ip for nic in server.nics if nic.get("isPrimary") for ip in nic.get("ipAddresses", [])), None)
     details = {
         "instanceType": PROVIDER,
@@ -187,7 +200,7 @@ def item_body(context: ItemContext, item: MigrationItem) -> dict:
                 "diskState": "Protected" if initial_done else "InitialReplicationPending",
                 "logStorageAccountId": context.log_storage_account_id,
                 "seedManagedDiskId": None,
-                "targetManagedDiskId": None,
+                "targetManagedDiskId": target_disks.get(disk.disk_id),
                 "diskType": disk.disk_type,
                 "dataPendingInLogDataStoreInMB": 0.0,
                 "dataPendingAtSourceAgentInMB": 0.0,

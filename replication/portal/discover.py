@@ -21,7 +21,7 @@ from projects.portal.migrate import project_from_arm_id
 from projects.regions import REGIONS, REGIONS_BY_NAME
 from replication import services as replication_services
 from replication.installer import build_appliance_installer
-from replication.keys import registration_key_issue
+from replication.keys import key_file_name, registration_key_issue
 from replication.models import REGISTRATION_KEY_VALIDITY, Appliance
 
 
@@ -104,8 +104,7 @@ def download_registration_key(request):
     except ArmError as error:
         return _discover_with_error(request, project, error.portal_message)
     response = HttpResponse(text, content_type="application/json")
-    filename = f"{project.name}_{key.issued_at:%Y-%m-%d}.MigrateHubKey"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = f'attachment; filename="{key_file_name(project, key)}"'
     return response
 
 
