@@ -16,7 +16,7 @@ from jobs.models import State
 from jobs.selectors import get_visible_job
 from projects import access, services
 from projects.arm.scopes import ScopeView
-from projects.models import ResourceGroup, Subscription
+from projects.models import ResourceGroup, Subscription, Tenant
 from projects.regions import REGIONS
 
 # Shapes
@@ -47,6 +47,18 @@ def subscription_body(subscription: Subscription) -> dict:
             "quotaId": "PayAsYouGo_2014-09-01",
             "spendingLimit": "Off",
         },
+    }
+
+
+def tenant_body(tenant: Tenant) -> dict:
+    return {
+        "id": f"/tenants/{tenant.pk}",
+        "tenantId": str(tenant.pk),
+        "tenantCategory": "Home",
+        "displayName": tenant.display_name,
+        "defaultDomain": tenant.domain,
+        "domains": [tenant.domain],
+        "tenantType": "AAD",
     }
 
 
@@ -94,6 +106,16 @@ class SubscriptionListView(ArmView):
     @extend_schema(operation_id="Subscriptions_List", responses={200: dict})
     def get(self, request):
         return arm_list([subscription_body(s) for s in access.visible_subscriptions(request.user)])
+
+
+class TenantListView(ArmView):
+    """The directories the caller belongs to: their own. `az login` without --tenant lists these, then
+    the subscriptions of each."""
+
+    @extend_schema(operation_id="Tenants_List", responses={200: dict})
+    def get(self, request):
+        tenant = request.user.tenant
+        return arm_list([tenant_body(tenant)] if tenant else [])
 
 
 class SubscriptionView(ScopeView):
@@ -214,6 +236,7 @@ class GenericResourceListView(ScopeView):
 
 
 urlpatterns = [
+    path("tenants", TenantListView.as_view()),
     path("subscriptions", SubscriptionListView.as_view()),
     path(SUB, SubscriptionView.as_view()),
     path(f"{SUB}/locations", LocationListView.as_view()),
