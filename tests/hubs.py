@@ -261,10 +261,12 @@ def module_production_hub(
     )
 
 
-def embedded_hub(data_dir: Path) -> Hub:
+def embedded_hub(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> Hub:
     """The `make run` default: SQLite, in-process worker, in-memory broker and channel layer."""
     hub = Hub(
-        url=f"http://127.0.0.1:{free_port()}", https_url=f"https://127.0.0.1:{free_port()}", env=base_env(data_dir)
+        url=f"http://127.0.0.1:{free_port()}",
+        https_url=f"https://127.0.0.1:{free_port()}",
+        env={**base_env(data_dir), **(extra_env or {})},
     )
     hub.manage("migrate", "--noinput", "-v0")
     hub.manage("seed_demo")

@@ -1,15 +1,17 @@
 """Several web processes (`serve --web-processes 2`, the production topology): live pushes reach a
-browser whichever process holds its websocket, a killed web process is replaced, and an oversized
-header gets 431 from every topology's server."""
+browser whichever process holds its websocket, a killed web process is replaced, each serves https and
+wss too, and an oversized header gets 431 from every topology's server, over http and https."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import ssl
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -156,6 +158,51 @@ def oversized_header_answer(url: str) -> tuple[int, bytes]:
             answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split()[1]), body
+
+
+def test_every_web_process_serves_https_and_wss(hub):
+    """Each web process serves the https socket beside the plain one: requests over https reach both, and
+    a websocket over wss gets the push of a job."""
+    pids = wait_for_web_pids(hub, WEB_PROCESSES)
+    port = urlsplit(hub.https_url).port
+    context = ssl.create_default_context(cafile=hub.ca_path)
+    served_by = set()
+    deadline = time.monotonic() + 60
+    while served_by != pids and time.monotonic() < deadline:
+        with context.wrap_socket(
+            socket.create_connection(("127.0.0.1", port), timeout=30), server_hostname="127.0.0.1"
+        ) as connection:
+            # The handshake is done: a web process has accepted the connection.
+            served_by.add(serving_pid(port, connection.getsockname()[1], pids))
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+    assert served_by == pids, f"https reached only {served_by} of {pids}"
+
+    with connect(
+        hub.https_url.replace("https", "wss") + "/ws/live/",
+        additional_headers={"Cookie": session_cookie(hub), "Origin": hub.https_url},
+        ssl=context,
+        open_timeout=30,
+    ) as websocket:
+        group = hub.new_resource_group("rg-wss-procs")
+        assert hub.api("DELETE", f"/subscriptions/{hubs.CONTOSO}/resourcegroups/{group}").status_code == 202
+        deadline = time.monotonic() + 30
+        seen = ""
+        while group not in seen:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"the websocket over wss never saw the job of {group}"
+            seen = websocket.recv(timeout=remaining)
+
+
+@pytest.mark.parametrize("topology", ["hub", "embedded_hub"])
+def test_an_oversized_header_gets_431_over_https_too(request, topology):
+    served = request.getfixturevalue(topology)
+    answer = requests.get(
+        served.https_url + "/signin/", headers={"X-Padding": "a" * 100_000}, verify=served.ca_path, timeout=30
+    )
+    assert answer.status_code == 431
+    assert answer.json()["error"]["code"] == "RequestHeaderFieldsTooLarge"
+    assert requests.get(served.https_url + "/signin/", verify=served.ca_path, timeout=30).status_code == 200
 
 
 @pytest.mark.parametrize("topology", ["hub", "embedded_hub"])
