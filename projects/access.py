@@ -56,6 +56,14 @@ REFRESH_PROJECT_SUMMARY = Permission(
     "Contributor or Owner",
     "refresh a project's summary",
 )
+FINALIZE_APPLIANCE_REGISTRATION = Permission(
+    (
+        "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationRecoveryServicesProviders/"
+        "finalizeRegistration/action",
+    ),
+    "Contributor or Owner",
+    "finalize the registration of a replication appliance",
+)
 GET_SOLUTION_CONFIG = Permission(
     ("Microsoft.Migrate/migrateProjects/solutions/getConfig/action",),
     "Contributor or Owner",

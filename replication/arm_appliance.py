@@ -84,7 +84,8 @@ class VaultCertificateView(VaultView):
 
 
 class FinalizeRegistrationView(VaultView):
-    permissions = {"post": access.REGISTER_APPLIANCE}
+    # ARM checks the action; the portal's service then checks the right to register an appliance.
+    permissions = {"post": access.FINALIZE_APPLIANCE_REGISTRATION}
 
     @extend_schema(operation_id="ReplicationRecoveryServicesProviders_FinalizeRegistration", responses={202: None})
     def post(self, request, provider_name, **parents):

@@ -1,20 +1,29 @@
-"""A running replication appliance for tests: project, resources, installer and key through the portal
-(over HTTP, as a browser would fetch them), then the real appliance process."""
+"""A running replication appliance for tests, set up as automation does it, through the ARM API only
+(docs/api.md, "The portal's steps as API calls"): the project, Create resources (the vault through
+RecoveryServicesClient, the Key Vault and storage account PUTs, the solution's update), the key from
+the vault certificate call and the installer from the signed link getConfig hands out; then the real
+appliance process. The portal's own buttons are clicked in test_tutorial_e2e and test_portal_discover."""
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import subprocess
 import sys
 import tarfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
+import requests
+
+from tests.azure_clients import recovery_services_client
 from tests.hubs import CONTOSO, free_port, unique
-from tests.test_isolation import create_resources, csrf, portal_session
+
+RG_PATH = f"/subscriptions/{CONTOSO}/resourceGroups/rg-migrate"
+SOLUTION = "solutions/Servers-Migration-ServerMigration"
 
 # The appliance's process server needs zstandard and cryptography, which the system python3 may
 # lack: its scripts run the Python named here, and every appliance the tests start inherits it.
@@ -78,15 +87,69 @@ def launch_appliance(
     return process
 
 
+def create_resources_through_arm(hub, project_path: str, region: str = "westeurope") -> str:
+    """Discover > Create resources as Azure's portal sends it: the vault (RecoveryServicesClient), the
+    Key Vault and the cache storage account PUTs, then the Server Migration solution's update naming
+    them, which locks the target region; returns the vault's id."""
+    project = project_path.rsplit("/", 1)[1]
+    suffix = uuid.uuid4().hex[:10]
+    vaults = recovery_services_client(hub, "admin@contoso.com", CONTOSO).vaults
+    vault = vaults.begin_create_or_update(
+        "rg-migrate", f"{project}-MigrateVault-{suffix[:6]}", {"location": region, "sku": {"name": "Standard"}}
+    ).result()
+    assert vaults.get("rg-migrate", vault.name).properties.provisioning_state == "Succeeded"
+    key_vault = hub.api(
+        "PUT",
+        f"{RG_PATH}/providers/Microsoft.KeyVault/vaults/migratekv{suffix}",
+        json={"location": region, "properties": {"sku": {"family": "A", "name": "standard"}, "tenantId": ""}},
+        params={"api-version": "2023-07-01"},
+    )
+    account = hub.api(
+        "PUT",
+        f"{RG_PATH}/providers/Microsoft.Storage/storageAccounts/migratelsa{suffix}",
+        json={"location": region, "kind": "StorageV2", "sku": {"name": "Standard_LRS"}},
+        params={"api-version": "2023-05-01"},
+    )
+    assert (key_vault.status_code, account.status_code) == (201, 200), key_vault.text + account.text
+    extended = {"vaultId": vault.id, "keyVaultId": key_vault.json()["id"], "storageAccountId": account.json()["id"]}
+    linked = hub.api(
+        "PATCH", f"{project_path}/{SOLUTION}", json={"properties": {"details": {"extendedDetails": extended}}}
+    )
+    assert linked.status_code == 200, linked.text
+    return vault.id
+
+
 def project_with_resources(hub, prefix: str) -> tuple[str, str]:
     """A new Contoso project in rg-migrate, its name starting with `prefix`, with Server Migration
-    registered and its resources created; returns its name and ARM path."""
+    registered and its resources created through ARM; returns its name and ARM path."""
     project = unique(prefix)[:20]
-    path = f"/subscriptions/{CONTOSO}/resourceGroups/rg-migrate/providers/Microsoft.Migrate/migrateProjects/{project}"
+    path = f"{RG_PATH}/providers/Microsoft.Migrate/migrateProjects/{project}"
     hub.api("PUT", path, json={"location": "westeurope"})
     hub.api("POST", f"{path}/registerTool", json={"tool": "ServerMigration"})
-    create_resources(hub, path)
+    create_resources_through_arm(hub, path)
     return project, path
+
+
+def registration_key_through_arm(hub, vault_id: str) -> bytes:
+    """The registration key file, as the vault certificate call returns it (RecoveryServicesClient)."""
+    vault = vault_id.rsplit("/", 1)[1]
+    certificates = recovery_services_client(hub, "admin@contoso.com", CONTOSO).vault_certificates
+    issued = certificates.create(
+        "rg-migrate",
+        vault,
+        f"{vault}-{uuid.uuid4().hex[:6]}",
+        {"properties": {"authType": "AAD", "certificate": base64.b64encode(b"unused").decode()}},
+    )
+    certificate = issued.properties.certificate
+    return certificate if isinstance(certificate, bytes) else base64.b64decode(certificate)
+
+
+def installer_through_arm(hub, project_path: str) -> bytes:
+    """The appliance installer from the signed link the solution's getConfig hands out (no sign-in)."""
+    link = hub.api("POST", f"{project_path}/{SOLUTION}/getConfig").json()["publisherSasUri"]
+    download = requests.get(link, timeout=30)
+    assert download.status_code == 200, download.text[:300]
+    return download.content
 
 
 def download_installer_and_key(page, folder: Path) -> Path:
@@ -106,15 +169,12 @@ def download_installer_and_key(page, folder: Path) -> Path:
 
 def start_appliance(hub, tmp_path: Path, heartbeat_seconds: float = 1, env: dict | None = None) -> RunningAppliance:
     _, path = project_with_resources(hub, "fleet")
-    session = portal_session(hub, "admin@contoso.com")
-    query = f"?project={quote(path, safe='')}"
-    installer = session.get(f"{hub.url}/migrate/discover/appliance-installer/{query}", timeout=30)
-    key = session.post(f"{hub.url}/migrate/discover/registration-key/{query}", data=csrf(session), timeout=30)
-    assert key.headers["Content-Type"].startswith("application/json"), key.text[:300]
-    with tarfile.open(fileobj=io.BytesIO(installer.content)) as archive:
+    vault_id = hub.api("GET", f"{path}/{SOLUTION}").json()["properties"]["details"]["extendedDetails"]["vaultId"]
+    key = registration_key_through_arm(hub, vault_id)
+    with tarfile.open(fileobj=io.BytesIO(installer_through_arm(hub, path))) as archive:
         archive.extractall(tmp_path, filter="data")
     key_file = tmp_path / "appliance.key"
-    key_file.write_bytes(key.content)
+    key_file.write_bytes(key)
     folder, home, port = tmp_path / "MigrateHubAppliance", tmp_path / "appliance-home", free_port()
     process = launch_appliance(folder, key_file, home, port, unique("cs"), heartbeat_seconds=heartbeat_seconds, env=env)
     return RunningAppliance(path, folder, home, port, process)

@@ -1,10 +1,11 @@
-"""A replication rig for live tests and benchmarks: a real appliance (from the portal's installer and
-key), finalized; a real Mobility service installed from the appliance's agent folder, configured with a
-machine profile whose disk is a disk image file; replication enabled through the Site Recovery SDK;
-ways to watch the replica (`manage.py replica`) and read what a job recorded; and a writer that keeps
-changing a disk image while it replicates, as a server in use does. Also the steps the Site Recovery
+"""A replication rig for live tests and benchmarks: a real appliance (its installer and key from the
+ARM API, tests/appliances.py), finalized through its ARM action; a real Mobility service installed
+from the appliance's agent folder, configured with a machine profile whose disk is a disk image file;
+replication enabled through the Site Recovery SDK; ways to watch the replica (`manage.py replica`)
+and read what a job recorded; and a writer that keeps changing a disk image while it replicates, as
+a server in use does. Also the steps the Site Recovery
 SDK tests share with the rig: `wait_for` (poll until done), `enable_body` (an enable-replication
-request) and `finalize_appliance` (Finalize registration in the portal, its job followed)."""
+request) and `finalize_appliance` (Finalize registration's action, its job followed)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 from tests.appliances import RunningAppliance, start_appliance, wait_for_line
 from tests.azure_clients import site_recovery_client
 from tests.disk_images import change_blocks
 from tests.hubs import CONTOSO, Hub
 from tests.test_arm_site_recovery import vault_name
-from tests.test_isolation import csrf, portal_session
 
 RG = "rg-migrate"
 FABRIC, CONTAINER = "migrate-fabric", "migrate-container"
@@ -65,16 +64,14 @@ def enable_body(vault_id: str, item, process_server_id: str, **details) -> dict:
 
 
 def finalize_appliance(hub: Hub, asr, vault: str, project_path: str):
-    """Finalize registration of the project's one appliance in the portal, as Contoso's admin, and wait
-    until its job succeeded; returns the appliance's process server, as the vault's fabric lists it."""
+    """Finalize registration of the project's one appliance through its action, as Contoso's admin,
+    and wait until its job succeeded; returns the appliance's process server, as the vault's fabric
+    lists it."""
     fabric = wait_for(lambda: list(asr.replication_fabrics.list(RG, vault)), lambda fabrics: len(fabrics) == 1)[0]
     process_server = fabric.properties.custom_details.process_servers[0]
-    admin = portal_session(hub, "admin@contoso.com")
-    admin.post(
-        f"{hub.url}/migrate/discover/finalize/?project={quote(project_path, safe='')}",
-        data={"appliance": process_server.id, **csrf(admin)},
-        timeout=10,
-    )
+    provider = f"{fabric.id}/replicationRecoveryServicesProviders/{process_server.id}"
+    finalizing = hub.api("POST", f"{provider}/finalizeRegistration")
+    assert finalizing.status_code == 202, finalizing.text
     # Finalize registration is a job of the vault's resource group: the SDK follows it too.
     finalized = f"jobName eq 'FinalizeApplianceRegistration' and targetObjectName eq '{process_server.name}'"
     wait_for(
