@@ -22,6 +22,8 @@ from entra.models import Application, ClientSecret
 from hub import clock
 from hub.arm.errors import ArmError
 from hub.ids import parse_uuid
+from projects.graph import user_body
+from projects.models import User
 
 # Graph's default lifetime of a password credential when addPassword names no end.
 DEFAULT_PASSWORD_DAYS = 2 * 365
@@ -320,7 +322,39 @@ class ServicePrincipalView(APIView):
         return Response(status=204)
 
 
+MAX_IDS = 1000  # Graph's limit for getByIds
+
+
+class DirectoryObjectsByIdsView(APIView):
+    """`az role assignment list` names each assignment's principal through this call."""
+
+    @extend_schema(operation_id="Graph_DirectoryObjectsGetByIds", request=dict, responses={200: dict})
+    def post(self, request):
+        ids = request.data.get("ids") if isinstance(request.data, dict) else None
+        if not isinstance(ids, list) or len(ids) > MAX_IDS:
+            raise ArmError(
+                400, "Request_BadRequest", f'Send {{"ids": [...]}} with at most {MAX_IDS} object ids.', "ids"
+            )
+        wanted = {parse_uuid(i) for i in ids if isinstance(i, str)} - {None}
+        types = request.data.get("types") or ["user", "servicePrincipal"]
+        if not isinstance(types, list):
+            raise ArmError(400, "Request_BadRequest", '\'types\' is a list such as ["user", "servicePrincipal"].')
+        types = {t.lower() for t in types if isinstance(t, str)}
+        tenant_id = _tenant_id(request)
+        found = []
+        if "user" in types:
+            people = User.objects.people().filter(tenant_id=tenant_id, object_id__in=wanted)
+            found += [{"@odata.type": "#microsoft.graph.user", **user_body(user)} for user in people]
+        if "serviceprincipal" in types:
+            applications = _applications(request).filter(service_principal__object_id__in=wanted)
+            found += [
+                {"@odata.type": "#microsoft.graph.servicePrincipal", **service_principal_body(a)} for a in applications
+            ]
+        return Response({"@odata.context": _context(request, "directoryObjects"), "value": found})
+
+
 urlpatterns = [
+    path("v1.0/directoryObjects/getByIds", DirectoryObjectsByIdsView.as_view()),
     path("v1.0/applications", ApplicationListView.as_view()),
     path("v1.0/applications/<str:object_id>", ApplicationView.as_view()),
     path("v1.0/applications/<str:object_id>/addPassword", AddPasswordView.as_view()),

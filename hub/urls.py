@@ -40,7 +40,6 @@ urlpatterns = [
     path("", include("replication.arm_compute")),
     path("", include("projects.graph")),
     path("", include("entra.graph")),
-    path("", include("entra.directory_objects")),
     path("", include("replication.appliance_api")),
     # A catch-all, not an operation of the OpenAPI document (schema=None keeps it out).
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view(schema=None)),

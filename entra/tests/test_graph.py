@@ -209,3 +209,19 @@ def test_a_role_assignment_refuses_a_principal_type_that_is_not_the_principals(g
         content_type="application/json",
     )
     assert response.status_code == 400 and response.json()["error"]["code"] == "UnmatchedPrincipalType"
+
+
+def test_directory_objects_by_ids_names_users_and_service_principals(graph, demo):
+    _, sp, _ = create_for_rbac(graph, demo, "named")
+    fabrikam_admin = str(demo["fabrikam"].object_id)
+    ids = [sp["id"], str(demo["migrator"].object_id), fabrikam_admin, "junk"]
+    body = {"ids": ids, "types": ["user", "group", "servicePrincipal", "directoryObjectPartnerReference"]}
+    found = graph["admin"].post("/v1.0/directoryObjects/getByIds", body, content_type="application/json").json()
+    by_type = {o["@odata.type"]: o for o in found["value"]}
+    assert by_type["#microsoft.graph.servicePrincipal"]["servicePrincipalNames"] == [sp["appId"]]
+    assert by_type["#microsoft.graph.user"]["userPrincipalName"] == "migrator@contoso.com"
+    assert len(found["value"]) == 2  # another directory's user is not found
+    too_many = graph["admin"].post(
+        "/v1.0/directoryObjects/getByIds", {"ids": ["x"] * 1001}, content_type="application/json"
+    )
+    assert too_many.status_code == 400
