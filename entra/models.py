@@ -99,3 +99,95 @@ class ClientSecret(models.Model):
 
     def is_expired(self, now) -> bool:
         return now >= self.expires_at
+
+
+# Sign-in: Entra keeps a refresh token usable for 90 days; a device code for 15 minutes.
+REFRESH_TOKEN_DAYS = 90
+DEVICE_CODE_MINUTES = 15
+# Letters and digits a person cannot confuse when typing a device code from another screen.
+USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+USER_CODE_LENGTH = 9
+
+
+class RefreshToken(models.Model):
+    """A refresh token, bound to the user and the client it was issued to. Only its SHA-256 is kept."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    client_id = models.CharField(max_length=36)
+    created_at = models.DateTimeField(default=clock.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Refresh token of {self.user_id} for {self.client_id}"
+
+    @classmethod
+    def issue(cls, user, client_id: str) -> str:
+        """A new refresh token's value (never shown again); the user's lapsed ones are cleared meanwhile."""
+        now = clock.now()
+        cls.objects.filter(user=user, expires_at__lte=now).delete()
+        value = f"0.{secrets.token_urlsafe(64)}"
+        cls.objects.create(
+            token_hash=sha256_hex(value),
+            user=user,
+            client_id=client_id,
+            created_at=now,
+            expires_at=now + timedelta(days=REFRESH_TOKEN_DAYS),
+        )
+        return value
+
+    @classmethod
+    def find(cls, value: str):
+        # A lookup by the digest of a long random value: nothing useful leaks through its timing.
+        return cls.objects.select_related("user").filter(token_hash=sha256_hex(value)).first()
+
+
+class DeviceCode(models.Model):
+    """A pending device code sign-in (`az login --use-device-code`): the tool polls with the device code
+    while a person signed in to the portal enters the user code at /devicelogin and confirms."""
+
+    device_code_hash = models.CharField(max_length=64, unique=True)
+    user_code = models.CharField(max_length=USER_CODE_LENGTH, unique=True)
+    client_id = models.CharField(max_length=36)
+    scope = models.CharField(max_length=2000)
+    # The directory the tool asked at; None for `organizations` / `common` (any directory's user).
+    tenant = models.ForeignKey("projects.Tenant", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=clock.now)
+    expires_at = models.DateTimeField()
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    declined = models.BooleanField(default=False)
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Device code {self.user_code}"
+
+    @classmethod
+    def start(cls, *, client_id: str, scope: str, tenant) -> tuple[DeviceCode, str]:
+        """A new device code sign-in and the device code's value (kept only hashed)."""
+        now = clock.now()
+        cls.objects.filter(expires_at__lte=now - timedelta(days=1)).delete()
+        device_code = secrets.token_urlsafe(48)
+        for _ in range(5):
+            user_code = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
+            if not cls.objects.filter(user_code=user_code).exists():
+                break
+        row = cls.objects.create(
+            device_code_hash=sha256_hex(device_code),
+            user_code=user_code,
+            client_id=client_id,
+            scope=scope,
+            tenant=tenant,
+            created_at=now,
+            expires_at=now + timedelta(minutes=DEVICE_CODE_MINUTES),
+        )
+        return row, device_code
+
+    @staticmethod
+    def normalize_user_code(typed: str) -> str:
+        """What a person typed, as stored: upper case, without the spaces and dashes they may add."""
+        return "".join(ch for ch in (typed or "")[:40].upper() if ch.isalnum())
+
+    def is_expired(self, now) -> bool:
+        return now >= self.expires_at

@@ -109,3 +109,19 @@ class EmulatorClock(models.Model):
 
     def __str__(self) -> str:
         return f"Emulator clock +{self.offset_seconds:.0f} s"
+
+
+class SigningKey(models.Model):
+    """An RSA key that signs the hub's access tokens (Entra's JWTs), published by its kid in the JWKS.
+    The private key is kept encrypted (hub.secrets); the newest readable row signs, every row verifies,
+    so two processes that each made one at first start both stay valid."""
+
+    kid = models.CharField(max_length=64, unique=True)
+    private_key = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Signing key {self.kid}"

@@ -206,6 +206,14 @@ def get_network(user, resource_group: ResourceGroup, name: str) -> VirtualNetwor
     return _get_in_group(visible_networks(user), resource_group, name, VirtualNetwork.arm_type)
 
 
+def subscription_tenant(subscription_id):
+    """The directory a subscription belongs to, whoever asks; None when there is no such subscription."""
+    subscription_id = parse_uuid(subscription_id)
+    if subscription_id is None:
+        return None
+    return Subscription.objects.filter(pk=subscription_id).values_list("tenant_id", flat=True).first()
+
+
 def get_subscription(user, subscription_id) -> Subscription:
     subscription = visible_subscriptions(user).filter(pk=parse_uuid(subscription_id)).first()
     if subscription is None:

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hub.arm import auth
 from hub.arm.bodies import json_object
 from hub.arm.errors import ArmError
 
@@ -57,6 +58,7 @@ class ArmView(APIView):
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
         if self._serves(request.method):
+            auth.check_token_tenant(request, kwargs.get("subscription_id"))
             self.resolve_scope(request, **kwargs)
             permission = self.permissions.get(request.method.lower())
             if permission is not None:
