@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.hubs import DEMO_PASSWORD, ROOT, Hub
+from tests.port_443 import https_proxy_for
 
 AZ = ROOT / ".venv-az" / "bin" / "az"
 CLOUD = "MigrateHub"
@@ -57,6 +58,8 @@ class AzureCli:
             # Set in the environment too, so that even the first command (before `az config set`) sends none.
             "AZURE_CORE_COLLECT_TELEMETRY": "false",
             "AZURE_CORE_NO_COLOR": "true",
+            # MSAL's user realm lookup goes to port 443 whatever the hub's port (tests/port_443.py).
+            "HTTPS_PROXY": https_proxy_for(hub.https_url),
         }
 
     def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:

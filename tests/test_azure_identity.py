@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 import requests
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.identity import ClientSecretCredential, DefaultAzureCredential, UsernamePasswordCredential
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
@@ -18,6 +18,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from tests.appliances import project_with_resources
 from tests.azure_cli import create_service_principal
 from tests.hubs import CONTOSO, DEMO_PASSWORD, unique
+from tests.port_443 import https_proxy_for
 from tests.test_arm_site_recovery import vault_name
 
 pytestmark = pytest.mark.live
@@ -77,7 +78,12 @@ def test_a_client_secret_credential_drives_resource_manager_and_site_recovery(
     _, project_path = project_with_resources(live_hub, "identity")
     vault = vault_name(live_hub, project_path)
     site_recovery = SiteRecoveryManagementClient(credential, CONTOSO, **sdk_options)
-    assert "migrate-policy" in [p.name for p in site_recovery.replication_policies.list("rg-migrate", vault)]
+    # No appliance yet: an empty fabric list, and Site Recovery's own 404 for a server it does not know.
+    assert list(site_recovery.replication_fabrics.list("rg-migrate", vault)) == []
+    with pytest.raises(ResourceNotFoundError):
+        site_recovery.replication_migration_items.get(
+            "rg-migrate", vault, "migrate-fabric", "migrate-container", "no-such-server"
+        )
 
 
 def test_a_wrong_secret_is_refused_with_entras_error(live_hub, contributor):
@@ -107,7 +113,10 @@ def test_default_azure_credential_from_the_environment(live_hub, sdk_options, co
     assert "rg-migrate" in [g.name for g in resources.resource_groups.list()]
 
 
-def test_a_user_signs_in_with_a_password_and_keeps_their_role(live_hub, sdk_options):
+def test_a_user_signs_in_with_a_password_and_keeps_their_role(live_hub, sdk_options, monkeypatch):
+    # MSAL's user realm lookup goes to port 443 whatever the hub's port (tests/port_443.py).
+    monkeypatch.setenv("HTTPS_PROXY", https_proxy_for(live_hub.https_url))
+
     def user_credential(email: str) -> UsernamePasswordCredential:
         with warnings.catch_warnings():  # deprecated by azure-identity (no MFA), still what scripts use
             warnings.simplefilter("ignore", DeprecationWarning)
