@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
+from hub.arm.odata import filter_clauses
 from hub.arm.routes import RG, SUB, at_both_scopes
 from hub.arm.views import ArmView, accepted, arm_list, existence, validated
 from jobs.models import State
@@ -232,7 +233,32 @@ class GenericResourceListView(ScopeView):
         bodies = [generic_resource_body(resource) for resource in resources]
         for lister in _RESOURCE_LISTERS.values():
             bodies += lister(request.user, self.subscription, self.group)
-        return arm_list(bodies)
+        return arm_list(filtered_resources(bodies, request.query_params.get("$filter")))
+
+
+def _resource_group_of(body: dict) -> str:
+    parts = body["id"].split("/")
+    return parts[4] if len(parts) > 4 and parts[3].lower() == "resourcegroups" else ""
+
+
+# What `$filter` of a resources list can narrow on (`az resource list -g/-n/-l/--resource-type/--tag` sends
+# these at subscription scope): each `name eq 'value'`, compared case-insensitively as ARM does.
+_RESOURCE_FILTERS: dict[str, Callable[[dict], list[str]]] = {
+    "resourcegroup": lambda body: [_resource_group_of(body)],
+    "resourcetype": lambda body: [body.get("type") or ""],
+    "name": lambda body: [body.get("name") or ""],
+    "location": lambda body: [body.get("location") or ""],
+    "tagname": lambda body: list(body.get("tags") or {}),
+    "tagvalue": lambda body: [str(v) for v in (body.get("tags") or {}).values()],
+}
+
+
+def filtered_resources(bodies: list[dict], expression: str | None) -> list[dict]:
+    for name, operator, value in filter_clauses(expression):
+        if name in _RESOURCE_FILTERS and operator == "eq":
+            values = _RESOURCE_FILTERS[name]
+            bodies = [body for body in bodies if value.lower() in (v.lower() for v in values(body))]
+    return bodies
 
 
 urlpatterns = [
