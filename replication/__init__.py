@@ -19,7 +19,8 @@ Test migrate and migrate
 - migrate.py: the verbs; migrate_jobs.py: their job scenarios; vm_build.py: building and deleting
   VMs; jobs.py: the Start replication and appliance scenarios; tasks.py: the Celery shells.
 Interfaces
-- portal/: the blades; arm.py, arm_migration/, arm_compute.py: the ARM API (Site Recovery, compute).
+- portal/: the blades; arm.py, arm_migration/, arm_compute.py: the ARM API (Site Recovery, compute);
+  arm_appliance.py and installer_links.py: Discover's key, installer link and Finalize registration.
 On-premises programs (not imported by the hub; see docs/architecture.md)
 - appliance/: the replication appliance; agent/: the mobility agent.
 """

@@ -87,7 +87,9 @@ class FinalizeRegistrationView(VaultView):
     # ARM checks the action; the portal's service then checks the right to register an appliance.
     permissions = {"post": access.FINALIZE_APPLIANCE_REGISTRATION}
 
-    @extend_schema(operation_id="ReplicationRecoveryServicesProviders_FinalizeRegistration", responses={202: None})
+    @extend_schema(
+        operation_id="ReplicationRecoveryServicesProviders_FinalizeRegistration", request=None, responses={202: None}
+    )
     def post(self, request, provider_name, **parents):
         """The portal's Finalize registration for this appliance: 202, then poll its job."""
         appliance = next((a for a in self.appliances if a.pk == parse_uuid(provider_name)), None)
@@ -108,7 +110,7 @@ class FinalizeRegistrationView(VaultView):
 class SolutionConfigView(ProjectPartView):
     permissions = {"post": access.GET_SOLUTION_CONFIG}
 
-    @extend_schema(operation_id="Solutions_GetConfig", responses={200: dict})
+    @extend_schema(operation_id="Solutions_GetConfig", request=None, responses={200: dict})
     def post(self, request, solution_name, **parents):
         """The appliance installer's download link (SolutionConfig.publisherSasUri)."""
         project = self.project

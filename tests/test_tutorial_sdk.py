@@ -1,11 +1,12 @@
-"""The tutorial's replicate, test migrate, migrate and complete-the-migration steps driven only through
-the official Azure SDK clients (Site Recovery, Compute), unmodified, against a live hub, with a real
-replication appliance and a real Mobility service replicating a disk image file.
+"""The tutorial driven only through the API, as automation runs it with no browser: the official Azure
+SDK clients (Recovery Services, Site Recovery, Compute, Resource), unmodified, against a live hub, with
+a real replication appliance and a real Mobility service replicating a disk image file.
 
-Set-up (tests.replication_rig.build_rig) creates the project and its resources through the ARM API,
-and uses the portal, over HTTP, only for what has no ARM equivalent in Azure either: downloading the
-appliance installer and its registration key, and Finalize registration. From enabling replication
-on, every step is an SDK call.
+Set-up (tests.replication_rig.build_rig) creates the project and Create resources through ARM
+(RecoveryServicesClient for the vault), takes the registration key from vault_certificates.create and
+the installer from the signed link getConfig hands out, runs the appliance's setup with them and
+finalizes its registration with the provider's finalizeRegistration action. From enabling
+replication on, every step is an SDK call.
 
 The ARM job body carries no disk hashes, so the migrated disk's SHA-256 is read from what the Migrate
 job recorded in the hub (its input's "vm" section, via `manage.py shell`): the source's SHA-256 the
@@ -19,7 +20,7 @@ from azure.core.exceptions import ResourceNotFoundError
 # Through the module: pytest would try to collect classes named Test* imported here.
 from azure.mgmt.recoveryservicessiterecovery import models as asr_models
 
-from tests.azure_clients import compute_client
+from tests.azure_clients import compute_client, resource_client
 from tests.disk_images import change_blocks, sha256_of, write_realistic_image
 from tests.hubs import CONTOSO
 from tests.replication_rig import (
@@ -62,6 +63,9 @@ def test_replicate_test_migrate_migrate_and_stop_replication_through_the_sdk(liv
         replicating = wait_for_state(rig, "Replicating")
         assert replicating.properties.migration_state_description == "Ready to migrate"
         assert "Migrate" in replicating.properties.allowed_operations
+        protectable = asr.replication_protectable_items.get(RG, rig.vault, FABRIC, CONTAINER, rig.item_name)
+        assert protectable.properties.protection_status == "Protected"
+        assert protectable.properties.replication_protected_item_id == replicating.id
 
         # Run a test migration into the test network; the VM is named <name>-Test.
         test_input = asr_models.TestMigrateInput(
@@ -103,6 +107,19 @@ def test_replicate_test_migrate_migrate_and_stop_replication_through_the_sdk(liv
         vm = compute.virtual_machines.get(RG, name)
         assert vm.tags == {"migrate-source": name}
         assert vm.storage_profile.os_disk.name == f"{name}-disk0"
+        # The VM's disk id resolves, and the item names it as its target disk.
+        disk = compute.disks.get(RG, f"{name}-disk0")
+        assert disk.id == vm.storage_profile.os_disk.managed_disk.id
+        assert (disk.managed_by, disk.disk_state, disk.sku.name) == (vm.id, "Attached", "StandardSSD_LRS")
+        assert disk.disk_size_gb == 1 and disk.time_created is not None
+        assert disk.id in [d.id for d in compute.disks.list_by_resource_group(RG)]
+        assert disk.id in [d.id for d in compute.disks.list()]
+        (target,) = migrated.properties.provider_specific_details["protectedDisks"]
+        assert target["targetManagedDiskId"] == disk.id
+        in_group = {
+            r.id for r in resource_client(live_hub, "admin@contoso.com", CONTOSO).resources.list_by_resource_group(RG)
+        }
+        assert {vm.id, disk.id, vm.network_profile.network_interfaces[0].id} <= in_group
 
         (listed,) = asr.replication_jobs.list(
             RG, rig.vault, filter=f"jobName eq 'Migrate' and targetObjectName eq '{name}'"
