@@ -12,5 +12,6 @@ COPY templates templates
 COPY static static
 RUN useradd --create-home hub && mkdir -p /data && chown hub /data
 USER hub
-EXPOSE 8000
-CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000", "--no-worker"]
+# Plain http and https (the certificate: TLS_CERT_FILE and TLS_KEY_FILE, else the hub's own authority in /data/tls).
+EXPOSE 8000 8443
+CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000", "--https-port", "8443", "--no-worker"]

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# HTTPS beside plain http (0: none); the certificate authority to trust is var/tls/ca.pem.
+HTTPS_PORT ?= 8443
 # The suite runs on PostgreSQL and Redis on this machine (started by scripts/ensure-services.sh).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/migratehub
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
@@ -12,15 +14,21 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# What the hub needs to run (make run), and beside it the test and lint tools (make test, make lint):
+# each stamp says its set is installed for this pyproject.toml.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed-test
 
 # The Azure CLI, a test tool only (tests/azure_cli.py runs it as a subprocess): its own virtualenv, because
-# azure-cli pins azure-mgmt-* versions that clash with the SDK clients the suite drives. About 430 MB and
+# azure-cli pins azure-mgmt-* versions that clash with the SDK clients the suite drives. About 700 MB and
 # a few minutes, so installed once (the stamp file) and never by `make run`.
 AZ_VENV := .venv-az
 AZURE_CLI_VERSION ?= 2.*
@@ -33,10 +41,10 @@ $(AZ_VENV)/.installed:
 
 azure-cli: $(AZ_VENV)/.installed
 
-run: setup
+run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py serve --port $(PORT)
+	$(BIN)/python manage.py serve --port $(PORT) --https-port $(HTTPS_PORT)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -84,7 +84,8 @@ CSRF_TRUSTED_ORIGINS = [o for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(","
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # HTTPS, for a deployment behind TLS (README "Deploying over HTTPS"; `check --deploy` then reports
-# nothing). The embedded demo serves plain http on 127.0.0.1, so each is off unless set.
+# nothing). The embedded demo serves plain http beside https on 127.0.0.1, and plain http must keep
+# working there (README "Settings"), so each is off unless set.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)

@@ -91,6 +91,17 @@ def configured_certificate(*, tls_dir: Path, names: list[str], cert_file: str, k
     return local_certificate(tls_dir, names)
 
 
+def authority_to_trust(tls_dir: Path, cert_file: str) -> str | None:
+    """The PEM of the local authority a client of the hub must trust: None when the deployment serves
+    its own certificate (TLS_CERT_FILE; clients trust its issuer already) or none has been made."""
+    if cert_file:
+        return None
+    try:
+        return (tls_dir / "ca.pem").read_text()
+    except FileNotFoundError:
+        return None
+
+
 def local_certificate(tls_dir: Path, names: list[str], *, now: datetime.datetime | None = None) -> ServerCertificate:
     """The local authority's server certificate for `names`, making the authority the first time and the
     certificate whenever the one on disk no longer fits. Processes sharing tls_dir take turns."""

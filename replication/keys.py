@@ -11,7 +11,7 @@ import secrets
 
 from django.conf import settings
 
-from hub import clock
+from hub import clock, tls
 from hub.arm.errors import ArmError
 from hub.arm.parsers import json_too_deep
 from hub.ids import parse_uuid, sha256_hex
@@ -57,6 +57,11 @@ def registration_key_issue(*, user, project, hub_url: str, vault) -> tuple[Regis
         "expiresAt": key.expires_at.isoformat(),
         "secret": secret,
     }
+    # A key fetched over https names an https hub: the appliance must trust the hub's own authority,
+    # which it learns from the key (its user brought the key from the hub, as they would the CA).
+    authority = tls.authority_to_trust(settings.TLS_DIR, settings.TLS_CERT_FILE)
+    if authority and payload["hub"].startswith("https://"):
+        payload["hubCertificateAuthority"] = authority
     return key, json.dumps({**payload, "signature": _signature(payload)}, indent=2) + "\n"
 
 

@@ -44,3 +44,15 @@ def test_the_image_holds_every_app():
     dockerfile = (ROOT / "Dockerfile").read_text()
     for app in ("hub", "projects", "jobs", "replication", "templates", "static"):
         assert f"COPY {app} {app}" in dockerfile
+
+
+def test_the_web_service_serves_https_with_a_certificate_by_path():
+    web = compose()["services"]["web"]
+    assert "--https-port 8443" in web["command"]
+    assert "${HTTPS_PORT:-8443}:8443" in web["ports"]
+    # The certificate and key by path, from a directory mounted read-only; unset, the hub's own authority.
+    assert {"TLS_CERT_FILE", "TLS_KEY_FILE", "HUB_HOSTNAMES"} <= set(web["environment"])
+    assert "./tls:/run/tls:ro" in web["volumes"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "EXPOSE 8000 8443" in dockerfile
+    assert '"--https-port", "8443"' in dockerfile

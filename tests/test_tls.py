@@ -5,6 +5,7 @@ HUB_HOSTNAMES certified and served. (hub/tests/test_tls.py covers the authority 
 
 from __future__ import annotations
 
+import signal
 import socket
 import ssl
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ import requests
 from azure.mgmt.resource.resources import ResourceManagementClient
 from playwright.sync_api import expect
 
+from hub import tls
 from tests import hubs
 from tests.azure_clients import HubCredential
 from tests.conftest import sign_in
@@ -115,12 +117,36 @@ def test_hub_hostnames_are_certified_and_served(named_hub):
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
 
 
-def test_the_authority_is_kept_when_the_hub_starts_again(named_hub):
+def test_sigterm_stops_both_servers_and_the_authority_is_kept_for_the_next_start(named_hub):
     before = named_hub.ca_path.read_bytes()
     named_hub.stop()
+    assert named_hub.process.returncode != -signal.SIGKILL, "SIGTERM alone should have stopped it"
+    for url in (named_hub.url, named_hub.https_url):
+        address = urlsplit(url)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((address.hostname, address.port), timeout=5).close()
     named_hub.start()
     assert named_hub.ca_path.read_bytes() == before
     assert requests.get(named_hub.https_url + "/healthz", verify=named_hub.ca_path, timeout=30).ok
+
+
+def test_a_certificate_by_path_is_served_instead_of_the_hubs_own(named_hub, tmp_path):
+    """The production topology's TLS_CERT_FILE and TLS_KEY_FILE: that certificate, whoever issued it."""
+    given = tls.local_certificate(tmp_path / "issuer", tls.hostnames(""))
+    own = named_hub.ca_path.read_bytes()
+    named_hub.stop()
+    named_hub.env.update({"TLS_CERT_FILE": str(given.cert_path), "TLS_KEY_FILE": str(given.key_path)})
+    try:
+        named_hub.start()
+        answer = requests.get(named_hub.https_url + "/healthz", verify=given.ca_path, timeout=30)
+        assert answer.ok
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(named_hub.https_url + "/healthz", verify=named_hub.ca_path, timeout=30)
+        assert named_hub.ca_path.read_bytes() == own  # the hub's own authority is left alone
+    finally:
+        named_hub.stop()
+        del named_hub.env["TLS_CERT_FILE"], named_hub.env["TLS_KEY_FILE"]
+        named_hub.start()
 
 
 @pytest.mark.browser

@@ -29,3 +29,10 @@ def test_the_431_answer_is_an_arm_envelope_naming_the_limit():
     error = json.loads(webserver.headers_too_large_body())["error"]
     assert error["code"] == "RequestHeaderFieldsTooLarge"
     assert "32 KB" in error["message"]
+
+
+def test_https_on_the_plain_port_is_refused_before_serving():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="other than --port"):
+        call_command("serve", "--port", "8000", "--https-port", "8000", "--no-worker")

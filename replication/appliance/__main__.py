@@ -44,11 +44,13 @@ def setup(args) -> int:
     except OSError as error:
         print(f"Cannot read the registration key {args.key}: {error.strerror}.", file=sys.stderr)
         return 2
-    hub_url = args.hub or _hub_of(key_text)
+    hub_url = args.hub or _key_field(key_text, "hub")
     if not hub_url:
         print("The key does not say which hub issued it: pass --hub http://HOST:PORT.", file=sys.stderr)
         return 2
-    client = HubClient(hub_url)
+    # A key fetched over https carries the hub's own certificate authority (none if its certificate is public).
+    authority = _key_field(key_text, "hubCertificateAuthority") if hub_url.startswith("https://") else None
+    client = HubClient(hub_url, certificate_authority=authority)
     name = args.name or found.name
     try:
         verified = client.post("/appliance-api/v1/registration-keys/verify", {"key": key_text})
@@ -75,6 +77,7 @@ def setup(args) -> int:
         home,
         {
             "hub": hub_url,
+            "hubCertificateAuthority": authority,
             "applianceId": registered["applianceId"],
             "credential": registered["credential"],
             "name": name,
@@ -116,13 +119,14 @@ def genpassphrase(args) -> int:
     return 0
 
 
-def _hub_of(key_text: str) -> str | None:
+def _key_field(key_text: str, name: str) -> str | None:
     import json
 
     try:
-        return json.loads(key_text).get("hub")
+        value = json.loads(key_text).get(name)
     except (ValueError, AttributeError):
         return None
+    return value if isinstance(value, str) else None
 
 
 def main(argv=None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import threading
 import urllib.error
 import urllib.parse
@@ -28,9 +29,19 @@ def _error_from(status: int, data: bytes) -> HubError:
 
 
 class HubClient:
-    def __init__(self, hub_url: str, credential: str | None = None, timeout: float = 15, upload_timeout: float = 120):
+    def __init__(
+        self,
+        hub_url: str,
+        credential: str | None = None,
+        timeout: float = 15,
+        upload_timeout: float = 120,
+        certificate_authority: str | None = None,
+    ):
+        """certificate_authority: the PEM of the hub's own authority (from the registration key), the
+        only one trusted for an https hub; None: the system's authorities."""
         self.hub_url = hub_url.rstrip("/")
         self.credential = credential
+        self.tls = ssl.create_default_context(cadata=certificate_authority) if certificate_authority else None
         self.timeout, self.upload_timeout = timeout, upload_timeout
         self._connections = threading.local()
 
@@ -44,7 +55,7 @@ class HubClient:
         if self.credential:
             request.add_header("Authorization", f"Appliance {self.credential}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self.tls) as response:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as error:
             raise _error_from(error.code, error.read()) from None
@@ -102,8 +113,12 @@ class HubClient:
         if connection is not None:
             return connection, True
         parts = urllib.parse.urlsplit(self.hub_url)
-        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        connection = kind(parts.hostname, parts.port, timeout=self.upload_timeout)
+        if parts.scheme == "https":
+            connection = http.client.HTTPSConnection(
+                parts.hostname, parts.port, timeout=self.upload_timeout, context=self.tls
+            )
+        else:
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.upload_timeout)
         self._connections.connection = connection
         return connection, False
 

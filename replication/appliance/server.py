@@ -27,7 +27,11 @@ class Appliance:
         self.registration = registration
         self.heartbeat_seconds = heartbeat_seconds
         self.agent_silent_seconds = agent_silent_seconds
-        self.hub = HubClient(registration["hub"], credential=registration["credential"])
+        self.hub = HubClient(
+            registration["hub"],
+            credential=registration["credential"],
+            certificate_authority=registration.get("hubCertificateAuthority"),
+        )
         self.assignments = ReplicationAssignments(home)
         self.agents = AgentRegistry(home, self.hub, registration["applianceId"], self.assignments)
         self.process_server = ProcessServer(self.hub, registration["applianceId"], self.agents, self.assignments)

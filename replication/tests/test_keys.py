@@ -89,3 +89,23 @@ def test_only_those_who_may_register_applications_get_a_key(project):
     with pytest.raises(access.AccessDenied) as denied:
         issue(project, "appdev@contoso.com")
     assert "Ask a Global administrator to set App registrations to Yes" in denied.value.portal_message
+
+
+def test_a_key_for_an_https_hub_carries_the_hubs_own_certificate_authority(project, tmp_path, settings):
+    from hub import tls
+    from replication.keys import registration_key_issue
+
+    made = tls.local_certificate(tmp_path / "tls", tls.hostnames(""))
+    settings.TLS_DIR, settings.TLS_CERT_FILE = tmp_path / "tls", ""
+    admin = User.objects.get(email="admin@contoso.com")
+    vault = services.project_vault(project)
+
+    def issued(hub_url: str) -> dict:
+        _, text = registration_key_issue(user=admin, project=project, hub_url=hub_url, vault=vault)
+        assert registration_key_verify(text), "the authority is part of what the signature covers"
+        return json.loads(text)
+
+    assert issued("https://hub.test:8443/")["hubCertificateAuthority"] == made.ca_path.read_text()
+    assert "hubCertificateAuthority" not in issued("http://hub.test/"), "plain http needs no authority"
+    settings.TLS_CERT_FILE = "/etc/hub/cert.pem"  # a deployment's own certificate: its issuer is trusted already
+    assert "hubCertificateAuthority" not in issued("https://hub.test/")

@@ -42,6 +42,8 @@ class Command(BaseCommand):
         from hub import tls
         from jobs import webserver
 
+        if not 0 <= https_port <= 65535 or https_port == port:
+            raise CommandError(f"--https-port must be a free port other than --port ({port}), or 0 for no HTTPS.")
         try:
             processes = webserver.web_processes(web_processes)
         except ValueError as error:
