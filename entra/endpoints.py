@@ -11,8 +11,9 @@ import binascii
 import uuid
 from urllib.parse import unquote, urlsplit
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -73,8 +74,10 @@ def _form(request: HttpRequest) -> dict:
     """The sign-in parameters of a form post, bounded; client credentials from HTTP Basic too."""
     try:
         form = request.POST
-    except (RequestDataTooBig, TooManyFieldsSent) as error:
-        raise SignInFailed("invalid_request", 90015, "The request body is too large for a sign-in.") from error
+    except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent, MultiPartParserError) as error:
+        raise SignInFailed(
+            "invalid_request", 90015, "The request body is too large or malformed for a sign-in: send a form."
+        ) from error
     params = {}
     for name in FORM_PARAMETERS:
         value = form.get(name, "")

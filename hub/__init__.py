@@ -3,7 +3,9 @@
 - settings.py, urls.py, asgi.py, celery.py: the composition root (settings from the environment, the
   site's URL map and ASGI application, the Celery app);
 - clock.py: the one clock, movable forward by the emulator controls (emulator.py);
-- models.py: personal API tokens (stored hashed) and the emulator clock's offset;
+- models.py: personal API tokens (stored hashed), the emulator clock's offset, the token signing key;
+- access_tokens.py: the RS256 access tokens (JWTs) of the Entra ID endpoints, signed and verified;
+- cloud_metadata.py: /metadata/endpoints, the hub described as an Azure cloud;
 - scopes.py: which subscriptions and resource groups a user may see (the reader comes from projects);
 - arm/: the ARM plumbing (routing over ARM ids, api-version, envelopes, errors, bearer tokens);
 - views.py: the portal shell (sign-in, All services, API tokens); secrets.py, ids.py, http.py: helpers;

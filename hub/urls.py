@@ -26,15 +26,15 @@ urlpatterns = [
     path("", include(hub_patterns)),
     path("", include("projects.urls")),
     path("", include("replication.urls")),
+    # App registrations; Microsoft Entra ID per directory at the root (the metadata's loginEndpoint).
+    path("", include("entra.urls")),
     path("jobs/", include("jobs.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("emulator/clock", emulator.clock_control, name="emulator-clock"),
     # The cloud's metadata; `az cloud register` asks for "<resource manager>/" + "/metadata/...", hence //.
-    re_path(r"^/?metadata/endpoints$", cloud_metadata.endpoints, name="cloud-metadata"),
-    # Microsoft Entra ID, per directory, at the root (the metadata's loginEndpoint), and /devicelogin.
-    path("", include("entra.urls")),
+    re_path(r"^(?:/)?metadata/endpoints$", cloud_metadata.endpoints, name="cloud-metadata"),
     # The ARM API lives at the site root, as on management.azure.com.
     path("", include("projects.arm")),
     path("", include("replication.arm")),

@@ -323,6 +323,12 @@ def test_bad_requests_are_entra_errors_never_5xx(demo):
     assert Client().get(path).status_code == 405
     json_body = Client().post(path, data="{}", content_type="application/json")
     assert json_body.status_code == 400
+    broken_multipart = Client().post(path, data="--x\r\nnot a part", content_type="multipart/form-data; boundary=x")
+    assert broken_multipart.status_code == 400 and broken_multipart.json()["error"] == "invalid_request"
+    too_many = Client().post(
+        path, data="&".join(f"f{i}=1" for i in range(2000)), content_type="application/x-www-form-urlencoded"
+    )
+    assert too_many.status_code == 400
 
 
 # -- the ARM API with these tokens ------------------------------------------------------------------
