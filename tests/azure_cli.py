@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -104,6 +106,35 @@ class AzureCli:
         accounts = self("login", "--username", email, "--password", password)
         self.user = {"name": email, "type": "user"}
         return accounts
+
+    def login_device_code(self, enter_code: Callable[[str], None]) -> list[dict]:
+        """`az login --use-device-code`: az prints a code, `enter_code(code)` enters and confirms it on the
+        hub's /devicelogin page as a person would, and az's polling then gets that person's tokens."""
+        process = subprocess.Popen(
+            [str(AZ), "login", "--use-device-code", "--output", "json"],
+            env=self.env,
+            cwd=self.config_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            printed = ""
+            while not (found := re.search(r"enter the code (\S+) to authenticate", printed)):
+                line = process.stderr.readline()
+                if not line:
+                    raise AzFailed(f"az login --use-device-code printed no code:\n{printed}")
+                printed += line
+            enter_code(found.group(1))
+            stdout, stderr = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        if process.returncode != 0:
+            raise AzFailed(f"az login --use-device-code exited {process.returncode}:\n{printed}{stderr}")
+        return json.loads(stdout)
 
     def rest(self, method: str, path: str, body: dict | None = None, api_version: str = "2018-09-01-preview"):
         """`az rest` on an ARM path of the hub (az prefixes its resource manager endpoint)."""

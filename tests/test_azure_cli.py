@@ -15,6 +15,7 @@ from tests.azure_cli import CLOUD, AzureCli, create_service_principal, signed_in
 from tests.disk_images import write_realistic_image
 from tests.hubs import CONTOSO, FABRIKAM, unique
 from tests.replication_rig import CONTAINER, FABRIC, RG, build_rig, enable_body, wait_for
+from tests.test_isolation import csrf, portal_session
 
 pytestmark = pytest.mark.live
 
@@ -107,9 +108,6 @@ def test_groups_networks_role_assignments_and_the_resource_list(az, live_hub):
     (listed,) = az("role", "assignment", "list", "--assignee", "viewer@contoso.com", "--resource-group", group)
     assert (listed["roleDefinitionName"], listed["principalName"]) == ("Contributor", "viewer@contoso.com")
     assert listed["id"] == assignment["id"]
-    assert "Contributor" in [
-        a["roleDefinitionName"] for a in az("role", "assignment", "list", "--scope", scope, "--include-inherited")
-    ]
 
     az("group", "delete", "--name", group, "--yes")
     assert az("group", "exists", "--name", group) is False
@@ -137,7 +135,9 @@ def test_service_principals_through_graph(az_sp, az_user, service_principal, liv
     assert "does not have authorization to perform action 'Microsoft.Network/virtualNetworks/write'" in refused
 
 
-def test_bad_credentials_get_entras_errors_and_a_readers_write_azures_403(live_hub, service_principal, tmp_path):
+def test_entras_errors_then_a_device_code_sign_in_whose_readers_write_gets_azures_403(
+    live_hub, service_principal, tmp_path
+):
     cli = AzureCli(live_hub, tmp_path / "az-viewer").register_hub()
     wrong_secret = cli.fails(
         "login", "--service-principal", "--username", service_principal["appId"], "--password", "not-the-secret",
@@ -148,8 +148,17 @@ def test_bad_credentials_get_entras_errors_and_a_readers_write_azures_403(live_h
     assert "AADSTS50126" in wrong_password or "invalid_grant" in wrong_password
     assert "az login" in cli.fails("account", "show"), "still signed out"
 
-    viewer = cli.login_user("viewer@contoso.com")
-    assert CONTOSO in [s["id"] for s in viewer]
+    # The viewer signs in with a device code, entered and confirmed on the hub's /devicelogin page.
+    def enter_code(code: str) -> None:
+        browser = portal_session(live_hub, "viewer@contoso.com")
+        page = f"{live_hub.url}/devicelogin"
+        assert browser.post(page, data={"code": code, **csrf(browser)}, timeout=10).status_code == 200
+        confirmed = browser.post(page, data={"code": code, "decision": "continue", **csrf(browser)}, timeout=10)
+        assert confirmed.status_code == 200
+
+    accounts = cli.login_device_code(enter_code)
+    assert CONTOSO in [s["id"] for s in accounts]
+    assert cli("account", "show")["user"] == {"name": "viewer@contoso.com", "type": "user"}
     refused = cli.fails("group", "create", "--name", unique("rg-denied"), "--location", "westeurope")
     assert "(AuthorizationFailed) The client 'viewer@contoso.com' with object id" in refused
     # Azure spells the action's resource type in lower case here; the hub as its role definitions do.
