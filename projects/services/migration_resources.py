@@ -18,6 +18,7 @@ from hub.arm.errors import ArmError
 from jobs.models import Job
 from projects import access
 from projects.models import MachinesVirtualized, MigrateProject, MigrationResource, ResourceGroup, Solution
+from projects.regions import REGIONS_BY_NAME, normalize_location
 from projects.services.resource_groups import job_start_in_group
 from projects.services.rules import check_not_deleting, check_region, location_conflict
 
@@ -156,7 +157,15 @@ def migration_resource_put(
     pattern, code, rule = _NAME_RULES[kind]
     if not pattern.fullmatch(name):
         raise ArmError(400, code, f"The name '{name}' is not valid. {rule}", "name")
-    region = check_region(location)
+    region = normalize_location(location)
+    if region not in REGIONS_BY_NAME:
+        raise ArmError(
+            400,
+            "LocationNotAvailableForResourceType",
+            f"The provided location '{location}' is not available for resource type '{kind}'. List of available "
+            f"regions for the resource type is '{','.join(REGIONS_BY_NAME)}'.",
+            "location",
+        )
     access.authorize(user, access.CREATE_KEY_VAULT, resource_group.subscription, resource_group.name)
     with transaction.atomic():
         group = ResourceGroup.objects.select_for_update().get(pk=resource_group.pk)

@@ -129,7 +129,7 @@ def test_refusals_are_arm_envelopes_and_change_nothing(admin):
     no_location = admin.put(f"{VAULTS}/v1{API}", {"sku": {"name": "Standard"}}, format="json")
     assert (no_location.status_code, no_location.json()["error"]["code"]) == (400, "LocationRequired")
     nowhere = admin.put(f"{VAULTS}/v1{API}", {"location": "moon"}, format="json")
-    assert nowhere.status_code == 400
+    assert (nowhere.status_code, nowhere.json()["error"]["code"]) == (400, "LocationNotAvailableForResourceType")
     not_json = admin.put(f"{VAULTS}/v1{API}", "[1, 2]", content_type="application/json")
     assert not_json.status_code == 400
     reader = client_for("viewer@contoso.com").put(f"{VAULTS}/v1{API}", {"location": "westeurope"}, format="json")

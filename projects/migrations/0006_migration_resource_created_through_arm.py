@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0004_role_assignment_name'),
+        ('projects', '0005_user_principal_type'),
     ]
 
     operations = [
