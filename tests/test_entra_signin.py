@@ -30,17 +30,6 @@ pytestmark = pytest.mark.live
 
 CLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 ARM_SCOPE = "https://management.core.windows.net//.default"
-CREATE_APPLICATION = """
-import json
-from entra import services
-from projects.models import RoleAssignment, Subscription, User
-admin = User.objects.get(email="admin@contoso.com")
-app = services.create_application(admin, "{name}")
-_, secret = services.add_client_secret(admin, app, days=90)
-RoleAssignment.objects.create(principal=app.service_principal, role_name="Contributor",
-                              subscription=Subscription.objects.get(pk="{subscription}"))
-print(json.dumps({{"app_id": str(app.app_id), "secret": secret, "tenant": str(admin.tenant_id)}}))
-"""
 
 
 NO_HTTPS = pytest.mark.skipif(
@@ -85,8 +74,11 @@ class HubSession(requests.Session):
 
 @pytest.fixture(scope="module")
 def service_principal(live_hub):
-    out = live_hub.manage("shell", "-c", CREATE_APPLICATION.format(name=unique("msal"), subscription=CONTOSO))
-    return json.loads(out.strip().splitlines()[-1])
+    """An application with Contributor on Contoso Production: {appId, password, tenant, displayName}."""
+    out = live_hub.manage(
+        "create_service_principal", unique("msal"), "--role", "Contributor", "--scopes", f"/subscriptions/{CONTOSO}"
+    )
+    return json.loads(out[out.index("{") :])
 
 
 def test_the_token_endpoint_over_http_gives_tokens_the_sdk_accepts(live_hub, service_principal):
@@ -96,8 +88,8 @@ def test_the_token_endpoint_over_http_gives_tokens_the_sdk_accepts(live_hub, ser
         token_url,
         data={
             "grant_type": "client_credentials",
-            "client_id": service_principal["app_id"],
-            "client_secret": service_principal["secret"],
+            "client_id": service_principal["appId"],
+            "client_secret": service_principal["password"],
             "scope": ARM_SCOPE,
         },
         timeout=10,
@@ -128,8 +120,8 @@ def test_the_token_endpoint_over_http_gives_tokens_the_sdk_accepts(live_hub, ser
 def test_msal_client_credentials_drive_the_resource_manager_sdk(live_hub, service_principal):
     authority_host, http = live_hub.https_url, HubSession(live_hub)
     app = msal.ConfidentialClientApplication(
-        service_principal["app_id"],
-        client_credential=service_principal["secret"],
+        service_principal["appId"],
+        client_credential=service_principal["password"],
         authority=f"{authority_host}/{service_principal['tenant']}",
         http_client=http,
         instance_discovery=False,
@@ -142,7 +134,7 @@ def test_msal_client_credentials_drive_the_resource_manager_sdk(live_hub, servic
     assert group in [g.name for g in client.resource_groups.list()]
 
     wrong = msal.ConfidentialClientApplication(
-        service_principal["app_id"],
+        service_principal["appId"],
         client_credential="not-the-secret",
         authority=f"{authority_host}/{service_principal['tenant']}",
         http_client=http,
@@ -172,8 +164,8 @@ def test_azure_identity_client_secret_credential_over_https_without_a_custom_pol
 
     credential = ClientSecretCredential(
         service_principal["tenant"],
-        service_principal["app_id"],
-        service_principal["secret"],
+        service_principal["appId"],
+        service_principal["password"],
         authority=live_hub.https_url,
         disable_instance_discovery=True,
         connection_verify=str(live_hub.ca_path),
@@ -228,3 +220,18 @@ def test_a_wrong_code_is_refused_on_the_form(live_hub, page):
     page.get_by_label("Code").fill("WRONGCODE")
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_role("alert")).to_contain_text("That code wasn't recognized")
+
+
+@NO_HTTPS
+def test_default_azure_credential_from_environment_variables(live_hub, service_principal, monkeypatch):
+    """The SDK's usual set-up: a service principal in AZURE_* variables, the hub's CA in REQUESTS_CA_BUNDLE."""
+    from azure.identity import DefaultAzureCredential
+
+    monkeypatch.setenv("AZURE_TENANT_ID", service_principal["tenant"])
+    monkeypatch.setenv("AZURE_CLIENT_ID", service_principal["appId"])
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", service_principal["password"])
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", live_hub.https_url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(live_hub.ca_path))
+    credential = DefaultAzureCredential(disable_instance_discovery=True)
+    client = ResourceManagementClient(credential, CONTOSO, base_url=live_hub.https_url, credential_scopes=[ARM_SCOPE])
+    assert "rg-migrate" in [g.name for g in client.resource_groups.list()]
