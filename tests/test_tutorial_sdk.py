@@ -15,7 +15,7 @@ agent computed in its final sync, and the SHA-256 of the disk the hub built for 
 from __future__ import annotations
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 # Through the module: pytest would try to collect classes named Test* imported here.
 from azure.mgmt.recoveryservicessiterecovery import models as asr_models
@@ -48,6 +48,28 @@ MIGRATE_TASKS = [
 ]
 
 
+def start_test_migration_at_latest_point(rig, item_args, network_id: str):
+    """Test migrate at the item's latest recovery point, named as Az.Migrate names it. The server keeps
+    replicating (a point a second), so a point read just before may be superseded when the request
+    lands (400 RecoveryPointNotLatest): read the latest again and retry, as a script would."""
+    asr = rig.sdk()
+    for attempt in range(10):
+        latest = rig.item().properties.provider_specific_details["lastRecoveryPointId"]
+        test_input = asr_models.TestMigrateInput(
+            properties=asr_models.TestMigrateInputProperties(
+                provider_specific_details=asr_models.VMwareCbtTestMigrateInput(
+                    recovery_point_id=latest, network_id=network_id
+                )
+            )
+        )
+        try:
+            return asr.replication_migration_items.begin_test_migrate(*item_args, test_input).result()
+        except HttpResponseError as refused:
+            if refused.error.code != "RecoveryPointNotLatest" or attempt == 9:
+                raise
+    raise AssertionError("unreachable")
+
+
 def test_replicate_test_migrate_migrate_and_stop_replication_through_the_sdk(live_hub, tmp_path):
     image = tmp_path / "disk0.img"
     write_realistic_image(image, 8 * MIB, seed=21)
@@ -60,23 +82,19 @@ def test_replicate_test_migrate_migrate_and_stop_replication_through_the_sdk(liv
         asr = rig.sdk()
         compute = compute_client(live_hub, "admin@contoso.com", CONTOSO)
 
+        # Protected from the moment it replicates (read before the recovery point the test migration names).
+        protectable = asr.replication_protectable_items.get(RG, rig.vault, FABRIC, CONTAINER, rig.item_name)
+        assert protectable.properties.protection_status == "Protected"
+        assert protectable.properties.replication_protected_item_id.endswith(
+            f"/replicationMigrationItems/{rig.item_name}"
+        )
+
         replicating = wait_for_state(rig, "Replicating")
         assert replicating.properties.migration_state_description == "Ready to migrate"
         assert "Migrate" in replicating.properties.allowed_operations
-        protectable = asr.replication_protectable_items.get(RG, rig.vault, FABRIC, CONTAINER, rig.item_name)
-        assert protectable.properties.protection_status == "Protected"
-        assert protectable.properties.replication_protected_item_id == replicating.id
 
         # Run a test migration into the test network; the VM is named <name>-Test.
-        test_input = asr_models.TestMigrateInput(
-            properties=asr_models.TestMigrateInputProperties(
-                provider_specific_details=asr_models.VMwareCbtTestMigrateInput(
-                    recovery_point_id=replicating.properties.provider_specific_details["lastRecoveryPointId"],
-                    network_id=f"{VNETS}/vnet-test",
-                )
-            )
-        )
-        tested = asr.replication_migration_items.begin_test_migrate(*item_args, test_input).result()
+        tested = start_test_migration_at_latest_point(rig, item_args, f"{VNETS}/vnet-test")
         assert tested.properties.test_migrate_state == "TestMigrationSucceeded"
         test_vm = compute.virtual_machines.get(RG, f"{name}-Test")
         assert test_vm.tags == {"migrate-test": "true", "migrate-source": name}
