@@ -211,7 +211,10 @@ def instance_discovery(request: HttpRequest):
     authorize = request.GET.get("authorization_endpoint", "")[:MAX_PARAMETER_CHARS]
     if not authorize:
         return JsonResponse({"api-version": "1.1", "metadata": metadata})
-    parts = urlsplit(authorize)
+    try:
+        parts = urlsplit(authorize)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = urlsplit("")
     segment = parts.path.strip("/").split("/", 1)[0]
     if parts.netloc.lower() != host.lower() or not segment:
         failure = SignInFailed(

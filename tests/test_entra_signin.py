@@ -2,11 +2,9 @@
 credentials and by username/password, and driving an official SDK client with the tokens; and the
 device code page, clicked in Chromium.
 
-msal accepts only https, for the authority and for the token endpoint the discovery document names, so
-the msal and azure-identity tests need the test hubs' HTTPS (`https_url`, issue 12 item 1) and are
-skipped without it; entra/tests/test_msal_in_process.py runs msal against the same endpoints in process
-meanwhile. Over plain http the token endpoint is exercised with the form posts msal sends, and the SDK
-carries the token with tests/azure_clients.HubBearerPolicy (azure-core refuses bearer tokens over http)."""
+msal and azure-identity run unmodified over the hub's HTTPS, trusting its local CA. The token endpoint
+is also exercised over the hub's plain http (which keeps working beside https) with the form posts msal
+sends."""
 
 from __future__ import annotations
 
@@ -21,8 +19,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.resource.resources import ResourceManagementClient
 from playwright.sync_api import expect
 
-from tests import hubs
-from tests.azure_clients import HubBearerPolicy, HubCredential
+from tests.azure_clients import HubCredential
 from tests.conftest import sign_in
 from tests.hubs import CONTOSO, DEMO_PASSWORD, ROOT, unique
 
@@ -32,20 +29,10 @@ CLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 ARM_SCOPE = "https://management.core.windows.net//.default"
 
 
-NO_HTTPS = pytest.mark.skipif(
-    not hasattr(hubs.Hub, "ca_path"), reason="the test hubs serve no HTTPS yet (issue 12 item 1); msal needs https"
-)
-
-
 def resource_client(hub, token: str) -> ResourceManagementClient:
-    """The SDK over the hub's HTTPS with azure-core's own bearer policy when the hub serves HTTPS; over
-    plain http with HubBearerPolicy otherwise."""
-    if getattr(hub, "https_url", None):
-        return ResourceManagementClient(
-            HubCredential(token), CONTOSO, base_url=hub.https_url, connection_verify=str(hub.ca_path), retry_total=0
-        )
+    """The SDK over the hub's HTTPS, azure-core's own bearer policy carrying the token."""
     return ResourceManagementClient(
-        HubCredential(token), CONTOSO, base_url=hub.url, authentication_policy=HubBearerPolicy(token), retry_total=0
+        HubCredential(token), CONTOSO, base_url=hub.https_url, connection_verify=str(hub.ca_path), retry_total=0
     )
 
 
@@ -116,7 +103,6 @@ def test_the_token_endpoint_over_http_gives_tokens_the_sdk_accepts(live_hub, ser
     assert refused.value.status_code == 403 and refused.value.error.code == "AuthorizationFailed"
 
 
-@NO_HTTPS
 def test_msal_client_credentials_drive_the_resource_manager_sdk(live_hub, service_principal):
     authority_host, http = live_hub.https_url, HubSession(live_hub)
     app = msal.ConfidentialClientApplication(
@@ -143,7 +129,6 @@ def test_msal_client_credentials_drive_the_resource_manager_sdk(live_hub, servic
     assert wrong["error"] == "invalid_client" and wrong["error_description"].startswith("AADSTS7000215:")
 
 
-@NO_HTTPS
 def test_msal_username_password_as_az_login_does(live_hub):
     authority_host, http = live_hub.https_url, HubSession(live_hub)
     app = msal.PublicClientApplication(
@@ -158,7 +143,6 @@ def test_msal_username_password_as_az_login_does(live_hub):
     assert refused["error"] == "invalid_grant" and refused["error_codes"] == [50126]
 
 
-@NO_HTTPS
 def test_azure_identity_client_secret_credential_over_https_without_a_custom_policy(live_hub, service_principal):
     from azure.identity import ClientSecretCredential
 
@@ -170,12 +154,9 @@ def test_azure_identity_client_secret_credential_over_https_without_a_custom_pol
         disable_instance_discovery=True,
         connection_verify=str(live_hub.ca_path),
     )
+    # No credential_scopes: the SDK asks for https://management.azure.com/.default, which the hub takes too.
     client = ResourceManagementClient(
-        credential,
-        CONTOSO,
-        base_url=live_hub.https_url,
-        credential_scopes=[ARM_SCOPE],
-        connection_verify=str(live_hub.ca_path),
+        credential, CONTOSO, base_url=live_hub.https_url, connection_verify=str(live_hub.ca_path)
     )
     assert "rg-migrate" in [g.name for g in client.resource_groups.list()]
 
@@ -222,7 +203,6 @@ def test_a_wrong_code_is_refused_on_the_form(live_hub, page):
     expect(page.get_by_role("alert")).to_contain_text("That code wasn't recognized")
 
 
-@NO_HTTPS
 def test_default_azure_credential_from_environment_variables(live_hub, service_principal, monkeypatch):
     """The SDK's usual set-up: a service principal in AZURE_* variables, the hub's CA in REQUESTS_CA_BUNDLE."""
     from azure.identity import DefaultAzureCredential

@@ -401,3 +401,38 @@ def test_deleting_the_application_voids_its_tokens(demo, app):
     services.delete_application(demo["admin"], application)
     response = arm_get(token)
     assert response.status_code == 401 and response.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "eyJ.x.y",
+        "eyJhbGciOiJub25lIn0.e30.",  # alg none
+        "eyJhbGciOiJIUzI1NiJ9.e30.c2ln",  # HMAC, as if the public key were a secret
+        "eyJbXQ.e30.c2ln",  # a header that is a list
+        "eyJ" + "A" * 20_000 + ".e30.c2ln",
+        "eyJraWQiOnsiYSI6MX0sImFsZyI6IlJTMjU2In0.e30.c2ln",  # kid is an object
+    ],
+)
+def test_garbage_jwts_are_invalid_authentication_token(demo, token):
+    response = arm_get(token)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_a_device_code_of_one_directory_is_refused_to_another_and_cancel_declines(demo):
+    flow = post(f"/{demo['tenant'].domain}/oauth2/v2.0/devicecode", {"client_id": CLI, "scope": ARM_SCOPE}).json()
+    outsider = Client()
+    outsider.force_login(demo["fabrikam"])
+    refused = outsider.post("/devicelogin", {"code": flow["user_code"], "decision": "continue"})
+    assert refused.status_code == 400 and b"another directory" in refused.content
+    browser = Client()
+    browser.force_login(demo["admin"])
+    cancelled = browser.post("/devicelogin", {"code": flow["user_code"], "decision": "cancel"})
+    assert b"Sign-in cancelled" in cancelled.content
+    poll = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "client_id": CLI,
+        "device_code": flow["device_code"],
+    }
+    declined = post(f"/{demo['tenant'].domain}/oauth2/v2.0/token", poll)
+    assert declined.status_code == 400 and declined.json()["error"] == "authorization_declined"
