@@ -63,7 +63,7 @@ def test_account_show_and_list(az, service_principal):
     assert CONTOSO in listed and FABRIKAM not in listed
 
 
-def test_groups_networks_role_assignments_and_the_resource_list(az, live_hub):
+def test_groups_networks_role_assignments_and_the_resource_list(az):
     group = unique("rg-az")
     created = az("group", "create", "--name", group, "--location", "westeurope", "--tags", "wave=1")
     assert (created["name"], created["properties"]["provisioningState"]) == (group, "Succeeded")
