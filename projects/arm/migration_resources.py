@@ -67,6 +67,8 @@ class ResourceListView(ScopeView):
 
 class ResourceView(ScopeView):
     kind: str = ""
+    # Create resources' right, checked before the body as ARM checks RBAC (the service checks it too).
+    permissions = {"put": access.CREATE_KEY_VAULT}
 
     @extend_schema(operation_id="MigrationResources_Get", responses={200: dict})
     def get(self, request, name, **parents):

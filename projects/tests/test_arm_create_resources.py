@@ -134,6 +134,8 @@ def test_refusals_are_arm_envelopes_and_change_nothing(admin):
     assert not_json.status_code == 400
     reader = client_for("viewer@contoso.com").put(f"{VAULTS}/v1{API}", {"location": "westeurope"}, format="json")
     assert (reader.status_code, reader.json()["error"]["code"]) == (403, "AuthorizationFailed")
+    reader_bad_name = client_for("viewer@contoso.com").put(f"{VAULTS}/-v{API}", {"location": "x"}, format="json")
+    assert reader_bad_name.status_code == 403, "RBAC first, as ARM checks it before the provider reads the body"
     assert not MigrationResource.objects.exists()
 
     ids = put_resources(admin)
