@@ -8,7 +8,8 @@ import re
 
 from django.db.models import Q
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -56,8 +57,26 @@ class UserView(APIView):
         return Response(user_body(user))
 
 
+# The typed body of GET /v1.0/users for the OpenAPI document.
+USER_LIST = inline_serializer(
+    "GraphUserList",
+    {
+        "value": inline_serializer(
+            "GraphUserListItem",
+            {
+                "id": serializers.UUIDField(),
+                "userPrincipalName": serializers.CharField(),
+                "mail": serializers.CharField(),
+                "displayName": serializers.CharField(),
+            },
+            many=True,
+        )
+    },
+)
+
+
 class UserListView(APIView):
-    @extend_schema(operation_id="Graph_ListUsers", responses={200: dict})
+    @extend_schema(operation_id="Graph_ListUsers", responses={200: USER_LIST})
     def get(self, request):
         users = User.objects.people().filter(tenant_id=_tenant_id(request)).order_by("email")
         expression = request.query_params.get("$filter", "").strip()

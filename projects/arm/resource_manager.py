@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -63,6 +63,27 @@ def tenant_body(tenant: Tenant) -> dict:
     }
 
 
+# The typed body of GET /tenants for the OpenAPI document.
+TENANT_LIST = inline_serializer(
+    "TenantList",
+    {
+        "value": inline_serializer(
+            "Tenant",
+            {
+                "id": serializers.CharField(),
+                "tenantId": serializers.UUIDField(),
+                "tenantCategory": serializers.CharField(),
+                "displayName": serializers.CharField(),
+                "defaultDomain": serializers.CharField(),
+                "domains": serializers.ListField(child=serializers.CharField()),
+                "tenantType": serializers.CharField(),
+            },
+            many=True,
+        )
+    },
+)
+
+
 def location_body(subscription: Subscription, region) -> dict:
     return {
         "id": f"{subscription.arm_id}/locations/{region.name}",
@@ -113,7 +134,7 @@ class TenantListView(ArmView):
     """The directories the caller belongs to: their own. `az login` without --tenant lists these, then
     the subscriptions of each."""
 
-    @extend_schema(operation_id="Tenants_List", responses={200: dict})
+    @extend_schema(operation_id="Tenants_List", responses={200: TENANT_LIST})
     def get(self, request):
         tenant = request.user.tenant
         return arm_list([tenant_body(tenant)] if tenant else [])
