@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
+from hub.arm.odata import filter_clauses
 from hub.arm.routes import RG, SUB, at_both_scopes
 from hub.arm.views import ArmView, accepted, arm_list, existence, validated
 from jobs.models import State
@@ -17,7 +18,7 @@ from jobs.selectors import get_visible_job
 from projects import access, services
 from projects.arm import responses
 from projects.arm.scopes import ScopeView
-from projects.models import ResourceGroup, Subscription
+from projects.models import ResourceGroup, Subscription, Tenant
 from projects.regions import REGIONS
 
 # Shapes
@@ -49,6 +50,39 @@ def subscription_body(subscription: Subscription) -> dict:
             "spendingLimit": "Off",
         },
     }
+
+
+def tenant_body(tenant: Tenant) -> dict:
+    return {
+        "id": f"/tenants/{tenant.pk}",
+        "tenantId": str(tenant.pk),
+        "tenantCategory": "Home",
+        "displayName": tenant.display_name,
+        "defaultDomain": tenant.domain,
+        "domains": [tenant.domain],
+        "tenantType": "AAD",
+    }
+
+
+# The typed body of GET /tenants for the OpenAPI document.
+TENANT_LIST = inline_serializer(
+    "TenantList",
+    {
+        "value": inline_serializer(
+            "Tenant",
+            {
+                "id": serializers.CharField(),
+                "tenantId": serializers.UUIDField(),
+                "tenantCategory": serializers.CharField(),
+                "displayName": serializers.CharField(),
+                "defaultDomain": serializers.CharField(),
+                "domains": serializers.ListField(child=serializers.CharField()),
+                "tenantType": serializers.CharField(),
+            },
+            many=True,
+        )
+    },
+)
 
 
 def location_body(subscription: Subscription, region) -> dict:
@@ -95,6 +129,16 @@ class SubscriptionListView(ArmView):
     @extend_schema(operation_id="Subscriptions_List", responses={200: responses.SUBSCRIPTION_LIST})
     def get(self, request):
         return arm_list([subscription_body(s) for s in access.visible_subscriptions(request.user)])
+
+
+class TenantListView(ArmView):
+    """The directories the caller belongs to: their own. `az login` without --tenant lists these, then
+    the subscriptions of each."""
+
+    @extend_schema(operation_id="Tenants_List", responses={200: TENANT_LIST})
+    def get(self, request):
+        tenant = request.user.tenant
+        return arm_list([tenant_body(tenant)] if tenant else [])
 
 
 class SubscriptionView(ScopeView):
@@ -217,10 +261,36 @@ class GenericResourceListView(ScopeView):
         bodies = [generic_resource_body(resource) for resource in resources]
         for lister in _RESOURCE_LISTERS.values():
             bodies += lister(request.user, self.subscription, self.group)
-        return arm_list(bodies)
+        return arm_list(filtered_resources(bodies, request.query_params.get("$filter")))
+
+
+def _resource_group_of(body: dict) -> str:
+    parts = body["id"].split("/")
+    return parts[4] if len(parts) > 4 and parts[3].lower() == "resourcegroups" else ""
+
+
+# What `$filter` of a resources list can narrow on (`az resource list -g/-n/-l/--resource-type/--tag` sends
+# these at subscription scope): each `name eq 'value'`, compared case-insensitively as ARM does.
+_RESOURCE_FILTERS: dict[str, Callable[[dict], list[str]]] = {
+    "resourcegroup": lambda body: [_resource_group_of(body)],
+    "resourcetype": lambda body: [body.get("type") or ""],
+    "name": lambda body: [body.get("name") or ""],
+    "location": lambda body: [body.get("location") or ""],
+    "tagname": lambda body: list(body.get("tags") or {}),
+    "tagvalue": lambda body: [str(v) for v in (body.get("tags") or {}).values()],
+}
+
+
+def filtered_resources(bodies: list[dict], expression: str | None) -> list[dict]:
+    for name, operator, value in filter_clauses(expression):
+        if name in _RESOURCE_FILTERS and operator == "eq":
+            values = _RESOURCE_FILTERS[name]
+            bodies = [body for body in bodies if value.lower() in (v.lower() for v in values(body))]
+    return bodies
 
 
 urlpatterns = [
+    path("tenants", TenantListView.as_view()),
     path("subscriptions", SubscriptionListView.as_view()),
     path(SUB, SubscriptionView.as_view()),
     path(f"{SUB}/locations", LocationListView.as_view()),
