@@ -304,13 +304,14 @@ SPECTACULAR_SETTINGS = {
             # As Azure's own specifications declare it; the hub is its own Entra ID (login endpoint at its root).
             "azure_auth": {
                 "type": "oauth2",
-                "description": "Microsoft Entra ID OAuth2 flow: a token from the hub's own login endpoint "
-                "(/{tenant}/oauth2/v2.0/token; 'organizations' stands for the caller's tenant).",
+                # A user may sign in at 'organizations'; a service principal's client credentials need its
+                # directory in the URL (Entra answers AADSTS50059 otherwise), which a static document cannot
+                # name, so that flow is described in words rather than with a tokenUrl that would refuse it.
+                "description": "Microsoft Entra ID OAuth2: a token from the hub's own login endpoint. Users: "
+                "the password flow below, or the device code flow at /{tenant}/oauth2/v2.0/devicecode. Service "
+                "principals: client_credentials at /{tenant}/oauth2/v2.0/token, {tenant} being their directory's "
+                "id or domain.",
                 "flows": {
-                    "clientCredentials": {
-                        "tokenUrl": "/organizations/oauth2/v2.0/token",
-                        "scopes": {"user_impersonation": "impersonate your user account"},
-                    },
                     "password": {
                         "tokenUrl": "/organizations/oauth2/v2.0/token",
                         "scopes": {"user_impersonation": "impersonate your user account"},

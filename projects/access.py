@@ -153,7 +153,7 @@ class AccessDenied(ArmError):
         super().__init__(
             403,
             "AuthorizationFailed",
-            f"The client '{user.email}' with object id '{user.object_id}' does not have authorization to perform "
+            f"The client '{user.client_name}' with object id '{user.object_id}' does not have authorization to perform "
             f"action '{action}' over scope '{scope_id}' or the scope is invalid. If access was recently granted, "
             "please refresh your credentials.",
         )

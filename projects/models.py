@@ -78,6 +78,12 @@ class User(AbstractUser):
     def is_service_principal(self) -> bool:
         return self.principal_type == PrincipalType.SERVICE_PRINCIPAL
 
+    @property
+    def client_name(self) -> str:
+        """How ARM's errors name the caller: a user by sign-in name, a service principal by its
+        application (client) id, which entra makes the local part of the principal's address."""
+        return self.email.split("@", 1)[0] if self.is_service_principal else self.email
+
     def __str__(self) -> str:
         return self.email
 

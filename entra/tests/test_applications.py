@@ -87,3 +87,11 @@ def test_only_the_owner_or_a_global_administrator_changes_an_application(demo):
     with pytest.raises(ArmError) as lifetime:
         services.add_client_secret(demo["admin"], app, days=3)
     assert lifetime.value.status == 400
+
+
+def test_arm_refusals_name_a_service_principal_by_its_application_id(demo):
+    app = services.create_application(demo["admin"], "reader-app")
+    RoleAssignment.objects.create(principal=app.service_principal, role_name="Reader", subscription=demo["contoso"])
+    with pytest.raises(access.AccessDenied) as denied:
+        access.authorize(app.service_principal, access.WRITE_MIGRATE_PROJECT, demo["contoso"], "rg-migrate")
+    assert f"The client '{app.app_id}' with object id '{app.service_principal.object_id}'" in denied.value.message
