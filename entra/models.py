@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import string
 import uuid
 from datetime import timedelta
 
@@ -72,9 +73,11 @@ class ClientSecret(models.Model):
 
     @classmethod
     def new_secret(cls) -> str:
-        # Entra's secrets are 40 characters with '~' at the fourth place; tools only need them opaque.
-        body = secrets.token_urlsafe(30)[:37]
-        return f"{body[:3]}8Q~{body[3:]}"
+        # Entra's secrets are 40 characters with '~' at the fourth place; tools only need them opaque. The
+        # first character is alphanumeric: one starting with '-' reads as an option to az's argument parser.
+        first = secrets.choice(string.ascii_letters + string.digits)
+        body = secrets.token_urlsafe(30)[:36]
+        return f"{first}{body[:2]}8Q~{body[2:]}"
 
     @classmethod
     def issue(

@@ -9,6 +9,8 @@ it has not within the grace period.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import signal
 import subprocess
@@ -37,6 +39,24 @@ MAX_BACKOFF_SECONDS = 30.0
 # death starts the backoff again from the first.
 HEALTHY_AFTER_SECONDS = 10.0
 STOP_GRACE_SECONDS = 20.0
+
+
+def _die_with_parent_hook():
+    """On Linux, a function for Popen's preexec_fn that makes the child receive SIGTERM when `serve`
+    dies, even by SIGKILL: an orphaned worker would otherwise go on taking jobs from the broker with
+    whatever code it started with. prctl is looked up here, before the fork, so the child only calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    set_parent_death_signal = 1  # PR_SET_PDEATHSIG
+
+    def hook() -> None:
+        prctl(set_parent_death_signal, int(signal.SIGTERM), 0, 0, 0)
+
+    return hook
 
 
 class SupervisedWorker:
@@ -83,7 +103,9 @@ class SupervisedWorker:
     def _spawn(self) -> None:
         with self._lock:
             if not self._stopping.is_set():
-                self.process = subprocess.Popen(self.command)
+                # The parent-death signal is tied to the thread that forks: the monitor thread, which
+                # lives as long as `serve`, spawns the restarts; the first spawn is from serve's main thread.
+                self.process = subprocess.Popen(self.command, preexec_fn=_die_with_parent_hook())
 
     def _watch(self) -> None:
         backoff = FIRST_BACKOFF_SECONDS

@@ -98,12 +98,14 @@ class AzureCli:
         return self
 
     def login_service_principal(self, app_id: str, secret: str, tenant: str) -> list[dict]:
-        accounts = self("login", "--service-principal", "--username", app_id, "--password", secret, "--tenant", tenant)
+        accounts = self(
+            "login", "--service-principal", "--username", app_id, f"--password={secret}", "--tenant", tenant
+        )
         self.user = {"name": app_id, "type": "servicePrincipal"}
         return accounts
 
     def login_user(self, email: str, password: str = DEMO_PASSWORD) -> list[dict]:
-        accounts = self("login", "--username", email, "--password", password)
+        accounts = self("login", "--username", email, f"--password={password}")
         self.user = {"name": email, "type": "user"}
         return accounts
 

@@ -95,3 +95,10 @@ def test_arm_refusals_name_a_service_principal_by_its_application_id(demo):
     with pytest.raises(access.AccessDenied) as denied:
         access.authorize(app.service_principal, access.WRITE_MIGRATE_PROJECT, demo["contoso"], "rg-migrate")
     assert f"The client '{app.app_id}' with object id '{app.service_principal.object_id}'" in denied.value.message
+
+
+def test_a_client_secret_never_starts_like_a_command_line_option():
+    from entra.models import ClientSecret
+
+    values = [ClientSecret.new_secret() for _ in range(500)]
+    assert all(len(value) == 40 and value[0].isalnum() and value[3:6] == "8Q~" for value in values)

@@ -49,3 +49,39 @@ def test_quick_deaths_back_off_longer_each_time(monkeypatch):
         worker.stop()
     # 0.2 + 0.4 + 0.8 s of backoff before the third restart.
     assert time.monotonic() - started >= 1.4
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_the_worker_ends_when_serve_is_killed_outright():
+    """An orphaned worker would go on taking jobs with stale code: it gets SIGTERM when serve dies."""
+    import subprocess
+    from pathlib import Path
+
+    stand_in = (
+        "import sys, time\n"
+        "from jobs.worker_process import SupervisedWorker\n"
+        f"worker = SupervisedWorker({SLEEPER!r})\n"
+        "worker._spawn()\n"
+        "print(worker.process.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    serve = subprocess.Popen(
+        [sys.executable, "-c", stand_in], cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        child = int(serve.stdout.readline())
+        os.kill(serve.pid, signal.SIGKILL)
+        serve.wait()
+
+        def gone() -> bool:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                return True
+            # A zombie waiting for init to reap it has ended too.
+            with open(f"/proc/{child}/stat") as stat:
+                return stat.read().split(") ", 1)[1].startswith("Z")
+
+        wait_for(gone)
+    finally:
+        serve.kill()
