@@ -137,32 +137,8 @@ def _subject(user: User) -> dict:
     return subject
 
 
-def user_tokens(base_url: str, user: User, client_id: str, resource: Resource) -> dict:
-    """The answer to a user's sign-in: access token, refresh token, id token and MSAL's client_info."""
-    lifetime = access_tokens.lifetime_seconds()
-    subject = _subject(user)
-    return {
-        "token_type": "Bearer",
-        "scope": resource.scope,
-        "expires_in": lifetime,
-        "ext_expires_in": lifetime,
-        "access_token": access_tokens.issue_access_token(
-            base_url=base_url,
-            tenant_id=user.tenant_id,
-            audience=resource.audience,
-            client_id=client_id,
-            subject=subject,
-            lifetime=lifetime,
-        ),
-        "refresh_token": RefreshToken.issue(user, client_id),
-        "id_token": access_tokens.issue_id_token(
-            base_url=base_url, tenant_id=user.tenant_id, client_id=client_id, subject=subject
-        ),
-        "client_info": _client_info(user),
-    }
-
-
 def app_token(base_url: str, principal: User, client_id: str, resource: Resource) -> dict:
+    """The answer to any sign-in: an access token for the resource."""
     lifetime = access_tokens.lifetime_seconds()
     return {
         "token_type": "Bearer",
@@ -176,6 +152,19 @@ def app_token(base_url: str, principal: User, client_id: str, resource: Resource
             subject=_subject(principal),
             lifetime=lifetime,
         ),
+    }
+
+
+def user_tokens(base_url: str, user: User, client_id: str, resource: Resource) -> dict:
+    """A user's sign-in adds a refresh token, an id token and MSAL's client_info to the access token."""
+    return {
+        **app_token(base_url, user, client_id, resource),
+        "scope": resource.scope,
+        "refresh_token": RefreshToken.issue(user, client_id),
+        "id_token": access_tokens.issue_id_token(
+            base_url=base_url, tenant_id=user.tenant_id, client_id=client_id, subject=_subject(user)
+        ),
+        "client_info": _client_info(user),
     }
 
 
