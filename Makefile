@@ -8,6 +8,8 @@ HTTPS_PORT ?= 8443
 # The suite runs on PostgreSQL and Redis on this machine (started by scripts/ensure-services.sh).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/migratehub
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
+# Test files run two at a time (tests/parallel.py keeps their hubs apart); PYTEST_WORKERS=0 runs them one by one.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test setup lint format bench clean azure-cli
 
@@ -57,7 +59,7 @@ test: setup azure-cli
 	./scripts/ensure-services.sh
 	$(MAKE) --no-print-directory lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DJANGO_ALLOW_ASYNC_UNSAFE=true \
-		$(BIN)/pytest $(PYTEST_ARGS)
+		$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 format: setup
 	$(BIN)/ruff format .

@@ -5,6 +5,10 @@ import os
 import pytest
 
 from tests import hubs
+from tests.parallel import isolate_this_worker
+
+# Before any fixture reads DATABASE_URL or REDIS_URL (tests/parallel.py).
+isolate_this_worker()
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -1,0 +1,68 @@
+"""Two pytest-xdist workers on one machine (`make test` runs them: the live tests mostly wait on
+hubs, appliances and browsers, so two files at once nearly halve the suite's time on two cores).
+
+Every live hub's database name derives from DATABASE_URL and its broker from REDIS_URL (tests.hubs),
+so the first worker keeps them and every other worker gets database names of its own (the suffix
+`_gw1`) and a Redis server of its own. The in-process tests need nothing here: pytest-django already
+gives each worker its own test database."""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # The worker's Redis must not outlive a worker killed outright (its port would linger unused).
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _own_redis_url(redis_url: str) -> str:
+    from tests.hubs import free_port
+
+    if shutil.which("redis-server") is None:
+        raise RuntimeError("redis-server is not installed: make test installs it (scripts/ensure-services.sh)")
+    port = free_port()
+    directory = tempfile.mkdtemp(prefix="migratehub-redis-")
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=directory,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
+    )
+    atexit.register(process.terminate)
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    database = redis_url.rpartition("/")[2] or "0"
+    return f"redis://127.0.0.1:{port}/{database}"
+
+
+def isolate_this_worker() -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or worker == "gw0" or os.environ.get("MIGRATEHUB_WORKER_ISOLATED"):
+        return
+    os.environ["MIGRATEHUB_WORKER_ISOLATED"] = worker
+    database_url = os.environ.get("DATABASE_URL")
+    if database_url:
+        base, _, rest = database_url.rpartition("/")
+        name, query_mark, query = rest.partition("?")
+        os.environ["DATABASE_URL"] = f"{base}/{name}_{worker}{query_mark}{query}"
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        os.environ["REDIS_URL"] = _own_redis_url(redis_url)
