@@ -5,7 +5,6 @@ the user's roles first and the rules again under a lock, as two requests may rac
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import transaction
 
 from hub import clock, secrets
@@ -18,13 +17,11 @@ from replication.models import (
     MigrationItem,
     MigrationState,
     ProtectedDisk,
-    ReplicationPolicy,
     RunAsAccount,
 )
+from replication.policies import replication_policy
 from replication.replicate.plan import ReplicationInvalid, ReplicationPlan, ServerPlan, target_vm_size
 from replication.replicate.rules import replication_plan_problems
-
-POLICY_NAME = "migrate-policy"
 
 
 def replication_enable(user, project, plan: ReplicationPlan, *, link: str = "") -> list[Job]:
@@ -63,13 +60,7 @@ def replication_update(user, item: MigrationItem, plan: ReplicationPlan) -> Migr
     _authorize(user, project, plan)
     with transaction.atomic():
         locked = MigrationItem.objects.select_for_update().select_related("server", "project").get(pk=item.pk)
-        if locked.settings_locked:
-            raise ArmError(
-                409,
-                "ReplicationSettingsLocked",
-                f"Replication of {locked.target_vm_name} has started: settings can't be changed after replication "
-                "starts. Stop replication and replicate the server again to change them.",
-            )
+        refuse_locked_settings(locked)
         _refuse_problems(user, project, plan, item=locked)
         server_plan = plan.servers[0]
         locked.target_resource_group = plan.target_resource_group
@@ -89,18 +80,21 @@ def replication_update(user, item: MigrationItem, plan: ReplicationPlan) -> Migr
     return locked
 
 
+def refuse_locked_settings(item: MigrationItem) -> None:
+    if item.settings_locked:
+        raise ArmError(
+            409,
+            "ReplicationSettingsLocked",
+            f"Replication of {item.target_vm_name} has started: settings can't be changed after replication "
+            "starts. Stop replication and replicate the server again to change them.",
+        )
+
+
 def replication_activate(item_id) -> None:
     """Start replication's last task: the agent may start sending (settings lock at its first batch)."""
     MigrationItem.objects.filter(pk=item_id, migration_state=MigrationState.ENABLE_MIGRATION_IN_PROGRESS).update(
         migration_state=MigrationState.INITIAL_SEEDING_IN_PROGRESS
     )
-
-
-def replication_policy(project) -> ReplicationPolicy:
-    policy, _ = ReplicationPolicy.objects.get_or_create(
-        project=project, name=POLICY_NAME, defaults={"cycle_seconds": settings.REPLICATION_CYCLE_SECONDS}
-    )
-    return policy
 
 
 def _authorize(user, project, plan: ReplicationPlan) -> None:
