@@ -16,15 +16,14 @@ Target (from the issue): every request answered or refused in under 1 s. Measure
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import random
 import sys
 import time
 
 import requests
-from harness.hub import ADMIN, resource_group_path, run_on_fresh_hub, server_ms
-from harness.options import parse_with_json_option, within
+from harness.hub import ADMIN, resource_group_path, server_ms
+from harness.options import Bounded, bench_main
 from harness.report import verdict
 
 TARGET_SECONDS = 1.0
@@ -146,12 +145,7 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="rounds per case (max 20)")
-    args = parse_with_json_option(parser, argv)
-    return run_on_fresh_hub(run, report, args.json, repeat=within(args.repeat, 1, 20))
-
+OPTIONS = (Bounded("--repeat", 3, 1, 20, "rounds per case (max 20)"),)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main(__doc__, run, report, OPTIONS))
