@@ -38,50 +38,23 @@ def prefixes(count: int, new_prefix: int, within_block: str) -> list[str]:
     return chosen
 
 
+def vnet_body(address_prefixes: list[str], subnet_prefixes: list[str] | None = None) -> dict:
+    properties: dict = {"addressSpace": {"addressPrefixes": address_prefixes}}
+    if subnet_prefixes is not None:
+        properties["subnets"] = [
+            {"name": f"s{index}", "properties": {"addressPrefix": prefix}}
+            for index, prefix in enumerate(subnet_prefixes)
+        ]
+    return {"location": "westeurope", "properties": properties}
+
+
 def bodies() -> dict[str, tuple[dict, int]]:
     """Each case: the body and the status it must get."""
-    subnets_3000 = prefixes(3000, 24, "10.0.0.0/12")
     return {
-        "10,000 prefixes": (
-            {
-                "location": "westeurope",
-                "properties": {"addressSpace": {"addressPrefixes": prefixes(10_000, 24, "10.0.0.0/8")}},
-            },
-            400,
-        ),
-        "10,000 subnets": (
-            {
-                "location": "westeurope",
-                "properties": {
-                    "addressSpace": {"addressPrefixes": ["10.0.0.0/8"]},
-                    "subnets": [
-                        {"name": f"s{index}", "properties": {"addressPrefix": prefix}}
-                        for index, prefix in enumerate(prefixes(10_000, 29, "10.0.0.0/15"))
-                    ],
-                },
-            },
-            400,
-        ),
-        "3,000 prefixes": (
-            {
-                "location": "westeurope",
-                "properties": {"addressSpace": {"addressPrefixes": prefixes(3000, 24, "10.0.0.0/8")}},
-            },
-            201,
-        ),
-        "3,000 subnets": (
-            {
-                "location": "westeurope",
-                "properties": {
-                    "addressSpace": {"addressPrefixes": ["10.0.0.0/12"]},
-                    "subnets": [
-                        {"name": f"s{index}", "properties": {"addressPrefix": prefix}}
-                        for index, prefix in enumerate(subnets_3000)
-                    ],
-                },
-            },
-            201,
-        ),
+        "10,000 prefixes": (vnet_body(prefixes(10_000, 24, "10.0.0.0/8")), 400),
+        "10,000 subnets": (vnet_body(["10.0.0.0/8"], prefixes(10_000, 29, "10.0.0.0/15")), 400),
+        "3,000 prefixes": (vnet_body(prefixes(3000, 24, "10.0.0.0/8")), 201),
+        "3,000 subnets": (vnet_body(["10.0.0.0/12"], prefixes(3000, 24, "10.0.0.0/12")), 201),
     }
 
 

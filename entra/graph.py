@@ -92,6 +92,11 @@ def _context(request, fragment: str) -> str:
     return request.build_absolute_uri("/v1.0/$metadata") + "#" + fragment
 
 
+def _entity(request, fragment: str, body: dict, status: int = 200) -> Response:
+    """One object's answer, as Graph gives it: its @odata.context first."""
+    return Response({"@odata.context": _context(request, fragment), **body}, status=status)
+
+
 def _tenant_id(request):
     if request.user.tenant_id is None:
         raise ArmError(403, "Authorization_RequestDenied", f"{INSUFFICIENT_PRIVILEGES} You belong to no directory.")
@@ -202,15 +207,15 @@ class ApplicationListView(APIView):
             application = services.create_application(request.user, _display_name(request.data))
         except ArmError as error:
             raise _graph_gate(error) from error
-        body = application_body(_application(request, application.pk))
-        return Response({"@odata.context": _context(request, "applications/$entity"), **body}, status=201)
+        return _entity(
+            request, "applications/$entity", application_body(_application(request, application.pk)), status=201
+        )
 
 
 class ApplicationView(APIView):
     @extend_schema(operation_id="Graph_GetApplication", responses={200: schema.APPLICATION_ENTITY})
     def get(self, request, object_id):
-        body = application_body(_application(request, object_id))
-        return Response({"@odata.context": _context(request, "applications/$entity"), **body})
+        return _entity(request, "applications/$entity", application_body(_application(request, object_id)))
 
     @extend_schema(operation_id="Graph_UpdateApplication", request=schema.APPLICATION_UPDATE, responses={204: None})
     def patch(self, request, object_id):
@@ -272,8 +277,7 @@ class AddPasswordView(APIView):
             display_name=name if isinstance(name, str) else "",
             expires_at=_end_date(request.data),
         )
-        body = password_credential_body(row, secret_text=secret)
-        return Response({"@odata.context": _context(request, "microsoft.graph.passwordCredential"), **body})
+        return _entity(request, "microsoft.graph.passwordCredential", password_credential_body(row, secret_text=secret))
 
 
 class RemovePasswordView(APIView):
@@ -323,15 +327,17 @@ class ServicePrincipalListView(APIView):
             )
         # Made with the application already: answer it, as Graph answers the principal it creates.
         services.authorize_application_change(request.user, application)
-        body = service_principal_body(application)
-        return Response({"@odata.context": _context(request, "servicePrincipals/$entity"), **body}, status=201)
+        return _entity(request, "servicePrincipals/$entity", service_principal_body(application), status=201)
 
 
 class ServicePrincipalView(APIView):
     @extend_schema(operation_id="Graph_GetServicePrincipal", responses={200: schema.SERVICE_PRINCIPAL_ENTITY})
     def get(self, request, object_id):
-        body = service_principal_body(_service_principal_application(request, object_id))
-        return Response({"@odata.context": _context(request, "servicePrincipals/$entity"), **body})
+        return _entity(
+            request,
+            "servicePrincipals/$entity",
+            service_principal_body(_service_principal_application(request, object_id)),
+        )
 
     @extend_schema(operation_id="Graph_DeleteServicePrincipal", responses={204: None})
     def delete(self, request, object_id):

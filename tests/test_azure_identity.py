@@ -11,12 +11,12 @@ import warnings
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
-from azure.identity import ClientSecretCredential, DefaultAzureCredential, UsernamePasswordCredential
+from azure.identity import DefaultAzureCredential, UsernamePasswordCredential
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from tests.appliances import project_with_resources
-from tests.azure_cli import create_service_principal
+from tests.azure_cli import create_service_principal, secret_credential
 from tests.hubs import CONTOSO, DEMO_PASSWORD, unique
 from tests.port_443 import https_proxy_for
 from tests.test_arm_site_recovery import vault_name
@@ -59,14 +59,7 @@ def test_a_client_secret_credential_drives_resource_manager_and_site_recovery(
     live_hub, cloud, sdk_options, contributor
 ):
     assert cloud["authentication"]["loginEndpoint"].rstrip("/") == live_hub.https_url
-    credential = ClientSecretCredential(
-        contributor["tenant"],
-        contributor["appId"],
-        contributor["password"],
-        authority=live_hub.https_url,
-        disable_instance_discovery=True,
-        connection_verify=str(live_hub.ca_path),
-    )
+    credential = secret_credential(live_hub, contributor)
     resources = ResourceManagementClient(credential, CONTOSO, **sdk_options)
     group = unique("rg-identity")
     created = resources.resource_groups.create_or_update(group, {"location": "westeurope"})
@@ -87,14 +80,7 @@ def test_a_client_secret_credential_drives_resource_manager_and_site_recovery(
 
 
 def test_a_wrong_secret_is_refused_with_entras_error(live_hub, contributor):
-    credential = ClientSecretCredential(
-        contributor["tenant"],
-        contributor["appId"],
-        "not-the-secret",
-        authority=live_hub.https_url,
-        disable_instance_discovery=True,
-        connection_verify=str(live_hub.ca_path),
-    )
+    credential = secret_credential(live_hub, contributor, "not-the-secret")
     with pytest.raises(ClientAuthenticationError) as refused:
         credential.get_token("https://management.core.windows.net//.default")
     assert "AADSTS7000215" in str(refused.value)

@@ -19,6 +19,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.resource.resources import ResourceManagementClient
 from playwright.sync_api import expect
 
+from tests.azure_cli import secret_credential
 from tests.azure_clients import HubCredential
 from tests.conftest import sign_in
 from tests.hubs import CONTOSO, DEMO_PASSWORD, ROOT, unique
@@ -144,16 +145,7 @@ def test_msal_username_password_as_az_login_does(live_hub):
 
 
 def test_azure_identity_client_secret_credential_over_https_without_a_custom_policy(live_hub, service_principal):
-    from azure.identity import ClientSecretCredential
-
-    credential = ClientSecretCredential(
-        service_principal["tenant"],
-        service_principal["appId"],
-        service_principal["password"],
-        authority=live_hub.https_url,
-        disable_instance_discovery=True,
-        connection_verify=str(live_hub.ca_path),
-    )
+    credential = secret_credential(live_hub, service_principal)
     # No credential_scopes: the SDK asks for https://management.azure.com/.default, which the hub takes too.
     client = ResourceManagementClient(
         credential, CONTOSO, base_url=live_hub.https_url, connection_verify=str(live_hub.ca_path)

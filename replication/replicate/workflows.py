@@ -10,8 +10,8 @@ from django.db import transaction
 from hub import clock, secrets
 from hub.arm.errors import ArmError
 from jobs.models import Job
-from jobs.services import job_start
 from projects import access
+from projects.services import job_start_in_group
 from replication.models import (
     LicenseType,
     MigrationItem,
@@ -37,16 +37,14 @@ def replication_enable(user, project, plan: ReplicationPlan, *, link: str = "") 
         run_as_account = _run_as_account(plan)
         for server_plan in plan.servers:
             item = _create_item(user, project, plan, server_plan, policy, run_as_account)
-            job = job_start(
+            job = job_start_in_group(
+                user=user,
+                group=project.resource_group,
                 scenario_name="EnableMigration",
-                subscription=project.subscription,
-                resource_group_name=project.resource_group.name,
                 target_object_id=str(item.pk),
                 target_object_name=item.target_vm_name,
                 target_instance_type="ProtectionEntity",
                 job_input={"item_id": str(item.pk)},
-                created_by=user,
-                notify=True,
                 link=link,
             )
             MigrationItem.objects.filter(pk=item.pk).update(current_job=job)
