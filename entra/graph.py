@@ -97,6 +97,16 @@ def _entity(request, fragment: str, body: dict, status: int = 200) -> Response:
     return Response({"@odata.context": _context(request, fragment), **body}, status=status)
 
 
+def _collection(request, fragment: str, values: list[dict]) -> Response:
+    return Response({"@odata.context": _context(request, fragment), "value": values})
+
+
+def _application_list(request, fragment: str, body, filters: tuple[str, ...]) -> Response:
+    """The directory's applications, as applications or as their service principals (`body`), narrowed
+    by $filter on the `filters` Graph allows there."""
+    return _collection(request, fragment, [body(a) for a in _filtered(request, _applications(request), filters)])
+
+
 def _tenant_id(request):
     if request.user.tenant_id is None:
         raise ArmError(403, "Authorization_RequestDenied", f"{INSUFFICIENT_PRIVILEGES} You belong to no directory.")
@@ -191,11 +201,8 @@ def _display_name(data) -> str:
 class ApplicationListView(APIView):
     @extend_schema(operation_id="Graph_ListApplications", responses={200: schema.APPLICATION_LIST})
     def get(self, request):
-        allowed = ("displayName", "displayNamePrefix", "appId", "identifierUri")
-        applications = _filtered(request, _applications(request), allowed)
-        return Response(
-            {"@odata.context": _context(request, "applications"), "value": [application_body(a) for a in applications]}
-        )
+        filters = ("displayName", "displayNamePrefix", "appId", "identifierUri")
+        return _application_list(request, "applications", application_body, filters)
 
     @extend_schema(
         operation_id="Graph_CreateApplication",
@@ -298,14 +305,8 @@ class RemovePasswordView(APIView):
 class ServicePrincipalListView(APIView):
     @extend_schema(operation_id="Graph_ListServicePrincipals", responses={200: schema.SERVICE_PRINCIPAL_LIST})
     def get(self, request):
-        allowed = ("displayName", "displayNamePrefix", "appId", "servicePrincipalName")
-        applications = _filtered(request, _applications(request), allowed)
-        return Response(
-            {
-                "@odata.context": _context(request, "servicePrincipals"),
-                "value": [service_principal_body(a) for a in applications],
-            }
-        )
+        filters = ("displayName", "displayNamePrefix", "appId", "servicePrincipalName")
+        return _application_list(request, "servicePrincipals", service_principal_body, filters)
 
     @extend_schema(
         operation_id="Graph_CreateServicePrincipal",
@@ -377,7 +378,7 @@ class DirectoryObjectsByIdsView(APIView):
             found += [
                 {"@odata.type": "#microsoft.graph.servicePrincipal", **service_principal_body(a)} for a in applications
             ]
-        return Response({"@odata.context": _context(request, "directoryObjects"), "value": found})
+        return _collection(request, "directoryObjects", found)
 
 
 urlpatterns = [

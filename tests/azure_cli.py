@@ -179,3 +179,16 @@ def secret_credential(hub: Hub, service_principal: dict, secret: str | None = No
         disable_instance_discovery=True,
         connection_verify=str(hub.ca_path),
     )
+
+
+def environment_credential(hub: Hub, service_principal: dict, monkeypatch):
+    """DefaultAzureCredential as the SDK's usual set-up gives it: the principal in AZURE_* variables,
+    the hub's authority in REQUESTS_CA_BUNDLE (as az takes it too)."""
+    from azure.identity import DefaultAzureCredential
+
+    monkeypatch.setenv("AZURE_TENANT_ID", service_principal["tenant"])
+    monkeypatch.setenv("AZURE_CLIENT_ID", service_principal["appId"])
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", service_principal["password"])
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", hub.https_url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(hub.ca_path))
+    return DefaultAzureCredential(disable_instance_discovery=True)

@@ -19,7 +19,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.resource.resources import ResourceManagementClient
 from playwright.sync_api import expect
 
-from tests.azure_cli import secret_credential
+from tests.azure_cli import environment_credential, secret_credential
 from tests.azure_clients import HubCredential
 from tests.conftest import sign_in
 from tests.hubs import CONTOSO, DEMO_PASSWORD, ROOT, unique
@@ -197,13 +197,6 @@ def test_a_wrong_code_is_refused_on_the_form(live_hub, page):
 
 def test_default_azure_credential_from_environment_variables(live_hub, service_principal, monkeypatch):
     """The SDK's usual set-up: a service principal in AZURE_* variables, the hub's CA in REQUESTS_CA_BUNDLE."""
-    from azure.identity import DefaultAzureCredential
-
-    monkeypatch.setenv("AZURE_TENANT_ID", service_principal["tenant"])
-    monkeypatch.setenv("AZURE_CLIENT_ID", service_principal["appId"])
-    monkeypatch.setenv("AZURE_CLIENT_SECRET", service_principal["password"])
-    monkeypatch.setenv("AZURE_AUTHORITY_HOST", live_hub.https_url)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(live_hub.ca_path))
-    credential = DefaultAzureCredential(disable_instance_discovery=True)
+    credential = environment_credential(live_hub, service_principal, monkeypatch)
     client = ResourceManagementClient(credential, CONTOSO, base_url=live_hub.https_url, credential_scopes=[ARM_SCOPE])
     assert "rg-migrate" in [g.name for g in client.resource_groups.list()]
