@@ -118,7 +118,7 @@ def _vm_nics(item: MigrationItem) -> list[dict]:
 
 def item_bodies(vault: Vault, items: list[MigrationItem]) -> list[dict]:
     """The bodies of `items`, with what they share read once: the log storage account, the job history."""
-    storage = vault.project.migration_resources.filter(kind=MigrationResource.Kind.STORAGE_ACCOUNT).first()
+    storage = vault.project.migration_resource(MigrationResource.Kind.STORAGE_ACCOUNT)
     history: dict[str, list[Job]] = {}
     for job in Job.objects.filter(target_object_id__in=[str(item.pk) for item in items]).order_by("-created_at"):
         history.setdefault(job.target_object_id, []).append(job)
