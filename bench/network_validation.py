@@ -16,15 +16,14 @@ Target (from the issue): every request answered or refused in under 1 s. Measure
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import random
 import sys
 import time
 
 import requests
-from harness.hub import ADMIN, resource_group_path, run_on_fresh_hub, server_ms
-from harness.options import parse_with_json_option, within
+from harness.hub import ADMIN, resource_group_path, server_ms
+from harness.options import Bounded, bench_main
 from harness.report import verdict
 
 TARGET_SECONDS = 1.0
@@ -39,50 +38,23 @@ def prefixes(count: int, new_prefix: int, within_block: str) -> list[str]:
     return chosen
 
 
+def vnet_body(address_prefixes: list[str], subnet_prefixes: list[str] | None = None) -> dict:
+    properties: dict = {"addressSpace": {"addressPrefixes": address_prefixes}}
+    if subnet_prefixes is not None:
+        properties["subnets"] = [
+            {"name": f"s{index}", "properties": {"addressPrefix": prefix}}
+            for index, prefix in enumerate(subnet_prefixes)
+        ]
+    return {"location": "westeurope", "properties": properties}
+
+
 def bodies() -> dict[str, tuple[dict, int]]:
     """Each case: the body and the status it must get."""
-    subnets_3000 = prefixes(3000, 24, "10.0.0.0/12")
     return {
-        "10,000 prefixes": (
-            {
-                "location": "westeurope",
-                "properties": {"addressSpace": {"addressPrefixes": prefixes(10_000, 24, "10.0.0.0/8")}},
-            },
-            400,
-        ),
-        "10,000 subnets": (
-            {
-                "location": "westeurope",
-                "properties": {
-                    "addressSpace": {"addressPrefixes": ["10.0.0.0/8"]},
-                    "subnets": [
-                        {"name": f"s{index}", "properties": {"addressPrefix": prefix}}
-                        for index, prefix in enumerate(prefixes(10_000, 29, "10.0.0.0/15"))
-                    ],
-                },
-            },
-            400,
-        ),
-        "3,000 prefixes": (
-            {
-                "location": "westeurope",
-                "properties": {"addressSpace": {"addressPrefixes": prefixes(3000, 24, "10.0.0.0/8")}},
-            },
-            201,
-        ),
-        "3,000 subnets": (
-            {
-                "location": "westeurope",
-                "properties": {
-                    "addressSpace": {"addressPrefixes": ["10.0.0.0/12"]},
-                    "subnets": [
-                        {"name": f"s{index}", "properties": {"addressPrefix": prefix}}
-                        for index, prefix in enumerate(subnets_3000)
-                    ],
-                },
-            },
-            201,
-        ),
+        "10,000 prefixes": (vnet_body(prefixes(10_000, 24, "10.0.0.0/8")), 400),
+        "10,000 subnets": (vnet_body(["10.0.0.0/8"], prefixes(10_000, 29, "10.0.0.0/15")), 400),
+        "3,000 prefixes": (vnet_body(prefixes(3000, 24, "10.0.0.0/8")), 201),
+        "3,000 subnets": (vnet_body(["10.0.0.0/12"], prefixes(3000, 24, "10.0.0.0/12")), 201),
     }
 
 
@@ -146,12 +118,7 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="rounds per case (max 20)")
-    args = parse_with_json_option(parser, argv)
-    return run_on_fresh_hub(run, report, args.json, repeat=within(args.repeat, 1, 20))
-
+OPTIONS = (Bounded("--repeat", 3, 1, 20, "rounds per case (max 20)"),)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main(__doc__, run, report, OPTIONS))

@@ -11,5 +11,6 @@ principals) and signing in, as people and as applications.
 - portal.py, urls.py: Azure Active Directory > App registrations (templates/entra/);
 - device_login.py: /devicelogin, where a signed-in person confirms a device code sign-in;
 - graph.py: Microsoft Graph's applications, servicePrincipals and directoryObjects/getByIds;
+  graph_schema.py: their bodies in the OpenAPI document;
 - management/commands/create_service_principal.py: `az ad sp create-for-rbac`'s JSON without az.
 """

@@ -108,30 +108,28 @@ def _directory_or_error(request: HttpRequest, tenant: str):
     return directory, None
 
 
-@csrf_exempt
-@require_POST
-def token(request: HttpRequest, tenant: str):
+def _sign_in_step(request: HttpRequest, tenant: str, step, headers: dict):
+    """A POST of the sign-in flow: `step(base_url, directory, form)`'s answer, or Entra's error for it."""
     directory, error = _directory_or_error(request, tenant)
     if error:
         return error
     try:
-        answer = signin.token(base_url(request), directory, _form(request))
+        answer = step(base_url(request), directory, _form(request))
     except SignInFailed as failure:
         return sign_in_error(request, failure)
-    return JsonResponse(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    return JsonResponse(answer, headers=headers)
+
+
+@csrf_exempt
+@require_POST
+def token(request: HttpRequest, tenant: str):
+    return _sign_in_step(request, tenant, signin.token, {"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
 @csrf_exempt
 @require_POST
 def device_authorization(request: HttpRequest, tenant: str):
-    directory, error = _directory_or_error(request, tenant)
-    if error:
-        return error
-    try:
-        answer = signin.start_device_code(base_url(request), directory, _form(request))
-    except SignInFailed as failure:
-        return sign_in_error(request, failure)
-    return JsonResponse(answer, headers={"Cache-Control": "no-store"})
+    return _sign_in_step(request, tenant, signin.start_device_code, {"Cache-Control": "no-store"})
 
 
 def _endpoint_segment(directory: signin.Directory) -> str:

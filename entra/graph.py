@@ -92,6 +92,21 @@ def _context(request, fragment: str) -> str:
     return request.build_absolute_uri("/v1.0/$metadata") + "#" + fragment
 
 
+def _entity(request, fragment: str, body: dict, status: int = 200) -> Response:
+    """One object's answer, as Graph gives it: its @odata.context first."""
+    return Response({"@odata.context": _context(request, fragment), **body}, status=status)
+
+
+def _collection(request, fragment: str, values: list[dict]) -> Response:
+    return Response({"@odata.context": _context(request, fragment), "value": values})
+
+
+def _application_list(request, fragment: str, body, filters: tuple[str, ...]) -> Response:
+    """The directory's applications, as applications or as their service principals (`body`), narrowed
+    by $filter on the `filters` Graph allows there."""
+    return _collection(request, fragment, [body(a) for a in _filtered(request, _applications(request), filters)])
+
+
 def _tenant_id(request):
     if request.user.tenant_id is None:
         raise ArmError(403, "Authorization_RequestDenied", f"{INSUFFICIENT_PRIVILEGES} You belong to no directory.")
@@ -186,11 +201,8 @@ def _display_name(data) -> str:
 class ApplicationListView(APIView):
     @extend_schema(operation_id="Graph_ListApplications", responses={200: schema.APPLICATION_LIST})
     def get(self, request):
-        allowed = ("displayName", "displayNamePrefix", "appId", "identifierUri")
-        applications = _filtered(request, _applications(request), allowed)
-        return Response(
-            {"@odata.context": _context(request, "applications"), "value": [application_body(a) for a in applications]}
-        )
+        filters = ("displayName", "displayNamePrefix", "appId", "identifierUri")
+        return _application_list(request, "applications", application_body, filters)
 
     @extend_schema(
         operation_id="Graph_CreateApplication",
@@ -202,15 +214,15 @@ class ApplicationListView(APIView):
             application = services.create_application(request.user, _display_name(request.data))
         except ArmError as error:
             raise _graph_gate(error) from error
-        body = application_body(_application(request, application.pk))
-        return Response({"@odata.context": _context(request, "applications/$entity"), **body}, status=201)
+        return _entity(
+            request, "applications/$entity", application_body(_application(request, application.pk)), status=201
+        )
 
 
 class ApplicationView(APIView):
     @extend_schema(operation_id="Graph_GetApplication", responses={200: schema.APPLICATION_ENTITY})
     def get(self, request, object_id):
-        body = application_body(_application(request, object_id))
-        return Response({"@odata.context": _context(request, "applications/$entity"), **body})
+        return _entity(request, "applications/$entity", application_body(_application(request, object_id)))
 
     @extend_schema(operation_id="Graph_UpdateApplication", request=schema.APPLICATION_UPDATE, responses={204: None})
     def patch(self, request, object_id):
@@ -272,8 +284,7 @@ class AddPasswordView(APIView):
             display_name=name if isinstance(name, str) else "",
             expires_at=_end_date(request.data),
         )
-        body = password_credential_body(row, secret_text=secret)
-        return Response({"@odata.context": _context(request, "microsoft.graph.passwordCredential"), **body})
+        return _entity(request, "microsoft.graph.passwordCredential", password_credential_body(row, secret_text=secret))
 
 
 class RemovePasswordView(APIView):
@@ -294,14 +305,8 @@ class RemovePasswordView(APIView):
 class ServicePrincipalListView(APIView):
     @extend_schema(operation_id="Graph_ListServicePrincipals", responses={200: schema.SERVICE_PRINCIPAL_LIST})
     def get(self, request):
-        allowed = ("displayName", "displayNamePrefix", "appId", "servicePrincipalName")
-        applications = _filtered(request, _applications(request), allowed)
-        return Response(
-            {
-                "@odata.context": _context(request, "servicePrincipals"),
-                "value": [service_principal_body(a) for a in applications],
-            }
-        )
+        filters = ("displayName", "displayNamePrefix", "appId", "servicePrincipalName")
+        return _application_list(request, "servicePrincipals", service_principal_body, filters)
 
     @extend_schema(
         operation_id="Graph_CreateServicePrincipal",
@@ -323,15 +328,17 @@ class ServicePrincipalListView(APIView):
             )
         # Made with the application already: answer it, as Graph answers the principal it creates.
         services.authorize_application_change(request.user, application)
-        body = service_principal_body(application)
-        return Response({"@odata.context": _context(request, "servicePrincipals/$entity"), **body}, status=201)
+        return _entity(request, "servicePrincipals/$entity", service_principal_body(application), status=201)
 
 
 class ServicePrincipalView(APIView):
     @extend_schema(operation_id="Graph_GetServicePrincipal", responses={200: schema.SERVICE_PRINCIPAL_ENTITY})
     def get(self, request, object_id):
-        body = service_principal_body(_service_principal_application(request, object_id))
-        return Response({"@odata.context": _context(request, "servicePrincipals/$entity"), **body})
+        return _entity(
+            request,
+            "servicePrincipals/$entity",
+            service_principal_body(_service_principal_application(request, object_id)),
+        )
 
     @extend_schema(operation_id="Graph_DeleteServicePrincipal", responses={204: None})
     def delete(self, request, object_id):
@@ -371,7 +378,7 @@ class DirectoryObjectsByIdsView(APIView):
             found += [
                 {"@odata.type": "#microsoft.graph.servicePrincipal", **service_principal_body(a)} for a in applications
             ]
-        return Response({"@odata.context": _context(request, "directoryObjects"), "value": found})
+        return _collection(request, "directoryObjects", found)
 
 
 urlpatterns = [

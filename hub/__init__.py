@@ -11,7 +11,11 @@
 - views.py: the portal shell (sign-in, All services, API tokens); secrets.py, ids.py, http.py: helpers;
 - channel_layers.py: the embedded default's in-memory channel layer; broker.py: kombu's Redis
   transport, mended so a worker survives a Redis restart;
-- health.py: /healthz and /readyz, with a registry of readiness checks apps add to.
+- health.py: /healthz and /readyz, with a registry of readiness checks apps add to;
+- tls.py: the local certificate authority and the https certificate; request_checks.py: requests
+  refused before any view; error_pages.py: Django's own refusals in the hub's shapes;
+  context_processors.py: the emulated time every page shows;
+- management/commands/: clock (move the emulator clock), create_api_token.
 """
 
 from hub.celery import app as celery_app

@@ -32,24 +32,22 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
 
 
-def env_float(name: str, default: float) -> float:
+def _env_number(name: str, default, convert, what: str):
     raw = os.environ.get(name)
     if not raw:
         return default
     try:
-        return float(raw)
+        return convert(raw)
     except ValueError as error:
-        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from error
+        raise ImproperlyConfigured(f"{name} must be {what}, not {raw!r}") from error
+
+
+def env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float, "a number")
 
 
 def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as error:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from error
+    return _env_number(name, default, int, "a whole number")
 
 
 def data_dir_secret_key(data_dir: Path) -> str:

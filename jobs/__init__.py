@@ -10,8 +10,8 @@
   periodic.py: the loop running the dispatcher, heartbeat and supervision in every worker process;
 - probe.py, management/commands/probe_jobs.py: a job whose effects can be counted (fault tests, bench);
 - push.py: the one sender of live updates to browsers; consumers.py, routing.py: the page's websocket;
-- views.py, selectors.py, context_processors.py: the Jobs blade and the notifications bell;
+- views.py, urls.py, selectors.py, context_processors.py: the Jobs blade and the notifications bell;
 - embedded.py, worker_process.py, management/commands/serve.py: the hub's server with its worker (a
-  thread when embedded, else a child process restarted when it dies); worker_health: a container's
-  healthcheck.
+  thread when embedded, else a child process restarted when it dies); webserver.py: uvicorn serving
+  http and https in each web process; worker_health: a container's healthcheck.
 """

@@ -34,6 +34,10 @@ class JobQuerySet(models.QuerySet):
     def unfinished(self):
         return self.exclude(state__in=TERMINAL_STATES)
 
+    def in_group(self, group):
+        """The jobs of a resource group (by its name, which a job keeps after the group is gone)."""
+        return self.filter(subscription_id=group.subscription_id, resource_group_name__iexact=group.name)
+
 
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)

@@ -8,5 +8,7 @@ Azure Migrate projects with their tools.
 - tool_cards.py: where a tool's app registers its card on the Servers blade;
 - names.py, addresses.py, regions.py: Azure's naming, address and region rules;
 - arm/: the ARM API by resource provider; graph.py: the Microsoft Graph sliver;
-- portal/: the blades; forms.py: the Add tools wizard.
+- portal/: the blades (urls.py: their routes); forms.py: the Add tools wizard;
+- deletion.py: what deleting a project or a resource group removes, in order, and what refuses it;
+- management/commands/seed_demo.py: the demo world.
 """

@@ -253,6 +253,10 @@ class MigrateProject(models.Model):
         region = REGIONS_BY_NAME.get(self.location)
         return region.display_name if region else self.location
 
+    def migration_resource(self, kind: str) -> MigrationResource | None:
+        """The project's vault, Key Vault or cache storage account (Create resources makes one of each)."""
+        return self.migration_resources.filter(kind=kind).first()
+
     def has_tool(self, tool: str) -> bool:
         return any(solution.tool == tool for solution in self.solutions.all())
 

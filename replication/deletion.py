@@ -51,7 +51,7 @@ def _project_refusal(project: MigrateProject) -> deletion.DeletionRefused | None
     protected = _still_protected(project.migration_items.all())
     if not protected.exists():
         return None
-    vault = project.migration_resources.filter(kind=MigrationResource.Kind.RECOVERY_SERVICES_VAULT).first()
+    vault = project.migration_resource(MigrationResource.Kind.RECOVERY_SERVICES_VAULT)
     where = f"Vault {vault.name} of project {project.name}" if vault else f"Project {project.name}"
     resource = f"{vault.kind}/{vault.name}" if vault else f"{MigrateProject.arm_type}/{project.name}"
     return deletion.DeletionRefused(

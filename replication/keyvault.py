@@ -36,7 +36,7 @@ def _vault_key(project) -> KeyVaultKey:
 
 
 def key_id(project) -> str:
-    vault = project.migration_resources.filter(kind=MigrationResource.Kind.KEY_VAULT).first()
+    vault = project.migration_resource(MigrationResource.Kind.KEY_VAULT)
     vault_name = vault.name if vault else project.name
     return f"https://{vault_name.lower()}.vault.azure.net/keys/{KEY_NAME}/{_vault_key(project).pk}"
 

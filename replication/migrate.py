@@ -70,6 +70,7 @@ def _authorize_target(user, item: MigrationItem, network: VirtualNetwork | None)
 
 
 def test_migrate_start(user, item: MigrationItem, *, network: VirtualNetwork, subnet: str = "", link="") -> Job:
+    """No subnet named: the item's test subnet on its test network, else the network's first."""
     _authorize_target(user, item, network)
     if network.location.lower() != item.project.target_region.lower():
         raise ArmError(
@@ -78,6 +79,8 @@ def test_migrate_start(user, item: MigrationItem, *, network: VirtualNetwork, su
             f"Virtual network {network.name} is in {network.location}; the test VM is created in "
             f"{item.project.target_region}. Choose a network there (a non-production one is recommended).",
         )
+    if not subnet and network == item.test_network:
+        subnet = item.test_subnet_name  # chosen at Replicate; it belongs to that network only
     subnet = subnet or (network.subnets.order_by("name").values_list("name", flat=True).first() or "")
     if not network.subnets.filter(name__iexact=subnet).exists():
         raise ArmError(400, "SubnetNotFound", f"Virtual network {network.name} has no subnet {subnet!r}.")

@@ -292,12 +292,6 @@ class MigrationItem(models.Model):
         """The tutorial: settings can be changed until replication starts, not after."""
         return self.replication_started_at is not None
 
-    @property
-    def settings_locked_reason(self) -> str:
-        if not self.settings_locked:
-            return ""
-        return "Replication has started: settings can't be changed after replication starts."
-
 
 class ProtectedDisk(models.Model):
     """One of a replicating server's disks; an excluded disk is kept (included=False) so the wizard and

@@ -207,9 +207,8 @@ def server_migration_jobs(project: MigrateProject):
     and those about replicating servers in its resource group. Jobs keep no project, only a resource
     group, so two projects in one resource group share their replicating servers' jobs."""
     group = project.resource_group
-    return Job.objects.filter(subscription_id=group.subscription_id, resource_group_name__iexact=group.name).filter(
-        Q(target_object_id__istartswith=project.arm_id) | Q(target_instance_type="ProtectionEntity")
-    )
+    about_it = Q(target_object_id__istartswith=project.arm_id) | Q(target_instance_type="ProtectionEntity")
+    return Job.objects.in_group(group).filter(about_it)
 
 
 def jobs_summary(project: MigrateProject) -> dict:

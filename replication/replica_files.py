@@ -68,7 +68,7 @@ def file_content_digest(path: Path, size: int) -> str:
 
 
 def storage_account_name(project) -> str:
-    account = project.migration_resources.filter(kind=MigrationResource.Kind.STORAGE_ACCOUNT).first()
+    account = project.migration_resource(MigrationResource.Kind.STORAGE_ACCOUNT)
     return account.name if account else f"project-{project.pk}"
 
 

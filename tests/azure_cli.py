@@ -164,3 +164,31 @@ def create_service_principal(hub: Hub, name: str, role: str, scope: str) -> dict
     """`manage.py create_service_principal`: the JSON `az ad sp create-for-rbac` prints."""
     output = hub.manage("create_service_principal", name, "--role", role, "--scopes", scope)
     return json.loads(output[output.index("{") :])
+
+
+def secret_credential(hub: Hub, service_principal: dict, secret: str | None = None):
+    """azure-identity's ClientSecretCredential for a principal create_service_principal made (with
+    another `secret` to try a wrong one), signing in at the hub over https, trusting its authority."""
+    from azure.identity import ClientSecretCredential
+
+    return ClientSecretCredential(
+        service_principal["tenant"],
+        service_principal["appId"],
+        secret or service_principal["password"],
+        authority=hub.https_url,
+        disable_instance_discovery=True,
+        connection_verify=str(hub.ca_path),
+    )
+
+
+def environment_credential(hub: Hub, service_principal: dict, monkeypatch):
+    """DefaultAzureCredential as the SDK's usual set-up gives it: the principal in AZURE_* variables,
+    the hub's authority in REQUESTS_CA_BUNDLE (as az takes it too)."""
+    from azure.identity import DefaultAzureCredential
+
+    monkeypatch.setenv("AZURE_TENANT_ID", service_principal["tenant"])
+    monkeypatch.setenv("AZURE_CLIENT_ID", service_principal["appId"])
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", service_principal["password"])
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", hub.https_url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(hub.ca_path))
+    return DefaultAzureCredential(disable_instance_discovery=True)

@@ -11,12 +11,12 @@ import warnings
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
-from azure.identity import ClientSecretCredential, DefaultAzureCredential, UsernamePasswordCredential
+from azure.identity import UsernamePasswordCredential
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from tests.appliances import project_with_resources
-from tests.azure_cli import create_service_principal
+from tests.azure_cli import create_service_principal, environment_credential, secret_credential
 from tests.hubs import CONTOSO, DEMO_PASSWORD, unique
 from tests.port_443 import https_proxy_for
 from tests.test_arm_site_recovery import vault_name
@@ -59,14 +59,7 @@ def test_a_client_secret_credential_drives_resource_manager_and_site_recovery(
     live_hub, cloud, sdk_options, contributor
 ):
     assert cloud["authentication"]["loginEndpoint"].rstrip("/") == live_hub.https_url
-    credential = ClientSecretCredential(
-        contributor["tenant"],
-        contributor["appId"],
-        contributor["password"],
-        authority=live_hub.https_url,
-        disable_instance_discovery=True,
-        connection_verify=str(live_hub.ca_path),
-    )
+    credential = secret_credential(live_hub, contributor)
     resources = ResourceManagementClient(credential, CONTOSO, **sdk_options)
     group = unique("rg-identity")
     created = resources.resource_groups.create_or_update(group, {"location": "westeurope"})
@@ -87,27 +80,15 @@ def test_a_client_secret_credential_drives_resource_manager_and_site_recovery(
 
 
 def test_a_wrong_secret_is_refused_with_entras_error(live_hub, contributor):
-    credential = ClientSecretCredential(
-        contributor["tenant"],
-        contributor["appId"],
-        "not-the-secret",
-        authority=live_hub.https_url,
-        disable_instance_discovery=True,
-        connection_verify=str(live_hub.ca_path),
-    )
+    credential = secret_credential(live_hub, contributor, "not-the-secret")
     with pytest.raises(ClientAuthenticationError) as refused:
         credential.get_token("https://management.core.windows.net//.default")
     assert "AADSTS7000215" in str(refused.value)
 
 
 def test_default_azure_credential_from_the_environment(live_hub, sdk_options, contributor, monkeypatch):
-    monkeypatch.setenv("AZURE_TENANT_ID", contributor["tenant"])
-    monkeypatch.setenv("AZURE_CLIENT_ID", contributor["appId"])
-    monkeypatch.setenv("AZURE_CLIENT_SECRET", contributor["password"])
-    monkeypatch.setenv("AZURE_AUTHORITY_HOST", live_hub.https_url)
     # The CA through the environment, as az takes it, this time: the SDK's requests transport reads it.
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(live_hub.ca_path))
-    credential = DefaultAzureCredential(disable_instance_discovery=True)
+    credential = environment_credential(live_hub, contributor, monkeypatch)
     options = {key: value for key, value in sdk_options.items() if key != "connection_verify"}
     resources = ResourceManagementClient(credential, CONTOSO, **options)
     assert "rg-migrate" in [g.name for g in resources.resource_groups.list()]

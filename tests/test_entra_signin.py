@@ -19,6 +19,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.resource.resources import ResourceManagementClient
 from playwright.sync_api import expect
 
+from tests.azure_cli import environment_credential, secret_credential
 from tests.azure_clients import HubCredential
 from tests.conftest import sign_in
 from tests.hubs import CONTOSO, DEMO_PASSWORD, ROOT, unique
@@ -144,16 +145,7 @@ def test_msal_username_password_as_az_login_does(live_hub):
 
 
 def test_azure_identity_client_secret_credential_over_https_without_a_custom_policy(live_hub, service_principal):
-    from azure.identity import ClientSecretCredential
-
-    credential = ClientSecretCredential(
-        service_principal["tenant"],
-        service_principal["appId"],
-        service_principal["password"],
-        authority=live_hub.https_url,
-        disable_instance_discovery=True,
-        connection_verify=str(live_hub.ca_path),
-    )
+    credential = secret_credential(live_hub, service_principal)
     # No credential_scopes: the SDK asks for https://management.azure.com/.default, which the hub takes too.
     client = ResourceManagementClient(
         credential, CONTOSO, base_url=live_hub.https_url, connection_verify=str(live_hub.ca_path)
@@ -205,13 +197,6 @@ def test_a_wrong_code_is_refused_on_the_form(live_hub, page):
 
 def test_default_azure_credential_from_environment_variables(live_hub, service_principal, monkeypatch):
     """The SDK's usual set-up: a service principal in AZURE_* variables, the hub's CA in REQUESTS_CA_BUNDLE."""
-    from azure.identity import DefaultAzureCredential
-
-    monkeypatch.setenv("AZURE_TENANT_ID", service_principal["tenant"])
-    monkeypatch.setenv("AZURE_CLIENT_ID", service_principal["appId"])
-    monkeypatch.setenv("AZURE_CLIENT_SECRET", service_principal["password"])
-    monkeypatch.setenv("AZURE_AUTHORITY_HOST", live_hub.https_url)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(live_hub.ca_path))
-    credential = DefaultAzureCredential(disable_instance_discovery=True)
+    credential = environment_credential(live_hub, service_principal, monkeypatch)
     client = ResourceManagementClient(credential, CONTOSO, base_url=live_hub.https_url, credential_scopes=[ARM_SCOPE])
     assert "rg-migrate" in [g.name for g in client.resource_groups.list()]

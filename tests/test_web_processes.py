@@ -124,15 +124,25 @@ def test_pushes_reach_websockets_on_every_web_process(hub):
         # The web process that takes the DELETE pushes the new job's row: through Redis it reaches the
         # socket on the other process too. (Not waiting for the worker's later pushes keeps a slow
         # worker start from failing a test of the web processes.)
-        group = hub.new_resource_group("rg-procs")
-        assert hub.api("DELETE", f"/subscriptions/{hubs.CONTOSO}/resourcegroups/{group}").status_code == 202
+        group = delete_a_new_group(hub, "rg-procs")
         for pid, websocket in sockets_by_pid.items():
-            deadline = time.monotonic() + 30
-            seen = ""
-            while group not in seen:
-                remaining = deadline - time.monotonic()
-                assert remaining > 0, f"the websocket on web process {pid} never saw the job of {group}"
-                seen = websocket.recv(timeout=remaining)
+            wait_for_push(websocket, group, f"the websocket on web process {pid}")
+
+
+def delete_a_new_group(hub: hubs.Hub, name: str) -> str:
+    """A new resource group, deleted at once: its delete job's row is pushed to every open page."""
+    group = hub.new_resource_group(name)
+    assert hub.api("DELETE", f"/subscriptions/{hubs.CONTOSO}/resourcegroups/{group}").status_code == 202
+    return group
+
+
+def wait_for_push(websocket, group: str, which: str) -> None:
+    deadline = time.monotonic() + 30
+    seen = ""
+    while group not in seen:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"{which} never saw the job of {group}"
+        seen = websocket.recv(timeout=remaining)
 
 
 def test_a_killed_web_process_is_replaced(hub):
@@ -184,14 +194,7 @@ def test_every_web_process_serves_https_and_wss(hub):
         ssl=context,
         open_timeout=30,
     ) as websocket:
-        group = hub.new_resource_group("rg-wss-procs")
-        assert hub.api("DELETE", f"/subscriptions/{hubs.CONTOSO}/resourcegroups/{group}").status_code == 202
-        deadline = time.monotonic() + 30
-        seen = ""
-        while group not in seen:
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, f"the websocket over wss never saw the job of {group}"
-            seen = websocket.recv(timeout=remaining)
+        wait_for_push(websocket, delete_a_new_group(hub, "rg-wss-procs"), "the websocket over wss")
 
 
 @pytest.mark.parametrize("topology", ["hub", "embedded_hub"])

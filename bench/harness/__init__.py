@@ -12,6 +12,8 @@
 - relay.py: a relay between the Mobility service and the appliance that counts the agent's bytes
 - reference_tools.py: zstd timed on the same image, for comparison
 - profiler.py: py-spy sampling, when it is installed
+- options.py: the command line every script has (bench_main, a table of options, --json)
+- markdown.py: the summary's Markdown tables, in the shape of BENCHMARKS.md
 
 Scripts run as `python bench/<script>.py`, so bench/ is on sys.path and `harness` imports as a package.
 """

@@ -2,8 +2,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from entra import services
 from hub.models import ApiToken
-from projects.models import Subscription, User
+from projects.models import RoleAssignment, Subscription, User
 
 
 @pytest.fixture
@@ -16,6 +17,17 @@ def demo(db):
         "fabrikam": User.objects.get(email="admin@fabrikam.com"),
         "contoso": Subscription.objects.get(display_name="Contoso Production"),
     }
+
+
+def application_with_role(admin, name: str, role_name: str, subscription_id) -> tuple:
+    """An application whose service principal holds `role_name` on the subscription, and its secret."""
+    application = services.create_application(admin, name)
+    _, secret = services.add_client_secret(admin, application, days=90)
+    subscription = Subscription.objects.get(pk=subscription_id)
+    RoleAssignment.objects.create(
+        principal=application.service_principal, role_name=role_name, subscription=subscription
+    )
+    return application, secret
 
 
 def api_client(user) -> Client:

@@ -1,27 +1,15 @@
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 
 from entra import services
 from entra.models import Application
 from hub import clock
 from hub.arm.errors import ArmError
 from projects import access
-from projects.models import DirectoryRole, DirectoryRoleAssignment, RoleAssignment, Subscription, User
+from projects.models import DirectoryRole, DirectoryRoleAssignment, RoleAssignment, User
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def demo():
-    call_command("seed_demo", verbosity=0)
-    return {
-        "admin": User.objects.get(email="admin@contoso.com"),
-        "migrator": User.objects.get(email="migrator@contoso.com"),
-        "fabrikam": User.objects.get(email="admin@fabrikam.com"),
-        "contoso": Subscription.objects.get(display_name="Contoso Production"),
-    }
 
 
 def test_an_application_comes_with_a_service_principal_that_holds_roles(demo):

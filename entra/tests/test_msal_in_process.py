@@ -12,8 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from entra import services
-from projects.models import RoleAssignment, Subscription, User
+from entra.tests.conftest import application_with_role
+from projects.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -90,13 +90,7 @@ def arm_status(token: str) -> int:
 
 
 def test_msal_client_credentials_with_and_without_instance_discovery(demo):
-    application = services.create_application(demo["admin"], "msal-app")
-    _, secret = services.add_client_secret(demo["admin"], application, days=90)
-    RoleAssignment.objects.create(
-        principal=application.service_principal,
-        role_name="Reader",
-        subscription=Subscription.objects.get(pk=CONTOSO_SUB),
-    )
+    application, secret = application_with_role(demo["admin"], "msal-app", "Reader", CONTOSO_SUB)
     tenant = demo["admin"].tenant
     for instance_discovery in (False, f"{AUTHORITY_HOST}/common/discovery/instance"):
         http = DjangoHttpClient()

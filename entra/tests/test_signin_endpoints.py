@@ -15,9 +15,10 @@ from django.test import Client
 
 from entra import services
 from entra.models import DeviceCode, RefreshToken
+from entra.tests.conftest import application_with_role
 from hub import access_tokens, clock
 from hub.models import ApiToken, EmulatorClock, SigningKey
-from projects.models import RoleAssignment, Subscription, User
+from projects.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -43,14 +44,16 @@ def demo(settings):
 @pytest.fixture
 def app(demo):
     """A service principal with Contributor on Contoso Production, and its secret."""
-    application = services.create_application(demo["admin"], "ci-pipeline")
-    _, secret = services.add_client_secret(demo["admin"], application, days=90)
-    RoleAssignment.objects.create(
-        principal=application.service_principal,
-        role_name="Contributor",
-        subscription=Subscription.objects.get(pk=CONTOSO_SUB),
-    )
-    return application, secret
+    return application_with_role(demo["admin"], "ci-pipeline", "Contributor", CONTOSO_SUB)
+
+
+def device_code_poll(flow: dict) -> dict:
+    """What the CLI posts to the token endpoint while it waits for the person."""
+    return {
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "client_id": CLI,
+        "device_code": flow["device_code"],
+    }
 
 
 def post(path, data, **headers):
@@ -267,11 +270,7 @@ def test_device_code_grant_waits_for_the_person_then_succeeds_once(demo):
     flow = start.json()
     assert flow["verification_uri"] == f"{BASE}/devicelogin" and flow["interval"] == 5
     assert flow["user_code"] in flow["message"]
-    poll = {
-        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-        "client_id": CLI,
-        "device_code": flow["device_code"],
-    }
+    poll = device_code_poll(flow)
     pending = post("/organizations/oauth2/v2.0/token", poll)
     assert pending.status_code == 400 and pending.json()["error"] == "authorization_pending"
 
@@ -296,11 +295,7 @@ def test_an_expired_device_code_and_a_wrong_code(demo):
     wrong = browser.post("/devicelogin", {"code": "NOTACODE1"})
     assert wrong.status_code == 400 and b"wasn&#x27;t recognized" in wrong.content
     DeviceCode.objects.update(expires_at=clock.now() - timedelta(seconds=1))
-    poll = {
-        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-        "client_id": CLI,
-        "device_code": flow["device_code"],
-    }
+    poll = device_code_poll(flow)
     expired = post("/organizations/oauth2/v2.0/token", poll)
     assert expired.status_code == 400 and expired.json()["error"] == "expired_token"
 
@@ -429,10 +424,6 @@ def test_a_device_code_of_one_directory_is_refused_to_another_and_cancel_decline
     browser.force_login(demo["admin"])
     cancelled = browser.post("/devicelogin", {"code": flow["user_code"], "decision": "cancel"})
     assert b"Sign-in cancelled" in cancelled.content
-    poll = {
-        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-        "client_id": CLI,
-        "device_code": flow["device_code"],
-    }
+    poll = device_code_poll(flow)
     declined = post(f"/{demo['tenant'].domain}/oauth2/v2.0/token", poll)
     assert declined.status_code == 400 and declined.json()["error"] == "authorization_declined"

@@ -6,4 +6,5 @@
 - routes.py: the subscription and resource-group URL prefixes and the routes of a tracked resource;
 - bodies.py: reading request bodies field by field; odata.py: $filter clauses and paging;
 - paths.py: ARM path casing and id parsing; errors.py: the error envelope; auth.py: bearer tokens;
-  middleware.py: path casing and Server-Timing."""
+  middleware.py: path casing and Server-Timing; parsers.py: JSON bodies within size and nesting caps;
+- schema.py: the OpenAPI document's ARM conventions, added to every operation once."""

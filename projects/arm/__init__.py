@@ -1,5 +1,6 @@
 """The ARM API of the Azure side, one module per resource provider; scopes.py holds ScopeView, the base
-that resolves a URL's subscription and resource group once for all of them."""
+that resolves a URL's subscription and resource group once for all of them; responses.py declares
+their response bodies for the OpenAPI document."""
 
 from projects.arm import authorization, migrate, migration_resources, network, resource_manager
 

@@ -65,7 +65,7 @@ def migration_resource_names(project: MigrateProject) -> dict[str, str]:
 
 
 def project_vault(project: MigrateProject) -> MigrationResource | None:
-    return project.migration_resources.filter(kind=Kind.RECOVERY_SERVICES_VAULT).first()
+    return project.migration_resource(Kind.RECOVERY_SERVICES_VAULT)
 
 
 def _lock_for_create_resources(project: MigrateProject, region: str) -> MigrateProject:

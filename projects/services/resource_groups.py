@@ -116,28 +116,10 @@ def resource_group_delete_failed(resource_group_pk: int) -> None:
     )
 
 
-def job_start_in_group(
-    *,
-    user,
-    group: ResourceGroup,
-    scenario_name: str,
-    target_object_id: str,
-    target_object_name: str,
-    target_instance_type: str,
-    job_input: dict,
-    link: str = "",
-) -> Job:
-    """Start a job on something in the group, followed by the user who started it: they are notified
-    when it ends, with a link back to where they started it."""
+def job_start_in_group(*, user, group: ResourceGroup, **job) -> Job:
+    """Start a job on something in the group (`job`: job_start's scenario_name, target_object_id,
+    target_object_name, target_instance_type, job_input and link), followed by the user who started it:
+    they are notified when it ends, with a link back to where they started it."""
     return job_start(
-        scenario_name=scenario_name,
-        subscription=group.subscription,
-        resource_group_name=group.name,
-        target_object_id=target_object_id,
-        target_object_name=target_object_name,
-        target_instance_type=target_instance_type,
-        job_input=job_input,
-        created_by=user,
-        notify=True,
-        link=link,
+        subscription=group.subscription, resource_group_name=group.name, created_by=user, notify=True, **job
     )

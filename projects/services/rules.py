@@ -25,31 +25,28 @@ def check_project_name(name: str) -> None:
         raise ArmError(400, "InvalidResourceName", f"The resource name '{name}' is invalid. {problem}", "name")
 
 
-def check_region(location: str) -> str:
+def _available_region(location: str, regions, rule: str, what: str, listed: str = "") -> str:
+    """The region `location` names, if it is one of `regions`; else Azure's 400 for `what`."""
     region = normalize_location(location)
-    if region not in REGIONS_BY_NAME:
+    if region not in regions:
         raise ArmError(
             400,
-            "LocationNotAvailableForResourceGroup",
-            f"The provided location '{location}' is not available for resource group. List of available "
-            f"regions is '{','.join(REGIONS_BY_NAME)}'.",
+            rule,
+            f"The provided location '{location}' is not available for {what}. List of available regions{listed} "
+            f"is '{','.join(regions)}'.",
             "location",
         )
     return region
+
+
+def check_region(location: str) -> str:
+    return _available_region(location, REGIONS_BY_NAME, "LocationNotAvailableForResourceGroup", "resource group")
 
 
 def check_project_location(location: str) -> str:
-    region = normalize_location(location)
-    if region not in MIGRATE_PROJECT_LOCATIONS:
-        raise ArmError(
-            400,
-            "LocationNotAvailableForResourceType",
-            f"The provided location '{location}' is not available for resource type "
-            f"'Microsoft.Migrate/migrateProjects'. List of available regions for the resource type is "
-            f"'{','.join(MIGRATE_PROJECT_LOCATIONS)}'.",
-            "location",
-        )
-    return region
+    what = "resource type 'Microsoft.Migrate/migrateProjects'"
+    rule = "LocationNotAvailableForResourceType"
+    return _available_region(location, MIGRATE_PROJECT_LOCATIONS, rule, what, " for the resource type")
 
 
 def check_not_deleting(resource_group: ResourceGroup) -> None:

@@ -76,12 +76,7 @@ def handler_for(appliance: Appliance):
         timeout = 600  # a kept-alive connection idle this long is closed
 
         def _json(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._send(status, "application/json", json.dumps(body).encode())
 
         def _length(self, limit: int) -> int:
             try:
@@ -93,12 +88,17 @@ def handler_for(appliance: Appliance):
                 raise AgentError(413, "RequestTooLarge", f"Send a body of at most {limit} bytes, with Content-Length.")
             return length
 
-        def _body(self) -> dict:
-            length = self._length(MAX_JSON_BODY)
+        def _read(self, limit: int, rule: str) -> bytes:
+            """The body: at most `limit` bytes, all its Content-Length says (else 400 `rule`)."""
+            length = self._length(limit)
             data = self.rfile.read(length)
             if len(data) < length:
                 self.close_connection = True
-                raise AgentError(400, "InvalidRequest", "The body ended before its Content-Length.")
+                raise AgentError(400, rule, "The body ended before its Content-Length.")
+            return data
+
+        def _body(self) -> dict:
+            data = self._read(MAX_JSON_BODY, "InvalidRequest")
             try:
                 body = jsonbounds.loads(data or b"{}")
             except ValueError as error:
@@ -140,12 +140,7 @@ def handler_for(appliance: Appliance):
 
         def _batch(self) -> dict:
             """Binary, up to 16 MiB: a batch of block records (the JSON routes take 1 MB)."""
-            length = self._length(MAX_BATCH_BODY)
-            body = self.rfile.read(length)
-            if len(body) < length:
-                self.close_connection = True
-                raise AgentError(400, "InvalidBatch", "The body ended before its Content-Length.")
-            return appliance.process_server.receive(body)
+            return appliance.process_server.receive(self._read(MAX_BATCH_BODY, "InvalidBatch"))
 
         def _send(self, status: int, content_type: str, data: bytes) -> None:
             self.send_response(status)

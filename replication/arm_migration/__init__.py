@@ -1,7 +1,12 @@
 """ARM: Site Recovery migration under the project's vault, as SiteRecoveryManagementClient calls it
 (ARM-API.md section 4): migration items, their verbs and recovery points (items.py), policies
 (policies.py), jobs (jobs.py). Every handler derives from replication.arm.VaultView, which resolves
-the vault, the caller's right, the fabric and the container once."""
+the vault, the caller's right, the fabric and the container once.
+
+Beside the handlers: inputs.py reads request bodies; plans.py turns the ids they name into Replicate's
+plan (replication.replicate); shapes.py writes the item and recovery point bodies and the ids below a
+vault; openapi.py declares both for the OpenAPI document. The workflows themselves are the app's
+(replicate, migrate, policies)."""
 
 from __future__ import annotations
 

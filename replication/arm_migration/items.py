@@ -180,15 +180,11 @@ class ItemTestMigrateView(ItemActionView):
         subnet_name = details.text("testSubnetName") or inputs.nic_setting(details, "testSubnetName")
         recovery_point_id = details.text("recoveryPointId")
         body.raise_errors()
-        network, subnet = item.test_network, item.test_subnet_name
+        network = item.test_network
         if network_id:
             resolve = plans.Resolver(request.user, self.vault, item.server)
-            chosen = resolve.resource(network_id, "networkId")
+            network = resolve.resource(network_id, "networkId")
             resolve.raise_problems()
-            if chosen != network:
-                # The subnet chosen at Replicate belongs to the other network: the service picks the
-                # new network's first subnet unless the body names one.
-                network, subnet = chosen, ""
         if network is None:
             raise ArmError(
                 400,
@@ -198,7 +194,7 @@ class ItemTestMigrateView(ItemActionView):
                 f"{shapes.PROVIDER_DETAILS}.networkId",
             )
         self.check_recovery_point(recovery_point_id)
-        job = migrate.test_migrate_start(request.user, item, network=network, subnet=subnet_name or subnet)
+        job = migrate.test_migrate_start(request.user, item, network=network, subnet=subnet_name)
         return self.started(request, job)
 
 

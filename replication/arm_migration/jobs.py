@@ -120,10 +120,7 @@ def operation_status_body(vault: Vault, job: Job) -> dict:
 
 def vault_jobs(request, vault: Vault):
     """The jobs of the vault's resource group, as far as the caller may see them."""
-    group = vault.resource.resource_group
-    return Job.objects.visible_to(request.user).filter(
-        subscription_id=group.subscription_id, resource_group_name__iexact=group.name
-    )
+    return Job.objects.visible_to(request.user).in_group(vault.resource.resource_group)
 
 
 def job_or_404(request, vault: Vault, name: str) -> Job:

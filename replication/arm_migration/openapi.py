@@ -67,23 +67,6 @@ class EnableMigrationProviderInput(TargetSettings):
     disksDefault = DisksDefault(required=False)
 
 
-class EnableMigrationInputProperties(serializers.Serializer):
-    policyId = C()
-    providerSpecificDetails = EnableMigrationProviderInput()
-
-
-class EnableMigrationInput(serializers.Serializer):
-    properties = EnableMigrationInputProperties()
-
-
-class UpdateMigrationItemInputProperties(serializers.Serializer):
-    providerSpecificDetails = TargetSettings()
-
-
-class UpdateMigrationItemInput(serializers.Serializer):
-    properties = UpdateMigrationItemInputProperties()
-
-
 class TestMigrateProviderInput(serializers.Serializer):
     instanceType = _instance_type()
     networkId = C(required=False, help_text="Default: the item's testNetworkId.")
@@ -92,47 +75,15 @@ class TestMigrateProviderInput(serializers.Serializer):
     recoveryPointId = C(required=False, help_text="Only the latest recovery point can be built.")
 
 
-class TestMigrateInputProperties(serializers.Serializer):
-    providerSpecificDetails = TestMigrateProviderInput(required=False)
-
-
-class TestMigrateInput(serializers.Serializer):
-    properties = TestMigrateInputProperties(required=False)
-
-
-class TestMigrateCleanupInputProperties(serializers.Serializer):
-    comments = C(required=False, max_length=1000)
-
-
-class TestMigrateCleanupInput(serializers.Serializer):
-    properties = TestMigrateCleanupInputProperties(required=False)
-
-
 class MigrateProviderInput(serializers.Serializer):
     instanceType = _instance_type()
     performShutdown = serializers.ChoiceField(choices=TRUE_OR_FALSE, required=False, help_text="Default true.")
     recoveryPointId = C(required=False)
 
 
-class MigrateInputProperties(serializers.Serializer):
-    providerSpecificDetails = MigrateProviderInput(required=False)
-
-
-class MigrateInput(serializers.Serializer):
-    properties = MigrateInputProperties(required=False)
-
-
 class ResyncProviderInput(serializers.Serializer):
     instanceType = _instance_type()
     skipCbtReset = C(required=False, help_text="Accepted and ignored.")
-
-
-class ResyncInputProperties(serializers.Serializer):
-    providerSpecificDetails = ResyncProviderInput(required=False)
-
-
-class ResyncInput(serializers.Serializer):
-    properties = ResyncInputProperties(required=False)
 
 
 class PolicyProviderInput(serializers.Serializer):
@@ -142,12 +93,28 @@ class PolicyProviderInput(serializers.Serializer):
     appConsistentFrequencyInMinutes = serializers.IntegerField(min_value=0, max_value=12 * 60, required=False)
 
 
-class PolicyInputProperties(serializers.Serializer):
-    providerSpecificInput = PolicyProviderInput()
+def _request(name: str, properties: dict, *, required: bool = True):
+    """A request body: `properties` and nothing else, as components `{name}` and `{name}Properties`
+    (the verbs' bodies may be left out whole: required=False)."""
+    inner = inline_serializer(f"{name}Properties", properties, required=required)
+    return inline_serializer(name, {"properties": inner})
 
 
-class PolicyInput(serializers.Serializer):
-    properties = PolicyInputProperties()
+EnableMigrationInput = _request(
+    "EnableMigrationInput", {"policyId": C(), "providerSpecificDetails": EnableMigrationProviderInput()}
+)
+UpdateMigrationItemInput = _request("UpdateMigrationItemInput", {"providerSpecificDetails": TargetSettings()})
+TestMigrateInput = _request(
+    "TestMigrateInput", {"providerSpecificDetails": TestMigrateProviderInput(required=False)}, required=False
+)
+TestMigrateCleanupInput = _request(
+    "TestMigrateCleanupInput", {"comments": C(required=False, max_length=1000)}, required=False
+)
+MigrateInput = _request(
+    "MigrateInput", {"providerSpecificDetails": MigrateProviderInput(required=False)}, required=False
+)
+ResyncInput = _request("ResyncInput", {"providerSpecificDetails": ResyncProviderInput(required=False)}, required=False)
+PolicyInput = _request("PolicyInput", {"providerSpecificInput": PolicyProviderInput()})
 
 
 # Responses

@@ -12,7 +12,7 @@ from hub.ids import parse_uuid
 from jobs.models import Job
 from projects import access
 from projects.models import AvailabilitySet, VirtualNetwork
-from replication import replicate
+from replication import policies, replicate
 from replication.arm import Vault, discovered_servers
 from replication.arm_migration.inputs import TARGET_SETTINGS, TargetInput
 from replication.arm_migration.shapes import PROVIDER_DETAILS
@@ -120,7 +120,7 @@ class Resolver:
         name = last_segment(value)
         policies_path = f"{self.vault.id}/replicationPolicies/".lower()
         in_vault = "/" not in value.strip("/") or value.lower().startswith(policies_path)
-        found = self.project.policies.filter(name__iexact=name).first() if in_vault else None
+        found = policies.policy_named(self.project, name) if in_vault else None
         if found is None and not (in_vault and name.lower() == replicate.POLICY_NAME):
             message = f"'{value}' is not a replication policy of vault {self.vault.resource.name}."
             self.problem("policyId", "PolicyNotFound", message, parent="properties")
@@ -158,13 +158,14 @@ def in_api_terms(invalid: ReplicationInvalid) -> ArmError:
     problems = [replace(problem, field=API_FIELDS.get(problem.field, problem.field)) for problem in invalid.problems]
     taken = next((problem for problem in problems if problem.rule == "AlreadyReplicating"), None)
     if taken is not None:
-        return ArmError(409, taken.rule, taken.message, taken.field)
+        hint = " Change its settings with PATCH, or stop replication first."
+        return ArmError(409, taken.rule, taken.message + hint, taken.field)
     return ReplicationInvalid(problems)
 
 
 def discovered_server(vault: Vault, item_name: str, machine_id: str | None) -> DiscoveredServer:
-    """The server the URL names, not yet replicating; a body that names another machine is refused
-    rather than guessed."""
+    """The server the URL names; a body that names another machine is refused rather than guessed.
+    Replicate's rules refuse a server that already replicates (in_api_terms: 409)."""
     target = f"{PROVIDER_DETAILS}.fabricDiscoveryMachineId"
     if machine_id and last_segment(machine_id).lower() != item_name.lower():
         raise ArmError(
@@ -183,14 +184,6 @@ def discovered_server(vault: Vault, item_name: str, machine_id: str | None) -> D
             "container's replicationProtectableItems.",
             target,
         )
-    existing = MigrationItem.objects.filter(server=server).first()
-    if existing is not None:
-        raise ArmError(
-            409,
-            "AlreadyReplicating",
-            f"{server.name} is already replicating (as {existing.target_vm_name}): a server can be replicated "
-            "once. Change its settings with PATCH, or stop replication first.",
-        )
     return server
 
 
@@ -208,21 +201,13 @@ def enable(user, vault: Vault, server: DiscoveredServer, target: TargetInput) ->
     """Start replicating `server` (its Start replication job): Replicate's defaults for it, changed by
     what the body names. An empty value means the default here: a new item has nothing to clear."""
     resolve = Resolver(user, vault, server)
-    policy = resolve.policy(target.policy_id or "")
-    appliance = resolve.appliance(target.process_server_id) if target.process_server_id else server.appliance
-    run_as_account = resolve.run_as_account(target.run_as_account_id) if target.run_as_account_id else None
-    server_plan = ServerPlan(server=server, vm_name=server.name, os_disk_id=replicate.default_os_disk_id(server))
-    plan = ReplicationPlan(
-        appliance=appliance,
-        target_resource_group=None,
-        target_network=None,
-        target_subnet="",
-        hybrid_benefit=False,
-        servers=[server_plan],
-        run_as_account=run_as_account,
-        policy=policy,
-        guest_credentials_required=False,  # the Mobility service may be installed by hand
-    )
+    plan, server_plan = replicate.plan_for_server(server)
+    plan.policy = resolve.policy(target.policy_id or "")
+    if target.process_server_id:
+        plan.appliance = resolve.appliance(target.process_server_id)
+    if target.run_as_account_id:
+        plan.run_as_account = resolve.run_as_account(target.run_as_account_id)
+    plan.guest_credentials_required = False  # the Mobility service may be installed by hand
     _apply(resolve, plan, server_plan, {key: value for key, value in target.settings.items() if value}, ENABLE_ORDER)
     if target.disks is not None:
         listed = {disk.disk_id for disk in target.disks}
@@ -249,13 +234,7 @@ def enable(user, vault: Vault, server: DiscoveredServer, target: TargetInput) ->
 def update(user, vault: Vault, item: MigrationItem, target: TargetInput) -> None:
     """Change the item's current settings (Replicate's plan_for_item) by what the body names; an empty
     string clears an optional id (test network, availability set) or returns the size to automatic."""
-    if item.settings_locked:
-        raise ArmError(
-            409,
-            "ReplicationSettingsLocked",
-            f"{item.target_vm_name}: {item.settings_locked_reason} Stop replication and replicate the server "
-            "again to change them.",
-        )
+    replicate.refuse_locked_settings(item)  # before the body's ids, which a locked item never uses
     resolve = Resolver(user, vault, item.server)
     plan, server_plan = replicate.plan_for_item(item)
     _apply(resolve, plan, server_plan, target.settings, UPDATE_ORDER)

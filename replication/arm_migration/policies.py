@@ -4,16 +4,14 @@ one with a PUT, which answers 200 with the policy (the SDK accepts it; nothing i
 from __future__ import annotations
 
 import math
-import re
 
-from django.conf import settings
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from hub.arm.errors import ArmError, found
+from hub.arm.errors import found
 from hub.arm.views import arm_list
 from projects import access
+from replication import policies
 from replication.arm import VAULT_TYPE, Vault, VaultView
 from replication.arm_migration import openapi
 from replication.arm_migration.inputs import read_policy_input
@@ -41,12 +39,9 @@ def policy_body(vault: Vault, policy: ReplicationPolicy) -> dict:
     }
 
 
-POLICY_NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
-
-
 def _policy_or_404(vault: Vault, name: str) -> ReplicationPolicy:
-    policy = vault.project.policies.filter(name__iexact=name).first()
-    return found(policy, "PolicyNotFound", f"Replication policy '{name}' was not found in vault {vault.resource.name}.")
+    message = f"Replication policy '{name}' was not found in vault {vault.resource.name}."
+    return found(policies.policy_named(vault.project, name), "PolicyNotFound", message)
 
 
 class PolicyListView(VaultView):
@@ -66,22 +61,6 @@ class PolicyView(VaultView):
         operation_id="ReplicationPolicies_Create", request=openapi.PolicyInput, responses={200: openapi.POLICY}
     )
     def put(self, request, policy_name, **parents):
-        if not POLICY_NAME_RULE.match(policy_name):
-            raise ArmError(
-                400,
-                "InvalidResourceName",
-                f"Policy name '{policy_name}' must be 1 to 80 letters, digits, hyphens or underscores, starting with "
-                "a letter or digit.",
-            )
-        changes = read_policy_input(request)
-        project = self.vault.project
-        with transaction.atomic():
-            # One policy per name even when two clients create it at once.
-            type(project).objects.select_for_update().filter(pk=project.pk).first()
-            policy = project.policies.filter(name__iexact=policy_name).first() or ReplicationPolicy(
-                project=project, name=policy_name, cycle_seconds=settings.REPLICATION_CYCLE_SECONDS
-            )
-            for field, value in changes.items():
-                setattr(policy, field, value)
-            policy.save()
+        policies.policy_name_check(policy_name)  # before the body, as ARM checks a name
+        policy = policies.policy_save(self.vault.project, policy_name, read_policy_input(request))
         return Response(policy_body(self.vault, policy))

@@ -19,6 +19,7 @@ from projects import access
 from projects.models import MigrationResource
 from replication.arm import Vault
 from replication.arm_compute import disk_id
+from replication.health import InitialReplicationStalled
 from replication.models import MigrationItem, MigrationState, RecoveryPoint, ReplicationPolicy, VirtualMachine
 from replication.status import item_status
 
@@ -29,8 +30,6 @@ PROVIDER_DETAILS = "properties.providerSpecificDetails"
 # ASR's idle currentJob (ARM-API.md 4.3): a job named "None" that started at SQL Server's minimum date.
 IDLE_JOB_START = "1753-01-01T01:01:01Z"
 GIB = 1024**3
-# The health error replication.status raises when initial replication has stopped moving.
-NO_PROGRESS_ERROR = "78160"
 
 
 def _flag(value: bool) -> str:
@@ -118,7 +117,7 @@ def _vm_nics(item: MigrationItem) -> list[dict]:
 
 def item_bodies(vault: Vault, items: list[MigrationItem]) -> list[dict]:
     """The bodies of `items`, with what they share read once: the log storage account, the job history."""
-    storage = vault.project.migration_resources.filter(kind=MigrationResource.Kind.STORAGE_ACCOUNT).first()
+    storage = vault.project.migration_resource(MigrationResource.Kind.STORAGE_ACCOUNT)
     history: dict[str, list[Job]] = {}
     for job in Job.objects.filter(target_object_id__in=[str(item.pk) for item in items]).order_by("-created_at"):
         history.setdefault(job.target_object_id, []).append(job)
@@ -133,7 +132,7 @@ def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str
     progress_health = "None"
     initial_done = item.initial_replication_completed_at is not None
     if item.migration_state == MigrationState.INITIAL_SEEDING_IN_PROGRESS and item.replication_started_at:
-        stalled = any(error["errorCode"] == NO_PROGRESS_ERROR for error in status.health_errors)
+        stalled = any(error["errorCode"] == InitialReplicationStalled.code for error in status.health_errors)
         progress_health = "NoProgress" if stalled else "InProgress"
     resync = any(disk.resync_required for disk in disks if disk.included)
     migrated = [vm for vm in item.virtual_machines.all() if not vm.is_test]

@@ -7,12 +7,13 @@
   (replication.vm_requirements, replication.sizing) and the project's state.
 - `workflows.py`: `replication_enable` (one migration item and one Start replication job per
   server, or nothing), `replication_update` (Manage > Replicating machines, until replication
-  starts) and `replication_activate` (Start replication's last task).
+  starts; `refuse_locked_settings` says why) and `replication_activate` (Start replication's last task).
 
 Callers import from here, `replication.replicate`; the modules are how it is arranged inside."""
 
 from __future__ import annotations
 
+from replication.policies import POLICY_NAME, replication_policy
 from replication.replicate.plan import (
     DiskChoice,
     Problem,
@@ -22,13 +23,13 @@ from replication.replicate.plan import (
     auto_vm_size,
     default_os_disk_id,
     plan_for_item,
+    plan_for_server,
 )
 from replication.replicate.rules import replication_plan_problems, server_plan_problems, vm_name_taken
 from replication.replicate.workflows import (
-    POLICY_NAME,
+    refuse_locked_settings,
     replication_activate,
     replication_enable,
-    replication_policy,
     replication_update,
 )
 
@@ -42,6 +43,8 @@ __all__ = [
     "auto_vm_size",
     "default_os_disk_id",
     "plan_for_item",
+    "plan_for_server",
+    "refuse_locked_settings",
     "replication_activate",
     "replication_enable",
     "replication_plan_problems",

@@ -1,7 +1,7 @@
 """What Replicate is asked: a `ReplicationPlan` of target settings with a `ServerPlan` per server,
 and the `Problem`s the rules find in it (`ReplicationInvalid` carries them to the portal and the ARM
 API). Also the plan's defaults that the wizard shows before the user chooses: the automatic VM size
-and the reported OS disk; and an existing item's settings read back as a plan."""
+and the reported OS disk; a server's starting plan; and an existing item's settings read back as a plan."""
 
 from __future__ import annotations
 
@@ -122,6 +122,21 @@ def target_vm_size(server: DiscoveredServer, server_plan: ServerPlan) -> str:
 
 def default_os_disk_id(server: DiscoveredServer) -> str:
     return next((disk["diskId"] for disk in server.disks if disk.get("isOsDisk")), "")
+
+
+def plan_for_server(server: DiscoveredServer) -> tuple[ReplicationPlan, ServerPlan]:
+    """Replicate's starting point for one server (the ARM API's enable): named after itself, its OS
+    disk as reported, on its own appliance, nothing in Azure chosen yet."""
+    server_plan = ServerPlan(server=server, vm_name=server.name, os_disk_id=default_os_disk_id(server))
+    plan = ReplicationPlan(
+        appliance=server.appliance,
+        target_resource_group=None,
+        target_network=None,
+        target_subnet="",
+        hybrid_benefit=False,
+        servers=[server_plan],
+    )
+    return plan, server_plan
 
 
 def plan_for_item(item: MigrationItem) -> tuple[ReplicationPlan, ServerPlan]:

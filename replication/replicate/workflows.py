@@ -5,26 +5,23 @@ the user's roles first and the rules again under a lock, as two requests may rac
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import transaction
 
 from hub import clock, secrets
 from hub.arm.errors import ArmError
 from jobs.models import Job
-from jobs.services import job_start
 from projects import access
+from projects.services import job_start_in_group
 from replication.models import (
     LicenseType,
     MigrationItem,
     MigrationState,
     ProtectedDisk,
-    ReplicationPolicy,
     RunAsAccount,
 )
+from replication.policies import replication_policy
 from replication.replicate.plan import ReplicationInvalid, ReplicationPlan, ServerPlan, target_vm_size
 from replication.replicate.rules import replication_plan_problems
-
-POLICY_NAME = "migrate-policy"
 
 
 def replication_enable(user, project, plan: ReplicationPlan, *, link: str = "") -> list[Job]:
@@ -40,16 +37,14 @@ def replication_enable(user, project, plan: ReplicationPlan, *, link: str = "") 
         run_as_account = _run_as_account(plan)
         for server_plan in plan.servers:
             item = _create_item(user, project, plan, server_plan, policy, run_as_account)
-            job = job_start(
+            job = job_start_in_group(
+                user=user,
+                group=project.resource_group,
                 scenario_name="EnableMigration",
-                subscription=project.subscription,
-                resource_group_name=project.resource_group.name,
                 target_object_id=str(item.pk),
                 target_object_name=item.target_vm_name,
                 target_instance_type="ProtectionEntity",
                 job_input={"item_id": str(item.pk)},
-                created_by=user,
-                notify=True,
                 link=link,
             )
             MigrationItem.objects.filter(pk=item.pk).update(current_job=job)
@@ -63,13 +58,7 @@ def replication_update(user, item: MigrationItem, plan: ReplicationPlan) -> Migr
     _authorize(user, project, plan)
     with transaction.atomic():
         locked = MigrationItem.objects.select_for_update().select_related("server", "project").get(pk=item.pk)
-        if locked.settings_locked:
-            raise ArmError(
-                409,
-                "ReplicationSettingsLocked",
-                f"Replication of {locked.target_vm_name} has started: settings can't be changed after replication "
-                "starts. Stop replication and replicate the server again to change them.",
-            )
+        refuse_locked_settings(locked)
         _refuse_problems(user, project, plan, item=locked)
         server_plan = plan.servers[0]
         locked.target_resource_group = plan.target_resource_group
@@ -89,18 +78,21 @@ def replication_update(user, item: MigrationItem, plan: ReplicationPlan) -> Migr
     return locked
 
 
+def refuse_locked_settings(item: MigrationItem) -> None:
+    if item.settings_locked:
+        raise ArmError(
+            409,
+            "ReplicationSettingsLocked",
+            f"Replication of {item.target_vm_name} has started: settings can't be changed after replication "
+            "starts. Stop replication and replicate the server again to change them.",
+        )
+
+
 def replication_activate(item_id) -> None:
     """Start replication's last task: the agent may start sending (settings lock at its first batch)."""
     MigrationItem.objects.filter(pk=item_id, migration_state=MigrationState.ENABLE_MIGRATION_IN_PROGRESS).update(
         migration_state=MigrationState.INITIAL_SEEDING_IN_PROGRESS
     )
-
-
-def replication_policy(project) -> ReplicationPolicy:
-    policy, _ = ReplicationPolicy.objects.get_or_create(
-        project=project, name=POLICY_NAME, defaults={"cycle_seconds": settings.REPLICATION_CYCLE_SECONDS}
-    )
-    return policy
 
 
 def _authorize(user, project, plan: ReplicationPlan) -> None:

@@ -22,6 +22,7 @@ import base64
 import json
 import os
 import random
+import ssl
 import sys
 import threading
 from email.message import Message
@@ -49,9 +50,9 @@ APPLIANCE_ID, APPLIANCE_CREDENTIAL = "appliance-1", "appliance-credential"
 
 class JsonPostServer:
     """An http.server thread on a free local port: each POST's path, headers and body go to `answer`,
-    whose (status, body) goes back as JSON."""
+    whose (status, body) goes back as JSON. With `tls` (a server-side SSLContext) it speaks https."""
 
-    def __init__(self):
+    def __init__(self, tls: ssl.SSLContext | None = None):
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -74,7 +75,9 @@ class JsonPostServer:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def answer(self, path: str, headers: Message, body: bytes) -> tuple[int, dict]:

@@ -3,10 +3,7 @@ registration key carries, and nothing else unless the system trusts it."""
 
 from __future__ import annotations
 
-import json
 import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,20 +11,12 @@ import pytest
 from appliance.hub_client import HubClient, HubError
 
 from hub import tls
+from replication.tests.stubs import JsonPostServer
 
 
-class Answers(BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        body = json.dumps({"path": self.path}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+class PathEcho(JsonPostServer):
+    def answer(self, path, headers, body):
+        return 200, {"path": path}
 
 
 @pytest.fixture
@@ -36,13 +25,9 @@ def https_hub(tmp_path):
     made = tls.local_certificate(tmp_path / "tls", tls.hostnames(""))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(made.cert_path, made.key_path)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Answers)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"https://127.0.0.1:{server.server_address[1]}", made.ca_path.read_text()
-    server.shutdown()
-    server.server_close()
+    server = PathEcho(tls=context)
+    yield server.url, made.ca_path.read_text()
+    server.close()
 
 
 def test_calls_and_uploads_verify_the_hub_against_the_authority_from_the_key(https_hub):
