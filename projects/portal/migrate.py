@@ -43,6 +43,8 @@ def migrate_servers(request):
         project = None  # still being deployed: the page says so until the job ends, then reads itself again
     else:
         project = project_in_view(request)
+        if project is not None and not selected_id:
+            return redirect(servers_url(project.arm_id))  # the URL names the project in view, as a link would
     template = "projects/migrate_servers.html#blade" if request.htmx else "projects/migrate_servers.html"
     return render(
         request,

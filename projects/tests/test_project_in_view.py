@@ -1,6 +1,7 @@
 """The Azure Migrate project in view (projects.portal.project_in_view) and the project bar's live push."""
 
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
@@ -43,15 +44,17 @@ def test_a_colleagues_newer_project_does_not_take_the_chosen_ones_place(admin_cl
     assert project_named(admin_client.get("/migrate/servers/", {"project": chosen.arm_id})) == "chosen"
     new_project("colleagues", email="migrator@contoso.com")
     # From the menu (no project in the link): the one chosen in this session, on every blade.
-    assert project_named(admin_client.get("/migrate/servers/")) == "chosen"
-    assert project_named(admin_client.get("/migrate/replicating-servers/")) == "chosen"
-    assert "colleagues (rg-migrate" in admin_client.get("/migrate/servers/").content.decode()
+    response = admin_client.get("/migrate/servers/", follow=True)
+    assert project_named(response) == "chosen"
+    assert response.redirect_chain == [(f"/migrate/servers/?project={quote(chosen.arm_id, safe='')}", 302)]
+    assert project_named(admin_client.get("/migrate/replicating-servers/", follow=True)) == "chosen"
+    assert "colleagues (rg-migrate" in admin_client.get("/migrate/servers/", follow=True).content.decode()
 
 
 def test_with_several_projects_and_no_choice_the_servers_blade_asks(admin_client):
     new_project("first")
     new_project("second")
-    response = admin_client.get("/migrate/servers/")
+    response = admin_client.get("/migrate/servers/", follow=True)
     assert project_named(response) == ""
     assert "Select an Azure Migrate project" in response.content.decode()
     # Discover never guesses: it sends the user to choose.
@@ -64,7 +67,7 @@ def test_a_chosen_project_that_is_deleted_is_forgotten(admin_client):
     admin_client.get("/migrate/servers/", {"project": gone.arm_id})
     gone.delete()
     # Forgotten: the blade falls back to the user's only project left.
-    assert project_named(admin_client.get("/migrate/servers/")) == "stays"
+    assert project_named(admin_client.get("/migrate/servers/", follow=True)) == "stays"
 
 
 def test_discover_follows_its_projects_running_jobs_and_answers_its_live_part(admin_client):

@@ -51,6 +51,8 @@ def discover(request):
     project = project_in_view(request)
     if project is None:
         return redirect("projects:migrate-servers")  # no project chosen: the Servers blade asks for one
+    if not request.GET.get("project"):
+        return redirect(discover_url(project))  # the URL names the project in view, as a link would
     group = project.resource_group
     form = DiscoverForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
