@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jobs.models import Job
 from jobs.scenarios import JobStepError, Scenario, Step, register
-from projects import access, services
+from projects import access, push, services
 from projects.deletion import DeletionRefused, group_blocked
 from projects.models import MigrateProject, MigrationResource, ResourceGroup, Solution
 
@@ -53,6 +53,7 @@ def _add_tools(job: Job) -> None:
     project = MigrateProject.objects.get(resource_group=_resource_group(job), name__iexact=job.input["project_name"])
     for tool in job.input["tools"]:
         services.tool_register(user=job.created_by, project=project, tool=tool)
+    push.project_changed_on_commit(project.pk)
 
 
 register(
@@ -121,6 +122,8 @@ def _create_resource(kind: str):
         # Roles may have changed since the click: check again, as Azure Resource Manager would.
         access.authorize(job.created_by, access.CREATE_KEY_VAULT, group.subscription, group.name)
         services.migration_resource_ensure(project, kind)
+        # Discover shows each resource Created as soon as it is.
+        push.project_changed_on_commit(project.pk)
 
     return step
 

@@ -41,15 +41,18 @@ def _check_connectivity(job: Job) -> None:
 
 def _give_back(job: Job) -> None:
     """A failed finalization leaves the appliance registered, so the user can select it and retry."""
-    Appliance.objects.filter(pk=job.input["appliance_id"], state=Appliance.State.FINALIZING).update(
-        state=Appliance.State.REGISTERED
-    )
+    given_back = Appliance.objects.filter(pk=job.input["appliance_id"], state=Appliance.State.FINALIZING)
+    for project_id in given_back.values_list("project_id", flat=True):
+        push.appliances_changed(project_id)
+    given_back.update(state=Appliance.State.REGISTERED)
 
 
 def _finalize(job: Job) -> None:
-    Appliance.objects.filter(pk=_appliance(job).pk, state=Appliance.State.FINALIZING).update(
+    appliance = _appliance(job)
+    Appliance.objects.filter(pk=appliance.pk, state=Appliance.State.FINALIZING).update(
         state=Appliance.State.FINALIZED, finalized_at=clock.now()
     )
+    push.appliances_changed(appliance.project_id)
 
 
 register(

@@ -14,9 +14,14 @@ from hub import clock
 # Imported under a private name so that a test can catch what would be sent.
 from jobs.push import send as _send
 from jobs.push import subscription_group
+from projects.push import project_changed_on_commit
 from replication import monitoring
 from replication.models import MigrationItem
 from replication.selectors import server_migration_counts
+
+# The project bar (Discover and Servers read their parts again): an appliance registered, finalized or
+# given back after a failed finalization.
+appliances_changed = project_changed_on_commit
 
 
 def discovered_servers_changed(project, servers=()) -> None:

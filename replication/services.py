@@ -57,6 +57,8 @@ def appliance_register(
         appliance.credential_hash, appliance.last_heartbeat_at = sha256_hex(credential), now
         appliance.state = Appliance.State.REGISTERED
         appliance.save()
+        # Discover lists it under Select Configuration Server at once.
+        push.appliances_changed(appliance.project_id)
     return appliance, credential
 
 
@@ -97,6 +99,7 @@ def appliance_finalize_start(*, user, appliance: Appliance, link: str = "") -> J
                 f"Appliance {appliance.name} is {Appliance.State(appliance.state).label.lower()}: only a newly "
                 "registered appliance can be finalized.",
             )
+        push.appliances_changed(appliance.project_id)
         return job_start_in_group(
             user=user,
             group=group,

@@ -140,7 +140,9 @@ def test_a_project_created_through_the_api_is_in_the_project_selector(live_hub, 
     live_hub.api("PUT", path, json={"location": "eastus"})
     sign_in(page, live_hub, "migrator@contoso.com")
     page.goto(live_hub.url + "/migrate/servers/")
+    page.locator("#project-change summary").click()  # Change, as on the Azure portal's Servers blade
     option = page.locator("#project-select option").filter(has_text=project)
     page.get_by_label("Migrate project").select_option(option.get_attribute("value"))
+    page.get_by_role("button", name="OK", exact=True).click()
     expect(page.locator("#project-name")).to_have_text(project)
     expect(page.get_by_text("No migration tool added")).to_be_visible()

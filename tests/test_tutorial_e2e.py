@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import warnings
 from urllib.parse import quote, unquote
 
 import pytest
@@ -43,23 +42,15 @@ JOB_TIMEOUT_MS = 60_000
 READY_TIMEOUT_MS = 90_000
 
 
-def reload_until_visible(page, locator, seconds: float = 30) -> None:
-    """For pages that show a job's result on their next load (no live update for it)."""
-    for _ in range(int(seconds * 4)):
-        if locator.count() and locator.first.is_visible():
-            return
-        page.wait_for_timeout(250)
-        page.reload()
-    expect(locator.first).to_be_visible()
+def watch_live(page) -> None:
+    """From here on the page must move on by itself: its socket is open, and a reload would be seen
+    (assert_not_reloaded)."""
+    expect(page.locator("body")).to_have_attribute("data-live", "connected")
+    page.evaluate("window.notReloaded = true")
 
 
-def reload_until_text(page, locator, text: str, seconds: float = 30) -> None:
-    for _ in range(int(seconds * 4)):
-        if locator.count() and text in (locator.first.text_content() or ""):
-            return
-        page.wait_for_timeout(250)
-        page.reload()
-    expect(locator.first).to_contain_text(text)
+def assert_not_reloaded(page, what: str) -> None:
+    assert page.evaluate("window.notReloaded") is True, f"{what}: the page was loaded again"
 
 
 def choose_from_menu(row, server: str, command: str) -> None:
@@ -72,6 +63,8 @@ def choose_from_menu(row, server: str, command: str) -> None:
             row.get_by_role("link", name=command, exact=True).click(timeout=2_000)
             return
         except PlaywrightTimeoutError:
+            if not row.count():
+                return  # the click went through and the command's page is still loading (a busy machine)
             continue
     raise AssertionError(f"{command} could not be chosen from the menu of {server}: the row kept changing")
 
@@ -133,9 +126,13 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         choose_server_migration_only(page)
         page.get_by_role("button", name="Add tools").click()
         expect(page.get_by_role("heading", name="Azure Migrate | Servers")).to_be_visible()
+        watch_live(page)
+        # The deployment job runs on the worker; the open blade shows the tool card when it ends.
         tool = page.locator("#tool-server-migration")
-        reload_until_visible(page, tool)  # the deployment job runs on the worker
+        expect(tool).to_be_visible(timeout=JOB_TIMEOUT_MS)
+        expect(page.locator(".deployment")).to_have_count(0)
         expect(page.locator("#project-name")).to_have_text(project)
+        assert_not_reloaded(page, "Servers after Add tools")
         project_path = unquote(re.search(r"project=([^&]+)", page.url).group(1))
 
         # Set up the replication appliance: Discover, Create resources, installer and key.
@@ -146,7 +143,14 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         page.get_by_label("Confirm that the target region for migration is the region selected above").check()
         page.get_by_role("button", name="Create resources").click()
         expect(page.locator("#region-locked")).to_contain_text("All migrations from this project go to West Europe")
-        reload_until_visible(page, page.locator("#install-appliance"))
+        watch_live(page)
+        # The resources are created on the worker: each turns Created, then the appliance section appears.
+        for resource in ("Recovery Services vault", "Key vault", "Storage account"):
+            expect(page.locator("#migration-resources tr").filter(has_text=resource)).to_contain_text(
+                "Created", timeout=JOB_TIMEOUT_MS
+            )
+        expect(page.locator("#install-appliance")).to_be_visible(timeout=JOB_TIMEOUT_MS)
+        assert_not_reloaded(page, "Discover after Create resources")
         expect(page.get_by_label("Install a replication appliance")).to_be_checked()
         key_file = download_installer_and_key(page, tmp_path)
 
@@ -167,10 +171,17 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
             {"disk0": image},
         )
         assert f"Key for project {project}" in process.setup_output
-        page.reload()
-        page.get_by_label("Select Configuration Server").select_option(label=appliance_name)
+        # The appliance registered: the open Discover blade lists it to finalize.
+        configuration_server = page.get_by_label("Select Configuration Server")
+        expect(configuration_server.locator("option").filter(has_text=appliance_name)).to_have_count(1)
+        assert_not_reloaded(page, "Discover after the appliance's setup")
+        configuration_server.select_option(label=appliance_name)
         page.get_by_role("button", name="Finalize registration").click()
-        reload_until_text(page, page.locator("#appliances tr").filter(has_text=appliance_name), "Connected")
+        watch_live(page)
+        expect(page.locator("#appliances tr").filter(has_text=appliance_name)).to_contain_text(
+            "Connected", timeout=JOB_TIMEOUT_MS
+        )
+        assert_not_reloaded(page, "Discover after Finalize registration")
 
         # Install the Mobility service from the appliance's repository, register it with the passphrase.
         passphrase = rig.appliance.passphrase_file(tmp_path / "passphrase.txt")
@@ -180,9 +191,11 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         assert installed.returncode == 0, installed.stderr
         profile = tmp_path / f"{host}.json"
         profile.write_text(json.dumps(profile_for(host, {"disk0": image})))
-        page.goto(servers_page(hub, project_path))
-        expect(page.locator("body")).to_have_attribute("data-live", "connected")
+        page.locator("nav.breadcrumb").get_by_role("link", name="Servers").click()
+        watch_live(page)
         expect(page.locator("#discovered-count")).to_have_text("0")
+        # Connected: Replicate is open now.
+        expect(page.locator("#tool-server-migration a#replicate")).to_be_visible()
         configured = run(
             rig.prefix / "Vx" / "bin" / "UnifiedAgentConfigurator.sh",
             *("-i", f"127.0.0.1:{port}", "-P", passphrase, "-S", profile),
@@ -193,13 +206,13 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
 
         # The server is discovered: the count rises in the open page.
         expect(page.locator("#discovered-count")).to_have_text("1", timeout=20_000)
+        assert_not_reloaded(page, "Servers while the server is discovered")
         page.locator("#discovered-count").get_by_role("link", name="1").click()
         expect(page.locator("#discovered-servers")).to_contain_text(host)
         expect(page.locator("#discovered-servers")).to_contain_text("Connected")
 
         # Replicate machines, every tab.
-        page.goto(servers_page(hub, project_path))
-        reload_until_visible(page, page.locator("#tool-server-migration a#replicate"))
+        page.locator("nav.breadcrumb").get_by_role("link", name="Servers").click()
         page.locator("#tool-server-migration").get_by_role("link", name="Replicate").click()
         expect(page.get_by_role("heading", name="Source settings")).to_be_visible()
         fill_source_settings(page, "dummy")
@@ -226,19 +239,17 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         expect(page.locator("body")).to_have_attribute("data-live", "connected")
         row = replicating_row(page, host)
         expect(row).to_have_count(1, timeout=JOB_TIMEOUT_MS)
-        page.evaluate("window.notReloaded = true")
+        watch_live(page)
         try:
             expect(row.locator(".replication-state")).to_have_text(
                 re.compile("Ready to migrate"), timeout=READY_TIMEOUT_MS
             )
-            assert page.evaluate("window.notReloaded") is True
-        except AssertionError:
-            warnings.warn(
-                "Replicating servers did not show Ready to migrate live; reloading instead. " + live.about(host),
-                stacklevel=1,
-            )
-            reload_until_text(page, row.locator(".replication-state"), "Ready to migrate", seconds=30)
+        except AssertionError as error:
+            raise AssertionError(
+                f"Replicating servers did not show Ready to migrate live. {live.about(host)}"
+            ) from error
         expect(row).to_contain_text("Delta sync")
+        assert_not_reloaded(page, "Replicating machines until Ready to migrate")
 
         # Run a test migration: Test migrated servers > Test migrate, into the test network.
         page.goto(servers_page(hub, project_path))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -11,25 +10,18 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
 
 from hub.arm.errors import ArmError
-from hub.http import not_found_as_404
 from jobs.models import Job
 from projects import access, services, tool_cards
 from projects.forms import STEPS, AddToolsForm
-from projects.models import MigrateProject, Solution
+from projects.models import Solution
+
+# project_from_arm_id is imported from here by the Server Migration blades.
+from projects.portal.project_in_view import project_from_arm_id, project_in_view, remember  # noqa: F401
 from projects.regions import MIGRATE_GEOGRAPHIES, REGIONS_BY_NAME
 
 
 def servers_url(project_arm_id: str) -> str:
     return reverse("projects:migrate-servers") + "?" + urlencode({"project": project_arm_id})
-
-
-def project_from_arm_id(user, arm_id: str) -> MigrateProject:
-    """Resolve `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Migrate/migrateProjects/{name}`."""
-    parts = arm_id.strip("/").split("/")
-    if len(parts) != 8 or parts[0].lower() != "subscriptions" or parts[6].lower() != "migrateprojects":
-        raise Http404("No such project")
-    with not_found_as_404():
-        return access.get_project(user, access.get_group(user, parts[1], parts[3]), parts[7])
 
 
 @login_required
@@ -45,16 +37,18 @@ def migrate_servers(request):
     deployments = (
         Job.objects.visible_to(request.user).filter(scenario_name="AddTools", created_by=request.user).unfinished()
     )
-    selected_id = request.GET.get("project")
-    if not selected_id:
-        project = max(projects, key=lambda p: p.created_at, default=None)
-    elif deployments.filter(target_object_id__iexact=selected_id).exists():
-        project = None  # still being deployed: the page says so until the job ends
+    selected_id = request.GET.get("project", "")
+    if selected_id and deployments.filter(target_object_id__iexact=selected_id).exists():
+        remember(request, selected_id)
+        project = None  # still being deployed: the page says so until the job ends, then reads itself again
     else:
-        project = project_from_arm_id(request.user, selected_id)
+        project = project_in_view(request)
+        if project is not None and not selected_id:
+            return redirect(servers_url(project.arm_id))  # the URL names the project in view, as a link would
+    template = "projects/migrate_servers.html#blade" if request.htmx else "projects/migrate_servers.html"
     return render(
         request,
-        "projects/migrate_servers.html",
+        template,
         {
             "blade": "servers",
             "projects": projects,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -17,7 +18,7 @@ from hub.ids import parse_uuid
 from jobs.models import Job
 from projects import access, services
 from projects.models import MachinesVirtualized, MigrationResource
-from projects.portal.migrate import project_from_arm_id
+from projects.portal.migrate import project_from_arm_id, project_in_view
 from projects.regions import REGIONS, REGIONS_BY_NAME
 from replication import services as replication_services
 from replication.installer import build_appliance_installer
@@ -47,7 +48,11 @@ class DiscoverForm(forms.Form):
 
 @login_required
 def discover(request):
-    project = project_from_arm_id(request.user, request.GET.get("project", ""))
+    project = project_in_view(request)
+    if project is None:
+        return redirect("projects:migrate-servers")  # no project chosen: the Servers blade asks for one
+    if not request.GET.get("project"):
+        return redirect(discover_url(project))  # the URL names the project in view, as a link would
     group = project.resource_group
     form = DiscoverForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -64,19 +69,24 @@ def discover(request):
         else:
             return redirect(discover_url(project))
     resources = {r.kind: r for r in project.migration_resources.all()}
-    creating = Job.objects.unfinished().filter(
-        scenario_name="CreateMigrationResources", target_object_id=project.arm_id
+    # The project's jobs in progress (Create resources, Finalize registration): the page follows them live.
+    running = list(
+        Job.objects.unfinished().filter(
+            Q(target_object_id__iexact=project.arm_id) | Q(target_object_id__istartswith=project.arm_id + "/")
+        )
     )
+    template = "replication/discover.html#live" if request.htmx else "replication/discover.html"
     return render(
         request,
-        "replication/discover.html",
+        template,
         {
             "blade": "servers",
             "project": project,
             "form": form,
             "resources": [(kind.label, resources.get(kind)) for kind in MigrationResource.Kind],
             "resources_ready": len(resources) == len(MigrationResource.Kind),
-            "creating": creating.first(),
+            "creating": next((job for job in running if job.scenario_name == "CreateMigrationResources"), None),
+            "running": running,
             "target_region": REGIONS_BY_NAME.get(project.target_region),
             "create_denied": access.denial(request.user, access.CREATE_KEY_VAULT, group.subscription, group.name),
             "register_denied": access.app_registration_denial(request.user),

@@ -7,22 +7,14 @@ from django.http import Http404
 
 from projects import access
 from projects.models import MigrateProject, Solution
-from projects.portal.migrate import project_from_arm_id
+from projects.portal.migrate import project_in_view
 from replication.models import MigrationItem
 
 
 def selected_project(request) -> MigrateProject | None:
-    """The project named by ?project=, or (from the menu, without one) the newest the user may see
-    that has the Server Migration tool."""
-    arm_id = request.GET.get("project", "")
-    if arm_id:
-        return project_from_arm_id(request.user, arm_id)
-    return (
-        access.visible_projects(request.user)
-        .filter(solutions__tool=Solution.Tool.SERVER_MIGRATION)
-        .order_by("-created_at")
-        .first()
-    )
+    """The project in view (projects.portal.project_in_view): named by ?project=, else the one the user
+    chose last, else their only project with the Server Migration tool."""
+    return project_in_view(request, tool=Solution.Tool.SERVER_MIGRATION)
 
 
 def visible_item(user, item_id, items) -> MigrationItem:
