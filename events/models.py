@@ -102,6 +102,12 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"{self.event_type} {self.subject}"
 
+    @property
+    def subject_tail(self) -> str:
+        """The end of the subject, which tells events apart (the rest names the resource group)."""
+        parts = self.subject.rsplit("/", 2)
+        return "…/" + "/".join(parts[-2:]) if len(parts) == 3 else self.subject
+
     def as_event_grid(self) -> dict:
         """The event as Event Grid's schema has it (metadataVersion is Event Grid's own, "1")."""
         return {

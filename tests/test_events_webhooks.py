@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from pathlib import Path
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -18,10 +20,12 @@ from azure.mgmt.eventgrid.models import (
     StaticDeliveryAttributeMapping,
     WebHookEventSubscriptionDestination,
 )
+from playwright.sync_api import expect
 
 from events.signing import verify
 from tests import hubs
 from tests.azure_clients import sdk_client
+from tests.conftest import sign_in
 from tests.disk_images import sha256_of, write_realistic_image
 from tests.replication_rig import build_rig, enable_replication, wait_for, wait_for_state
 from tests.webhook_receiver import Receiver
@@ -29,6 +33,7 @@ from tests.webhook_receiver import Receiver
 pytestmark = pytest.mark.live
 
 MIB = 1024 * 1024
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 RG_SCOPE = f"/subscriptions/{hubs.CONTOSO}/resourceGroups/rg-migrate"
 # Quick retries and short timeouts, so a test sees several attempts in seconds.
 FAST_EVENTS = {
@@ -55,6 +60,12 @@ def receivers(tmp_path):
     yield started
     for receiver in started.values():
         receiver.stop()
+
+
+def screenshot(page, name: str) -> None:
+    """DOCS_SCREENSHOTS=1 saves the blade at 1400x900 into docs/screenshots/."""
+    if os.environ.get("DOCS_SCREENSHOTS"):
+        page.screenshot(path=str(SCREENSHOTS / name))
 
 
 def event_grid(hub, email: str = "admin@contoso.com") -> EventGridManagementClient:
@@ -204,3 +215,91 @@ def test_readers_list_but_may_not_create_and_bad_input_is_an_arm_error(events_hu
             scope, "bad-hook", webhook("https://receiver.test/hook", max_delivery_attempts=99)
         ).result()
     assert bad.value.status_code == 400
+
+
+def start_probe_job(hub, group: str) -> None:
+    """A job in the resource group (the worker probe, which does nothing else), as any operation there would start."""
+    hub.manage(
+        "shell",
+        "-c",
+        "from jobs.probe import PROBE_SCENARIO; from jobs.services import job_start; "
+        "from projects.models import Subscription, User; "
+        f"job_start(scenario_name=PROBE_SCENARIO, subscription=Subscription.objects.get(pk={hubs.CONTOSO!r}), "
+        f"created_by=User.objects.get(email='admin@contoso.com'), resource_group_name={group!r}, "
+        "target_object_name='probe')",
+    )
+
+
+def create_in_portal(page, name: str, url: str, attempts: str) -> None:
+    page.locator(".commandbar").get_by_role("link", name="Event subscription").click()
+    form = page.locator("#new-event-subscription")
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Subscriber endpoint").fill(url)
+    form.get_by_label("JobStarted").check()
+    form.get_by_label("JobSucceeded").check()
+    form.get_by_label("Max delivery attempts").fill(attempts)
+    form.get_by_role("button", name="Create").click()
+    expect(page.locator("#created-subscription")).to_contain_text(f"Created the event subscription {name}.")
+
+
+@pytest.mark.browser
+def test_create_a_webhook_subscription_see_its_delivery_log_and_delete_it(events_hub, receivers, page):
+    hub, good = events_hub, receivers["good"].start()
+    group = hub.new_resource_group("rg-events")
+    project = f"/subscriptions/{hubs.CONTOSO}/resourceGroups/{group}/providers/Microsoft.Migrate/migrateProjects/events"
+    assert hub.api("PUT", project, json={"location": "westeurope"}).status_code in (200, 201)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    sign_in(page, hub)
+    page.goto(hub.url + "/migrate/")
+    page.get_by_role("navigation", name="Azure Migrate menu").get_by_role("link", name="Event subscriptions").click()
+    page.get_by_label("Migrate project").select_option(value=project)
+    expect(page.locator(".blade-title")).to_contain_text(f"resource group {group}")
+
+    create_in_portal(page, "ops-webhook", good.url, "30")
+    expect(page.locator("#created-subscription")).to_contain_text("It is not shown again")
+    secret = page.get_by_label("Signing secret").input_value()
+    assert secret.startswith("whsec_")
+    create_in_portal(page, "unreachable", f"http://127.0.0.1:{hubs.free_port()}/events", "2")
+    expect(page.get_by_label("Signing secret")).to_have_count(1)
+
+    start_probe_job(hub, group)
+    requests = good.wait_for(lambda received: len(received) == 2, what="the probe job's two events")
+    for request in requests:
+        headers = headers_of(request)
+        assert verify(
+            secret,
+            headers["webhook-id"],
+            headers["webhook-timestamp"],
+            request["body"].encode(),
+            headers["webhook-signature"],
+        )
+
+    page.get_by_role("link", name="Refresh").click()
+    expect(page.locator("#event-subscriptions")).to_contain_text("ops-webhook")
+    screenshot(page, "event-subscriptions.png")
+    page.get_by_role("link", name="unreachable").click()
+    log = page.locator("#delivery-log")
+    deadline = time.monotonic() + 30
+    while log.get_by_text("Dead-lettered").count() < 2 and time.monotonic() < deadline:
+        page.get_by_role("link", name="Refresh").click()
+        time.sleep(0.5)
+    expect(log.get_by_text("Dead-lettered")).to_have_count(2)
+    expect(log).to_contain_text("MaxDeliveryAttemptsExceeded")
+    expect(log).to_contain_text("The endpoint refused the connection.")
+    # Each delivery's two attempts, neither answered.
+    expect(log.locator(".delivery-attempts").first.get_by_text("no answer")).to_have_count(2)
+    screenshot(page, "event-subscription-delivery-log.png")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("Deleted the event subscription unreachable.")).to_be_visible()
+    expect(page.locator("#event-subscriptions")).not_to_contain_text("unreachable")
+    expect(page.locator("#event-subscriptions")).to_contain_text("ops-webhook")
+
+
+@pytest.mark.browser
+def test_a_reader_sees_why_they_cannot_create_a_subscription(events_hub, page):
+    sign_in(page, events_hub, "viewer@contoso.com")
+    page.goto(events_hub.url + "/migrate/event-subscriptions/")
+    expect(page.locator(".commandbar")).to_contain_text("You need Contributor or Owner")
+    expect(page.locator(".commandbar").get_by_role("link", name="Event subscription")).to_have_count(0)
