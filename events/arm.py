@@ -92,7 +92,7 @@ def body(subscription: EventSubscription, shown_secret: str | None = None) -> di
         },
         "properties": {
             "topic": subscription.scope_id,
-            "provisioningState": "Succeeded",
+            "provisioningState": subscription.provisioning_state,
             "destination": {
                 "endpointType": "WebHook",
                 "properties": {
@@ -236,7 +236,8 @@ class EventSubscriptionView(ScopedView):
             )
         except services.InvalidSubscription as invalid:
             raise ArmError(400, "InvalidRequest", invalid.message, invalid.field_name) from None
-        # Event Grid answers 201 to every PUT, a replacement too (the SDK accepts nothing else).
+        # Event Grid answers 201 to every PUT, a replacement too (the SDK accepts nothing else); a new
+        # endpoint is Creating until it passes the handshake, and the SDK polls the GET till then.
         return Response(body(subscription, shown), status=201)
 
     @extend_schema(operation_id="EventSubscriptions_Delete", responses={200: None, 204: None})

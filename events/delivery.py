@@ -31,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events import signing, watcher
-from events.models import DeliveryAttempt, DeliveryState, EventDelivery
+from events.models import DeliveryAttempt, DeliveryState, EventDelivery, EventSubscription, ProvisioningState
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,9 @@ def claim_next() -> EventDelivery | None:
 
 
 def deliver_next() -> bool:
-    """Claim and attempt one delivery; False when nothing was due."""
+    """Claim and attempt one validation handshake or one delivery; False when nothing was due."""
+    if validate_next():
+        return True
     delivery = claim_next()
     if delivery is None:
         return False
@@ -129,14 +131,25 @@ def attempt(delivery: EventDelivery) -> None:
         return
     body = json.dumps([delivery.event.as_event_grid()], separators=(",", ":")).encode()
     message_id = f"{delivery.event_id}-{delivery.event_subscription_id}"
+    headers = signed_headers(
+        subscription, body, message_id, "Notification", delivery.attempts, delivery.event.data_version
+    )
+    started = timezone.now()
+    clock_started = time.monotonic()
+    status_code, _, error = post(subscription.endpoint_url, body, headers)
+    latency_ms = int((time.monotonic() - clock_started) * 1000)
+    _record(delivery, started, status_code, latency_ms, error)
+
+
+def signed_headers(subscription, body: bytes, message_id: str, kind: str, count: int, data_version: str) -> dict:
     timestamp = int(time.time())
-    headers = {
+    return {
         "Content-Type": "application/json",
         "User-Agent": "Migrate-Hub-EventGrid",
-        "aeg-event-type": "Notification",
+        "aeg-event-type": kind,
         "aeg-subscription-name": subscription.name.upper(),
-        "aeg-delivery-count": str(delivery.attempts),
-        "aeg-data-version": delivery.event.data_version,
+        "aeg-delivery-count": str(count),
+        "aeg-data-version": data_version,
         "aeg-metadata-version": "1",
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
@@ -144,15 +157,10 @@ def attempt(delivery: EventDelivery) -> None:
             signing.unseal(subscription.secret_encrypted), message_id, timestamp, body
         ),
     }
-    started = timezone.now()
-    clock_started = time.monotonic()
-    status_code, error = post(subscription.endpoint_url, body, headers)
-    latency_ms = int((time.monotonic() - clock_started) * 1000)
-    _record(delivery, started, status_code, latency_ms, error)
 
 
-def post(url: str, body: bytes, headers: dict) -> tuple[int | None, str]:
-    """(status code, "") for any answer; (None, why) when there was none."""
+def post(url: str, body: bytes, headers: dict) -> tuple[int | None, bytes, str]:
+    """(status code, answer's body, "") for any answer; (None, b"", why) when there was none."""
     parts = urlsplit(url)
     connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     kwargs = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
@@ -165,15 +173,14 @@ def post(url: str, body: bytes, headers: dict) -> tuple[int | None, str]:
         connection.sock.settimeout(settings.EVENTS_READ_TIMEOUT)
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
-        response.read(RESPONSE_BYTES)
-        return response.status, ""
+        return response.status, response.read(RESPONSE_BYTES), ""
     except TimeoutError:
-        return None, "The endpoint did not answer in time."
+        return None, b"", "The endpoint did not answer in time."
     except ConnectionRefusedError:
-        return None, "The endpoint refused the connection."
+        return None, b"", "The endpoint refused the connection."
     except (OSError, http.client.HTTPException, socket.gaierror) as failure:
         # The error's class and text, never the URL (its query string may hold a secret).
-        return None, f"{failure.__class__.__name__}: {failure}"[:400]
+        return None, b"", f"{failure.__class__.__name__}: {failure}"[:400]
     finally:
         connection.close()
 
@@ -230,3 +237,77 @@ def _dead_letter(delivery: EventDelivery, reason: str, error: str) -> None:
         last_error=error,
         claimed_until=None,
     )
+
+
+# The validation handshake: a new endpoint has this many tries to echo its code before the
+# subscription fails, as Event Grid's create fails when the handshake does.
+VALIDATION_ATTEMPTS = 3
+
+
+def _validation_due():
+    now = timezone.now()
+    return EventSubscription.objects.filter(
+        provisioning_state=ProvisioningState.CREATING, validation_due_at__lte=now
+    ).filter(Q(validation_claimed_until__isnull=True) | Q(validation_claimed_until__lt=now))
+
+
+def validate_next() -> bool:
+    for subscription_id in list(_validation_due().values_list("pk", flat=True)[:CANDIDATES]):
+        if validate_now(subscription_id):
+            return True
+    return False
+
+
+def validate_now(subscription_id) -> bool:
+    """The handshake of one subscription, if it is due and nobody else is doing it."""
+    hold = timedelta(seconds=settings.EVENTS_CONNECT_TIMEOUT + settings.EVENTS_READ_TIMEOUT + 30)
+    if not _validation_due().filter(pk=subscription_id).update(validation_claimed_until=timezone.now() + hold):
+        return False
+    validate(EventSubscription.objects.get(pk=subscription_id))
+    return True
+
+
+def validate(subscription: EventSubscription) -> None:
+    """Send Event Grid's SubscriptionValidationEvent; the endpoint proves it wants the events by
+    answering {"validationResponse": <the code>}."""
+    event = {
+        "id": str(subscription.pk),
+        "topic": subscription.scope_id,
+        "subject": "",
+        "data": {"validationCode": subscription.validation_code, "validationUrl": None},
+        "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+        "eventTime": timezone.now().isoformat().replace("+00:00", "Z"),
+        "metadataVersion": "1",
+        "dataVersion": "2",
+    }
+    body = json.dumps([event], separators=(",", ":")).encode()
+    headers = signed_headers(
+        subscription,
+        body,
+        f"validation-{subscription.pk}",
+        "SubscriptionValidation",
+        subscription.validation_attempts,
+        "2",
+    )
+    status_code, answer, error = post(subscription.endpoint_url, body, headers)
+    echoed = None
+    if status_code == 200:
+        try:
+            echoed = {str(k).lower(): v for k, v in json.loads(answer).items()}.get("validationresponse")
+        except (ValueError, AttributeError):
+            echoed = None
+    attempts = subscription.validation_attempts + 1
+    changes = {"validation_attempts": attempts, "validation_claimed_until": None}
+    if echoed == subscription.validation_code:
+        changes.update(provisioning_state=ProvisioningState.SUCCEEDED, validation_error="")
+    else:
+        why = error or (
+            f"it answered {status_code}" if status_code != 200 else "its answer did not echo the validationCode"
+        )
+        changes["validation_error"] = (f"Webhook validation handshake failed: {why}")[:400]
+        if attempts >= VALIDATION_ATTEMPTS:
+            changes["provisioning_state"] = ProvisioningState.FAILED
+        else:
+            changes["validation_due_at"] = timezone.now() + timedelta(seconds=backoff_seconds(attempts))
+    # Conditional: a PUT that changed the endpoint meanwhile has started a new handshake.
+    EventSubscription.objects.filter(pk=subscription.pk, validation_code=subscription.validation_code).update(**changes)

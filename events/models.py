@@ -21,9 +21,20 @@ MAX_DELIVERY_ATTEMPTS = 30
 MAX_TTL_MINUTES = 1440
 
 
+class ProvisioningState(models.TextChoices):
+    # Event Grid's: a new webhook is Creating until it answers the validation handshake.
+    CREATING = "Creating", "Creating"
+    SUCCEEDED = "Succeeded", "Succeeded"
+    FAILED = "Failed", "Failed"
+
+
 class EventSubscriptionQuerySet(models.QuerySet):
     def visible_to(self, user):
         return self.filter(visibility_q(user, subscription_field="subscription", rg_field="resource_group_name"))
+
+    def active(self):
+        """The ones whose endpoint passed the validation handshake: only they receive events."""
+        return self.filter(provisioning_state=ProvisioningState.SUCCEEDED)
 
 
 class EventSubscription(models.Model):
@@ -47,6 +58,16 @@ class EventSubscription(models.Model):
     max_delivery_attempts = models.PositiveSmallIntegerField(default=MAX_DELIVERY_ATTEMPTS)
     event_ttl_minutes = models.PositiveIntegerField(default=MAX_TTL_MINUTES)
     labels = models.JSONField(default=list, blank=True)
+    # The validation handshake (events.delivery): a SubscriptionValidationEvent whose validationCode
+    # the endpoint must echo as validationResponse, retried a few times before the subscription fails.
+    provisioning_state = models.CharField(
+        max_length=20, choices=ProvisioningState.choices, default=ProvisioningState.CREATING
+    )
+    validation_code = models.CharField(max_length=64, blank=True)
+    validation_attempts = models.PositiveSmallIntegerField(default=0)
+    validation_due_at = models.DateTimeField(null=True, blank=True)
+    validation_claimed_until = models.DateTimeField(null=True, blank=True)
+    validation_error = models.CharField(max_length=400, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -21,7 +21,7 @@ def group_id(subscription_id: str, resource_group_name: str) -> str:
 
 
 def subscribers(subscription_id: str, resource_group_name: str):
-    return EventSubscription.objects.filter(
+    return EventSubscription.objects.active().filter(
         subscription_id=subscription_id, resource_group_name__iexact=resource_group_name
     )
 

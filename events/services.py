@@ -4,14 +4,15 @@ Input is checked here once, so both refuse the same things in the same words."""
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
 
-from events import signing
-from events.models import MAX_DELIVERY_ATTEMPTS, MAX_TTL_MINUTES, EventSubscription
+from events import delivery, signing
+from events.models import MAX_DELIVERY_ATTEMPTS, MAX_TTL_MINUTES, EventSubscription, ProvisioningState
 from projects.access import Permission
 
 WRITE_EVENT_SUBSCRIPTION = Permission(
@@ -116,6 +117,12 @@ def event_subscription_put(
         if spec.secret is not None:
             target.secret_encrypted = signing.seal(spec.secret)
             target.secret_hint = spec.secret[:8] if spec.secret.startswith(signing.PREFIX) else spec.secret[:3]
+        if existing is None or existing.endpoint_url != spec.endpoint_url:
+            # A new endpoint must prove it wants the events before it gets any (Event Grid's handshake).
+            target.provisioning_state = ProvisioningState.CREATING
+            target.validation_code = str(uuid.uuid4()).upper()
+            target.validation_attempts, target.validation_error = 0, ""
+            target.validation_due_at, target.validation_claimed_until = timezone.now(), None
         target.endpoint_url = spec.endpoint_url
         target.included_event_types = spec.included_event_types
         target.subject_begins_with = spec.subject_begins_with
@@ -126,6 +133,11 @@ def event_subscription_put(
         target.labels = spec.labels
         target.updated_at = timezone.now()
         target.save()
+    if target.provisioning_state == ProvisioningState.CREATING:
+        # The first handshake now, as Event Grid's create does, so that a PUT to a live endpoint
+        # answers Succeeded; the delivery threads retry a failed one.
+        delivery.validate_now(target.pk)
+        target.refresh_from_db()
     return target, existing is None, shown
 
 

@@ -28,7 +28,7 @@ STATE_EVENT_TYPES = {
 
 def watch_once() -> int:
     """One round over every state source; returns how many events it published."""
-    subscriptions = list(EventSubscription.objects.all())
+    subscriptions = list(EventSubscription.objects.active())
     if not subscriptions:
         return 0
     by_scope: dict[tuple[str, str], list[EventSubscription]] = {}

@@ -104,6 +104,7 @@ def test_replication_events_reach_webhooks_signed_and_failing_receivers_never_sl
     hub, good, slow, late = events_hub, receivers["good"], receivers["slow"], receivers["late"]
     good.start()
     slow.start(delay=3)  # longer than the hub's 1 s read timeout
+    late.start()  # up for the validation handshake, then down until replication is done
     client = event_grid(hub).event_subscriptions
     scope = RG_SCOPE
     made = client.begin_create_or_update(scope, "all-events", webhook(good.url)).result()
@@ -125,6 +126,9 @@ def test_replication_events_reach_webhooks_signed_and_failing_receivers_never_sl
         "late-state",
         webhook(late.url, late_secret, included_event_types=["Microsoft.Migrate.ReplicationStateChanged"]),
     ).result()
+    late.stop()
+    assert made.provisioning_state == "Succeeded", "the endpoint passed the validation handshake"
+    assert len(good.validations()) == 1
     assert shown_secret(client.get(scope, "all-events")) is None, "the secret is shown once"
     assert sorted(s.name for s in client.list_global_by_resource_group("rg-migrate")) == [
         "all-events",
@@ -202,6 +206,16 @@ def test_replication_events_reach_webhooks_signed_and_failing_receivers_never_sl
         client.get(scope, "slow-jobs")
 
 
+def test_an_endpoint_that_never_answers_the_handshake_fails_the_create(events_hub):
+    client = event_grid(events_hub).event_subscriptions
+    with pytest.raises(HttpResponseError):
+        client.begin_create_or_update(
+            RG_SCOPE, "nobody-home", webhook(f"http://127.0.0.1:{hubs.free_port()}/events")
+        ).result()
+    assert client.get(RG_SCOPE, "nobody-home").provisioning_state == "Failed"
+    client.begin_delete(RG_SCOPE, "nobody-home").result()
+
+
 def test_readers_list_but_may_not_create_and_bad_input_is_an_arm_error(events_hub):
     reader = event_grid(events_hub, "viewer@contoso.com").event_subscriptions
     scope = RG_SCOPE
@@ -259,8 +273,12 @@ def test_create_a_webhook_subscription_see_its_delivery_log_and_delete_it(events
     expect(page.locator("#created-subscription")).to_contain_text("It is not shown again")
     secret = page.get_by_label("Signing secret").input_value()
     assert secret.startswith("whsec_")
-    create_in_portal(page, "unreachable", f"http://127.0.0.1:{hubs.free_port()}/events", "2")
+    # A receiver that passes the handshake, then goes away for good.
+    gone = receivers["late"].start()
+    create_in_portal(page, "unreachable", gone.url, "2")
+    gone.stop()
     expect(page.get_by_label("Signing secret")).to_have_count(1)
+    expect(page.locator("#event-subscriptions")).to_contain_text("Succeeded")
 
     start_probe_job(hub, group)
     requests = good.wait_for(lambda received: len(received) == 2, what="the probe job's two events")

@@ -4,6 +4,8 @@ appends every request it gets (headers and body) to a JSON-lines file and answer
     python -m tests.webhook_receiver PORT LOG [--status 200] [--delay SECONDS]
 
 `--delay` holds each answer that long (a receiver that times out); `--status` is the answer's code.
+Event Grid's validation handshake (aeg-event-type: SubscriptionValidation) is always answered at
+once, echoing the validationCode, as a receiver that wants the events does.
 The Receiver class starts, stops and restarts it on the same port (a receiver down for a while) and
 reads what arrived."""
 
@@ -26,6 +28,16 @@ def serve(port: int, log: Path, status: int, delay: float) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with log.open("a") as out:
                 out.write(json.dumps({"headers": dict(self.headers.items()), "body": body.decode()}) + "\n")
+            if self.headers.get("aeg-event-type") == "SubscriptionValidation":
+                # Event Grid's handshake: echo the code, at once, whatever the receiver does with events.
+                code = json.loads(body)[0]["data"]["validationCode"]
+                answer = json.dumps({"validationResponse": code}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+                return
             time.sleep(delay)
             self.send_response(status)
             self.send_header("Content-Length", "0")
@@ -77,10 +89,17 @@ class Receiver:
             self.process.wait(timeout=10)
             self.process = None
 
-    def requests(self) -> list[dict]:
+    def all_requests(self) -> list[dict]:
         if not self.log.exists():
             return []
         return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def requests(self) -> list[dict]:
+        """The notifications (events), without the validation handshakes."""
+        return [r for r in self.all_requests() if r["headers"].get("aeg-event-type") == "Notification"]
+
+    def validations(self) -> list[dict]:
+        return [r for r in self.all_requests() if r["headers"].get("aeg-event-type") == "SubscriptionValidation"]
 
     def events(self) -> list[dict]:
         return [event for request in self.requests() for event in json.loads(request["body"])]

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from events import delivery, signing, watcher
-from events.models import DeliveryState, Event, EventDelivery
+from events.models import DeliveryState, Event, EventDelivery, EventSubscription, ProvisioningState
 from events.services import SubscriptionSpec, event_subscription_put
 from jobs import event_sources
 from jobs.probe import PROBE_SCENARIO
@@ -56,7 +56,9 @@ def receiver(tmp_path):
     receiver.stop()
 
 
-def subscribe(project, url: str, **spec):
+def subscribe(project, url: str, *, handshake: bool = True, **spec):
+    """A subscription whose endpoint passed the validation handshake: over the network with a running
+    receiver (handshake=True), or marked so when the test is about something else."""
     group = project.resource_group
     subscription, created, secret = event_subscription_put(
         subscription=group.subscription,
@@ -67,6 +69,10 @@ def subscribe(project, url: str, **spec):
         created_by=User.objects.get(email="admin@contoso.com"),
     )
     assert created
+    if not handshake:
+        EventSubscription.objects.filter(pk=subscription.pk).update(provisioning_state=ProvisioningState.SUCCEEDED)
+    subscription.refresh_from_db()
+    assert subscription.provisioning_state == ProvisioningState.SUCCEEDED, subscription.validation_error
     return subscription, secret
 
 
@@ -149,7 +155,9 @@ def test_it_writes_nothing_when_nobody_subscribed(project):
 
 
 def test_a_receiver_down_for_a_while_gets_the_retried_events_once_it_is_up(project, receiver):
+    receiver.start()
     subscription, _ = subscribe(project, receiver.url)
+    receiver.stop()
     start_probe(project)
     deliver_until(lambda: EventDelivery.objects.filter(attempts__gte=2).exists())
     retrying = EventDelivery.objects.get(event_subscription=subscription)
@@ -197,7 +205,7 @@ def test_a_receiver_answering_an_error_is_retried_with_the_status_logged(project
 
 
 def test_an_expired_event_is_dead_lettered_without_an_attempt(project, receiver):
-    subscription, _ = subscribe(project, receiver.url)
+    subscription, _ = subscribe(project, receiver.url, handshake=False)
     start_probe(project)
     EventDelivery.objects.update(expires_at=EventDelivery.objects.get().due_at - timedelta(seconds=1))
     deliver_until(all_settled)
@@ -210,10 +218,14 @@ def test_an_expired_event_is_dead_lettered_without_an_attempt(project, receiver)
 
 
 def test_the_filter_chooses_event_types_and_subjects(project, receiver):
-    only_ends, _ = subscribe(project, receiver.url, name="ends", included_event_types=["microsoft.migrate.jobfailed"])
+    only_ends, _ = subscribe(
+        project, receiver.url, name="ends", included_event_types=["microsoft.migrate.jobfailed"], handshake=False
+    )
     assert only_ends.included_event_types == ["Microsoft.Migrate.JobFailed"]
-    elsewhere, _ = subscribe(project, receiver.url, name="elsewhere", subject_begins_with="/subscriptions/other")
-    everything, _ = subscribe(project, receiver.url, name="everything", subject_ends_with="")
+    elsewhere, _ = subscribe(
+        project, receiver.url, name="elsewhere", subject_begins_with="/subscriptions/other", handshake=False
+    )
+    everything, _ = subscribe(project, receiver.url, name="everything", subject_ends_with="", handshake=False)
     start_probe(project)
     assert EventDelivery.objects.filter(event_subscription=only_ends).count() == 0
     assert EventDelivery.objects.filter(event_subscription=elsewhere).count() == 0
@@ -222,7 +234,7 @@ def test_the_filter_chooses_event_types_and_subjects(project, receiver):
 
 def test_the_watcher_publishes_state_changes_of_new_resources_not_old_ones(project, receiver):
     group = project.resource_group
-    subscription, _ = subscribe(project, receiver.url)
+    subscription, _ = subscribe(project, receiver.url, handshake=False)
     states = {}
 
     def source(scopes):
@@ -252,3 +264,36 @@ def test_the_watcher_publishes_state_changes_of_new_resources_not_old_ones(proje
     assert changed.event_type == "Microsoft.Migrate.ReplicationHealthChanged"
     assert (changed.data["previousHealth"], changed.data["health"]) == ("Normal", "Critical")
     assert changed.data["machineName"] == "old"
+
+
+def test_an_endpoint_that_fails_the_validation_handshake_gets_no_events(project, receiver):
+    group = project.resource_group
+    subscription, _, _ = event_subscription_put(
+        subscription=group.subscription,
+        resource_group_name=group.name,
+        scope_id=project.arm_id,
+        name="nobody-home",
+        spec=SubscriptionSpec(endpoint_url=receiver.url),
+        created_by=User.objects.get(email="admin@contoso.com"),
+    )
+    deadline = time.monotonic() + 20
+    while EventSubscription.objects.filter(pk=subscription.pk, provisioning_state="Creating").exists():
+        assert time.monotonic() < deadline
+        if not delivery.validate_next():
+            time.sleep(0.05)
+    subscription.refresh_from_db()
+    # One attempt in the PUT itself, two more by the delivery threads.
+    assert (subscription.provisioning_state, subscription.validation_attempts) == (ProvisioningState.FAILED, 3)
+    assert subscription.validation_error == "Webhook validation handshake failed: The endpoint refused the connection."
+    start_probe(project)
+    assert not EventDelivery.objects.exists()
+
+
+def test_the_validation_handshake_is_event_grids(project, receiver):
+    receiver.start()
+    subscribe(project, receiver.url)
+    (request,) = receiver.validations()
+    (event,) = json.loads(request["body"])
+    assert request["headers"]["aeg-event-type"] == "SubscriptionValidation"
+    assert event["eventType"] == "Microsoft.EventGrid.SubscriptionValidationEvent"
+    assert event["topic"] == project.arm_id and set(event["data"]) == {"validationCode", "validationUrl"}
