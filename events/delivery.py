@@ -7,7 +7,8 @@ the broker is down), and DELIVERY_THREADS threads per worker claim due rows by a
 so two workers never deliver one row at once. Each attempt POSTs with short connect and read
 timeouts and is logged; a failure waits an exponential backoff with jitter, and after the
 subscription's maxDeliveryAttempts (or its eventTimeToLive) the delivery is dead-lettered into the
-log. A watcher thread (events.watcher) turns replication state and health changes into events.
+log. Before any event, a new endpoint must pass Event Grid's validation handshake (`validate`). A
+watcher thread (events.watcher) turns replication state and health changes into events.
 
 As Event Grid, a delivery may arrive twice (a worker dying between the POST and the log), so
 receivers dedupe on the event id (or webhook-id, the delivery's)."""
@@ -60,8 +61,10 @@ def start() -> None:
 def stop() -> None:
     with _lock:
         _stop.set()
+        # One deadline for all: a thread mid-POST finishes within its timeouts; none waits for another.
+        deadline = time.monotonic() + settings.EVENTS_CONNECT_TIMEOUT + settings.EVENTS_READ_TIMEOUT + 1
         for thread in _threads:
-            thread.join(timeout=settings.EVENTS_CONNECT_TIMEOUT + settings.EVENTS_READ_TIMEOUT + 1)
+            thread.join(timeout=max(0, deadline - time.monotonic()))
         _threads.clear()
 
 

@@ -57,8 +57,12 @@ class SubscriptionSpec:
     labels: list[str] = field(default_factory=list)
 
     def check(self) -> None:
-        parts = urlsplit(self.endpoint_url or "")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(self.endpoint_url or "")
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:  # a malformed IPv6 host or port
+            parts, port_ok = urlsplit(""), False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
             # Event Grid wants https; the emulator also takes http, for receivers on a test rig.
             raise InvalidSubscription("endpointUrl", "The endpoint URL must be an absolute http or https URL.")
         known = {event_type.lower(): event_type for event_type in EVENT_TYPES}

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from events.models import EventSubscription
 from hub.models import ApiToken
+from projects import deletion
 from projects.models import ResourceGroup, User
 from projects.services import migrate_project_create_or_update
 
@@ -121,3 +122,13 @@ def test_a_bad_name_or_scope_is_refused(project):
     missing = f"{project.resource_group.arm_id}/providers/Microsoft.Migrate/migrateProjects/nope"
     gone = admin.put(f"{missing}/providers/Microsoft.EventGrid/eventSubscriptions/hook" + API, body(), format="json")
     assert gone.status_code == 404
+
+
+def test_a_deleted_project_takes_its_subscriptions_with_it(project):
+    admin = client()
+    path = f"{project.arm_id}/providers/Microsoft.EventGrid/eventSubscriptions/hook"
+    assert admin.put(path + API, body(), format="json").status_code == 201
+    group_path = f"{project.resource_group.arm_id}/providers/Microsoft.EventGrid/eventSubscriptions/group-hook"
+    assert admin.put(group_path + API, body(), format="json").status_code == 201
+    deletion.remove_project(project)
+    assert list(EventSubscription.objects.values_list("name", flat=True)) == ["group-hook"]
