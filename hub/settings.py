@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "jobs",
     "replication",
     "entra",
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -337,6 +338,16 @@ DISCOVERY_DELAY_SECONDS = env_float("DISCOVERY_DELAY_SECONDS", 5)
 REPLICATION_DIR = Path(env_str("REPLICATION_DIR", str(DATA_DIR / "replication")))
 # Seconds between delta cycles for new replication policies (Azure: a crash-consistent point every 5 min).
 REPLICATION_CYCLE_SECONDS = int(env_float("REPLICATION_CYCLE_SECONDS", 300))
+
+# Events out (events/delivery.py): webhook delivery threads per worker process, their timeouts, the
+# retry backoff (exponential with jitter, from FIRST up to MAX seconds) and how often replication state
+# and health are compared for changes. Event Grid's own backoff starts at 10 s and grows to an hour.
+EVENTS_DELIVERY_THREADS = env_int("EVENTS_DELIVERY_THREADS", 4)
+EVENTS_CONNECT_TIMEOUT = env_float("EVENTS_CONNECT_TIMEOUT", 5)
+EVENTS_READ_TIMEOUT = env_float("EVENTS_READ_TIMEOUT", 5)
+EVENTS_RETRY_FIRST_SECONDS = env_float("EVENTS_RETRY_FIRST_SECONDS", 10)
+EVENTS_RETRY_MAX_SECONDS = env_float("EVENTS_RETRY_MAX_SECONDS", 600)
+EVENTS_WATCH_SECONDS = env_float("EVENTS_WATCH_SECONDS", 5)
 
 LOGGING = {
     "version": 1,

@@ -29,6 +29,7 @@ urlpatterns = [
     # App registrations; Microsoft Entra ID per directory at the root (the metadata's loginEndpoint).
     path("", include("entra.urls")),
     path("jobs/", include("jobs.urls")),
+    path("", include("events.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
@@ -44,6 +45,7 @@ urlpatterns = [
     path("", include("projects.graph")),
     path("", include("entra.graph")),
     path("", include("replication.appliance_api")),
+    path("", include("events.arm")),
     # A catch-all, not an operation of the OpenAPI document (schema=None keeps it out).
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view(schema=None)),
 ]

@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from hub import clock
-from jobs import outbox, push, scenarios, workers
+from jobs import event_sources, outbox, push, scenarios, workers
 from jobs.models import TERMINAL_STATES, Job, JobTask, Notification, State
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def job_start(
                 link=link,
             )
         outbox.send(RUN_JOB_TASK, [job.pk, job.run_ticket])
+        _announce(job)
         transaction.on_commit(lambda: push.job_changed(job))
         if notification is not None:
             transaction.on_commit(lambda: push.notification_changed(notification))
@@ -170,6 +171,7 @@ def _finish(job: Job, scenario, *, failed_task: JobTask | None = None, error: Ex
                 logger.exception("Job %s failed in task %s", job.pk, failed_task.name, exc_info=error)
         job.ended_at, job.claimed_by = ended, ""
         job.save(update_fields=["state", "state_description", "errors", "ended_at", "claimed_by"])
+        _announce(job)
         notifications = list(job.notifications.all())
         for notification in notifications:
             notification.title, notification.message, notification.level = title[:120], message[:400], level
@@ -178,6 +180,38 @@ def _finish(job: Job, scenario, *, failed_task: JobTask | None = None, error: Ex
         transaction.on_commit(lambda: push.job_changed(job))
         for notification in notifications:
             transaction.on_commit(lambda n=notification: push.notification_changed(n))
+
+
+# The event each state of a job announces (jobs.event_sources; the events app lists them for subscribers).
+JOB_EVENT_TYPES = {
+    State.NOT_STARTED: "Microsoft.Migrate.JobStarted",
+    State.SUCCEEDED: "Microsoft.Migrate.JobSucceeded",
+    State.FAILED: "Microsoft.Migrate.JobFailed",
+    State.CANCELLED: "Microsoft.Migrate.JobCancelled",
+}
+
+
+def _announce(job: Job) -> None:
+    """Publish the job's new state in the caller's transaction: a subscriber's rows commit with it."""
+    event_sources.publish(
+        event_type=JOB_EVENT_TYPES[job.state],
+        subscription_id=job.subscription_id,
+        resource_group_name=job.resource_group_name,
+        subject=f"replicationJobs/{job.pk}",
+        data={
+            "jobName": str(job.pk),
+            "scenarioName": job.scenario_name,
+            "friendlyName": job.friendly_name,
+            "state": job.state,
+            "stateDescription": job.state_description,
+            "targetObjectId": job.target_object_id,
+            "targetObjectName": job.target_object_name,
+            "targetInstanceType": job.target_instance_type,
+            "startTime": job.started_at.isoformat() if job.started_at else None,
+            "endTime": job.ended_at.isoformat() if job.ended_at else None,
+            "errors": job.errors,
+        },
+    )
 
 
 def _error_detail(error: Exception, task: JobTask) -> dict:

@@ -20,3 +20,8 @@ class ReplicationConfig(AppConfig):
         from replication.arm_compute import generic_resources
 
         register_resource_lister("replication", generic_resources)
+        # Replication state and health changes, for event subscriptions (the events app watches them).
+        from jobs.event_sources import register_state_source
+        from replication.event_source import replicating_servers
+
+        register_state_source("replication", replicating_servers)
