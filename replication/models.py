@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 REGISTRATION_KEY_VALIDITY = timedelta(days=5)
@@ -123,6 +124,9 @@ class DiscoveredServer(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["project", "machine_id"], name="one_server_per_machine")]
+        # Replicating machines sorts by lower(name): with this index a page near either end of the
+        # name order reads its 50 rows in index order instead of sorting 10,000 (bench/replicating_page.py).
+        indexes = [models.Index(Lower("name"), name="discoveredserver_lower_name")]
 
     def __str__(self) -> str:
         return self.name
