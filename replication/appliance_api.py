@@ -79,6 +79,23 @@ class RegisterView(ApplianceApiView):
         return Response({"applianceId": str(appliance.pk), "credential": credential}, status=201)
 
 
+# A day of changed data cannot exceed what a 100 Gbit/s link carries in a day; a rate, one such link.
+MAX_REPORTED_BYTES_PER_DAY = 100 * 10**9 // 8 * 86_400
+MAX_REPORTED_BYTES_PER_SECOND = 100 * 10**9 // 8
+
+
+def _reported_load(load) -> dict | None:
+    """The process server's churn from a heartbeat's `load`, or None when absent or not numbers in range
+    (an older appliance sends none; its figures are then kept as they were)."""
+    if not isinstance(load, dict):
+        return None
+    per_day, peak = load.get("changedBytesLastDay"), load.get("peakMachineBytesPerSecond")
+    numbers = all(isinstance(value, int | float) and not isinstance(value, bool) for value in (per_day, peak))
+    if not numbers or not 0 <= per_day <= MAX_REPORTED_BYTES_PER_DAY or not 0 <= peak <= MAX_REPORTED_BYTES_PER_SECOND:
+        return None
+    return {"changed_bytes_per_day": int(per_day), "peak_machine_bytes_per_second": float(peak)}
+
+
 class HeartbeatView(ApplianceApiView):
     @extend_schema(operation_id="Appliance_Heartbeat", responses={200: dict})
     def post(self, request, appliance_id):
@@ -91,6 +108,7 @@ class HeartbeatView(ApplianceApiView):
             version=str(body.get("version") or ""),
             components=components,
             listen=str(body.get("listen") or ""),
+            load=_reported_load(body.get("load")),
         )
         if isinstance(body.get("agents"), list):
             services.agents_report(appliance, body["agents"])

@@ -63,6 +63,9 @@ class Appliance(models.Model):
     registered_at = models.DateTimeField(default=timezone.now)
     finalized_at = models.DateTimeField(null=True, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # What the process server reports with its heartbeat (replication.health.ApplianceLoad).
+    changed_bytes_per_day = models.BigIntegerField(default=0)
+    peak_machine_bytes_per_second = models.FloatField(default=0)
 
     class Meta:
         ordering = ["registered_at"]

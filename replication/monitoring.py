@@ -261,9 +261,12 @@ def jobs_summary(project: MigrateProject) -> dict:
     jobs = server_migration_jobs(project)
     running = jobs.exclude(state__in=TERMINAL_STATES)
     failed = jobs.filter(state=State.FAILED)
+    counts = jobs.aggregate(  # both counts in one query
+        running_count=Count("pk", filter=~Q(state__in=TERMINAL_STATES)),
+        failed_count=Count("pk", filter=Q(state=State.FAILED)),
+    )
     return {
-        "running_count": running.count(),
-        "failed_count": failed.count(),
+        **counts,
         "running": list(running[:OVERVIEW_JOBS_SHOWN]),
         "failed": list(failed[:OVERVIEW_JOBS_SHOWN]),
     }

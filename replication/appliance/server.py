@@ -13,8 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from appliance import VERSION, jsonbounds, repository
 from appliance.agents import AgentError, AgentRegistry
 from appliance.assignments import ReplicationAssignments
+from appliance.churn import ChurnMeter
 from appliance.hub_client import HubClient
-from appliance.process_server import BATCHES_PATH, MAX_BATCH_BODY, ProcessServer
+from appliance.process_server import BATCHES_PATH, MAX_BATCH_BODY, ProcessServer, parse_batch
 
 MAX_JSON_BODY = 1_000_000
 
@@ -35,6 +36,7 @@ class Appliance:
         self.assignments = ReplicationAssignments(home)
         self.agents = AgentRegistry(home, self.hub, registration["applianceId"], self.assignments)
         self.process_server = ProcessServer(self.hub, registration["applianceId"], self.agents, self.assignments)
+        self.churn = ChurnMeter()
         self.stopping = threading.Event()
         self.last_heartbeat_error: str | None = None
 
@@ -47,6 +49,7 @@ class Appliance:
             "components": self.components(),
             "listen": self.registration["listen"],
             "agents": self.agents.statuses(self.agent_silent_seconds),
+            "load": self.churn.summary(),
         }
         answer = self.hub.post(f"/appliance-api/v1/appliances/{self.registration['applianceId']}/heartbeat", body)
         if isinstance(answer.get("replication"), list):
@@ -145,7 +148,11 @@ def handler_for(appliance: Appliance):
             if len(body) < length:
                 self.close_connection = True
                 raise AgentError(400, "InvalidBatch", "The body ended before its Content-Length.")
-            return appliance.process_server.receive(body)
+            answer = appliance.process_server.receive(body)
+            if not answer.get("duplicate"):
+                header, records = parse_batch(body)  # accepted, so well formed; the header is small
+                appliance.churn.record(str(header.get("agentId")), len(records))
+            return answer
 
         def _send(self, status: int, content_type: str, data: bytes) -> None:
             self.send_response(status)
