@@ -7,6 +7,7 @@ credential), and heartbeat with that credential (`Authorization: Appliance <cred
 from __future__ import annotations
 
 import base64
+import functools
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -18,7 +19,7 @@ from rest_framework.views import APIView
 from hub.arm.errors import ArmError
 from hub.arm.parsers import BoundedJSONParser
 from hub.arm.views import validated
-from replication import keyvault, services, uploads
+from replication import keyvault, process_servers, services, uploads
 from replication.keys import registration_key_verify
 
 
@@ -67,7 +68,12 @@ class RegisterView(ApplianceApiView):
         ip_addresses = body.get("ipAddresses") or []
         if not isinstance(ip_addresses, list):
             raise ArmError(400, "InvalidRequestContent", "ipAddresses must be a list of strings.", "ipAddresses")
-        appliance, credential = services.appliance_register(
+        register = services.appliance_register
+        if body.get("scaleOutOf") is not None:  # setup --scale-out: a process server of that appliance
+            register = functools.partial(
+                process_servers.scale_out_register, configuration_server=str(body["scaleOutOf"]).strip()[:80]
+            )
+        appliance, credential = register(
             key_text=key_text,
             name=str(body.get("name") or "").strip(),
             fqdn=str(body.get("fqdn") or "")[:255],
@@ -117,7 +123,7 @@ class HeartbeatView(ApplianceApiView):
             {
                 "state": appliance.state,
                 "receivedAt": appliance.last_heartbeat_at.isoformat(),
-                "replication": uploads.replication_instructions(appliance),
+                "replication": process_servers.heartbeat_instructions(appliance),
             }
         )
 

@@ -11,7 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from appliance import VERSION, jsonbounds, repository
-from appliance.agents import AgentError, AgentRegistry
+from appliance.agents import AgentError, AgentRegistry, ScaleOutAgents
 from appliance.assignments import ReplicationAssignments
 from appliance.churn import ChurnMeter
 from appliance.hub_client import HubClient
@@ -34,13 +34,20 @@ class Appliance:
             certificate_authority=registration.get("hubCertificateAuthority"),
         )
         self.assignments = ReplicationAssignments(home)
-        self.agents = AgentRegistry(home, self.hub, registration["applianceId"], self.assignments)
+        # A scale-out process server (setup --scale-out) runs the process server only.
+        self.scale_out_of = registration.get("scaleOutOf")
+        if self.scale_out_of:
+            self.agents = ScaleOutAgents(self.assignments)
+        else:
+            self.agents = AgentRegistry(home, self.hub, registration["applianceId"], self.assignments)
         self.process_server = ProcessServer(self.hub, registration["applianceId"], self.agents, self.assignments)
         self.churn = ChurnMeter()
         self.stopping = threading.Event()
         self.last_heartbeat_error: str | None = None
 
     def components(self) -> dict:
+        if self.scale_out_of:
+            return {"processServer": self.process_server.status(), "scaleOutOf": self.scale_out_of}
         return {"configurationServer": "Running", "processServer": self.process_server.status()}
 
     def heartbeat_once(self) -> None:
@@ -174,9 +181,12 @@ def run(home: str, registration: dict, heartbeat_seconds: float, agent_silent_se
     server = ThreadingHTTPServer((host, int(port)), handler_for(appliance))
     appliance.process_server.start()
     threading.Thread(target=appliance.heartbeat_forever, name="heartbeat", daemon=True).start()
-    print(
-        f"Appliance {registration['name']} listening on {registration['listen']} (configuration server, process server)"
+    role = (
+        f"scale-out process server of {registration['scaleOutOf']}"
+        if registration.get("scaleOutOf")
+        else "configuration server, process server"
     )
+    print(f"Appliance {registration['name']} listening on {registration['listen']} ({role})")
     print(f"Heartbeats to {registration['hub']} every {heartbeat_seconds:g} s. Ctrl+C stops.", flush=True)
     try:
         server.serve_forever(poll_interval=0.5)
