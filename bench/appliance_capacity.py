@@ -2,7 +2,7 @@
 and CPU per process (issue 14, item 5: Azure sizes one appliance for up to 200 machines and about 2 TB
 of changed data a day).
 
-Starts a hub (PostgreSQL + Redis, uvicorn + a separate Celery worker, DEBUG=false, replication cycles of
+Starts a hub (PostgreSQL + Redis, uvicorn + its Celery worker, DEBUG=false, replication cycles of
 --cycle-seconds), prepares one appliance the way a user does (harness.appliance: project, Create
 resources, installer and key through the portal, `setup --key`), finalizes it (Discover > Finalize
 registration), then runs the shipped fleet simulator with --replicate: --count agents whose synthetic
@@ -25,22 +25,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 from harness import ROOT
 from harness.appliance import passphrase_file, prepare_appliance
-from harness.hub import project_path
+from harness.hub import ADMIN, project_path
 from harness.machine import wait_for_quiet
 from harness.options import Bounded, bench_main
 from harness.processes import ProcessMonitor, hub_worker_pid, stop_process
 from harness.replication import cpu_by_process, cycle_env, format_cpu_by_process
 from harness.report import summary
 
-from tests.test_portal_replicate import finalize
+from tests.test_isolation import csrf, portal_session
 
 PROJECT = "bench-capacity"
 SEED_SCRIPT = Path(__file__).resolve().with_name("appliance_capacity_seed.py")
@@ -50,8 +52,26 @@ SAMPLE_SECONDS = 5
 CYCLE_SECONDS = 60
 
 
+def finalize(hub, path: str) -> None:
+    """Discover > Finalize registration of the project's appliance, as its admin does in the portal."""
+    session = portal_session(hub, ADMIN)
+    url = f"{hub.url}/migrate/discover/?project={quote(path, safe='')}"
+    chosen = re.search(
+        r'<select id="select-configuration-server" name="appliance">\s*<option value="([^"]+)"',
+        session.get(url, timeout=30).text,
+    )
+    if chosen is None:
+        raise RuntimeError("Discover lists no appliance to finalize")
+    session.post(
+        f"{hub.url}/migrate/discover/finalize/?project={quote(path, safe='')}",
+        data={"appliance": chosen.group(1), **csrf(session)},
+        timeout=30,
+    )
+    session.close()
+
+
 def count(database, sql: str, *params) -> int:
-    return database.execute(sql, params).fetchone()[0]
+    return int(database.execute(sql, params).fetchone()[0])  # sum() answers a Decimal
 
 
 def wait_until(read, done, seconds: float, what: str, step: float = 2.0):
@@ -74,6 +94,12 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
         finalize(hub, project_path(PROJECT))
         database = psycopg.connect(hub.env["DATABASE_URL"], autocommit=True)
         started.callback(database.close)
+        wait_until(
+            lambda: count(database, "SELECT count(*) FROM replication_appliance WHERE state = 'Finalized'"),
+            lambda finalized: finalized == 1,
+            120,
+            "finalized appliances",
+        )
 
         fleet_log = open(workdir / "fleet.log", "w")  # noqa: SIM115 (lives as long as the fleet)
         started.callback(fleet_log.close)
@@ -232,6 +258,5 @@ if __name__ == "__main__":
             OPTIONS,
             extra_env=cycle_env(CYCLE_SECONDS),
             workdir_prefix="migratehub-bench-capacity-",
-            separate_worker=True,
         )
     )
