@@ -16,7 +16,11 @@ filter with a sort on its last page. Each variant gets 3 warm-up requests, then 
 round, the variants interleaved. Reported per variant: the hub's own time (`Server-Timing: app;dur=`,
 which hub/arm/middleware.py adds to the portal's /migrate/ pages too) and the round trip seen here.
 
-Target (from the issue): p95 < 200 ms for any filter, sort or page. Measured, not asserted.
+The Server Migration overview (/migrate/server-migration/?project=...: counts, health summary, the hour's
+transfer chart, jobs) of the same project is one more variant of the matrix.
+
+Target (issue 14, item 4): p95 < 100 ms for any filter, sort, page or search, and for the overview, in
+every round. Measured, not asserted.
 
     .venv/bin/python bench/replicating_page.py [--servers 10000] [--requests 20] [--rounds 2] [--json out.json]
 """
@@ -38,7 +42,7 @@ from harness.report import format_cpu, summary, target_line
 
 from tests.test_isolation import portal_session
 
-TARGET_P95_MS = 200.0
+TARGET_P95_MS = 100.0
 PROJECT = "bench-replicating"
 PAGE_SIZE = 50  # replication.portal.monitor.PAGE_SIZE
 WARMUP_REQUESTS = 3
@@ -48,6 +52,9 @@ HEALTH_FILTERS = ["Normal", "Warning", "Critical"]
 STATUS_FILTERS = ["enabling", "initial", "ready", "migrating", "migrated", "failed", "stopping"]
 SEED_SECONDS = 900
 SEED_SCRIPT = Path(__file__).resolve().with_name("replicating_page_seed.py")
+LIST_PATH = "/migrate/replicating-servers/"
+OVERVIEW_PATH = "/migrate/server-migration/"
+OVERVIEW = "Server Migration overview"
 
 
 def seed(hub, count: int) -> dict:
@@ -92,18 +99,19 @@ def variants(count: int) -> list[tuple[str, dict]]:
         ("health Warning, sort RPO descending, page 3", {"health": "Warning", "sort": "-rpo", "page": 3}),
         ("status ready, sort transferred, last page", {"status": "ready", "sort": "transferred", "page": 9999}),
         ("search 'app', sort throughput descending", {"q": "app", "sort": "-throughput"}),
+        (OVERVIEW, {}),
     ]
     return matrix
 
 
 def measure(hub, project_path: str, count: int, requests_per_variant: int, rounds: int) -> dict:
     session = portal_session(hub, ADMIN)
-    url = f"{hub.url}/migrate/replicating-servers/"
     matrix = variants(count)
+    paths = {label: OVERVIEW_PATH if label == OVERVIEW else LIST_PATH for label, _ in matrix}
 
-    def get(params: dict) -> tuple[float | None, float, int]:
+    def get(label: str, params: dict) -> tuple[float | None, float, int]:
         started = time.perf_counter()
-        response = session.get(url, params={"project": project_path, **params}, timeout=60)
+        response = session.get(f"{hub.url}{paths[label]}", params={"project": project_path, **params}, timeout=60)
         client = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise RuntimeError(f"GET {response.url} answered {response.status_code}: {response.text[:300]}")
@@ -112,7 +120,7 @@ def measure(hub, project_path: str, count: int, requests_per_variant: int, round
     rows_seen = {}
     for label, params in matrix:
         for _ in range(WARMUP_REQUESTS):
-            rows_seen[label] = get(params)[2]
+            rows_seen[label] = get(label, params)[2]
     results = []
     for round_index in range(rounds):
         quiet = wait_for_quiet()
@@ -120,7 +128,7 @@ def measure(hub, project_path: str, count: int, requests_per_variant: int, round
         samples = {label: {"server": [], "client": []} for label, _ in matrix}
         for _ in range(requests_per_variant):
             for label, params in matrix:  # interleaved, so a noisy moment spreads over every variant
-                server, client, _ = get(params)
+                server, client, _ = get(label, params)
                 if server is not None:
                     samples[label]["server"].append(server)
                 samples[label]["client"].append(client)
@@ -157,6 +165,7 @@ def run(hub, *, count: int, requests_per_variant: int, rounds: int) -> dict:
     print(f"  {seeded['items']:,} items, {seeded['disks']:,} disks in {seeded['seconds']} s", flush=True)
     measured = measure(hub, seeded["project"], seeded["items"], requests_per_variant, rounds)
     best = min(measured["rounds"], key=lambda result: result["worst_p95_ms"])
+    worst = max(measured["rounds"], key=lambda result: result["worst_p95_ms"])
     return {
         "benchmark": "replicating_page",
         "servers": seeded["items"],
@@ -168,7 +177,8 @@ def run(hub, *, count: int, requests_per_variant: int, rounds: int) -> dict:
         "best_round": best["round"],
         "worst_p95_ms_per_round": [result["worst_p95_ms"] for result in measured["rounds"]],
         "target_p95_ms": TARGET_P95_MS,
-        "target_met": best["worst_p95_ms"] < TARGET_P95_MS,
+        # The issue asks for every round under the target, not the better one.
+        "target_met": worst["worst_p95_ms"] < TARGET_P95_MS,
     }
 
 
@@ -191,7 +201,7 @@ def report(result: dict) -> str:
             )
         lines.append(format_cpu(round_result["cpu"]))
     spread = ", ".join(f"{value:.1f}" for value in result["worst_p95_ms_per_round"])
-    target = f"p95 < {result['target_p95_ms']:.0f} ms for every variant"
+    target = f"p95 < {result['target_p95_ms']:.0f} ms for every variant, in every round"
     lines.append(target_line(target, result["target_met"], f"worst variant's p95 per round: {spread} ms"))
     return "\n".join(lines)
 

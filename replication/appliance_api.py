@@ -7,6 +7,7 @@ credential), and heartbeat with that credential (`Authorization: Appliance <cred
 from __future__ import annotations
 
 import base64
+import functools
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -18,7 +19,7 @@ from rest_framework.views import APIView
 from hub.arm.errors import ArmError
 from hub.arm.parsers import BoundedJSONParser
 from hub.arm.views import validated
-from replication import keyvault, services, uploads
+from replication import keyvault, process_servers, services, uploads
 from replication.keys import registration_key_verify
 
 
@@ -67,7 +68,12 @@ class RegisterView(ApplianceApiView):
         ip_addresses = body.get("ipAddresses") or []
         if not isinstance(ip_addresses, list):
             raise ArmError(400, "InvalidRequestContent", "ipAddresses must be a list of strings.", "ipAddresses")
-        appliance, credential = services.appliance_register(
+        register = services.appliance_register
+        if body.get("scaleOutOf") is not None:  # setup --scale-out: a process server of that appliance
+            register = functools.partial(
+                process_servers.scale_out_register, configuration_server=str(body["scaleOutOf"]).strip()[:80]
+            )
+        appliance, credential = register(
             key_text=key_text,
             name=str(body.get("name") or "").strip(),
             fqdn=str(body.get("fqdn") or "")[:255],
@@ -77,6 +83,23 @@ class RegisterView(ApplianceApiView):
             host=body.get("host") if isinstance(body.get("host"), dict) else {},
         )
         return Response({"applianceId": str(appliance.pk), "credential": credential}, status=201)
+
+
+# A day of changed data cannot exceed what a 100 Gbit/s link carries in a day; a rate, one such link.
+MAX_REPORTED_BYTES_PER_DAY = 100 * 10**9 // 8 * 86_400
+MAX_REPORTED_BYTES_PER_SECOND = 100 * 10**9 // 8
+
+
+def _reported_load(load) -> dict | None:
+    """The process server's churn from a heartbeat's `load`, or None when absent or not numbers in range
+    (an older appliance sends none; its figures are then kept as they were)."""
+    if not isinstance(load, dict):
+        return None
+    per_day, peak = load.get("changedBytesLastDay"), load.get("peakMachineBytesPerSecond")
+    numbers = all(isinstance(value, int | float) and not isinstance(value, bool) for value in (per_day, peak))
+    if not numbers or not 0 <= per_day <= MAX_REPORTED_BYTES_PER_DAY or not 0 <= peak <= MAX_REPORTED_BYTES_PER_SECOND:
+        return None
+    return {"changed_bytes_per_day": int(per_day), "peak_machine_bytes_per_second": float(peak)}
 
 
 class HeartbeatView(ApplianceApiView):
@@ -91,6 +114,7 @@ class HeartbeatView(ApplianceApiView):
             version=str(body.get("version") or ""),
             components=components,
             listen=str(body.get("listen") or ""),
+            load=_reported_load(body.get("load")),
         )
         if isinstance(body.get("agents"), list):
             services.agents_report(appliance, body["agents"])
@@ -99,7 +123,7 @@ class HeartbeatView(ApplianceApiView):
             {
                 "state": appliance.state,
                 "receivedAt": appliance.last_heartbeat_at.isoformat(),
-                "replication": uploads.replication_instructions(appliance),
+                "replication": process_servers.heartbeat_instructions(appliance),
             }
         )
 

@@ -22,6 +22,7 @@ from projects.models import MigrationResource
 from projects.regions import REGIONS_BY_NAME, normalize_location
 from replication import arm_responses as R
 from replication import sizing
+from replication.health import ApplianceLoad, appliance_health, appliance_health_errors, appliance_loads
 from replication.models import Appliance, DiscoveredServer, MigrationState
 
 FABRIC = "migrate-fabric"
@@ -47,9 +48,12 @@ class Vault:
         return f"{self.fabric_id}/replicationRecoveryServicesProviders/{appliance.pk}"
 
 
-def _health_errors(appliance: Appliance, health: str) -> list[dict]:
+def _health_errors(appliance: Appliance, now, load: ApplianceLoad) -> list[dict]:
+    """The appliance's heartbeat error, if any, then its capacity rules' (replication.health)."""
+    health = appliance.health(now)
+    capacity = appliance_health_errors(appliance, load)
     if health == Appliance.Health.NORMAL:
-        return []
+        return capacity
     return [
         {
             "errorCode": "78012" if health == Appliance.Health.WARNING else "78013",
@@ -60,11 +64,11 @@ def _health_errors(appliance: Appliance, health: str) -> list[dict]:
             "possibleCauses": "The appliance is stopped, or it cannot reach the hub.",
             "recommendedAction": "Start the appliance (./run in its folder) and check it can reach the hub.",
         }
-    ]
+    ] + capacity
 
 
 def provider_body(vault: Vault, appliance: Appliance, now) -> dict:
-    health = appliance.health(now)
+    load = appliance_loads([appliance])[appliance.pk]
     return {
         "id": vault.provider_id(appliance),
         "name": str(appliance.pk),
@@ -77,10 +81,10 @@ def provider_body(vault: Vault, appliance: Appliance, now) -> dict:
             "serverVersion": appliance.version,
             "providerVersionState": "Latest",
             "lastHeartBeat": arm_time(appliance.last_heartbeat_at),
-            "connectionStatus": "Connected" if health == Appliance.Health.NORMAL else "NotConnected",
-            "protectedItemCount": 0,
+            "connectionStatus": "Connected" if appliance.health(now) == Appliance.Health.NORMAL else "NotConnected",
+            "protectedItemCount": load.machines,
             "allowedScenarios": [],
-            "healthErrorDetails": _health_errors(appliance, health),
+            "healthErrorDetails": _health_errors(appliance, now, load),
             "draIdentifier": str(appliance.pk),
             "machineId": str(appliance.pk),
             "machineName": appliance.fqdn or appliance.name,
@@ -89,7 +93,8 @@ def provider_body(vault: Vault, appliance: Appliance, now) -> dict:
 
 
 def fabric_body(vault: Vault, appliances: list[Appliance], now) -> dict:
-    healths = [a.health(now) for a in appliances]
+    loads = appliance_loads(appliances)
+    healths = [appliance_health(a, now, loads[a.pk]) for a in appliances]
     worst = next((h for h in ("Critical", "Warning") if h in healths), "Normal")
     return {
         "id": vault.fabric_id,
@@ -101,7 +106,7 @@ def fabric_body(vault: Vault, appliances: list[Appliance], now) -> dict:
             "internalIdentifier": str(vault.project.pk),
             "bcdrState": "Valid",
             "health": worst,
-            "healthErrorDetails": [e for a, h in zip(appliances, healths, strict=True) for e in _health_errors(a, h)],
+            "healthErrorDetails": [e for a in appliances for e in _health_errors(a, now, loads[a.pk])],
             "customDetails": {
                 "instanceType": "InMageRcm",
                 "physicalSiteId": str(vault.project.pk),
@@ -114,7 +119,7 @@ def fabric_body(vault: Vault, appliances: list[Appliance], now) -> dict:
                         "version": a.version,
                         "lastHeartbeatUtc": arm_time(a.last_heartbeat_at),
                         "health": h,
-                        "protectedItemCount": 0,
+                        "protectedItemCount": loads[a.pk].machines,
                     }
                     for a, h in zip(appliances, healths, strict=True)
                 ],

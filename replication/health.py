@@ -6,16 +6,19 @@ gives both forms the hub needs: `errors` for one item in Python (the ARM API and
 error's details) and `where` for a whole list in SQL (Replicating machines filters, sorts and counts
 10,000 servers by health without computing every server's status). Which states a rule watches, what
 its level makes the health, and the order health sorts in are read by both forms from here.
-test_monitor checks that the two forms agree."""
+test_monitor checks that the two forms agree.
+
+The appliance has its own rules (APPLIANCE_RULES): Azure's capacity of one appliance, judged from what
+the hub counts (machines replicating through it) and what the appliance reports (changed data)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Q, Value, When
 
-from replication.models import APPLIANCE_WARNING_AFTER, MigrationItem, MigrationState, ProtectedDisk
+from replication.models import APPLIANCE_WARNING_AFTER, Appliance, MigrationItem, MigrationState, ProtectedDisk
 
 AGENT_SILENT_AFTER = timedelta(minutes=15)
 NO_PROGRESS_AFTER = timedelta(minutes=30)
@@ -268,3 +271,110 @@ def health_rank(now, policies) -> Case:
         default=Value(HEALTH_RANKS["Normal"]),
         output_field=IntegerField(),
     )
+
+
+# The appliance's capacity as Azure documents it (site-recovery-plan-capacity-vmware.md, the appliance's
+# support matrix and the churn limits): up to 200 machines and about 2 TB of changed data a day per
+# appliance, and at most 54 MB/s of peak churn per machine. Beyond them Azure asks for a scale-out
+# process server.
+APPLIANCE_MAX_MACHINES = 200
+APPLIANCE_MAX_CHANGED_BYTES_PER_DAY = 2 * 10**12
+MACHINE_MAX_PEAK_CHURN_BYTES_PER_SECOND = 54 * 10**6
+# The migration states in which a machine keeps the appliance's process server busy.
+LOADING_STATES = (
+    MigrationState.ENABLE_MIGRATION_IN_PROGRESS,
+    MigrationState.INITIAL_SEEDING_IN_PROGRESS,
+    MigrationState.REPLICATING,
+    MigrationState.MIGRATION_IN_PROGRESS,
+)
+
+
+@dataclass(frozen=True)
+class ApplianceLoad:
+    """What an appliance carries: machines replicating through it (counted by the hub), the changed data
+    its process server received over the last 24 hours and its busiest machine's peak rate (reported
+    by the appliance with its heartbeat)."""
+
+    machines: int
+    changed_bytes_per_day: int
+    peak_machine_bytes_per_second: float
+
+
+class ApplianceOverCapacity:
+    code, level = "78190", "Warning"
+
+    def holds(self, load: ApplianceLoad) -> bool:
+        return (
+            load.machines > APPLIANCE_MAX_MACHINES
+            or load.changed_bytes_per_day > APPLIANCE_MAX_CHANGED_BYTES_PER_DAY
+            or load.peak_machine_bytes_per_second > MACHINE_MAX_PEAK_CHURN_BYTES_PER_SECOND
+        )
+
+    def error(self, appliance: Appliance, load: ApplianceLoad) -> dict:
+        over = []
+        if load.machines > APPLIANCE_MAX_MACHINES:
+            over.append(f"{load.machines} machines replicate through it (up to {APPLIANCE_MAX_MACHINES} are supported)")
+        if load.changed_bytes_per_day > APPLIANCE_MAX_CHANGED_BYTES_PER_DAY:
+            over.append(
+                f"its process server received {load.changed_bytes_per_day / 10**12:.1f} TB of changed data in the "
+                f"last 24 hours (about {APPLIANCE_MAX_CHANGED_BYTES_PER_DAY // 10**12} TB a day is supported)"
+            )
+        if load.peak_machine_bytes_per_second > MACHINE_MAX_PEAK_CHURN_BYTES_PER_SECOND:
+            over.append(
+                f"a machine's churn peaked at {load.peak_machine_bytes_per_second / 10**6:.0f} MB/s (up to "
+                f"{MACHINE_MAX_PEAK_CHURN_BYTES_PER_SECOND // 10**6} MB/s per machine is supported)"
+            )
+        summary = f"Appliance {appliance.name} is over the capacity of one process server: " + "; ".join(over) + "."
+        return {
+            "errorSource": "ServerMigration",
+            "errorType": "ProcessServerHealth",
+            "errorLevel": self.level,
+            "errorCategory": "Capacity",
+            "errorCode": self.code,
+            "summaryMessage": summary,
+            "errorMessage": summary,
+            "possibleCauses": "More machines, or more changed data, than one appliance's process server can "
+            "carry: replication falls behind and the RPO grows.",
+            "recommendedAction": "Add a scale-out process server (on a new host, run ./setup --scale-out with "
+            "the project's key and the appliance's passphrase), then choose it as the Process Server when you "
+            "replicate more machines.",
+            "creationTimeUtc": None,
+            "entityId": str(appliance.pk),
+            "customerResolvability": "Allowed",
+            "innerHealthErrors": [],
+        }
+
+
+APPLIANCE_RULES = (ApplianceOverCapacity(),)
+
+
+def appliance_loads(appliances) -> dict:
+    """ApplianceLoad by appliance id, in one query for any number of appliances."""
+    appliances = list(appliances)
+    machines = dict(
+        MigrationItem.objects.filter(
+            appliance__in=appliances, migration_state__in=LOADING_STATES, replication_stopped_at__isnull=True
+        )
+        .values_list("appliance_id")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    return {
+        appliance.pk: ApplianceLoad(
+            machines.get(appliance.pk, 0), appliance.changed_bytes_per_day, appliance.peak_machine_bytes_per_second
+        )
+        for appliance in appliances
+    }
+
+
+def appliance_health_errors(appliance: Appliance, load: ApplianceLoad) -> list[dict]:
+    return [rule.error(appliance, load) for rule in APPLIANCE_RULES if rule.holds(load)]
+
+
+def appliance_health(appliance: Appliance, now, load: ApplianceLoad) -> str:
+    """The appliance's heartbeat health (Appliance.health), made at least Warning by its rules' errors."""
+    heartbeat = appliance.health(now)
+    if heartbeat != Appliance.Health.NORMAL:
+        return heartbeat
+    levels = {error["errorLevel"] for error in appliance_health_errors(appliance, load)}
+    return next((health for level, health in HEALTH_OF_LEVEL.items() if level in levels), heartbeat)

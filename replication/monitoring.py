@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property, lru_cache
 from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, Lower
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
 from jobs.models import TERMINAL_STATES, Job, State
 from projects.models import MigrateProject
@@ -59,9 +60,10 @@ SORTABLE = {"name", "status", "health", "recovery-point", "rpo", "transferred", 
 
 
 def rows(items):
-    """What a row (and item_status) reads, in two queries for any number of rows: the item with its
-    server, appliance, policy and current job, then the disks."""
-    return items.select_related("server", "appliance", "policy", "current_job").prefetch_related("disks")
+    """What a row (and item_status) reads, in four queries for any number of rows: the item with its
+    server and current job, then the disks, the appliances and the policies. A project has a few
+    appliances and policies: read apart, each is one object shared by its rows, not a copy per row."""
+    return items.select_related("server", "current_job").prefetch_related("disks", "appliance", "policy")
 
 
 def blade_rows(items):
@@ -77,9 +79,10 @@ def with_health(items, project: MigrateProject, now):
     return items.annotate(health_rank=health_rank(now, project.policies.all()))
 
 
-def _sorted(items, sort: str, now):
+def _sorted(items, sort: str, now, *, backwards: bool = False):
     """Order by a column (a leading "-" for descending); rows without a value go last either way.
-    The server name and id break ties, so pages never overlap."""
+    The server name and id break ties, so pages never overlap. `backwards` gives the exact reverse
+    order, in which a page near the end is near the start (page_of)."""
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key == "status":
@@ -116,8 +119,12 @@ def _sorted(items, sort: str, now):
         column = F("test_migrate_state")
     else:
         column = Lower("server__name")
+    if backwards:
+        # asc nulls last, reversed, is desc nulls first (and the other way round).
+        ordered = column.asc(nulls_first=True) if descending else column.desc(nulls_first=True)
+        return items.order_by(ordered, Lower("server__name").desc(), "-pk")
     ordered = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
-    return items.order_by(ordered, Lower("server__name"), "pk")
+    return items.order_by(ordered, Lower("server__name").asc(), "pk")
 
 
 def replicating_items(project: MigrateProject):
@@ -126,7 +133,7 @@ def replicating_items(project: MigrateProject):
     return project.migration_items.filter(replication_stopped_at__isnull=True)
 
 
-def filtered_items(project: MigrateProject, now, *, health: str = "", status: str = "", search: str = "", sort=""):
+def _filtered(project: MigrateProject, now, *, health: str, status: str, search: str, sort: str):
     items = replicating_items(project)
     if health in HEALTH_RANKS or sort.lstrip("-") == "health":
         # Only when asked for: it joins the server and the appliance.
@@ -137,14 +144,52 @@ def filtered_items(project: MigrateProject, now, *, health: str = "", status: st
         items = items.filter(migration_state__in=STATUS_FILTERS[status][1])
     if search:
         items = items.filter(Q(server__name__icontains=search) | Q(target_vm_name__icontains=search))
-    return _sorted(items, sort, now)
+    return items
 
 
-def page_of(items, number) -> tuple[Page, list[MigrationItem]]:
+def filtered_items(project: MigrateProject, now, *, health: str = "", status: str = "", search: str = "", sort=""):
+    return _sorted(_filtered(project, now, health=health, status=status, search=search, sort=sort), sort, now)
+
+
+class _CountedPaginator(Paginator):
+    """A Paginator whose count comes from another queryset: the filtered items before sorting. Counting
+    the sorted list would count through the sort's aggregate (the transferred bytes' join and GROUP BY),
+    about 15 ms of 10,000 rows for nothing."""
+
+    def __init__(self, object_list, per_page, counted):
+        super().__init__(object_list, per_page)
+        self.counted = counted
+
+    @cached_property
+    def count(self) -> int:
+        return self.counted.count()
+
+
+def list_page(project: MigrateProject, now, number, *, health="", status="", search="", sort="name"):
+    """One page of Replicating machines, filtered and sorted (see filtered_items): the Page of ids and
+    the page's items read whole (page_of)."""
+    filtered = _filtered(project, now, health=health, status=status, search=search, sort=sort)
+    return page_of(
+        _sorted(filtered, sort, now), number, counted=filtered, backwards=_sorted(filtered, sort, now, backwards=True)
+    )
+
+
+def page_of(items, number, *, counted=None, backwards=None) -> tuple[Page, list[MigrationItem]]:
     """One page of a filtered, sorted list. Filtering, sorting and counting read only narrow rows (ids
-    and what the filter and sort need); only the page's rows are then read whole, with their relations."""
-    page = Paginator(items.values_list("pk", flat=True), PAGE_SIZE).get_page(number)
-    ids = list(page.object_list)
+    and what the filter and sort need); only the page's rows are then read whole, with their relations.
+    `counted` (by default `items`) is what the pages count. `backwards`, the same list in the reverse
+    order, serves the pages of the second half: the last page is then the first 50 rows of it, a
+    top-N sort or an index's first entries, instead of a sort of every row and an OFFSET past them."""
+    ids_only = items.values_list("pk", flat=True)
+    counted = ids_only if counted is None else counted.values_list("pk", flat=True)
+    page = _CountedPaginator(ids_only, PAGE_SIZE, counted).get_page(number)
+    start, end = page.start_index() - 1, page.end_index()
+    total = page.paginator.count
+    if backwards is not None and end > start and start > total - end:
+        ids = list(backwards.values_list("pk", flat=True)[total - end : total - start])[::-1]
+        page.object_list = ids
+    else:
+        ids = list(page.object_list)
     by_id = {item.pk: item for item in rows(MigrationItem.objects.filter(pk__in=ids))}
     return page, [by_id[pk] for pk in ids if pk in by_id]
 
@@ -215,9 +260,12 @@ def jobs_summary(project: MigrateProject) -> dict:
     jobs = server_migration_jobs(project)
     running = jobs.exclude(state__in=TERMINAL_STATES)
     failed = jobs.filter(state=State.FAILED)
+    counts = jobs.aggregate(  # both counts in one query
+        running_count=Count("pk", filter=~Q(state__in=TERMINAL_STATES)),
+        failed_count=Count("pk", filter=Q(state=State.FAILED)),
+    )
     return {
-        "running_count": running.count(),
-        "failed_count": failed.count(),
+        **counts,
         "running": list(running[:OVERVIEW_JOBS_SHOWN]),
         "failed": list(failed[:OVERVIEW_JOBS_SHOWN]),
     }
@@ -237,12 +285,28 @@ class Action:
     reason: str  # why it is disabled; "" when it may run now
 
 
+# Stands for an item's id in a URL reversed once (item_url).
+ITEM_ID_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+
+
+@lru_cache(maxsize=64)
+def _item_url_pattern(url_name: str, script_prefix: str) -> str:
+    return reverse(url_name, args=[ITEM_ID_PLACEHOLDER])
+
+
+def item_url(url_name: str, item_pk) -> str:
+    """reverse(url_name, args=[item_pk]) for a URL whose only argument is an item's id. A page of rows
+    asks for 5 URLs per row; reverse() costs about 0.1 ms each, so each URL is reversed once (per
+    script prefix) and the id put in its place."""
+    return _item_url_pattern(url_name, get_script_prefix()).replace(ITEM_ID_PLACEHOLDER, str(item_pk))
+
+
 def actions(item: MigrationItem, next_url: str = "") -> list[Action]:
     """The item's commands, in menu order: each a link back to `next_url` when the item's state allows
     it, else why not (status.unavailable_reason)."""
     query = "?" + urlencode({"next": next_url}) if next_url else ""
     return [
-        Action(operation, label, reverse(url_name, args=[item.pk]) + query, unavailable_reason(item, operation))
+        Action(operation, label, item_url(url_name, item.pk) + query, unavailable_reason(item, operation))
         for operation, label, url_name in OPERATIONS
     ]
 
@@ -250,7 +314,7 @@ def actions(item: MigrationItem, next_url: str = "") -> list[Action]:
 def operations(item: MigrationItem) -> list[Action]:
     """The commands of the item's rows and blade, returning to its blade. The same HTML is pushed to
     every viewer, so only the state decides here; each command's own blade then checks the user's role."""
-    return actions(item, reverse("replication:replicating-server", args=[item.pk]))
+    return actions(item, item_url("replication:replicating-server", item.pk))
 
 
 def detail_context(item: MigrationItem, now) -> dict:

@@ -77,9 +77,23 @@ def appliance_authenticate(authorization: str, appliance_id) -> Appliance:
     return appliance
 
 
-def appliance_heartbeat(appliance: Appliance, *, version: str, components: dict, listen: str = "") -> Appliance:
+def appliance_heartbeat(
+    appliance: Appliance, *, version: str, components: dict, listen: str = "", load: dict | None = None
+) -> Appliance:
+    """`load`: what the process server reports of its churn (replication.health.ApplianceLoad), kept as
+    the appliance's capacity rules read it."""
+    reported = {}
+    if load is not None:
+        reported = {
+            "changed_bytes_per_day": load["changed_bytes_per_day"],
+            "peak_machine_bytes_per_second": load["peak_machine_bytes_per_second"],
+        }
     Appliance.objects.filter(pk=appliance.pk).update(
-        last_heartbeat_at=clock.now(), version=str(version)[:40], components=components or {}, listen=listen[:120]
+        last_heartbeat_at=clock.now(),
+        version=str(version)[:40],
+        components=components or {},
+        listen=listen[:120],
+        **reported,
     )
     appliance.refresh_from_db()
     return appliance

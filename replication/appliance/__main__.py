@@ -24,6 +24,9 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 def setup(args) -> int:
     home = os.path.abspath(args.home)
+    if args.scale_out and not args.configuration_server:
+        print("--scale-out needs --configuration-server NAME: the appliance it adds to.", file=sys.stderr)
+        return 2
     print(f"Migrate Hub replication appliance {VERSION}: setup in {home}")
     found = host.inspect(home)
     problems, warnings = host.shortfalls(found)
@@ -58,9 +61,11 @@ def setup(args) -> int:
             f"Key for project {verified['project']} (target region {verified['targetRegion']}), "
             f"valid until {verified['expiresAt']}."
         )
+        scale_out = {"scaleOutOf": args.configuration_server} if args.scale_out else {}
         registered = client.post(
             "/appliance-api/v1/appliances/register",
             {
+                **scale_out,
                 "key": key_text,
                 "name": name,
                 "fqdn": socket.getfqdn(),
@@ -83,8 +88,17 @@ def setup(args) -> int:
             "name": name,
             "listen": args.listen,
             "project": verified["project"],
+            **scale_out,
         },
     )
+    if args.scale_out:
+        # Its agents register with the configuration server; no passphrase and no finalizing here.
+        print(f"Registered scale-out process server {name} of appliance {args.configuration_server} with the hub.")
+        print("New replications can use it: choose it as the Process Server in Replicate.")
+        if args.no_start:
+            return 0
+        server.run(home, state.load_registration(home), args.heartbeat_seconds, args.agent_silent_seconds)
+        return 0
     passphrase = state.new_passphrase(home)
     print(f"Registered appliance {name} with the hub as {registered['applianceId']}.")
     print(f"Passphrase for agents: {passphrase}  (show it again with: ./genpassphrase -v)")
@@ -150,6 +164,15 @@ def main(argv=None) -> int:
     setup_parser.add_argument("--name", help="The appliance's name in the portal (default: host name).")
     setup_parser.add_argument("--hub", help="The hub's URL, if not the one in the key.")
     setup_parser.add_argument("--no-start", action="store_true", help="Register, then exit without serving.")
+    setup_parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="Install a scale-out process server of an appliance (--configuration-server), for more machines "
+        "or more changed data than one appliance carries.",
+    )
+    setup_parser.add_argument(
+        "--configuration-server", help="With --scale-out: the name of the appliance whose process server this adds to."
+    )
     for sub in (setup_parser, commands.add_parser("run", parents=[common], help="Start an appliance set up earlier.")):
         sub.add_argument(
             "--heartbeat-seconds", type=float, default=float(os.environ.get("APPLIANCE_HEARTBEAT_SECONDS", 30))

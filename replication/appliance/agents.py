@@ -107,3 +107,40 @@ class AgentRegistry:
                 }
                 for machine_id, agent in self.agents.items()
             ]
+
+
+SCALE_OUT_REFUSAL = (
+    "This is a scale-out process server: register the Mobility service with the configuration server "
+    "(the appliance the portal's Discover lists), which tells it where to send its data."
+)
+
+
+class ScaleOutAgents:
+    """A scale-out process server's view of agents (setup --scale-out): they register and heartbeat with
+    the configuration server, not here, and a batch is accepted by the batch token the hub gave this
+    process server for the agent's item, which the agent got from the configuration server."""
+
+    def __init__(self, assignments: ReplicationAssignments):
+        self.assignments = assignments
+
+    def authenticate(self, agent_id, secret, *, alive: bool = False) -> str:
+        machine_id = str(agent_id or "")
+        entry = self.assignments.entry_for(machine_id)
+        token = entry.get("batchToken") if entry else None
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), str(secret or "").encode()):
+            raise AgentError(
+                401,
+                "BatchTokenInvalid",
+                "This scale-out process server does not replicate that machine, or the batch token is not its item's: "
+                "the agent learns the token from its configuration server's heartbeat.",
+            )
+        return machine_id
+
+    def register(self, body: dict) -> dict:
+        raise AgentError(409, "ScaleOutProcessServer", SCALE_OUT_REFUSAL)
+
+    def heartbeat(self, body: dict) -> dict:
+        raise AgentError(409, "ScaleOutProcessServer", SCALE_OUT_REFUSAL)
+
+    def statuses(self, silent_after_seconds: float) -> list[dict]:
+        return []  # the configuration server reports its agents

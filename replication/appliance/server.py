@@ -11,10 +11,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from appliance import VERSION, jsonbounds, repository
-from appliance.agents import AgentError, AgentRegistry
+from appliance.agents import AgentError, AgentRegistry, ScaleOutAgents
 from appliance.assignments import ReplicationAssignments
+from appliance.churn import ChurnMeter
 from appliance.hub_client import HubClient
-from appliance.process_server import BATCHES_PATH, MAX_BATCH_BODY, ProcessServer
+from appliance.process_server import BATCHES_PATH, MAX_BATCH_BODY, ProcessServer, parse_batch
 
 MAX_JSON_BODY = 1_000_000
 
@@ -33,12 +34,20 @@ class Appliance:
             certificate_authority=registration.get("hubCertificateAuthority"),
         )
         self.assignments = ReplicationAssignments(home)
-        self.agents = AgentRegistry(home, self.hub, registration["applianceId"], self.assignments)
+        # A scale-out process server (setup --scale-out) runs the process server only.
+        self.scale_out_of = registration.get("scaleOutOf")
+        if self.scale_out_of:
+            self.agents = ScaleOutAgents(self.assignments)
+        else:
+            self.agents = AgentRegistry(home, self.hub, registration["applianceId"], self.assignments)
         self.process_server = ProcessServer(self.hub, registration["applianceId"], self.agents, self.assignments)
+        self.churn = ChurnMeter()
         self.stopping = threading.Event()
         self.last_heartbeat_error: str | None = None
 
     def components(self) -> dict:
+        if self.scale_out_of:
+            return {"processServer": self.process_server.status(), "scaleOutOf": self.scale_out_of}
         return {"configurationServer": "Running", "processServer": self.process_server.status()}
 
     def heartbeat_once(self) -> None:
@@ -47,6 +56,7 @@ class Appliance:
             "components": self.components(),
             "listen": self.registration["listen"],
             "agents": self.agents.statuses(self.agent_silent_seconds),
+            "load": self.churn.summary(),
         }
         answer = self.hub.post(f"/appliance-api/v1/appliances/{self.registration['applianceId']}/heartbeat", body)
         if isinstance(answer.get("replication"), list):
@@ -140,7 +150,12 @@ def handler_for(appliance: Appliance):
 
         def _batch(self) -> dict:
             """Binary, up to 16 MiB: a batch of block records (the JSON routes take 1 MB)."""
-            return appliance.process_server.receive(self._read(MAX_BATCH_BODY, "InvalidBatch"))
+            body = self._read(MAX_BATCH_BODY, "InvalidBatch")
+            answer = appliance.process_server.receive(body)
+            if not answer.get("duplicate"):
+                header, records = parse_batch(body)  # accepted, so well formed; the header is small
+                appliance.churn.record(str(header.get("agentId")), len(records))
+            return answer
 
         def _send(self, status: int, content_type: str, data: bytes) -> None:
             self.send_response(status)
@@ -162,9 +177,12 @@ def run(home: str, registration: dict, heartbeat_seconds: float, agent_silent_se
     server = ThreadingHTTPServer((host, int(port)), handler_for(appliance))
     appliance.process_server.start()
     threading.Thread(target=appliance.heartbeat_forever, name="heartbeat", daemon=True).start()
-    print(
-        f"Appliance {registration['name']} listening on {registration['listen']} (configuration server, process server)"
+    role = (
+        f"scale-out process server of {registration['scaleOutOf']}"
+        if registration.get("scaleOutOf")
+        else "configuration server, process server"
     )
+    print(f"Appliance {registration['name']} listening on {registration['listen']} ({role})")
     print(f"Heartbeats to {registration['hub']} every {heartbeat_seconds:g} s. Ctrl+C stops.", flush=True)
     try:
         server.serve_forever(poll_interval=0.5)

@@ -20,6 +20,7 @@ from projects import access, services
 from projects.models import MachinesVirtualized, MigrationResource
 from projects.portal.migrate import project_from_arm_id, project_in_view
 from projects.regions import REGIONS, REGIONS_BY_NAME
+from replication import health as health_rules
 from replication import services as replication_services
 from replication.installer import build_appliance_installer
 from replication.keys import key_file_name, registration_key_issue
@@ -91,11 +92,27 @@ def discover(request):
             "create_denied": access.denial(request.user, access.CREATE_KEY_VAULT, group.subscription, group.name),
             "register_denied": access.app_registration_denial(request.user),
             "key_validity_days": REGISTRATION_KEY_VALIDITY.days,
-            "appliances": [(a, a.health(clock.now())) for a in project.appliances.all()],
+            "appliances": _appliances_with_health(project),
             "registered": project.appliances.filter(state=Appliance.State.REGISTERED),
             "finalize_denied": access.denial(request.user, access.REGISTER_APPLIANCE, group.subscription, group.name),
         },
     )
+
+
+def _appliances_with_health(project) -> list[tuple]:
+    """(appliance, health, heartbeat health, capacity errors) per appliance: its health is the worst of its
+    heartbeat and Azure's capacity rules (replication.health)."""
+    now, appliances = clock.now(), list(project.appliances.all())
+    loads = health_rules.appliance_loads(appliances)
+    return [
+        (
+            appliance,
+            health_rules.appliance_health(appliance, now, loads[appliance.pk]),
+            appliance.health(now),
+            health_rules.appliance_health_errors(appliance, loads[appliance.pk]),
+        )
+        for appliance in appliances
+    ]
 
 
 @login_required

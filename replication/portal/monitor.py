@@ -64,8 +64,9 @@ def replicating_servers(request):
         sort = request.GET.get("sort", "")
         if sort.lstrip("-") not in monitoring.SORTABLE:
             sort = "name"
-        items = monitoring.filtered_items(project, now, health=health, status=status, search=search, sort=sort)
-        page, page_items = monitoring.page_of(items, request.GET.get("page"))
+        page, page_items = monitoring.list_page(
+            project, now, request.GET.get("page"), health=health, status=status, search=search, sort=sort
+        )
         context.update(
             {
                 "page": page,

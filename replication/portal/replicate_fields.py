@@ -105,9 +105,11 @@ def _appliance_options(form: ReplicateForm, spec: WizardField) -> list[tuple[str
 
 
 def _process_server_options(form: ReplicateForm, spec: WizardField) -> list[tuple[str, str]]:
-    # Each appliance runs one process server: the one of the appliance selected above.
-    appliance = form.chosen_appliance
-    return [(str(appliance.pk), f"{appliance.name} (process server)")] if appliance else []
+    # The appliance selected above runs a process server; scale-out process servers add theirs.
+    return [
+        (pk, f"{ps.name} (scale-out process server)" if ps.scale_out_of_id else f"{ps.name} (process server)")
+        for pk, ps in form.process_servers.items()
+    ]
 
 
 def _credentials_options(form: ReplicateForm, spec: WizardField) -> list[tuple[str, str]]:

@@ -76,10 +76,16 @@ class ReplicateForm(forms.Form):
 
         # Source settings: the project's connected appliances; each runs one process server, and guest
         # credentials are kept per appliance.
-        self.appliances = {str(a.pk): a for a in project.appliances.filter(state=Appliance.State.FINALIZED)}
+        finalized = project.appliances.filter(state=Appliance.State.FINALIZED)
+        self.appliances = {str(a.pk): a for a in finalized.filter(scale_out_of__isnull=True)}
         self.chosen_appliance = self.appliances.get(self._raw("appliance")) or next(
             iter(self.appliances.values()), None
         )
+        # The chosen appliance's own process server, then its scale-out process servers (setup --scale-out).
+        self.process_servers = {}
+        if self.chosen_appliance is not None:
+            scale_outs = finalized.filter(scale_out_of=self.chosen_appliance).order_by("name")
+            self.process_servers = {str(ps.pk): ps for ps in [self.chosen_appliance, *scale_outs]}
         self.accounts: dict[str, RunAsAccount] = (
             {str(a.pk): a for a in self.chosen_appliance.run_as_accounts.all()} if self.chosen_appliance else {}
         )
@@ -166,9 +172,7 @@ class ReplicateForm(forms.Form):
     # The plan
 
     def plan(self) -> ReplicationPlan:
-        process_server = self.appliances.get(self.value("process_server"))
-        if process_server is not None and process_server != self.chosen_appliance:
-            process_server = None
+        process_server = self.process_servers.get(self.value("process_server"))
         credentials = None
         if self.adding_credentials:
             credentials = (

@@ -60,12 +60,13 @@ def _credentials_problems(plan: ReplicationPlan, item) -> Iterator[Problem]:
             "Add guest credentials (any account will do when the Mobility service is installed by hand).",
         )
     if plan.run_as_account is not None and plan.appliance is not None:
-        if plan.run_as_account.appliance_id != plan.appliance.pk:
+        appliance = plan.appliance.configuration_server  # credentials are the configuration server's
+        if plan.run_as_account.appliance_id != appliance.pk:
             yield Problem(
                 "guest_credentials",
                 "GuestCredentialsNotOnAppliance",
                 f"Guest credentials {plan.run_as_account.friendly_name} belong to another appliance: select "
-                f"credentials of {plan.appliance.name}, or add new ones.",
+                f"credentials of {appliance.name}, or add new ones.",
             )
     elif plan.new_credentials and not all(part.strip() for part in plan.new_credentials):
         yield Problem(
@@ -77,11 +78,12 @@ def _credentials_problems(plan: ReplicationPlan, item) -> Iterator[Problem]:
         # Adding credentials under an existing name would silently change the password that other
         # replicating servers' push installation uses.
         friendly_name = plan.new_credentials[0].strip()
-        if plan.appliance.run_as_accounts.filter(friendly_name__iexact=friendly_name).exists():
+        appliance = plan.appliance.configuration_server
+        if appliance.run_as_accounts.filter(friendly_name__iexact=friendly_name).exists():
             yield Problem(
                 "guest_credentials",
                 "GuestCredentialsNameTaken",
-                f"Appliance {plan.appliance.name} already has guest credentials named {friendly_name}: select "
+                f"Appliance {appliance.name} already has guest credentials named {friendly_name}: select "
                 "them, or give the new credentials another friendly name.",
             )
 
@@ -204,12 +206,14 @@ def _selection_problems(plan: ReplicationPlan, server, item) -> Iterator[Problem
             f"{server.name} is already replicating (as {existing.target_vm_name}): a server can be replicated once.",
             server.name,
         )
-    if plan.appliance is not None and server.appliance_id != plan.appliance.pk:
+    # A scale-out process server replicates the servers of its configuration server's appliance.
+    if plan.appliance is not None and server.appliance_id != plan.appliance.configuration_server.pk:
         yield Problem(
             "servers",
             "ServerOnAnotherAppliance",
             f"{server.name}'s Mobility service is registered with appliance {server.appliance.name}, not "
-            f"{plan.appliance.name}: select that process server, or register the agent again.",
+            f"{plan.appliance.configuration_server.name}: select a process server of {server.appliance.name}, "
+            "or register the agent again.",
             server.name,
         )
 

@@ -118,7 +118,7 @@ def _run_as_account(plan: ReplicationPlan) -> RunAsAccount | None:
         return plan.run_as_account
     friendly_name, username, password = (part.strip() for part in plan.new_credentials)
     account, _ = RunAsAccount.objects.update_or_create(
-        appliance=plan.appliance,
+        appliance=plan.appliance.configuration_server,
         friendly_name=friendly_name[:80],
         defaults={
             "username": username[:120],

@@ -119,6 +119,17 @@ class Replicator:
         self.state = ItemState(state_dir)
         self.last_error: str | None = None
 
+    def batch_credentials(self) -> dict:
+        """Where the server's batches go and with what secret: the configuration server's own process
+        server with the agent's credential, or the scale-out process server the hub's entry names, with
+        the item's batch token (that process server holds no agent credentials)."""
+        credentials = self.credentials()
+        with self.entry_lock:
+            process_server = (self.entry or {}).get("processServer")
+        if isinstance(process_server, dict) and process_server.get("url") and process_server.get("batchToken"):
+            return {**credentials, "appliance": str(process_server["url"]), "secret": str(process_server["batchToken"])}
+        return credentials
+
     # Control
 
     def update(self, entry: dict | None) -> None:

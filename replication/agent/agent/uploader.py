@@ -137,7 +137,7 @@ class Uploader:
         delay = self.replicator.retry_first_seconds
         failing = False
         while True:
-            credentials = self.replicator.credentials()
+            credentials = self.replicator.batch_credentials()
             if connection is None or connection.base_url != credentials["appliance"]:
                 if connection is not None:
                     connection.close()

@@ -1,0 +1,38 @@
+"""Replicating machines' pages read from both ends: a page of the second half is read in the reverse
+order and turned round (monitoring.page_of), so it must hold exactly the rows the forward order puts
+there, for every sort, with ties and rows without a value (the fleet of test_monitor has both)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub import clock
+from replication import monitoring
+from replication.tests.test_monitor import fleet, make_item, project  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("sort", sorted(monitoring.SORTABLE) + sorted(f"-{key}" for key in monitoring.SORTABLE))
+def test_every_page_holds_what_the_forward_order_puts_there(fleet, monkeypatch, sort):  # noqa: F811 (the fixture)
+    migrate_project = fleet["web01"].project
+    for index in range(3):  # same names as fleet servers but for case: ties on the name need the id
+        make_item(migrate_project, f"WEB0{index}")
+    monkeypatch.setattr(monitoring, "PAGE_SIZE", 2)
+    now = clock.now()
+    forward = [item.server.name for item in monitoring.filtered_items(migrate_project, now, sort=sort)]
+    paged = []
+    for number in range(1, 6):
+        page, items = monitoring.list_page(migrate_project, now, number, sort=sort)
+        assert list(page.object_list) == [item.pk for item in items]
+        paged += [item.server.name for item in items]
+    assert paged == forward and len(forward) == 9
+
+
+def test_a_filtered_list_pages_from_its_own_end(fleet, monkeypatch):  # noqa: F811 (the fixture)
+    monkeypatch.setattr(monitoring, "PAGE_SIZE", 2)
+    migrate_project = fleet["web01"].project
+    now = clock.now()
+    last, items = monitoring.list_page(migrate_project, now, 99, status="ready", sort="-rpo")
+    forward = list(monitoring.filtered_items(migrate_project, now, status="ready", sort="-rpo"))
+    assert last.number == 2 and [item.pk for item in items] == [item.pk for item in forward[2:]]
