@@ -43,6 +43,15 @@ def item_menu(request, item_id):
 
 @login_required
 @require_GET
+def item_commands(request, item_id):
+    """The same commands for the command bar of the server's blade, which is pushed to every viewer."""
+    item = visible_item(request.user, item_id)
+    commands = ActionPolicy(request.user, reverse("replication:replicating-server", args=[item.pk])).actions(item)
+    return render(request, "replication/_item_commands.html", {"commands": commands})
+
+
+@login_required
+@require_GET
 def server_menu(request, server_id):
     """A discovered server's commands: Replicate, or its replication once it has one."""
     server = (
@@ -83,6 +92,7 @@ def vm_menu(request, vm_id):
 
 urlpatterns = [
     path("migrate/replicating-servers/<uuid:item_id>/menu/", item_menu, name="item-menu"),
+    path("migrate/replicating-servers/<uuid:item_id>/commands/", item_commands, name="item-commands"),
     path("migrate/discovered-servers/<uuid:server_id>/menu/", server_menu, name="server-menu"),
     path("vms/<uuid:vm_id>/menu/", vm_menu, name="vm-menu"),
 ]

@@ -50,6 +50,18 @@ def test_a_reader_gets_every_command_greyed_out_with_the_permission_s_words(clie
         )
 
 
+def test_the_server_blade_s_commands_are_read_for_the_viewer(client, ready):  # noqa: F811
+    item, *_ = ready
+    client.force_login(user("viewer@contoso.com"))
+    blade = client.get(reverse("replication:replicating-server", args=[item.pk])).content.decode()
+    assert reverse("replication:item-commands", args=[item.pk]) in blade  # pushed to all: no commands in it
+    bar = commands(client.get(reverse("replication:item-commands", args=[item.pk])).content.decode())
+    assert bar == {}  # the bar's spans carry no menuitem role; read them directly
+    html = client.get(reverse("replication:item-commands", args=[item.pk])).content.decode()
+    assert 'title="Test migrate: You need Contributor or Owner on resource group rg-migrate' in html
+    assert "<a " not in html
+
+
 def test_an_owner_gets_the_commands_the_state_allows_returning_to_the_list(admin_client, ready):  # noqa: F811
     item, *_ = ready
     menu = commands(row_menu(admin_client, item))

@@ -39,6 +39,7 @@
         // Only the latest answer counts, and an unchanged menu is left alone so a click in progress lands.
         if (ticket !== request || menuBox().hidden || menuBox().innerHTML === html) return;
         menuBox().innerHTML = html;
+        place();
         if (!keepFocus) focusFirst();
       })
       .catch(function () {
@@ -51,12 +52,18 @@
     if (first) first.focus({ preventScroll: true });
   }
 
-  function place(left, top) {
+  // Where the menu hangs: under the "..." button, right-aligned to it, or at the right-click's point.
+  // Placed again whenever its content changes, as its width follows its commands.
+  var anchor = null;
+
+  function place() {
     var popup = menuBox();
-    var width = popup.offsetWidth || 280;
+    if (!anchor) return;
+    var width = popup.offsetWidth;
+    var left = anchor.alignRight ? anchor.x - width : anchor.x;
     var maxLeft = window.scrollX + document.documentElement.clientWidth - width - 8;
     popup.style.left = Math.max(window.scrollX + 8, Math.min(left, maxLeft)) + "px";
-    popup.style.top = top + "px";
+    popup.style.top = anchor.y + "px";
   }
 
   function open(button, x, y) {
@@ -72,10 +79,11 @@
     button.setAttribute("aria-expanded", "true");
     if (x === undefined) {
       var rect = button.getBoundingClientRect();
-      place(window.scrollX + rect.right - (popup.offsetWidth || 280), window.scrollY + rect.bottom + 2);
+      anchor = { x: window.scrollX + rect.right, y: window.scrollY + rect.bottom + 2, alignRight: true };
     } else {
-      place(x, y);
+      anchor = { x: x, y: y, alignRight: false };
     }
+    place();
     load(false);
   }
 
