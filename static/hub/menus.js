@@ -59,6 +59,7 @@
   function place() {
     var popup = menuBox();
     if (!anchor) return;
+    popup.style.left = "0px";  // measured where nothing squeezes it: its width is then its content's
     var width = popup.offsetWidth;
     var left = anchor.alignRight ? anchor.x - width : anchor.x;
     var maxLeft = window.scrollX + document.documentElement.clientWidth - width - 8;
