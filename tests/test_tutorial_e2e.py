@@ -74,9 +74,8 @@ def replicating_row(page, server: str):
     return page.locator("#replicating-servers tr.replicating-row").filter(has_text=server)
 
 
-def open_replicating_machines(page) -> None:
-    """Back to Replicating machines from the server's blade a command returned to (its breadcrumb)."""
-    page.locator("nav.breadcrumb").get_by_role("link", name="Replicating machines").click()
+def back_on_replicating_machines(page) -> None:
+    """A command's blade returns to the page its menu was opened on: here, Replicating machines."""
     expect(page.get_by_role("heading", name=re.compile("Replicating machines"))).to_be_visible()
     expect(page.locator("body")).to_have_attribute("data-live", "connected")
 
@@ -256,7 +255,7 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         page.get_by_label("Comments").fill("The server answered on the test network.")
         page.get_by_role("button", name="Clean up test migration").click()
         expect(page.locator(".messages")).to_contain_text(f"Test migration clean up of {host} started")
-        open_replicating_machines(page)
+        back_on_replicating_machines(page)
         # Cleaned up: the row (live) no longer waits for the cleanup; its menu offers Migrate again.
         expect(row).not_to_contain_text("Test clean up pending", timeout=JOB_TIMEOUT_MS)
 
@@ -274,7 +273,7 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         expect(page.get_by_role("radio", name="Yes", exact=True)).to_be_checked()
         page.get_by_role("button", name="Migrate", exact=True).click()
         expect(page.locator(".messages")).to_contain_text(f"Migration of {host} started")
-        open_replicating_machines(page)
+        back_on_replicating_machines(page)
         expect(row.locator(".replication-state")).to_have_text("Migration Succeeded", timeout=JOB_TIMEOUT_MS)
 
         # Complete the migration: the tutorial's "right-click the VM > Stop migration".
@@ -315,7 +314,7 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         expect(page.get_by_role("heading", name=re.compile("Replicating machines"))).to_be_visible()
         listed = page.locator("#replicating-servers tbody").inner_text()
         assert host not in listed, (
-            "Replicating machines still lists the server after Stop replication completed its migration, while "
+            "Replicating machines still lists the server after Stop migration completed its migration, while "
             f"the tool card counts 0 replicating servers:\n{listed}"
         )
     except (AssertionError, PlaywrightError):
