@@ -136,6 +136,7 @@ register(
         running_title="Cleaning up the test migration of {target}...",
         succeeded_title="Test migration cleaned up for {target}",
         failed_title="Cleaning up the test migration failed for {target}",
+        succeeded_message="The test VM {target}-Test was deleted: the test migration of {target} counts as done.",
         on_failure=_cleanup_failed,
     )
 )
@@ -280,6 +281,7 @@ register(
         running_title="Stopping migration of {target}...",
         succeeded_title="Replication stopped for {target}",
         failed_title="Stop migration failed for {target}",
+        succeeded_message="Replication of {target} stopped: its replication data, cache and replica disks are deleted.",
         on_failure=_stop_failed,
     )
 )

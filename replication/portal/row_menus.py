@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
 from projects import access
@@ -25,7 +26,8 @@ from replication.portal.virtual_machines import visible_vm
 def _next_url(request) -> str:
     """Where a command's blade returns to: the list page the menu was opened on (a local path only)."""
     candidate = request.GET.get("next", "")
-    return candidate if candidate.startswith("/") and not candidate.startswith("//") else ""
+    local = candidate.startswith("/") and url_has_allowed_host_and_scheme(candidate, allowed_hosts=None)
+    return candidate if local else ""
 
 
 def _render(request, label: str, commands: list[monitoring.Action]):

@@ -103,5 +103,14 @@ def test_a_verb_s_notification_names_the_server_and_links_to_it(admin_client, re
     run_current_job(item)
     cleanup = Notification.objects.get(job__scenario_name="TestMigrateCleanup")
     assert cleanup.title == f"Test migration cleaned up for {item.target_vm_name}"
-    assert cleanup.message == f"Test migration cleanup: {item.target_vm_name}"
+    name = item.target_vm_name
+    assert cleanup.message == f"The test VM {name}-Test was deleted: the test migration of {name} counts as done."
     assert cleanup.link == reverse("replication:replicating-server", args=[item.pk])
+
+
+def test_a_menu_passes_on_only_a_local_page_to_return_to(admin_client, ready):  # noqa: F811
+    item, *_ = ready
+    url = reverse("replication:item-menu", args=[item.pk])
+    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example/"):
+        menu = admin_client.get(url, {"next": elsewhere}).content.decode()
+        assert "evil.example" not in menu
