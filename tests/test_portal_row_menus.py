@@ -95,7 +95,7 @@ def test_a_row_menu_stays_open_through_replication_cycles_and_greys_out_what_a_r
         # Test migrated servers: right-click the VM, as the tutorial says; Escape closes the menu.
         open_blade(page, f"{live_hub.url}/migrate/test-migrated-servers/?project={project}")
         test_row = page.locator("#test-migrated-servers tr").filter(has_text=host)
-        test_row.locator("td").first.click(button="right")
+        test_row.get_by_text(host, exact=True).click(button="right")
         expect(menu.get_by_role("menuitem", name="Stop migration")).to_be_visible()
         expect(menu.get_by_role("menuitem", name="Clean up test migration")).to_have_attribute(
             "title", "There is no test migration to clean up: run Test migrate first."

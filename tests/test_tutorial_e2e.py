@@ -277,7 +277,7 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         expect(row.locator(".replication-state")).to_have_text("Migration Succeeded", timeout=JOB_TIMEOUT_MS)
 
         # Complete the migration: the tutorial's "right-click the VM > Stop migration".
-        row.click(button="right")
+        row.get_by_role("link", name=host, exact=True).click(button="right")
         page.get_by_role("menu", name=f"Actions for {host}").get_by_role("menuitem", name="Stop migration").click()
         expect(page.locator("#stop-explained")).to_contain_text("This completes the migration")
         page.get_by_role("button", name="Stop migration").click()

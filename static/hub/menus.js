@@ -122,7 +122,8 @@
   document.addEventListener("contextmenu", function (event) {
     var row = event.target.closest("tr");
     var button = row && row.querySelector("[data-row-menu]");
-    if (!button || event.target.closest("a, input, textarea, select")) return;
+    // Anywhere on the row, its name's link too ("Right-click the VM"); Shift keeps the browser's own menu.
+    if (!button || event.shiftKey || event.target.closest("input, textarea, select")) return;
     event.preventDefault();
     open(button, event.pageX, event.pageY);
   });
