@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from hub import clock
@@ -63,9 +64,10 @@ def job_start(
                 user=created_by,
                 job=job,
                 title=_title(scenario.running_title, job)[:120],
-                message=f"{scenario.friendly_name}: {job.target_object_name}"[:400],
+                message=_about(job)[:400],
                 level=Notification.Level.IN_PROGRESS,
-                link=link,
+                # A notification always leads somewhere: where it was started from, else the job.
+                link=link or reverse("jobs:detail", args=[job.pk]),
             )
         outbox.send(RUN_JOB_TASK, [job.pk, job.run_ticket])
         _announce(job)
@@ -158,7 +160,7 @@ def _finish(job: Job, scenario, *, failed_task: JobTask | None = None, error: Ex
         if failed_task is None:
             job.state, job.state_description = State.SUCCEEDED, "Completed"
             title, level = _title(scenario.succeeded_title, job), Notification.Level.SUCCEEDED
-            message = _title(scenario.succeeded_message, job) or job.friendly_name
+            message = _title(scenario.succeeded_message, job) or _about(job)
         else:
             detail = _error_detail(error, failed_task)
             JobTask.objects.filter(pk=failed_task.pk).update(state=State.FAILED, ended_at=ended, errors=[detail])
@@ -231,8 +233,20 @@ def _error_detail(error: Exception, task: JobTask) -> dict:
     }
 
 
+def _about(job: Job) -> str:
+    """The job and its target: "Test migration cleanup: web01"."""
+    return ": ".join(part for part in (job.friendly_name, job.target_object_name) if part)
+
+
 def _title(template: str, job: Job) -> str:
-    return template.replace("{target}", job.target_object_name)
+    """A notification's words about the job's target. Every notification names what it is about: a
+    scenario whose words leave the target out gets it appended."""
+    target = job.target_object_name
+    if "{target}" in template or not target or not template:
+        return template.replace("{target}", target)
+    if template.endswith("..."):
+        return f"{template[:-3]} for {target}..."
+    return f"{template} for {target}"
 
 
 def notifications_mark_read(user) -> None:

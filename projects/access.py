@@ -23,37 +23,77 @@ from projects.models import (
     Subscription,
     VirtualNetwork,
 )
-from projects.roles import BUILTIN_ROLES, RoleDefinition
+from projects.roles import (
+    BUILTIN_ROLES,
+    CONTRIBUTOR,
+    OWNER,
+    READER,
+    USER_ACCESS_ADMINISTRATOR,
+    VIRTUAL_MACHINE_CONTRIBUTOR,
+    RoleDefinition,
+)
+
+# The order a refusal names roles in: those that manage resources from the narrowest to the broadest,
+# then the one that manages access.
+ROLES_IN_MESSAGES = (
+    READER,
+    VIRTUAL_MACHINE_CONTRIBUTOR,
+    CONTRIBUTOR,
+    OWNER,
+    USER_ACCESS_ADMINISTRATOR,
+)
+
+
+def _joined(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def roles_granting(actions: tuple[str, ...]) -> str:
+    """Which built-in roles grant all the actions, in words: "Contributor or Owner"; and, when only two
+    roles together do (a Key Vault needs resource writes and role assignments), "Owner, or Contributor
+    and User Access Administrator,". Read from the role definitions, so no page words it by hand."""
+
+    def grants(names) -> bool:
+        return all(any(BUILTIN_ROLES[name].allows(action) for name in names) for action in actions)
+
+    alone = [name for name in ROLES_IN_MESSAGES if grants([name])]
+    others = [name for name in ROLES_IN_MESSAGES if name not in alone]
+    pairs = [
+        f"{first} and {second}"
+        for index, first in enumerate(others)
+        for second in others[index + 1 :]
+        if grants([first, second])
+    ]
+    if not pairs:
+        return _joined(alone)
+    return f"{_joined(alone)}, or {_joined(pairs)}," if alone else _joined(pairs)
 
 
 @dataclass(frozen=True)
 class Permission:
     """A gated action: the Azure actions it needs (all of them, possibly granted by different roles)
-    and how the portal explains a refusal."""
+    and how the portal explains a refusal. Which roles grant it is read from the role definitions
+    (`need`), so every page that checks the same permission names the same roles."""
 
     actions: tuple[str, ...]
-    need: str  # which roles grant it, in words
     purpose: str  # what the user was trying to do
+
+    @property
+    def need(self) -> str:
+        return roles_granting(self.actions)
 
 
 CREATE_RESOURCE_GROUP = Permission(
-    ("Microsoft.Resources/subscriptions/resourceGroups/write",), "Contributor or Owner", "create a resource group"
+    ("Microsoft.Resources/subscriptions/resourceGroups/write",), "create a resource group"
 )
 DELETE_RESOURCE_GROUP = Permission(
-    ("Microsoft.Resources/subscriptions/resourceGroups/delete",), "Contributor or Owner", "delete a resource group"
+    ("Microsoft.Resources/subscriptions/resourceGroups/delete",), "delete a resource group"
 )
-WRITE_MIGRATE_PROJECT = Permission(
-    ("Microsoft.Migrate/migrateProjects/write",), "Contributor or Owner", "create an Azure Migrate project"
-)
-DELETE_MIGRATE_PROJECT = Permission(
-    ("Microsoft.Migrate/migrateProjects/delete",), "Contributor or Owner", "delete an Azure Migrate project"
-)
-REGISTER_TOOL = Permission(
-    ("Microsoft.Migrate/migrateProjects/registerTool/action",), "Contributor or Owner", "add tools to a project"
-)
+WRITE_MIGRATE_PROJECT = Permission(("Microsoft.Migrate/migrateProjects/write",), "create an Azure Migrate project")
+DELETE_MIGRATE_PROJECT = Permission(("Microsoft.Migrate/migrateProjects/delete",), "delete an Azure Migrate project")
+REGISTER_TOOL = Permission(("Microsoft.Migrate/migrateProjects/registerTool/action",), "add tools to a project")
 REFRESH_PROJECT_SUMMARY = Permission(
     ("Microsoft.Migrate/migrateProjects/refreshSummary/action",),
-    "Contributor or Owner",
     "refresh a project's summary",
 )
 FINALIZE_APPLIANCE_REGISTRATION = Permission(
@@ -61,50 +101,37 @@ FINALIZE_APPLIANCE_REGISTRATION = Permission(
         "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationRecoveryServicesProviders/"
         "finalizeRegistration/action",
     ),
-    "Contributor or Owner",
     "finalize the registration of a replication appliance",
 )
 GET_SOLUTION_CONFIG = Permission(
     ("Microsoft.Migrate/migrateProjects/solutions/getConfig/action",),
-    "Contributor or Owner",
     "get the download link of the replication appliance installer",
 )
-WRITE_ROLE_ASSIGNMENT = Permission(
-    ("Microsoft.Authorization/roleAssignments/write",), "Owner or User Access Administrator", "add role assignments"
-)
+WRITE_ROLE_ASSIGNMENT = Permission(("Microsoft.Authorization/roleAssignments/write",), "add role assignments")
 DELETE_ROLE_ASSIGNMENT = Permission(
     ("Microsoft.Authorization/roleAssignments/delete",),
-    "Owner or User Access Administrator",
     "remove role assignments",
 )
-WRITE_VIRTUAL_NETWORK = Permission(
-    ("Microsoft.Network/virtualNetworks/write",), "Contributor or Owner", "create or change virtual networks"
-)
-DELETE_VIRTUAL_NETWORK = Permission(
-    ("Microsoft.Network/virtualNetworks/delete",), "Contributor or Owner", "delete virtual networks"
-)
+WRITE_VIRTUAL_NETWORK = Permission(("Microsoft.Network/virtualNetworks/write",), "create or change virtual networks")
+DELETE_VIRTUAL_NETWORK = Permission(("Microsoft.Network/virtualNetworks/delete",), "delete virtual networks")
 # "Create resources" makes a Key Vault and grants access to it, so it needs both actions.
 CREATE_KEY_VAULT = Permission(
     ("Microsoft.KeyVault/vaults/write", "Microsoft.Authorization/roleAssignments/write"),
-    "Owner, or Contributor and User Access Administrator,",
     "create the Key Vault",
 )
 # Registering an appliance adds it to the project's vault (a fabric); the directory gate applies too.
 REGISTER_APPLIANCE = Permission(
     ("Microsoft.RecoveryServices/vaults/replicationFabrics/write",),
-    "Contributor or Owner",
     "register a replication appliance",
 )
 # Replicate, test migrate, migrate and stop create or change VMs in the target resource group...
 MANAGE_TARGET_VMS = Permission(
     ("Microsoft.Compute/virtualMachines/write",),
-    "Virtual Machine Contributor or higher",
     "replicate, test migrate or migrate servers into it",
 )
 # ...and join them to the target network.
 JOIN_TARGET_NETWORK = Permission(
     ("Microsoft.Network/virtualNetworks/subnets/join/action",),
-    "Virtual Machine Contributor or higher",
     "join migrated servers to its virtual networks",
 )
 
@@ -117,7 +144,7 @@ MIGRATION_ITEM_TYPE = (
 
 
 def _migration_item_permission(action: str, purpose: str) -> Permission:
-    return Permission((f"{MIGRATION_ITEM_TYPE}/{action}",), "Contributor or Owner", purpose)
+    return Permission((f"{MIGRATION_ITEM_TYPE}/{action}",), purpose)
 
 
 # Replicate writes a migration item under the project's vault; the target side needs MANAGE_TARGET_VMS
@@ -136,14 +163,12 @@ def virtual_machine_action(route: dict) -> Permission:
     action = route["action"]
     return Permission(
         (f"Microsoft.Compute/virtualMachines/{action}/action",),
-        "Virtual Machine Contributor or higher",
         f"{action} virtual machines",
     )
 
 
 WRITE_REPLICATION_POLICY = Permission(
     ("Microsoft.RecoveryServices/vaults/replicationPolicies/write",),
-    "Contributor or Owner",
     "create or change replication policies",
 )
 
@@ -281,6 +306,24 @@ def missing_action(
 
 def can(user, permission: Permission, subscription: Subscription, resource_group_name: str | None = None) -> bool:
     return missing_action(user, permission, subscription, resource_group_name) is None
+
+
+def principals_who_can(permission: Permission, subscription: Subscription, resource_group_name: str) -> list:
+    """The active users whose roles on the resource group (assigned there or on the subscription) grant
+    the permission: who to ask when the user can't."""
+    in_scope = Q(resource_group__isnull=True) | Q(resource_group__name__iexact=resource_group_name)
+    roles_by_user: dict = {}
+    assignments = RoleAssignment.objects.filter(in_scope, subscription=subscription, principal__is_active=True)
+    for assignment in assignments.select_related("principal"):
+        roles_by_user.setdefault(assignment.principal, set()).add(assignment.role_name)
+    return sorted(
+        (
+            person
+            for person, names in roles_by_user.items()
+            if all(any(BUILTIN_ROLES[name].allows(action) for name in names) for action in permission.actions)
+        ),
+        key=lambda person: person.email,
+    )
 
 
 def authorize(user, permission: Permission, subscription: Subscription, resource_group_name: str | None = None):

@@ -58,6 +58,7 @@ class AddToolsForm(forms.Form):
     def __init__(self, user, *args, validate_upto: int = -1, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.finish_warning = ""  # set once the project tab validates: see _finish_warning
         self.validate_upto = validate_upto
         self.subscriptions = {str(s.pk): s for s in access.visible_subscriptions(user)}
         self.fields["subscription"].choices = [(pk, s.display_name) for pk, s in self.subscriptions.items()]
@@ -121,6 +122,7 @@ class AddToolsForm(forms.Form):
             self.add_error("project_name", f"A project named '{project_name}' already exists in {group_name}.")
         if not data.get("location"):
             self.add_error("location", "Select the geography where the project's metadata is stored.")
+        self.finish_warning = _finish_warning(self.user, subscription, group_name)
 
     def step_has_errors(self, step: int) -> bool:
         return any(name in self.errors for name in STEP_FIELDS[step]) or (step == 0 and "__all__" in self.errors)
@@ -151,3 +153,19 @@ class AddToolsForm(forms.Form):
             ("Assessment tool", "Skipped"),
             ("Migration tool", ", ".join(tool_labels[t] for t in request.tools) or "Skipped"),
         ]
+
+
+def _finish_warning(user, subscription, group_name: str) -> str:
+    """Add tools needs only Contributor, but the project's next step, Discover > Create resources, makes
+    a Key Vault and grants access to it. Say so before the project exists, and who can finish it."""
+    if access.can(user, access.CREATE_KEY_VAULT, subscription, group_name):
+        return ""
+    permission = access.CREATE_KEY_VAULT
+    warning = (
+        f"You can create this project, but not finish setting it up: Discover > Create resources needs "
+        f"{permission.need} on resource group {group_name} to {permission.purpose} and grant access to it. "
+    )
+    helpers = [person.email for person in access.principals_who_can(permission, subscription, group_name)]
+    if helpers:
+        return warning + f"Who can finish it: {', '.join(helpers)}. Or ask one of them to assign you the role."
+    return warning + f"Nobody has that role on it yet: ask the owner of subscription {subscription.display_name}."

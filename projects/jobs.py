@@ -65,9 +65,9 @@ register(
             Step("CreateMigrateProject", "Create Azure Migrate project", _create_project),
             Step("RegisterTools", f"Add {Solution.Tool.SERVER_MIGRATION.label}", _add_tools),
         ),
-        running_title="Adding tools...",
-        succeeded_title="Tools added",
-        failed_title="Adding tools failed",
+        running_title="Adding tools to project {target}...",
+        succeeded_title="Tools added to project {target}",
+        failed_title="Adding tools failed for project {target}",
         succeeded_message="The tools were added to Azure Migrate project {target}.",
     )
 )
@@ -145,9 +145,9 @@ register(
                 _create_resource(MigrationResource.Kind.STORAGE_ACCOUNT),
             ),
         ),
-        running_title="Creating resources...",
-        succeeded_title="Resources created",
-        failed_title="Creating resources failed",
+        running_title="Creating resources for project {target}...",
+        succeeded_title="Resources created for project {target}",
+        failed_title="Creating resources failed for project {target}",
         succeeded_message="The vault, Key Vault and cache storage account of project {target} are ready.",
     )
 )

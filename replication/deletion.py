@@ -58,7 +58,7 @@ def _project_refusal(project: MigrateProject) -> deletion.DeletionRefused | None
         "ServiceResourceNotEmpty",
         f"{where} cannot be deleted as there are existing resources within the vault: {protected.count()} "
         f"replicating server(s) ({_names(protected)}). Stop replication of each (Replicating servers > the "
-        "server > Stop replication, or DELETE its replicationMigrationItem), wait for those jobs to end, then "
+        "server > Stop migration, or DELETE its replicationMigrationItem), wait for those jobs to end, then "
         "delete again.",
         (resource,),
     )

@@ -65,8 +65,8 @@ register(
             Step("ConfigureProcessServer", "Configure the process server", _finalize),
         ),
         running_title="Finalizing registration of {target}...",
-        succeeded_title="Registration finalized",
-        failed_title="Finalizing registration failed",
+        succeeded_title="Registration finalized for appliance {target}",
+        failed_title="Finalizing registration failed for appliance {target}",
         succeeded_message="Appliance {target} is connected. Install the Mobility service on the machines to migrate.",
         on_failure=_give_back,
     )
@@ -142,8 +142,8 @@ register(
             Step("StartInitialReplication", "Starting initial replication", _start_initial_replication),
         ),
         running_title="Starting replication of {target}...",
-        succeeded_title="Replication started",
-        failed_title="Starting replication failed",
+        succeeded_title="Replication started for {target}",
+        failed_title="Starting replication failed for {target}",
         succeeded_message="{target} is replicating: initial replication starts when its Mobility service is next "
         "in touch with the appliance.",
         on_failure=_forget_failed_item,

@@ -12,6 +12,7 @@ replication/vm_build.py.
 from __future__ import annotations
 
 from django.db import transaction
+from django.urls import reverse
 
 from hub import clock
 from hub.arm.errors import ArmError
@@ -46,6 +47,8 @@ def _claim(item: MigrationItem, operation: str, **update) -> MigrationItem:
 
 
 def _start(user, item: MigrationItem, scenario: str, job_input: dict, link: str) -> Job:
+    """Start the verb's job; its notification names the server and leads to its blade unless the caller
+    says otherwise."""
     job = job_start_in_group(
         user=user,
         group=item.project.resource_group,
@@ -54,7 +57,7 @@ def _start(user, item: MigrationItem, scenario: str, job_input: dict, link: str)
         target_object_name=item.target_vm_name,
         target_instance_type="ProtectionEntity",
         job_input={"item_id": str(item.pk), **job_input},
-        link=link,
+        link=link or reverse("replication:replicating-server", args=[item.pk]),
     )
     MigrationItem.objects.filter(pk=item.pk).update(current_job=job)
     return job

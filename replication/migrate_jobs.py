@@ -100,8 +100,8 @@ register(
             Step("StartTestVirtualMachine", "Start the virtual machine", _test_succeeded),
         ),
         running_title="Test migrating {target}...",
-        succeeded_title="Test migration succeeded",
-        failed_title="Test migration failed",
+        succeeded_title="Test migration succeeded for {target}",
+        failed_title="Test migration failed for {target}",
         succeeded_message="{target}-Test is running in the test network. Check it, then select Clean up test "
         "migration.",
         on_failure=_test_failed,
@@ -134,8 +134,9 @@ register(
             Step("CompleteCleanup", "Complete test migration cleanup", _cleanup_succeeded),
         ),
         running_title="Cleaning up the test migration of {target}...",
-        succeeded_title="Test migration cleaned up",
-        failed_title="Cleaning up the test migration failed",
+        succeeded_title="Test migration cleaned up for {target}",
+        failed_title="Cleaning up the test migration failed for {target}",
+        succeeded_message="The test VM {target}-Test was deleted: the test migration of {target} counts as done.",
         on_failure=_cleanup_failed,
     )
 )
@@ -225,9 +226,9 @@ register(
             Step("StartVirtualMachine", "Starting Azure virtual machine", _start_vm),
         ),
         running_title="Migrating {target}...",
-        succeeded_title="Migration succeeded",
-        failed_title="Migration failed",
-        succeeded_message="{target} is running in Azure. Select Stop replication to complete the migration.",
+        succeeded_title="Migration succeeded for {target}",
+        failed_title="Migration failed for {target}",
+        succeeded_message="{target} is running in Azure. Select Stop migration to complete the migration.",
         on_failure=_migrate_failed,
     )
 )
@@ -277,9 +278,10 @@ register(
             Step("DisableReplication", "Disable replication", _disable_replication),
             Step("DeleteReplicationData", "Delete replication data, cache and replica disks", _delete_replication_data),
         ),
-        running_title="Stopping replication of {target}...",
-        succeeded_title="Replication stopped",
-        failed_title="Stopping replication failed",
+        running_title="Stopping migration of {target}...",
+        succeeded_title="Replication stopped for {target}",
+        failed_title="Stop migration failed for {target}",
+        succeeded_message="Replication of {target} stopped: its replication data, cache and replica disks are deleted.",
         on_failure=_stop_failed,
     )
 )
@@ -310,8 +312,8 @@ register(
         friendly_name="Resynchronize replication",
         steps=(Step("StartResync", "Start resynchronization", _request_full_cycle),),
         running_title="Resynchronizing {target}...",
-        succeeded_title="Resynchronization started",
-        failed_title="Resynchronization failed",
+        succeeded_title="Resynchronization started for {target}",
+        failed_title="Resynchronization failed for {target}",
         succeeded_message="Every disk of {target} is being sent again in full; its latest recovery point stays "
         "usable meanwhile.",
     )

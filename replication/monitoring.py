@@ -46,13 +46,13 @@ STATUS_FILTERS = {
 # Sorting by Status follows the replication's life.
 STATUS_ORDER = [state for _, states in STATUS_FILTERS.values() for state in states]
 
-# Azure's operation names (status.allowed_operations), the portal's words for them and their blades, in
-# menu order.
+# Azure's operation names (status.allowed_operations), the portal's words for them (the tutorial's: "right-click
+# the VM > Stop migration") and their blades, in menu order.
 OPERATIONS = (
     ("TestMigrate", "Test migrate", "replication:test-migrate"),
     ("TestMigrateCleanup", "Clean up test migration", "replication:test-migrate-cleanup"),
     ("Migrate", "Migrate", "replication:migrate"),
-    ("DisableMigration", "Stop replication", "replication:stop-replication"),
+    ("DisableMigration", "Stop migration", "replication:stop-replication"),
 )
 
 # The columns `_sorted` orders by (the sort parameter, a leading "-" for descending).

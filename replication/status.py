@@ -85,7 +85,7 @@ def unavailable_reason(item: MigrationItem, operation: str) -> str:
     if state == MigrationState.DISABLE_MIGRATION_IN_PROGRESS:
         return "Replication is being stopped."
     if state in (MigrationState.MIGRATION_SUCCEEDED, MigrationState.MIGRATION_FAILED):
-        return "The server has been migrated. Select Stop replication to complete the migration."
+        return "The server has been migrated. Select Stop migration to complete the migration."
     # Replicating: the test migration decides.
     if test == TestMigrateState.IN_PROGRESS:
         return {

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from replication import views
-from replication.portal import discover, migration, monitor, replicate
+from replication.portal import discover, migration, monitor, replicate, row_menus
 
 app_name = "replication"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     *replicate.urlpatterns,
     *monitor.urlpatterns,
     *migration.urlpatterns,
+    *row_menus.urlpatterns,
 ]

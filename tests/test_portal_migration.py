@@ -103,9 +103,10 @@ def replicating_server(live_hub):
 
 
 def open_row_menu(page, server: str):
+    """The server's "..." menu, open."""
     row = page.locator("#test-migrated-servers tr").filter(has_text=server)
-    row.get_by_label(f"More actions for {server}").click()
-    return row
+    row.get_by_role("button", name=f"More actions for {server}").click()
+    return page.get_by_role("menu", name=f"Actions for {server}")
 
 
 def test_test_migrate_clean_up_migrate_and_complete_the_migration(live_hub, page, replicating_server):
@@ -117,9 +118,9 @@ def test_test_migrate_clean_up_migrate_and_complete_the_migration(live_hub, page
     expect(row.locator(".test-state")).to_contain_text("None")
 
     # Run a test migration: the test network is recommended and preselected; production is not.
-    row = open_row_menu(page, server)
-    expect(row.get_by_text("There is no test migration to clean up: run Test migrate first.")).to_be_visible()
-    row.get_by_role("link", name="Test migrate").click()
+    menu = open_row_menu(page, server)
+    expect(menu.get_by_text("There is no test migration to clean up: run Test migrate first.")).to_be_visible()
+    menu.get_by_role("menuitem", name="Test migrate").click()
     expect(page.get_by_role("heading", name="Test Migration")).to_be_visible()
     expect(page.locator("#test-vm-name")).to_have_text(f"{server}-Test")
     production = page.get_by_role("radio", name=re.compile("vnet-prod"))
@@ -139,9 +140,9 @@ def test_test_migrate_clean_up_migrate_and_complete_the_migration(live_hub, page
     row = page.locator("#test-migrated-servers tr").filter(has_text=server)
     expect(row.locator(".test-state")).to_contain_text("Test clean up pending", timeout=JOB_TIMEOUT_MS)
     expect(row).to_contain_text(f"{server}-Test")
-    row = open_row_menu(page, server)
-    expect(row.locator(".row-menu-items")).to_contain_text("Clean up the test migration first.")  # Migrate waits
-    row.get_by_role("link", name="Clean up test migration").click()
+    menu = open_row_menu(page, server)
+    expect(menu).to_contain_text("Clean up the test migration first.")  # Migrate waits
+    menu.get_by_role("menuitem", name="Clean up test migration").click()
     expect(page.get_by_text("A test migration counts as done only when it's cleaned up")).to_be_visible()
     page.get_by_label("Comments").fill("The web app answered on the test network.")
     page.get_by_role("button", name="Clean up test migration").click()
@@ -150,8 +151,7 @@ def test_test_migrate_clean_up_migrate_and_complete_the_migration(live_hub, page
     expect(row.locator(".test-state")).to_contain_text("None")
 
     # Migrate without shutting down: the portal warns what is lost, and how old the latest point is.
-    row = open_row_menu(page, server)
-    row.get_by_role("link", name="Migrate", exact=True).click()
+    open_row_menu(page, server).get_by_role("menuitem", name="Migrate", exact=True).click()
     expect(
         page.get_by_text("Shut down virtual machines and perform a planned migration with no data loss?")
     ).to_be_visible()

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
-from django.urls import path, reverse
+from django.urls import path
 
 from hub import clock
 from replication import migrate
@@ -52,10 +52,7 @@ def migrate_item(request, item_id):
         never_tested=item.last_test_migration_status != "Succeeded",
     )
     if request.method == "POST" and form.is_valid():
-        link = reverse("replication:virtual-machines")
-        started = start(
-            request, context, "Migration", migrate.migrate_start, form, shutdown=form.shutdown_requested, link=link
-        )
+        started = start(request, context, "Migration", migrate.migrate_start, form, shutdown=form.shutdown_requested)
         if started is not None:
             return started
     return render(request, "replication/migration/migrate.html", context)
@@ -68,9 +65,7 @@ def stop_replication(request, item_id):
     migrated_vm = item.virtual_machines.filter(is_test=False).first() if migrated else None
     context = blade_context(request, item, "DisableMigration", migrated=migrated, migrated_vm=migrated_vm, error="")
     if request.method == "POST":
-        started = start(
-            request, context, "Stopping replication", migrate.stop_replication_start, link=context["next_url"]
-        )
+        started = start(request, context, "Stop migration", migrate.stop_replication_start)
         if started is not None:
             return started
     return render(request, "replication/migration/stop_replication.html", context)

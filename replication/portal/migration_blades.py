@@ -28,12 +28,23 @@ from replication.portal import lookups
 PAGE_SIZE = 50
 
 
-def _permission_for(item: MigrationItem, operation: str) -> tuple[access.Permission, ResourceGroup]:
-    """The permission an operation needs, and the resource group it is checked on (as the service does)."""
-    if operation == "DisableMigration":
-        return access.REPLICATE_SERVERS, item.project.resource_group
-    # An item always has a target resource group once Replicate saved it; the project's is a safe fallback.
-    return access.MANAGE_TARGET_VMS, item.target_resource_group or item.project.resource_group
+# What each command needs, as the ARM API and the verbs check it: the Site Recovery action on the
+# project's vault, then (for commands that build or change VMs) the target resource group's VMs.
+ITEM_PERMISSIONS = {
+    "TestMigrate": access.TEST_MIGRATE,
+    "TestMigrateCleanup": access.CLEAN_UP_TEST_MIGRATION,
+    "Migrate": access.MIGRATE,
+    "DisableMigration": access.STOP_REPLICATION,
+}
+
+
+def _permissions_for(item: MigrationItem, operation: str) -> list[tuple[access.Permission, ResourceGroup]]:
+    """The permissions an operation needs, each with the resource group it is checked on."""
+    needed = [(ITEM_PERMISSIONS.get(operation, access.REPLICATE_SERVERS), item.project.resource_group)]
+    if operation != "DisableMigration":
+        # An item always has a target resource group once Replicate saved it; the project's is a safe fallback.
+        needed.append((access.MANAGE_TARGET_VMS, item.target_resource_group or item.project.resource_group))
+    return needed
 
 
 class ActionPolicy:
@@ -55,8 +66,8 @@ class ActionPolicy:
         """monitoring.actions, each the state allows also checked against the user's role."""
         actions = monitoring.actions(item, self.next_url)
         for action in actions:
-            if not action.reason:
-                action.reason = self.denial(*_permission_for(item, action.operation))
+            for permission, group in _permissions_for(item, action.operation):
+                action.reason = action.reason or self.denial(permission, group)
         return actions
 
     def action(self, item: MigrationItem, operation: str) -> monitoring.Action:
@@ -120,6 +131,13 @@ def start(request, context: dict, verb: str, service, form=None, **arguments) ->
     the verb started and return the way back (context["next_url"]); else show the service's refusal on
     the form (or, without one, as context["error"]) and return None, for the blade to render again."""
     item = context["item"]
+    if context["current"].reason:
+        # The blade already says why; a form posted anyway (an old tab, a role removed since) gets it again.
+        if form is None:
+            context["error"] = context["current"].reason
+        else:
+            form.add_error(None, context["current"].reason)
+        return None
     try:
         service(request.user, item, **arguments)
     except ArmError as error:

@@ -14,11 +14,9 @@ from replication.models import MigrationItem
 from replication.portal.lookups import selected_project
 from replication.portal.migration_blades import (
     PAGE_SIZE,
-    ActionPolicy,
     blade_context,
     items_shown,
     start,
-    test_migrated_servers_url,
     test_vm,
     visible_item,
 )
@@ -37,7 +35,7 @@ def last_test_result(item: MigrationItem) -> str:
     return ""
 
 
-def _row_context(item: MigrationItem, policy: ActionPolicy, now) -> dict:
+def _row_context(item: MigrationItem, now) -> dict:
     return {
         "item": item,
         "status": item_status(item, now),
@@ -46,7 +44,6 @@ def _row_context(item: MigrationItem, policy: ActionPolicy, now) -> dict:
         "test_vm": test_vm(item),
         "migrated_vm": next((vm for vm in item.vms if not vm.is_test), None),
         "job_running": item.current_job is not None and not item.current_job.is_terminal,
-        "actions": policy.actions(item),
     }
 
 
@@ -59,11 +56,10 @@ def test_migrated_servers(request):
         now = clock.now()
         items = items_shown().filter(project=project).active().order_by("target_vm_name", "pk")
         page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
-        policy = ActionPolicy(request.user, test_migrated_servers_url(project))
         context.update(
             {
                 "page": page,
-                "rows": [_row_context(item, policy, now) for item in page.object_list],
+                "rows": [_row_context(item, now) for item in page.object_list],
                 "counts": server_migration_counts(project, now),
             }
         )
@@ -75,8 +71,7 @@ def test_migrated_servers(request):
 def test_migrated_row(request, item_id):
     """One row again: the page asks when a live update names the item or its running job."""
     item = visible_item(request.user, item_id)
-    policy = ActionPolicy(request.user, test_migrated_servers_url(item.project))
-    return render(request, "replication/migration/_test_migrated_row.html", _row_context(item, policy, clock.now()))
+    return render(request, "replication/migration/_test_migrated_row.html", _row_context(item, clock.now()))
 
 
 @login_required
@@ -89,8 +84,7 @@ def test_migrate(request, item_id):
     context = blade_context(request, item, "TestMigrate", form=form, test_vm_name=item.target_vm_name + TEST_SUFFIX)
     if request.method == "POST" and form.is_valid():
         chosen = {"network": form.selected_network, "subnet": form.cleaned_data["subnet"]}
-        link = test_migrated_servers_url(item.project)
-        started = start(request, context, "Test migration", migrate.test_migrate_start, form, **chosen, link=link)
+        started = start(request, context, "Test migration", migrate.test_migrate_start, form, **chosen)
         if started is not None:
             return started
     if request.htmx and request.method == "GET" and network_id:
@@ -105,9 +99,8 @@ def test_migrate_cleanup(request, item_id):
     form = CleanupForm(request.POST if request.method == "POST" else None)
     context = blade_context(request, item, "TestMigrateCleanup", form=form, test_vm=test_vm(item))
     if request.method == "POST" and form.is_valid():
-        comments, link = form.cleaned_data["comments"], test_migrated_servers_url(item.project)
-        cleanup = migrate.test_migrate_cleanup_start
-        started = start(request, context, "Test migration clean up", cleanup, form, comments=comments, link=link)
+        cleanup, comments = migrate.test_migrate_cleanup_start, form.cleaned_data["comments"]
+        started = start(request, context, "Test migration clean up", cleanup, form, comments=comments)
         if started is not None:
             return started
     return render(request, "replication/migration/test_migrate_cleanup.html", context)

@@ -8,15 +8,9 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.dateparse import parse_datetime
 
 from jobs.models import TERMINAL_STATES
-from replication import monitoring, status
+from replication import status
 
 register = template.Library()
-
-
-@register.simple_tag
-def item_commands(item) -> list[monitoring.Action]:
-    """Test migrate, Clean up test migration, Migrate, Stop replication for a row's "..." menu."""
-    return monitoring.operations(item)
 
 
 @register.simple_tag

@@ -112,7 +112,7 @@ def test_a_vault_protecting_servers_refuses_and_nothing_is_deleted(world):
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "ServiceResourceNotEmpty"
-    assert "web01" in error["message"] and "Stop replication" in error["message"]
+    assert "web01" in error["message"] and "Stop migration" in error["message"]
     assert (
         MigrationItem.objects.filter(pk=item.pk).exists() and Appliance.objects.filter(pk=world.appliance.pk).exists()
     )

@@ -334,7 +334,7 @@ def test_a_readers_forced_replicate_creates_nothing_and_says_why(client, world):
     wizard.post("replicate", credentials_password=PASSWORD)
     assert wizard.step == 2, "the first tab with a problem"
     group_field = wizard.html.split('name="target_resource_group"')[1].split("</div>")[0]
-    assert "You need Virtual Machine Contributor or higher on resource group rg-migrate" in group_field
+    assert "You need Virtual Machine Contributor, Contributor or Owner on resource group rg-migrate" in group_field
     assert MigrationItem.objects.count() == 0 and RunAsAccount.objects.count() == 0
 
 

@@ -16,15 +16,41 @@
   var refreshTimers = {};
   var refreshRequests = {};
 
-  function toast(title) {
+  // Toasts: a notification pushed while its panel is closed. One toast per notification, so a job's
+  // completion replaces its own in-progress toast; none over the open notifications panel, which shows
+  // the notification itself.
+  var TOAST_SECONDS = 8;
+
+  function toastBox() {
     var box = document.getElementById("toasts");
+    var bell = document.getElementById("bell");
+    if (box && bell && !bell.dataset.toastWatch) {
+      bell.dataset.toastWatch = "1";
+      bell.addEventListener("toggle", function () { if (bell.open) box.replaceChildren(); });
+    }
+    return box;
+  }
+
+  function toast(notification) {
+    var box = toastBox();
     if (!box) return;
-    var item = document.createElement("div");
-    item.className = "toast";
+    var existing = box.querySelector('[data-toast-for="' + notification.id + '"]');
+    var bell = document.getElementById("bell");
+    if (bell && bell.open) {
+      if (existing) existing.remove();
+      return;
+    }
+    var item = existing || document.createElement("div");
+    item.className = "toast " + (notification.dataset.toastLevel || "");
     item.setAttribute("role", "status");
-    item.textContent = title;
-    box.appendChild(item);
-    setTimeout(function () { item.remove(); }, 6000);
+    item.dataset.toastFor = notification.id;
+    var words = document.createElement(notification.dataset.toastLink ? "a" : "span");
+    words.textContent = notification.dataset.liveToast;
+    if (notification.dataset.toastLink) words.href = notification.dataset.toastLink;
+    item.replaceChildren(words);
+    if (!existing) box.appendChild(item);
+    clearTimeout(item.toastTimer);
+    item.toastTimer = setTimeout(function () { item.remove(); }, TOAST_SECONDS * 1000);
   }
 
   function replace(existing, element) {
@@ -98,7 +124,7 @@
         container.prepend(element);
         if (window.htmx) window.htmx.process(element);
       }
-      if (element.dataset.liveToast) toast(element.dataset.liveToast);
+      if (element.dataset.liveToast) toast(element);
     });
     refreshWatchers(pushedIds);
     document.dispatchEvent(new CustomEvent("hub:live", { detail: { html: html } }));
