@@ -16,11 +16,9 @@ from events.models import MAX_DELIVERY_ATTEMPTS, MAX_TTL_MINUTES, EventSubscript
 from projects.access import Permission
 
 WRITE_EVENT_SUBSCRIPTION = Permission(
-    ("Microsoft.EventGrid/eventSubscriptions/write",), "Contributor or Owner", "create or change event subscriptions"
+    ("Microsoft.EventGrid/eventSubscriptions/write",), "create or change event subscriptions"
 )
-DELETE_EVENT_SUBSCRIPTION = Permission(
-    ("Microsoft.EventGrid/eventSubscriptions/delete",), "Contributor or Owner", "delete event subscriptions"
-)
+DELETE_EVENT_SUBSCRIPTION = Permission(("Microsoft.EventGrid/eventSubscriptions/delete",), "delete event subscriptions")
 
 # The events the hub publishes (docs/api.md "Events out" describes each one's data).
 EVENT_TYPES = (
