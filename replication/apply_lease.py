@@ -22,7 +22,7 @@ RENEW_EVERY = timedelta(seconds=3)
 # before letting go: during a cycle batches arrive every few tens of milliseconds, and one task that
 # keeps applying costs far less than a task (and a lease taken and let go) per batch.
 LINGER_SECONDS = 1.0
-LINGER_CHECK_SECONDS = 0.02
+LINGER_CHECK_SECONDS = 0.05
 
 
 def lease_take(item_id, owner: str) -> bool:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import zstandard
 from django.conf import settings
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, Q
 
 from hub import clock
 from hub.arm.errors import ArmError
@@ -88,6 +88,7 @@ class _Applier:
         self.renewed_at = time.monotonic()
         self.cycle_open = False  # the last batch applied was not a marker: more of its cycle is coming
         self.passes = 0
+        self.item: MigrationItem | None = None
 
     def renew(self) -> None:
         if time.monotonic() - self.renewed_at >= RENEW_EVERY.total_seconds():
@@ -96,22 +97,29 @@ class _Applier:
 
     def apply_pass(self) -> bool:
         """One pass over the item's disks; True when anything was applied."""
-        item = MigrationItem.objects.filter(pk=self.item_id).select_related("project").first()
+        if self.item is None:
+            self.item = MigrationItem.objects.filter(pk=self.item_id).select_related("project").first()
+        item = self.item  # only its project and policy are used, which do not change
         if item is None:
             return False
-        disks = list(item.disks.filter(included=True))
+        # A cycle's markers may be applied only once every disk has stored its marker for that cycle.
+        disks = list(
+            item.disks.filter(included=True).annotate(
+                stored_marker_cycle=Max(
+                    "batches__cycle",
+                    filter=Q(batches__marker__isnull=False, batches__sequence__lte=F("stored_sequence")),
+                )
+            )
+        )
         if not disks:
             return False
-        # A cycle's markers may be applied only once every disk has stored its marker for that cycle.
-        stored_marker_cycles = [
-            ReplicationBatch.objects.filter(
-                disk=disk, marker__isnull=False, sequence__lte=disk.stored_sequence
-            ).aggregate(cycle=Max("cycle"))["cycle"]
-            or 0
+        complete_cycle = min(disk.stored_marker_cycle or 0 for disk in disks)
+        outcomes = [
+            self._apply_disk(item, disk, complete_cycle)
+            if disk.stored_sequence > disk.applied_sequence
+            else _DiskOutcome()
             for disk in disks
         ]
-        complete_cycle = min(stored_marker_cycles)
-        outcomes = [self._apply_disk(item, disk, complete_cycle) for disk in disks]
         applied = [outcome for outcome in outcomes if outcome.applied]
         if applied:
             self.cycle_open = any(not outcome.ended_on_marker for outcome in applied)

@@ -246,7 +246,10 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
     marker = header.get("marker")
     with transaction.atomic():
         locked = ProtectedDisk.objects.select_for_update().get(pk=disk.pk)
-        if _already_stored(locked, sequence):
+        # Every sequence up to the stored high-water mark was stored (it only grows over contiguous
+        # sequences, and pruning never lowers it); above it, batches that arrived ahead of a gap.
+        ahead = _stored_ahead(locked)
+        if sequence <= locked.stored_sequence or sequence in ahead:
             # Stored by an earlier or concurrent upload, whose blob the batch row names: this one's
             # blob belongs to nothing.
             blob.unlink(missing_ok=True)
@@ -263,7 +266,9 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
             marker=marker,
             stored_at=now,
         )
-        locked.stored_sequence = _stored_high_water(locked)
+        ahead.add(sequence)
+        while locked.stored_sequence + 1 in ahead:
+            locked.stored_sequence += 1
         locked.transferred_bytes += len(body)
         locked.changed_bytes += batch.data_bytes
         if batch.full:
@@ -320,28 +325,14 @@ def _protected_disk(appliance, header: dict) -> ProtectedDisk:
     )
 
 
-def _stored_high_water(disk: ProtectedDisk) -> int:
-    """The highest sequence up to which every batch is stored (the locked row's, walked forward over the
-    batches that arrived ahead of a gap): one query for the usual few in flight."""
-    stored = disk.stored_sequence
-    while True:
-        ahead = list(
-            ReplicationBatch.objects.filter(disk=disk, sequence__gt=stored)
-            .order_by("sequence")
-            .values_list("sequence", flat=True)[:64]
-        )
-        for sequence in ahead:
-            if sequence != stored + 1:
-                return stored
-            stored = sequence
-        if len(ahead) < 64:
-            return stored
-
-
-def _already_stored(disk: ProtectedDisk, sequence: int) -> bool:
-    """Every sequence up to the disk's stored high-water mark was stored (it only grows over contiguous
-    sequences, and pruning never lowers it); above it, a batch that arrived ahead of a gap has its row."""
-    return sequence <= disk.stored_sequence or ReplicationBatch.objects.filter(disk=disk, sequence=sequence).exists()
+def _stored_ahead(disk: ProtectedDisk) -> set[int]:
+    """The sequences stored above the disk's high-water mark (the locked row's): a few at most, as the
+    appliance keeps only a few uploads in flight per disk."""
+    return set(
+        ReplicationBatch.objects.filter(disk=disk, sequence__gt=disk.stored_sequence)
+        .order_by()  # not the model's ordering, which joins the disk
+        .values_list("sequence", flat=True)
+    )
 
 
 def _advance_scanned(disk: ProtectedDisk, cycle: int, scanned: int) -> None:
