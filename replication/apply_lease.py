@@ -6,6 +6,7 @@ A job copying the replicas into a VM's disks takes the same lease, so it copies 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.db.models import Q
@@ -15,6 +16,13 @@ from replication.models import MigrationItem
 
 # A worker applying an item's batches holds a lease, renewed as it goes; a dead worker's lease lapses.
 APPLY_LEASE = timedelta(seconds=15)
+# The holder renews at most this often: a renewal per 4 MiB batch was a statement per batch for nothing.
+RENEW_EVERY = timedelta(seconds=3)
+# Once it has applied everything stored, the holder waits this long for the next upload to flag it
+# before letting go: during a cycle batches arrive every few tens of milliseconds, and one task that
+# keeps applying costs far less than a task (and a lease taken and let go) per batch.
+LINGER_SECONDS = 1.0
+LINGER_CHECK_SECONDS = 0.05
 
 
 def lease_take(item_id, owner: str) -> bool:
@@ -37,6 +45,35 @@ def lease_renew(item_id, owner: str) -> None:
     MigrationItem.objects.filter(pk=item_id, apply_lease_owner=owner).update(
         apply_lease_until=timezone.now() + APPLY_LEASE
     )
+
+
+def lease_flag_pending(item_id) -> bool:
+    """For an upload: when a worker holds the item's live lease, tell it to look again before it lets
+    go (True), instead of queueing another apply task. False: nobody holds it, queue one. Run in the
+    upload's transaction: a holder letting go meanwhile waits for its commit, then sees the flag."""
+    return bool(
+        MigrationItem.objects.filter(pk=item_id, apply_lease_until__gt=timezone.now())
+        .exclude(apply_lease_owner="")
+        .update(apply_pending=True)
+    )
+
+
+def lease_wait_for_work(item_id, owner: str, seconds: float = LINGER_SECONDS) -> bool:
+    """The holder, with nothing left to apply: wait up to `seconds` for an upload to flag more work.
+    True when one did; False when none came (or the lease is no longer this owner's)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(LINGER_CHECK_SECONDS)
+        state = MigrationItem.objects.filter(pk=item_id).values_list("apply_lease_owner", "apply_pending").first()
+        if state is None or state[0] != owner:
+            return False
+        if state[1]:
+            # Seen: cleared before the next pass, which finds whatever the flagging upload committed.
+            MigrationItem.objects.filter(pk=item_id, apply_lease_owner=owner).update(
+                apply_pending=False, apply_lease_until=timezone.now() + APPLY_LEASE
+            )
+            return True
+    return False
 
 
 def lease_drop(item_id, owner: str) -> None:

@@ -19,21 +19,37 @@ The rest of the data path, by module:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import struct
+import time
 from pathlib import Path
 
 import zstandard
 from django.conf import settings
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, Q
 
 from hub import clock
 from hub.arm.errors import ArmError
-from replication.apply_lease import lease_drop, lease_release, lease_renew, lease_take
+from replication.apply_lease import (
+    RENEW_EVERY,
+    lease_drop,
+    lease_release,
+    lease_renew,
+    lease_take,
+    lease_wait_for_work,
+)
 from replication.models import MigrationItem, ProtectedDisk, ReplicationBatch
 from replication.recovery_points import recovery_point_record
-from replication.replica_files import BLOCK_SIZE, ZERO_BLOCK, building_path, file_content_digest, replica_path
+from replication.replica_files import (
+    BLOCK_SIZE,
+    ZERO_BLOCK,
+    block_hash,
+    building_path,
+    file_content_digest,
+    replica_path,
+)
 from replication.uploads import batch_open, parse_upload
 
 logger = logging.getLogger(__name__)
@@ -43,14 +59,19 @@ RECORD = struct.Struct("<QI")
 SYNC_EVERY_BYTES = 64 * 1024 * 1024
 
 
-def replica_apply(item_id, owner: str) -> None:
+def replica_apply(item_id, owner: str, *, linger_seconds: float = 0.0) -> None:
     """Apply what can be applied of an item's stored batches. One worker at a time per item (a lease);
-    a task that finds the lease taken leaves the work to the holder."""
+    a task that finds the lease taken leaves the work to the holder. While a cycle is still arriving the
+    holder waits up to linger_seconds for the next batch (uploads flag it rather than queue a task per
+    batch), so a cycle costs one task rather than one per batch."""
     if not lease_take(item_id, owner):
         return
+    applier = _Applier(item_id, owner)
     try:
         while True:
-            if _apply_pass(item_id, owner):
+            if applier.apply_pass():
+                continue
+            if applier.cycle_open and linger_seconds and lease_wait_for_work(item_id, owner, linger_seconds):
                 continue
             if lease_release(item_id, owner):
                 return
@@ -59,79 +80,176 @@ def replica_apply(item_id, owner: str) -> None:
         raise
 
 
-def _apply_pass(item_id, owner: str) -> bool:
-    """One pass over the item's disks; True when anything was applied."""
-    item = MigrationItem.objects.filter(pk=item_id).select_related("project").first()
-    if item is None:
-        return False
-    disks = list(item.disks.filter(included=True))
-    if not disks:
-        return False
-    # A cycle's markers may be applied only once every disk has stored its marker for that cycle.
-    stored_marker_cycles = [
-        ReplicationBatch.objects.filter(disk=disk, marker__isnull=False, sequence__lte=disk.stored_sequence).aggregate(
-            cycle=Max("cycle")
-        )["cycle"]
-        or 0
-        for disk in disks
-    ]
-    complete_cycle = min(stored_marker_cycles)
-    progressed = False
-    for disk in disks:
-        progressed |= _apply_disk(item, disk, complete_cycle, owner)
-    recovery_point_record(item)
-    return progressed
+class _Applier:
+    """One task's applying of an item: its lease renewals and whether a cycle is still arriving."""
+
+    def __init__(self, item_id, owner: str):
+        self.item_id, self.owner = item_id, owner
+        self.renewed_at = time.monotonic()
+        self.cycle_open = False  # the last batch applied was not a marker: more of its cycle is coming
+        self.passes = 0
+        self.item: MigrationItem | None = None
+
+    def renew(self) -> None:
+        if time.monotonic() - self.renewed_at >= RENEW_EVERY.total_seconds():
+            lease_renew(self.item_id, self.owner)
+            self.renewed_at = time.monotonic()
+
+    def apply_pass(self) -> bool:
+        """One pass over the item's disks; True when anything was applied."""
+        if self.item is None:
+            self.item = MigrationItem.objects.filter(pk=self.item_id).select_related("project").first()
+        item = self.item  # only its project and policy are used, which do not change
+        if item is None:
+            return False
+        # A cycle's markers may be applied only once every disk has stored its marker for that cycle.
+        disks = list(
+            item.disks.filter(included=True).annotate(
+                stored_marker_cycle=Max(
+                    "batches__cycle",
+                    filter=Q(batches__marker__isnull=False, batches__sequence__lte=F("stored_sequence")),
+                )
+            )
+        )
+        if not disks:
+            return False
+        complete_cycle = min(disk.stored_marker_cycle or 0 for disk in disks)
+        outcomes = [
+            self._apply_disk(item, disk, complete_cycle)
+            if disk.stored_sequence > disk.applied_sequence
+            else _DiskOutcome()
+            for disk in disks
+        ]
+        applied = [outcome for outcome in outcomes if outcome.applied]
+        if applied:
+            self.cycle_open = any(not outcome.ended_on_marker for outcome in applied)
+        self.passes += 1
+        # A point can only be due after a marker (or after a crash between a marker and its point).
+        if any(outcome.markers for outcome in applied) or self.passes == 1:
+            recovery_point_record(item)
+        progressed = bool(applied)
+        return progressed
+
+    def _apply_disk(self, item: MigrationItem, disk: ProtectedDisk, complete_cycle: int) -> _DiskOutcome:
+        pending = ReplicationBatch.objects.filter(
+            disk=disk, sequence__gt=disk.applied_sequence, sequence__lte=disk.stored_sequence
+        ).order_by("sequence")
+        outcome = _DiskOutcome()
+        handles: dict[Path, int] = {}
+        written = 0
+        last_applied = disk.applied_sequence
+        try:
+            for batch in pending.iterator(chunk_size=64):
+                if not batch.full and batch.cycle > complete_cycle:
+                    break  # a delta cycle waits until every disk's marker for it is stored
+                if batch.marker and batch.cycle > complete_cycle:
+                    break
+                target = building_path(disk) if batch.full else replica_path(disk)
+                digest = _cycle_digest(disk, batch) if batch.full else None
+                if digest is None and batch.full and batch.sequence == _first_sequence_of_cycle(disk, batch.cycle):
+                    _start_building(disk, target, handles)
+                    digest = _CycleDigest.start(disk, batch)
+                records = _open_batch(item, disk, batch)
+                if records is None:
+                    # Skipped: the disk is being resent in full, which replaces whatever this batch held.
+                    _cycle_digests.pop(disk.pk, None)
+                    last_applied = batch.sequence
+                    outcome.add(batch)
+                    continue
+                descriptor = handles.get(target)
+                if descriptor is None:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    descriptor = handles[target] = os.open(target, os.O_RDWR | os.O_CREAT, 0o600)
+                    if os.fstat(descriptor).st_size < disk.size_bytes:
+                        os.ftruncate(descriptor, disk.size_bytes)
+                written += _write_records(descriptor, records, disk.size_bytes, digest)
+                last_applied = batch.sequence
+                outcome.add(batch)
+                if batch.marker:
+                    _commit_applied(disk, last_applied, handles)
+                    written = 0
+                    _finish_cycle(item, disk, batch)
+                    disk.refresh_from_db()
+                elif written >= SYNC_EVERY_BYTES:
+                    _commit_applied(disk, last_applied, handles)
+                    written = 0
+                self.renew()
+            _commit_applied(disk, last_applied, handles)
+        finally:
+            for descriptor in handles.values():
+                os.close(descriptor)
+        return outcome
 
 
-def _apply_disk(item: MigrationItem, disk: ProtectedDisk, complete_cycle: int, owner: str) -> bool:
-    pending = ReplicationBatch.objects.filter(
-        disk=disk, sequence__gt=disk.applied_sequence, sequence__lte=disk.stored_sequence
-    ).order_by("sequence")
-    applied_any = False
-    handles: dict[Path, int] = {}
-    written = 0
-    last_applied = disk.applied_sequence
-    try:
-        for batch in pending.iterator(chunk_size=64):
-            if not batch.full and batch.cycle > complete_cycle:
-                break  # a delta cycle waits until every disk's marker for it is stored
-            if batch.marker and batch.cycle > complete_cycle:
-                break
-            target = building_path(disk) if batch.full else replica_path(disk)
-            if batch.full and batch.sequence == _first_sequence_of_cycle(disk, batch.cycle):
-                _start_building(disk, target, handles)
-            records = _open_batch(item, disk, batch)
-            if records is None:
-                # Skipped: the disk is being resent in full, which replaces whatever this batch held.
-                last_applied, applied_any = batch.sequence, True
-                continue
-            descriptor = handles.get(target)
-            if descriptor is None:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                descriptor = handles[target] = os.open(target, os.O_RDWR | os.O_CREAT, 0o600)
-                if os.fstat(descriptor).st_size < disk.size_bytes:
-                    os.ftruncate(descriptor, disk.size_bytes)
-            written += _write_records(descriptor, records, disk.size_bytes)
-            last_applied = batch.sequence
-            applied_any = True
-            if batch.marker:
-                _commit_applied(disk, last_applied, handles)
-                written = 0
-                _finish_cycle(item, disk, batch)
-                disk.refresh_from_db()
-            elif written >= SYNC_EVERY_BYTES:
-                _commit_applied(disk, last_applied, handles)
-                written = 0
-            lease_renew(item.pk, owner)
-        _commit_applied(disk, last_applied, handles)
-    finally:
-        for descriptor in handles.values():
-            os.close(descriptor)
-    return applied_any
+class _DiskOutcome:
+    """What one pass applied to a disk: anything, how many markers, and whether it ended on one."""
+
+    def __init__(self):
+        self.applied, self.markers, self.ended_on_marker = False, 0, False
+
+    def add(self, batch: ReplicationBatch) -> None:
+        self.applied, self.ended_on_marker = True, bool(batch.marker)
+        self.markers += bool(batch.marker)
 
 
 def _first_sequence_of_cycle(disk: ProtectedDisk, cycle: int) -> int:
     return ReplicationBatch.objects.filter(disk=disk, cycle=cycle).aggregate(first=Min("sequence"))["first"]
+
+
+class _CycleDigest:
+    """The content digest of a full cycle's replica, computed as its batches are applied, so the marker
+    need not read the replica again. It holds only while the cycle is applied in sequence order in this
+    process, from its first batch, with every block written once in ascending order (as the agent sends
+    a full cycle); anything else drops it, and the marker reads the replica as before."""
+
+    def __init__(self, disk_pk, cycle: int, next_sequence: int):
+        self.disk_pk, self.cycle, self.next_sequence = disk_pk, cycle, next_sequence
+        self.next_block = 0
+        self.hasher = hashlib.sha256()
+
+    @classmethod
+    def start(cls, disk: ProtectedDisk, batch: ReplicationBatch) -> _CycleDigest:
+        if len(_cycle_digests) > 1000:
+            _cycle_digests.clear()
+        digest = _cycle_digests[disk.pk] = cls(disk.pk, batch.cycle, batch.sequence)
+        return digest
+
+    def add(self, index: int, records: bytes, start: int, length: int, whole_length: int) -> bool:
+        """The block of records[start:start + length] as written (a fresh replica is zeros where a
+        record stops short); False when it is out of order, so the digest no longer holds."""
+        if index < self.next_block:
+            _cycle_digests.pop(self.disk_pk, None)
+            return False
+        self.next_block = index + 1
+        if length == BLOCK_SIZE:
+            if records.startswith(ZERO_BLOCK, start):  # a memcmp: far cheaper than hashing
+                return True
+            block = memoryview(records)[start : start + length]
+        else:
+            block = records[start : start + length] + bytes(whole_length - length)
+            if not any(block):
+                return True
+        self.hasher.update(index.to_bytes(8, "little") + block_hash(block))
+        return True
+
+    def hexdigest(self, size: int) -> str:
+        final = self.hasher.copy()
+        final.update(size.to_bytes(8, "little"))
+        return final.hexdigest()
+
+
+_cycle_digests: dict = {}  # disk id -> its full cycle's _CycleDigest, while it holds
+
+
+def _cycle_digest(disk: ProtectedDisk, batch: ReplicationBatch) -> _CycleDigest | None:
+    """The running digest this batch continues, or None (dropped) when it does not continue it."""
+    digest = _cycle_digests.get(disk.pk)
+    if digest is None:
+        return None
+    if digest.cycle != batch.cycle or digest.next_sequence != batch.sequence:
+        _cycle_digests.pop(disk.pk, None)
+        return None
+    return digest
 
 
 def _start_building(disk: ProtectedDisk, target: Path, handles: dict) -> None:
@@ -177,38 +295,56 @@ def _check_records(records: bytes, size_bytes: int) -> None:
             raise ValueError(f"record for block {index} (length {length}) lies beyond the disk or the batch")
 
 
-def _write_records(descriptor: int, records: bytes, size_bytes: int) -> int:
-    """Write the records at their offsets, coalescing runs of adjacent blocks into one write."""
+def _write_records(descriptor: int, records: bytes, size_bytes: int, digest: _CycleDigest | None = None) -> int:
+    """Write the records at their offsets, each run of adjacent blocks in one pwritev (no copy); feed
+    the cycle's running digest, if any, as it goes."""
     view = memoryview(records)
     position, total = 0, len(records)
     run_offset, run_length, run_parts, written = -1, 0, [], 0
+    unpack = RECORD.unpack_from
 
     def flush() -> int:
         if not run_parts:
             return 0
-        data = b"".join(run_parts)
-        os.pwrite(descriptor, data, run_offset)
-        return len(data)
+        _pwrite_all(descriptor, run_parts, run_offset, run_length)
+        return run_length
 
     while position < total:
-        index, length = RECORD.unpack_from(view, position)
+        index, length = unpack(view, position)
         position += RECORD.size
         offset = index * BLOCK_SIZE
         if offset >= size_bytes:
             raise ValueError(f"block {index} lies beyond the disk's end")
+        whole_length = min(BLOCK_SIZE, size_bytes - offset)
+        if digest is not None and not digest.add(index, records, position, length, whole_length):
+            digest = None
         if length == 0:
-            data = ZERO_BLOCK[: min(BLOCK_SIZE, size_bytes - offset)]
+            data = ZERO_BLOCK[:whole_length]
         else:
             data = view[position : position + length]
             position += length
-        if run_parts and offset == run_offset + run_length:
+        if run_parts and offset == run_offset + run_length and len(run_parts) < IOV_LIMIT:
             run_parts.append(data)
             run_length += len(data)
         else:
             written += flush()
             run_offset, run_length, run_parts = offset, len(data), [data]
     written += flush()
+    if digest is not None:
+        digest.next_sequence += 1
     return written
+
+
+IOV_LIMIT = 1024  # Linux's IOV_MAX: buffers per pwritev
+
+
+def _pwrite_all(descriptor: int, parts: list, offset: int, length: int) -> None:
+    done = os.pwritev(descriptor, parts, offset)
+    if done < length:  # a short write (rare on a regular file): the rest in one piece
+        rest = memoryview(b"".join(parts))[done:]
+        while rest:
+            rest = rest[os.pwrite(descriptor, rest, offset + done) :]
+            done = length - len(rest)
 
 
 def _commit_applied(disk: ProtectedDisk, sequence: int, handles: dict) -> None:
@@ -228,7 +364,11 @@ def _finish_cycle(item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBa
         building = building_path(disk)
         if building.exists():
             os.replace(building, replica_path(disk))
-    digest = file_content_digest(replica_path(disk), disk.size_bytes)
+    running = _cycle_digests.pop(disk.pk, None) if batch.full else None
+    if running is not None and running.cycle == batch.cycle and running.next_sequence == batch.sequence + 1:
+        digest = running.hexdigest(disk.size_bytes)
+    else:
+        digest = file_content_digest(replica_path(disk), disk.size_bytes)
     expected = batch.marker["digest"]
     update = {"applied_cycle": batch.cycle, "replica_digest": digest}
     if digest != expected:

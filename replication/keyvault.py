@@ -60,9 +60,19 @@ def _unwrap_cached(encrypted_key: str, wrapped: bytes) -> bytes:
     return _cipher(encrypted_key).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _WRAP_AAD)
 
 
+_encrypted_keys: dict = {}  # project id -> its key, as stored (made once, never replaced)
+
+
 def unwrap_key(project, wrapped_b64: str) -> bytes:
+    """The data key; asked for every uploaded batch, twice (storing it, applying it), so the project's
+    stored key is kept per process rather than read each time."""
+    encrypted_key = _encrypted_keys.get(project.pk)
+    if encrypted_key is None:
+        if len(_encrypted_keys) > 10_000:
+            _encrypted_keys.clear()
+        encrypted_key = _encrypted_keys[project.pk] = _vault_key(project).encrypted_key
     try:
-        return _unwrap_cached(_vault_key(project).encrypted_key, base64.b64decode(wrapped_b64))
+        return _unwrap_cached(encrypted_key, base64.b64decode(wrapped_b64))
     except (InvalidTag, ValueError) as error:
         raise ArmError(
             400,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -25,6 +26,42 @@ def block_hash(block) -> bytes:
     return hashlib.sha256(block).digest()[:16]
 
 
+def _data_chunks(descriptor: int, end: int, chunk_bytes: int = 4 * 1024 * 1024):
+    """(offset, data) for the file's data extents up to `end`, widened to whole blocks, in order and
+    without overlap; holes (and whatever lies past them) are left out."""
+    offset = 0
+    while offset < end:
+        try:
+            data_start = os.lseek(descriptor, offset, os.SEEK_DATA)
+        except OSError:  # ENXIO: no data after offset
+            return
+        data_start -= data_start % BLOCK_SIZE
+        try:
+            hole_start = os.lseek(descriptor, data_start, os.SEEK_HOLE)
+        except OSError:
+            hole_start = end
+        hole_start = min(end, -(-hole_start // BLOCK_SIZE) * BLOCK_SIZE)
+        position = data_start
+        while position < hole_start:
+            data = os.pread(descriptor, min(chunk_bytes, hole_start - position), position)
+            if not data:
+                return
+            yield position, data
+            position += len(data)
+        offset = max(hole_start, offset + BLOCK_SIZE)
+
+
+def _digest_blocks(digest, position: int, data: bytes) -> None:
+    """Add a chunk's non-zero blocks (position is block-aligned) to a content digest."""
+    chunk = memoryview(data)
+    for start in range(0, len(chunk), BLOCK_SIZE):
+        block = chunk[start : start + BLOCK_SIZE]
+        # A memcmp finds zero blocks far cheaper than hashing them.
+        zero = data.startswith(ZERO_BLOCK, start) if len(block) == BLOCK_SIZE else not any(block)
+        if not zero:
+            digest.update(((position + start) // BLOCK_SIZE).to_bytes(8, "little") + block_hash(block))
+
+
 def file_content_digest(path: Path, size: int) -> str:
     """The protocol's content digest of a replica file, reading only its data extents (a sparse 2 TB
     replica costs its data, not its size). A missing file is an all-zero disk."""
@@ -36,44 +73,40 @@ def file_content_digest(path: Path, size: int) -> str:
         return digest.hexdigest()
     with handle:
         descriptor = handle.fileno()
-        offset = 0
-        end = min(size, os.fstat(descriptor).st_size)
-        chunk_bytes = 4 * 1024 * 1024
-        while offset < end:
-            try:
-                data_start = os.lseek(descriptor, offset, os.SEEK_DATA)
-            except OSError:  # ENXIO: no data after offset
-                break
-            data_start -= data_start % BLOCK_SIZE
-            try:
-                hole_start = os.lseek(descriptor, data_start, os.SEEK_HOLE)
-            except OSError:
-                hole_start = end
-            hole_start = min(end, -(-hole_start // BLOCK_SIZE) * BLOCK_SIZE)
-            position = data_start
-            while position < hole_start:
-                length = min(chunk_bytes, hole_start - position)
-                data = os.pread(descriptor, length, position)
-                chunk = memoryview(data)
-                for start in range(0, len(chunk), BLOCK_SIZE):
-                    block = chunk[start : start + BLOCK_SIZE]
-                    # A memcmp finds zero blocks far cheaper than hashing them.
-                    zero = data.startswith(ZERO_BLOCK, start) if len(block) == BLOCK_SIZE else not any(block)
-                    if not zero:
-                        digest.update(((position + start) // BLOCK_SIZE).to_bytes(8, "little") + block_hash(block))
-                position += length
-            offset = max(hole_start, offset + BLOCK_SIZE)
+        for position, data in _data_chunks(descriptor, min(size, os.fstat(descriptor).st_size)):
+            _digest_blocks(digest, position, data)
     digest.update(size.to_bytes(8, "little"))
     return digest.hexdigest()
 
 
+_account_names: dict = {}  # project id -> its cache storage account's name (set once, at project creation)
+
+
 def storage_account_name(project) -> str:
-    account = project.migration_resource(MigrationResource.Kind.STORAGE_ACCOUNT)
-    return account.name if account else f"project-{project.pk}"
+    """The project's cache storage account. Asked for every uploaded batch, so a found name is kept."""
+    name = _account_names.get(project.pk)
+    if name is None:
+        account = project.migration_resource(MigrationResource.Kind.STORAGE_ACCOUNT)
+        if account is None:
+            return f"project-{project.pk}"
+        if len(_account_names) > 10_000:
+            _account_names.clear()
+        name = _account_names[project.pk] = account.name
+    return name
 
 
 def blob_path(disk: ProtectedDisk, sequence: int, account: str) -> Path:
-    return settings.REPLICATION_DIR / "storage" / account / str(disk.item_id) / str(disk.pk) / f"{sequence:012d}.batch"
+    """A new blob for one upload of a batch. Each upload gets its own name, so a resent sequence never
+    overwrites the blob a stored batch row names (its resend may be split differently)."""
+    unique = uuid.uuid4().hex[:12]
+    return (
+        settings.REPLICATION_DIR
+        / "storage"
+        / account
+        / str(disk.item_id)
+        / str(disk.pk)
+        / f"{sequence:012d}.{unique}.batch"
+    )
 
 
 def replicas_dir(item_id) -> Path:
@@ -96,27 +129,48 @@ def building_path(disk: ProtectedDisk) -> Path:
     return replica_path(disk).with_suffix(".building")
 
 
-def sparse_copy(source: Path, target: Path, size: int) -> None:
-    """Copy only the source's data extents (a sparse 2 TB replica costs its data)."""
+def sparse_copy_with_digests(source: Path, target: Path, size: int, *, sha256: bool) -> tuple[str, str]:
+    """Copy the source's data extents into a new sparse target, reading the source once, and return the
+    target's SHA-256 (its holes hashed as the zeros they read as; "" unless asked) and its content
+    digest. A missing source is an all-zero disk."""
+    whole = hashlib.sha256() if sha256 else None
+    content = hashlib.sha256()
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(source, "rb") as reader, open(target, "wb") as writer:
+    hashed_to = 0
+    with open(target, "wb") as writer:
         writer.truncate(size)
-        descriptor, offset = reader.fileno(), 0
-        end = min(size, os.fstat(descriptor).st_size)
-        while offset < end:
-            try:
-                start = os.lseek(descriptor, offset, os.SEEK_DATA)
-            except OSError:
-                break
-            stop = min(end, os.lseek(descriptor, start, os.SEEK_HOLE))
-            position = start
-            while position < stop:
-                chunk = os.pread(descriptor, min(8 * 1024 * 1024, stop - position), position)
-                os.pwrite(writer.fileno(), chunk, position)
-                position += len(chunk)
-            offset = stop
+        try:
+            reader = open(source, "rb")  # noqa: SIM115 (closed below)
+        except FileNotFoundError:
+            reader = None
+        if reader is not None:
+            with reader:
+                descriptor = reader.fileno()
+                for position, data in _data_chunks(descriptor, min(size, os.fstat(descriptor).st_size), 8 * 1024**2):
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.pwrite(writer.fileno(), view, position + len(data) - len(view)) :]
+                    if whole is not None:
+                        _hash_zeros(whole, position - hashed_to)
+                        whole.update(data)
+                        hashed_to = position + len(data)
+                    _digest_blocks(content, position, data)
+        if whole is not None:
+            _hash_zeros(whole, size - hashed_to)
         writer.flush()
         os.fsync(writer.fileno())
+    content.update(size.to_bytes(8, "little"))
+    return (whole.hexdigest() if whole is not None else ""), content.hexdigest()
+
+
+_ZEROS = memoryview(bytes(4 * 1024 * 1024))
+
+
+def _hash_zeros(digest, count: int) -> None:
+    while count > 0:
+        piece = min(count, len(_ZEROS))
+        digest.update(_ZEROS[:piece])
+        count -= piece
 
 
 def file_sha256(path: Path) -> str:

@@ -33,7 +33,7 @@ from hub.arm.errors import ArmError
 from hub.arm.parsers import json_too_deep
 from hub.ids import parse_uuid
 from jobs import outbox
-from replication import keyvault, push
+from replication import apply_lease, keyvault, push
 from replication.models import (
     MigrationItem,
     MigrationState,
@@ -229,14 +229,81 @@ def batch_open(project, header: dict, sealed) -> bytes:
 def batch_store(appliance, body: bytes) -> tuple[int, bool]:
     """Keep an uploaded batch durably; (sequence, duplicate). A sequence already stored, or applied and
     pruned since, is acknowledged again without being written or counted, so a process server may
-    resend whatever it is unsure of. A batch that does not decrypt is refused before it is stored."""
+    resend whatever it is unsure of. A batch that does not decrypt is refused before it is stored.
+
+    This runs for every 4 MiB the agents read, so it keeps to a handful of statements: one read of the
+    disk with its item, the row insert under the disk's lock, and conditional updates of the counters."""
     header, start = parse_upload(body)
+    disk = _protected_disk(appliance, header)
+    item = disk.item
+    batch_open(item.project, header, memoryview(body)[start:])
+    sequence = header["sequence"]
+    if sequence <= disk.stored_sequence:
+        return sequence, True
+    blob = blob_path(disk, sequence, storage_account_name(item.project))
+    _write_durably(blob, body)
+    now = clock.now()
+    marker = header.get("marker")
+    with transaction.atomic():
+        locked = ProtectedDisk.objects.select_for_update().get(pk=disk.pk)
+        # Every sequence up to the stored high-water mark was stored (it only grows over contiguous
+        # sequences, and pruning never lowers it); above it, batches that arrived ahead of a gap.
+        ahead = _stored_ahead(locked)
+        if sequence <= locked.stored_sequence or sequence in ahead:
+            # Stored by an earlier or concurrent upload, whose blob the batch row names: this one's
+            # blob belongs to nothing.
+            blob.unlink(missing_ok=True)
+            return sequence, True
+        batch = ReplicationBatch.objects.create(
+            disk=locked,
+            sequence=sequence,
+            cycle=header["cycle"],
+            full=bool(header.get("full")),
+            block_count=header["blockCount"],
+            data_bytes=header["dataBytes"],
+            wire_bytes=len(body),
+            blob_name=str(blob.relative_to(settings.REPLICATION_DIR)),
+            marker=marker,
+            stored_at=now,
+        )
+        ahead.add(sequence)
+        while locked.stored_sequence + 1 in ahead:
+            locked.stored_sequence += 1
+        locked.transferred_bytes += len(body)
+        locked.changed_bytes += batch.data_bytes
+        if batch.full:
+            scanned = locked.size_bytes if marker else header["scannedBytes"]
+            _advance_scanned(locked, batch.cycle, min(locked.size_bytes, max(0, scanned)))
+        locked.save(
+            update_fields=["stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes", "scanned_cycle"]
+        )
+        _record_throughput(item, len(body), now)
+        if not apply_lease.lease_flag_pending(item.pk):
+            request_apply(item.pk)
+        if _progress_push_due(item.pk, marker is not None):
+            transaction.on_commit(lambda: push.item_changed(item.pk), robust=True)
+    return sequence, False
+
+
+def _protected_disk(appliance, header: dict) -> ProtectedDisk:
+    """The upload's disk, with its item and project, in one query; the precise refusal otherwise."""
     item_id = parse_uuid(header["itemId"])
-    item = (
-        MigrationItem.objects.filter(pk=item_id, appliance=appliance).select_related("project").first()
+    disk = (
+        ProtectedDisk.objects.filter(
+            item_id=item_id,
+            item__appliance=appliance,
+            item__migration_state__in=REPLICATING_STATES,
+            disk_id=header["diskId"],
+            included=True,
+        )
+        .select_related("item__project")
+        .first()
         if item_id
         else None
     )
+    if disk is not None:
+        return disk
+    item = MigrationItem.objects.filter(pk=item_id, appliance=appliance).first() if item_id else None
     if item is None:
         raise ArmError(
             404,
@@ -251,66 +318,21 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
             f"Replication of {item.target_vm_name} is {item.migration_state}: send data once Start replication "
             "has completed.",
         )
-    disk = item.disks.filter(disk_id=header["diskId"], included=True).first()
-    if disk is None:
-        raise ArmError(
-            404,
-            "DiskNotProtected",
-            f"Disk {header['diskId']} of {item.target_vm_name} is not selected for replication.",
-        )
-    batch_open(item.project, header, memoryview(body)[start:])
-    sequence = header["sequence"]
-    if _already_stored(disk, sequence):
-        return sequence, True
-    account = storage_account_name(item.project)
-    blob = blob_path(disk, sequence, account)
-    _write_durably(blob, body)
-    now = clock.now()
-    marker = header.get("marker")
-    with transaction.atomic():
-        locked = ProtectedDisk.objects.select_for_update().get(pk=disk.pk)
-        if _already_stored(locked, sequence):
-            # A concurrent upload of the same batch was stored first; were it applied and pruned since,
-            # the blob just written would belong to nothing.
-            if not ReplicationBatch.objects.filter(disk=locked, sequence=sequence).exists():
-                blob.unlink(missing_ok=True)
-            return sequence, True
-        batch = ReplicationBatch.objects.create(
-            disk=locked,
-            sequence=sequence,
-            cycle=header["cycle"],
-            full=bool(header.get("full")),
-            block_count=header["blockCount"],
-            data_bytes=header["dataBytes"],
-            wire_bytes=len(body),
-            blob_name=str(blob.relative_to(settings.REPLICATION_DIR)),
-            marker=marker,
-            stored_at=now,
-        )
-        stored = locked.stored_sequence
-        while ReplicationBatch.objects.filter(disk=locked, sequence=stored + 1).exists():
-            stored += 1
-        locked.stored_sequence = stored
-        locked.transferred_bytes += len(body)
-        locked.changed_bytes += batch.data_bytes
-        if batch.full:
-            scanned = locked.size_bytes if marker else header["scannedBytes"]
-            _advance_scanned(locked, batch.cycle, min(locked.size_bytes, max(0, scanned)))
-        locked.save(
-            update_fields=["stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes", "scanned_cycle"]
-        )
-        MigrationItem.objects.filter(pk=item.pk, replication_started_at__isnull=True).update(replication_started_at=now)
-        _record_throughput(item.pk, len(body), now)
-        request_apply(item.pk)
-        if _progress_push_due(item.pk, marker is not None):
-            transaction.on_commit(lambda: push.item_changed(item.pk), robust=True)
-    return sequence, False
+    raise ArmError(
+        404,
+        "DiskNotProtected",
+        f"Disk {header['diskId']} of {item.target_vm_name} is not selected for replication.",
+    )
 
 
-def _already_stored(disk: ProtectedDisk, sequence: int) -> bool:
-    """Every sequence up to the disk's stored high-water mark was stored (it only grows over contiguous
-    sequences, and pruning never lowers it); above it, a batch that arrived ahead of a gap has its row."""
-    return sequence <= disk.stored_sequence or ReplicationBatch.objects.filter(disk=disk, sequence=sequence).exists()
+def _stored_ahead(disk: ProtectedDisk) -> set[int]:
+    """The sequences stored above the disk's high-water mark (the locked row's): a few at most, as the
+    appliance keeps only a few uploads in flight per disk."""
+    return set(
+        ReplicationBatch.objects.filter(disk=disk, sequence__gt=disk.stored_sequence)
+        .order_by()  # not the model's ordering, which joins the disk
+        .values_list("sequence", flat=True)
+    )
 
 
 def _advance_scanned(disk: ProtectedDisk, cycle: int, scanned: int) -> None:
@@ -343,17 +365,43 @@ def _progress_push_due(item_id, marker: bool) -> bool:
 THROUGHPUT_WINDOW = timedelta(seconds=5)
 
 
-def _record_throughput(item_id, byte_count: int, now) -> None:
+def _record_throughput(item: MigrationItem, byte_count: int, now) -> None:
     """Count the bytes into the item's current window; a window older than a few seconds becomes the
-    item's throughput and a new window starts. Also the project's per-minute transfer sample."""
+    item's throughput and a new window starts. Also the project's per-minute transfer sample.
+
+    Usually one conditional update each: the window as `item` was read at the request's start, unless a
+    concurrent upload moved it since (then the row is read again under its lock)."""
+    started = item.throughput_window_started_at
+    if started is not None and timedelta(0) <= now - started < THROUGHPUT_WINDOW:
+        counted = MigrationItem.objects.filter(pk=item.pk, throughput_window_started_at=started).update(
+            last_upload_at=now, throughput_window_bytes=F("throughput_window_bytes") + byte_count
+        )
+    else:
+        counted = 0
+    if not counted:
+        _record_throughput_locked(item.pk, byte_count, now)
+    if item.replication_started_at is None:
+        MigrationItem.objects.filter(pk=item.pk, replication_started_at__isnull=True).update(replication_started_at=now)
+    minute = now.replace(second=0, microsecond=0)
+    if not TransferSample.objects.filter(project_id=item.project_id, minute=minute).update(
+        bytes=F("bytes") + byte_count
+    ):
+        sample, created = TransferSample.objects.get_or_create(
+            project_id=item.project_id, minute=minute, defaults={"bytes": byte_count}
+        )
+        if not created:
+            TransferSample.objects.filter(pk=sample.pk).update(bytes=F("bytes") + byte_count)
+
+
+def _record_throughput_locked(item_id, byte_count: int, now) -> None:
     locked = (
         MigrationItem.objects.select_for_update()
-        .only("pk", "project_id", "throughput_window_started_at", "throughput_window_bytes")
+        .only("pk", "throughput_window_started_at", "throughput_window_bytes")
         .get(pk=item_id)
     )
     started = locked.throughput_window_started_at
     update = {"last_upload_at": now}
-    if started is None or now - started > THROUGHPUT_WINDOW * 4:
+    if started is None or now - started > THROUGHPUT_WINDOW * 4 or now < started:
         update.update(throughput_window_started_at=now, throughput_window_bytes=byte_count)
     elif now - started >= THROUGHPUT_WINDOW:
         window_bytes = locked.throughput_window_bytes + byte_count
@@ -365,12 +413,6 @@ def _record_throughput(item_id, byte_count: int, now) -> None:
     else:
         update["throughput_window_bytes"] = F("throughput_window_bytes") + byte_count
     MigrationItem.objects.filter(pk=item_id).update(**update)
-    minute = now.replace(second=0, microsecond=0)
-    sample, created = TransferSample.objects.get_or_create(
-        project_id=locked.project_id, minute=minute, defaults={"bytes": byte_count}
-    )
-    if not created:
-        TransferSample.objects.filter(pk=sample.pk).update(bytes=F("bytes") + byte_count)
 
 
 # By name: the task module calls into this one, so importing it here would make a circle

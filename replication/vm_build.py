@@ -96,20 +96,14 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
         built = []
         for disk in item.disks.filter(included=True):
             target = disks_dir / f"{disk.disk_id}.vhd"
-            replica = replica_files.replica_path(disk)
-            if replica.exists():
-                replica_files.sparse_copy(replica, target, disk.size_bytes)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with open(target, "wb") as handle:
-                    handle.truncate(disk.size_bytes)
-            built.append(
-                (
-                    disk,
-                    replica_files.file_sha256(target) if disk.size_bytes <= SHA256_LIMIT_BYTES else "",
-                    replica_files.file_content_digest(target, disk.size_bytes),
-                )
+            # One read of the replica gives the copy, its SHA-256 and its content digest.
+            sha256, digest = replica_files.sparse_copy_with_digests(
+                replica_files.replica_path(disk),
+                target,
+                disk.size_bytes,
+                sha256=disk.size_bytes <= SHA256_LIMIT_BYTES,
             )
+            built.append((disk, sha256, digest))
     finally:
         apply_lease.lease_drop(item.pk, owner)
         uploads.request_apply(item.pk)  # whatever arrived meanwhile
