@@ -10,11 +10,7 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 
 from hub import clock
-
-# Imported under a private name so that a test can catch what would be sent.
-from jobs.push import send as _send
-from jobs.push import subscription_group
-from projects.push import project_changed_on_commit
+from projects.push import project_changed_on_commit, send_to_project
 from replication import monitoring
 from replication.models import MigrationItem
 from replication.selectors import server_migration_counts
@@ -30,10 +26,10 @@ def discovered_servers_changed(project, servers=()) -> None:
     discovering N servers costs N small pushes, not N full tables."""
     counts = server_migration_counts(project, clock.now())
     html = render_to_string("projects/_server_migration_counts.html", {"project": project, "counts": counts})
-    _send_to_project(project, html)
+    send_to_project(project, html)
     # Table rows travel alone: a browser parses a <tr> only where a table may start.
     rows = "".join(render_to_string("replication/_discovered_row.html", {"server": server}) for server in servers)
-    _send_to_project(project, rows)
+    send_to_project(project, rows)
 
 
 def replicating_servers_changed(project, items=()) -> None:
@@ -60,20 +56,8 @@ def replicating_servers_changed(project, items=()) -> None:
         detail = monitoring.detail_context(item, now)
         for part in monitoring.DETAIL_LIVE_PARTS:
             html += render_to_string(f"replication/replicating_server.html#{part}", detail)
-    _send_to_project(project, html)
-    _send_to_project(project, rows_html)
-
-
-def _send_to_project(project, html: str) -> None:
-    """To every browser that may see the project's resource group (the consumer checks each one)."""
-    group = project.resource_group
-    if html:
-        _send(
-            subscription_group(group.subscription_id),
-            html,
-            subscription_id=group.subscription_id,
-            resource_group_name=group.name,
-        )
+    send_to_project(project, html)
+    send_to_project(project, rows_html)
 
 
 def item_changed(item_id) -> None:

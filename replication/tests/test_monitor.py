@@ -16,6 +16,7 @@ from hub import clock
 from jobs.consumers import LiveConsumer, _visible_scopes
 from jobs.models import Job, State
 from jobs.services import job_run
+from projects import push as project_push
 from projects.models import User, VirtualNetwork
 from replication import monitoring as monitor
 from replication import push, services
@@ -505,7 +506,7 @@ class TestIsolation:
 
     def test_the_push_carries_contosos_scope_which_fabrikams_socket_refuses(self, fleet, monkeypatch):
         sent = []
-        monkeypatch.setattr(push, "_send", lambda group, html, **scope: sent.append((group, html, scope)))
+        monkeypatch.setattr(project_push, "_send", lambda group, html, **scope: sent.append((group, html, scope)))
         item = fleet["db01"]
         push.replicating_servers_changed(item.project, [item])
         (group, parts, scope), (_, rows, _) = sent
