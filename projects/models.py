@@ -248,10 +248,9 @@ class MigrateProject(models.Model):
 
     @property
     def location_display_name(self) -> str:
-        from projects.regions import REGIONS_BY_NAME
+        from projects.regions import region_display_name
 
-        region = REGIONS_BY_NAME.get(self.location)
-        return region.display_name if region else self.location
+        return region_display_name(self.location)
 
     def has_tool(self, tool: str) -> bool:
         return any(solution.tool == tool for solution in self.solutions.all())

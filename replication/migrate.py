@@ -18,6 +18,7 @@ from hub.arm.errors import ArmError
 from jobs.models import Job
 from projects import access
 from projects.models import VirtualNetwork
+from projects.regions import region_display_name
 from projects.services import job_start_in_group
 from replication.models import MigrationItem, MigrationState, TestMigrateState
 from replication.status import allowed_operations
@@ -75,8 +76,9 @@ def test_migrate_start(user, item: MigrationItem, *, network: VirtualNetwork, su
         raise ArmError(
             400,
             "InvalidTestNetwork",
-            f"Virtual network {network.name} is in {network.location}; the test VM is created in "
-            f"{item.project.target_region}. Choose a network there (a non-production one is recommended).",
+            f"Virtual network {network.name} is in {region_display_name(network.location)}; the test VM is created "
+            f"in {region_display_name(item.project.target_region)}. Choose a network there (a non-production one is "
+            "recommended).",
         )
     subnet = subnet or (network.subnets.order_by("name").values_list("name", flat=True).first() or "")
     if not network.subnets.filter(name__iexact=subnet).exists():

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from hub import units
+
 REGISTRATION_KEY_VALIDITY = timedelta(days=5)
 APPLIANCE_WARNING_AFTER = timedelta(minutes=15)
 APPLIANCE_CRITICAL_AFTER = timedelta(hours=1)
@@ -129,7 +131,7 @@ class DiscoveredServer(models.Model):
 
     @property
     def total_disk_gb(self) -> float:
-        return round(sum(disk.get("sizeBytes", 0) for disk in self.disks) / 1024**3, 1)
+        return units.gigabytes(sum(disk.get("sizeBytes", 0) for disk in self.disks))
 
     @property
     def ip_addresses(self) -> list[str]:
@@ -317,6 +319,10 @@ class ProtectedDisk(models.Model):
     # What the agent has read of the disk in the current full (initial or resync) cycle, and that cycle.
     scanned_bytes = models.BigIntegerField(default=0)
     scanned_cycle = models.PositiveIntegerField(default=0)
+    # Of that cycle, the data to send (the disk's data extents, as the agent found them; 0 until an agent
+    # says) and how much of it the agent has read: the initial replication percentage.
+    data_total_bytes = models.BigIntegerField(default=0)
+    data_scanned_bytes = models.BigIntegerField(default=0)
     transferred_bytes = models.BigIntegerField(default=0)  # over the wire, all cycles
     changed_bytes = models.BigIntegerField(default=0)  # block data carried, all cycles
     resync_required = models.BooleanField(default=False)
@@ -333,7 +339,7 @@ class ProtectedDisk(models.Model):
 
     @property
     def size_gb(self) -> float:
-        return round(self.size_bytes / 1024**3, 1)
+        return units.gigabytes(self.size_bytes)
 
 
 class ReplicationBatch(models.Model):

@@ -56,6 +56,8 @@ HEADER_INTEGERS = {
     "blockCount": (0, INT32_MAX),
     "dataBytes": (0, 64 * 1024 * 1024),
     "scannedBytes": (0, INT64_MAX),
+    "dataScannedBytes": (0, INT64_MAX),
+    "dataTotalBytes": (0, INT64_MAX),
 }
 REPLICATING_STATES = (
     MigrationState.INITIAL_SEEDING_IN_PROGRESS,
@@ -295,9 +297,14 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
         locked.changed_bytes += batch.data_bytes
         if batch.full:
             scanned = locked.size_bytes if marker else header["scannedBytes"]
-            _advance_scanned(locked, batch.cycle, min(locked.size_bytes, max(0, scanned)))
+            data_total = header.get("dataTotalBytes") or 0
+            data_scanned = data_total if marker else min(data_total, header.get("dataScannedBytes") or 0)
+            _advance_scanned(locked, batch.cycle, min(locked.size_bytes, max(0, scanned)), data_scanned, data_total)
         locked.save(
-            update_fields=["stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes", "scanned_cycle"]
+            update_fields=[
+                *("stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes", "scanned_cycle"),
+                *("data_scanned_bytes", "data_total_bytes"),
+            ]
         )
         MigrationItem.objects.filter(pk=item.pk, replication_started_at__isnull=True).update(replication_started_at=now)
         _record_throughput(item.pk, len(body), now)
@@ -313,14 +320,18 @@ def _already_stored(disk: ProtectedDisk, sequence: int) -> bool:
     return sequence <= disk.stored_sequence or ReplicationBatch.objects.filter(disk=disk, sequence=sequence).exists()
 
 
-def _advance_scanned(disk: ProtectedDisk, cycle: int, scanned: int) -> None:
-    """How far the agent has read the disk in its current full cycle (the locked row). A cycle's batches
-    may land in any order (its small final batch often overtakes the full one before it), so within a
-    cycle progress only grows; a later full cycle (a resync) reads the disk again from the start."""
+def _advance_scanned(disk: ProtectedDisk, cycle: int, scanned: int, data_scanned: int, data_total: int) -> None:
+    """How far the agent has read the disk in its current full cycle (the locked row), of the whole disk
+    and of its data to send. A cycle's batches may land in any order (its small final batch often
+    overtakes the full one before it), so within a cycle progress only grows; a later full cycle (a
+    resync) reads the disk again from the start."""
     if cycle > disk.scanned_cycle:
         disk.scanned_cycle, disk.scanned_bytes = cycle, scanned
+        disk.data_scanned_bytes, disk.data_total_bytes = data_scanned, data_total
     elif cycle == disk.scanned_cycle:
         disk.scanned_bytes = max(disk.scanned_bytes, scanned)
+        disk.data_scanned_bytes = max(disk.data_scanned_bytes, data_scanned)
+        disk.data_total_bytes = max(disk.data_total_bytes, data_total)
 
 
 # A live push renders the item's row, its blade and the project's counts (tens of milliseconds): one
@@ -354,7 +365,10 @@ def _record_throughput(item_id, byte_count: int, now) -> None:
     started = locked.throughput_window_started_at
     update = {"last_upload_at": now}
     if started is None or now - started > THROUGHPUT_WINDOW * 4:
-        update.update(throughput_window_started_at=now, throughput_window_bytes=byte_count)
+        # Uploads (re)start: the window opens at this batch, which took its time before `now`, so its
+        # bytes are not counted; an old rate no longer says anything (replication.status shows the open
+        # window's rate until this one closes).
+        update.update(throughput_window_started_at=now, throughput_window_bytes=0, throughput_bytes_per_second=0)
     elif now - started >= THROUGHPUT_WINDOW:
         window_bytes = locked.throughput_window_bytes + byte_count
         update.update(

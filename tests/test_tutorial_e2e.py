@@ -143,7 +143,7 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         expect(page.get_by_role("heading", name="Discover machines").first).to_be_visible()
         page.get_by_label("Not virtualized/Other").check()
         page.get_by_label("Target region", exact=True).select_option(label="West Europe")
-        page.get_by_label("Confirm that the target region for migration is the region selected above").check()
+        page.get_by_label("Confirm that the target region for migration is West Europe").check()
         page.get_by_role("button", name="Create resources").click()
         expect(page.locator("#region-locked")).to_contain_text("All migrations from this project go to West Europe")
         reload_until_visible(page, page.locator("#install-appliance"))
