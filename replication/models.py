@@ -341,6 +341,11 @@ class ProtectedDisk(models.Model):
     def size_gb(self) -> float:
         return units.gigabytes(self.size_bytes)
 
+    @property
+    def size_text(self) -> str:
+        """ "12.6 MB", "137 GB": the portal's decimal units at the scale that reads best."""
+        return units.decimal_size(self.size_bytes)
+
 
 class ReplicationBatch(models.Model):
     """A batch of blocks the process server uploaded to the cache storage account: stored durably

@@ -84,7 +84,7 @@ class ReplicationSettingsForm(forms.Form):
         self.fields["availability_set"].choices = [(NO_AVAILABILITY_SET, "No infrastructure redundancy required")] + [
             (key, f"{choice.name} ({choice.resource_group.name})") for key, choice in self.availability_sets.items()
         ]
-        self.fields["os_disk"].choices = [(disk.disk_id, f"{disk.disk_id} ({disk.size_gb} GB)") for disk in self.disks]
+        self.fields["os_disk"].choices = [(disk.disk_id, f"{disk.disk_id} ({disk.size_text})") for disk in self.disks]
         for index, disk in enumerate(self.disks):
             self.fields[f"disk-{index}-include"] = forms.BooleanField(
                 label=f"Replicate {disk.disk_id}", required=False, initial=disk.included

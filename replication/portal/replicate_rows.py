@@ -47,6 +47,10 @@ class DiskRow:
         return units.gigabytes(self.disk.get("sizeBytes", 0))
 
     @property
+    def size_text(self) -> str:
+        return units.decimal_size(self.disk.get("sizeBytes", 0))
+
+    @property
     def disk_type_label(self) -> str:
         return DiskType(self.disk_type).label
 

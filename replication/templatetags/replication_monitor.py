@@ -61,6 +61,13 @@ def size(byte_count) -> str:
 
 
 @register.filter
+def disk_progress(disk) -> int:
+    """A disk's read progress in its full cycle, of its data to send (replication.status.data_progress)."""
+    read, to_send = status.data_progress(disk)
+    return percent(read, to_send)
+
+
+@register.filter
 def percent(part, whole) -> int:
     return min(100, int(100 * (part or 0) / whole)) if whole else 0
 
