@@ -54,15 +54,19 @@ def no_status_characters(page) -> None:
 
 def icons_are_svg(locator) -> None:
     """Each status icon in `locator` is drawn (an SVG with a size), not a font glyph."""
-    # In one step: a live update may redraw the row between two.
-    icons = locator.first.evaluate(
-        """node => [...node.querySelectorAll(".status-icon")].map(icon => {
-            const box = icon.getBoundingClientRect();
-            return [icon.tagName.toLowerCase(), box.width, box.height];
-        })"""
-    )
+    # Read in one step, again if a live update was redrawing the row (its new icons not laid out yet).
+    for _ in range(20):
+        icons = locator.first.evaluate(
+            """node => [...node.querySelectorAll(".status-icon")].map(icon => {
+                const box = icon.getBoundingClientRect();
+                return [icon.tagName.toLowerCase(), box.width, box.height, icon.isConnected];
+            })"""
+        )
+        if icons and all(width >= 12 and height >= 12 for _, width, height, _ in icons):
+            break
+        locator.page.wait_for_timeout(250)
     assert icons, "no status icon"
-    for tag, width, height in icons:
+    for tag, width, height, _ in icons:
         assert tag == "svg" and width >= 12 and height >= 12, icons
 
 
