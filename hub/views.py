@@ -31,7 +31,7 @@ SERVICES = [
     Service("Resource groups", "General", "projects:resource-groups", "rg"),
     Service("Subscriptions", "General", "projects:subscriptions", "billing"),
     Service("Azure Migrate jobs", "Migrate", "jobs:list", "deployments activity"),
-    Service("Virtual machines", "Compute", None, "vm"),
+    Service("Virtual machines", "Compute", "replication:virtual-machines", "vm migrated"),
     Service("Virtual networks", "Networking", "projects:virtual-networks", "vnet subnet"),
     Service("Azure Active Directory", "Identity", "projects:aad", "aad entra users roles app registrations"),
     Service("Recovery Services vaults", "Migrate", None, "site recovery asr"),
@@ -56,16 +56,24 @@ class SignInView(auth_views.LoginView):
         return context
 
 
+def service_text(service: Service) -> str:
+    """What a filter matches: the page filters as you type (static/hub/portal.js) on the same text."""
+    return f"{service.name} {service.category} {service.keywords}".lower()
+
+
 def matching_services(query: str) -> list[Service]:
     words = query.lower().split()
-    return [s for s in SERVICES if all(w in f"{s.name} {s.category} {s.keywords}".lower() for w in words)]
+    return [s for s in SERVICES if all(w in service_text(s) for w in words)]
 
 
 @login_required
 @require_GET
 def all_services(request):
     query = request.GET.get("q", "").strip()
-    return render(request, "hub/all_services.html", {"services": matching_services(query), "query": query})
+    matching = matching_services(query)
+    # Every service is listed (those the query leaves out hidden), so typing can widen the filter.
+    services = [(service, service_text(service), service in matching) for service in SERVICES]
+    return render(request, "hub/all_services.html", {"services": services, "query": query, "matched": bool(matching)})
 
 
 class ApiTokenForm(forms.Form):

@@ -20,7 +20,7 @@ STEPS = [
     ("review", "Review + add tools"),
 ]
 STEP_FIELDS = {
-    0: ["subscription", "resource_group", "new_resource_group", "project_name", "location"],
+    0: ["subscription", "resource_group", "new_resource_group", "project_name", "geography", "location"],
     1: ["assessment_tool"],
     2: ["migration_tool"],
     3: [],
@@ -32,13 +32,14 @@ class AddToolsForm(forms.Form):
     resource_group = forms.ChoiceField(label="Resource group", required=False)
     new_resource_group = forms.CharField(label="New resource group name", required=False, max_length=90)
     project_name = forms.CharField(label="Migrate project", required=False, max_length=24)
-    # One select grouped by geography: the option is the region where the metadata is stored.
-    location = forms.ChoiceField(
+    # As in the Azure portal: a geography, then the region within it where the metadata is stored (its
+    # display name; the value, as in the API, is the region's id).
+    geography = forms.ChoiceField(
         label="Geography",
         required=False,
-        choices=[("", "Select a geography")]
-        + [(g, [(r, REGIONS_BY_NAME[r].display_name) for r in regions]) for g, regions in MIGRATE_GEOGRAPHIES.items()],
+        choices=[("", "Select a geography")] + [(g, g) for g in MIGRATE_GEOGRAPHIES],
     )
+    location = forms.ChoiceField(label="Metadata region", required=False)
     assessment_tool = forms.ChoiceField(
         label="Assessment tool",
         choices=[(SKIP, "Skip adding an assessment tool for now")],
@@ -72,6 +73,15 @@ class AddToolsForm(forms.Form):
             + [(g.name, g.name) for g in groups]
             + [(NEW_RESOURCE_GROUP, "Create new")]
         )
+        geography = self._raw("geography")
+        regions = MIGRATE_GEOGRAPHIES.get(geography, [])
+        self.fields["location"].choices = [(r, REGIONS_BY_NAME[r].display_name) for r in regions] or [
+            ("", "Select a geography first")
+        ]
+        if regions and self._raw("location") not in regions:
+            # A new geography: its first region, as the portal preselects one.
+            self.data = self.data.copy()
+            self.data["location"] = regions[0]
 
     def _raw(self, name: str) -> str:
         return (self.data.get(name) or "").strip() if self.is_bound else ""
@@ -120,8 +130,8 @@ class AddToolsForm(forms.Form):
             name__iexact=project_name,
         ).exists():
             self.add_error("project_name", f"A project named '{project_name}' already exists in {group_name}.")
-        if not data.get("location"):
-            self.add_error("location", "Select the geography where the project's metadata is stored.")
+        if not data.get("geography"):
+            self.add_error("geography", "Select the geography where the project's metadata is stored.")
         self.finish_warning = _finish_warning(self.user, subscription, group_name)
 
     def step_has_errors(self, step: int) -> bool:

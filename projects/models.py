@@ -248,10 +248,9 @@ class MigrateProject(models.Model):
 
     @property
     def location_display_name(self) -> str:
-        from projects.regions import REGIONS_BY_NAME
+        from projects.regions import region_display_name
 
-        region = REGIONS_BY_NAME.get(self.location)
-        return region.display_name if region else self.location
+        return region_display_name(self.location)
 
     def migration_resource(self, kind: str) -> MigrationResource | None:
         """The project's vault, Key Vault or cache storage account (Create resources makes one of each)."""

@@ -68,3 +68,10 @@ def geography_of_project_location(location: str) -> str | None:
         if location in names:
             return geography
     return None
+
+
+def region_display_name(location) -> str:
+    """ "westeurope" (or "West Europe") -> "West Europe"; an id Migrate Hub does not know stays as it is."""
+    text = str(location or "")
+    region = REGIONS_BY_NAME.get(normalize_location(text))
+    return region.display_name if region else text

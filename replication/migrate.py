@@ -19,6 +19,7 @@ from hub.arm.errors import ArmError
 from jobs.models import Job
 from projects import access
 from projects.models import VirtualNetwork
+from projects.regions import region_display_name
 from projects.services import job_start_in_group
 from replication.models import MigrationItem, MigrationState, TestMigrateState
 from replication.status import allowed_operations
@@ -79,8 +80,9 @@ def test_migrate_start(user, item: MigrationItem, *, network: VirtualNetwork, su
         raise ArmError(
             400,
             "InvalidTestNetwork",
-            f"Virtual network {network.name} is in {network.location}; the test VM is created in "
-            f"{item.project.target_region}. Choose a network there (a non-production one is recommended).",
+            f"Virtual network {network.name} is in {region_display_name(network.location)}; the test VM is created "
+            f"in {region_display_name(item.project.target_region)}. Choose a network there (a non-production one is "
+            "recommended).",
         )
     if not subnet and network == item.test_network:
         subnet = item.test_subnet_name  # chosen at Replicate; it belongs to that network only

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from hub import units
+
 REGISTRATION_KEY_VALIDITY = timedelta(days=5)
 APPLIANCE_WARNING_AFTER = timedelta(minutes=15)
 APPLIANCE_CRITICAL_AFTER = timedelta(hours=1)
@@ -147,7 +149,7 @@ class DiscoveredServer(models.Model):
 
     @property
     def total_disk_gb(self) -> float:
-        return round(sum(disk.get("sizeBytes", 0) for disk in self.disks) / 1024**3, 1)
+        return units.gigabytes(sum(disk.get("sizeBytes", 0) for disk in self.disks))
 
     @property
     def ip_addresses(self) -> list[str]:
@@ -329,6 +331,10 @@ class ProtectedDisk(models.Model):
     # What the agent has read of the disk in the current full (initial or resync) cycle, and that cycle.
     scanned_bytes = models.BigIntegerField(default=0)
     scanned_cycle = models.PositiveIntegerField(default=0)
+    # Of that cycle, the data to send (the disk's data extents, as the agent found them; 0 until an agent
+    # says) and how much of it the agent has read: the initial replication percentage.
+    data_total_bytes = models.BigIntegerField(default=0)
+    data_scanned_bytes = models.BigIntegerField(default=0)
     transferred_bytes = models.BigIntegerField(default=0)  # over the wire, all cycles
     changed_bytes = models.BigIntegerField(default=0)  # block data carried, all cycles
     resync_required = models.BooleanField(default=False)
@@ -345,7 +351,12 @@ class ProtectedDisk(models.Model):
 
     @property
     def size_gb(self) -> float:
-        return round(self.size_bytes / 1024**3, 1)
+        return units.gigabytes(self.size_bytes)
+
+    @property
+    def size_text(self) -> str:
+        """ "12.6 MB", "137 GB": the portal's decimal units at the scale that reads best."""
+        return units.decimal_size(self.size_bytes)
 
 
 class ReplicationBatch(models.Model):

@@ -35,15 +35,44 @@ class ItemStatus:
     initial_progress_percent: int = 0
     rpo_seconds: int | None = None
     transferred_bytes: int = 0
-    processed_bytes: int = 0
+    processed_bytes: int = 0  # of the data to send (data_progress), in the current full cycle
+    bytes_to_send: int = 0
     throughput_bytes_per_second: float = 0.0
 
 
+def data_progress(disk) -> tuple[int, int]:
+    """(read, to send) of a disk's current full cycle: its data extents, the blocks that hold data, once
+    the agent has said how much that is; the whole disk before (and from agents that do not say)."""
+    if disk.data_total_bytes > 0:
+        return min(disk.data_scanned_bytes, disk.data_total_bytes), disk.data_total_bytes
+    return min(disk.scanned_bytes, disk.size_bytes), disk.size_bytes
+
+
 def initial_progress_percent(item: MigrationItem, disks) -> int:
+    """Of the data to send, not of the disks' size: a 2 TB disk holding 40 GB is 50% done at 20 GB.
+    99 at most until the first recovery point completes initial replication."""
     if item.initial_replication_completed_at is not None:
         return 100
-    total = sum(disk.size_bytes for disk in disks) or 1
-    return min(99, int(100 * sum(disk.scanned_bytes for disk in disks) / total))
+    progress = [data_progress(disk) for disk in disks]
+    to_send = sum(total for _, total in progress)
+    if not to_send:
+        return 0
+    return min(99, int(100 * sum(read for read, _ in progress) / to_send))
+
+
+def current_throughput(item: MigrationItem, now) -> float:
+    """Bytes per second arriving from the item's agent: the last closed measuring window's rate, or,
+    until the first window of a run of uploads closes, the open window's (counted from its first batch),
+    so the first seconds of replication do not read 0 B/s while data moves. 0 once uploads stop."""
+    last = item.last_upload_at
+    if last is None or now - last > THROUGHPUT_STALE_AFTER:
+        return 0.0
+    if item.throughput_bytes_per_second > 0:
+        return item.throughput_bytes_per_second
+    started = item.throughput_window_started_at
+    if started is None or last <= started or not item.throughput_window_bytes:
+        return 0.0
+    return item.throughput_window_bytes / (last - started).total_seconds()
 
 
 def allowed_operations(item: MigrationItem) -> list[str]:
@@ -105,6 +134,7 @@ def item_status(item: MigrationItem, now) -> ItemStatus:
     disks = [disk for disk in item.disks.all() if disk.included]
     errors = health_errors(item, disks, now)
     progress = initial_progress_percent(item, disks)
+    progress_by_disk = [data_progress(disk) for disk in disks]
     state = item.migration_state
     replication_status = ""
     if state == MigrationState.ENABLE_MIGRATION_IN_PROGRESS:
@@ -122,9 +152,6 @@ def item_status(item: MigrationItem, now) -> ItemStatus:
     rpo = None
     if item.last_recovery_point_at and state in (MigrationState.REPLICATING, MigrationState.MIGRATION_IN_PROGRESS):
         rpo = max(0, int((now - item.last_recovery_point_at).total_seconds()))
-    throughput = item.throughput_bytes_per_second
-    if not item.last_upload_at or now - item.last_upload_at > THROUGHPUT_STALE_AFTER:
-        throughput = 0.0
     return ItemStatus(
         migration_state_description=description,
         replication_status=replication_status,
@@ -135,6 +162,7 @@ def item_status(item: MigrationItem, now) -> ItemStatus:
         initial_progress_percent=progress,
         rpo_seconds=rpo,
         transferred_bytes=sum(disk.transferred_bytes for disk in disks),
-        processed_bytes=sum(disk.scanned_bytes for disk in disks),
-        throughput_bytes_per_second=throughput,
+        processed_bytes=sum(read for read, _ in progress_by_disk),
+        bytes_to_send=sum(total for _, total in progress_by_disk),
+        throughput_bytes_per_second=current_throughput(item, now),
     )

@@ -56,6 +56,8 @@ HEADER_INTEGERS = {
     "blockCount": (0, INT32_MAX),
     "dataBytes": (0, 64 * 1024 * 1024),
     "scannedBytes": (0, INT64_MAX),
+    "dataScannedBytes": (0, INT64_MAX),
+    "dataTotalBytes": (0, INT64_MAX),
 }
 REPLICATING_STATES = (
     MigrationState.INITIAL_SEEDING_IN_PROGRESS,
@@ -273,9 +275,14 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
         locked.changed_bytes += batch.data_bytes
         if batch.full:
             scanned = locked.size_bytes if marker else header["scannedBytes"]
-            _advance_scanned(locked, batch.cycle, min(locked.size_bytes, max(0, scanned)))
+            data_total = header.get("dataTotalBytes") or 0
+            data_scanned = data_total if marker else min(data_total, header.get("dataScannedBytes") or 0)
+            _advance_scanned(locked, batch.cycle, min(locked.size_bytes, max(0, scanned)), data_scanned, data_total)
         locked.save(
-            update_fields=["stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes", "scanned_cycle"]
+            update_fields=[
+                *("stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes", "scanned_cycle"),
+                *("data_scanned_bytes", "data_total_bytes"),
+            ]
         )
         _record_throughput(item, len(body), now)
         if not apply_lease.lease_flag_pending(item.pk):
@@ -335,14 +342,18 @@ def _stored_ahead(disk: ProtectedDisk) -> set[int]:
     )
 
 
-def _advance_scanned(disk: ProtectedDisk, cycle: int, scanned: int) -> None:
-    """How far the agent has read the disk in its current full cycle (the locked row). A cycle's batches
-    may land in any order (its small final batch often overtakes the full one before it), so within a
-    cycle progress only grows; a later full cycle (a resync) reads the disk again from the start."""
+def _advance_scanned(disk: ProtectedDisk, cycle: int, scanned: int, data_scanned: int, data_total: int) -> None:
+    """How far the agent has read the disk in its current full cycle (the locked row), of the whole disk
+    and of its data to send. A cycle's batches may land in any order (its small final batch often
+    overtakes the full one before it), so within a cycle progress only grows; a later full cycle (a
+    resync) reads the disk again from the start."""
     if cycle > disk.scanned_cycle:
         disk.scanned_cycle, disk.scanned_bytes = cycle, scanned
+        disk.data_scanned_bytes, disk.data_total_bytes = data_scanned, data_total
     elif cycle == disk.scanned_cycle:
         disk.scanned_bytes = max(disk.scanned_bytes, scanned)
+        disk.data_scanned_bytes = max(disk.data_scanned_bytes, data_scanned)
+        disk.data_total_bytes = max(disk.data_total_bytes, data_total)
 
 
 # A live push renders the item's row, its blade and the project's counts (tens of milliseconds): one
@@ -402,7 +413,10 @@ def _record_throughput_locked(item_id, byte_count: int, now) -> None:
     started = locked.throughput_window_started_at
     update = {"last_upload_at": now}
     if started is None or now - started > THROUGHPUT_WINDOW * 4 or now < started:
-        update.update(throughput_window_started_at=now, throughput_window_bytes=byte_count)
+        # Uploads (re)start: the window opens at this batch, which took its time before `now`, so its
+        # bytes are not counted; an old rate no longer says anything (replication.status shows the open
+        # window's rate until this one closes).
+        update.update(throughput_window_started_at=now, throughput_window_bytes=0, throughput_bytes_per_second=0)
     elif now - started >= THROUGHPUT_WINDOW:
         window_bytes = locked.throughput_window_bytes + byte_count
         update.update(

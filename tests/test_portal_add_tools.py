@@ -29,7 +29,10 @@ def fill_project_tab(page, *, group: str, project: str) -> None:
     page.get_by_label("Resource group", exact=True).select_option(label="Create new")
     page.get_by_label("New resource group name").fill(group)
     page.get_by_label("Migrate project").fill(project)
-    page.get_by_label("Geography").select_option(label="West Europe")
+    page.get_by_label("Geography").select_option(label="Europe")
+    # The geography's regions, by their names; the first is preselected once the form redraws.
+    expect(page.get_by_label("Metadata region").locator("option:checked")).to_have_text("North Europe")
+    page.get_by_label("Metadata region").select_option(label="West Europe")
 
 
 def choose_server_migration_only(page) -> None:
@@ -125,7 +128,8 @@ def test_a_reader_is_told_what_role_is_missing(live_hub, page):
     page.goto(live_hub.url + "/migrate/add-tools/")
     page.get_by_label("Resource group", exact=True).select_option("rg-migrate")
     page.get_by_label("Migrate project").fill("viewer-project")
-    page.get_by_label("Geography").select_option(label="East US")
+    page.get_by_label("Geography").select_option(label="United States")
+    expect(page.get_by_label("Metadata region").locator("option:checked")).to_have_text("East US")
     page.get_by_role("button", name="Next").click()
     expect(page.locator(".field-error")).to_contain_text(
         "You need Contributor or Owner on resource group rg-migrate to create an Azure Migrate project. "

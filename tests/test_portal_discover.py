@@ -43,7 +43,7 @@ def test_discover_create_resources_then_a_key_for_those_allowed(live_hub, browse
     admin.get_by_label("Target region", exact=True).select_option(label="North Europe")
     admin.get_by_role("button", name="Create resources").click()
     expect(admin.locator(".field-error")).to_contain_text("Confirm the target region")
-    admin.get_by_label("Confirm that the target region for migration is the region selected above").check()
+    admin.get_by_label("Confirm that the target region for migration is North Europe").check()
     admin.get_by_role("button", name="Create resources").click()
     expect(admin.locator("#region-locked")).to_contain_text("All migrations from this project go to North Europe")
     expect(admin.get_by_label("Target region", exact=True)).to_be_disabled()

@@ -161,7 +161,7 @@ def test_test_migrate_clean_up_migrate_and_complete_the_migration(live_hub, page
     page.get_by_role("radio", name="No", exact=True).check()
     expect(warning).to_contain_text("Changes made on the server after the latest recovery point are lost.")
     expect(page.locator("#recovery-point-age")).to_have_text(re.compile(r"^\d+ (second|minute)s?"))
-    page.get_by_role("button", name="Migrate", exact=True).click()
+    page.get_by_role("button", name="OK", exact=True).click()
     expect(page.locator(".messages")).to_contain_text(f"Migration of {server} started")
     row = page.locator("#test-migrated-servers tr").filter(has_text=server)
     expect(row).to_contain_text("Migration Succeeded", timeout=JOB_TIMEOUT_MS)

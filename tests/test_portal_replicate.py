@@ -190,7 +190,7 @@ def test_a_person_fills_every_tab_and_replication_starts(live_hub, discovered_pr
     expect(page.locator("#compute-settings tr", has_text=WEB)).to_contain_text("Picks Standard_F2s_v2")
     page.get_by_label(f"Azure VM size for {WEB}").select_option("Standard_D4s_v5")
     page.get_by_label(f"Availability set for {DB}").select_option(label="avset-app")
-    expect(page.get_by_label(f"OS disk for {WEB}").locator("option:checked")).to_have_text("disk0 (64.0 GB)")
+    expect(page.get_by_label(f"OS disk for {WEB}").locator("option:checked")).to_have_text("disk0 (68.7 GB)")
     page.get_by_role("button", name="Next: Disks").click()
 
     expect(page.get_by_role("heading", name="Disks", exact=True)).to_be_visible()
@@ -204,7 +204,7 @@ def test_a_person_fills_every_tab_and_replication_starts(live_hub, discovered_pr
     # The note is the server's answer to the change (it re-reads the whole form): give a loaded
     # machine time to answer.
     expect(web_disks.locator(".excluded-note")).to_contain_text(
-        "Won't be present on the Azure VM after migration: disk1 (128.0 GB)", timeout=20_000
+        "Won't be present on the Azure VM after migration: disk1 (137 GB)", timeout=20_000
     )
     page.get_by_label(f"Disk type of disk0 of {DB}").select_option(label="Premium SSD")
     page.get_by_role("button", name="Next: Review and start replication").click()

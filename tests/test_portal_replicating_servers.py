@@ -175,7 +175,7 @@ def test_replicating_servers_are_tracked_live_and_settings_lock_when_replication
     shell(live_hub, FIRST_DATA, ITEM=items["web01"], JOB=items["waiting_job"])
     row = page.locator(f"#replicating-{items['web01']}")
     expect(row).to_contain_text("Initial replication 50%")
-    expect(row).to_contain_text("3.0 GB")
+    expect(row).to_contain_text("3.2 GB")  # 3 GiB transferred, in decimal units
     expect(blade.locator(f"#replicating-summary-{items['web01']}")).to_contain_text("Initial replication 50%")
     expect(blade.locator(f"#replicating-target-{items['web01']}")).to_contain_text(
         "Settings can't be changed after replication starts."

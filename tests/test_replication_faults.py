@@ -17,7 +17,7 @@ from tests.replication_rig import build_rig, enable_replication, wait_for_state
 pytestmark = pytest.mark.live
 
 MIB = 1024 * 1024
-THROTTLE = {"APPLIANCE_MAX_UPLOAD_MBPS": "8"}
+THROTTLE = {"APPLIANCE_MAX_UPLOAD_MBPS": "64"}  # megabits per second: 8 MB/s
 
 
 @pytest.fixture(scope="module")

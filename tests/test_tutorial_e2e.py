@@ -131,7 +131,7 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
         expect(page.get_by_role("heading", name="Discover machines").first).to_be_visible()
         page.get_by_label("Not virtualized/Other").check()
         page.get_by_label("Target region", exact=True).select_option(label="West Europe")
-        page.get_by_label("Confirm that the target region for migration is the region selected above").check()
+        page.get_by_label("Confirm that the target region for migration is West Europe").check()
         page.get_by_role("button", name="Create resources").click()
         expect(page.locator("#region-locked")).to_contain_text("All migrations from this project go to West Europe")
         watch_live(page)
@@ -280,7 +280,7 @@ def test_the_tutorial_from_add_tools_to_complete_the_migration(live_hub, browser
             page.get_by_text("Shut down virtual machines and perform a planned migration with no data loss?")
         ).to_be_visible()
         expect(page.get_by_role("radio", name="Yes", exact=True)).to_be_checked()
-        page.get_by_role("button", name="Migrate", exact=True).click()
+        page.get_by_role("button", name="OK", exact=True).click()  # the tutorial: "select Yes > OK"
         expect(page.locator(".messages")).to_contain_text(f"Migration of {host} started")
         back_on_replicating_machines(page)
         expect(row.locator(".replication-state")).to_have_text("Migration Succeeded", timeout=JOB_TIMEOUT_MS)

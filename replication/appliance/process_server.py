@@ -128,6 +128,9 @@ def check_header(header: dict) -> None:
     _integer(header, "sequence", 1)
     cycle = _integer(header, "cycle", 1, INT32_MAX)
     _integer(header, "scannedBytes", 0)
+    for name in ("dataScannedBytes", "dataTotalBytes"):  # optional: older agents leave them out
+        if name in header:
+            _integer(header, name, 0)
     if not isinstance(header.get("full"), bool):
         raise AgentError(400, "InvalidBatch", "The batch header's full must be true or false.")
     if header.get("blockSize") != BLOCK_SIZE:
@@ -170,12 +173,38 @@ def _agent_error(error: HubError) -> AgentError:
     return AgentError(502, error.code, f"The hub refused the upload: {error.message}")
 
 
+UPLOAD_CAP_SETTING = "APPLIANCE_MAX_UPLOAD_MBPS"
+
+
+def upload_cap_bytes_per_second(environ) -> float:
+    """APPLIANCE_MAX_UPLOAD_MBPS: megabits per second (Mbps, as Site Recovery's bandwidth throttling
+    counts), 0 or unset for no limit. Earlier versions read it as megabytes per second; the start-up log
+    says the cap in both units so a value carried over is noticed."""
+    text = str(environ.get(UPLOAD_CAP_SETTING) or "").strip()
+    if not text:
+        return 0.0
+    try:
+        megabits = float(text)
+    except ValueError:
+        raise SystemExit(f"{UPLOAD_CAP_SETTING} must be a number of megabits per second, not {text!r}.") from None
+    if not megabits > 0 or megabits == float("inf"):
+        return 0.0
+    return megabits * 1_000_000 / 8
+
+
 class UploadThrottle:
-    """The appliance's bandwidth throttling: uploads to the hub average at most `megabytes_per_second`
+    """The appliance's bandwidth throttling: uploads to the hub average at most `bytes_per_second`
     (0: no limit), so replication leaves room for the site's other traffic."""
 
-    def __init__(self, megabytes_per_second: float):
-        self.bytes_per_second = megabytes_per_second * 1_000_000
+    def __init__(self, bytes_per_second: float):
+        self.bytes_per_second = bytes_per_second
+        if bytes_per_second > 0:
+            logger.info(
+                "Uploads capped at %g Mbps (%g MB/s) by %s.",
+                bytes_per_second * 8 / 1e6,
+                bytes_per_second / 1e6,
+                UPLOAD_CAP_SETTING,
+            )
         self.lock = threading.Lock()
         self.next_free = 0.0  # monotonic time at which the link is free again
 
@@ -198,7 +227,7 @@ class ProcessServer:
         self.stats_lock = threading.Lock()
         self.batches = self.received_bytes = self.uploaded_bytes = 0
         self.busy_seconds = 0.0
-        self.throttle = UploadThrottle(float(os.environ.get("APPLIANCE_MAX_UPLOAD_MBPS") or 0))
+        self.throttle = UploadThrottle(upload_cap_bytes_per_second(os.environ))
 
     def start(self) -> None:
         """Make the first data key now, so the first batch does not wait for it (nor fail without it)."""
@@ -249,6 +278,8 @@ class ProcessServer:
             "cycle": header["cycle"],
             "full": header["full"],
             "scannedBytes": header["scannedBytes"],
+            "dataScannedBytes": header.get("dataScannedBytes", 0),
+            "dataTotalBytes": header.get("dataTotalBytes", 0),
             "blockCount": block_count,
             "dataBytes": data_bytes,
             "marker": header.get("marker"),

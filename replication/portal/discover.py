@@ -39,12 +39,22 @@ class DiscoverForm(forms.Form):
         widget=forms.RadioSelect,
     )
     target_region = forms.ChoiceField(
-        label="Target region", choices=[(r.name, r.display_name) for r in REGIONS], initial="westeurope"
+        label="Target region",
+        choices=[(r.name, r.display_name) for r in REGIONS],
+        initial="westeurope",
+        # The confirmation names the region chosen (static/hub/portal.js keeps it in step).
+        widget=forms.Select(attrs={"data-mirror-into": "#confirm-region"}),
     )
     confirm = forms.BooleanField(
-        label="Confirm that the target region for migration is the region selected above",
+        label="Confirm that the target region for migration is",
         error_messages={"required": "Confirm the target region: it can't change after you create resources."},
     )
+
+    def chosen_region_name(self) -> str:
+        """The tutorial's "Confirm that the target region for migration is region-name", with the name."""
+        value = self["target_region"].value()
+        region = REGIONS_BY_NAME.get(str(value or ""))
+        return region.display_name if region else str(value or "")
 
 
 @login_required

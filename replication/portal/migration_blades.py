@@ -8,7 +8,7 @@ verb always says why."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.db.models import Prefetch
@@ -109,6 +109,21 @@ def _next_url(request, item: MigrationItem) -> str:
     return test_migrated_servers_url(item.project)
 
 
+def breadcrumb_trail(next_url: str, item: MigrationItem) -> list[tuple[str, str]]:
+    """The breadcrumb between Servers and the blade's name: the list the user came from (Test migrated
+    servers or Replicating machines), else the resource hierarchy (Replicating machines), then the server."""
+    path = urlsplit(next_url).path
+    server = reverse("replication:replicating-server", args=[item.pk])
+    if path == reverse("replication:test-migrated-servers"):
+        origin = ("Test migrated servers", next_url)
+    elif path == reverse("replication:replicating-servers"):
+        origin = ("Replicating machines", next_url)
+    else:
+        query = urlencode({"project": item.project.arm_id})
+        origin = ("Replicating machines", reverse("replication:replicating-servers") + "?" + query)
+    return [origin, (item.target_vm_name, next_url if path == server else server)]
+
+
 def blade_context(request, item: MigrationItem, operation: str, **extra) -> dict:
     """What every command's blade shows: the item, its commands and the current one."""
     next_url = _next_url(request, item)
@@ -121,6 +136,7 @@ def blade_context(request, item: MigrationItem, operation: str, **extra) -> dict
         "actions": actions,
         "current": current,
         "next_url": next_url,
+        "breadcrumb_trail": breadcrumb_trail(next_url, item),
         "now": clock.now(),
         **extra,
     }

@@ -10,6 +10,7 @@ from django import forms
 
 from projects import access
 from projects.models import AvailabilitySet
+from projects.regions import region_display_name
 from replication import sizing
 from replication.models import DiskType, LicenseType, MigrationItem
 from replication.replicate import DiskChoice, Problem, ReplicationPlan, auto_vm_size, plan_for_item
@@ -66,7 +67,8 @@ class ReplicationSettingsForm(forms.Form):
             for subnet in network.subnets.all()
         }
         subnet_choices = [
-            (key, f"{network.name} / {subnet} ({network.location})") for key, (network, subnet) in self.subnets.items()
+            (key, f"{network.name} / {subnet} ({region_display_name(network.location)})")
+            for key, (network, subnet) in self.subnets.items()
         ]
         self.fields["target_network"].choices = subnet_choices
         self.fields["test_network"].choices = [(NO_TEST_NETWORK, "Not set (choose when you test migrate)")]
@@ -82,7 +84,7 @@ class ReplicationSettingsForm(forms.Form):
         self.fields["availability_set"].choices = [(NO_AVAILABILITY_SET, "No infrastructure redundancy required")] + [
             (key, f"{choice.name} ({choice.resource_group.name})") for key, choice in self.availability_sets.items()
         ]
-        self.fields["os_disk"].choices = [(disk.disk_id, f"{disk.disk_id} ({disk.size_gb} GB)") for disk in self.disks]
+        self.fields["os_disk"].choices = [(disk.disk_id, f"{disk.disk_id} ({disk.size_text})") for disk in self.disks]
         for index, disk in enumerate(self.disks):
             self.fields[f"disk-{index}-include"] = forms.BooleanField(
                 label=f"Replicate {disk.disk_id}", required=False, initial=disk.included

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hub import units
 from projects.models import AvailabilitySet
 from replication import sizing
 from replication.models import DiscoveredServer, DiskType
@@ -43,7 +44,11 @@ class DiskRow:
 
     @property
     def size_gb(self) -> float:
-        return round(self.disk.get("sizeBytes", 0) / 1024**3, 1)
+        return units.gigabytes(self.disk.get("sizeBytes", 0))
+
+    @property
+    def size_text(self) -> str:
+        return units.decimal_size(self.disk.get("sizeBytes", 0))
 
     @property
     def disk_type_label(self) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from django.db.models.functions import Lower
 
 from projects.models import ResourceGroup, VirtualNetwork
+from projects.regions import region_display_name
 from replication import sizing, vm_requirements
 from replication.models import Appliance, MigrationItem, VirtualMachine
 from replication.replicate.plan import Problem, ReplicationPlan, ServerPlan, auto_vm_size
@@ -123,8 +124,8 @@ def _network_problems(project, network: VirtualNetwork, subnet: str, prefix: str
         yield Problem(
             f"{prefix}_network",
             "VirtualNetworkNotInTargetRegion",
-            f"Virtual network {network.name} is in {network.location}; the project migrates to "
-            f"{project.target_region}. Choose a network there.",
+            f"Virtual network {network.name} is in {region_display_name(network.location)}; the project migrates to "
+            f"{region_display_name(project.target_region)}. Choose a network there.",
         )
     if not network.subnets.filter(name__iexact=subnet).exists():
         yield Problem(f"{prefix}_subnet", "SubnetNotFound", f"Select a subnet of {network.name} for the {purpose}.")
@@ -288,8 +289,8 @@ def _availability_set_problems(project, plan: ReplicationPlan, server_plan: Serv
         yield Problem(
             "availability_set",
             "AvailabilitySetNotInTargetRegion",
-            f"Availability set {chosen_set.name} is in {chosen_set.location}; the VM is created in "
-            f"{project.target_region}, so the set must be there too.",
+            f"Availability set {chosen_set.name} is in {region_display_name(chosen_set.location)}; the VM is "
+            f"created in {region_display_name(project.target_region)}, so the set must be there too.",
             name,
         )
 

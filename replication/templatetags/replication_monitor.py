@@ -4,9 +4,9 @@ live push sends only `item` and `now`)."""
 from __future__ import annotations
 
 from django import template
-from django.template.defaultfilters import filesizeformat
 from django.utils.dateparse import parse_datetime
 
+from hub import units
 from jobs.models import TERMINAL_STATES
 from replication import status
 
@@ -45,14 +45,20 @@ def rpo(seconds) -> str:
 
 @register.filter
 def throughput(bytes_per_second) -> str:
-    if not bytes_per_second:
-        return "0 B/s"
-    return f"{filesizeformat(bytes_per_second)}/s".replace("\xa0", " ")
+    """ "4.2 MB/s": decimal units, as every page shows data amounts (hub.units)."""
+    return units.decimal_rate(bytes_per_second)
 
 
 @register.filter
 def size(byte_count) -> str:
-    return filesizeformat(byte_count or 0).replace("\xa0", " ")
+    return units.decimal_size(byte_count)
+
+
+@register.filter
+def disk_progress(disk) -> int:
+    """A disk's read progress in its full cycle, of its data to send (replication.status.data_progress)."""
+    read, to_send = status.data_progress(disk)
+    return percent(read, to_send)
 
 
 @register.filter

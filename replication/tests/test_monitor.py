@@ -162,7 +162,7 @@ class TestReplicatingServersList:
         assert "Ready to migrate" in html and "Delta sync" in html
         assert "Enabling replication" in html
         assert "5 min" in html, "web01's RPO"
-        assert "2.0 MB/s" in html, "db01's throughput"
+        assert "2.1 MB/s" in html, "db01's throughput (2 MiB/s, in decimal units)"
 
     def test_the_health_filter_agrees_with_item_status(self, client, fleet):
         now = clock.now()
@@ -335,7 +335,7 @@ class TestOverview:
         assert context["transfer"]["total"] == 3 * 1024**2
         html = response.content.decode()
         assert f'{LIST_URL}?project={quote(project.arm_id)}&amp;health=Critical"' in html
-        assert "<rect" in html and "3.0 MB" in html
+        assert "<rect" in html and "3.1 MB" in html
 
     def test_the_tool_cards_overview_button_opens_it(self, client, fleet):
         project = fleet["web01"].project

@@ -163,7 +163,7 @@ def test_a_whole_replicate_from_source_settings_to_start_replication(admin, worl
     assert wizard.step == 4 and "won't be present on the Azure VM after migration" in wizard.html
     wizard.post(**{f"{prefix}disk-disk1-include": "exclude", f"{prefix}disk-disk0-type": "Premium_LRS"})
     assert wizard.step == 5 and shown_tab(wizard.html) == "tab-review"
-    assert "Won't be present on the Azure VM after migration: disk1 (128.0 GB)" in wizard.html
+    assert "Won't be present on the Azure VM after migration: disk1 (137 GB)" in wizard.html
     # The hidden tabs still hold every choice, so Replicate posts them again.
     excluded = wizard.html.split(f'name="{prefix}disk-disk1-include"')[1].split("</select>")[0]
     assert '<option value="exclude" selected>' in excluded and '<option value="replicate">' in excluded

@@ -29,7 +29,7 @@ from agent.blocks import (
 )
 from agent.disks import open_source
 from agent.item_state import ItemState
-from agent.uploader import Batch, Cancelled, Uploader
+from agent.uploader import Batch, Cancelled, DataExtents, Uploader
 
 if TYPE_CHECKING:
     from agent.replicator import Replicator
@@ -177,7 +177,9 @@ class DiskCycle:
                 for index in list(table.non_zero(position, end_block)):
                     add_zero(index)
 
-        for extent_start, extent_end in snapshot.extents():
+        extents = snapshot.extents()
+        uploader.data_extents = DataExtents(extents, size)
+        for extent_start, extent_end in extents:
             first, end = extent_start // BLOCK_SIZE, min(block_count(extent_end), total_blocks)
             if end <= position:
                 continue

@@ -3,6 +3,7 @@ kept-alive connection, retrying each batch until it is acknowledged (docs/replic
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import queue
 import threading
@@ -50,12 +51,35 @@ class Batch:
         self.marker: dict | None = None
 
 
+class DataExtents:
+    """The disk's data extents in this cycle (its used space; a device without SEEK_DATA is one extent),
+    so each batch can say how much of the data to send has been read: the portal's initial replication
+    percentage counts that, not the whole disk."""
+
+    def __init__(self, extents: list[tuple[int, int]], size_bytes: int):
+        self.ranges = [(start, min(end, size_bytes)) for start, end in extents if start < min(end, size_bytes)]
+        self.starts = [start for start, _ in self.ranges]
+        self.before_range = [0]
+        for start, end in self.ranges:
+            self.before_range.append(self.before_range[-1] + end - start)
+        self.total_bytes = self.before_range[-1]
+
+    def bytes_before(self, offset: int) -> int:
+        """Data bytes of the extents that lie before `offset`."""
+        index = bisect.bisect_right(self.starts, offset) - 1
+        if index < 0:
+            return 0
+        start, end = self.ranges[index]
+        return self.before_range[index] + min(offset, end) - start
+
+
 class Uploader:
     """Sends a disk's batches on a few threads, each with its own kept-alive connection, retrying each
     batch until it is acknowledged; `acknowledged` is called for every batch, in any order."""
 
     def __init__(self, replicator: Replicator, acknowledged: Callable[[Batch], None], header: dict, size_bytes: int):
         self.replicator, self.acknowledged, self.header, self.size_bytes = replicator, acknowledged, header, size_bytes
+        self.data_extents: DataExtents | None = None  # set by the disk's scan once it knows them
         self.queue: queue.Queue = queue.Queue(QUEUED_BATCHES)
         self.failure: BaseException | None = None
         self.stopped = threading.Event()
@@ -133,6 +157,15 @@ class Uploader:
             if connection is not None:
                 connection.close()
 
+    def _data_progress(self, batch: Batch) -> dict:
+        extents = self.data_extents
+        if extents is None:
+            return {}
+        return {
+            "dataScannedBytes": extents.bytes_before(min(batch.end_block * BLOCK_SIZE, self.size_bytes)),
+            "dataTotalBytes": extents.total_bytes,
+        }
+
     def _deliver(self, batch: Batch, connection: client.BatchConnection | None) -> client.BatchConnection:
         delay = self.replicator.retry_first_seconds
         failing = False
@@ -148,6 +181,7 @@ class Uploader:
                 **self.header,
                 "sequence": batch.sequence,
                 "scannedBytes": min(batch.end_block * BLOCK_SIZE, self.size_bytes),
+                **self._data_progress(batch),
                 "blockSize": BLOCK_SIZE,
                 "marker": batch.marker,
             }
