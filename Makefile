@@ -59,7 +59,7 @@ test: setup azure-cli
 	./scripts/ensure-services.sh
 	$(MAKE) --no-print-directory lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DJANGO_ALLOW_ASYNC_UNSAFE=true \
-		$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+		PYTEST_WORKERS=$(PYTEST_WORKERS) ./scripts/run-tests $(PYTEST_ARGS)
 
 format: setup
 	$(BIN)/ruff format .

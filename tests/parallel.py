@@ -1,10 +1,11 @@
-"""Two pytest-xdist workers on one machine (`make test` runs them: the live tests mostly wait on
+"""Two pytest-xdist workers on one machine (scripts/run-tests runs them: the live tests mostly wait on
 hubs, appliances and browsers, so two files at once nearly halve the suite's time on two cores).
 
 Every live hub's database name derives from DATABASE_URL and its broker from REDIS_URL (tests.hubs),
-so the first worker keeps them and every other worker gets database names of its own (the suffix
-`_gw1`) and a Redis server of its own. The in-process tests need nothing here: pytest-django already
-gives each worker its own test database."""
+and the in-process tests' settings read REDIS_URL too. So the first worker keeps them and every other
+worker gets database names of its own (the suffix `_gw1`) and a Redis server of its own. Loaded as a
+plugin (`-p tests.parallel`), this runs before Django reads its settings; imported by tests/conftest.py
+it is a no-op the second time, and still separates the live hubs when the plugin was not given."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import ctypes
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -25,12 +27,16 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _own_redis_url(redis_url: str) -> str:
-    from tests.hubs import free_port
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
+
+def _own_redis_url(redis_url: str) -> str:
     if shutil.which("redis-server") is None:
         raise RuntimeError("redis-server is not installed: make test installs it (scripts/ensure-services.sh)")
-    port = free_port()
+    port = _free_port()
     directory = tempfile.mkdtemp(prefix="migratehub-redis-")
     process = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -66,3 +72,6 @@ def isolate_this_worker() -> None:
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:
         os.environ["REDIS_URL"] = _own_redis_url(redis_url)
+
+
+isolate_this_worker()
