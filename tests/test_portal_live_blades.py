@@ -7,6 +7,8 @@ must read its live parts again when the socket opens (static/hub/live.js)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -49,7 +51,7 @@ def test_discover_shows_resources_created_before_its_socket_opened(live_hub, pag
 
     page.add_init_script(HOLD_SOCKET)  # from the next page on: the one Create resources returns to
     page.get_by_label("Not virtualized/Other").check()
-    page.get_by_label("Confirm that the target region for migration is the region selected above").check()
+    page.get_by_label(re.compile(r"^Confirm that the target region for migration is ")).check()
     page.get_by_role("button", name="Create resources").click()
     expect(page.locator("#region-locked")).to_be_visible()
     page.evaluate("window.notReloaded = true")

@@ -96,7 +96,7 @@ def test_the_chosen_project_stays_in_view_when_a_colleague_creates_one(live_hub,
     expect(page.get_by_role("link", name="Refresh")).to_be_visible()
     page.get_by_label("Not virtualized/Other").check()
     page.get_by_label("Target region", exact=True).select_option(label="West Europe")
-    page.get_by_label("Confirm that the target region for migration is the region selected above").check()
+    page.get_by_label(re.compile(r"^Confirm that the target region for migration is ")).check()
     page.get_by_role("button", name="Create resources").click()
     expect(page.locator("#region-locked")).to_be_visible()
     expect(page.locator("body")).to_have_attribute("data-live", "connected")

@@ -20,7 +20,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from tests.conftest import sign_in
@@ -29,7 +28,7 @@ from tests.hubs import unique
 from tests.replication_rig import build_rig
 from tests.test_portal_add_tools import choose_server_migration_only
 from tests.test_portal_replicate import fill_source_settings, fill_target_settings, search
-from tests.test_tutorial_e2e import replicating_row
+from tests.test_tutorial_e2e import choose_from_menu, replicating_row
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -68,21 +67,6 @@ def icons_are_svg(locator) -> None:
     assert icons, "no status icon"
     for tag, width, height, _ in icons:
         assert tag == "svg" and width >= 12 and height >= 12, icons
-
-
-def choose_from_menu(row, server: str, command: str) -> None:
-    """A row's "..." menu > command. A live update may redraw the row (closing the menu), and on a
-    loaded machine the command's page may take a while: once the row is gone, the page has moved on."""
-    for _ in range(10):
-        if not row.count():
-            return
-        try:
-            row.get_by_label(f"More actions for {server}").click(timeout=5_000)
-            row.get_by_role("link", name=command, exact=True).click(timeout=5_000)
-            return
-        except PlaywrightTimeoutError:
-            continue
-    raise AssertionError(f"{command} could not be chosen from the menu of {server}")
 
 
 def servers_url(hub, project_path: str) -> str:
@@ -158,7 +142,7 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         expect(page.get_by_role("heading", name="Azure Migrate | Servers")).to_be_visible()
         tool = page.locator("#tool-server-migration")
         expect(tool).to_be_visible(timeout=60_000)  # live: the blade follows its deployment
-        expect(page.locator(".project-facts")).to_contain_text("Metadata in West Europe")
+        expect(page.locator(".project-bar")).to_contain_text("Metadata in West Europe")
         project_path = re.search(r"project=([^&]+)", page.url).group(1)
         shot(page, "servers")
 
@@ -181,7 +165,9 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         confirm.check()
         shot(page, "discover")
         page.get_by_role("button", name="Create resources").click()
-        expect(page.locator("#region-locked")).to_contain_text("All migrations from this project go to West Europe")
+        expect(page.locator("#region-locked")).to_contain_text(
+            "All migrations from this project go to West Europe", timeout=JOB_TIMEOUT_MS
+        )
         expect(page.locator("#install-appliance")).to_be_visible(timeout=60_000)
         no_status_characters(page)
         download = page.locator("#download-key")

@@ -73,6 +73,25 @@
     return copy.outerHTML;
   }
 
+  // What the person entered in a form of a part read again stays entered: the part changed because
+  // its job moved on, not because its form should start over (Discover's region and its confirmation).
+  function carryInput(from, to) {
+    from.querySelectorAll("input, select, textarea").forEach(function (field) {
+      if (field.type === "hidden" || field.type === "submit" || !(field.id || field.name)) return;
+      var twin = field.id
+        ? to.querySelector("#" + CSS.escape(field.id))
+        : to.querySelector('[name="' + CSS.escape(field.name) + '"][value="' + CSS.escape(field.value) + '"]');
+      if (!twin || twin.tagName !== field.tagName || twin.type !== field.type || twin.disabled) return;
+      if (field.type === "checkbox" || field.type === "radio") {
+        twin.checked = field.checked;
+      } else if (twin.value !== field.value) {
+        twin.value = field.value;
+        // What mirrors the field (a label naming the chosen region) follows it, as after a person's change.
+        twin.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    });
+  }
+
   function refresh(id) {
     var part = document.getElementById(id);
     if (!part) return;
@@ -87,7 +106,10 @@
         var template = document.createElement("template");
         template.innerHTML = html;
         var fresh = template.content.querySelector("[id='" + id + "']");
-        if (fresh && signature(fresh) !== signature(current)) replace(current, fresh);
+        if (fresh && signature(fresh) !== signature(current)) {
+          replace(current, fresh);
+          carryInput(current, fresh);
+        }
       })
       .catch(function () { /* the next push or the next open reads it again */ });
   }
