@@ -74,6 +74,11 @@ class AddToolsForm(forms.Form):
             + [(NEW_RESOURCE_GROUP, "Create new")]
         )
         geography = self._raw("geography")
+        if self.is_bound and not geography and geography_of_project_location(self._raw("location")):
+            # A metadata region names its geography (a form posted by a script that knows only the region).
+            geography = geography_of_project_location(self._raw("location"))
+            self.data = self.data.copy()
+            self.data["geography"] = geography
         regions = MIGRATE_GEOGRAPHIES.get(geography, [])
         self.fields["location"].choices = [(r, REGIONS_BY_NAME[r].display_name) for r in regions] or [
             ("", "Select a geography first")

@@ -37,6 +37,9 @@ class ItemStatus:
     transferred_bytes: int = 0
     processed_bytes: int = 0  # of the data to send (data_progress), in the current full cycle
     bytes_to_send: int = 0
+    # Of the whole disks, as Azure's initialReplicationProcessedBytes counts them (bytes sent plus bytes
+    # matched, over every selected disk), in the current full cycle.
+    disk_bytes_processed: int = 0
     throughput_bytes_per_second: float = 0.0
 
 
@@ -164,5 +167,6 @@ def item_status(item: MigrationItem, now) -> ItemStatus:
         transferred_bytes=sum(disk.transferred_bytes for disk in disks),
         processed_bytes=sum(read for read, _ in progress_by_disk),
         bytes_to_send=sum(total for _, total in progress_by_disk),
+        disk_bytes_processed=sum(min(disk.scanned_bytes, disk.size_bytes) for disk in disks),
         throughput_bytes_per_second=current_throughput(item, now),
     )

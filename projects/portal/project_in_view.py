@@ -38,7 +38,10 @@ def project_in_view(request, *, tool: str = "") -> MigrateProject | None:
     arm_id = request.GET.get("project", "")
     if arm_id:
         project = project_from_arm_id(request.user, arm_id)
-        remember(request, project.arm_id)
+        if not request.headers.get("HX-Request"):
+            # Only a person's navigation chooses: a live part read again in the background (which names
+            # its page's project) may land after the person has gone on to another project.
+            remember(request, project.arm_id)
         return project
     chosen = request.session.get(SESSION_KEY, "")
     if chosen:

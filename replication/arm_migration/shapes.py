@@ -172,7 +172,7 @@ def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str
             f"{this_id}/migrationRecoveryPoints/{item.last_recovery_point_id}" if item.last_recovery_point_id else None
         ),
         "initialReplicationProgressPercentage": status.initial_progress_percent,
-        "initialReplicationProcessedBytes": status.processed_bytes,
+        "initialReplicationProcessedBytes": status.disk_bytes_processed,
         "initialReplicationTransferredBytes": status.transferred_bytes,
         "initialReplicationProgressHealth": progress_health,
         "resyncProgressPercentage": None,
