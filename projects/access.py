@@ -18,6 +18,7 @@ from projects.models import (
     DirectoryRole,
     MigrateProject,
     MigrationResource,
+    PrincipalType,
     ResourceGroup,
     RoleAssignment,
     Subscription,
@@ -310,10 +311,16 @@ def can(user, permission: Permission, subscription: Subscription, resource_group
 
 def principals_who_can(permission: Permission, subscription: Subscription, resource_group_name: str) -> list:
     """The active users whose roles on the resource group (assigned there or on the subscription) grant
-    the permission: who to ask when the user can't."""
+    the permission: who to ask when the user can't. People only: an application's service principal
+    can hold the role, but nobody can ask it."""
     in_scope = Q(resource_group__isnull=True) | Q(resource_group__name__iexact=resource_group_name)
     roles_by_user: dict = {}
-    assignments = RoleAssignment.objects.filter(in_scope, subscription=subscription, principal__is_active=True)
+    assignments = RoleAssignment.objects.filter(
+        in_scope,
+        subscription=subscription,
+        principal__is_active=True,
+        principal__principal_type=PrincipalType.USER,
+    )
     for assignment in assignments.select_related("principal"):
         roles_by_user.setdefault(assignment.principal, set()).add(assignment.role_name)
     return sorted(

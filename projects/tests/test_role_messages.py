@@ -51,3 +51,18 @@ def test_add_tools_does_not_warn_an_owner(client, seeded):
     client.login(email="admin@contoso.com", password="migrate-demo")
     page = add_tools(client, "__new__", new_resource_group="rg-owned")
     assert "Select migration tool" in page and 'id="finish-warning"' not in page
+
+
+def test_who_can_finish_names_people_not_service_principals(client, seeded):
+    from projects.models import PrincipalType, RoleAssignment, Subscription, User
+
+    admin = User.objects.get(email="admin@contoso.com")
+    robot = User.objects.create_user(
+        email="00000000-0000-0000-0000-0000000000aa@serviceprincipals.contoso.onmicrosoft.com",
+        tenant=admin.tenant,
+        principal_type=PrincipalType.SERVICE_PRINCIPAL,
+    )
+    RoleAssignment.objects.create(principal=robot, role_name="Owner", subscription=Subscription.objects.get(pk=CONTOSO))
+    client.login(email="migrator@contoso.com", password="migrate-demo")
+    page = add_tools(client, "__new__", new_resource_group="rg-dead-end")
+    assert "Who can finish it: admin@contoso.com." in page and "serviceprincipals" not in page
