@@ -336,6 +336,9 @@ DISCOVERY_DELAY_SECONDS = env_float("DISCOVERY_DELAY_SECONDS", 5)
 
 # Replication data: the cache storage accounts' blobs and the replica disks (shared by web and worker).
 REPLICATION_DIR = Path(env_str("REPLICATION_DIR", str(DATA_DIR / "replication")))
+# Where batches, replica chunks and recovery-point manifests are stored (hub/object_store.py):
+# "local" files under REPLICATION_DIR/storage, or "azure" Blob Storage.
+OBJECT_STORE = env_str("OBJECT_STORE", "local")
 # Seconds between delta cycles for new replication policies (Azure: a crash-consistent point every 5 min).
 REPLICATION_CYCLE_SECONDS = int(env_float("REPLICATION_CYCLE_SECONDS", 300))
 

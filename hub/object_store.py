@@ -1,0 +1,111 @@
+"""The one storage interface for replication data: cache-storage batches, replica chunks and the
+manifests of recovery points. Names are `container/blob`, the shape of an Azure storage account, so
+the same names work on every backend.
+
+Backends: `local` (the embedded default: files under REPLICATION_DIR/storage) and `azure` (Azure Blob
+Storage through azure-storage-blob, Azurite in the tests; added in hub/object_store_azure.py). A new
+backend (S3, say) is one module with these six methods, chosen by OBJECT_STORE.
+
+Writes are whole-object and atomic: a reader sees the old object or the new one, never half of one,
+so a worker killed mid-write leaves nothing a later reader can trip over.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+
+from django.conf import settings
+
+
+class ObjectMissing(LookupError):
+    """The named object does not exist (never written, or deleted)."""
+
+
+class ObjectStore(Protocol):
+    def put(self, name: str, data: bytes | memoryview) -> None: ...
+
+    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes: ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def names(self, prefix: str) -> Iterator[str]: ...
+
+    def size(self, name: str) -> int: ...
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """('container', 'blob/path') from 'container/blob/path'; refuses names that climb out."""
+    container, _, blob = name.partition("/")
+    if not container or not blob or ".." in name.split("/") or name.startswith("/"):
+        raise ValueError(f"object name {name!r} must be 'container/blob' with no '..'")
+    return container, blob
+
+
+class LocalStore:
+    """Objects as files under one directory; a temporary name and a rename make each write atomic."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, name: str) -> Path:
+        split_name(name)
+        return self.root / name
+
+    def put(self, name: str, data: bytes | memoryview) -> None:
+        target = self.path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+        with open(partial, "wb") as handle:
+            handle.write(data)
+        os.replace(partial, target)
+
+    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        try:
+            with open(self.path(name), "rb") as handle:
+                handle.seek(offset)
+                return handle.read() if length is None else handle.read(length)
+        except FileNotFoundError as missing:
+            raise ObjectMissing(name) from missing
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    def delete(self, name: str) -> None:
+        self.path(name).unlink(missing_ok=True)
+
+    def names(self, prefix: str) -> Iterator[str]:
+        """Every object whose name starts with `prefix`, in name order."""
+        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.endswith(".partial"):
+                name = path.relative_to(self.root).as_posix()
+                if name.startswith(prefix):
+                    yield name
+
+    def size(self, name: str) -> int:
+        try:
+            return self.path(name).stat().st_size
+        except FileNotFoundError as missing:
+            raise ObjectMissing(name) from missing
+
+    def delete_container(self, container: str) -> None:
+        split_name(f"{container}/-")
+        shutil.rmtree(self.root / container, ignore_errors=True)
+
+
+@cache
+def store() -> ObjectStore:
+    """The configured backend, one per process."""
+    if settings.OBJECT_STORE == "local":
+        return LocalStore(settings.REPLICATION_DIR / "storage")
+    raise ValueError(f"OBJECT_STORE={settings.OBJECT_STORE!r} is not a known backend; use 'local'")
