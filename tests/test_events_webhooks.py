@@ -91,6 +91,13 @@ def headers_of(request) -> dict:
     return {key.lower(): value for key, value in request["headers"].items()}
 
 
+def signed_with(secret: str, request) -> bool:
+    """Whether a delivered request carries a valid Standard Webhooks signature under `secret`."""
+    headers = headers_of(request)
+    signed = headers["webhook-id"], headers["webhook-timestamp"], request["body"].encode()
+    return verify(secret, *signed, headers["webhook-signature"])
+
+
 def delivery_states(hub, name: str) -> dict:
     script = (
         "import json; from django.db.models import Count; from events.models import EventDelivery; "
@@ -155,13 +162,7 @@ def test_replication_events_reach_webhooks_signed_and_failing_receivers_never_sl
     for request in late_requests:
         headers = headers_of(request)
         assert int(headers["aeg-delivery-count"]) >= 1, "it was retried while the receiver was down"
-        assert verify(
-            late_secret,
-            headers["webhook-id"],
-            headers["webhook-timestamp"],
-            request["body"].encode(),
-            headers["webhook-signature"],
-        )
+        assert signed_with(late_secret, request)
 
     received = good.wait_for(
         lambda requests: (
@@ -184,13 +185,7 @@ def test_replication_events_reach_webhooks_signed_and_failing_receivers_never_sl
             "metadataVersion",
         }
         assert headers["aeg-event-type"] == "Notification" and headers["aeg-subscription-name"] == "ALL-EVENTS"
-        assert verify(
-            secret,
-            headers["webhook-id"],
-            headers["webhook-timestamp"],
-            request["body"].encode(),
-            headers["webhook-signature"],
-        )
+        assert signed_with(secret, request)
     replication = [json.loads(r["body"])[0] for r in received]
     item_events = [e for e in replication if e["eventType"] == "Microsoft.Migrate.ReplicationStateChanged"]
     assert item_events and item_events[0]["subject"].endswith(f"/replicationMigrationItems/{rig.item_name}")
@@ -283,14 +278,7 @@ def test_create_a_webhook_subscription_see_its_delivery_log_and_delete_it(events
     start_probe_job(hub, group)
     requests = good.wait_for(lambda received: len(received) == 2, what="the probe job's two events")
     for request in requests:
-        headers = headers_of(request)
-        assert verify(
-            secret,
-            headers["webhook-id"],
-            headers["webhook-timestamp"],
-            request["body"].encode(),
-            headers["webhook-signature"],
-        )
+        assert signed_with(secret, request)
 
     page.get_by_role("link", name="Refresh").click()
     expect(page.locator("#event-subscriptions")).to_contain_text("ops-webhook")
