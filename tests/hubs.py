@@ -242,6 +242,21 @@ def production_hub(
     return hub
 
 
+def module_hub_fixture(name: str, redis_db_offset: int, **options):
+    """A module-scoped fixture that starts module_production_hub(name, redis_db_offset, **options) for
+    the module's tests and stops it after them."""
+
+    @pytest.fixture(scope="module")
+    def module_hub(tmp_path_factory):
+        hub = module_production_hub(
+            tmp_path_factory.mktemp(f"{name}-hub"), name=name, redis_db_offset=redis_db_offset, **options
+        )
+        yield hub
+        hub.stop()
+
+    return module_hub
+
+
 def module_production_hub(
     data_dir: Path,
     *,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tests.appliances import RunningAppliance, start_appliance, wait_for_line
 from tests.azure_clients import site_recovery_client
-from tests.disk_images import change_blocks
+from tests.disk_images import change_blocks, write_realistic_image
 from tests.hubs import CONTOSO, Hub
 from tests.test_arm_site_recovery import vault_name
 
@@ -237,6 +237,14 @@ def build_rig(
     except BaseException:
         rig.stop()
         raise
+
+
+def one_disk_rig(hub: Hub, tmp_path: Path, size_mib: int, seed: int = 1, **options) -> tuple[Rig, Path]:
+    """build_rig for a server with one disk, disk0: a realistic image of `size_mib` MiB (from `seed`),
+    returned with the rig."""
+    image = tmp_path / "disk0.img"
+    write_realistic_image(image, size_mib * 1024 * 1024, seed=seed)
+    return build_rig(hub, tmp_path, {"disk0": image}, **options), image
 
 
 def enable_replication(rig: Rig) -> None:

@@ -26,8 +26,8 @@ from events.signing import verify
 from tests import hubs
 from tests.azure_clients import sdk_client
 from tests.conftest import sign_in
-from tests.disk_images import sha256_of, write_realistic_image
-from tests.replication_rig import build_rig, enable_replication, wait_for, wait_for_state
+from tests.disk_images import sha256_of
+from tests.replication_rig import enable_replication, one_disk_rig, wait_for, wait_for_state
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.live
@@ -45,13 +45,7 @@ FAST_EVENTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def events_hub(tmp_path_factory):
-    hub = hubs.module_production_hub(
-        tmp_path_factory.mktemp("events-hub"), name="events", redis_db_offset=9, extra_env=FAST_EVENTS
-    )
-    yield hub
-    hub.stop()
+events_hub = hubs.module_hub_fixture("events", redis_db_offset=9, extra_env=FAST_EVENTS)
 
 
 @pytest.fixture
@@ -143,9 +137,7 @@ def test_replication_events_reach_webhooks_signed_and_failing_receivers_never_sl
         "slow-jobs",
     ]
 
-    image = tmp_path / "disk0.img"
-    write_realistic_image(image, 8 * MIB)
-    rig = build_rig(hub, tmp_path, {"disk0": image})
+    rig, image = one_disk_rig(hub, tmp_path, 8)
     try:
         enable_replication(rig)
         wait_for_state(rig, "Replicating", seconds=120)
