@@ -31,15 +31,17 @@ FABRIC, CONTAINER = "migrate-fabric", "migrate-container"
 VNET = f"/subscriptions/{CONTOSO}/resourceGroups/{RG}/providers/Microsoft.Network/virtualNetworks"
 
 
-def wait_for(read, done, seconds: float = 30):
+def wait_for(read, done, seconds: float = 30, what: str = "", step: float = 0.25):
+    """read() every `step` seconds until done(value), then the value; after `seconds`, an AssertionError
+    that says what (`what`) stayed at which value."""
     deadline = time.monotonic() + seconds
     while True:
         value = read()
         if done(value):
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"still {value!r} after {seconds} s")
-        time.sleep(0.25)
+            raise AssertionError(f"{what + ': ' if what else ''}still {value!r} after {seconds:.0f} s")
+        time.sleep(step)
 
 
 def enable_body(vault_id: str, item, process_server_id: str, **details) -> dict:
