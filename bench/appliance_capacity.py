@@ -42,6 +42,7 @@ from harness.processes import ProcessMonitor, hub_worker_pid, stop_process
 from harness.replication import cpu_by_process, cycle_env, format_cpu_by_process
 from harness.report import summary
 
+from tests.replication_rig import wait_for
 from tests.test_isolation import csrf, portal_session
 
 PROJECT = "bench-capacity"
@@ -70,19 +71,12 @@ def finalize(hub, path: str) -> None:
     session.close()
 
 
+# The database counts a wait reads: seldom enough not to weigh on the figures.
+POLL_SECONDS = 2.0
+
+
 def count(database, sql: str, *params) -> int:
     return int(database.execute(sql, params).fetchone()[0])  # sum() answers a Decimal
-
-
-def wait_until(read, done, seconds: float, what: str, step: float = 2.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: still {value} after {seconds:.0f} s")
-        time.sleep(step)
 
 
 def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, initial_seconds: int) -> dict:
@@ -94,11 +88,12 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
         finalize(hub, project_path(PROJECT))
         database = psycopg.connect(hub.env["DATABASE_URL"], autocommit=True)
         started.callback(database.close)
-        wait_until(
+        wait_for(
             lambda: count(database, "SELECT count(*) FROM replication_appliance WHERE state = 'Finalized'"),
             lambda finalized: finalized == 1,
             120,
             "finalized appliances",
+            step=POLL_SECONDS,
         )
 
         fleet_log = open(workdir / "fleet.log", "w")  # noqa: SIM115 (lives as long as the fleet)
@@ -121,7 +116,7 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
         started.callback(stop_process, fleet)
         appliance_id = appliance.appliance_id
         print(f"Fleet of {count_} agents started; waiting for discovery...", flush=True)
-        wait_until(
+        wait_for(
             lambda: count(
                 database,
                 "SELECT count(*) FROM replication_discoveredserver WHERE appliance_id = %s AND discovered_at <= now()",
@@ -130,6 +125,7 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
             lambda found: found >= count_,
             300,
             "discovered servers",
+            step=POLL_SECONDS,
         )
         print("Replicating every server (set-up)...", flush=True)
         seeded = subprocess.run(
@@ -152,7 +148,7 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
         started.callback(monitor.stopping.set)
 
         initial_started = time.monotonic()
-        wait_until(
+        wait_for(
             lambda: count(
                 database,
                 "SELECT count(*) FROM replication_migrationitem "

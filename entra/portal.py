@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from entra import services
 from entra.models import DEFAULT_SECRET_DAYS, SECRET_LIFETIME_DAYS, Application
 from hub.arm.errors import ArmError
+from hub.http import done_or_refused
 from hub.ids import parse_uuid
 from projects import access
 
@@ -140,12 +141,11 @@ def application_secrets(request, application_id):
 @require_POST
 def remove_secret(request, application_id, key_id):
     application = _application_or_404(request, application_id)
-    try:
-        services.remove_client_secret(request.user, application, parse_uuid(key_id))
-    except ArmError as error:
-        messages.error(request, error.portal_message)
-    else:
-        messages.success(request, "Deleted the client secret. Clients using it can no longer sign in.")
+    done_or_refused(
+        request,
+        lambda: services.remove_client_secret(request.user, application, parse_uuid(key_id)),
+        "Deleted the client secret. Clients using it can no longer sign in.",
+    )
     return redirect("entra:application-secrets", application_id=application.pk)
 
 

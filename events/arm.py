@@ -22,7 +22,7 @@ from events.models import EventSubscription
 from hub.arm.bodies import BodyReader
 from hub.arm.errors import ArmError
 from hub.arm.routes import RG, SUB
-from hub.arm.schema import arm_list_of, arm_resource, free_form, free_form_list
+from hub.arm.schema import arm_list_of, free_form, free_form_list, proxy_resource
 from hub.arm.views import arm_list, arm_time, deletion
 from projects import access
 from projects.arm.scopes import ScopeView
@@ -37,7 +37,7 @@ RESOURCE_SCOPES = {
 }
 
 C = serializers.CharField
-EVENT_SUBSCRIPTION = arm_resource(
+EVENT_SUBSCRIPTION = proxy_resource(
     "EventSubscription",
     {
         "topic": C(),
@@ -49,7 +49,6 @@ EVENT_SUBSCRIPTION = arm_resource(
         "retryPolicy": free_form(help_text="maxDeliveryAttempts, eventTimeToLiveInMinutes"),
         "deadLetterDestination": free_form(),
     },
-    tracked=False,
     systemData=free_form(),
 )
 EVENT_SUBSCRIPTION_INPUT = inline_serializer(

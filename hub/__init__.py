@@ -8,7 +8,8 @@
 - cloud_metadata.py: /metadata/endpoints, the hub described as an Azure cloud;
 - scopes.py: which subscriptions and resource groups a user may see (the reader comes from projects);
 - arm/: the ARM plumbing (routing over ARM ids, api-version, envelopes, errors, bearer tokens);
-- views.py: the portal shell (sign-in, All services, API tokens); secrets.py, ids.py, http.py: helpers;
+- views.py: the portal shell (sign-in, All services, API tokens); http.py: a page's answer to what the ARM
+  layer refuses (404, or the error message beside the success one); secrets.py, ids.py: helpers;
 - channel_layers.py: the embedded default's in-memory channel layer; broker.py: kombu's Redis
   transport, mended so a worker survives a Redis restart;
 - health.py: /healthz and /readyz, with a registry of readiness checks apps add to;

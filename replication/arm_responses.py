@@ -6,7 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-from hub.arm.schema import arm_list_of, arm_resource, free_form, free_form_list
+from hub.arm.schema import arm_list_of, arm_resource, free_form, free_form_list, proxy_resource
 
 C = serializers.CharField
 I = serializers.IntegerField  # noqa: E741 (a field type, read beside C)
@@ -35,7 +35,7 @@ PROTECTION_CONTAINER = arm_resource(
         "fabricSpecificDetails": free_form(),
     },
 )
-RECOVERY_SERVICES_PROVIDER = arm_resource(
+RECOVERY_SERVICES_PROVIDER = proxy_resource(
     "RecoveryServicesProvider",
     {
         "fabricType": C(),
@@ -53,9 +53,8 @@ RECOVERY_SERVICES_PROVIDER = arm_resource(
         "machineId": C(),
         "machineName": C(),
     },
-    tracked=False,
 )
-PROTECTABLE_ITEM = arm_resource(
+PROTECTABLE_ITEM = proxy_resource(
     "ProtectableItem",
     {
         "friendlyName": C(),
@@ -66,7 +65,6 @@ PROTECTABLE_ITEM = arm_resource(
         "supportedReplicationProviders": serializers.ListField(child=C()),
         "customDetails": free_form(help_text="The discovered machine: OS, cores, memory, disks, addresses."),
     },
-    tracked=False,
 )
 VM_SIZE = inline_serializer(
     "VirtualMachineSize",
@@ -151,7 +149,7 @@ DISK_LIST = arm_list_of(DISK)
 VAULT_CERTIFICATE_INPUT = inline_serializer(
     "CertificateRequest", {"properties": free_form(help_text="Ignored: the hub signs its own key.")}
 )
-VAULT_CERTIFICATE = arm_resource(
+VAULT_CERTIFICATE = proxy_resource(
     "VaultCertificateResponse",
     {
         "authType": C(),
@@ -170,7 +168,6 @@ VAULT_CERTIFICATE = arm_resource(
         "azureManagementEndpointAudience": C(),
         "serviceResourceId": C(),
     },
-    tracked=False,
 )
 SOLUTION_CONFIG = inline_serializer(
     "SolutionConfig", {"publisherSasUri": C(help_text="The appliance installer's signed, expiring link.")}

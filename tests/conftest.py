@@ -50,6 +50,12 @@ def any_hub(request):
     return request.getfixturevalue(request.param)
 
 
+@pytest.fixture
+def group(live_hub) -> str:
+    """A new Contoso resource group of the test's own, on the session's hub (live_hub.new_resource_group)."""
+    return live_hub.new_resource_group("rg-test")
+
+
 def sign_in(page, hub, email: str = "admin@contoso.com", *, base_url: str | None = None) -> None:
     """Sign in through the portal's form at base_url (the hub's plain-http URL unless given: its https_url, say)."""
     base_url = base_url or hub.url

@@ -84,10 +84,9 @@ class Hub:
     def start(self) -> None:
         port = int(self.url.rsplit(":", 1)[1])
         self.log_path = Path(self.env["DATA_DIR"]) / "serve.log"
-        log = open(self.log_path, "w")  # noqa: SIM115 (lives as long as the process)
         if self.separate_worker:
             self.start_worker()
-        self.process = subprocess.Popen(
+        self.process = launch(
             [
                 sys.executable,
                 "manage.py",
@@ -100,11 +99,10 @@ class Hub:
                 str(self.web_processes),
                 *(["--no-worker"] if self.separate_worker else []),
             ],
+            self.log_path,
             cwd=ROOT,
             env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            mode="w",
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -127,14 +125,11 @@ class Hub:
             return requests.get(self.https_url + "/healthz", timeout=1, verify=False).status_code == 200
 
     def start_worker(self) -> subprocess.Popen:
-        log = open(Path(self.env["DATA_DIR"]) / "worker.log", "a")  # noqa: SIM115 (lives as long as the process)
-        self.worker = subprocess.Popen(
+        self.worker = launch(
             [sys.executable, "-m", "celery", "-A", "hub", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
+            Path(self.env["DATA_DIR"]) / "worker.log",
             cwd=ROOT,
             env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
         return self.worker
 
@@ -166,6 +161,13 @@ class Hub:
         for process in (self.worker, self.process):
             if process and process.poll() is None:
                 terminate_group(process)
+
+
+def launch(command: list, log_path: Path, *, cwd: Path, env: dict | None = None, mode: str = "a") -> subprocess.Popen:
+    """Start a background program of a test in a session of its own (terminate_group stops it and its
+    children together), its output written to `log_path`."""
+    log = open(log_path, mode)  # noqa: SIM115 (lives as long as the process)
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def terminate_group(process: subprocess.Popen) -> None:
@@ -240,6 +242,21 @@ def production_hub(
     hub.manage("seed_demo")
     hub.start()
     return hub
+
+
+def module_hub_fixture(name: str, redis_db_offset: int, **options):
+    """A module-scoped fixture that starts module_production_hub(name, redis_db_offset, **options) for
+    the module's tests and stops it after them."""
+
+    @pytest.fixture(scope="module")
+    def module_hub(tmp_path_factory):
+        hub = module_production_hub(
+            tmp_path_factory.mktemp(f"{name}-hub"), name=name, redis_db_offset=redis_db_offset, **options
+        )
+        yield hub
+        hub.stop()
+
+    return module_hub
 
 
 def module_production_hub(

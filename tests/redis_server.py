@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hubs import free_port
+from tests.hubs import free_port, launch
 
 
 class RedisServer:
@@ -28,13 +28,10 @@ class RedisServer:
         """Started empty each time: no snapshot, no append-only file, as a Redis that lost its data."""
         if shutil.which("redis-server") is None:
             pytest.skip("needs redis-server (make test installs it)")
-        log = open(self.directory / "redis.log", "a")  # noqa: SIM115 (lives as long as the process)
-        self.process = subprocess.Popen(
+        self.process = launch(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            self.directory / "redis.log",
             cwd=self.directory,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
         import redis
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tests.appliances import RunningAppliance, start_appliance, wait_for_line
 from tests.azure_clients import site_recovery_client
-from tests.disk_images import change_blocks
+from tests.disk_images import change_blocks, write_realistic_image
 from tests.hubs import CONTOSO, Hub
 from tests.test_arm_site_recovery import vault_name
 
@@ -31,15 +31,17 @@ FABRIC, CONTAINER = "migrate-fabric", "migrate-container"
 VNET = f"/subscriptions/{CONTOSO}/resourceGroups/{RG}/providers/Microsoft.Network/virtualNetworks"
 
 
-def wait_for(read, done, seconds: float = 30):
+def wait_for(read, done, seconds: float = 30, what: str = "", step: float = 0.25):
+    """read() every `step` seconds until done(value), then the value; after `seconds`, an AssertionError
+    that says what (`what`) stayed at which value."""
     deadline = time.monotonic() + seconds
     while True:
         value = read()
         if done(value):
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"still {value!r} after {seconds} s")
-        time.sleep(0.25)
+            raise AssertionError(f"{what + ': ' if what else ''}still {value!r} after {seconds:.0f} s")
+        time.sleep(step)
 
 
 def enable_body(vault_id: str, item, process_server_id: str, **details) -> dict:
@@ -237,6 +239,14 @@ def build_rig(
     except BaseException:
         rig.stop()
         raise
+
+
+def one_disk_rig(hub: Hub, tmp_path: Path, size_mib: int, seed: int = 1, **options) -> tuple[Rig, Path]:
+    """build_rig for a server with one disk, disk0: a realistic image of `size_mib` MiB (from `seed`),
+    returned with the rig."""
+    image = tmp_path / "disk0.img"
+    write_realistic_image(image, size_mib * 1024 * 1024, seed=seed)
+    return build_rig(hub, tmp_path, {"disk0": image}, **options), image
 
 
 def enable_replication(rig: Rig) -> None:

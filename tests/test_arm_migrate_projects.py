@@ -22,11 +22,6 @@ def client(live_hub):
     return resource_client(live_hub, "admin@contoso.com", CONTOSO)
 
 
-@pytest.fixture
-def group(live_hub):
-    return live_hub.new_resource_group("rg-mig")
-
-
 def test_a_project_made_by_generic_resource_put_gets_the_migration_tool(live_hub, client, group):
     name = unique("proj")[:24]
     resource_id = project_id(group, name)

@@ -18,11 +18,6 @@ def client(live_hub):
     return network_client(live_hub, "migrator@contoso.com", CONTOSO)
 
 
-@pytest.fixture
-def group(live_hub):
-    return live_hub.new_resource_group("rg-net")
-
-
 def vnet(space: list[str], subnets: list[tuple[str, str]]) -> VirtualNetwork:
     return VirtualNetwork(
         location="westeurope",

@@ -12,9 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from tests.azure_cli import CLOUD, AzureCli, create_service_principal, signed_in_cli
-from tests.disk_images import write_realistic_image
 from tests.hubs import CONTOSO, FABRIKAM, unique
-from tests.replication_rig import CONTAINER, FABRIC, RG, build_rig, enable_body, wait_for
+from tests.replication_rig import CONTAINER, FABRIC, RG, enable_body, one_disk_rig, wait_for
 from tests.test_isolation import csrf, portal_session
 
 pytestmark = pytest.mark.live
@@ -169,9 +168,7 @@ def test_entras_errors_then_a_device_code_sign_in_whose_readers_write_gets_azure
 
 
 def test_enable_replication_of_a_discovered_server_with_az_rest(az_sp, live_hub, tmp_path):
-    image = tmp_path / "disk0.img"
-    write_realistic_image(image, 2 * 1024 * 1024, seed=12)
-    rig = build_rig(live_hub, tmp_path, {"disk0": image})
+    rig, image = one_disk_rig(live_hub, tmp_path, 2, seed=12)
     try:
         vault_id = f"{SUBSCRIPTION}/resourceGroups/{RG}/providers/Microsoft.RecoveryServices/vaults/{rig.vault}"
         container = f"{vault_id}/replicationFabrics/{FABRIC}/replicationProtectionContainers/{CONTAINER}"

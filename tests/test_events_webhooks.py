@@ -26,8 +26,8 @@ from events.signing import verify
 from tests import hubs
 from tests.azure_clients import sdk_client
 from tests.conftest import sign_in
-from tests.disk_images import sha256_of, write_realistic_image
-from tests.replication_rig import build_rig, enable_replication, wait_for, wait_for_state
+from tests.disk_images import sha256_of
+from tests.replication_rig import enable_replication, one_disk_rig, wait_for, wait_for_state
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.live
@@ -45,13 +45,7 @@ FAST_EVENTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def events_hub(tmp_path_factory):
-    hub = hubs.module_production_hub(
-        tmp_path_factory.mktemp("events-hub"), name="events", redis_db_offset=9, extra_env=FAST_EVENTS
-    )
-    yield hub
-    hub.stop()
+events_hub = hubs.module_hub_fixture("events", redis_db_offset=9, extra_env=FAST_EVENTS)
 
 
 @pytest.fixture
@@ -89,6 +83,13 @@ def shown_secret(subscription) -> str:
 
 def headers_of(request) -> dict:
     return {key.lower(): value for key, value in request["headers"].items()}
+
+
+def signed_with(secret: str, request) -> bool:
+    """Whether a delivered request carries a valid Standard Webhooks signature under `secret`."""
+    headers = headers_of(request)
+    signed = headers["webhook-id"], headers["webhook-timestamp"], request["body"].encode()
+    return verify(secret, *signed, headers["webhook-signature"])
 
 
 def delivery_states(hub, name: str) -> dict:
@@ -136,9 +137,7 @@ def test_replication_events_reach_webhooks_signed_and_failing_receivers_never_sl
         "slow-jobs",
     ]
 
-    image = tmp_path / "disk0.img"
-    write_realistic_image(image, 8 * MIB)
-    rig = build_rig(hub, tmp_path, {"disk0": image})
+    rig, image = one_disk_rig(hub, tmp_path, 8)
     try:
         enable_replication(rig)
         wait_for_state(rig, "Replicating", seconds=120)
@@ -155,13 +154,7 @@ def test_replication_events_reach_webhooks_signed_and_failing_receivers_never_sl
     for request in late_requests:
         headers = headers_of(request)
         assert int(headers["aeg-delivery-count"]) >= 1, "it was retried while the receiver was down"
-        assert verify(
-            late_secret,
-            headers["webhook-id"],
-            headers["webhook-timestamp"],
-            request["body"].encode(),
-            headers["webhook-signature"],
-        )
+        assert signed_with(late_secret, request)
 
     received = good.wait_for(
         lambda requests: (
@@ -184,13 +177,7 @@ def test_replication_events_reach_webhooks_signed_and_failing_receivers_never_sl
             "metadataVersion",
         }
         assert headers["aeg-event-type"] == "Notification" and headers["aeg-subscription-name"] == "ALL-EVENTS"
-        assert verify(
-            secret,
-            headers["webhook-id"],
-            headers["webhook-timestamp"],
-            request["body"].encode(),
-            headers["webhook-signature"],
-        )
+        assert signed_with(secret, request)
     replication = [json.loads(r["body"])[0] for r in received]
     item_events = [e for e in replication if e["eventType"] == "Microsoft.Migrate.ReplicationStateChanged"]
     assert item_events and item_events[0]["subject"].endswith(f"/replicationMigrationItems/{rig.item_name}")
@@ -283,14 +270,7 @@ def test_create_a_webhook_subscription_see_its_delivery_log_and_delete_it(events
     start_probe_job(hub, group)
     requests = good.wait_for(lambda received: len(received) == 2, what="the probe job's two events")
     for request in requests:
-        headers = headers_of(request)
-        assert verify(
-            secret,
-            headers["webhook-id"],
-            headers["webhook-timestamp"],
-            request["body"].encode(),
-            headers["webhook-signature"],
-        )
+        assert signed_with(secret, request)
 
     page.get_by_role("link", name="Refresh").click()
     expect(page.locator("#event-subscriptions")).to_contain_text("ops-webhook")

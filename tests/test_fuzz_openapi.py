@@ -25,11 +25,7 @@ EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES") or 15)
 ADMIN = "admin@contoso.com"
 
 
-@pytest.fixture(scope="module")
-def fuzz_hub(tmp_path_factory):
-    hub = hubs.module_production_hub(tmp_path_factory.mktemp("fuzz-hub"), name="fuzz", redis_db_offset=4)
-    yield hub
-    hub.stop()
+fuzz_hub = hubs.module_hub_fixture("fuzz", redis_db_offset=4)
 
 
 def check_answer(case, hub: hubs.Hub, answers: collections.Counter) -> None:

@@ -18,9 +18,8 @@ import pytest
 
 from tests import hubs
 from tests.azure_clients import compute_client
-from tests.disk_images import write_realistic_image
 from tests.hubs import CONTOSO
-from tests.replication_rig import CONTAINER, FABRIC, RG, build_rig, enable_replication, wait_for, wait_for_state
+from tests.replication_rig import CONTAINER, FABRIC, RG, enable_replication, one_disk_rig, wait_for, wait_for_state
 
 pytestmark = pytest.mark.live
 
@@ -55,18 +54,11 @@ MigrationItem.objects.filter(pk=item.pk, migration_state=MigrationState.MIGRATIO
 """
 
 
-@pytest.fixture(scope="module")
-def worker_kill_hub(tmp_path_factory):
-    # A Redis DB apart from the session hub's (n) and the faults hub's (n + 6), so flushing it disturbs
-    # nobody: with the suite's 9 that is 5, with 5 it is 1.
-    hub = hubs.module_production_hub(
-        tmp_path_factory.mktemp("worker-kill-hub"),
-        name="workerkill",
-        redis_db_offset=12,
-        extra_env={"CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS)},
-    )
-    yield hub
-    hub.stop()
+# A Redis DB apart from the session hub's (n) and the faults hub's (n + 6), so flushing it disturbs
+# nobody: with the suite's 9 that is 5, with 5 it is 1.
+worker_kill_hub = hubs.module_hub_fixture(
+    "workerkill", redis_db_offset=12, extra_env={"CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS)}
+)
 
 
 @dataclass
@@ -147,9 +139,7 @@ def vms_named(compute, name: str) -> int:
 
 def test_migrate_survives_its_worker_killed_at_any_moment(worker_kill_hub, tmp_path):
     hub = worker_kill_hub
-    image = tmp_path / "disk0.img"
-    write_realistic_image(image, 4 * MIB, seed=31)
-    rig = build_rig(hub, tmp_path, {"disk0": image})
+    rig, image = one_disk_rig(hub, tmp_path, 4, seed=31)
     trials: list[Trial] = []
     try:
         enable_replication(rig)

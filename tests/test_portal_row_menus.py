@@ -20,9 +20,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import sign_in
-from tests.disk_images import write_realistic_image
 from tests.hubs import unique
-from tests.replication_rig import ImageWriter, build_rig, enable_replication, wait_for_state
+from tests.replication_rig import ImageWriter, enable_replication, one_disk_rig, wait_for_state
 from tests.test_portal_add_tools import choose_server_migration_only, fill_project_tab, open_add_tools
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -64,9 +63,7 @@ def wait_for_redraw(page, row_id: str) -> None:
 def test_a_row_menu_stays_open_through_replication_cycles_and_greys_out_what_a_reader_may_not_run(
     live_hub, browser, tmp_path
 ):
-    image = tmp_path / "disk0.img"
-    write_realistic_image(image, 4 * MIB, seed=23)
-    rig = build_rig(live_hub, tmp_path, {"disk0": image}, cycle_seconds=2)
+    rig, image = one_disk_rig(live_hub, tmp_path, 4, seed=23, cycle_seconds=2)
     writer = ImageWriter(image, blocks=4, interval=1)
     try:
         enable_replication(rig)

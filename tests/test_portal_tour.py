@@ -23,9 +23,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import sign_in
-from tests.disk_images import write_realistic_image
 from tests.hubs import unique
-from tests.replication_rig import build_rig
+from tests.replication_rig import one_disk_rig
 from tests.test_portal_add_tools import choose_server_migration_only
 from tests.test_portal_replicate import fill_source_settings, fill_target_settings, search
 from tests.test_tutorial_e2e import choose_from_menu, replicating_row
@@ -181,9 +180,7 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         shot(page, "servers-with-tool")
 
         # A server that replicates: a real appliance and Mobility service (in another project).
-        image = tmp_path / "disk0.img"
-        write_realistic_image(image, 12 * MIB, seed=5)
-        rig = build_rig(hub, tmp_path, {"disk0": image}, cycle_seconds=2)
+        rig, image = one_disk_rig(hub, tmp_path, 12, seed=5, cycle_seconds=2)
         host, rig_project = rig.host_name, quote(rig.appliance.project_path, safe="")
         page.goto(servers_url(hub, rig.appliance.project_path))
         page.locator("#discovered-count").get_by_role("link").click()

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from replication.tests.stubs import JsonPostServer
-from tests.disk_images import BLOCK, change_blocks, sha256_of, write_realistic_image
-from tests.replication_rig import build_rig, enable_replication, wait_for_state
+from tests.disk_images import BLOCK, change_blocks, sha256_of
+from tests.replication_rig import enable_replication, one_disk_rig, wait_for_state
 
 pytestmark = pytest.mark.live
 
@@ -22,9 +22,7 @@ MIB = 1024 * 1024
 
 
 def test_an_image_replicates_initially_then_by_delta_cycles(any_hub, tmp_path):
-    image = tmp_path / "disk0.img"
-    write_realistic_image(image, 24 * MIB, seed=7)
-    rig = build_rig(any_hub, tmp_path, {"disk0": image})
+    rig, image = one_disk_rig(any_hub, tmp_path, 24, seed=7)
     try:
         enable_replication(rig)
         item = wait_for_state(rig, "Replicating")
@@ -104,9 +102,7 @@ class OvertakingProxy(JsonPostServer):
 
 
 def test_progress_never_goes_back_when_the_last_batch_of_a_cycle_overtakes_the_one_before(live_hub, tmp_path):
-    image = tmp_path / "disk0.img"
-    write_realistic_image(image, 16 * MIB, seed=11)
-    rig = build_rig(live_hub, tmp_path, {"disk0": image})
+    rig, image = one_disk_rig(live_hub, tmp_path, 16, seed=11)
     proxy = OvertakingProxy(live_hub.url, lambda: processed_bytes(rig))
     try:
         # The appliance talks to the hub through the proxy from now on.

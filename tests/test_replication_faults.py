@@ -20,12 +20,8 @@ MIB = 1024 * 1024
 THROTTLE = {"APPLIANCE_MAX_UPLOAD_MBPS": "64"}  # megabits per second: 8 MB/s
 
 
-@pytest.fixture(scope="module")
-def faults_hub(tmp_path_factory):
-    # A Redis DB apart from the session hub's, so flushing it disturbs nobody.
-    hub = hubs.module_production_hub(tmp_path_factory.mktemp("faults-hub"), name="faults", redis_db_offset=6)
-    yield hub
-    hub.stop()
+# A Redis DB apart from the session hub's, so flushing it disturbs nobody.
+faults_hub = hubs.module_hub_fixture("faults", redis_db_offset=6)
 
 
 def incompressible_image(path, size: int) -> None:

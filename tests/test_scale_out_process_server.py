@@ -11,19 +11,15 @@ import pytest
 import requests
 
 from tests.appliances import launch_appliance
-from tests.disk_images import sha256_of, write_realistic_image
+from tests.disk_images import sha256_of
 from tests.hubs import free_port
-from tests.replication_rig import CONTOSO, RG, build_rig, enable_body, wait_for, wait_for_state
+from tests.replication_rig import CONTOSO, RG, enable_body, one_disk_rig, wait_for, wait_for_state
 
 pytestmark = pytest.mark.live
 
-MIB = 1024 * 1024
-
 
 def test_a_server_replicates_through_a_scale_out_process_server(live_hub, tmp_path):
-    image = tmp_path / "disk0.img"
-    write_realistic_image(image, 16 * MIB, seed=14)
-    rig = build_rig(live_hub, tmp_path, {"disk0": image})
+    rig, image = one_disk_rig(live_hub, tmp_path, 16, seed=14)
     scale_out = None
     try:
         configuration_server = json.loads((rig.appliance.home / "appliance.json").read_text())["name"]

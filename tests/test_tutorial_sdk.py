@@ -21,16 +21,16 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.recoveryservicessiterecovery import models as asr_models
 
 from tests.azure_clients import compute_client, resource_client
-from tests.disk_images import change_blocks, sha256_of, write_realistic_image
+from tests.disk_images import change_blocks, sha256_of
 from tests.hubs import CONTOSO
 from tests.replication_rig import (
     CONTAINER,
     FABRIC,
     RG,
     ImageWriter,
-    build_rig,
     enable_replication,
     job_input,
+    one_disk_rig,
     wait_for_state,
 )
 
@@ -71,9 +71,7 @@ def start_test_migration_at_latest_point(rig, item_args, network_id: str):
 
 
 def test_replicate_test_migrate_migrate_and_stop_replication_through_the_sdk(live_hub, tmp_path):
-    image = tmp_path / "disk0.img"
-    write_realistic_image(image, 8 * MIB, seed=21)
-    rig = build_rig(live_hub, tmp_path, {"disk0": image})
+    rig, image = one_disk_rig(live_hub, tmp_path, 8, seed=21)
     writer = ImageWriter(image).start()  # the server is in use while it replicates
     try:
         enable_replication(rig)  # replication_migration_items.begin_create(...).result()

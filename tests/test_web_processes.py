@@ -24,13 +24,7 @@ pytestmark = pytest.mark.live
 WEB_PROCESSES = 2
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    hub = hubs.module_production_hub(
-        tmp_path_factory.mktemp("web-processes-hub"), name="webprocs", redis_db_offset=3, web_processes=WEB_PROCESSES
-    )
-    yield hub
-    hub.stop()
+hub = hubs.module_hub_fixture("webprocs", redis_db_offset=3, web_processes=WEB_PROCESSES)
 
 
 def web_pids(hub: hubs.Hub) -> set[int]:

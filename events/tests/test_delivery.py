@@ -177,12 +177,17 @@ def test_a_receiver_down_for_a_while_gets_the_retried_events_once_it_is_up(proje
     assert headers["aeg-delivery-count"] == str(len(attempts) - 1)
 
 
-def test_a_receiver_that_times_out_is_retried_then_dead_lettered(project, receiver):
-    receiver.start(delay=3)
-    subscription, _ = subscribe(project, receiver.url, max_delivery_attempts=2)
+def settled_delivery(project, receiver, **subscription_options) -> EventDelivery:
+    """The one delivery to a new subscription of `receiver`, once every delivery of the probe job has settled."""
+    subscription, _ = subscribe(project, receiver.url, **subscription_options)
     start_probe(project)
     deliver_until(all_settled)
-    dead = EventDelivery.objects.get(event_subscription=subscription)
+    return EventDelivery.objects.get(event_subscription=subscription)
+
+
+def test_a_receiver_that_times_out_is_retried_then_dead_lettered(project, receiver):
+    receiver.start(delay=3)
+    dead = settled_delivery(project, receiver, max_delivery_attempts=2)
     assert (dead.state, dead.dead_letter_reason, dead.attempts) == (
         DeliveryState.DEAD_LETTERED,
         "MaxDeliveryAttemptsExceeded",
@@ -195,10 +200,7 @@ def test_a_receiver_that_times_out_is_retried_then_dead_lettered(project, receiv
 
 def test_a_receiver_answering_an_error_is_retried_with_the_status_logged(project, receiver):
     receiver.start(status=503)
-    subscription, _ = subscribe(project, receiver.url, max_delivery_attempts=3)
-    start_probe(project)
-    deliver_until(all_settled)
-    dead = EventDelivery.objects.get(event_subscription=subscription)
+    dead = settled_delivery(project, receiver, max_delivery_attempts=3)
     assert dead.state == DeliveryState.DEAD_LETTERED
     assert [attempt.status_code for attempt in dead.attempt_log.all()] == [503, 503, 503]
     assert len(receiver.requests()) == 3

@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 
 from hub.arm.views import ArmView
@@ -176,6 +176,18 @@ def arm_resource(name: str, properties: dict | None = None, *, tracked: bool = T
     if properties is not None:
         body["properties"] = inline_serializer(f"{name}Properties", properties)
     return inline_serializer(name, body)
+
+
+def create_or_update(operation_id: str, request, resource):
+    """The OpenAPI declaration of an ARM PUT: 201 and the resource when the PUT created it, 200 and the
+    resource when it changed one that was there (hub.arm.views.put_answer)."""
+    return extend_schema(operation_id=operation_id, request=request, responses={200: resource, 201: resource})
+
+
+def proxy_resource(name: str, properties: dict | None = None, **fields):
+    """An ARM proxy resource's shape (common-types' ProxyResource): a resource below another, with no
+    `location` or `tags` of its own."""
+    return arm_resource(name, properties, tracked=False, **fields)
 
 
 def free_form(**kwargs):

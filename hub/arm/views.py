@@ -121,6 +121,11 @@ def arm_time(moment) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def put_answer(body: dict, created: bool) -> Response:
+    """ARM's answer to a PUT: 201 when it created the resource, 200 when it changed one that was there."""
+    return Response(body, status=201 if created else 200)
+
+
 def arm_list(items: list[dict]) -> Response:
     return Response({"value": items})
 

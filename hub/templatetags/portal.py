@@ -44,4 +44,5 @@ def size(byte_count) -> str:
 
 @register.filter
 def throughput(bytes_per_second) -> str:
+    """ "4.2 MB/s": decimal units, as every page shows data amounts (hub.units)."""
     return units.decimal_rate(bytes_per_second)

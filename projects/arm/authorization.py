@@ -12,7 +12,8 @@ from rest_framework.response import Response
 
 from hub.arm.errors import ArmError, found
 from hub.arm.routes import RG, SUB
-from hub.arm.views import arm_list, validated
+from hub.arm.schema import create_or_update
+from hub.arm.views import arm_list, put_answer, validated
 from hub.ids import parse_uuid
 from projects import access, services
 from projects.arm import responses
@@ -139,11 +140,7 @@ class RoleAssignmentView(ScopeView):
             raise self._not_found(assignment_name)
         return Response(role_assignment_body(assignment))
 
-    @extend_schema(
-        operation_id="RoleAssignments_Create",
-        request=RoleAssignmentInput,
-        responses={200: responses.ROLE_ASSIGNMENT, 201: responses.ROLE_ASSIGNMENT},
-    )
+    @create_or_update("RoleAssignments_Create", RoleAssignmentInput, responses.ROLE_ASSIGNMENT)
     def put(self, request, assignment_name, **parents):
         subscription = self.subscription
         assignment_id = parse_uuid(assignment_name)
@@ -182,7 +179,7 @@ class RoleAssignmentView(ScopeView):
             role_name=role.name,
             assignment_id=assignment_id,
         )
-        return Response(role_assignment_body(assignment), status=201 if created else 200)
+        return put_answer(role_assignment_body(assignment), created)
 
     @extend_schema(operation_id="RoleAssignments_Delete", responses={200: responses.ROLE_ASSIGNMENT, 204: None})
     def delete(self, request, assignment_name, **parents):

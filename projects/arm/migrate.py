@@ -9,7 +9,8 @@ from rest_framework.response import Response
 
 from hub.arm.errors import ArmError
 from hub.arm.routes import RG, at_both_scopes
-from hub.arm.views import arm_list, deletion, existence, validated
+from hub.arm.schema import create_or_update
+from hub.arm.views import arm_list, deletion, existence, put_answer, validated
 from projects import access, services
 from projects.arm import responses
 from projects.arm.resource_manager import TagsField
@@ -143,11 +144,7 @@ class ProjectView(ScopeView):
 
         return existence(lookup)
 
-    @extend_schema(
-        operation_id="MigrateProjects_PutMigrateProject",
-        request=ProjectInput,
-        responses={200: responses.MIGRATE_PROJECT, 201: responses.MIGRATE_PROJECT},
-    )
+    @create_or_update("MigrateProjects_PutMigrateProject", ProjectInput, responses.MIGRATE_PROJECT)
     def put(self, request, project_name, **parents):
         body = validated(ProjectInput, request.data)
         project, created = services.migrate_project_create_or_update(
@@ -158,7 +155,7 @@ class ProjectView(ScopeView):
             tags=body.get("tags"),
             tools=(body.get("properties") or {}).get("registeredTools") or [],
         )
-        return Response(project_body(project), status=201 if created else 200)
+        return put_answer(project_body(project), created)
 
     @extend_schema(
         operation_id="MigrateProjects_PatchMigrateProject",

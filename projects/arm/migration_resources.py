@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from hub.arm.routes import tracked_resource
+from hub.arm.schema import create_or_update
 from hub.arm.views import arm_list, validated
 from projects import access, services
 from projects.arm import responses
@@ -75,11 +76,7 @@ class ResourceView(ScopeView):
     def get(self, request, name, **parents):
         return Response(resource_body(access.get_migration_resource(request.user, self.group, self.kind, name)))
 
-    @extend_schema(
-        operation_id="MigrationResources_CreateOrUpdate",
-        request=ResourceInput,
-        responses={200: responses.MIGRATION_RESOURCE, 201: responses.MIGRATION_RESOURCE},
-    )
+    @create_or_update("MigrationResources_CreateOrUpdate", ResourceInput, responses.MIGRATION_RESOURCE)
     def put(self, request, name, **parents):
         body = validated(ResourceInput, request.data)
         resource, created = services.migration_resource_put(

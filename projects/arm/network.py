@@ -9,7 +9,8 @@ from rest_framework.response import Response
 
 from hub.arm.errors import ArmError, found
 from hub.arm.routes import RG, tracked_resource
-from hub.arm.views import arm_list, deletion, validated
+from hub.arm.schema import create_or_update
+from hub.arm.views import arm_list, deletion, put_answer, validated
 from projects import access, addresses, services
 from projects.arm import responses
 from projects.arm.resource_manager import TagsField
@@ -108,11 +109,7 @@ class NetworkView(ScopeView):
     def get(self, request, network_name, **parents):
         return Response(network_body(access.get_network(request.user, self.group, network_name)))
 
-    @extend_schema(
-        operation_id="VirtualNetworks_CreateOrUpdate",
-        request=NetworkInput,
-        responses={200: responses.VIRTUAL_NETWORK, 201: responses.VIRTUAL_NETWORK},
-    )
+    @create_or_update("VirtualNetworks_CreateOrUpdate", NetworkInput, responses.VIRTUAL_NETWORK)
     def put(self, request, network_name, **parents):
         _check_counts(network_name, request.data)
         body = validated(NetworkInput, request.data)
@@ -132,7 +129,7 @@ class NetworkView(ScopeView):
             subnets=subnets,
             tags=body.get("tags"),
         )
-        return Response(network_body(network), status=201 if created else 200)
+        return put_answer(network_body(network), created)
 
     @extend_schema(
         operation_id="VirtualNetworks_UpdateTags", request=TagsInput, responses={200: responses.VIRTUAL_NETWORK}
@@ -172,17 +169,13 @@ class SubnetView(SubnetsView):
         found(subnet, "NotFound", f"Resource {self.network.arm_id}/subnets/{subnet_name} not found.")
         return Response(subnet_body(subnet))
 
-    @extend_schema(
-        operation_id="Subnets_CreateOrUpdate",
-        request=SubnetInput,
-        responses={200: responses.SUBNET, 201: responses.SUBNET},
-    )
+    @create_or_update("Subnets_CreateOrUpdate", SubnetInput, responses.SUBNET)
     def put(self, request, subnet_name, **parents):
         body = validated(SubnetInput, request.data)
         subnet, created = services.subnet_create_or_update(
             user=request.user, network=self.network, name=subnet_name, address_prefix=_prefix(body["properties"])
         )
-        return Response(subnet_body(subnet), status=201 if created else 200)
+        return put_answer(subnet_body(subnet), created)
 
     @extend_schema(operation_id="Subnets_Delete", responses={200: None, 204: None})
     def delete(self, request, subnet_name, **parents):

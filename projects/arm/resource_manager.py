@@ -12,7 +12,8 @@ from rest_framework.response import Response
 from hub.arm.errors import ArmError
 from hub.arm.odata import filter_clauses
 from hub.arm.routes import RG, SUB, at_both_scopes
-from hub.arm.views import ArmView, accepted, arm_list, existence, validated
+from hub.arm.schema import create_or_update
+from hub.arm.views import ArmView, accepted, arm_list, existence, put_answer, validated
 from jobs.models import State
 from jobs.selectors import get_visible_job
 from projects import access, services
@@ -178,11 +179,7 @@ class ResourceGroupView(ArmView):
     def head(self, request, subscription_id, resource_group_name):
         return existence(lambda: self._group(request, subscription_id, resource_group_name))
 
-    @extend_schema(
-        operation_id="ResourceGroups_CreateOrUpdate",
-        request=ResourceGroupInput,
-        responses={200: responses.RESOURCE_GROUP, 201: responses.RESOURCE_GROUP},
-    )
+    @create_or_update("ResourceGroups_CreateOrUpdate", ResourceGroupInput, responses.RESOURCE_GROUP)
     def put(self, request, subscription_id, resource_group_name):
         subscription = access.get_subscription(request.user, subscription_id)
         body = validated(ResourceGroupInput, request.data)
@@ -194,7 +191,7 @@ class ResourceGroupView(ArmView):
             tags=body.get("tags"),
             managed_by=body.get("managedBy"),
         )
-        return Response(resource_group_body(group), status=201 if created else 200)
+        return put_answer(resource_group_body(group), created)
 
     @extend_schema(
         operation_id="ResourceGroups_Update", request=ResourceGroupPatch, responses={200: responses.RESOURCE_GROUP}

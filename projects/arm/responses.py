@@ -6,7 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-from hub.arm.schema import arm_list_of, arm_resource, free_form, free_form_list
+from hub.arm.schema import arm_list_of, arm_resource, free_form, free_form_list, proxy_resource
 
 C = serializers.CharField
 optional_text = {"required": False, "allow_null": True}
@@ -32,7 +32,7 @@ RESOURCE_GROUP = arm_resource(
 )
 GENERIC_RESOURCE = arm_resource("GenericResource")
 
-ROLE_ASSIGNMENT = arm_resource(
+ROLE_ASSIGNMENT = proxy_resource(
     "RoleAssignment",
     {
         "roleDefinitionId": C(),
@@ -47,9 +47,8 @@ ROLE_ASSIGNMENT = arm_resource(
         "createdBy": C(**optional_text),
         "updatedBy": C(**optional_text),
     },
-    tracked=False,
 )
-ROLE_DEFINITION = arm_resource(
+ROLE_DEFINITION = proxy_resource(
     "RoleDefinition",
     {
         "roleName": C(),
@@ -67,7 +66,6 @@ ROLE_DEFINITION = arm_resource(
         ),
         "assignableScopes": serializers.ListField(child=C()),
     },
-    tracked=False,
 )
 
 MIGRATE_PROJECT = arm_resource(
@@ -81,7 +79,7 @@ MIGRATE_PROJECT = arm_resource(
     },
     eTag=C(),
 )
-SOLUTION = arm_resource(
+SOLUTION = proxy_resource(
     "Solution",
     {
         "tool": C(),
@@ -92,15 +90,12 @@ SOLUTION = arm_resource(
         "summary": free_form(),
         "details": free_form(help_text="extendedDetails.vaultId names the project's vault once resources exist."),
     },
-    tracked=False,
     etag=C(),
 )
 REGISTER_TOOL_RESULT = inline_serializer("RegisterToolResponse", {"isRegistered": serializers.BooleanField()})
 REFRESH_SUMMARY_RESULT = inline_serializer("RefreshSummaryResult", {"isRefreshed": serializers.BooleanField()})
 
-SUBNET = arm_resource(
-    "Subnet", {"addressPrefix": C(), "provisioningState": C()}, tracked=False, etag=C(help_text='W/"..."')
-)
+SUBNET = proxy_resource("Subnet", {"addressPrefix": C(), "provisioningState": C()}, etag=C(help_text='W/"..."'))
 VIRTUAL_NETWORK = arm_resource(
     "VirtualNetwork",
     {

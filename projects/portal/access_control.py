@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from hub.arm.errors import ArmError
-from hub.http import not_found_as_404
+from hub.http import done_or_refused, not_found_as_404
 from hub.ids import parse_uuid
 from projects import access, services
 from projects.models import PrincipalType, RoleAssignment, User
@@ -148,10 +148,9 @@ def remove_assignment(request, subscription_id, assignment_id, resource_group_na
     ).first()
     if assignment is None:
         raise Http404("No such role assignment at this scope")
-    try:
-        services.role_assignment_delete(user=request.user, assignment=assignment)
-    except ArmError as error:
-        messages.error(request, error.portal_message)
-    else:
-        messages.success(request, f"Removed {assignment.role_name} from {principal_label(assignment.principal)}.")
+    done_or_refused(
+        request,
+        lambda: services.role_assignment_delete(user=request.user, assignment=assignment),
+        f"Removed {assignment.role_name} from {principal_label(assignment.principal)}.",
+    )
     return redirect(_iam_url(subscription, group) + "?tab=assignments")

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from hub.arm.errors import ArmError
+from hub.http import done_or_refused
 from projects import access, services
 from projects.models import DirectoryRole, DirectoryRoleAssignment, User
 
@@ -150,14 +151,12 @@ def role_detail(request, role_slug: str):
         member = User.objects.people().filter(tenant=tenant, pk=int(user_id)).first() if known else None
         if member is None:
             messages.error(request, "Select a user of this directory.")
-        else:
-            try:
-                services.directory_role_assign(admin=request.user, user=member, role=role)
-            except ArmError as error:
-                messages.error(request, error.portal_message)
-            else:
-                messages.success(request, f"{member.email} now holds {role.value}.")
-                return redirect("projects:aad-role", role_slug=role_slug)
+        elif done_or_refused(
+            request,
+            lambda: services.directory_role_assign(admin=request.user, user=member, role=role),
+            f"{member.email} now holds {role.value}.",
+        ):
+            return redirect("projects:aad-role", role_slug=role_slug)
     assignments = DirectoryRoleAssignment.objects.filter(role=role, user__tenant=tenant).select_related("user")
     candidates = User.objects.people().filter(tenant=tenant).exclude(directory_roles__role=role).order_by("email")
     return render(
@@ -172,10 +171,9 @@ def role_detail(request, role_slug: str):
 def role_remove(request, role_slug: str, assignment_id: int):
     tenant = _tenant_or_404(request)
     assignment = get_object_or_404(DirectoryRoleAssignment, pk=assignment_id, user__tenant=tenant)
-    try:
-        services.directory_role_remove(admin=request.user, assignment=assignment)
-    except ArmError as error:
-        messages.error(request, error.portal_message)
-    else:
-        messages.success(request, f"Removed {assignment.role} from {assignment.user.email}.")
+    done_or_refused(
+        request,
+        lambda: services.directory_role_remove(admin=request.user, assignment=assignment),
+        f"Removed {assignment.role} from {assignment.user.email}.",
+    )
     return redirect("projects:aad-role", role_slug=role_slug)

@@ -1,17 +1,9 @@
 """Odd portal input gets an answer, never a 500."""
 
 import pytest
-from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db
 CONTOSO = "11111111-1111-1111-1111-111111111111"
-
-
-@pytest.fixture
-def admin_client(client):
-    call_command("seed_demo", verbosity=0)
-    client.login(email="admin@contoso.com", password="migrate-demo")
-    return client
 
 
 def test_a_non_numeric_user_on_a_directory_role_is_a_message(admin_client):

@@ -15,13 +15,6 @@ pytestmark = pytest.mark.django_db
 CONTOSO = "11111111-1111-1111-1111-111111111111"
 
 
-@pytest.fixture
-def admin_client(client):
-    call_command("seed_demo", verbosity=0)
-    client.login(email="admin@contoso.com", password="migrate-demo")
-    return client
-
-
 def new_project(name: str, email: str = "admin@contoso.com", minutes_ago: int = 0):
     user = User.objects.get(email=email)
     group = ResourceGroup.objects.get(subscription_id=CONTOSO, name="rg-migrate")

@@ -95,18 +95,12 @@ def setup(args) -> int:
         # Its agents register with the configuration server; no passphrase and no finalizing here.
         print(f"Registered scale-out process server {name} of appliance {args.configuration_server} with the hub.")
         print("New replications can use it: choose it as the Process Server in Replicate.")
-        if args.no_start:
-            return 0
-        server.run(home, state.load_registration(home), args.heartbeat_seconds, args.agent_silent_seconds)
-        return 0
-    passphrase = state.new_passphrase(home)
-    print(f"Registered appliance {name} with the hub as {registered['applianceId']}.")
-    print(f"Passphrase for agents: {passphrase}  (show it again with: ./genpassphrase -v)")
-    print("Next, in the portal: Discover > Select Configuration Server > Finalize registration.")
-    if args.no_start:
-        return 0
-    server.run(home, state.load_registration(home), args.heartbeat_seconds, args.agent_silent_seconds)
-    return 0
+    else:
+        passphrase = state.new_passphrase(home)
+        print(f"Registered appliance {name} with the hub as {registered['applianceId']}.")
+        print(f"Passphrase for agents: {passphrase}  (show it again with: ./genpassphrase -v)")
+        print("Next, in the portal: Discover > Select Configuration Server > Finalize registration.")
+    return 0 if args.no_start else run(args)
 
 
 def run(args) -> int:

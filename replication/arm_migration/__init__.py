@@ -1,7 +1,9 @@
 """ARM: Site Recovery migration under the project's vault, as SiteRecoveryManagementClient calls it
 (ARM-API.md section 4): migration items, their verbs and recovery points (items.py), policies
 (policies.py), jobs (jobs.py). Every handler derives from replication.arm.VaultView, which resolves
-the vault, the caller's right, the fabric and the container once.
+the vault, the caller's right, the fabric and the container once; below an item, items.ItemChildView
+resolves the item too, and at a job jobs.JobChildView the job. Each item verb is a class declared by
+its operation, right and body (items.ItemVerbView).
 
 Beside the handlers: inputs.py reads request bodies; plans.py turns the ids they name into Replicate's
 plan (replication.replicate); shapes.py writes the item and recovery point bodies and the ids below a

@@ -23,7 +23,7 @@ from projects import access
 from replication import migrate
 from replication.arm import CONTAINER, FABRIC, Vault, VaultView
 from replication.arm_migration import inputs, openapi, plans, shapes
-from replication.arm_migration.jobs import job_or_404
+from replication.arm_migration.jobs import JobChildView, job_failure
 
 NOTHING = Q(pk__in=[])
 # $filter names an item list understands (ASR's MigrationItemsQueryParameter, and the item's own
@@ -102,21 +102,19 @@ class MigrationItemView(VaultView):
         return job_accepted(request, self.vault, job, item.arm_name)
 
 
-class MigrationItemOperationResultView(VaultView):
+class MigrationItemOperationResultView(JobChildView):
     """`Location` of an item's job: 202 while it runs, then the item (or the job's error)."""
 
     @extend_schema(
         operation_id="ReplicationMigrationItems_OperationResult",
         responses={200: openapi.MIGRATION_ITEM, 202: None, 204: None},
     )
-    def get(self, request, item_name, job_name, **parents):
-        job = job_or_404(request, self.vault, job_name)
-        if not job.is_terminal:
+    def get(self, request, item_name, **route):
+        if not self.job.is_terminal:
             return accepted(request, location=request.path)
-        if job.state != State.SUCCEEDED:
-            error = (job.first_error or {}).get("serviceErrorDetails", {})
-            raise ArmError(409, error.get("code") or "OperationFailed", error.get("message") or "The job failed.")
-        if job.scenario_name == "DisableMigration":
+        if self.job.state != State.SUCCEEDED:
+            raise ArmError(409, **job_failure(self.job))
+        if self.job.scenario_name == "DisableMigration":
             # A DELETE's result is empty (and a never-migrated item is gone by now).
             return Response(status=204)
         return Response(shapes.one_item_body(self.vault, item_name))
@@ -131,13 +129,25 @@ class ItemChildView(VaultView):
         self.item = shapes.item_or_404(self.vault, item_name)
 
 
-class ItemActionView(ItemChildView):
+class ItemVerbView(ItemChildView):
     """A POST action on a migration item. The caller's right on the vault is checked first (the
     class's `permissions`), then the item, then the body (`inputs.verb_body`); the verb's service
     checks the item's state (409 OperationNotAllowed, no job) and the target side's rights."""
 
-    def started(self, request, job: Job) -> Response:
-        return job_accepted(request, self.vault, job, self.item.arm_name)
+    # Each verb is a subclass declared by keywords (its operation's name, the right it needs, its body's
+    # OpenAPI shape) whose `start` reads the body and starts the verb's job: the answer is 202 and the job.
+    def __init_subclass__(cls, operation: str, permission: access.Permission, body, **kwargs):
+        def post(self, request, **route):
+            return job_accepted(request, self.vault, self.start(request), self.item.arm_name)
+
+        cls.permissions = {"post": permission}
+        cls.post = extend_schema(
+            operation_id=f"ReplicationMigrationItems_{operation}", request=body, responses={202: None}
+        )(post)
+        super().__init_subclass__(**kwargs)
+
+    def start(self, request) -> Job:
+        raise NotImplementedError
 
     def check_recovery_point(self, value: str | None) -> None:
         """A named recovery point must be the latest: the hub keeps one replica per disk, at its newest
@@ -166,13 +176,10 @@ class ItemActionView(ItemChildView):
             )
 
 
-class ItemTestMigrateView(ItemActionView):
-    permissions = {"post": access.TEST_MIGRATE}
-
-    @extend_schema(
-        operation_id="ReplicationMigrationItems_TestMigrate", request=openapi.TestMigrateInput, responses={202: None}
-    )
-    def post(self, request, **route):
+class ItemTestMigrateView(
+    ItemVerbView, operation="TestMigrate", permission=access.TEST_MIGRATE, body=openapi.TestMigrateInput
+):
+    def start(self, request) -> Job:
         item = self.item
         body, details = inputs.verb_body(request)
         network_id = details.text("networkId")
@@ -194,57 +201,45 @@ class ItemTestMigrateView(ItemActionView):
                 f"{shapes.PROVIDER_DETAILS}.networkId",
             )
         self.check_recovery_point(recovery_point_id)
-        job = migrate.test_migrate_start(request.user, item, network=network, subnet=subnet_name)
-        return self.started(request, job)
+        return migrate.test_migrate_start(request.user, item, network=network, subnet=subnet_name)
 
 
-class ItemTestMigrateCleanupView(ItemActionView):
-    permissions = {"post": access.CLEAN_UP_TEST_MIGRATION}
-
-    @extend_schema(
-        operation_id="ReplicationMigrationItems_TestMigrateCleanup",
-        request=openapi.TestMigrateCleanupInput,
-        responses={202: None},
-    )
-    def post(self, request, **route):
+class ItemTestMigrateCleanupView(
+    ItemVerbView,
+    operation="TestMigrateCleanup",
+    permission=access.CLEAN_UP_TEST_MIGRATION,
+    body=openapi.TestMigrateCleanupInput,
+):
+    def start(self, request) -> Job:
         body = BodyReader.of(request)
         comments = body.child("properties").text("comments", max_length=1000) or ""
         body.raise_errors()
-        return self.started(request, migrate.test_migrate_cleanup_start(request.user, self.item, comments=comments))
+        return migrate.test_migrate_cleanup_start(request.user, self.item, comments=comments)
 
 
-class ItemMigrateView(ItemActionView):
-    permissions = {"post": access.MIGRATE}
-
-    @extend_schema(
-        operation_id="ReplicationMigrationItems_Migrate", request=openapi.MigrateInput, responses={202: None}
-    )
-    def post(self, request, **route):
+class ItemMigrateView(ItemVerbView, operation="Migrate", permission=access.MIGRATE, body=openapi.MigrateInput):
+    def start(self, request) -> Job:
         body, details = inputs.verb_body(request)
         recovery_point_id = details.text("recoveryPointId")
         shutdown = details.flag("performShutdown", default=True)
         body.raise_errors()
         self.check_recovery_point(recovery_point_id)
-        return self.started(request, migrate.migrate_start(request.user, self.item, shutdown=shutdown))
+        return migrate.migrate_start(request.user, self.item, shutdown=shutdown)
 
 
-class ItemResyncView(ItemActionView):
-    permissions = {"post": access.RESYNC}
-
-    @extend_schema(operation_id="ReplicationMigrationItems_Resync", request=openapi.ResyncInput, responses={202: None})
-    def post(self, request, **route):
+class ItemResyncView(ItemVerbView, operation="Resync", permission=access.RESYNC, body=openapi.ResyncInput):
+    def start(self, request) -> Job:
         # InMageRcm has no resync options; VMwareCbt's skipCbtReset has no meaning here and is ignored.
         inputs.verb_body(request)[0].raise_errors()
-        return self.started(request, migrate.resync_start(request.user, self.item))
+        return migrate.resync_start(request.user, self.item)
 
 
-class ItemPauseOrResumeView(ItemActionView):
+class ItemPauseOrResumeView(ItemChildView):
     """pauseReplication and resumeReplication: never in allowedOperations here, so always refused the
-    way a verb the item's state does not allow is."""
+    way a verb the item's state does not allow is. Not served, so not in the OpenAPI document."""
 
     permissions = {"post": access.PAUSE_OR_RESUME}
 
-    # Not served (always refused), so not in the OpenAPI document.
     @extend_schema(exclude=True)
     def post(self, request, action, **route):
         verb = "PauseReplication" if action == "pausereplication" else "ResumeReplication"

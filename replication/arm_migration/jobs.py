@@ -97,6 +97,12 @@ OPERATION_STATUS = {
 }
 
 
+def job_failure(job: Job, default_code: str = "OperationFailed", default_message: str = "The job failed.") -> dict:
+    """What an ended job that did not succeed says in ARM's error: its first error's code and message."""
+    error = (job.first_error or {}).get("serviceErrorDetails", {})
+    return {"code": error.get("code") or default_code, "message": error.get("message") or default_message}
+
+
 def operation_status_body(vault: Vault, job: Job) -> dict:
     tasks = list(job.tasks.all())
     done = sum(1 for task in tasks if task.state == State.SUCCEEDED)
@@ -110,22 +116,14 @@ def operation_status_body(vault: Vault, job: Job) -> dict:
         "percentComplete": 100 if job.is_terminal else int(100 * done / len(tasks)) if tasks else 0,
     }
     if status in ("Failed", "Canceled"):
-        error = (job.first_error or {}).get("serviceErrorDetails", {})
-        body["error"] = {
-            "code": error.get("code") or ("OperationCanceled" if status == "Canceled" else "OperationFailed"),
-            "message": error.get("message") or f"{job.friendly_name} {status.lower()}.",
-        }
+        code = "OperationCanceled" if status == "Canceled" else "OperationFailed"
+        body["error"] = job_failure(job, code, f"{job.friendly_name} {status.lower()}.")
     return body
 
 
 def vault_jobs(request, vault: Vault):
     """The jobs of the vault's resource group, as far as the caller may see them."""
     return Job.objects.visible_to(request.user).in_group(vault.resource.resource_group)
-
-
-def job_or_404(request, vault: Vault, name: str) -> Job:
-    job = vault_jobs(request, vault).filter(pk=parse_uuid(name)).prefetch_related("tasks").first()
-    return found(job, "JobNotFound", f"Job '{name}' was not found in vault {vault.resource.name}.")
 
 
 JOB_STATES = {state.lower(): state for state in State.values} | {"canceled": State.CANCELLED}
@@ -163,15 +161,25 @@ class JobListView(VaultView):
         return paged_list(request, jobs, lambda page: [job_body(self.vault, job) for job in page])
 
 
-class JobView(VaultView):
+class JobChildView(VaultView):
+    """At a job of the vault (the job itself, its operation status, an item's operation result): the job
+    the URL names is a parent too, resolved after the vault into `self.job` (404 unless the caller sees it)."""
+
+    def resolve_parents(self, request, job_name, **parents):
+        super().resolve_parents(request, **parents)
+        job = vault_jobs(request, self.vault).filter(pk=parse_uuid(job_name)).prefetch_related("tasks").first()
+        self.job = found(job, "JobNotFound", f"Job '{job_name}' was not found in vault {self.vault.resource.name}.")
+
+
+class JobView(JobChildView):
     @extend_schema(operation_id="ReplicationJobs_Get", responses={200: openapi.JOB})
-    def get(self, request, job_name, **parents):
-        return Response(job_body(self.vault, job_or_404(request, self.vault, job_name)))
+    def get(self, request, **route):
+        return Response(job_body(self.vault, self.job))
 
 
-class OperationStatusView(VaultView):
+class OperationStatusView(JobChildView):
     """`Azure-AsyncOperation` of every ASR job: always 200, the job's state in ARM's words."""
 
     @extend_schema(operation_id="ReplicationOperationStatus_Get", responses={200: openapi.OPERATION_STATUS})
-    def get(self, request, job_name, **parents):
-        return Response(operation_status_body(self.vault, job_or_404(request, self.vault, job_name)))
+    def get(self, request, **route):
+        return Response(operation_status_body(self.vault, self.job))

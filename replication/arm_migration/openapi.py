@@ -7,7 +7,7 @@ from __future__ import annotations
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-from hub.arm.schema import arm_list_of, arm_resource, free_form, free_form_list
+from hub.arm.schema import arm_list_of, free_form, free_form_list, proxy_resource
 
 C = serializers.CharField
 optional = {"required": False, "allow_null": True}
@@ -119,7 +119,7 @@ PolicyInput = _request("PolicyInput", {"providerSpecificInput": PolicyProviderIn
 
 # Responses
 
-MIGRATION_ITEM = arm_resource(
+MIGRATION_ITEM = proxy_resource(
     "MigrationItem",
     {
         "machineName": C(),
@@ -179,14 +179,12 @@ MIGRATION_ITEM = arm_resource(
             help_text="Other InMageRcm members are present as ASR writes them (docs/api.md).",
         ),
     },
-    tracked=False,
 )
-RECOVERY_POINT = arm_resource(
+RECOVERY_POINT = proxy_resource(
     "MigrationRecoveryPoint",
     {"recoveryPointTime": serializers.DateTimeField(), "recoveryPointType": C()},
-    tracked=False,
 )
-POLICY = arm_resource(
+POLICY = proxy_resource(
     "Policy",
     {
         "friendlyName": C(),
@@ -201,9 +199,8 @@ POLICY = arm_resource(
             },
         ),
     },
-    tracked=False,
 )
-JOB = arm_resource(
+JOB = proxy_resource(
     "Job",
     {
         "activityId": C(),
@@ -221,7 +218,6 @@ JOB = arm_resource(
         "targetInstanceType": C(**optional),
         "customDetails": free_form(),
     },
-    tracked=False,
 )
 OPERATION_STATUS = inline_serializer(
     "OperationStatus",

@@ -57,22 +57,17 @@ _MIGRATED_VMS = (
 )
 
 
+# What an item's body reads besides the item, fetched with it; the target's ids name their subscription.
+ITEM_PARENTS = ("server", "appliance", "policy", "run_as_account", "current_job", "project")
+TARGET_PARENTS = ("target_resource_group", "target_network__resource_group", "test_network__resource_group")
+
+
 def items_of(vault: Vault):
     """The vault's migration items that are not stopped, with what their bodies read."""
     return (
         MigrationItem.objects.active()
         .filter(project=vault.project)
-        .select_related(
-            "server",
-            "appliance",
-            "policy",
-            "run_as_account",
-            "current_job",
-            "project",
-            "target_resource_group__subscription",
-            "target_network__resource_group__subscription",
-            "test_network__resource_group__subscription",
-        )
+        .select_related(*ITEM_PARENTS, *(f"{parent}__subscription" for parent in TARGET_PARENTS))
         .prefetch_related("disks", Prefetch("virtual_machines", _MIGRATED_VMS))
         .order_by("created_at", "pk")
     )

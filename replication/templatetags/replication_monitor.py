@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import template
 from django.utils.dateparse import parse_datetime
 
-from hub import units
+from hub.templatetags import portal
 from jobs.models import TERMINAL_STATES
 from replication import status
 
@@ -43,15 +43,10 @@ def rpo(seconds) -> str:
     return f"{hours // 24} days"
 
 
-@register.filter
-def throughput(bytes_per_second) -> str:
-    """ "4.2 MB/s": decimal units, as every page shows data amounts (hub.units)."""
-    return units.decimal_rate(bytes_per_second)
-
-
-@register.filter
-def size(byte_count) -> str:
-    return units.decimal_size(byte_count)
+# The portal's data amounts (hub.templatetags.portal), here too: a live push renders a row with this
+# library only.
+register.filter(portal.throughput)
+register.filter(portal.size)
 
 
 @register.filter

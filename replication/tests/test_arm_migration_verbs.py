@@ -20,17 +20,16 @@ from projects import services as project_services
 from projects.models import ResourceGroup, User
 from replication import uploads
 from replication.models import MigrationItem, MigrationState, RecoveryPoint, TestMigrateState, VirtualMachine
+from replication.tests.test_arm_migration import API, SUB
 from replication.tests.test_data_path import replicating  # noqa: F401 (the fixture `ready` builds on)
 from replication.tests.test_migrate import admin, ready, run  # noqa: F401 (`ready` is a fixture)
 
 pytestmark = pytest.mark.django_db
 
-SUB = "11111111-1111-1111-1111-111111111111"
 RG_PATH = f"/subscriptions/{SUB}/resourceGroups/rg-migrate"
 VNETS = f"{RG_PATH}/providers/Microsoft.Network/virtualNetworks"
 VMS = f"{RG_PATH}/providers/Microsoft.Compute/virtualMachines"
 NICS = f"{RG_PATH}/providers/Microsoft.Network/networkInterfaces"
-API = {"api-version": "2025-08-01"}
 
 
 def client_for(email: str = "admin@contoso.com") -> APIClient:

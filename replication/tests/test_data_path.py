@@ -75,7 +75,8 @@ class ProcessServer:
         self.data_key = os.urandom(32)
         self.key_id, self.wrapped = keyvault.wrap_key(project, self.data_key)
 
-    def body(self, item, disk_id, sequence, cycle, payload: bytes, *, full, marker=None, scanned=0) -> bytes:
+    def body(self, item, disk_id, sequence, cycle, payload: bytes, *, full, marker=None, scanned=0, **more) -> bytes:
+        """A batch's bytes; `more` adds header fields (the agent's data progress, say)."""
         nonce = os.urandom(12)
         aad = f"{item.pk}/{disk_id}/{sequence}".encode()
         sealed = AESGCM(self.data_key).encrypt(nonce, zstandard.ZstdCompressor(level=1).compress(payload), aad)
@@ -94,6 +95,7 @@ class ProcessServer:
             "nonce": base64.b64encode(nonce).decode(),
             "compression": "zstd",
             "encryption": "AES-256-GCM",
+            **more,
         }
         encoded = json.dumps(header).encode()
         return b"MHE1" + len(encoded).to_bytes(4, "little") + encoded + sealed

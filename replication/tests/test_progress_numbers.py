@@ -5,25 +5,20 @@ megabits per second as its name says."""
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-import zstandard
 from agent.uploader import DataExtents
 from appliance.process_server import UploadThrottle, upload_cap_bytes_per_second
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hub import clock, units
 from hub.templatetags.portal import status_icon_kind
-from replication import keyvault, status, uploads
+from replication import status, uploads
 from replication.models import MigrationItem
 from replication.tests.stubs import entry_for, make_replicator
-from replication.tests.test_data_path import BLOCK, MIB, image, records, replicating  # noqa: F401 (fixture)
+from replication.tests.test_data_path import BLOCK, MIB, ProcessServer, image, records, replicating  # noqa: F401 (fixture)
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -153,58 +148,25 @@ def test_an_agent_says_how_much_of_a_sparse_disks_data_it_has_read(stub, tmp_pat
     assert 0 < read[0] < used, "the first batch covers part of the data, not of the 64 GB disk"
 
 
-class ProcessServerWithData:
-    """A process server's batch, with the agent's data progress in its header."""
-
-    def __init__(self, project):
-        self.data_key = os.urandom(32)
-        self.key_id, self.wrapped = keyvault.wrap_key(project, self.data_key)
-
-    def body(self, item, sequence, payload, *, data_scanned, data_total, scanned) -> bytes:
-        nonce = os.urandom(12)
-        aad = f"{item.pk}/disk0/{sequence}".encode()
-        sealed = AESGCM(self.data_key).encrypt(nonce, zstandard.ZstdCompressor(level=1).compress(payload), aad)
-        header = {
-            "itemId": str(item.pk),
-            "diskId": "disk0",
-            "sequence": sequence,
-            "cycle": 1,
-            "full": True,
-            "marker": None,
-            "scannedBytes": scanned,
-            "dataScannedBytes": data_scanned,
-            "dataTotalBytes": data_total,
-            "blockCount": 0,
-            "dataBytes": len(payload),
-            "keyId": self.key_id,
-            "wrappedKey": self.wrapped,
-            "nonce": base64.b64encode(nonce).decode(),
-            "compression": "zstd",
-            "encryption": "AES-256-GCM",
-        }
-        encoded = json.dumps(header).encode()
-        return b"MHE1" + len(encoded).to_bytes(4, "little") + encoded + sealed
-
-
 @pytest.mark.django_db
 def test_the_hub_shows_the_percent_of_the_data_to_send_and_a_throughput_from_the_first_seconds(replicating):  # noqa: F811
     item = replicating
-    ps = ProcessServerWithData(item.project)
+    ps = ProcessServer(item.project)
     source = bytes(image(3, MIB))
     data_total = 400 * BLOCK  # what the agent found in the disk's extents
+
+    def progress(blocks_read: int) -> dict:
+        return {"dataScannedBytes": blocks_read * BLOCK, "dataTotalBytes": data_total}
+
     # The first batch read the start of the disk: a quarter of its data, a tenth of the disk.
     uploads.batch_store(
         item.appliance,
-        ps.body(
-            item, 1, records(source, range(100)), data_scanned=100 * BLOCK, data_total=data_total, scanned=MIB // 10
-        ),
+        ps.body(item, "disk0", 1, 1, records(source, range(100)), full=True, scanned=MIB // 10, **progress(100)),
     )
     time.sleep(0.3)
     uploads.batch_store(
         item.appliance,
-        ps.body(
-            item, 2, records(source, range(100, 200)), data_scanned=200 * BLOCK, data_total=data_total, scanned=MIB // 5
-        ),
+        ps.body(item, "disk0", 2, 1, records(source, range(100, 200)), full=True, scanned=MIB // 5, **progress(200)),
     )
     item = MigrationItem.objects.get(pk=item.pk)
     disk = item.disks.get(disk_id="disk0")
