@@ -40,6 +40,10 @@ class ObjectStore(Protocol):
 
     def size(self, name: str) -> int: ...
 
+    def containers(self, prefix: str = "") -> list[str]: ...
+
+    def delete_container(self, container: str) -> None: ...
+
 
 def split_name(name: str) -> tuple[str, str]:
     """('container', 'blob/path') from 'container/blob/path'; refuses names that climb out."""
@@ -60,12 +64,26 @@ class LocalStore:
         return self.root / name
 
     def put(self, name: str, data: bytes | memoryview) -> None:
+        """Write beside the object, fsync, rename over it, fsync the folder: once put returns the object
+        survives a crash (a batch is acknowledged to the agent only then), and two writers of one name
+        each leave a whole object, never one cut by the other."""
         target = self.path(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
-        with open(partial, "wb") as handle:
-            handle.write(data)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         os.replace(partial, target)
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
     def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         try:
@@ -98,6 +116,12 @@ class LocalStore:
         except FileNotFoundError as missing:
             raise ObjectMissing(name) from missing
 
+    def containers(self, prefix: str = "") -> list[str]:
+        """The containers (top-level folders) whose names start with `prefix`."""
+        if not self.root.is_dir():
+            return []
+        return sorted(path.name for path in self.root.iterdir() if path.is_dir() and path.name.startswith(prefix))
+
     def delete_container(self, container: str) -> None:
         split_name(f"{container}/-")
         shutil.rmtree(self.root / container, ignore_errors=True)
@@ -108,4 +132,8 @@ def store() -> ObjectStore:
     """The configured backend, one per process."""
     if settings.OBJECT_STORE == "local":
         return LocalStore(settings.REPLICATION_DIR / "storage")
-    raise ValueError(f"OBJECT_STORE={settings.OBJECT_STORE!r} is not a known backend; use 'local'")
+    if settings.OBJECT_STORE == "azure":
+        from hub.object_store_azure import AzureBlobStore  # azure-storage-blob is loaded only when chosen
+
+        return AzureBlobStore(settings.AZURE_STORAGE_CONNECTION_STRING)
+    raise ValueError(f"OBJECT_STORE={settings.OBJECT_STORE!r} is not a known backend; use 'local' or 'azure'")

@@ -339,6 +339,9 @@ REPLICATION_DIR = Path(env_str("REPLICATION_DIR", str(DATA_DIR / "replication"))
 # Where batches, replica chunks and recovery-point manifests are stored (hub/object_store.py):
 # "local" files under REPLICATION_DIR/storage, or "azure" Blob Storage.
 OBJECT_STORE = env_str("OBJECT_STORE", "local")
+# For "azure": the storage account's connection string (Azurite's in the tests and docker-compose).
+# Each project's cache storage account is one blob container in it.
+AZURE_STORAGE_CONNECTION_STRING = env_str("AZURE_STORAGE_CONNECTION_STRING", "")
 # Seconds between delta cycles for new replication policies (Azure: a crash-consistent point every 5 min).
 REPLICATION_CYCLE_SECONDS = int(env_float("REPLICATION_CYCLE_SECONDS", 300))
 
