@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 
 class ObjectMissing(LookupError):
@@ -137,3 +138,15 @@ def store() -> ObjectStore:
 
         return AzureBlobStore(settings.AZURE_STORAGE_CONNECTION_STRING)
     raise ValueError(f"OBJECT_STORE={settings.OBJECT_STORE!r} is not a known backend; use 'local' or 'azure'")
+
+
+STORE_SETTINGS = {"OBJECT_STORE", "REPLICATION_DIR", "AZURE_STORAGE_CONNECTION_STRING"}
+
+
+def _forget_store(setting: str, **_) -> None:
+    """Tests that change a setting the backend is made from (pytest-django's `settings`) get a new one."""
+    if setting in STORE_SETTINGS:
+        store.cache_clear()
+
+
+setting_changed.connect(_forget_store)
