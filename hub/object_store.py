@@ -3,8 +3,8 @@ manifests of recovery points. Names are `container/blob`, the shape of an Azure 
 the same names work on every backend.
 
 Backends: `local` (the embedded default: files under REPLICATION_DIR/storage) and `azure` (Azure Blob
-Storage through azure-storage-blob, Azurite in the tests; added in hub/object_store_azure.py). A new
-backend (S3, say) is one module with these six methods, chosen by OBJECT_STORE.
+Storage through azure-storage-blob, Azurite in the tests: hub/object_store_azure.py). A new
+backend (S3, say) is one module with these eight methods, chosen by OBJECT_STORE.
 
 Writes are whole-object and atomic: a reader sees the old object or the new one, never half of one,
 so a worker killed mid-write leaves nothing a later reader can trip over.
@@ -23,9 +23,9 @@ from typing import Protocol
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from hub.object_names import ObjectMissing, split_name
 
-class ObjectMissing(LookupError):
-    """The named object does not exist (never written, or deleted)."""
+__all__ = ["LocalStore", "ObjectMissing", "ObjectStore", "split_name", "store"]
 
 
 class ObjectStore(Protocol):
@@ -44,14 +44,6 @@ class ObjectStore(Protocol):
     def containers(self, prefix: str = "") -> list[str]: ...
 
     def delete_container(self, container: str) -> None: ...
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """('container', 'blob/path') from 'container/blob/path'; refuses names that climb out."""
-    container, _, blob = name.partition("/")
-    if not container or not blob or ".." in name.split("/") or name.startswith("/"):
-        raise ValueError(f"object name {name!r} must be 'container/blob' with no '..'")
-    return container, blob
 
 
 class LocalStore:

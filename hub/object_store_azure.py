@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
-from hub.object_store import ObjectMissing, split_name
+from hub.object_names import ObjectMissing, split_name
 
 # A range that starts at or past a blob's end: Storage answers 416; the local backend reads b"".
 RANGE_NOT_SATISFIABLE = 416
@@ -101,6 +101,11 @@ class AzureBlobStore:
             return self._blob(name).get_blob_properties().size
         except ResourceNotFoundError as missing:
             raise ObjectMissing(name) from missing
+
+    def ensure_container(self, container: str) -> None:
+        split_name(f"{container}/-")
+        with contextlib.suppress(ResourceExistsError):
+            self.service.create_container(container)
 
     def containers(self, prefix: str = "") -> list[str]:
         return sorted(found.name for found in self.service.list_containers(name_starts_with=prefix or None))

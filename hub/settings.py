@@ -342,6 +342,9 @@ OBJECT_STORE = env_str("OBJECT_STORE", "local")
 # For "azure": the storage account's connection string (Azurite's in the tests and docker-compose).
 # Each project's cache storage account is one blob container in it.
 AZURE_STORAGE_CONNECTION_STRING = env_str("AZURE_STORAGE_CONNECTION_STRING", "")
+# The blob endpoint people reach that account at, when the hub reaches it by another name (the storage
+# account's primaryEndpoints.blob); unset: the connection string's.
+AZURE_STORAGE_PUBLIC_BLOB_ENDPOINT = env_str("AZURE_STORAGE_PUBLIC_BLOB_ENDPOINT", "")
 # Seconds between delta cycles for new replication policies (Azure: a crash-consistent point every 5 min).
 REPLICATION_CYCLE_SECONDS = int(env_float("REPLICATION_CYCLE_SECONDS", 300))
 
