@@ -32,3 +32,16 @@ def azurite(tmp_path_factory):
         pytest.fail(str(missing), pytrace=False)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory):
+    """moto's standalone S3 server, one per test worker (tests/moto_s3.py)."""
+    from tests import moto_s3 as moto
+
+    try:
+        server = moto.start(tmp_path_factory.mktemp("moto"))
+    except RuntimeError as missing:
+        pytest.fail(str(missing), pytrace=False)
+    yield server
+    server.stop()

@@ -3,8 +3,9 @@ manifests of recovery points. Names are `container/blob`, the shape of an Azure 
 the same names work on every backend.
 
 Backends: `local` (the embedded default: files under REPLICATION_DIR/storage) and `azure` (Azure Blob
-Storage through azure-storage-blob, Azurite in the tests: hub/object_store_azure.py). A new
-backend (S3, say) is one module with these eight methods, chosen by OBJECT_STORE.
+Storage through azure-storage-blob, Azurite in the tests: hub/object_store_azure.py) and `s3` (an
+S3-compatible store through boto3, moto's server in the tests: hub/object_store_s3.py). A backend is
+one module with these eight methods, chosen by OBJECT_STORE.
 
 Writes are whole-object and atomic: a reader sees the old object or the new one, never half of one,
 so a worker killed mid-write leaves nothing a later reader can trip over.
@@ -129,10 +130,16 @@ def store() -> ObjectStore:
         from hub.object_store_azure import AzureBlobStore  # azure-storage-blob is loaded only when chosen
 
         return AzureBlobStore(settings.AZURE_STORAGE_CONNECTION_STRING)
-    raise ValueError(f"OBJECT_STORE={settings.OBJECT_STORE!r} is not a known backend; use 'local' or 'azure'")
+    if settings.OBJECT_STORE == "s3":
+        from hub.object_store_s3 import S3Store  # boto3: the optional `s3` extra
+
+        return S3Store(
+            settings.S3_ENDPOINT_URL, settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY, settings.S3_REGION
+        )
+    raise ValueError(f"OBJECT_STORE={settings.OBJECT_STORE!r} is not a known backend; use 'local', 'azure' or 's3'")
 
 
-STORE_SETTINGS = {"OBJECT_STORE", "REPLICATION_DIR", "AZURE_STORAGE_CONNECTION_STRING"}
+STORE_SETTINGS = {"OBJECT_STORE", "REPLICATION_DIR", "AZURE_STORAGE_CONNECTION_STRING", "S3_ENDPOINT_URL"}
 
 
 def _forget_store(setting: str, **_) -> None:

@@ -17,7 +17,8 @@ def compose() -> dict:
 def test_it_has_the_production_services_restarted_and_health_checked():
     services = compose()["services"]
     # No beat: the periodic work runs inside every worker (jobs/periodic.py).
-    assert set(services) == {"postgres", "redis", "azurite", "web", "worker"}
+    assert set(services) == {"postgres", "redis", "azurite", "seaweedfs", "web", "worker"}
+    assert services["seaweedfs"]["profiles"] == ["s3"], "SeaweedFS runs only for OBJECT_STORE=s3"
     for name, service in services.items():
         assert "test" in service["healthcheck"], f"{name} needs a health check"
         assert service["restart"] in ("unless-stopped", "always"), f"{name} needs a restart policy"

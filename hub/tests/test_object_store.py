@@ -1,5 +1,5 @@
-"""The contract of hub/object_store.py: the same cases against every backend (the local folder, and
-Azure Blob Storage through Azurite), so a caller never learns which one it has."""
+"""The contract of hub/object_store.py: the same cases against every backend (the local folder, Azure
+Blob Storage through Azurite, S3 through moto's server), so a caller never learns which one it has."""
 
 import threading
 import uuid
@@ -9,10 +9,12 @@ import pytest
 from hub.object_store import LocalStore, ObjectMissing, split_name
 
 
-@pytest.fixture(params=["local", "azure"])
+@pytest.fixture(params=["local", "azure", "s3"])
 def backend(request, tmp_path):
     if request.param == "local":
         return LocalStore(tmp_path)
+    if request.param == "s3":
+        return request.getfixturevalue("moto_s3").store()
     from hub.object_store_azure import AzureBlobStore
 
     return AzureBlobStore(request.getfixturevalue("azurite").connection_string)

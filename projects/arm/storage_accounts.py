@@ -8,7 +8,8 @@ listKeys answers the key of the storage account that holds it, with `primaryEndp
 account's GET) naming where. The emulated accounts share that one backing account, so its key opens
 every project's container there: a deployment that hands keys to people who must not see each other's
 caches gives each of them a hub of its own. On the local backend the blobs are files on the hub's disk
-and there is no key to give: listKeys says so (409 StorageKeysNotAvailable)."""
+(and on the S3 backend objects in buckets): there is no key to give, and listKeys says so (409
+StorageKeysNotAvailable)."""
 
 from __future__ import annotations
 
@@ -94,12 +95,16 @@ class ListKeysView(ScopeView):
         account = access.get_migration_resource(request.user, self.group, STORAGE_ACCOUNT, account_name)
         objects = store()
         if not hasattr(objects, "account_key"):
+            where = (
+                "an S3-compatible object store (OBJECT_STORE=s3), which has no Azure access keys"
+                if settings.OBJECT_STORE == "s3"
+                else "the hub's own disk (the embedded storage backend), which has no access keys"
+            )
             raise ArmError(
                 409,
                 "StorageKeysNotAvailable",
-                f"Storage account {account.name} is kept on the hub's own disk (the embedded storage backend), "
-                "which has no access keys. Run the hub with OBJECT_STORE=azure (Azurite or an Azure storage "
-                "account; see README) to open the cache with Azure Storage Explorer or the SDK.",
+                f"Storage account {account.name} is kept on {where}. Run the hub with OBJECT_STORE=azure (Azurite "
+                "or an Azure storage account; see README) to open the cache with Azure Storage Explorer or the SDK.",
             )
         # The container exists before anyone opens it, even before the first batch is uploaded.
         objects.ensure_container(account.name)
