@@ -6,7 +6,8 @@ COPY hub hub
 COPY projects projects
 COPY jobs jobs
 COPY replication replication
-RUN pip install .
+# With the S3 backend's client (boto3), so one image serves every OBJECT_STORE.
+RUN pip install '.[s3]'
 COPY manage.py ./
 COPY templates templates
 COPY static static

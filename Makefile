@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 # Test files run two at a time (tests/parallel.py keeps their hubs apart); PYTEST_WORKERS=0 runs them one by one.
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test setup lint format bench clean azure-cli
+.PHONY: run test setup lint format bench clean azure-cli azurite
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,20 @@ $(AZ_VENV)/.installed:
 
 azure-cli: $(AZ_VENV)/.installed
 
+# Azurite, Microsoft's Azure Storage emulator, from the npm registry into .tools/ (git-ignored): the
+# tests and docker-compose run the Blob backend of hub/object_store.py against it. A test tool only:
+# `make run` stores on the local file system and never needs Node.js.
+AZURITE_VERSION ?= 3
+TOOLS := .tools
+AZURITE := $(TOOLS)/node_modules/.bin/azurite-blob
+
+$(AZURITE):
+	@command -v npm >/dev/null 2>&1 || { echo "make test needs Node.js and npm for Azurite (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error 'azurite@$(AZURITE_VERSION)'
+	touch $@
+
+azurite: $(AZURITE)
+
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py seed_demo
@@ -55,7 +69,7 @@ lint: setup
 	# The OpenAPI document: valid, and not one drf-spectacular warning (hub/arm/schema.py, docs/api.md).
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
-test: setup azure-cli
+test: setup azure-cli azurite
 	./scripts/ensure-services.sh
 	$(MAKE) --no-print-directory lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DJANGO_ALLOW_ASYNC_UNSAFE=true \
@@ -73,4 +87,4 @@ bench: setup
 	DATABASE_URL=$(TEST_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) $(AZ_VENV) var
+	rm -rf $(VENV) $(AZ_VENV) $(TOOLS) var

@@ -18,3 +18,30 @@ def _fresh_clock_cache():
     clock._cached = None
     yield
     clock._cached = None
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory):
+    """Azurite's Blob service, one per test worker (tests/azurite.py); fails saying what is missing
+    when Node.js or the emulator is not installed (`make azurite`, which make test runs)."""
+    from tests import azurite as emulator
+
+    try:
+        server = emulator.start(tmp_path_factory.mktemp("azurite"))
+    except RuntimeError as missing:
+        pytest.fail(str(missing), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory):
+    """moto's standalone S3 server, one per test worker (tests/moto_s3.py)."""
+    from tests import moto_s3 as moto
+
+    try:
+        server = moto.start(tmp_path_factory.mktemp("moto"))
+    except RuntimeError as missing:
+        pytest.fail(str(missing), pytrace=False)
+    yield server
+    server.stop()

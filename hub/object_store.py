@@ -3,8 +3,9 @@ manifests of recovery points. Names are `container/blob`, the shape of an Azure 
 the same names work on every backend.
 
 Backends: `local` (the embedded default: files under REPLICATION_DIR/storage) and `azure` (Azure Blob
-Storage through azure-storage-blob, Azurite in the tests; added in hub/object_store_azure.py). A new
-backend (S3, say) is one module with these six methods, chosen by OBJECT_STORE.
+Storage through azure-storage-blob, Azurite in the tests: hub/object_store_azure.py) and `s3` (an
+S3-compatible store through boto3, moto's server in the tests: hub/object_store_s3.py). A backend is
+one module with these eight methods, chosen by OBJECT_STORE.
 
 Writes are whole-object and atomic: a reader sees the old object or the new one, never half of one,
 so a worker killed mid-write leaves nothing a later reader can trip over.
@@ -21,10 +22,11 @@ from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
+from hub.object_names import ObjectMissing, split_name
 
-class ObjectMissing(LookupError):
-    """The named object does not exist (never written, or deleted)."""
+__all__ = ["LocalStore", "ObjectMissing", "ObjectStore", "split_name", "store"]
 
 
 class ObjectStore(Protocol):
@@ -40,13 +42,9 @@ class ObjectStore(Protocol):
 
     def size(self, name: str) -> int: ...
 
+    def containers(self, prefix: str = "") -> list[str]: ...
 
-def split_name(name: str) -> tuple[str, str]:
-    """('container', 'blob/path') from 'container/blob/path'; refuses names that climb out."""
-    container, _, blob = name.partition("/")
-    if not container or not blob or ".." in name.split("/") or name.startswith("/"):
-        raise ValueError(f"object name {name!r} must be 'container/blob' with no '..'")
-    return container, blob
+    def delete_container(self, container: str) -> None: ...
 
 
 class LocalStore:
@@ -60,12 +58,26 @@ class LocalStore:
         return self.root / name
 
     def put(self, name: str, data: bytes | memoryview) -> None:
+        """Write beside the object, fsync, rename over it, fsync the folder: once put returns the object
+        survives a crash (a batch is acknowledged to the agent only then), and two writers of one name
+        each leave a whole object, never one cut by the other."""
         target = self.path(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
-        with open(partial, "wb") as handle:
-            handle.write(data)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         os.replace(partial, target)
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
     def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         try:
@@ -98,6 +110,12 @@ class LocalStore:
         except FileNotFoundError as missing:
             raise ObjectMissing(name) from missing
 
+    def containers(self, prefix: str = "") -> list[str]:
+        """The containers (top-level folders) whose names start with `prefix`."""
+        if not self.root.is_dir():
+            return []
+        return sorted(path.name for path in self.root.iterdir() if path.is_dir() and path.name.startswith(prefix))
+
     def delete_container(self, container: str) -> None:
         split_name(f"{container}/-")
         shutil.rmtree(self.root / container, ignore_errors=True)
@@ -108,4 +126,26 @@ def store() -> ObjectStore:
     """The configured backend, one per process."""
     if settings.OBJECT_STORE == "local":
         return LocalStore(settings.REPLICATION_DIR / "storage")
-    raise ValueError(f"OBJECT_STORE={settings.OBJECT_STORE!r} is not a known backend; use 'local'")
+    if settings.OBJECT_STORE == "azure":
+        from hub.object_store_azure import AzureBlobStore  # azure-storage-blob is loaded only when chosen
+
+        return AzureBlobStore(settings.AZURE_STORAGE_CONNECTION_STRING)
+    if settings.OBJECT_STORE == "s3":
+        from hub.object_store_s3 import S3Store  # boto3: the optional `s3` extra
+
+        return S3Store(
+            settings.S3_ENDPOINT_URL, settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY, settings.S3_REGION
+        )
+    raise ValueError(f"OBJECT_STORE={settings.OBJECT_STORE!r} is not a known backend; use 'local', 'azure' or 's3'")
+
+
+STORE_SETTINGS = {"OBJECT_STORE", "REPLICATION_DIR", "AZURE_STORAGE_CONNECTION_STRING", "S3_ENDPOINT_URL"}
+
+
+def _forget_store(setting: str, **_) -> None:
+    """Tests that change a setting the backend is made from (pytest-django's `settings`) get a new one."""
+    if setting in STORE_SETTINGS:
+        store.cache_clear()
+
+
+setting_changed.connect(_forget_store)

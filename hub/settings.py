@@ -338,8 +338,20 @@ DISCOVERY_DELAY_SECONDS = env_float("DISCOVERY_DELAY_SECONDS", 5)
 # Replication data: the cache storage accounts' blobs and the replica disks (shared by web and worker).
 REPLICATION_DIR = Path(env_str("REPLICATION_DIR", str(DATA_DIR / "replication")))
 # Where batches, replica chunks and recovery-point manifests are stored (hub/object_store.py):
-# "local" files under REPLICATION_DIR/storage, or "azure" Blob Storage.
+# "local" files under REPLICATION_DIR/storage, "azure" Blob Storage or "s3".
 OBJECT_STORE = env_str("OBJECT_STORE", "local")
+# For "azure": the storage account's connection string (Azurite's in the tests and docker-compose).
+# Each project's cache storage account is one blob container in it.
+AZURE_STORAGE_CONNECTION_STRING = env_str("AZURE_STORAGE_CONNECTION_STRING", "")
+# The blob endpoint people reach that account at, when the hub reaches it by another name (the storage
+# account's primaryEndpoints.blob); unset: the connection string's.
+AZURE_STORAGE_PUBLIC_BLOB_ENDPOINT = env_str("AZURE_STORAGE_PUBLIC_BLOB_ENDPOINT", "")
+# For "s3" (pip install -e '.[s3]'): an S3-compatible store (SeaweedFS, Ceph RGW, Garage); each
+# container is a bucket.
+S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "")
+S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID", "")
+S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY", "")
+S3_REGION = env_str("S3_REGION", "us-east-1")
 # Seconds between delta cycles for new replication policies (Azure: a crash-consistent point every 5 min).
 REPLICATION_CYCLE_SECONDS = int(env_float("REPLICATION_CYCLE_SECONDS", 300))
 

@@ -120,6 +120,10 @@ CREATE_KEY_VAULT = Permission(
     ("Microsoft.KeyVault/vaults/write", "Microsoft.Authorization/roleAssignments/write"),
     "create the Key Vault",
 )
+# The cache storage account's keys open its blobs (projects/arm/storage_accounts.py).
+LIST_STORAGE_KEYS = Permission(
+    ("Microsoft.Storage/storageAccounts/listkeys/action",), "list a storage account's access keys"
+)
 # Registering an appliance adds it to the project's vault (a fabric); the directory gate applies too.
 REGISTER_APPLIANCE = Permission(
     ("Microsoft.RecoveryServices/vaults/replicationFabrics/write",),

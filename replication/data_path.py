@@ -27,11 +27,11 @@ import time
 from pathlib import Path
 
 import zstandard
-from django.conf import settings
 from django.db.models import F, Max, Min, Q
 
 from hub import clock
 from hub.arm.errors import ArmError
+from hub.object_store import ObjectMissing, store
 from replication.apply_lease import (
     RENEW_EVERY,
     lease_drop,
@@ -265,15 +265,14 @@ def _start_building(disk: ProtectedDisk, target: Path, handles: dict) -> None:
 def _open_batch(item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBatch) -> bytes | None:
     """The batch's records, decrypted and decompressed; None (and the disk marked for resync) when the
     stored blob is lost or unreadable, since its data can only come from the source again."""
-    path = settings.REPLICATION_DIR / batch.blob_name
     try:
-        body = path.read_bytes()
+        body = store().get(batch.blob_name)
         header, start = parse_upload(body)
         compressed = batch_open(item.project, header, memoryview(body)[start:])
         records = zstandard.ZstdDecompressor().decompress(compressed, max_output_size=64 * 1024 * 1024)
         _check_records(records, disk.size_bytes)
         return records
-    except (OSError, ArmError, ValueError, zstandard.ZstdError) as error:
+    except (ObjectMissing, OSError, ArmError, ValueError, zstandard.ZstdError) as error:
         logger.warning(
             "Batch %s of disk %s is unreadable (%s): resynchronizing the disk", batch.sequence, disk.pk, error
         )

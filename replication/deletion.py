@@ -19,10 +19,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from hub.object_store import store
 from jobs.models import TERMINAL_STATES
 from projects import deletion
 from projects.models import MigrateProject, MigrationResource, ResourceGroup
@@ -104,8 +104,10 @@ def _remove_from_project(project: MigrateProject) -> None:
     # resources of their own in the target group).
     _remove_vms(VirtualMachine.objects.filter(migration_item__in=item_ids, is_test=True))
     items.delete()  # disks, batches and recovery points cascade
-    account = settings.REPLICATION_DIR / "storage" / storage_account_name(project)
-    _remove_after_commit([account, *(replicas_dir(item_id) for item_id in item_ids)])
+    _remove_after_commit([replicas_dir(item_id) for item_id in item_ids])
+    # The cache storage account's container, on whichever backend holds it (hub/object_store.py).
+    account = storage_account_name(project)
+    transaction.on_commit(lambda: store().delete_container(account), robust=True)
     project.appliances.all().delete()  # discovered servers and guest credentials cascade
     project.policies.all().delete()
 

@@ -1,7 +1,8 @@
 """Where the replication data lives on the hub, and the protocol's content digest of a replica.
 
-The cache storage account holds uploaded batches (`blob_path`); each protected disk has one replica
-(`replica_path`), and a full cycle builds a fresh one beside it (`building_path`). The digest is the one
+The cache storage account holds uploaded batches (`batch_blob_name`, in hub/object_store.py); each
+protected disk has one replica (`replica_path`), and a full cycle builds a fresh one beside it
+(`building_path`). The digest is the one
 docs/replication-protocol.md defines; the agent has its own copy in replication/agent/agent/blocks.py.
 Replicas are sparse files: reading one (digest, copy) walks only its data extents.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from hub.object_store import store
 from projects.models import MigrationResource
 from replication.models import ProtectedDisk
 
@@ -95,18 +97,12 @@ def storage_account_name(project) -> str:
     return name
 
 
-def blob_path(disk: ProtectedDisk, sequence: int, account: str) -> Path:
-    """A new blob for one upload of a batch. Each upload gets its own name, so a resent sequence never
-    overwrites the blob a stored batch row names (its resend may be split differently)."""
+def batch_blob_name(disk: ProtectedDisk, sequence: int, account: str) -> str:
+    """A new blob (hub/object_store.py's `container/blob`: the cache storage account is the container)
+    for one upload of a batch. Each upload gets its own name, so a resent sequence never overwrites the
+    blob a stored batch row names (its resend may be split differently)."""
     unique = uuid.uuid4().hex[:12]
-    return (
-        settings.REPLICATION_DIR
-        / "storage"
-        / account
-        / str(disk.item_id)
-        / str(disk.pk)
-        / f"{sequence:012d}.{unique}.batch"
-    )
+    return f"{account}/{disk.item_id}/{disk.pk}/{sequence:012d}.{unique}.batch"
 
 
 def replicas_dir(item_id) -> Path:
@@ -119,8 +115,9 @@ def replica_path(disk: ProtectedDisk) -> Path:
 
 def batches_delete(batches) -> None:
     """Delete batch rows (a queryset) and their blobs in the cache storage account."""
+    objects = store()
     for blob_name in batches.values_list("blob_name", flat=True):
-        (settings.REPLICATION_DIR / blob_name).unlink(missing_ok=True)
+        objects.delete(blob_name)
     batches.delete()
 
 

@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -32,6 +28,7 @@ from hub import clock
 from hub.arm.errors import ArmError
 from hub.arm.parsers import json_too_deep
 from hub.ids import parse_uuid
+from hub.object_store import store
 from jobs import outbox
 from replication import apply_lease, keyvault, push
 from replication.models import (
@@ -41,7 +38,7 @@ from replication.models import (
     ReplicationBatch,
     TransferSample,
 )
-from replication.replica_files import blob_path, storage_account_name
+from replication.replica_files import batch_blob_name, storage_account_name
 
 UPLOAD_MAGIC = b"MHE1"
 MAX_HEADER_BYTES = 64 * 1024
@@ -191,27 +188,6 @@ def _check_marker(marker, cycle: int) -> None:
         raise ArmError(400, "InvalidBatch", "A marker's final must be true or false.")
 
 
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write beside the blob, fsync, then rename over it and fsync the folder: two uploads of one sequence
-    (a retry racing the first attempt) each leave a whole blob, never one cut by the other's truncation."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.part")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(descriptor, view) :]
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    os.replace(partial, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-
-
 def batch_open(project, header: dict, sealed) -> bytes:
     """The batch's compressed records, its AES-GCM tag verified against the data key the project's Key
     Vault key wrapped; 400 when the key is not the project's or the tag does not verify."""
@@ -242,8 +218,9 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
     sequence = header["sequence"]
     if sequence <= disk.stored_sequence:
         return sequence, True
-    blob = blob_path(disk, sequence, storage_account_name(item.project))
-    _write_durably(blob, body)
+    # Durable before the agent is acknowledged: both backends' put returns once the whole blob is stored.
+    blob = batch_blob_name(disk, sequence, storage_account_name(item.project))
+    store().put(blob, body)
     now = clock.now()
     marker = header.get("marker")
     with transaction.atomic():
@@ -254,7 +231,7 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
         if sequence <= locked.stored_sequence or sequence in ahead:
             # Stored by an earlier or concurrent upload, whose blob the batch row names: this one's
             # blob belongs to nothing.
-            blob.unlink(missing_ok=True)
+            store().delete(blob)
             return sequence, True
         batch = ReplicationBatch.objects.create(
             disk=locked,
@@ -264,7 +241,7 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
             block_count=header["blockCount"],
             data_bytes=header["dataBytes"],
             wire_bytes=len(body),
-            blob_name=str(blob.relative_to(settings.REPLICATION_DIR)),
+            blob_name=blob,
             marker=marker,
             stored_at=now,
         )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL and Redis answer on 127.0.0.1, starting them when installed but stopped, and
-# that Debian's Chromium is there for the browser tests. Says exactly what is missing otherwise.
+# that Debian's Chromium and Azurite (Node.js) are there for the tests. Says exactly what is missing otherwise.
 set -u
 missing=()
 
@@ -33,9 +33,17 @@ if [ ! -x /usr/bin/chromium ]; then
   [ -x /usr/bin/chromium ] || missing+=("Chromium at /usr/bin/chromium (Debian: apt-get install chromium)")
 fi
 
+# Azurite (the Blob backend's emulator) is started by each test worker (tests/azurite.py); it needs
+# Node.js and the copy `make azurite` puts in .tools/.
+if ! command -v node >/dev/null 2>&1; then
+  missing+=("Node.js for Azurite, the Azure Storage emulator (Debian: apt-get install nodejs npm)")
+elif [ ! -x .tools/node_modules/.bin/azurite-blob ]; then
+  missing+=("Azurite in .tools/ (make azurite: npm install --prefix .tools azurite)")
+fi
+
 if [ ${#missing[@]} -gt 0 ]; then
   echo "make test needs these and could not start or install them:" >&2
   for item in "${missing[@]}"; do echo "  - $item" >&2; done
   exit 1
 fi
-echo "PostgreSQL, Redis and Chromium are ready."
+echo "PostgreSQL, Redis, Chromium and Azurite are ready."

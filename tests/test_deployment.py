@@ -17,7 +17,8 @@ def compose() -> dict:
 def test_it_has_the_production_services_restarted_and_health_checked():
     services = compose()["services"]
     # No beat: the periodic work runs inside every worker (jobs/periodic.py).
-    assert set(services) == {"postgres", "redis", "web", "worker"}
+    assert set(services) == {"postgres", "redis", "azurite", "seaweedfs", "web", "worker"}
+    assert services["seaweedfs"]["profiles"] == ["s3"], "SeaweedFS runs only for OBJECT_STORE=s3"
     for name, service in services.items():
         assert "test" in service["healthcheck"], f"{name} needs a health check"
         assert service["restart"] in ("unless-stopped", "always"), f"{name} needs a restart policy"
@@ -25,9 +26,13 @@ def test_it_has_the_production_services_restarted_and_health_checked():
     assert services["worker"]["healthcheck"]["test"][-2:] == ["manage.py", "worker_health"]
     for name in ("web", "worker"):
         depends = services[name]["depends_on"]
-        assert depends == {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
-        assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://")
-        assert services[name]["environment"]["REDIS_URL"].startswith("redis://")
+        assert depends == {name: {"condition": "service_healthy"} for name in ("postgres", "redis", "azurite")}
+        environment = services[name]["environment"]
+        assert environment["DATABASE_URL"].startswith("postgres://")
+        assert environment["REDIS_URL"].startswith("redis://")
+        # Replication data in Blob Storage (Azurite), not in a volume web and worker share.
+        assert environment["OBJECT_STORE"] == "${OBJECT_STORE:-azure}"
+        assert "BlobEndpoint=http://azurite:10000/" in environment["AZURE_STORAGE_CONNECTION_STRING"]
 
 
 def test_its_commands_exist():

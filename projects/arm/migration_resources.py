@@ -13,7 +13,7 @@ from hub.arm.routes import tracked_resource
 from hub.arm.schema import create_or_update
 from hub.arm.views import arm_list, validated
 from projects import access, services
-from projects.arm import responses
+from projects.arm import responses, storage_accounts
 from projects.arm.resource_manager import TagsField
 from projects.arm.scopes import ScopeView
 from projects.models import MigrationResource
@@ -47,6 +47,9 @@ def resource_body(resource: MigrationResource) -> dict:
         body["kind"] = "StorageV2"
         body["sku"] = {"name": "Standard_LRS", "tier": "Standard"}
         body["properties"].update({"accessTier": "Hot", "supportsHttpsTrafficOnly": True})
+        endpoint = storage_accounts.blob_endpoint()
+        if endpoint:
+            body["properties"]["primaryEndpoints"] = {"blob": endpoint}
     return body
 
 

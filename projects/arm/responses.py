@@ -118,6 +118,7 @@ MIGRATION_RESOURCE_PROPERTIES = {
     "enableRbacAuthorization": serializers.BooleanField(required=False, help_text="Key vaults."),
     "accessTier": C(required=False, help_text="Storage accounts."),
     "supportsHttpsTrafficOnly": serializers.BooleanField(required=False, help_text="Storage accounts."),
+    "primaryEndpoints": free_form(help_text="Storage accounts on the Blob backend: {blob}, the account's blob URL."),
     "sku": free_form(help_text="Key vaults: {family, name}."),
 }
 MIGRATION_RESOURCE = arm_resource(
@@ -144,3 +145,29 @@ SOLUTION_LIST = arm_list_of(SOLUTION)
 SUBNET_LIST = arm_list_of(SUBNET)
 VIRTUAL_NETWORK_LIST = arm_list_of(VIRTUAL_NETWORK)
 MIGRATION_RESOURCE_LIST = arm_list_of(MIGRATION_RESOURCE)
+
+# The cache storage account's blob containers and keys (projects/arm/storage_accounts.py).
+BLOB_CONTAINER = arm_resource(
+    "BlobContainer",
+    {
+        "publicAccess": C(),
+        "leaseStatus": C(),
+        "leaseState": C(),
+        "hasImmutabilityPolicy": serializers.BooleanField(),
+        "hasLegalHold": serializers.BooleanField(),
+        "deleted": serializers.BooleanField(),
+    },
+    tracked=False,
+    etag=C(),
+)
+BLOB_CONTAINER_LIST = arm_list_of(BLOB_CONTAINER)
+STORAGE_ACCOUNT_KEYS = inline_serializer(
+    "StorageAccountListKeysResult",
+    {
+        "keys": inline_serializer(
+            "StorageAccountKey",
+            {"keyName": C(), "value": C(), "permissions": C(), "creationTime": serializers.DateTimeField()},
+            many=True,
+        )
+    },
+)

@@ -21,6 +21,7 @@ from django.test import Client
 from hub import clock
 from hub.arm.errors import ArmError
 from hub.ids import sha256_hex
+from hub.object_store import store
 from jobs.services import job_run
 from projects.models import User
 from replication import data_path, keyvault, replica_files, services, uploads
@@ -341,10 +342,9 @@ def test_a_batch_damaged_in_the_cache_after_it_was_stored_is_not_applied_and_the
     source = image(6, MIB)
     uploads.batch_store(item.appliance, ps.body(item, "disk0", 1, 1, records(bytes(source), [1, 2]), full=True))
     (batch,) = ReplicationBatch.objects.filter(disk__item=item)
-    blob = settings.REPLICATION_DIR / batch.blob_name
-    damaged = bytearray(blob.read_bytes())
+    damaged = bytearray(store().get(batch.blob_name))
     damaged[-5] ^= 0xFF
-    blob.write_bytes(bytes(damaged))
+    store().put(batch.blob_name, bytes(damaged))
     apply(item)
     disk = item.disks.get(disk_id="disk0")
     assert disk.resync_required and disk.applied_sequence == 1
