@@ -29,9 +29,15 @@ class NetworkOption:
         return self.environment.lower() == PRODUCTION
 
     @property
+    def not_recommended(self) -> bool:
+        return self.is_production or self.routes_to_production
+
+    @property
     def advice(self) -> str:
         if self.is_production:
             return NOT_RECOMMENDED
+        if self.routes_to_production:
+            return "not recommended: it routes to production, so a test VM in it is not isolated"
         if self.environment:
             return "recommended: non-production network"
         return ""
@@ -59,8 +65,8 @@ def test_network_options(user, item: MigrationItem) -> list[NetworkOption]:
 def recommended_option(options: list[NetworkOption], previous: VirtualNetwork | None) -> NetworkOption | None:
     """The network to preselect: the one the last test used, if it is still a non-production network;
     else the first one tagged non-production; else the first one not tagged production. Never a
-    production network: choosing one must be a deliberate act."""
-    candidates = [option for option in options if not option.is_production]
+    production network, nor one that routes to production: choosing one must be a deliberate act."""
+    candidates = [option for option in options if not option.not_recommended]
     for option in candidates:
         if previous is not None and option.network.pk == previous.pk:
             return option
