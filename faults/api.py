@@ -211,10 +211,12 @@ class FaultView(ArmView):
         require_emulator_administrator(request)
 
     def _fault(self, request, fault_id) -> Fault:
-        fault = Fault.objects.filter(pk=parse_uuid(fault_id), tenant=request.user.tenant).select_related(
-            "injected_by", "cleared_by"
+        name = parse_uuid(fault_id)
+        found = (
+            Fault.objects.filter(pk=name, tenant=request.user.tenant).select_related("injected_by", "cleared_by").first()
+            if name
+            else None
         )
-        found = fault.first() if parse_uuid(fault_id) else None
         if found is None:
             raise ArmError(404, "FaultNotFound", f"Your directory has no fault named '{fault_id}'.")
         return found

@@ -188,21 +188,29 @@ ROUTES_WARNING = (
 # Notifications: once per fault and server.
 
 
-def _notify_once(fault, item: MigrationItem) -> None:
+def test_vm_in_routed_network(item: MigrationItem, network) -> None:
+    """A test VM was built in a network that routes to production: tell whoever tested and injected."""
+    fault = faults.active(ROUTES_TO_PRODUCTION, [network_scope(network)]) if network is not None else None
+    if fault is not None:
+        title = f"{item.target_vm_name}-Test runs in {network.name}, which routes to production"
+        _notify_once(fault, item, title=title, message=ROUTES_WARNING.format(network=network.name))
+
+
+def _notify_once(fault, item: MigrationItem, *, title: str = "", message: str = "") -> None:
     link = reverse("replication:replicating-server", args=[item.pk])
     marker = f"{link}#fault-{fault.pk}"
     users = {user_id for user_id in (item.created_by_id, fault.injected_by_id) if user_id is not None}
-    title = f"{fault.description.label}: replication of {item.target_vm_name} is held"[:120]
+    title = (title or f"{fault.description.label}: replication of {item.target_vm_name} is held")[:120]
+    message = (
+        message
+        or f"{fault.description.description} The server's data stays queued at its agent and is sent once the "
+        "fault ends."
+    )[:400]
     for user_id in users:
         if Notification.objects.filter(user_id=user_id, link=marker).exists():
             continue
         with transaction.atomic():
             notification = Notification.objects.create(
-                user_id=user_id,
-                title=title,
-                message=f"{fault.description.description} The server's data stays queued at its agent and is "
-                "sent once the fault ends."[:400],
-                level=Notification.Level.FAILED,
-                link=marker,
+                user_id=user_id, title=title, message=message, level=Notification.Level.FAILED, link=marker
             )
             transaction.on_commit(lambda notification=notification: job_push.notification_changed(notification))

@@ -397,19 +397,21 @@ def appliance_health(appliance: Appliance, now, load: ApplianceLoad) -> str:
 # a list of servers costs one query per rule, not one per server.
 
 TEST_VM_STATES = (TestMigrateState.IN_PROGRESS, TestMigrateState.SUCCEEDED, TestMigrateState.CLEANUP_IN_PROGRESS)
-_faults_seen: dict = {}  # (kind, now) -> (when read, {scope: fault})
+_faults_seen: dict = {}  # now -> (when read, {kind: {scope: fault}})
 FAULTS_REUSED_FOR = 1.0  # seconds: one page's or one API answer's health, not longer
 
 
 def _faults_in_force(kind: str, now) -> dict:
-    key = (kind, now)
-    seen = _faults_seen.get(key)
+    """{scope: fault} of the faults of `kind` in force at `now`; every kind's are read in one query."""
+    seen = _faults_seen.get(now)
     if seen is None or time.monotonic() - seen[0] > FAULTS_REUSED_FOR:
         if len(_faults_seen) > 32:
             _faults_seen.clear()
-        faults = Fault.objects.in_force(now).filter(kind=kind).order_by("starts_at")
-        seen = _faults_seen[key] = (time.monotonic(), {fault.scope: fault for fault in faults})
-    return seen[1]
+        by_kind: dict = {}
+        for fault in Fault.objects.in_force(now).order_by("starts_at"):
+            by_kind.setdefault(fault.kind, {})[fault.scope] = fault
+        seen = _faults_seen[now] = (time.monotonic(), by_kind)
+    return seen[1].get(kind, {})
 
 
 def _segments(scope: str, *names: str) -> dict | None:
@@ -440,8 +442,11 @@ class FaultInForce:
         return fault_effects.network_scope(item.test_network)
 
     def fault_for(self, item, now):
+        in_force = _faults_in_force(self.kind, now)
+        if not in_force:  # the usual case: no query for the item's project, region or network
+            return None
         scope = self.scope_of(item)
-        return _faults_in_force(self.kind, now).get(scope) if scope else None
+        return in_force.get(scope) if scope else None
 
     def holds(self, item, now) -> bool:
         return self.fault_for(item, now) is not None

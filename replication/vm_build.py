@@ -110,10 +110,13 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
         apply_lease.lease_drop(item.pk, owner)
         uploads.request_apply(item.pk)  # whatever arrived meanwhile
     try:
-        return _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built)
+        vm = _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built)
     except IntegrityError:
         # A second delivery of this job built the same VM at the same moment: its rows stand.
         return VirtualMachine.objects.get(pk=vm_id)
+    if test:
+        fault_effects.test_vm_in_routed_network(item, network)
+    return vm
 
 
 def _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built) -> VirtualMachine:

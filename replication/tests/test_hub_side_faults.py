@@ -200,6 +200,8 @@ def test_a_test_network_that_routes_to_production_warns_and_the_health_warning_l
     job_run(job.pk)
     job.refresh_from_db()
     assert job.state == State.SUCCEEDED, "Azure lets the test run: the page warned"
+    notified = Notification.objects.get(user=admin(), link__endswith=f"#fault-{fault.pk}")
+    assert "routes to production" in notified.title
     warning = errors_of(item)["78605"]
     assert "vnet-test" in warning["summaryMessage"] and warning["errorLevel"] == "Warning"
     assert ranked(item) == health.HEALTH_RANKS["Warning"]
