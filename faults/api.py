@@ -212,11 +212,8 @@ class FaultView(ArmView):
 
     def _fault(self, request, fault_id) -> Fault:
         name = parse_uuid(fault_id)
-        found = (
-            Fault.objects.filter(pk=name, tenant=request.user.tenant).select_related("injected_by", "cleared_by").first()
-            if name
-            else None
-        )
+        mine = Fault.objects.filter(tenant=request.user.tenant).select_related("injected_by", "cleared_by")
+        found = mine.filter(pk=name).first() if name else None
         if found is None:
             raise ArmError(404, "FaultNotFound", f"Your directory has no fault named '{fault_id}'.")
         return found
