@@ -125,7 +125,10 @@ def _inject(request, fault_id: uuid.UUID) -> Fault:
         )
     starts_at = None
     if start_text:
-        starts_at = parse_datetime(start_text)
+        try:
+            starts_at = parse_datetime(start_text)
+        except ValueError:  # well formed, but no such day or hour
+            starts_at = None
         if starts_at is None or starts_at.tzinfo is None:
             raise ArmError(
                 400,
@@ -139,7 +142,10 @@ def _inject(request, fault_id: uuid.UUID) -> Fault:
             )
     duration = None
     if duration_text:
-        duration = parse_duration(duration_text)
+        try:
+            duration = parse_duration(duration_text)
+        except (ValueError, OverflowError):
+            duration = None
         if duration is None:
             raise ArmError(
                 400,
