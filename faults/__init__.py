@@ -4,7 +4,11 @@
 - models.py    Fault: one injected fault, its scope (an ARM-style id), window, probability, who and when
 - services.py  inject, clear, and `active` / `active_for`: what the hub, the appliance API and the
                portal ask while they work (the only way other apps read faults)
-- portal.py    the Faults tab of the Emulator blade;  api.py: `/emulator/faults` (admin token)
+- scopes.py    where a fault may go, per tenant: providers the domain apps register from their
+               AppConfig.ready (project_scopes.py: projects, target regions, networks; replication's
+               appliances, process servers and servers are replication/fault_scopes.py)
+- portal.py    the Faults tab of the Emulator blade (forms.py: Inject fault);  api.py: `/emulator/faults`
+               (admin token)
 
 A layer below `replication`: replication asks "is this fault active for these scopes?" and behaves so
 (or tells its appliance and agents, who behave so); faults never names replication's models.

@@ -9,3 +9,7 @@ class FaultsConfig(AppConfig):
         from hub.emulator_blade import register_tab
 
         register_tab("faults", "Faults", "faults:list", order=10)
+        from faults.project_scopes import project_scopes
+        from faults.scopes import register_scope_provider
+
+        register_scope_provider("projects", project_scopes)

@@ -135,7 +135,7 @@ KINDS: dict[str, FaultKind] = {
             "Target quota exceeded (regional vCPUs)",
             (S.TARGET_REGION,),
             "Test migrate and Migrate fail: the region's vCPU quota is used up.",
-            (Parameter("limit", "Regional vCPU limit", 0, 100_000, 10),),
+            (Parameter("limit", "vCPU limit of the size family in the region", 0, 100_000, 0),),
         ),
         FaultKind(
             "networkRoutesToProduction",

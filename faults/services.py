@@ -30,6 +30,7 @@ def inject(
     duration: timedelta | None = None,
     probability: float = 1.0,
     parameters: dict | None = None,
+    fault_id=None,
 ) -> Fault:
     description = KINDS.get(kind)
     if description is None:
@@ -53,7 +54,10 @@ def inject(
         raise FaultRejected(str(error)) from None
     now = clock.now()
     starts_at = starts_at or now
+    if starts_at > now + MAX_DURATION:
+        raise FaultRejected("A fault may start at most 30 days from now.")
     return Fault.objects.create(
+        **({"id": fault_id} if fault_id is not None else {}),
         tenant=tenant,
         kind=kind,
         scope_kind=scope_kind,

@@ -25,3 +25,8 @@ class ReplicationConfig(AppConfig):
         from replication.event_source import replicating_servers
 
         register_state_source("replication", replicating_servers)
+        # Its appliances, process servers and servers as scopes of injected faults (the Faults tab).
+        from faults.scopes import register_scope_provider
+        from replication.fault_scopes import replication_scopes
+
+        register_scope_provider("replication", replication_scopes)

@@ -13,12 +13,23 @@ the hub counts (machines replicating through it) and what the appliance reports 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 
-from replication.models import APPLIANCE_WARNING_AFTER, Appliance, MigrationItem, MigrationState, ProtectedDisk
+from faults.models import Fault
+from hub.ids import parse_uuid
+from replication import fault_effects
+from replication.models import (
+    APPLIANCE_WARNING_AFTER,
+    Appliance,
+    MigrationItem,
+    MigrationState,
+    ProtectedDisk,
+    TestMigrateState,
+)
 
 AGENT_SILENT_AFTER = timedelta(minutes=15)
 NO_PROGRESS_AFTER = timedelta(minutes=30)
@@ -378,3 +389,195 @@ def appliance_health(appliance: Appliance, now, load: ApplianceLoad) -> str:
         return heartbeat
     levels = {error["errorLevel"] for error in appliance_health_errors(appliance, load)}
     return next((health for level, health in HEALTH_OF_LEVEL.items() if level in levels), heartbeat)
+
+
+# Injected faults the hub acts on (replication/fault_effects.py). Each raises its error on the servers it
+# holds for as long as it is in force, and clears itself when it ends or is cleared. The error ids are the
+# emulator's own (786xx), apart from Azure's numbers above. The faults in force are read once per `now`, so
+# a list of servers costs one query per rule, not one per server.
+
+TEST_VM_STATES = (TestMigrateState.IN_PROGRESS, TestMigrateState.SUCCEEDED, TestMigrateState.CLEANUP_IN_PROGRESS)
+_faults_seen: dict = {}  # now -> (when read, {kind: {scope: fault}})
+FAULTS_REUSED_FOR = 1.0  # seconds: one page's or one API answer's health, not longer
+
+
+def _faults_in_force(kind: str, now) -> dict:
+    """{scope: fault} of the faults of `kind` in force at `now`; every kind's are read in one query."""
+    seen = _faults_seen.get(now)
+    if seen is None or time.monotonic() - seen[0] > FAULTS_REUSED_FOR:
+        if len(_faults_seen) > 32:
+            _faults_seen.clear()
+        by_kind: dict = {}
+        for fault in Fault.objects.in_force(now).order_by("starts_at"):
+            by_kind.setdefault(fault.kind, {})[fault.scope] = fault
+        seen = _faults_seen[now] = (time.monotonic(), by_kind)
+    return seen[1].get(kind, {})
+
+
+def _segments(scope: str, *names: str) -> dict | None:
+    """The values after each of `names` in a resource id (`/subscriptions/{s}/...`), or None when the
+    id has another shape."""
+    parts = scope.strip("/").split("/")
+    if len(parts) != 2 * len(names) or any(parts[2 * index] != name for index, name in enumerate(names)):
+        return None
+    values = dict(zip(names, parts[1::2], strict=True))
+    return values if parse_uuid(values["subscriptions"]) else None
+
+
+@dataclass(frozen=True)
+class FaultInForce:
+    """A fault of `kind` is in force on the item's project, target region or test network (then only
+    while its test VM exists)."""
+
+    kind: str
+    scope: str  # "project", "targetRegion" or "testNetwork"
+
+    def scope_of(self, item) -> str | None:
+        if self.scope == "project":
+            return fault_effects.project_scope(item.project)
+        if self.scope == "targetRegion":
+            return fault_effects.item_region_scope(item)
+        if item.test_network is None or item.test_migrate_state not in TEST_VM_STATES:
+            return None
+        return fault_effects.network_scope(item.test_network)
+
+    def fault_for(self, item, now):
+        in_force = _faults_in_force(self.kind, now)
+        if not in_force:  # the usual case: no query for the item's project, region or network
+            return None
+        scope = self.scope_of(item)
+        return in_force.get(scope) if scope else None
+
+    def holds(self, item, now) -> bool:
+        return self.fault_for(item, now) is not None
+
+    def q(self, now, policies) -> Q:
+        condition = NEVER
+        for scope in _faults_in_force(self.kind, now):
+            condition |= self._q_of(scope)
+        return condition
+
+    def _q_of(self, scope: str) -> Q:
+        if self.scope == "targetRegion":
+            ids = _segments(scope, "subscriptions", "locations")
+            if ids is None:
+                return NEVER
+            return Q(
+                target_resource_group__subscription_id=ids["subscriptions"],
+                project__target_region__iexact=ids["locations"],
+            )
+        names = ("subscriptions", "resourcegroups", "providers")
+        if self.scope == "project":
+            ids = _segments(scope, *names, "migrateprojects")
+            prefix = "project__"
+        else:
+            ids = _segments(scope, *names, "virtualnetworks")
+            prefix = "test_network__"
+        if ids is None:
+            return NEVER
+        last = "migrateprojects" if self.scope == "project" else "virtualnetworks"
+        matched = Q(
+            **{
+                f"{prefix}resource_group__subscription_id": ids["subscriptions"],
+                f"{prefix}resource_group__name__iexact": ids["resourcegroups"],
+                f"{prefix}name__iexact": ids[last],
+            }
+        )
+        return matched if self.scope == "project" else matched & Q(test_migrate_state__in=TEST_VM_STATES)
+
+
+class FaultHealthRule(HealthRule):
+    """An injected fault's error: its words are the rule's, its moment the fault's start."""
+
+    condition: FaultInForce
+    summary: str
+    causes: str
+    action: str
+
+    def error_of(self, item, now):
+        fault = self.condition.fault_for(item, now)
+        names = {"server": item.server.name, "vm": item.target_vm_name, "region": item.project.target_region}
+        if item.test_network is not None:
+            names["network"] = item.test_network.name
+        return self.error(
+            self.summary.format(**names),
+            self.causes.format(**names),
+            self.action.format(**names),
+            fault.starts_at if fault else None,
+            str(item.pk),
+        )
+
+
+class KeyVaultAccessRevoked(FaultHealthRule):
+    code, level = "78601", "Error"
+    condition = FaultInForce("keyVaultAccessRevoked", "project")
+    summary = "Replication of {server} is blocked: the project's Key Vault denies the replication key operations."
+    causes = (
+        "The access policy or role assignment that lets Azure Migrate wrap and unwrap keys with the project's Key "
+        "Vault key was removed, or the key was disabled: the process server's uploads cannot be encrypted or read."
+    )
+    action = (
+        "Give the Azure Migrate application back the keys get, wrapKey and unwrapKey permissions on the Key Vault "
+        "(or the Key Vault Crypto Service Encryption User role). Replication resumes by itself: the data waits on "
+        "the source server."
+    )
+
+
+class CacheStorageFull(FaultHealthRule):
+    code, level = "78602", "Error"
+    condition = FaultInForce("cacheStorageFull", "project")
+    summary = "Replication of {server} is blocked: the project's cache storage account is full."
+    causes = "The cache storage account reached its capacity: the process server's uploads are refused."
+    action = (
+        "Free space in the cache storage account or raise its capacity. Replication resumes by itself: the data "
+        "waits on the source server."
+    )
+
+
+class CacheStorageThrottled(FaultHealthRule):
+    code, level = "78603", "Warning"
+    condition = FaultInForce("cacheStorageThrottled", "project")
+    summary = "Uploads of {server} are throttled by the project's cache storage account (503 Server Busy)."
+    causes = (
+        "The cache storage account is over its ingress or request-rate target, so Azure Storage answers some "
+        "uploads with 503 Server Busy: replication slows and the RPO grows."
+    )
+    action = (
+        "Use a storage account that no other workload shares, or spread replication over time. Refused uploads "
+        "are retried with backoff; nothing is lost."
+    )
+
+
+class TargetQuotaExceeded(FaultHealthRule):
+    code, level = "78604", "Warning"
+    condition = FaultInForce("targetQuotaExceeded", "targetRegion")
+    summary = "Test migration and migration of {server} will fail: the vCPU quota in {region} is used up."
+    causes = "The target subscription's vCPU quota for the VM's size family in {region} cannot take the VM {vm}."
+    action = (
+        "Request a quota increase for the size family in {region} (Subscriptions > Usage + quotas), or choose a "
+        "VM size of another family, before you test migrate or migrate."
+    )
+
+
+class TestNetworkRoutesToProduction(FaultHealthRule):
+    __test__ = False  # not a test class, whatever pytest thinks of its name
+
+    code, level = "78605", "Warning"
+    states = (MigrationState.REPLICATING,)
+    condition = FaultInForce("networkRoutesToProduction", "testNetwork")
+    summary = "The test VM {vm}-Test runs in {network}, which has a route to production."
+    causes = (
+        "The test virtual network {network} is peered with, or routes to, a production network: the test VM is not "
+        "isolated and may reach production servers under the source server's name."
+    )
+    action = "Clean up the test migration, and test again in an isolated virtual network."
+
+
+FAULT_RULES = (
+    KeyVaultAccessRevoked(),
+    CacheStorageFull(),
+    CacheStorageThrottled(),
+    TargetQuotaExceeded(),
+    TestNetworkRoutesToProduction(),
+)
+RULES = RULES + FAULT_RULES

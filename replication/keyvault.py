@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from hub import secrets
 from hub.arm.errors import ArmError
 from projects.models import MigrationResource
+from replication import fault_effects
 from replication.models import KeyVaultKey
 
 KEY_NAME = "migrate-replication"
@@ -35,10 +36,13 @@ def _vault_key(project) -> KeyVaultKey:
         return KeyVaultKey.objects.get(project=project)
 
 
-def key_id(project) -> str:
+def vault_name(project) -> str:
     vault = project.migration_resource(MigrationResource.Kind.KEY_VAULT)
-    vault_name = vault.name if vault else project.name
-    return f"https://{vault_name.lower()}.vault.azure.net/keys/{KEY_NAME}/{_vault_key(project).pk}"
+    return vault.name if vault else project.name
+
+
+def key_id(project) -> str:
+    return f"https://{vault_name(project).lower()}.vault.azure.net/keys/{KEY_NAME}/{_vault_key(project).pk}"
 
 
 @functools.lru_cache(maxsize=64)
@@ -50,6 +54,8 @@ def wrap_key(project, data_key: bytes) -> tuple[str, str]:
     """(key id, wrapped key as base64) for a 32-byte data key."""
     if len(data_key) != 32:
         raise ArmError(400, "BadParameter", "The data key to wrap must be 32 bytes (AES-256), base64-encoded.", "value")
+    # An injected keyVaultAccessRevoked fault: Key Vault's 403, and the process server makes no new key.
+    fault_effects.check_wrap_key(project, vault_name(project))
     nonce = os.urandom(NONCE_BYTES)
     wrapped = nonce + _cipher(_vault_key(project).encrypted_key).encrypt(nonce, data_key, _WRAP_AAD)
     return key_id(project), base64.b64encode(wrapped).decode()

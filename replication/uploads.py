@@ -30,7 +30,7 @@ from hub.arm.parsers import json_too_deep
 from hub.ids import parse_uuid
 from hub.object_store import store
 from jobs import outbox
-from replication import apply_lease, keyvault, push
+from replication import apply_lease, fault_effects, keyvault, push
 from replication.models import (
     MigrationItem,
     MigrationState,
@@ -214,6 +214,9 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
     header, start = parse_upload(body)
     disk = _protected_disk(appliance, header)
     item = disk.item
+    # Injected faults of the cache storage account or the Key Vault refuse the batch before it is opened
+    # or stored; the agent keeps it and retries.
+    fault_effects.check_upload(item, storage_account_name(item.project))
     batch_open(item.project, header, memoryview(body)[start:])
     sequence = header["sequence"]
     if sequence <= disk.stored_sequence:
@@ -280,7 +283,7 @@ def _protected_disk(appliance, header: dict) -> ProtectedDisk:
             disk_id=header["diskId"],
             included=True,
         )
-        .select_related("item__project")
+        .select_related("item__project__resource_group")
         .first()
         if item_id
         else None

@@ -19,7 +19,7 @@ from hub import clock
 from jobs.models import Job
 from jobs.scenarios import JobStepError, JobStepWaiting
 from projects.models import VirtualNetwork
-from replication import apply_lease, replica_files, uploads
+from replication import apply_lease, fault_effects, replica_files, uploads
 from replication.models import ManagedDisk, MigrationItem, RecoveryPoint, VirtualMachine
 
 TEST_SUFFIX = "-Test"
@@ -77,6 +77,8 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
             "migration that was not cleaned up.",
             recommended_action="Delete or rename that VM, or change the target VM name, then retry.",
         )
+    # Compute's quota check comes before anything is built (an injected targetQuotaExceeded fault).
+    fault_effects.check_target_quota(item, test=test)
     network = item.test_network if test else item.target_network
     subnet = item.test_subnet_name if test else item.target_subnet_name
     if network is None:
@@ -108,10 +110,13 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
         apply_lease.lease_drop(item.pk, owner)
         uploads.request_apply(item.pk)  # whatever arrived meanwhile
     try:
-        return _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built)
+        vm = _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built)
     except IntegrityError:
         # A second delivery of this job built the same VM at the same moment: its rows stand.
         return VirtualMachine.objects.get(pk=vm_id)
+    if test:
+        fault_effects.test_vm_in_routed_network(item, network)
+    return vm
 
 
 def _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built) -> VirtualMachine:

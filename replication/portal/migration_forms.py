@@ -8,6 +8,7 @@ from django import forms
 
 from projects import access
 from projects.models import VirtualNetwork
+from replication import fault_effects
 from replication.models import MigrationItem
 
 PRODUCTION = "production"
@@ -20,15 +21,23 @@ class NetworkOption:
 
     network: VirtualNetwork
     environment: str  # the network's `environment` tag; "" when untagged
+    # An injected networkRoutesToProduction fault: the network peers or routes to production.
+    routes_to_production: bool = False
 
     @property
     def is_production(self) -> bool:
         return self.environment.lower() == PRODUCTION
 
     @property
+    def not_recommended(self) -> bool:
+        return self.is_production or self.routes_to_production
+
+    @property
     def advice(self) -> str:
         if self.is_production:
             return NOT_RECOMMENDED
+        if self.routes_to_production:
+            return "not recommended: it routes to production, so a test VM in it is not isolated"
         if self.environment:
             return "recommended: non-production network"
         return ""
@@ -38,22 +47,26 @@ def test_network_options(user, item: MigrationItem) -> list[NetworkOption]:
     """Networks the user may see in the target subscription and the project's target region: Azure
     creates the test VM there, so a network elsewhere could not take it."""
     target_group = item.target_resource_group or item.project.resource_group
-    networks = (
+    networks = list(
         access.visible_networks(user)
         .filter(
             resource_group__subscription_id=target_group.subscription_id,
             location__iexact=item.project.target_region,
         )
+        .select_related("resource_group")
         .prefetch_related("subnets")
     )
-    return [NetworkOption(network, str(network.tags.get("environment", ""))) for network in networks]
+    routed = fault_effects.networks_routing_to_production(networks)
+    return [
+        NetworkOption(network, str(network.tags.get("environment", "")), network.pk in routed) for network in networks
+    ]
 
 
 def recommended_option(options: list[NetworkOption], previous: VirtualNetwork | None) -> NetworkOption | None:
     """The network to preselect: the one the last test used, if it is still a non-production network;
     else the first one tagged non-production; else the first one not tagged production. Never a
-    production network: choosing one must be a deliberate act."""
-    candidates = [option for option in options if not option.is_production]
+    production network, nor one that routes to production: choosing one must be a deliberate act."""
+    candidates = [option for option in options if not option.not_recommended]
     for option in candidates:
         if previous is not None and option.network.pk == previous.pk:
             return option
@@ -99,6 +112,10 @@ class TestMigrateForm(forms.Form):
             else:
                 cleaned["subnet"] = first[0][0]
         return cleaned
+
+    @property
+    def routes_warning(self) -> str:
+        return fault_effects.ROUTES_WARNING.format(network=self.chosen.network.name) if self.chosen else ""
 
     @property
     def selected_network(self) -> VirtualNetwork:

@@ -1,0 +1,56 @@
+"""The scopes replication's resources give faults (registered from ReplicationConfig.ready): each
+appliance, each process server and each server, named as the vault's fabric names them in the ARM API
+(the same ids the heartbeat's fault wire matches):
+- an appliance: `{vault}/replicationFabrics/migrate-fabric/replicationRecoveryServicesProviders/{id}`;
+- a process server (an appliance's own or a scale-out one): `{fabric}/processServers/{id}`;
+- a server: `{fabric}/replicationProtectionContainers/migrate-container/replicationProtectableItems/{id}`."""
+
+from __future__ import annotations
+
+from faults.kinds import ScopeKind
+from faults.scopes import ScopeChoice
+from projects.models import MigrationResource
+from replication.models import Appliance, DiscoveredServer
+
+FABRIC, CONTAINER = "migrate-fabric", "migrate-container"
+
+
+def _fabrics(tenant) -> dict:
+    """The fabric id of each project of the tenant that has a vault, by project id."""
+    vaults = MigrationResource.objects.filter(
+        kind=MigrationResource.Kind.RECOVERY_SERVICES_VAULT,
+        project__isnull=False,
+        resource_group__subscription__tenant=tenant,
+    ).select_related("resource_group__subscription")
+    return {vault.project_id: f"{vault.arm_id}/replicationFabrics/{FABRIC}" for vault in vaults}
+
+
+def replication_scopes(tenant):
+    fabrics = _fabrics(tenant)
+    if not fabrics:
+        return
+    for appliance in Appliance.objects.filter(project_id__in=fabrics).select_related("project"):
+        fabric = fabrics[appliance.project_id]
+        if appliance.scale_out_of_id is None:
+            yield ScopeChoice(
+                ScopeKind.APPLIANCE,
+                f"{fabric}/replicationRecoveryServicesProviders/{appliance.pk}",
+                f"{appliance.name} (appliance, {appliance.project.name})",
+            )
+        yield ScopeChoice(
+            ScopeKind.PROCESS_SERVER,
+            f"{fabric}/processServers/{appliance.pk}",
+            f"{appliance.name} (process server, {appliance.project.name})",
+        )
+    servers = (
+        DiscoveredServer.objects.filter(project_id__in=fabrics)
+        .select_related("project")
+        .only("pk", "name", "project_id", "project__name")
+    )
+    for server in servers:
+        yield ScopeChoice(
+            ScopeKind.SERVER,
+            f"{fabrics[server.project_id]}/replicationProtectionContainers/{CONTAINER}/replicationProtectableItems/"
+            f"{server.pk}",
+            f"{server.name} (server, {server.project.name})",
+        )

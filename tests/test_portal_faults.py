@@ -1,0 +1,140 @@
+"""The Emulator blade's Faults tab, clicked as a person would: inject a fault with the form (kind, scope
+from the directory's own resources, the kind's parameter), see it listed with who injected it and its
+state, see its effect (the server's health error with its id, causes and action; the Test migrate
+blade's warning about a network that routes to production; the quota-failed job with its failed step),
+then Clear each one and see the effect go. DOCS_SCREENSHOTS=1 saves the tab and each effect at
+1400x900 into docs/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import sign_in
+from tests.hubs import CONTOSO, unique
+from tests.test_portal_migration import SET_UP_REPLICATING_SERVER
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+JOB_TIMEOUT_MS = 30_000
+REGION_LABEL = "Contoso Production / westeurope"
+
+
+def screenshot(page, name: str) -> None:
+    if os.environ.get("DOCS_SCREENSHOTS"):
+        page.screenshot(path=str(SCREENSHOTS / name))
+
+
+@pytest.fixture
+def replicating_server(live_hub):
+    project, server = unique("flt")[:20], unique("app")
+    output = live_hub.manage("shell", "-c", SET_UP_REPLICATING_SERVER.format(project=project, server=server))
+    created = json.loads(output.strip().splitlines()[-1])
+    return {"server": server, "name": project, **created}
+
+
+def inject(page, hub, kind: str, scope: str, shot: str = "", **parameters) -> None:
+    page.goto(f"{hub.url}/emulator/portal/faults/")
+    page.get_by_role("link", name="Inject fault").first.click()
+    form = page.locator("#inject-fault")
+    form.get_by_label("Fault").select_option(label=kind)
+    form.get_by_label("Scope").select_option(label=scope)
+    for label, value in parameters.items():
+        form.get_by_label(label).fill(value)
+    if shot:
+        screenshot(page, shot)
+    form.get_by_role("button", name="Inject").click()
+    expect(page.locator(".messages")).to_contain_text(f"Injected {kind}")
+
+
+def clear_all(hub) -> None:
+    """Leave the shared hub as it was, whatever the test did."""
+    for fault in hub.api("GET", "/emulator/faults").json().get("value", []):
+        if fault["properties"]["state"] in ("Active", "Scheduled"):
+            hub.api("DELETE", f"/emulator/faults/{fault['name']}")
+
+
+def test_inject_see_the_effects_and_clear_on_the_emulator_blade(live_hub, page, replicating_server):
+    server, item = replicating_server["server"], replicating_server["item"]
+    page.set_viewport_size({"width": 1400, "height": 900})
+    sign_in(page, live_hub)
+    try:
+        page.get_by_role("link", name="Emulator").first.click()
+        expect(page.get_by_role("heading", name="Emulator | Faults")).to_be_visible()
+
+        # A bad input is a message on the form, not an error page.
+        page.get_by_role("link", name="Inject fault").first.click()
+        page.locator("#inject-fault").get_by_role("button", name="Inject").click()
+        expect(page.locator("#inject-fault .field-error").first).to_be_visible()
+
+        inject(page, live_hub, "Key Vault access revoked", f"{replicating_server['name']} (project, rg-migrate)")
+        inject(
+            page,
+            live_hub,
+            "Target quota exceeded (regional vCPUs)",
+            REGION_LABEL,
+            shot="emulator-inject-fault.png",
+            **{"vCPU limit of the size family in the region": "0"},
+        )
+        inject(page, live_hub, "Test network routes to production", "vnet-test (rg-migrate, westeurope)")
+        rows = page.locator("#faults tbody tr")
+        key_vault = rows.filter(has_text="Key Vault access revoked")
+        expect(key_vault).to_contain_text("Active")
+        expect(key_vault).to_contain_text("admin@contoso.com")
+        expect(rows.filter(has_text="Target quota exceeded")).to_contain_text(
+            f"/subscriptions/{CONTOSO}/locations/westeurope"
+        )
+        screenshot(page, "emulator-faults.png")
+
+        # The server's health errors, each with its id, causes and action.
+        page.goto(f"{live_hub.url}/migrate/replicating-servers/{item}/")
+        health = page.locator(f"#replicating-health-{item}")
+        expect(health).to_contain_text("Error 78601")
+        expect(health).to_contain_text("Key Vault denies the replication key operations")
+        expect(health).to_contain_text("Warning 78604")
+        expect(health.locator(".health-error").first).to_contain_text("Recommended action")
+        health.scroll_into_view_if_needed()
+        screenshot(page, "fault-health-errors.png")
+
+        # Test migrate warns about the network before it starts...
+        page.goto(f"{live_hub.url}/migrate/replicating-servers/{item}/test-migrate/")
+        test_network = page.get_by_role("radio", name=re.compile("vnet-test"))
+        expect(page.locator("label.network-option").filter(has=test_network)).to_contain_text(
+            "not recommended: it routes to production"
+        )
+        test_network.check()
+        warning = page.locator("#routes-to-production-warning")
+        expect(warning).to_contain_text("vnet-test has a route to your production network")
+        screenshot(page, "test-migrate-routes-to-production.png")
+        # ...and, the quota being used up, the job fails at its Create test virtual machine step.
+        page.get_by_role("button", name="Test migration").click()
+        expect(page.locator(".messages")).to_contain_text(f"Test migration of {server} started")
+        page.goto(f"{live_hub.url}/jobs/")
+        job = page.locator("#job-rows tr").filter(has_text=server).filter(has_text="Test migration")
+        expect(job.first).to_contain_text("Failed", timeout=JOB_TIMEOUT_MS)
+        job.first.get_by_role("link").click()
+        expect(page.locator(".error-box")).to_contain_text("Error OperationNotAllowed")
+        expect(page.locator(".error-box")).to_contain_text("Cores quota. Additional details")
+        expect(page.locator("tr").filter(has_text="Create test virtual machine")).to_contain_text("Failed")
+        screenshot(page, "fault-quota-failed-job.png")
+
+        # Clear each one on the blade: the server's errors go with them.
+        page.goto(f"{live_hub.url}/emulator/portal/faults/")
+        for label in ("Key Vault access revoked", "Target quota exceeded", "Test network routes to production"):
+            row = page.locator("#faults tbody tr").filter(has_text=label).filter(has_text="Active").first
+            row.get_by_role("button", name=re.compile("^Clear")).click()
+            expect(page.locator(".messages")).to_contain_text("Cleared")
+        expect(page.locator("#faults tbody tr").filter(has_text="Key Vault access revoked").first).to_contain_text(
+            "Cleared"
+        )
+        page.goto(f"{live_hub.url}/migrate/replicating-servers/{item}/")
+        expect(page.locator(f"#replicating-health-{item}")).not_to_contain_text("78601")
+        expect(page.locator(f"#replicating-health-{item}")).not_to_contain_text("78604")
+    finally:
+        clear_all(live_hub)
