@@ -18,6 +18,7 @@ from jobs.models import Job
 from projects import access
 from projects.models import MigrationResource
 from replication.arm import Vault
+from replication import planning
 from replication.arm_compute import disk_id
 from replication.health import InitialReplicationStalled
 from replication.models import MigrationItem, MigrationState, RecoveryPoint, ReplicationPolicy, VirtualMachine
@@ -243,6 +244,8 @@ def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str
             "currentJob": _current_job(vault, item.current_job),
             "criticalJobHistory": [{**job_reference(vault, job), "jobStatus": job.state} for job in history[:10]],
             "eventCorrelationId": str(item.pk),
+            # Expected downtime of a Migrate with shutdown, as Google's Migrate to VMs reports it (replication.planning).
+            "cutoverForecast": planning.forecast_properties(item) if "Migrate" in status.allowed_operations else None,
             "providerSpecificDetails": details,
         },
     }
