@@ -13,7 +13,8 @@ from statistics import median
 from django.db.models import Sum
 
 from hub import clock
-from jobs.models import Job, JobTask
+from jobs.models import JobTask
+from jobs.models import State as JobState
 from replication import capacity_plan
 from replication.capacity_plan import BandwidthPlan, CutoverForecast, ServerLoad
 from replication.models import Appliance, DiscoveredServer, MigrationItem, ProtectedDisk
@@ -165,7 +166,7 @@ def build_rate(item: MigrationItem) -> tuple[float, float, str]:
     tasks = (
         JobTask.objects.filter(
             name__in=BUILD_STEPS,
-            state=Job.State.SUCCEEDED,
+            state=JobState.SUCCEEDED,
             ended_at__isnull=False,
             job__subscription_id=item.project.resource_group.subscription_id,
             job__resource_group_name=item.project.resource_group.name,
