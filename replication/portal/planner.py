@@ -102,11 +102,14 @@ def plan_rows(plan: planning.Plan) -> list[tuple[str, str]]:
     initial, rpo = figures.initial_replication_seconds, figures.achievable_rpo_seconds
     appliances = figures.appliances
     if appliances.one_suffices:
-        appliance_text = f"Yes: {appliances.machines} of 200 machines, {appliances.changed_bytes_per_day / 10**12:.3f} TB of 2 TB a day"
+        per_day = appliances.changed_bytes_per_day / 10**12
+        appliance_text = f"Yes: {appliances.machines} of 200 machines, {per_day:.3f} TB of 2 TB a day"
     else:
         appliance_text = f"No: {appliances.needed} needed ({'; '.join(appliances.reasons)})"
     no_link = "the link carries no more than the churn" if figures.bandwidth_bytes_per_second else "no bandwidth given"
     target = figures.bandwidth_for_rpo_target
+    cycle = capacity_plan.duration_text(figures.cycle_seconds)
+    target_met = "met" if figures.meets_rpo_target else "not met"
     return [
         ("Servers", str(len(figures.servers))),
         ("Disk size (selected disks)", units.decimal_size(figures.total_disk_bytes)),
@@ -120,13 +123,13 @@ def plan_rows(plan: planning.Plan) -> list[tuple[str, str]]:
         ),
         (
             "Achievable RPO",
-            f"{capacity_plan.duration_text(rpo)} (replication cycle {capacity_plan.duration_text(figures.cycle_seconds)})"
+            f"{capacity_plan.duration_text(rpo)} (replication cycle {cycle})"
             if rpo
             else f"None: {no_link}, the RPO grows",
         ),
         (
             "RPO target",
-            f"{capacity_plan.duration_text(figures.rpo_target_seconds)}: {'met' if figures.meets_rpo_target else 'not met'}",
+            f"{capacity_plan.duration_text(figures.rpo_target_seconds)}: {target_met}",
         ),
         (
             "Bandwidth needed for the RPO target",

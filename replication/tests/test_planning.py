@@ -57,7 +57,8 @@ def test_the_api_plans_with_declared_churn_bandwidth_and_rpo_target(world):
         "properties": {
             "machines": [
                 {
-                    "fabricDiscoveryMachineId": f"{world.container}/replicationProtectableItems/{world.servers['web01'].pk}",
+                    "fabricDiscoveryMachineId": f"{world.container}/replicationProtectableItems/"
+                    f"{world.servers['web01'].pk}",
                     "churnMBps": 2,
                 },
                 {"fabricDiscoveryMachineId": str(world.servers["win01"].pk), "disksToInclude": ["disk0"]},
