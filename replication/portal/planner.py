@@ -106,7 +106,11 @@ def plan_rows(plan: planning.Plan) -> list[tuple[str, str]]:
         appliance_text = f"Yes: {appliances.machines} of 200 machines, {per_day:.3f} TB of 2 TB a day"
     else:
         appliance_text = f"No: {appliances.needed} needed ({'; '.join(appliances.reasons)})"
-    no_link = "the link carries no more than the churn" if figures.bandwidth_bytes_per_second else "no bandwidth given"
+    no_link = (
+        "the link carries no more than the churn"
+        if figures.bandwidth_bytes_per_second
+        else "no upload bandwidth is known (declare one in the Capacity planner, or cap the appliance's upload)"
+    )
     target = figures.bandwidth_for_rpo_target
     cycle = capacity_plan.duration_text(figures.cycle_seconds)
     target_met = "met" if figures.meets_rpo_target else "not met"
