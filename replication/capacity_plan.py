@@ -195,15 +195,21 @@ def cutover_forecast(
     build_fixed_seconds: float = DEFAULT_BUILD_FIXED_SECONDS,
     scan_bytes_per_second: float = DEFAULT_SCAN_BYTES_PER_SECOND,
     shutdown_seconds: float = DEFAULT_SHUTDOWN_SECONDS,
+    measured_cycle_overhead_seconds: float | None = None,
 ) -> CutoverForecast:
     """Shutdown, then the final cycle (read every disk for changes, send the data changed since the
     last point at the measured throughput), then the VM built from that final point.
 
     The changed data: what the source wrote since the last point at its churn rate (or what the agent
-    already reported as pending), never more than the disks' used data."""
+    already reported as pending), never more than the disks' used data. The reading of the disks (and
+    what else a cycle costs beyond sending its data: applying it, recording the point) is the measured
+    overhead of the server's recent delta cycles when there were some, else the disks over a read rate."""
     changed = min(max(pending_bytes, churn * max(seconds_since_last_point, 0.0)), data_bytes)
     transfer = wire_bytes(changed, compression_ratio) / throughput if throughput > 0 else 0.0
-    scan = disk_bytes / scan_bytes_per_second if scan_bytes_per_second > 0 else 0.0
+    if measured_cycle_overhead_seconds is not None:
+        scan = max(0.0, measured_cycle_overhead_seconds)
+    else:
+        scan = disk_bytes / scan_bytes_per_second if scan_bytes_per_second > 0 else 0.0
     build = build_fixed_seconds + (data_bytes / build_bytes_per_second if build_bytes_per_second > 0 else 0.0)
     return CutoverForecast(changed, throughput, shutdown_seconds, scan, transfer, build)
 

@@ -194,12 +194,46 @@ def build_rate(item: MigrationItem) -> tuple[float, float, str]:
     )
 
 
+DELTA_CYCLES_CONSIDERED = 5
+
+
+def delta_cycle_overhead(item: MigrationItem, churn: float, throughput: float, ratio: float) -> float | None:
+    """What the server's recent delta cycles took beyond sending their changes: from a cycle's start (its
+    point's captured_at) to its point recorded, less its changes (the churn over the time since the cycle
+    before) at the throughput. The median of the last few; None before any delta cycle."""
+    if item.initial_replication_completed_at is None or throughput <= 0:
+        return None
+    points = list(
+        item.recovery_points.filter(is_final=False)
+        .order_by("-cycle")
+        .values_list("captured_at", "recorded_at")[: DELTA_CYCLES_CONSIDERED + 1]
+    )
+    overheads = []
+    for (captured, recorded), (previous_captured, _) in zip(points, points[1:], strict=False):
+        if recorded <= item.initial_replication_completed_at:
+            continue
+        changes = churn * max(0.0, (captured - previous_captured).total_seconds())
+        overheads.append((recorded - captured).total_seconds() - capacity_plan.wire_bytes(changes, ratio) / throughput)
+    return median(overheads) if overheads else None
+
+
+def initial_replication_rate(item: MigrationItem, disks) -> float | None:
+    """Bytes per second of the server's initial replication (its data over first batch stored -> first
+    point): the rate its pipeline and link sustain, when no upload is under way to measure now."""
+    if item.replication_started_at is None or item.initial_replication_completed_at is None:
+        return None
+    seconds = (item.initial_replication_completed_at - item.replication_started_at).total_seconds()
+    data = sum(disk.data_total_bytes for disk in disks)
+    return data / seconds if seconds > 0 and data else None
+
+
 @dataclass(frozen=True)
 class Forecast:
     figures: CutoverForecast
     churn_source: str
     throughput_source: str
     build_source: str
+    cycle_source: str
     last_point_at: object
 
 
@@ -210,24 +244,33 @@ def cutover_forecast(item: MigrationItem) -> Forecast | None:
     disks = list(item.disks.filter(included=True))
     data = sum(disk.data_total_bytes or disk.size_bytes for disk in disks)
     load = server_load(item.server, {disk.disk_id for disk in disks})
+    initial_rate = initial_replication_rate(item, disks)
     if item.throughput_bytes_per_second > 0:
         throughput, throughput_source = item.throughput_bytes_per_second, "measured on this server's uploads"
+    elif initial_rate:
+        throughput, throughput_source = initial_rate, "measured on this server's initial replication"
     else:
         chosen = link(item.appliance, None)
         throughput = chosen.bytes_per_second or capacity_plan.DEFAULT_SCAN_BYTES_PER_SECOND / 8
         throughput_source = chosen.source if chosen.bytes_per_second else "model (nothing measured yet)"
     build_bytes_per_second, build_fixed, build_source = _per_project("build", item.project, lambda: build_rate(item))
+    ratio = _per_project("compression", item.project, lambda: compression_ratio(item.project))[0]
+    overhead = delta_cycle_overhead(item, load.churn_bytes_per_second, throughput, ratio)
     figures = capacity_plan.cutover_forecast(
         churn=load.churn_bytes_per_second,
         seconds_since_last_point=(clock.now() - item.last_recovery_point_at).total_seconds(),
         data_bytes=data,
         disk_bytes=sum(disk.size_bytes for disk in disks),
         throughput=throughput,
-        compression_ratio=_per_project("compression", item.project, lambda: compression_ratio(item.project))[0],
+        compression_ratio=ratio,
+        measured_cycle_overhead_seconds=overhead,
         build_bytes_per_second=build_bytes_per_second,
         build_fixed_seconds=build_fixed,
     )
-    return Forecast(figures, load.churn_source, throughput_source, build_source, item.last_recovery_point_at)
+    cycle_source = "measured on its delta cycles" if overhead is not None else "model (no delta cycle yet)"
+    return Forecast(
+        figures, load.churn_source, throughput_source, build_source, cycle_source, item.last_recovery_point_at
+    )
 
 
 def forecast_properties(item: MigrationItem) -> dict | None:

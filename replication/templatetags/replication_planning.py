@@ -25,7 +25,7 @@ def cutover_forecast(item) -> dict:
                 capacity_plan.duration_text(figures.scan_seconds + figures.transfer_seconds),
                 f"about {figures.changed_bytes / 10**6:,.1f} MB changed since the last recovery point "
                 f"({forecast.churn_source} churn), at {capacity_plan.rate_text(figures.throughput_bytes_per_second)} "
-                f"({forecast.throughput_source})",
+                f"({forecast.throughput_source}); reading the disks and recording the point: {forecast.cycle_source}",
             ),
             (
                 "Create and start the Azure VM",

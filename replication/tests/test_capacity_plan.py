@@ -90,6 +90,16 @@ def test_cutover_forecast_adds_shutdown_final_sync_and_build():
     assert forecast.scan_seconds == pytest.approx(5)
     assert forecast.build_seconds == pytest.approx(11)
     assert forecast.total_seconds == pytest.approx(2 + 5 + 2 * FRAMING + 11)
+    # The server's delta cycles measured what reading the disks and recording a point take.
+    measured = cp.cutover_forecast(
+        churn=0,
+        seconds_since_last_point=5,
+        data_bytes=10**9,
+        disk_bytes=10**12,
+        throughput=50 * MB,
+        measured_cycle_overhead_seconds=7.5,
+    )
+    assert measured.scan_seconds == 7.5
     # Never more changed than the disks hold.
     capped = cp.cutover_forecast(
         churn=1 * MB, seconds_since_last_point=10**6, data_bytes=10**9, disk_bytes=10**9, throughput=50 * MB
