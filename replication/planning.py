@@ -245,10 +245,12 @@ def cutover_forecast(item: MigrationItem) -> Forecast | None:
     data = sum(disk.data_total_bytes or disk.size_bytes for disk in disks)
     load = server_load(item.server, {disk.disk_id for disk in disks})
     initial_rate = initial_replication_rate(item, disks)
-    if item.throughput_bytes_per_second > 0:
-        throughput, throughput_source = item.throughput_bytes_per_second, "measured on this server's uploads"
-    elif initial_rate:
+    # The initial replication's rate first: the upload window's rate, between small delta cycles, counts
+    # the waits between batches and reads far below what the final sync moves.
+    if initial_rate:
         throughput, throughput_source = initial_rate, "measured on this server's initial replication"
+    elif item.throughput_bytes_per_second > 0:
+        throughput, throughput_source = item.throughput_bytes_per_second, "measured on this server's uploads"
     else:
         chosen = link(item.appliance, None)
         throughput = chosen.bytes_per_second or capacity_plan.DEFAULT_SCAN_BYTES_PER_SECOND / 8
