@@ -157,7 +157,7 @@ def report(result: dict) -> str:
     lines = [
         f"Cutover forecast against measured downtime: {result['image_bytes'] // MIB} MiB realistic image, cycle "
         f"{result['cycle_seconds']} s, {result['churn_blocks_per_write']} blocks written every {WRITER_INTERVAL} s, "
-        f"Migrate half a cycle after the {result['delta_cycles']}th delta point:"
+        f"Migrate half a cycle after delta point {result['delta_cycles']}:"
     ]
     for index, run in enumerate(result["runs"], 1):
         forecast = run["forecast"]
