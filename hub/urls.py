@@ -45,6 +45,7 @@ urlpatterns = [
     path("", include("replication.arm_appliance")),
     path("", include("replication.arm_migration")),
     path("", include("replication.arm_compute")),
+    path("", include("replication.arm_planning")),
     path("", include("projects.graph")),
     path("", include("entra.graph")),
     path("", include("replication.appliance_api")),

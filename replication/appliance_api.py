@@ -99,7 +99,11 @@ def _reported_load(load) -> dict | None:
     numbers = all(isinstance(value, int | float) and not isinstance(value, bool) for value in (per_day, peak))
     if not numbers or not 0 <= per_day <= MAX_REPORTED_BYTES_PER_DAY or not 0 <= peak <= MAX_REPORTED_BYTES_PER_SECOND:
         return None
-    return {"changed_bytes_per_day": int(per_day), "peak_machine_bytes_per_second": float(peak)}
+    reported = {"changed_bytes_per_day": int(per_day), "peak_machine_bytes_per_second": float(peak)}
+    cap = load.get("uploadCapBytesPerSecond")
+    if isinstance(cap, int | float) and not isinstance(cap, bool) and 0 <= cap <= MAX_REPORTED_BYTES_PER_SECOND:
+        reported["upload_cap_bytes_per_second"] = float(cap)
+    return reported
 
 
 class HeartbeatView(ApplianceApiView):
@@ -143,6 +147,8 @@ class DiskInput(serializers.Serializer):
     name = serializers.CharField(max_length=255, required=False)
     sizeBytes = serializers.IntegerField(min_value=1, max_value=MAX_SOURCE_DISK_BYTES)
     isOsDisk = serializers.BooleanField(required=False, default=False)
+    # The space in use, when the agent can tell it cheaply (an image file's allocated bytes): the planner's data.
+    usedBytes = serializers.IntegerField(min_value=0, max_value=MAX_SOURCE_DISK_BYTES, required=False)
 
 
 class NicInput(serializers.Serializer):

@@ -73,6 +73,8 @@ class Appliance(models.Model):
     # What the process server reports with its heartbeat (replication.health.ApplianceLoad).
     changed_bytes_per_day = models.BigIntegerField(default=0)
     peak_machine_bytes_per_second = models.FloatField(default=0)
+    # The process server's bandwidth throttling (APPLIANCE_MAX_UPLOAD_MBPS), 0 for none: the planner's link.
+    upload_cap_bytes_per_second = models.FloatField(default=0)
 
     class Meta:
         ordering = ["registered_at"]

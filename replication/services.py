@@ -88,6 +88,8 @@ def appliance_heartbeat(
             "changed_bytes_per_day": load["changed_bytes_per_day"],
             "peak_machine_bytes_per_second": load["peak_machine_bytes_per_second"],
         }
+        if "upload_cap_bytes_per_second" in load:
+            reported["upload_cap_bytes_per_second"] = load["upload_cap_bytes_per_second"]
     Appliance.objects.filter(pk=appliance.pk).update(
         last_heartbeat_at=clock.now(),
         version=str(version)[:40],

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from replication import views
-from replication.portal import discover, migration, monitor, replicate, row_menus
+from replication.portal import discover, migration, monitor, planner, replicate, row_menus
 
 app_name = "replication"
 
@@ -12,4 +12,5 @@ urlpatterns = [
     *monitor.urlpatterns,
     *migration.urlpatterns,
     *row_menus.urlpatterns,
+    *planner.urlpatterns,
 ]

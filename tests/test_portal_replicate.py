@@ -6,10 +6,12 @@ with nothing created."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -219,6 +221,17 @@ def test_a_person_fills_every_tab_and_replication_starts(live_hub, discovered_pr
     expect(servers.locator("tr", has_text=WEB)).to_contain_text("disk1")
     expect(servers.locator("tr", has_text=DB)).to_contain_text("disk0: Premium SSD")
     expect(servers.locator("tr", has_text=DB)).to_contain_text("avset-app")
+    # The replication plan, as the Capacity planner computes it, for the two servers' selected disks.
+    capacity = page.locator("#review-capacity")
+    expect(capacity.locator("tr", has_text="Servers")).to_contain_text("2")
+    expect(capacity).to_contain_text("Time to complete initial replication")
+    expect(capacity.locator("tr", has_text="One appliance suffices")).to_contain_text("Yes: 2 of 200 machines")
+    expect(page.locator("#review-plan-servers tr", has_text=WEB)).to_contain_text("68.7 GB")  # disk1 excluded
+    if os.environ.get("DOCS_SCREENSHOTS"):
+        page.set_viewport_size({"width": 1400, "height": 900})
+        page.screenshot(
+            path=str(Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "replicate-review-plan.png")
+        )
     page.get_by_role("button", name="Replicate", exact=True).click()
 
     expect(page.get_by_role("heading", name="Azure Migrate | Servers")).to_be_visible()

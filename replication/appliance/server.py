@@ -56,7 +56,7 @@ class Appliance:
             "components": self.components(),
             "listen": self.registration["listen"],
             "agents": self.agents.statuses(self.agent_silent_seconds),
-            "load": self.churn.summary(),
+            "load": {**self.churn.summary(), "uploadCapBytesPerSecond": self.process_server.throttle.bytes_per_second},
         }
         answer = self.hub.post(f"/appliance-api/v1/appliances/{self.registration['applianceId']}/heartbeat", body)
         if isinstance(answer.get("replication"), list):

@@ -17,6 +17,7 @@ from hub.ids import parse_uuid
 from jobs.models import Job
 from projects import access
 from projects.models import MigrationResource
+from replication import planning
 from replication.arm import Vault
 from replication.arm_compute import disk_id
 from replication.health import InitialReplicationStalled
@@ -238,6 +239,8 @@ def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str
             "currentJob": _current_job(vault, item.current_job),
             "criticalJobHistory": [{**job_reference(vault, job), "jobStatus": job.state} for job in history[:10]],
             "eventCorrelationId": str(item.pk),
+            # A Migrate with shutdown's expected downtime, named after Google Migrate to VMs' (replication.planning).
+            "cutoverForecast": planning.forecast_properties(item) if "Migrate" in status.allowed_operations else None,
             "providerSpecificDetails": details,
         },
     }

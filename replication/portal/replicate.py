@@ -21,8 +21,9 @@ from hub.arm.errors import ArmError
 from hub.ids import parse_uuid
 from projects.models import MigrateProject
 from projects.portal.migrate import project_from_arm_id, servers_url
-from replication import sizing
+from replication import planning, sizing
 from replication.models import DiskType
+from replication.portal import planner
 from replication.portal.replicate_fields import COMPUTE, DISKS, REVIEW, SOURCE, STEPS, TARGET, VMS
 from replication.portal.replicate_forms import ReplicateForm
 from replication.portal.replicate_rows import EXCLUDE, INCLUDE
@@ -94,10 +95,21 @@ def replicate(request):
         "include_choices": [(INCLUDE, "Replicate"), (EXCLUDE, "Exclude")],
         "include_value": INCLUDE,
         "review": form.review() if step == REVIEW else None,
+        **(_capacity(form, project) if step == REVIEW else {}),
         "servers_url": servers_url(project.arm_id),
     }
     template = "replication/replicate/wizard.html#wizard" if request.htmx else "replication/replicate/wizard.html"
     return render(request, template, context)
+
+
+def _capacity(form: ReplicateForm, project: MigrateProject) -> dict:
+    """The review's replication plan (the capacity planner's figures) for the checked servers' selected disks."""
+    plan = form.plan()
+    if not plan.servers:
+        return {}
+    servers = [(server.server, {disk["diskId"] for disk in server.selected_disks()}) for server in plan.servers]
+    capacity = planning.plan(project, servers, appliance=plan.appliance)
+    return {"plan": capacity, "plan_rows": planner.plan_rows(capacity)}
 
 
 def _start(request, form: ReplicateForm, project: MigrateProject):

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import socket
+import stat
 import uuid
 
 
@@ -109,6 +110,29 @@ def _device_size(path: str) -> int:
         os.close(descriptor)
 
 
+def _allocated_bytes(path: str) -> int | None:
+    """The bytes an image file holds (holes, never written, take none): what an initial replication
+    reads as data. None for a device, whose used space only its file systems know."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    return min(status.st_blocks * 512, status.st_size)
+
+
+def _used_bytes(source: dict) -> int | None:
+    if "path" in source:
+        return _allocated_bytes(source["path"])
+    if isinstance(source.get("synthetic"), dict) and "usedBytes" in source["synthetic"]:
+        try:
+            return max(0, min(int(source["synthetic"]["usedBytes"]), source["sizeBytes"]))
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
 def disk_sources(machine: dict, profile_path: str | None) -> tuple[dict, list[dict]]:
     """The machine as the hub is told about it, and where each disk's data is read from for
     replication: a real machine's /dev/<disk>; a profile disk's "path" (relative to the profile) or
@@ -130,10 +154,12 @@ def disk_sources(machine: dict, profile_path: str | None) -> tuple[dict, list[di
         elif isinstance(disk.get("synthetic"), dict):
             source["synthetic"] = disk["synthetic"]
         sources.append(source)
-        reported["disks"].append(
-            {
-                **{key: value for key, value in disk.items() if key not in LOCAL_DISK_KEYS},
-                "sizeBytes": source["sizeBytes"],
-            }
-        )
+        entry = {
+            **{key: value for key, value in disk.items() if key not in LOCAL_DISK_KEYS},
+            "sizeBytes": source["sizeBytes"],
+        }
+        used = _used_bytes(source)
+        if used is not None:
+            entry["usedBytes"] = used
+        reported["disks"].append(entry)
     return reported, sources
