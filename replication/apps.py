@@ -25,3 +25,10 @@ class ReplicationConfig(AppConfig):
         from replication.event_source import replicating_servers
 
         register_state_source("replication", replicating_servers)
+        # Recovery points past their policy's history go, even for an item whose replication went quiet.
+        from django.conf import settings
+
+        from jobs import periodic
+        from replication.recovery_points import points_prune
+
+        periodic.every(settings.RECOVERY_POINT_PRUNE_SECONDS, "recovery-points-prune", points_prune)

@@ -19,7 +19,7 @@ from hub import clock
 from jobs.models import Job
 from jobs.scenarios import JobStepError, JobStepWaiting
 from projects.models import VirtualNetwork
-from replication import apply_lease, replica_files, uploads
+from replication import apply_lease, point_manifests, replica_files, uploads
 from replication.models import ManagedDisk, MigrationItem, RecoveryPoint, VirtualMachine
 
 TEST_SUFFIX = "-Test"
@@ -46,45 +46,38 @@ def _latest_whole_point(item: MigrationItem) -> RecoveryPoint | None:
     return RecoveryPoint.objects.filter(item=item, cycle=cycles.pop()).first()
 
 
-def _free_ip(network: VirtualNetwork, subnet_name: str) -> str | None:
-    subnet = network.subnets.filter(name__iexact=subnet_name).first()
-    if subnet is None:
-        return None
-    taken = set(
-        VirtualMachine.objects.filter(network=network, subnet_name__iexact=subnet_name).values_list(
-            "private_ip", flat=True
-        )
-    )
-    hosts = ipaddress.ip_network(subnet.address_prefix, strict=False).hosts()
-    # Azure keeps the first three host addresses of a subnet for itself.
-    return next((str(address) for index, address in enumerate(hosts) if index >= 3 and str(address) not in taken), None)
+def _point_to_build(item: MigrationItem, point_id: str | None, point_cycle: int | None) -> RecoveryPoint | None:
+    if point_id:
+        point = item.recovery_points.filter(pk=point_id).first()
+        if point is None:
+            raise JobStepError(
+                "RecoveryPointNotFound",
+                f"The chosen recovery point of {item.target_vm_name} no longer exists.",
+                possible_causes="It was older than the replication policy keeps and was pruned.",
+                recommended_action="Choose another recovery point, or the latest processed one, then retry.",
+            )
+        return point
+    points = item.recovery_points.order_by("-cycle")
+    if point_cycle is not None:
+        return points.filter(cycle=point_cycle).first()
+    return points.first()
 
 
-def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | None) -> VirtualMachine:
-    """Create the VM (rows and disk files) from the replica at a recovery point. Idempotent: a re-run of
-    the same job finds its VM. Nothing is visible until the rows are committed at the end."""
-    vm_id = _vm_id(job)
-    existing = VirtualMachine.objects.filter(pk=vm_id).first()
-    if existing is not None:
-        return existing
-    name = f"{item.target_vm_name}{TEST_SUFFIX if test else ''}"
-    group = item.target_resource_group
-    if VirtualMachine.objects.filter(resource_group=group, name__iexact=name).exists():
-        raise JobStepError(
-            "TargetVmNameExists",
-            f"Target VM name already exists: resource group {group.name} has a VM named {name}.",
-            possible_causes="A VM of that name was created outside this migration, or by an earlier test "
-            "migration that was not cleaned up.",
-            recommended_action="Delete or rename that VM, or change the target VM name, then retry.",
-        )
-    network = item.test_network if test else item.target_network
-    subnet = item.test_subnet_name if test else item.target_subnet_name
-    if network is None:
-        raise JobStepError(
-            "TargetNetworkNotFound",
-            "The virtual network chosen for the VM was deleted.",
-            recommended_action="Choose another virtual network, then retry.",
-        )
+def _point_manifests(item: MigrationItem, point: RecoveryPoint) -> list | None:
+    """(disk, manifest, whether to take its SHA-256) for each included disk; None when the point
+    predates manifests (then only the replica, at the latest point, can be built)."""
+    found = []
+    for disk in item.disks.filter(included=True):
+        about = point.disks.get(disk.disk_id) or {}
+        manifest = point_manifests.manifest_load(item, disk.pk, point.cycle) if "diskPk" in about else None
+        if manifest is None:
+            return None
+        found.append((disk, manifest, disk.size_bytes <= SHA256_LIMIT_BYTES))
+    return found
+
+
+def _build_from_replicas(job: Job, item: MigrationItem, vm_id, point_cycle: int | None) -> tuple:
+    """A point without manifests: copy the replicas, which hold only the latest point, under the lease."""
     owner = f"job-{job.pk}"
     if not apply_lease.lease_take(item.pk, owner):
         raise JobStepWaiting("The replica is being updated; waiting for it to reach a recovery point.")
@@ -107,6 +100,68 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
     finally:
         apply_lease.lease_drop(item.pk, owner)
         uploads.request_apply(item.pk)  # whatever arrived meanwhile
+    return point, built
+
+
+def _free_ip(network: VirtualNetwork, subnet_name: str) -> str | None:
+    subnet = network.subnets.filter(name__iexact=subnet_name).first()
+    if subnet is None:
+        return None
+    taken = set(
+        VirtualMachine.objects.filter(network=network, subnet_name__iexact=subnet_name).values_list(
+            "private_ip", flat=True
+        )
+    )
+    hosts = ipaddress.ip_network(subnet.address_prefix, strict=False).hosts()
+    # Azure keeps the first three host addresses of a subnet for itself.
+    return next((str(address) for index, address in enumerate(hosts) if index >= 3 and str(address) not in taken), None)
+
+
+def build_vm(
+    job: Job, item: MigrationItem, *, test: bool, point_cycle: int | None, point_id: str | None = None
+) -> VirtualMachine:
+    """Create the VM (rows and disk files) at a recovery point: the one chosen (point_id), else the one
+    of point_cycle (Migrate's final point), else the latest. Idempotent: a re-run of the same job finds
+    its VM. Nothing is visible until the rows are committed at the end."""
+    vm_id = _vm_id(job)
+    existing = VirtualMachine.objects.filter(pk=vm_id).first()
+    if existing is not None:
+        return existing
+    name = f"{item.target_vm_name}{TEST_SUFFIX if test else ''}"
+    group = item.target_resource_group
+    if VirtualMachine.objects.filter(resource_group=group, name__iexact=name).exists():
+        raise JobStepError(
+            "TargetVmNameExists",
+            f"Target VM name already exists: resource group {group.name} has a VM named {name}.",
+            possible_causes="A VM of that name was created outside this migration, or by an earlier test "
+            "migration that was not cleaned up.",
+            recommended_action="Delete or rename that VM, or change the target VM name, then retry.",
+        )
+    network = item.test_network if test else item.target_network
+    subnet = item.test_subnet_name if test else item.target_subnet_name
+    if network is None:
+        raise JobStepError(
+            "TargetNetworkNotFound",
+            "The virtual network chosen for the VM was deleted.",
+            recommended_action="Choose another virtual network, then retry.",
+        )
+    point = _point_to_build(item, point_id, point_cycle)
+    manifests = _point_manifests(item, point) if point is not None else None
+    if manifests is not None:
+        # Any kept point: its chunks never change, so no lease is needed, and applying goes on meanwhile.
+        built = [
+            (disk, *point_manifests.restore(item, manifest, vm_disks_dir(vm_id) / f"{disk.disk_id}.vhd", sha256=sha))
+            for disk, manifest, sha in manifests
+        ]
+    elif point_id and point is not None and point.pk != item.last_recovery_point_id:
+        raise JobStepError(
+            "RecoveryPointNotBuildable",
+            f"The chosen recovery point of {item.target_vm_name} was recorded before points were kept as "
+            "manifests; only the latest one can be built.",
+            recommended_action="Choose the latest processed recovery point, then retry.",
+        )
+    else:
+        point, built = _build_from_replicas(job, item, vm_id, point_cycle)
     try:
         return _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built)
     except IntegrityError:
@@ -154,6 +209,7 @@ def _record_vm(job, item, vm_id, name, group, network, subnet, test, point, buil
         job_input = dict(job.input)
         job_input["vm"] = {
             "id": vm.arm_id,
+            "recoveryPointId": str(point.pk),
             "recoveryPointCycle": point.cycle,
             "recoveryPointTime": point.captured_at.isoformat(),
             "disks": [

@@ -16,7 +16,7 @@ from hub.arm.bodies import BodyReader
 from hub.arm.errors import ArmError, found
 from hub.arm.odata import narrowed, paged_list
 from hub.arm.paths import last_segment
-from hub.arm.views import accepted, arm_time
+from hub.arm.views import accepted
 from hub.ids import parse_uuid
 from jobs.models import Job, State
 from projects import access
@@ -24,6 +24,7 @@ from replication import migrate
 from replication.arm import CONTAINER, FABRIC, Vault, VaultView
 from replication.arm_migration import inputs, openapi, plans, shapes
 from replication.arm_migration.jobs import job_or_404
+from replication.models import RecoveryPoint
 
 NOTHING = Q(pk__in=[])
 # $filter names an item list understands (ASR's MigrationItemsQueryParameter, and the item's own
@@ -139,11 +140,10 @@ class ItemActionView(ItemChildView):
     def started(self, request, job: Job) -> Response:
         return job_accepted(request, self.vault, job, self.item.arm_name)
 
-    def check_recovery_point(self, value: str | None) -> None:
-        """A named recovery point must be the latest: the hub keeps one replica per disk, at its newest
-        point, so an older point cannot be built. Not naming one means the latest."""
+    def chosen_recovery_point(self, value: str | None) -> RecoveryPoint | None:
+        """The recovery point a verb names (any kept point, by id or by its ARM id); none: the latest."""
         if not value:
-            return
+            return None
         item, target = self.item, f"{shapes.PROVIDER_DETAILS}.recoveryPointId"
         point = item.recovery_points.filter(pk=parse_uuid(last_segment(value))).first()
         if point is None:
@@ -154,16 +154,7 @@ class ItemActionView(ItemChildView):
                 f"{shapes.item_id(self.vault, item)}/migrationRecoveryPoints.",
                 target,
             )
-        if point.pk != item.last_recovery_point_id:
-            raise ArmError(
-                400,
-                "RecoveryPointNotLatest",
-                f"Recovery point {point.pk} ({arm_time(point.captured_at)}) is older than the latest one, "
-                f"{item.last_recovery_point_id} ({arm_time(item.last_recovery_point_at)}): only the latest point can "
-                "be used, because the replica disks hold that point only. Omit recoveryPointId, or pass the item's "
-                "providerSpecificDetails.lastRecoveryPointId.",
-                target,
-            )
+        return point
 
 
 class ItemTestMigrateView(ItemActionView):
@@ -193,8 +184,8 @@ class ItemTestMigrateView(ItemActionView):
                 "virtual network in the target region; a non-production one is recommended).",
                 f"{shapes.PROVIDER_DETAILS}.networkId",
             )
-        self.check_recovery_point(recovery_point_id)
-        job = migrate.test_migrate_start(request.user, item, network=network, subnet=subnet_name)
+        point = self.chosen_recovery_point(recovery_point_id)
+        job = migrate.test_migrate_start(request.user, item, network=network, subnet=subnet_name, point=point)
         return self.started(request, job)
 
 
@@ -224,8 +215,8 @@ class ItemMigrateView(ItemActionView):
         recovery_point_id = details.text("recoveryPointId")
         shutdown = details.flag("performShutdown", default=True)
         body.raise_errors()
-        self.check_recovery_point(recovery_point_id)
-        return self.started(request, migrate.migrate_start(request.user, self.item, shutdown=shutdown))
+        point = self.chosen_recovery_point(recovery_point_id)
+        return self.started(request, migrate.migrate_start(request.user, self.item, shutdown=shutdown, point=point))
 
 
 class ItemResyncView(ItemActionView):
