@@ -133,9 +133,12 @@ def _prune_item(item: MigrationItem) -> int:
     if not expired:
         return 0
     RecoveryPoint.objects.filter(pk__in=[pk for pk, _, _ in expired]).delete()
-    for _, cycle, disks in expired:
-        disk_pks = [about["diskPk"] for about in disks.values() if "diskPk" in about]
-        point_manifests.manifests_delete(item, disk_pks, cycle)
+    kept: dict[str, list[int]] = {}
+    for cycle, disks in item.recovery_points.values_list("cycle", "disks"):
+        for about in disks.values():
+            if "diskPk" in about:
+                kept.setdefault(about["diskPk"], []).append(cycle)
+    point_manifests.manifests_sweep(item, kept)
     point_manifests.chunks_sweep(item)
     return len(expired)
 

@@ -26,7 +26,8 @@ from replication.tests.test_data_path import BLOCK, MIB, ProcessServer, apply, i
 
 pytestmark = pytest.mark.django_db
 
-DISK_BYTES = 8 * MIB  # eight chunks
+DISK_BYTES = 8 * MIB
+CHUNKS = DISK_BYTES // point_manifests.CHUNK_BYTES
 
 
 @pytest.fixture
@@ -100,16 +101,19 @@ def run(job):
 def test_points_share_unchanged_chunks_so_storage_grows_with_the_data_changed(item):
     source = Source(item)
     data_chunks = len(chunk_names(item))
-    assert data_chunks == 8  # the image has data in every MiB
+    assert data_chunks == CHUNKS  # the image has data in every chunk
     for round_number in range(5):
         source.change([round_number * 7 + 1])  # one block in the first chunk, each time
     assert item.recovery_points.count() == 6
-    # Each point added one chunk (the changed one), not another 8 MiB.
+    # Each point added one chunk (the changed one), not another 8 MiB, and a small manifest.
     assert len(chunk_names(item)) == data_chunks + 5
+    prefix = point_manifests.item_prefix(item)
+    manifest_bytes = [store().size(name) for name in store().names(f"{prefix}/manifests/")]
+    assert len(manifest_bytes) == 6 and max(manifest_bytes[1:]) < 400 < manifest_bytes[0]
     latest = item.recovery_points.order_by("-cycle").first()
     disk = item.disks.get(disk_id="disk0")
     manifest = point_manifests.manifest_load(item, disk.pk, latest.cycle)
-    assert sorted(manifest.chunks) == list(range(8))
+    assert sorted(manifest.chunks) == list(range(CHUNKS)) and manifest.depth == 5
     assert latest.disks["disk0"]["newChunkBytes"] == point_manifests.CHUNK_BYTES
     disk.refresh_from_db()
     assert disk.dirty_chunks == []
@@ -165,18 +169,46 @@ def test_points_past_the_history_are_pruned_but_a_test_vms_point_is_kept_until_c
     assert points_prune() == 1
     assert sorted(item.recovery_points.values_list("cycle", flat=True)) == [1, 3]  # 1: the test VM's
     disk = item.disks.get(disk_id="disk0")
-    assert point_manifests.manifest_load(item, disk.pk, 2) is None
-    # Cycle 1's eight chunks stay for the test VM; cycle 3 names two more (its chunks 0 and 7).
-    assert len(chunk_names(item)) == 8 + 2
+    # Cycle 3's manifest lists only what changed since cycle 2's, so that one stays as its base.
+    assert point_manifests.manifest_chain(item, disk.pk, 3) == [3, 2, 1]
+    assert len(chunk_names(item)) == CHUNKS + 2  # cycle 1's, and the two chunks that changed since
 
     with django_capture_on_commit_callbacks():
         assert run(migrate.test_migrate_cleanup_start(admin(), item)).state == State.SUCCEEDED
     assert points_prune() == 1
     assert list(item.recovery_points.values_list("cycle", flat=True)) == [3]
-    assert len(chunk_names(item)) == 8  # only what cycle 3 names
+    names = set(chunk_names(item))
+    latest = point_manifests.manifest_load(item, disk.pk, 3)
+    prefix = point_manifests.item_prefix(item)
+    assert {point_manifests.chunk_name(prefix, sha) for sha in latest.chunks.values()} <= names
     clock.advance(timedelta(days=30))
     assert points_prune() == 0  # the latest point is never pruned
     assert item.recovery_points.count() == 1
+
+
+def test_pruning_deletes_manifests_and_chunks_no_kept_point_needs(item):
+    policy = item.policy
+    policy.recovery_point_history_minutes = 60
+    policy.save()
+    source = Source(item)
+    disk = item.disks.get(disk_id="disk0")
+    for round_number in range(point_manifests.MAX_DEPTH + 2):
+        source.change([round_number * 64 + 3])  # a new chunk each time
+    # The chain was cut at MAX_DEPTH: the latest point's manifest is whole again or stands on a short chain.
+    latest = item.recovery_points.order_by("-cycle").first()
+    assert len(point_manifests.manifest_chain(item, disk.pk, latest.cycle)) <= 2
+    clock.advance(timedelta(minutes=61))
+    assert points_prune() == point_manifests.MAX_DEPTH + 2
+    prefix = point_manifests.item_prefix(item)
+    manifests = list(store().names(f"{prefix}/manifests/"))
+    assert len(manifests) == len(point_manifests.manifest_chain(item, disk.pk, latest.cycle))
+    manifest = point_manifests.manifest_load(item, disk.pk, latest.cycle)
+    needed = {point_manifests.chunk_name(prefix, sha) for sha in manifest.chunks.values()}
+    # What is kept: the chunks the point needs, and at most one a delta of its chain overrides.
+    assert needed <= set(chunk_names(item)) and len(set(chunk_names(item)) - needed) <= len(manifests) - 1
+    target = replica_files.replica_path(disk).with_name("restored.img")
+    point_manifests.restore(item, manifest, target, sha256=True)
+    assert target.read_bytes() == bytes(source.data)
 
 
 def test_a_point_pruned_after_it_was_chosen_fails_the_job_with_a_reason(item, django_capture_on_commit_callbacks):
