@@ -37,19 +37,23 @@ CYCLE_SECONDS = 20
 INITIAL_SECONDS = 900
 ROUND_SECONDS = 300
 RUN_BLOCKS = 256  # a clustered change: 1 MiB of contiguous blocks
+CHUNK_BYTES = 64 * 1024  # replication/point_manifests.py's CHUNK_BYTES (the hub's Django is not loaded here)
 
 
-def change_clustered(path: Path, count: int, seed: int) -> None:
-    """Overwrite `count` blocks as runs of RUN_BLOCKS contiguous blocks at random places."""
+def change_clustered(path: Path, count: int, seed: int) -> int:
+    """Overwrite about `count` blocks as runs of RUN_BLOCKS contiguous blocks at random places; returns
+    how many blocks were written."""
     rng = random.Random(seed)
     blocks = path.stat().st_size // BLOCK
+    runs = max(1, round(count / RUN_BLOCKS))
     with open(path, "r+b") as image:
-        for _ in range(max(1, count // RUN_BLOCKS)):
+        for _ in range(runs):
             start = rng.randrange(0, blocks - RUN_BLOCKS)
             image.seek(start * BLOCK)
             image.write(rng.randbytes(RUN_BLOCKS * BLOCK))
         image.flush()
         os.fsync(image.fileno())
+    return runs * RUN_BLOCKS
 
 
 def data_bytes(path: Path) -> int:
@@ -95,7 +99,7 @@ def run(hub, *, workdir: Path, size: int, changed_percent: float, rounds: int) -
             if kind == "scattered":
                 change_blocks(image, count, seed=200 + index)
             else:
-                change_clustered(image, count, seed=200 + index)
+                count = change_clustered(image, count, seed=200 + index)
             state = wait_for_point_holding(rig, sha256_of(image), ROUND_SECONDS)
             measured.append(_row(state, kind, data_bytes(image), count * BLOCK))
             print(f"  {measured[-1]}", flush=True)
@@ -104,7 +108,7 @@ def run(hub, *, workdir: Path, size: int, changed_percent: float, rounds: int) -
         "image_bytes": size,
         "image_seed": IMAGE_SEED,
         "changed_percent": changed_percent,
-        "chunk_bytes": MIB,
+        "chunk_bytes": CHUNK_BYTES,
         "rounds": measured,
     }
 
