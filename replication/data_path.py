@@ -15,6 +15,7 @@ The rest of the data path, by module:
   uploads.py          what the appliance is told to replicate; storing its uploaded batches
   apply_lease.py      one applying worker per item
   recovery_points.py  recording a point once every disk holds the same verified cycle
+  point_manifests.py  points as manifests of content-addressed chunks; rebuilding a working copy
 """
 
 from __future__ import annotations
