@@ -130,7 +130,7 @@ class _Applier:
         self.passes += 1
         # A point can only be due after a marker (or after a crash between a marker and its point).
         if any(outcome.markers for outcome in applied) or self.passes == 1:
-            recovery_point_record(item)
+            recovery_point_record(item, self.renew)
         progressed = bool(applied)
         return progressed
 
@@ -142,7 +142,7 @@ class _Applier:
             # This host's working copy is not the replica's state (another host applied since, or it
             # is missing): rebuild it from the latest point's manifests and apply from there.
             _cycle_digests.pop(disk.pk, None)
-            working_copy_rebuild(item, disk)
+            working_copy_rebuild(item, disk, self.renew)
             disk.refresh_from_db()
             pending = ReplicationBatch.objects.filter(
                 disk=disk, sequence__gt=disk.applied_sequence, sequence__lte=disk.stored_sequence

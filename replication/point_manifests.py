@@ -156,10 +156,13 @@ def _data_chunk_indexes(descriptor: int, size: int) -> list[int]:
     return indexes
 
 
-def manifest_write(item, disk, cycle: int, replica: Path, base: Manifest | None, dirty) -> tuple[Manifest, int]:
+def manifest_write(
+    item, disk, cycle: int, replica: Path, base: Manifest | None, dirty, renew=None
+) -> tuple[Manifest, int]:
     """Write the manifest of `disk` at `cycle` from its replica: `base` (the previous point's manifest)
     with the `dirty` chunk indexes read again, or every data chunk when there is no base or dirty is None.
-    Incremental over `base` when it can be. Returns the manifest and the bytes of new chunks it stored."""
+    Incremental over `base` when it can be. Returns the manifest and the bytes of new chunks it stored.
+    `renew` is called as it goes: the caller's apply lease must outlive a long write."""
     objects, prefix = store(), item_prefix(item)
     size = disk.size_bytes
     stored = 0
@@ -178,7 +181,9 @@ def manifest_write(item, disk, cycle: int, replica: Path, base: Manifest | None,
             else:
                 manifest.chunks = dict(base.chunks)
                 indexes = sorted(index for index in set(dirty) if index * CHUNK_BYTES < size)
-            for index in indexes:
+            for position, index in enumerate(indexes):
+                if renew is not None and position % 256 == 0:
+                    renew()
                 offset = index * CHUNK_BYTES
                 data = os.pread(descriptor, min(CHUNK_BYTES, size - offset), offset)
                 if _all_zero(data):
@@ -211,7 +216,7 @@ def _all_zero(data: bytes) -> bool:
     return data == _ZERO_CHUNK if len(data) == CHUNK_BYTES else data == bytes(len(data))
 
 
-def restore(item, manifest: Manifest, target: Path, *, sha256: bool) -> tuple[str, str]:
+def restore(item, manifest: Manifest, target: Path, *, sha256: bool, renew=None) -> tuple[str, str]:
     """Write the disk a manifest describes into a new sparse file, and return its SHA-256 (its holes
     hashed as the zeros they read as; "" unless asked) and the protocol's content digest."""
     objects, prefix = store(), item_prefix(item)
@@ -223,7 +228,9 @@ def restore(item, manifest: Manifest, target: Path, *, sha256: bool) -> tuple[st
     hashed_to = 0
     with open(partial, "wb") as writer:
         writer.truncate(size)
-        for index in sorted(manifest.chunks):
+        for count, index in enumerate(sorted(manifest.chunks)):
+            if renew is not None and count % 256 == 0:
+                renew()
             position = index * CHUNK_BYTES
             data = objects.get(chunk_name(prefix, manifest.chunks[index]))
             intact = len(data) == min(CHUNK_BYTES, size - position)

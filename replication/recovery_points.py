@@ -33,9 +33,10 @@ from replication.replica_files import batches_delete, building_path, local_seque
 logger = logging.getLogger(__name__)
 
 
-def recovery_point_record(item: MigrationItem) -> None:
+def recovery_point_record(item: MigrationItem, renew=None) -> None:
     """Once every disk's replica holds the same cycle, and it was verified, that cycle is a point: its
-    manifests are written, then its row. Called by the item's apply-lease holder only."""
+    manifests are written, then its row. Called by the item's apply-lease holder only, which `renew`
+    keeps (writing a large disk's chunks can outlast the lease)."""
     disks = list(item.disks.filter(included=True))
     cycles = {disk.applied_cycle for disk in disks}
     if len(cycles) != 1 or not disks:
@@ -64,7 +65,7 @@ def recovery_point_record(item: MigrationItem) -> None:
     for disk in disks:
         base = point_manifests.manifest_load(item, disk.pk, previous.cycle) if previous is not None else None
         manifest, new_bytes = point_manifests.manifest_write(
-            item, disk, cycle, replica_path(disk), base, disk.dirty_chunks
+            item, disk, cycle, replica_path(disk), base, disk.dirty_chunks, renew
         )
         marker = marker_batches.get(disk.pk)
         point_disks[disk.disk_id] = {
@@ -163,7 +164,7 @@ def points_prune() -> int:
     return pruned
 
 
-def working_copy_rebuild(item: MigrationItem, disk: ProtectedDisk) -> None:
+def working_copy_rebuild(item: MigrationItem, disk: ProtectedDisk, renew=None) -> None:
     """Make this host's replica the latest point's (from its manifest) and move the disk's applied
     sequence back to that point's marker, so what came after it is applied again from the stored
     batches (they are kept until a later point). No point yet: an empty disk, from sequence 0."""
@@ -188,7 +189,7 @@ def working_copy_rebuild(item: MigrationItem, disk: ProtectedDisk) -> None:
         ProtectedDisk.objects.filter(pk=disk.pk).update(**update)
         local_sequence_note(disk, 0)
         return
-    point_manifests.restore(item, manifest, replica_path(disk), sha256=False)
+    point_manifests.restore(item, manifest, replica_path(disk), sha256=False, renew=renew)
     about = point.disks[disk.disk_id]
     ProtectedDisk.objects.filter(pk=disk.pk).update(
         applied_sequence=about["sequence"], applied_cycle=point.cycle, dirty_chunks=[], replica_digest=about["digest"]
