@@ -354,6 +354,8 @@ S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY", "")
 S3_REGION = env_str("S3_REGION", "us-east-1")
 # Seconds between delta cycles for new replication policies (Azure: a crash-consistent point every 5 min).
 REPLICATION_CYCLE_SECONDS = int(env_float("REPLICATION_CYCLE_SECONDS", 300))
+# How often each worker looks for recovery points past their policy's history (hub clock).
+RECOVERY_POINT_PRUNE_SECONDS = env_float("RECOVERY_POINT_PRUNE_SECONDS", 60)
 
 # Events out (events/delivery.py): webhook delivery threads per worker process, their timeouts, the
 # retry backoff (exponential with jitter, from FIRST up to MAX seconds) and how often replication state

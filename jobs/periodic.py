@@ -21,6 +21,16 @@ logger = logging.getLogger(__name__)
 DISPATCH_SECONDS = 0.5
 
 _lock = threading.Lock()
+# Periodic work a domain app registers (name -> [seconds between rounds, function, next due]): the jobs
+# layer cannot import the apps above it, so they hand their rounds in from AppConfig.ready.
+_rounds: dict[str, list] = {}
+
+
+def every(seconds: float, name: str, function) -> None:
+    """Run `function()` in every worker's periodic loop, at most once per `seconds`."""
+    _rounds[name] = [seconds, function, 0.0]
+
+
 _stop = threading.Event()
 _thread: threading.Thread | None = None
 
@@ -63,12 +73,25 @@ def _loop() -> None:
                 supervision.jobs_resume_lost()
                 next_beat = time.monotonic() + workers.HEARTBEAT_SECONDS
             outbox.deliver_due()
+            _run_due_rounds()
         except Exception:
             # The database or the broker is away: say so, and try again on the next round.
             logger.exception("Periodic work failed; retrying")
         finally:
             close_old_connections()
         _stop.wait(DISPATCH_SECONDS)
+
+
+def _run_due_rounds() -> None:
+    for name, entry in list(_rounds.items()):
+        seconds, function, due = entry
+        if time.monotonic() < due:
+            continue
+        entry[2] = time.monotonic() + seconds
+        try:
+            function()
+        except Exception:
+            logger.exception("Periodic round %s failed; retrying next round", name)
 
 
 def on_worker_init(**kwargs) -> None:

@@ -30,3 +30,10 @@ class ReplicationConfig(AppConfig):
         from replication.fault_scopes import replication_scopes
 
         register_scope_provider("replication", replication_scopes)
+        # Recovery points past their policy's history go, even for an item whose replication went quiet.
+        from django.conf import settings
+
+        from jobs import periodic
+        from replication.recovery_points import points_prune
+
+        periodic.every(settings.RECOVERY_POINT_PRUNE_SECONDS, "recovery-points-prune", points_prune)

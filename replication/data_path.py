@@ -15,6 +15,7 @@ The rest of the data path, by module:
   uploads.py          what the appliance is told to replicate; storing its uploaded batches
   apply_lease.py      one applying worker per item
   recovery_points.py  recording a point once every disk holds the same verified cycle
+  point_manifests.py  points as manifests of content-addressed chunks; rebuilding a working copy
 """
 
 from __future__ import annotations
@@ -41,13 +42,16 @@ from replication.apply_lease import (
     lease_wait_for_work,
 )
 from replication.models import MigrationItem, ProtectedDisk, ReplicationBatch
-from replication.recovery_points import recovery_point_record
+from replication.point_manifests import CHUNK_BYTES, merge_dirty
+from replication.recovery_points import recovery_point_record, working_copy_rebuild
 from replication.replica_files import (
     BLOCK_SIZE,
     ZERO_BLOCK,
     block_hash,
     building_path,
     file_content_digest,
+    local_sequence,
+    local_sequence_note,
     replica_path,
 )
 from replication.uploads import batch_open, parse_upload
@@ -126,7 +130,7 @@ class _Applier:
         self.passes += 1
         # A point can only be due after a marker (or after a crash between a marker and its point).
         if any(outcome.markers for outcome in applied) or self.passes == 1:
-            recovery_point_record(item)
+            recovery_point_record(item, self.renew)
         progressed = bool(applied)
         return progressed
 
@@ -134,10 +138,20 @@ class _Applier:
         pending = ReplicationBatch.objects.filter(
             disk=disk, sequence__gt=disk.applied_sequence, sequence__lte=disk.stored_sequence
         ).order_by("sequence")
+        if local_sequence(disk) != disk.applied_sequence:
+            # This host's working copy is not the replica's state (another host applied since, or it
+            # is missing): rebuild it from the latest point's manifests and apply from there.
+            _cycle_digests.pop(disk.pk, None)
+            working_copy_rebuild(item, disk, self.renew)
+            disk.refresh_from_db()
+            pending = ReplicationBatch.objects.filter(
+                disk=disk, sequence__gt=disk.applied_sequence, sequence__lte=disk.stored_sequence
+            ).order_by("sequence")
         outcome = _DiskOutcome()
         handles: dict[Path, int] = {}
         written = 0
         last_applied = disk.applied_sequence
+        dirty: set[int] = set()  # chunks of the replica written (not the building copy): the next point's
         try:
             for batch in pending.iterator(chunk_size=64):
                 if not batch.full and batch.cycle > complete_cycle:
@@ -162,19 +176,19 @@ class _Applier:
                     descriptor = handles[target] = os.open(target, os.O_RDWR | os.O_CREAT, 0o600)
                     if os.fstat(descriptor).st_size < disk.size_bytes:
                         os.ftruncate(descriptor, disk.size_bytes)
-                written += _write_records(descriptor, records, disk.size_bytes, digest)
+                written += _write_records(descriptor, records, disk.size_bytes, digest, None if batch.full else dirty)
                 last_applied = batch.sequence
                 outcome.add(batch)
                 if batch.marker:
-                    _commit_applied(disk, last_applied, handles)
+                    _commit_applied(disk, last_applied, handles, dirty)
                     written = 0
                     _finish_cycle(item, disk, batch)
                     disk.refresh_from_db()
                 elif written >= SYNC_EVERY_BYTES:
-                    _commit_applied(disk, last_applied, handles)
+                    _commit_applied(disk, last_applied, handles, dirty)
                     written = 0
                 self.renew()
-            _commit_applied(disk, last_applied, handles)
+            _commit_applied(disk, last_applied, handles, dirty)
         finally:
             for descriptor in handles.values():
                 os.close(descriptor)
@@ -294,9 +308,11 @@ def _check_records(records: bytes, size_bytes: int) -> None:
             raise ValueError(f"record for block {index} (length {length}) lies beyond the disk or the batch")
 
 
-def _write_records(descriptor: int, records: bytes, size_bytes: int, digest: _CycleDigest | None = None) -> int:
+def _write_records(
+    descriptor: int, records: bytes, size_bytes: int, digest: _CycleDigest | None = None, dirty: set | None = None
+) -> int:
     """Write the records at their offsets, each run of adjacent blocks in one pwritev (no copy); feed
-    the cycle's running digest, if any, as it goes."""
+    the cycle's running digest, if any, as it goes, and note the chunks each run touches in `dirty`."""
     view = memoryview(records)
     position, total = 0, len(records)
     run_offset, run_length, run_parts, written = -1, 0, [], 0
@@ -306,6 +322,8 @@ def _write_records(descriptor: int, records: bytes, size_bytes: int, digest: _Cy
         if not run_parts:
             return 0
         _pwrite_all(descriptor, run_parts, run_offset, run_length)
+        if dirty is not None:
+            dirty.update(range(run_offset // CHUNK_BYTES, (run_offset + run_length - 1) // CHUNK_BYTES + 1))
         return run_length
 
     while position < total:
@@ -346,15 +364,21 @@ def _pwrite_all(descriptor: int, parts: list, offset: int, length: int) -> None:
             done = length - len(rest)
 
 
-def _commit_applied(disk: ProtectedDisk, sequence: int, handles: dict) -> None:
+def _commit_applied(disk: ProtectedDisk, sequence: int, handles: dict, dirty: set) -> None:
     if sequence <= disk.applied_sequence:
         return
     for descriptor in handles.values():
         os.fdatasync(descriptor)
     now = clock.now()
-    ProtectedDisk.objects.filter(pk=disk.pk, applied_sequence__lt=sequence).update(applied_sequence=sequence)
+    dirty_chunks = merge_dirty(disk.dirty_chunks, dirty)
+    # The note first: a crash before the row's update leaves them differing, and the copy is rebuilt.
+    local_sequence_note(disk, sequence)
+    ProtectedDisk.objects.filter(pk=disk.pk, applied_sequence__lt=sequence).update(
+        applied_sequence=sequence, dirty_chunks=dirty_chunks
+    )
     ReplicationBatch.objects.filter(disk=disk, sequence__lte=sequence, applied_at__isnull=True).update(applied_at=now)
-    disk.applied_sequence = sequence
+    disk.applied_sequence, disk.dirty_chunks = sequence, dirty_chunks
+    dirty.clear()
 
 
 def _finish_cycle(item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBatch) -> None:
@@ -375,6 +399,8 @@ def _finish_cycle(item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBa
         _require_resync(disk, f"The replica's data differed from the source's after cycle {batch.cycle}.")
     elif batch.full:
         update.update(resync_required=False, resync_reason="")
+    if batch.full:
+        update["dirty_chunks"] = None  # a new replica: the next point reads all of it
     ProtectedDisk.objects.filter(pk=disk.pk, applied_cycle__lt=batch.cycle).update(**update)
 
 

@@ -21,7 +21,7 @@ from projects import access
 from projects.models import VirtualNetwork
 from projects.regions import region_display_name
 from projects.services import job_start_in_group
-from replication.models import MigrationItem, MigrationState, TestMigrateState
+from replication.models import MigrationItem, MigrationState, RecoveryPoint, TestMigrateState
 from replication.status import allowed_operations
 
 
@@ -73,8 +73,18 @@ def _authorize_target(user, item: MigrationItem, network: VirtualNetwork | None)
         )
 
 
-def test_migrate_start(user, item: MigrationItem, *, network: VirtualNetwork, subnet: str = "", link="") -> Job:
-    """No subnet named: the item's test subnet on its test network, else the network's first."""
+def _point_input(point: RecoveryPoint | None) -> dict:
+    """A chosen point, for the job (and for pruning, which keeps it while the job runs); none: the latest."""
+    if point is None:
+        return {}
+    return {"recovery_point_id": str(point.pk), "recovery_point_cycle": point.cycle}
+
+
+def test_migrate_start(
+    user, item: MigrationItem, *, network: VirtualNetwork, subnet: str = "", point: RecoveryPoint | None = None, link=""
+) -> Job:
+    """No subnet named: the item's test subnet on its test network, else the network's first. No point
+    chosen: the latest processed one when the VM is built."""
     _authorize_target(user, item, network)
     if network.location.lower() != item.project.target_region.lower():
         raise ArmError(
@@ -97,7 +107,8 @@ def test_migrate_start(user, item: MigrationItem, *, network: VirtualNetwork, su
             test_network=network,
             test_subnet_name=subnet,
         )
-        return _start(user, item, "TestMigrate", {"network_id": str(network.pk), "subnet": subnet}, link)
+        job_input = {"network_id": str(network.pk), "subnet": subnet, **_point_input(point)}
+        return _start(user, item, "TestMigrate", job_input, link)
 
 
 def test_migrate_cleanup_start(user, item: MigrationItem, *, comments: str = "", link="") -> Job:
@@ -107,7 +118,11 @@ def test_migrate_cleanup_start(user, item: MigrationItem, *, comments: str = "",
         return _start(user, item, "TestMigrateCleanup", {"comments": comments[:1000]}, link)
 
 
-def migrate_start(user, item: MigrationItem, *, shutdown: bool = True, link="") -> Job:
+def migrate_start(
+    user, item: MigrationItem, *, shutdown: bool = True, point: RecoveryPoint | None = None, link=""
+) -> Job:
+    """With shutdown, the source stops and sends its final changes first; the VM is built from the chosen
+    point if one was chosen, else from that final point (or, without shutdown, the latest)."""
     _authorize_target(user, item, item.target_network)
     with transaction.atomic():
         item = _claim(
@@ -116,7 +131,8 @@ def migrate_start(user, item: MigrationItem, *, shutdown: bool = True, link="") 
             migration_state=MigrationState.MIGRATION_IN_PROGRESS,
             shutdown_requested_at=clock.now() if shutdown else None,
         )
-        return _start(user, item, "Migrate", {"shutdown": shutdown, "requested_at": clock.now().isoformat()}, link)
+        job_input = {"shutdown": shutdown, "requested_at": clock.now().isoformat(), **_point_input(point)}
+        return _start(user, item, "Migrate", job_input, link)
 
 
 def resync_start(user, item: MigrationItem, *, link="") -> Job:

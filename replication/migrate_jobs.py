@@ -16,7 +16,7 @@ from django.db.models import F
 from hub import clock
 from jobs.models import Job
 from jobs.scenarios import JobStepError, JobStepWaiting, Scenario, Step, register
-from replication import push
+from replication import point_manifests, push
 from replication.jobs import job_row, push_job_item
 from replication.models import (
     MigrationItem,
@@ -65,7 +65,7 @@ def _test_prerequisites(job: Job) -> None:
 
 
 def _create_test_vm(job: Job) -> None:
-    build_vm(job, _item(job), test=True, point_cycle=None)
+    build_vm(job, _item(job), test=True, point_cycle=None, point_id=job.input.get("recovery_point_id"))
 
 
 def _test_succeeded(job: Job) -> None:
@@ -189,7 +189,9 @@ def _prepare_migration(job: Job) -> None:
 
 def _create_vm(job: Job) -> None:
     item = _item(job)
-    build_vm(job, item, test=False, point_cycle=job.input.get("final_cycle"))
+    build_vm(
+        job, item, test=False, point_cycle=job.input.get("final_cycle"), point_id=job.input.get("recovery_point_id")
+    )
 
 
 def _migration_ended(job: Job, state: str, status: str, **update) -> None:
@@ -249,6 +251,7 @@ def _delete_replication_data(job: Job) -> None:
     batches_delete(ReplicationBatch.objects.filter(disk__item=item))
     shutil.rmtree(replicas_dir(item.pk), ignore_errors=True)
     item.recovery_points.all().delete()
+    point_manifests.item_points_delete(item)
     if job.input.get("migrated"):
         push_job_item(job)
         return

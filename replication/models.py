@@ -343,6 +343,10 @@ class ProtectedDisk(models.Model):
     resync_generation = models.PositiveIntegerField(default=0)  # raised to ask the agent for a full cycle
     resync_reason = models.CharField(max_length=300, blank=True)
     replica_digest = models.CharField(max_length=64, blank=True)
+    # The replica's chunks (replication.point_manifests.CHUNK_BYTES each) written since the latest
+    # recovery point's manifest: the next point reads and stores only these. None: every chunk (no
+    # manifest yet, or a full cycle replaced the replica).
+    dirty_chunks = models.JSONField(null=True, default=None, blank=True)
 
     class Meta:
         ordering = ["-is_os_disk", "disk_id"]

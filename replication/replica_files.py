@@ -53,7 +53,7 @@ def _data_chunks(descriptor: int, end: int, chunk_bytes: int = 4 * 1024 * 1024):
         offset = max(hole_start, offset + BLOCK_SIZE)
 
 
-def _digest_blocks(digest, position: int, data: bytes) -> None:
+def digest_blocks(digest, position: int, data: bytes) -> None:
     """Add a chunk's non-zero blocks (position is block-aligned) to a content digest."""
     chunk = memoryview(data)
     for start in range(0, len(chunk), BLOCK_SIZE):
@@ -76,7 +76,7 @@ def file_content_digest(path: Path, size: int) -> str:
     with handle:
         descriptor = handle.fileno()
         for position, data in _data_chunks(descriptor, min(size, os.fstat(descriptor).st_size)):
-            _digest_blocks(digest, position, data)
+            digest_blocks(digest, position, data)
     digest.update(size.to_bytes(8, "little"))
     return digest.hexdigest()
 
@@ -121,6 +121,32 @@ def batches_delete(batches) -> None:
     batches.delete()
 
 
+def local_state_path(disk: ProtectedDisk) -> Path:
+    """Beside the replica: the applied sequence this host's working copy reflects. The durable truth is
+    the point manifests in the object store; a working copy that is missing, or behind or ahead of the
+    disk's applied sequence (another host applied meanwhile), is rebuilt from the latest one."""
+    return replica_path(disk).with_suffix(".applied")
+
+
+def local_sequence(disk: ProtectedDisk) -> int | None:
+    """The applied sequence the local working copy holds: None when unknown. A replica from before these
+    notes were kept is taken as current; no replica and no note is an empty disk (sequence 0)."""
+    try:
+        return int(local_state_path(disk).read_text())
+    except FileNotFoundError:
+        return disk.applied_sequence if replica_path(disk).exists() else 0
+    except ValueError:
+        return None
+
+
+def local_sequence_note(disk: ProtectedDisk, sequence: int) -> None:
+    path = local_state_path(disk)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".applied-partial")
+    partial.write_text(str(sequence))
+    os.replace(partial, path)
+
+
 def building_path(disk: ProtectedDisk) -> Path:
     """A full cycle's replica under construction; it replaces the replica at the cycle's marker."""
     return replica_path(disk).with_suffix(".building")
@@ -148,12 +174,12 @@ def sparse_copy_with_digests(source: Path, target: Path, size: int, *, sha256: b
                     while view:
                         view = view[os.pwrite(writer.fileno(), view, position + len(data) - len(view)) :]
                     if whole is not None:
-                        _hash_zeros(whole, position - hashed_to)
+                        hash_zeros(whole, position - hashed_to)
                         whole.update(data)
                         hashed_to = position + len(data)
-                    _digest_blocks(content, position, data)
+                    digest_blocks(content, position, data)
         if whole is not None:
-            _hash_zeros(whole, size - hashed_to)
+            hash_zeros(whole, size - hashed_to)
         writer.flush()
         os.fsync(writer.fileno())
     content.update(size.to_bytes(8, "little"))
@@ -163,7 +189,7 @@ def sparse_copy_with_digests(source: Path, target: Path, size: int, *, sha256: b
 _ZEROS = memoryview(bytes(4 * 1024 * 1024))
 
 
-def _hash_zeros(digest, count: int) -> None:
+def hash_zeros(digest, count: int) -> None:
     while count > 0:
         piece = min(count, len(_ZEROS))
         digest.update(_ZEROS[:piece])

@@ -19,7 +19,7 @@ from hub import clock
 from jobs.models import Job
 from jobs.scenarios import JobStepError, JobStepWaiting
 from projects.models import VirtualNetwork
-from replication import apply_lease, fault_effects, replica_files, uploads
+from replication import apply_lease, fault_effects, point_manifests, replica_files, uploads
 from replication.models import ManagedDisk, MigrationItem, RecoveryPoint, VirtualMachine
 
 TEST_SUFFIX = "-Test"
@@ -46,6 +46,63 @@ def _latest_whole_point(item: MigrationItem) -> RecoveryPoint | None:
     return RecoveryPoint.objects.filter(item=item, cycle=cycles.pop()).first()
 
 
+def _point_to_build(item: MigrationItem, point_id: str | None, point_cycle: int | None) -> RecoveryPoint | None:
+    if point_id:
+        point = item.recovery_points.filter(pk=point_id).first()
+        if point is None:
+            raise JobStepError(
+                "RecoveryPointNotFound",
+                f"The chosen recovery point of {item.target_vm_name} no longer exists.",
+                possible_causes="It was older than the replication policy keeps and was pruned.",
+                recommended_action="Choose another recovery point, or the latest processed one, then retry.",
+            )
+        return point
+    points = item.recovery_points.order_by("-cycle")
+    if point_cycle is not None:
+        return points.filter(cycle=point_cycle).first()
+    return points.first()
+
+
+def _point_manifests(item: MigrationItem, point: RecoveryPoint) -> list | None:
+    """(disk, manifest, whether to take its SHA-256) for each included disk; None when the point
+    predates manifests (then only the replica, at the latest point, can be built)."""
+    found = []
+    for disk in item.disks.filter(included=True):
+        about = point.disks.get(disk.disk_id) or {}
+        manifest = point_manifests.manifest_load(item, disk.pk, point.cycle) if "diskPk" in about else None
+        if manifest is None:
+            return None
+        found.append((disk, manifest, disk.size_bytes <= SHA256_LIMIT_BYTES))
+    return found
+
+
+def _build_from_replicas(job: Job, item: MigrationItem, vm_id, point_cycle: int | None) -> tuple:
+    """A point without manifests: copy the replicas, which hold only the latest point, under the lease."""
+    owner = f"job-{job.pk}"
+    if not apply_lease.lease_take(item.pk, owner):
+        raise JobStepWaiting("The replica is being updated; waiting for it to reach a recovery point.")
+    try:
+        point = _latest_whole_point(item)
+        if point is None or (point_cycle is not None and point.cycle != point_cycle):
+            raise JobStepWaiting("Waiting for the replica disks to reach the same recovery point.")
+        disks_dir = vm_disks_dir(vm_id)
+        built = []
+        for disk in item.disks.filter(included=True):
+            target = disks_dir / f"{disk.disk_id}.vhd"
+            # One read of the replica gives the copy, its SHA-256 and its content digest.
+            sha256, digest = replica_files.sparse_copy_with_digests(
+                replica_files.replica_path(disk),
+                target,
+                disk.size_bytes,
+                sha256=disk.size_bytes <= SHA256_LIMIT_BYTES,
+            )
+            built.append((disk, sha256, digest))
+    finally:
+        apply_lease.lease_drop(item.pk, owner)
+        uploads.request_apply(item.pk)  # whatever arrived meanwhile
+    return point, built
+
+
 def _free_ip(network: VirtualNetwork, subnet_name: str) -> str | None:
     subnet = network.subnets.filter(name__iexact=subnet_name).first()
     if subnet is None:
@@ -60,9 +117,12 @@ def _free_ip(network: VirtualNetwork, subnet_name: str) -> str | None:
     return next((str(address) for index, address in enumerate(hosts) if index >= 3 and str(address) not in taken), None)
 
 
-def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | None) -> VirtualMachine:
-    """Create the VM (rows and disk files) from the replica at a recovery point. Idempotent: a re-run of
-    the same job finds its VM. Nothing is visible until the rows are committed at the end."""
+def build_vm(
+    job: Job, item: MigrationItem, *, test: bool, point_cycle: int | None, point_id: str | None = None
+) -> VirtualMachine:
+    """Create the VM (rows and disk files) at a recovery point: the one chosen (point_id), else the one
+    of point_cycle (Migrate's final point), else the latest. Idempotent: a re-run of the same job finds
+    its VM. Nothing is visible until the rows are committed at the end."""
     vm_id = _vm_id(job)
     existing = VirtualMachine.objects.filter(pk=vm_id).first()
     if existing is not None:
@@ -87,28 +147,23 @@ def build_vm(job: Job, item: MigrationItem, *, test: bool, point_cycle: int | No
             "The virtual network chosen for the VM was deleted.",
             recommended_action="Choose another virtual network, then retry.",
         )
-    owner = f"job-{job.pk}"
-    if not apply_lease.lease_take(item.pk, owner):
-        raise JobStepWaiting("The replica is being updated; waiting for it to reach a recovery point.")
-    try:
-        point = _latest_whole_point(item)
-        if point is None or (point_cycle is not None and point.cycle != point_cycle):
-            raise JobStepWaiting("Waiting for the replica disks to reach the same recovery point.")
-        disks_dir = vm_disks_dir(vm_id)
-        built = []
-        for disk in item.disks.filter(included=True):
-            target = disks_dir / f"{disk.disk_id}.vhd"
-            # One read of the replica gives the copy, its SHA-256 and its content digest.
-            sha256, digest = replica_files.sparse_copy_with_digests(
-                replica_files.replica_path(disk),
-                target,
-                disk.size_bytes,
-                sha256=disk.size_bytes <= SHA256_LIMIT_BYTES,
-            )
-            built.append((disk, sha256, digest))
-    finally:
-        apply_lease.lease_drop(item.pk, owner)
-        uploads.request_apply(item.pk)  # whatever arrived meanwhile
+    point = _point_to_build(item, point_id, point_cycle)
+    manifests = _point_manifests(item, point) if point is not None else None
+    if manifests is not None:
+        # Any kept point: its chunks never change, so no lease is needed, and applying goes on meanwhile.
+        built = [
+            (disk, *point_manifests.restore(item, manifest, vm_disks_dir(vm_id) / f"{disk.disk_id}.vhd", sha256=sha))
+            for disk, manifest, sha in manifests
+        ]
+    elif point_id and point is not None and point.pk != item.last_recovery_point_id:
+        raise JobStepError(
+            "RecoveryPointNotBuildable",
+            f"The chosen recovery point of {item.target_vm_name} was recorded before points were kept as "
+            "manifests; only the latest one can be built.",
+            recommended_action="Choose the latest processed recovery point, then retry.",
+        )
+    else:
+        point, built = _build_from_replicas(job, item, vm_id, point_cycle)
     try:
         vm = _record_vm(job, item, vm_id, name, group, network, subnet, test, point, built)
     except IntegrityError:
@@ -159,6 +214,7 @@ def _record_vm(job, item, vm_id, name, group, network, subnet, test, point, buil
         job_input = dict(job.input)
         job_input["vm"] = {
             "id": vm.arm_id,
+            "recoveryPointId": str(point.pk),
             "recoveryPointCycle": point.cycle,
             "recoveryPointTime": point.captured_at.isoformat(),
             "disks": [

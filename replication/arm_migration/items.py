@@ -16,7 +16,7 @@ from hub.arm.bodies import BodyReader
 from hub.arm.errors import ArmError, found
 from hub.arm.odata import narrowed, paged_list
 from hub.arm.paths import last_segment
-from hub.arm.views import accepted, arm_time
+from hub.arm.views import accepted
 from hub.ids import parse_uuid
 from jobs.models import Job, State
 from projects import access
@@ -24,6 +24,7 @@ from replication import migrate
 from replication.arm import CONTAINER, FABRIC, Vault, VaultView
 from replication.arm_migration import inputs, openapi, plans, shapes
 from replication.arm_migration.jobs import JobChildView, job_failure
+from replication.models import RecoveryPoint
 
 NOTHING = Q(pk__in=[])
 # $filter names an item list understands (ASR's MigrationItemsQueryParameter, and the item's own
@@ -149,11 +150,10 @@ class ItemVerbView(ItemChildView):
     def start(self, request) -> Job:
         raise NotImplementedError
 
-    def check_recovery_point(self, value: str | None) -> None:
-        """A named recovery point must be the latest: the hub keeps one replica per disk, at its newest
-        point, so an older point cannot be built. Not naming one means the latest."""
+    def chosen_recovery_point(self, value: str | None) -> RecoveryPoint | None:
+        """The recovery point a verb names (any kept point, by id or by its ARM id); none: the latest."""
         if not value:
-            return
+            return None
         item, target = self.item, f"{shapes.PROVIDER_DETAILS}.recoveryPointId"
         point = item.recovery_points.filter(pk=parse_uuid(last_segment(value))).first()
         if point is None:
@@ -164,16 +164,7 @@ class ItemVerbView(ItemChildView):
                 f"{shapes.item_id(self.vault, item)}/migrationRecoveryPoints.",
                 target,
             )
-        if point.pk != item.last_recovery_point_id:
-            raise ArmError(
-                400,
-                "RecoveryPointNotLatest",
-                f"Recovery point {point.pk} ({arm_time(point.captured_at)}) is older than the latest one, "
-                f"{item.last_recovery_point_id} ({arm_time(item.last_recovery_point_at)}): only the latest point can "
-                "be used, because the replica disks hold that point only. Omit recoveryPointId, or pass the item's "
-                "providerSpecificDetails.lastRecoveryPointId.",
-                target,
-            )
+        return point
 
 
 class ItemTestMigrateView(
@@ -200,8 +191,8 @@ class ItemTestMigrateView(
                 "virtual network in the target region; a non-production one is recommended).",
                 f"{shapes.PROVIDER_DETAILS}.networkId",
             )
-        self.check_recovery_point(recovery_point_id)
-        return migrate.test_migrate_start(request.user, item, network=network, subnet=subnet_name)
+        point = self.chosen_recovery_point(recovery_point_id)
+        return migrate.test_migrate_start(request.user, item, network=network, subnet=subnet_name, point=point)
 
 
 class ItemTestMigrateCleanupView(
@@ -223,8 +214,8 @@ class ItemMigrateView(ItemVerbView, operation="Migrate", permission=access.MIGRA
         recovery_point_id = details.text("recoveryPointId")
         shutdown = details.flag("performShutdown", default=True)
         body.raise_errors()
-        self.check_recovery_point(recovery_point_id)
-        return migrate.migrate_start(request.user, self.item, shutdown=shutdown)
+        point = self.chosen_recovery_point(recovery_point_id)
+        return migrate.migrate_start(request.user, self.item, shutdown=shutdown, point=point)
 
 
 class ItemResyncView(ItemVerbView, operation="Resync", permission=access.RESYNC, body=openapi.ResyncInput):

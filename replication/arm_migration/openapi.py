@@ -72,13 +72,17 @@ class TestMigrateProviderInput(serializers.Serializer):
     networkId = C(required=False, help_text="Default: the item's testNetworkId.")
     testSubnetName = C(required=False)
     vmNics = VmNicInput(many=True, required=False)
-    recoveryPointId = C(required=False, help_text="Only the latest recovery point can be built.")
+    recoveryPointId = C(
+        required=False, help_text="A migrationRecoveryPoints id (or its name); default: the latest processed point."
+    )
 
 
 class MigrateProviderInput(serializers.Serializer):
     instanceType = _instance_type()
     performShutdown = serializers.ChoiceField(choices=TRUE_OR_FALSE, required=False, help_text="Default true.")
-    recoveryPointId = C(required=False)
+    recoveryPointId = C(
+        required=False, help_text="A migrationRecoveryPoints id; default: the final point (shutdown) or the latest."
+    )
 
 
 class ResyncProviderInput(serializers.Serializer):

@@ -37,7 +37,7 @@ def age_text(delta: timedelta) -> str:
 @login_required
 def migrate_item(request, item_id):
     item = visible_item(request.user, item_id)
-    form = MigrateForm(request.POST if request.method == "POST" else None)
+    form = MigrateForm(item, request.POST if request.method == "POST" else None)
     now = clock.now()
     point_at = item.last_recovery_point_at
     context = blade_context(
@@ -52,7 +52,8 @@ def migrate_item(request, item_id):
         never_tested=item.last_test_migration_status != "Succeeded",
     )
     if request.method == "POST" and form.is_valid():
-        started = start(request, context, "Migration", migrate.migrate_start, form, shutdown=form.shutdown_requested)
+        chosen = {"shutdown": form.shutdown_requested, "point": form.selected_point}
+        started = start(request, context, "Migration", migrate.migrate_start, form, **chosen)
         if started is not None:
             return started
     return render(request, "replication/migration/migrate.html", context)

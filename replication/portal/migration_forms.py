@@ -9,7 +9,7 @@ from django import forms
 from projects import access
 from projects.models import VirtualNetwork
 from replication import fault_effects
-from replication.models import MigrationItem
+from replication.models import MigrationItem, RecoveryPoint
 
 PRODUCTION = "production"
 NOT_RECOMMENDED = "not recommended: use a non-production network"
@@ -74,7 +74,45 @@ def recommended_option(options: list[NetworkOption], previous: VirtualNetwork | 
     return (tagged or candidates or [None])[0]
 
 
-class TestMigrateForm(forms.Form):
+LATEST_POINT = ""
+POINT_TYPES = {"CrashConsistent": "crash-consistent", "ApplicationConsistent": "app-consistent"}
+POINTS_LISTED = 500  # a week of 20-minute cycles; the API lists every kept point
+
+
+class RecoveryPointChoice(forms.Form):
+    """The recovery point to build the VM from: "Latest processed" (when the VM is built) or a kept one."""
+
+    recovery_point = forms.ChoiceField(
+        label="Recovery point",
+        required=False,
+        error_messages={
+            "invalid_choice": "That recovery point is no longer kept (it was older than the replication policy "
+            "keeps): choose another, or Latest processed."
+        },
+    )
+
+    def point_choices(self, item: MigrationItem) -> None:
+        self.points = {
+            str(point.pk): point for point in item.recovery_points.order_by("-captured_at", "-cycle")[:POINTS_LISTED]
+        }
+        minutes = item.policy.recovery_point_history_minutes
+        self.retention = f"{minutes // 60} hours" if minutes % 60 == 0 else f"{minutes} minutes"
+        latest = item.last_recovery_point_at
+        latest_label = f"Latest processed ({latest:%Y-%m-%d %H:%M:%S} UTC)" if latest else "Latest processed"
+        self.fields["recovery_point"].choices = [(LATEST_POINT, latest_label)] + [
+            (
+                point_id,
+                f"{point.captured_at:%Y-%m-%d %H:%M:%S} UTC · {POINT_TYPES.get(point.point_type, point.point_type)}",
+            )
+            for point_id, point in self.points.items()
+        ]
+
+    @property
+    def selected_point(self) -> RecoveryPoint | None:
+        return self.points.get(self.cleaned_data.get("recovery_point") or LATEST_POINT)
+
+
+class TestMigrateForm(RecoveryPointChoice):
     """Test Migration: the virtual network (and subnet) the test VM joins."""
 
     __test__ = False  # not a test class, whatever pytest thinks of its name
@@ -93,6 +131,7 @@ class TestMigrateForm(forms.Form):
         if chosen not in self.by_id:
             chosen = str(self.recommended.network.pk) if self.recommended else ""
         super().__init__(data, initial={"network": chosen})
+        self.point_choices(item)
         self.chosen = self.by_id.get(chosen)
         self.fields["network"].choices = [
             (network_id, option.network.name) for network_id, option in self.by_id.items()
@@ -135,13 +174,17 @@ class CleanupForm(forms.Form):
 SHUTDOWN_YES, SHUTDOWN_NO = "yes", "no"
 
 
-class MigrateForm(forms.Form):
+class MigrateForm(RecoveryPointChoice):
     shutdown = forms.ChoiceField(
         label="Shut down virtual machines and perform a planned migration with no data loss?",
         choices=[(SHUTDOWN_YES, "Yes"), (SHUTDOWN_NO, "No")],
         initial=SHUTDOWN_YES,
         widget=forms.RadioSelect,
     )
+
+    def __init__(self, item: MigrationItem, data=None):
+        super().__init__(data)
+        self.point_choices(item)
 
     @property
     def shutdown_requested(self) -> bool:

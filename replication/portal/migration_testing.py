@@ -83,7 +83,11 @@ def test_migrate(request, item_id):
     )
     context = blade_context(request, item, "TestMigrate", form=form, test_vm_name=item.target_vm_name + TEST_SUFFIX)
     if request.method == "POST" and form.is_valid():
-        chosen = {"network": form.selected_network, "subnet": form.cleaned_data["subnet"]}
+        chosen = {
+            "network": form.selected_network,
+            "subnet": form.cleaned_data["subnet"],
+            "point": form.selected_point,
+        }
         started = start(request, context, "Test migration", migrate.test_migrate_start, form, **chosen)
         if started is not None:
             return started

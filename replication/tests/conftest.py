@@ -76,3 +76,14 @@ def hub():
     server = StubHub()
     yield server
     server.close()
+
+
+@pytest.fixture(autouse=True)
+def _object_store_follows_replication_dir():
+    """hub.object_store.store() is made once per process; tests move REPLICATION_DIR, so each test gets
+    a store under its own directory."""
+    from hub.object_store import store
+
+    store.cache_clear()
+    yield
+    store.cache_clear()

@@ -19,7 +19,7 @@ from jobs.models import Job, State
 from projects import services as project_services
 from projects.models import ResourceGroup, User
 from replication import uploads
-from replication.models import MigrationItem, MigrationState, RecoveryPoint, TestMigrateState, VirtualMachine
+from replication.models import MigrationItem, MigrationState, TestMigrateState, VirtualMachine
 from replication.tests.test_arm_migration import API, SUB
 from replication.tests.test_data_path import replicating  # noqa: F401 (the fixture `ready` builds on)
 from replication.tests.test_migrate import admin, ready, run  # noqa: F401 (`ready` is a fixture)
@@ -186,9 +186,6 @@ def test_a_vmware_cbt_body_names_the_test_subnet_per_nic(item):
 
 def test_test_migrate_refusals_create_no_job(item):
     client = client_for()
-    older = RecoveryPoint.objects.create(
-        item=item.item, cycle=0, recorded_at=clock.now(), captured_at=clock.now() - timedelta(hours=1)
-    )
     project_services.virtual_network_create_or_update(
         user=admin(),
         resource_group=ResourceGroup.objects.get(name="rg-migrate"),
@@ -198,11 +195,6 @@ def test_test_migrate_refusals_create_no_job(item):
         subnets=[("default", "10.90.0.0/24")],
     )
     cases = [
-        (
-            body_test_migrate(recoveryPointId=f"{item.path}/migrationRecoveryPoints/{older.pk}"),
-            400,
-            "RecoveryPointNotLatest",
-        ),
         (body_test_migrate(recoveryPointId=str(uuid.uuid4())), 400, "RecoveryPointNotFound"),
         (body_test_migrate("nowhere"), 400, "VirtualNetworkNotFound"),
         (body_test_migrate(testSubnetName="nope"), 400, "SubnetNotFound"),
@@ -214,11 +206,10 @@ def test_test_migrate_refusals_create_no_job(item):
     for body, status, code in cases:
         response = post(client, f"{item.path}/testMigrate", body)
         assert (response.status_code, response.json()["error"]["code"]) == (status, code), body
-    response = post(client, f"{item.path}/testMigrate", body_test_migrate(recoveryPointId=str(older.pk)))
+    response = post(client, f"{item.path}/testMigrate", body_test_migrate(recoveryPointId=str(uuid.uuid4())))
     error = response.json()["error"]
     assert error["target"] == "properties.providerSpecificDetails.recoveryPointId"
-    assert "only the latest point can be used" in error["message"]
-    assert str(item.item.last_recovery_point_id) in error["message"]
+    assert "migrationRecoveryPoints" in error["message"]
     assert not Job.objects.filter(scenario_name="TestMigrate").exists()
     assert item.refresh().test_migrate_state == TestMigrateState.NONE
 

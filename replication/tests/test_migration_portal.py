@@ -65,7 +65,7 @@ def test_it_recommends_a_non_production_network_for_the_test_vm(admin_client, re
     item, *_ = ready
     page = admin_client.get(reverse("replication:test-migrate", args=[item.pk])).content.decode()
     test_network = VirtualNetwork.objects.get(name="vnet-test")
-    assert "web01-Test" in page and "the latest recovery point" in page
+    assert "web01-Test" in page and "Latest processed" in page
     assert "vnet-prod" in page and "not recommended: use a non-production network" in page
     # The non-production network is preselected, and its subnet offered.
     assert re.search(f'value="{test_network.pk}"[^>]*checked', page)

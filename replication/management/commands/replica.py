@@ -2,7 +2,8 @@
 
     manage.py replica <migration item id> [--sha256]
 
-Prints JSON: the item's state, its recovery points, and per disk the replica file, the sequences
+Prints JSON: the item's state, its recovery points (with the bytes of new chunks each stored), what
+all its points take in the object store (`pointStorageBytes`), and per disk the replica file, the sequences
 stored and applied, the cycle applied, bytes moved, and with --sha256 the replica's SHA-256."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from hub.ids import parse_uuid
 from replication.models import MigrationItem
+from replication.point_manifests import stored_bytes
 from replication.replica_files import file_sha256, replica_path
 
 
@@ -47,11 +49,22 @@ class Command(BaseCommand):
                 }
             )
         points = [
-            {"cycle": point.cycle, "final": point.is_final, "capturedAt": point.captured_at.isoformat()}
+            {
+                "cycle": point.cycle,
+                "final": point.is_final,
+                "capturedAt": point.captured_at.isoformat(),
+                "newChunkBytes": sum(about.get("newChunkBytes", 0) for about in point.disks.values()),
+            }
             for point in item.recovery_points.order_by("cycle")
         ]
         self.stdout.write(
             json.dumps(
-                {"item": str(item.pk), "migrationState": item.migration_state, "disks": disks, "recoveryPoints": points}
+                {
+                    "item": str(item.pk),
+                    "migrationState": item.migration_state,
+                    "disks": disks,
+                    "recoveryPoints": points,
+                    "pointStorageBytes": stored_bytes(item),
+                }
             )
         )
