@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from hub.arm.bodies import BodyReader
@@ -133,13 +134,71 @@ def plan_body(plan: planning.Plan) -> dict:
     }
 
 
+# The document's shapes of the request and the answer (read by read_plan_body, written by plan_body).
+F, N, S = serializers.FloatField, serializers.IntegerField, serializers.CharField
+optional = {"required": False, "allow_null": True}
+
+
+class PlannedMachineInput(serializers.Serializer):
+    fabricDiscoveryMachineId = S(help_text="The discovered server's id (its ARM id or its last segment).")
+    disksToInclude = serializers.ListField(child=S(), required=False, help_text="Absent: every disk.")
+    churnMBps = F(required=False, help_text="Declared churn; absent: measured, else none.")
+
+
+class PlanReplicationCapacityInputProperties(serializers.Serializer):
+    machines = PlannedMachineInput(many=True)
+    bandwidthMbps = F(required=False, help_text="Declared upload bandwidth; absent: the appliance's upload cap.")
+    rpoTargetMinutes = F(required=False)
+
+
+class PlanReplicationCapacityInput(serializers.Serializer):
+    properties = PlanReplicationCapacityInputProperties()
+
+
+class PlannedMachine(serializers.Serializer):
+    machineName = S()
+    diskBytes = N()
+    dataBytes = N()
+    dataSource = S()
+    churnMBps = F()
+    churnSource = S()
+
+
+class ReplicationCapacityPlanProperties(serializers.Serializer):
+    machineCount = N()
+    totalDiskBytes = N()
+    totalDataBytes = N()
+    bandwidthMbps = F(**optional)
+    bandwidthSource = S()
+    compressionRatio = F()
+    compressionSource = S()
+    churnMBps = F()
+    replicationCycleSeconds = N()
+    initialReplicationDuration = S(**optional, help_text="ISO 8601; null when the bandwidth is unknown.")
+    initialReplicationSeconds = F(**optional)
+    achievableRpo = S(**optional)
+    achievableRpoSeconds = F(**optional)
+    rpoTargetMinutes = F()
+    meetsRpoTarget = serializers.BooleanField(**optional)
+    bandwidthForRpoTargetMbps = F(**optional)
+    bandwidthForChurnWithHeadroomMbps = F(**optional)
+    appliancesNeeded = N()
+    oneApplianceSuffices = serializers.BooleanField()
+    applianceLimitsExceeded = serializers.ListField(child=S())
+    machines = PlannedMachine(many=True)
+
+
+class ReplicationCapacityPlan(serializers.Serializer):
+    properties = ReplicationCapacityPlanProperties()
+
+
 class PlanReplicationCapacityView(VaultView):
     permissions = {"post": PLAN_CAPACITY}
 
     @extend_schema(
         operation_id="ReplicationProtectionContainers_PlanReplicationCapacity",
-        request=dict,
-        responses={200: dict},
+        request=PlanReplicationCapacityInput,
+        responses={200: ReplicationCapacityPlan},
         examples=[OpenApiExample("Two servers over 100 Mbps", value=EXAMPLE_BODY, request_only=True)],
         description="Plan bandwidth and time before replicating: initial replication time, achievable RPO, "
         "bandwidth for an RPO target (the churn plus 20% headroom at least), and whether one appliance suffices.",

@@ -253,6 +253,21 @@ def restore(item, manifest: Manifest, target: Path, *, sha256: bool, renew=None)
     return (whole.hexdigest() if whole is not None else ""), content.hexdigest()
 
 
+def manifest_sha256(item, manifest: Manifest) -> str:
+    """The SHA-256 of the disk a manifest describes, read from the store without writing it anywhere:
+    what a host with no working copy of the replica (another worker's, the web's) can tell of it."""
+    objects, prefix = store(), item_prefix(item)
+    whole, hashed_to = hashlib.sha256(), 0
+    for index in sorted(manifest.chunks):
+        data = objects.get(chunk_name(prefix, manifest.chunks[index]))
+        position = index * CHUNK_BYTES
+        hash_zeros(whole, position - hashed_to)
+        whole.update(data)
+        hashed_to = position + len(data)
+    hash_zeros(whole, manifest.size_bytes - hashed_to)
+    return whole.hexdigest()
+
+
 def manifests_sweep(item, kept: dict) -> None:
     """Delete the manifest objects no kept point needs (`kept`: disk pk -> the kept points' cycles); a
     pruned point's manifest stays while a kept one is built on it."""

@@ -155,12 +155,6 @@ def test_a_worker_on_another_host_applies_batches_from_blob_storage_and_survives
         host.stop()
 
 
-@pytest.mark.xfail(
-    run=False,
-    strict=True,
-    reason="needs the replica in the object store (chunks + manifests, branch points14): today each "
-    "worker's replica is a file on its own host, so a second worker cannot continue the first's",
-)
 @pytest.mark.parametrize("killed", ["first", "second"])
 def test_two_workers_apply_one_replication_and_either_may_die(blob_hub, tmp_path, killed):
     """Two worker hosts with separate folders apply one project's replication; one is killed mid-apply

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from hub.ids import parse_uuid
 from replication.models import MigrationItem
-from replication.point_manifests import stored_bytes
+from replication.point_manifests import manifest_load, manifest_sha256, stored_bytes
 from replication.replica_files import file_sha256, replica_path
 
 
@@ -32,8 +32,16 @@ class Command(BaseCommand):
         if item is None:
             raise CommandError(f"No migration item {item_id}.")
         disks = []
+        latest = item.recovery_points.order_by("-cycle").first()
         for disk in item.disks.all():
             path = replica_path(disk)
+            sha, sha_of = None, None
+            if sha256 and path.exists():
+                sha, sha_of = file_sha256(path), "replica"
+            elif sha256 and latest is not None:
+                manifest = manifest_load(item, disk.pk, latest.cycle)
+                if manifest is not None:
+                    sha, sha_of = manifest_sha256(item, manifest), "latestRecoveryPoint"
             disks.append(
                 {
                     "diskId": disk.disk_id,
@@ -45,7 +53,8 @@ class Command(BaseCommand):
                     "changedBytes": disk.changed_bytes,
                     "transferredBytes": disk.transferred_bytes,
                     "resyncGeneration": disk.resync_generation,
-                    "sha256": file_sha256(path) if sha256 and path.exists() else None,
+                    "sha256": sha,
+                    "sha256Of": sha_of,
                 }
             )
         points = [
