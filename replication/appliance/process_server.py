@@ -193,6 +193,9 @@ def upload_cap_bytes_per_second(environ) -> float:
     return megabits * 1_000_000 / 8
 
 
+SLICE_SECONDS = 0.25
+
+
 class UploadThrottle:
     """The appliance's bandwidth throttling: uploads to the hub average at most `bytes_per_second`
     (0: no limit), so replication leaves room for the site's other traffic."""
@@ -209,17 +212,24 @@ class UploadThrottle:
         self.lock = threading.Lock()
         self.next_free = 0.0  # monotonic time at which the link is free again
 
-    def wait_for(self, byte_count: int, cap_bytes_per_second: float = 0) -> None:
-        """Wait for the link; `cap_bytes_per_second` (an injected cap, 0: none) lowers the rate further."""
-        rate = min(rate for rate in (self.bytes_per_second, cap_bytes_per_second, float("inf")) if rate > 0)
-        if rate == float("inf"):
-            return
-        with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next_free)
-            self.next_free = start + byte_count / rate
-        if start > now:
-            time.sleep(start - now)
+    def wait_for(self, byte_count: int, cap=None) -> None:
+        """Wait until the link may carry byte_count more bytes. `cap` (a callable: an injected cap in
+        bytes per second, 0 for none) lowers the rate further; it is asked again every quarter of a
+        second's worth of bytes, so lifting it frees an upload already waiting."""
+        remaining = byte_count
+        while remaining > 0:
+            rates = [rate for rate in (self.bytes_per_second, cap() if cap else 0) if rate > 0]
+            if not rates:
+                return
+            rate = min(rates)
+            share = min(remaining, max(1, int(rate * SLICE_SECONDS)))
+            with self.lock:
+                now = time.monotonic()
+                start = max(now, self.next_free)
+                self.next_free = start + share / rate
+            if start > now:
+                time.sleep(start - now)
+            remaining -= share
 
 
 class ProcessServer:
@@ -308,7 +318,7 @@ class ProcessServer:
         }
         encoded = json.dumps(upload_header, separators=(",", ":")).encode()
         prefix = UPLOAD_MAGIC + len(encoded).to_bytes(4, "little") + encoded
-        self.throttle.wait_for(len(prefix) + len(ciphertext), self.faults.upload_cap_bytes_per_second())
+        self.throttle.wait_for(len(prefix) + len(ciphertext), self.faults.upload_cap_bytes_per_second)
         if self.faults.link_down():
             self.faults.upload_failed()
             raise AgentError(503, "HubUnreachable", "The link to the hub dropped during the upload: retry the batch.")
