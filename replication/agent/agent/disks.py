@@ -281,7 +281,11 @@ class FailingReads:
         return self.source.extents()
 
     def read(self, offset: int, length: int):
-        raise DiskReadError(self.disk_id, self.disk_index, offset)
+        from agent.faults import FAULTS
+
+        if FAULTS.read_fails():
+            raise DiskReadError(self.disk_id, self.disk_index, offset)
+        return self.source.read(offset, length)
 
     def close(self) -> None:
         self.source.close()

@@ -50,6 +50,15 @@ class Faults:
         with self.lock:
             return self.unreadable.get(disk_id)
 
+    def read_fails(self) -> bool:
+        """Whether this read of an unreadable disk fails, by the fault's probability (1: every read)."""
+        with self.lock:
+            fault = self.by_kind.get("diskReadErrors") or {}
+        probability = fault.get("probability", 1)
+        if not isinstance(probability, int | float) or probability >= 1:
+            return True
+        return random.random() < probability  # noqa: S311 (not security)
+
     def _parameter(self, kind: str, name: str):
         with self.lock:
             fault = self.by_kind.get(kind)
