@@ -46,9 +46,11 @@ def fault_hub(tmp_path_factory):
     hub.stop()
 
 
-@pytest.fixture
-def rig(fault_hub, tmp_path):
-    """A server replicating a 4 MiB disk image, its initial replication done and the replica identical."""
+@pytest.fixture(scope="module")
+def replicating(fault_hub, tmp_path_factory):
+    """A server replicating a 4 MiB disk image, its initial replication done, shared by the module's tests:
+    each leaves it as it found it (the fault cleared, health normal, the replica identical)."""
+    tmp_path = tmp_path_factory.mktemp("fault-rig")
     image = tmp_path / "disk0.img"
     write_realistic_image(image, 4 * MIB, seed=5)
     rig = build_rig(fault_hub, tmp_path, {"disk0": image})
@@ -60,7 +62,14 @@ def rig(fault_hub, tmp_path):
         yield rig
     finally:
         rig.stop()
-        fault_hub.manage("clock", "reset")
+
+
+@pytest.fixture
+def rig(fault_hub, replicating):
+    wait_until_healthy(replicating)
+    replicating.extra["log_mark"] = len(replicating.agent_log.read_text())
+    yield replicating
+    fault_hub.manage("clock", "reset")
 
 
 # Inside the hub
@@ -158,6 +167,11 @@ def wait_until_healthy(rig, seconds: float = 90) -> None:
     wait_for(lambda: item_health(rig), lambda found: found[0] == "Normal" and not found[1], seconds)
 
 
+def agent_log(rig) -> str:
+    """What the Mobility service logged during this test."""
+    return rig.agent_log.read_text()[rig.extra["log_mark"] :]
+
+
 def latest_cycle(rig) -> int:
     return max((point["cycle"] for point in rig.replica()["recoveryPoints"]), default=0)
 
@@ -191,7 +205,7 @@ def screenshot(rig, request, name: str) -> None:
 
 def register_through(rig, machine_id: str) -> int:
     """Registers a machine through the appliance (discovery's first step); the answer's status."""
-    passphrase = (rig.prefix.parent / "pass.txt").read_text().strip()
+    passphrase = (rig.prefix.parent / "pass.txt").read_text().strip()  # build_rig's
     machine = {
         "hostName": machine_id,
         "osType": "Linux",
@@ -213,7 +227,7 @@ def test_appliance_offline_stops_heartbeats_and_uploads_until_cleared(fault_hub,
     # Cut off: registrations are refused (discovery stops), batches wait on the source.
     assert wait_for(lambda: register_through(rig, "probe-offline"), lambda status: status == 503) == 503
     no_point_while(rig)
-    assert "not acknowledged, retrying" in rig.agent_log.read_text(), "the agent keeps its batches"
+    assert "not acknowledged, retrying" in agent_log(rig), "the agent keeps its batches"
     # Fifteen minutes later on the hub's clock, the heartbeat-lost health shows.
     fault_hub.manage("clock", "advance", "16m")
     wait_for_error(rig, "78013")
@@ -250,7 +264,7 @@ def test_a_flapping_link_drops_uploads_which_are_retried(fault_hub, rig):
         error = wait_for_error(rig, "ProcessServerLinkFlapping")
         assert "uploads failed" in error.summary_message
         assert "ProcessServerLinkFlapping" in appliance_errors(rig)
-        assert "not acknowledged, retrying" in rig.agent_log.read_text()
+        assert "not acknowledged, retrying" in agent_log(rig)
         clear(fault_hub, fault)
     finally:
         writer.stop()
@@ -278,7 +292,7 @@ def test_source_churn_beyond_the_link_grows_the_rpo_to_warning_then_critical(fau
 
     clear(fault_hub, churn)
     clear(fault_hub, cap)
-    wait_for(lambda: rig.agent_log.read_text(), lambda log: "Source churn stopped." in log, 30)
+    wait_for(lambda: agent_log(rig), lambda log: "Source churn stopped." in log, 30)
     recovers_identical(rig)
 
 
@@ -298,7 +312,7 @@ def test_an_agent_the_appliance_refuses_pauses_replication_with_azures_words(
     assert code in appliance_errors(rig)
     assert item_health(rig)[0] == "Critical"
     no_point_while(rig)
-    assert "Refused by the appliance" in rig.agent_log.read_text()
+    assert "Refused by the appliance" in agent_log(rig)
     if kind == "agentVersionMismatch":
         screenshot(rig, request, "fault-agent-version-mismatch.png")
 
