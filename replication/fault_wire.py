@@ -18,6 +18,7 @@ A fault's scope is a resource id, as the ARM API names the resource (lowercased 
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 
 from faults.models import Fault
@@ -147,19 +148,25 @@ def record_agent_problems(appliance: Appliance, statuses) -> None:
         for status in statuses[:10_000]
         if isinstance(status, dict) and status.get("machineId")
     }
-    servers = DiscoveredServer.objects.filter(appliance=appliance, machine_id__in=reported)
+    # Only servers with problems, reported or recorded, are read: a healthy fleet of thousands costs one
+    # query that finds none (an agent no longer reported loses its problems).
+    with_problems = [machine_id for machine_id, problems in reported.items() if problems]
+    servers = DiscoveredServer.objects.filter(appliance=appliance).filter(
+        Q(machine_id__in=with_problems) | ~Q(agent_problems={})
+    )
     changed = [
         (pk, machine_id, name, current)
         for pk, machine_id, name, current in servers.values_list("pk", "machine_id", "name", "agent_problems")
-        if (current or {}) != reported[machine_id]
+        if (current or {}) != reported.get(machine_id, {})
     ]
     for pk, machine_id, name, current in changed:
-        DiscoveredServer.objects.filter(pk=pk).update(agent_problems=reported[machine_id])
+        DiscoveredServer.objects.filter(pk=pk).update(agent_problems=reported.get(machine_id, {}))
         item = MigrationItem.objects.filter(server_id=pk).select_related("created_by").first()
         if item is not None:
             push.replicating_servers_changed(appliance.project, [item])
         owners = {item.created_by} if item is not None else set()
-        _notify_changes(current or {}, reported[machine_id], name, owners, _monitor_link([item] if item else []))
+        link = _monitor_link([item] if item else [])
+        _notify_changes(current or {}, reported.get(machine_id, {}), name, owners, link)
 
 
 def _monitor_link(items) -> str:
