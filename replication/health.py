@@ -392,15 +392,33 @@ NO_POINT_WARNING_AFTER = timedelta(minutes=15)
 NO_POINT_CRITICAL_AFTER = timedelta(minutes=60)
 
 
+@dataclass(frozen=True)
+class SilentBetween:
+    """`path`'s moment is older than `low` but not older than `high` (None: no upper bound); unset never."""
+
+    path: str
+    low: timedelta
+    high: timedelta | None = None
+
+    def holds(self, item, now) -> bool:
+        moment = _read(item, self.path)
+        return moment is not None and now - moment > self.low and (self.high is None or now - moment <= self.high)
+
+    def q(self, now, policies) -> Q:
+        older = Q(**{f"{self.path}__lt": now - self.low})
+        return older if self.high is None else older & Q(**{f"{self.path}__gte": now - self.high})
+
+
 class NoRecentRecoveryPoint(HealthRule):
-    """No crash-consistent recovery point for 15 minutes is a warning, for 60 minutes critical."""
+    """No crash-consistent recovery point for 15 minutes is a warning, for 60 minutes critical (the
+    warning then gives way to it)."""
 
     code = "153007"
     states = (MigrationState.REPLICATING,)
 
-    def __init__(self, level: str, limit: timedelta):
+    def __init__(self, level: str, limit: timedelta, until: timedelta | None = None):
         self.level, self.limit = level, limit
-        self.condition = Silent(("last_recovery_point_at",), limit, missing_counts=False)
+        self.condition = SilentBetween("last_recovery_point_at", limit, until)
 
     def error_of(self, item, now):
         minutes = int(self.limit.total_seconds() // 60)
@@ -531,7 +549,7 @@ class ReportedProblem(HealthRule):
 
 RULES = (
     *RULES,
-    NoRecentRecoveryPoint("Warning", NO_POINT_WARNING_AFTER),
+    NoRecentRecoveryPoint("Warning", NO_POINT_WARNING_AFTER, NO_POINT_CRITICAL_AFTER),
     NoRecentRecoveryPoint("Error", NO_POINT_CRITICAL_AFTER),
     *(ReportedProblem(code) for code in PROBLEM_WORDS),
 )

@@ -129,3 +129,23 @@ def test_reported_problems_are_bounded(registered):
     assert len(cleaned) == fault_wire.MAX_PROBLEMS
     assert cleaned["code0"] == {"message": "x" * fault_wire.MAX_TEXT}
     assert fault_wire.cleaned_problems(["not", "a", "dict"]) == {}
+
+
+def test_no_recovery_point_for_15_minutes_warns_and_for_60_is_critical(registered):
+    project, appliance, credential, item = registered
+    now = clock.now()
+    ages = {"recent": 10, "quarter": 30, "hour": 90}
+    for name, minutes in ages.items():
+        make_item(project, name, last_recovery_point_at=now - timedelta(minutes=minutes))
+    items = MigrationItem.objects.filter(server__name__in=ages).select_related("server", "appliance", "policy")
+    ranked = {row.server.name: row.health_rank for row in with_health(items, project, now)}
+    for row in items:
+        errors = health.health_errors(row, [], now)
+        levels = {(error["errorCode"], error["errorLevel"]) for error in errors}
+        expected = {
+            "recent": set(),
+            "quarter": {("153007", "Warning")},
+            "hour": {("153007", "Error"), ("78052", "Warning")},
+        }[row.server.name]
+        assert levels == expected, row.server.name
+        assert health.HEALTH_BY_RANK[ranked[row.server.name]] == health.health(row.migration_state, errors)
