@@ -2,7 +2,9 @@
 outbound connections to it. Errors use the same envelope as ARM: {"error": {"code", "message"}}.
 
 v1: verify a registration key, register an appliance with it (which returns the appliance's
-credential), and heartbeat with that credential (`Authorization: Appliance <credential>`)."""
+credential), and heartbeat with that credential (`Authorization: Appliance <credential>`). A heartbeat's
+answer lists the faults in force on the appliance and its servers (replication.fault_wire); a body of
+{"probe": true} asks only for those."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from rest_framework.views import APIView
 from hub.arm.errors import ArmError
 from hub.arm.parsers import BoundedJSONParser
 from hub.arm.views import validated
-from replication import keyvault, process_servers, services, uploads
+from replication import fault_wire, keyvault, process_servers, services, uploads
 from replication.keys import registration_key_verify
 
 
@@ -111,6 +113,10 @@ class HeartbeatView(ApplianceApiView):
     def post(self, request, appliance_id):
         appliance = services.appliance_authenticate(request.headers.get("Authorization", ""), appliance_id)
         body = self.body(request)
+        if body.get("probe") is True:
+            # An appliance cut off by an applianceOffline fault only asks whether it still is: no
+            # heartbeat is recorded, so the hub's heartbeat-lost health shows as it would.
+            return Response({"faults": fault_wire.heartbeat_faults(appliance)})
         raw = body.get("components")
         components = {str(k)[:60]: str(v)[:60] for k, v in list(raw.items())[:10]} if isinstance(raw, dict) else {}
         appliance = services.appliance_heartbeat(
@@ -122,12 +128,15 @@ class HeartbeatView(ApplianceApiView):
         )
         if isinstance(body.get("agents"), list):
             services.agents_report(appliance, body["agents"])
+            fault_wire.record_agent_problems(appliance, body["agents"])
+        fault_wire.record_appliance_problems(appliance, body.get("problems"))
         uploads.apply_stalled(appliance)
         return Response(
             {
                 "state": appliance.state,
                 "receivedAt": appliance.last_heartbeat_at.isoformat(),
                 "replication": process_servers.heartbeat_instructions(appliance),
+                "faults": fault_wire.heartbeat_faults(appliance),
             }
         )
 

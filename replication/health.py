@@ -379,7 +379,8 @@ def appliance_loads(appliances) -> dict:
 
 
 def appliance_health_errors(appliance: Appliance, load: ApplianceLoad) -> list[dict]:
-    return [rule.error(appliance, load) for rule in APPLIANCE_RULES if rule.holds(load)]
+    capacity = [rule.error(appliance, load) for rule in APPLIANCE_RULES if rule.holds(load)]
+    return capacity + reported_problem_errors(appliance)
 
 
 def appliance_health(appliance: Appliance, now, load: ApplianceLoad) -> str:
@@ -581,3 +582,207 @@ FAULT_RULES = (
     TestNetworkRoutesToProduction(),
 )
 RULES = RULES + FAULT_RULES
+
+
+# Faults in the processes (issue 15): what the appliance and its agents report going wrong, each problem a
+# health error code with its details (replication.fault_wire keeps them on the appliance and the server),
+# and the recovery-point rules that churn beyond the link trips. Ids are Azure's where its documentation
+# gives one: 153007 (no crash-consistent recovery point, Site Recovery's troubleshooting), 78188 (source
+# with high churn), EP0864 and EP0867 (the Mobility service's version, and its registration to a different
+# configuration server, as the push installation reports them). Azure names none for a process server's
+# upload cap, a flapping link or a source disk's read errors: those ids are the emulator's own, in words.
+NO_POINT_WARNING_AFTER = timedelta(minutes=15)
+NO_POINT_CRITICAL_AFTER = timedelta(minutes=60)
+
+
+@dataclass(frozen=True)
+class SilentBetween:
+    """`path`'s moment is older than `low` but not older than `high` (None: no upper bound); unset never."""
+
+    path: str
+    low: timedelta
+    high: timedelta | None = None
+
+    def holds(self, item, now) -> bool:
+        moment = _read(item, self.path)
+        return moment is not None and now - moment > self.low and (self.high is None or now - moment <= self.high)
+
+    def q(self, now, policies) -> Q:
+        older = Q(**{f"{self.path}__lt": now - self.low})
+        return older if self.high is None else older & Q(**{f"{self.path}__gte": now - self.high})
+
+
+class NoRecentRecoveryPoint(HealthRule):
+    """No crash-consistent recovery point for 15 minutes is a warning, for 60 minutes critical (the
+    warning then gives way to it)."""
+
+    code = "153007"
+    states = (MigrationState.REPLICATING,)
+
+    def __init__(self, level: str, limit: timedelta, until: timedelta | None = None):
+        self.level, self.limit = level, limit
+        self.condition = SilentBetween("last_recovery_point_at", limit, until)
+
+    def error_of(self, item, now):
+        minutes = int(self.limit.total_seconds() // 60)
+        return self.error(
+            f"No crash consistent recovery point available for {item.server.name} in the last {minutes} minutes.",
+            "The source writes more than the process server can upload (high churn, a capped or unstable link), "
+            "or replication is interrupted: the Mobility service, the appliance or its connection.",
+            "Check the server's other health errors and the appliance's upload bandwidth; reduce the churn or "
+            "raise the bandwidth. Pending data is uploaded and a recovery point made once it catches up.",
+            item.last_recovery_point_at,
+            str(item.pk),
+        )
+
+
+@dataclass(frozen=True)
+class HasProblem:
+    """The process reported this problem code (`path`: the JSON field of problems, from the item)."""
+
+    path: str
+    code: str
+
+    def holds(self, item, now) -> bool:
+        return self.code in (_read(item, self.path) or {})
+
+    def q(self, now, policies) -> Q:
+        return Q(**{f"{self.path}__has_key": self.code})
+
+
+@dataclass(frozen=True)
+class ProblemWords:
+    level: str
+    summary: str  # formatted with the problem's details, and {name}: the server or appliance
+    causes: str
+    action: str
+    source: str  # "agent": the server's agent reports it; "appliance": the process server does
+
+
+PROBLEM_WORDS = {
+    "EP0864": ProblemWords(
+        "Error",
+        "The appliance refuses the Mobility service on {name}: it reports version {agentVersion}, a different "
+        "version from the appliance's ({supportedVersion}). Replication is paused.",
+        "A different version of the Mobility service is installed on the source machine than the one the "
+        "appliance's process server works with.",
+        "Uninstall the Mobility service from the source machine, install the version from the appliance's agent "
+        "folder and register it again (UnifiedAgentConfigurator.sh -i <appliance IP> -P <passphrase file>).",
+        "agent",
+    ),
+    "EP0867": ProblemWords(
+        "Error",
+        "The Mobility service on {name} is registered to a different configuration server ({configurationServer}). "
+        "The appliance refuses its data: replication is paused.",
+        "The Mobility service is already installed on the source machine and registered to a different "
+        "configuration server.",
+        "Uninstall the Mobility service manually on the source machine, install it again and register it with "
+        "this appliance's configuration server.",
+        "agent",
+    ),
+    "78188": ProblemWords(
+        "Warning",
+        "The source {name} writes {mbPerSecond} MB/s to its disks: more data changes than replication uploads.",
+        "The data change rate (write bytes per second) on the server's disks is above what the process server's "
+        "link carries, or a sudden spike in churn left much data pending for upload.",
+        "Wait for the pending data to be uploaded if the churn is temporary; otherwise raise the upload "
+        "bandwidth, add a scale-out process server, or exclude disks with temporary data.",
+        "agent",
+    ),
+    "SourceDiskReadFailed": ProblemWords(
+        "Error",
+        "The Mobility service on {name} cannot read source disk {diskId} (disk {diskIndex}): {message}",
+        "The source disk has bad sectors or a failing controller, or the volume went offline.",
+        "Check the disk's health and the system log on the source machine and repair the disk. Replication "
+        "resumes from where it stopped once the disk reads again.",
+        "agent",
+    ),
+    "ProcessServerUploadCapped": ProblemWords(
+        "Warning",
+        "The process server on {name} uploads at most {mbps} Mbps: replication may fall behind its churn.",
+        "Bandwidth throttling, or a link to Azure slower than the data the servers change.",
+        "Raise the upload bandwidth to Azure or lift the throttle; plan the bandwidth with the deployment "
+        "planner for the servers' churn.",
+        "appliance",
+    ),
+    "ProcessServerLinkFlapping": ProblemWords(
+        "Warning",
+        "The process server on {name} keeps losing its link to Azure ({failedUploads} uploads failed): uploads "
+        "are retried when it comes back.",
+        "An unstable network between the appliance and Azure: a flapping link, a proxy or firewall dropping "
+        "connections.",
+        "Check the appliance's network connection to Azure. Replication catches up by itself once the link is stable.",
+        "appliance",
+    ),
+}
+
+
+def problem_summary(code: str, details: dict, name: str) -> str:
+    words = PROBLEM_WORDS.get(code)
+    if words is None:
+        return f"{name}: {details.get('message') or code}"
+
+    class Lenient(dict):
+        def __missing__(self, key):
+            return "?"
+
+    return words.summary.format_map(Lenient(details, name=name))
+
+
+class ReportedProblem(HealthRule):
+    """A server's error for a problem its agent, or its process server, reports."""
+
+    def __init__(self, code: str):
+        self.code, self.words = code, PROBLEM_WORDS[code]
+        self.level = self.words.level
+        path = "server__agent_problems" if self.words.source == "agent" else "appliance__problems"
+        self.condition = HasProblem(path, code)
+
+    def error_of(self, item, now):
+        reporter = item.server if self.words.source == "agent" else item.appliance
+        problems = item.server.agent_problems if self.words.source == "agent" else item.appliance.problems
+        return self.error(
+            problem_summary(self.code, problems.get(self.code) or {}, reporter.name),
+            self.words.causes,
+            self.words.action,
+            None,
+            str(reporter.pk),
+        )
+
+
+RULES = (
+    *RULES,
+    NoRecentRecoveryPoint("Warning", NO_POINT_WARNING_AFTER, NO_POINT_CRITICAL_AFTER),
+    NoRecentRecoveryPoint("Error", NO_POINT_CRITICAL_AFTER),
+    *(ReportedProblem(code) for code in PROBLEM_WORDS),
+)
+
+
+def _problem_error(code: str, details: dict, name: str, entity) -> dict:
+    words = PROBLEM_WORDS.get(code)
+    summary = problem_summary(code, details, name)
+    return {
+        "errorSource": "ServerMigration",
+        "errorType": "ProcessServerHealth" if words and words.source == "appliance" else "AgentHealth",
+        "errorLevel": words.level if words else "Warning",
+        "errorCategory": "Replication",
+        "errorCode": code,
+        "summaryMessage": summary,
+        "errorMessage": summary,
+        "possibleCauses": words.causes if words else "",
+        "recommendedAction": words.action if words else "",
+        "creationTimeUtc": None,
+        "entityId": str(entity),
+        "customerResolvability": "Allowed",
+        "innerHealthErrors": [],
+    }
+
+
+def reported_problem_errors(appliance: Appliance) -> list[dict]:
+    """The problems the appliance reports of itself and of its agents, as its health errors."""
+    own = appliance.problems.items()
+    errors = [_problem_error(code, details, appliance.name, appliance.pk) for code, details in own]
+    servers = appliance.servers.exclude(agent_problems={}).values_list("pk", "name", "agent_problems")[:50]
+    for server_id, name, problems in servers:
+        errors += [_problem_error(code, details, name, server_id) for code, details in problems.items()]
+    return errors

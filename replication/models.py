@@ -75,6 +75,9 @@ class Appliance(models.Model):
     peak_machine_bytes_per_second = models.FloatField(default=0)
     # The process server's bandwidth throttling (APPLIANCE_MAX_UPLOAD_MBPS), 0 for none: the planner's link.
     upload_cap_bytes_per_second = models.FloatField(default=0)
+    # What the appliance reports going wrong in its own process (an upload cap, a link that drops), by
+    # health error code (replication.fault_wire); replication.health's rules read it.
+    problems = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["registered_at"]
@@ -134,6 +137,8 @@ class DiscoveredServer(models.Model):
     agent_connected = models.BooleanField(default=True)
     agent_status = models.CharField(max_length=300, blank=True)
     agent_last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # What the appliance reports going wrong with the agent (refused, disk reads failing), by health code.
+    agent_problems = models.JSONField(default=dict, blank=True)
     reported_at = models.DateTimeField(default=timezone.now)
     discovered_at = models.DateTimeField(null=True, blank=True)
 

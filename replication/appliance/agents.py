@@ -13,6 +13,7 @@ import time
 
 from appliance import state
 from appliance.assignments import ReplicationAssignments
+from appliance.faults import FaultsInForce
 from appliance.hub_client import HubClient, HubError
 
 
@@ -30,11 +31,45 @@ def _hash(secret: str) -> str:
 # would otherwise crowd out everyone else's requests to the hub; agents wait a little longer instead.
 FORWARDING_CONCURRENCY = 1
 
+# The Mobility service versions this appliance's process server works with: the agent it ships (9.60.x).
+SUPPORTED_AGENT_VERSION = "9.60"
+OFFLINE_REFUSAL = "The appliance cannot reach the hub now: register again once it can."
+MAX_AGENT_PROBLEMS = 8
+
+
+def version_supported(version: str) -> bool:
+    return version == SUPPORTED_AGENT_VERSION or version.startswith(SUPPORTED_AGENT_VERSION + ".")
+
+
+def _bounded_problems(raw) -> dict:
+    """An agent's reported problems, kept small: the hub bounds them again."""
+    if not isinstance(raw, dict):
+        return {}
+    kept = {}
+    for code, details in list(raw.items())[:MAX_AGENT_PROBLEMS]:
+        if isinstance(details, dict):
+            kept[str(code)[:40]] = {
+                str(k)[:40]: v if not isinstance(v, str) else v[:400] for k, v in list(details.items())[:8]
+            }
+    return kept
+
 
 class AgentRegistry:
-    def __init__(self, home: str, hub: HubClient, appliance_id: str, assignments: ReplicationAssignments | None = None):
+    def __init__(
+        self,
+        home: str,
+        hub: HubClient,
+        appliance_id: str,
+        assignments: ReplicationAssignments | None = None,
+        faults: FaultsInForce | None = None,
+    ):
         self.home, self.hub, self.appliance_id = home, hub, appliance_id
         self.assignments = assignments
+        self.faults = faults or FaultsInForce()
+        # Agents this configuration server refuses now (machine id -> the health problem), and what
+        # each agent reports going wrong (its last heartbeat's problems): both go to the hub.
+        self.refusals: dict[str, dict] = {}
+        self.problems: dict[str, dict] = {}
         self.lock = threading.Lock()
         self.forwarding = threading.BoundedSemaphore(FORWARDING_CONCURRENCY)
         self.agents = state.load_agents(home)
@@ -52,6 +87,8 @@ class AgentRegistry:
                 "again with that passphrase.",
             )
         machine_id = str(body["machineId"])[:128]
+        if self.faults.offline():
+            raise AgentError(503, "HubUnreachable", OFFLINE_REFUSAL)
         try:
             with self.forwarding:
                 server = self.hub.post(
@@ -69,7 +106,12 @@ class AgentRegistry:
                 "serverId": server["serverId"],
             }
             state.save_agents(self.home, self.agents)
-        return {"agentId": machine_id, "secret": secret, "serverId": server["serverId"]}
+        return {
+            "agentId": machine_id,
+            "secret": secret,
+            "serverId": server["serverId"],
+            "configurationServerId": self.appliance_id,
+        }
 
     def authenticate(self, agent_id, secret, *, alive: bool = False) -> str:
         """The agent's machine id, if its credential is good under the current passphrase generation."""
@@ -89,9 +131,50 @@ class AgentRegistry:
         return machine_id
 
     def heartbeat(self, body: dict) -> dict:
+        """The agent's entry (what to replicate) and its faults; an agent this appliance cannot work with
+        is answered Refused, with the reason, and its batches are refused (refusal_of)."""
         machine_id = self.authenticate(body.get("agentId"), body.get("secret"), alive=True)
+        refusal = self._refusal(body)
+        with self.lock:
+            if refusal:
+                self.refusals[machine_id] = refusal
+            else:
+                self.refusals.pop(machine_id, None)
+            self.problems[machine_id] = _bounded_problems(body.get("problems"))
         entry = self.assignments.entry_for(machine_id) if self.assignments else None
-        return {"status": "Connected", "replication": entry}
+        answer = {"status": "Connected", "replication": entry, "faults": self.faults.for_agent(machine_id)}
+        if refusal:
+            answer.update(status="Refused", refusal=next(iter(refusal.values()))["message"])
+        return answer
+
+    def _refusal(self, body: dict) -> dict:
+        """{health code: details} when the agent reports a version or a configuration server this
+        appliance does not work with (Azure's EP0864 and EP0867); {} otherwise. An agent that reports
+        neither (an older one) is taken as it is."""
+        version = body.get("agentVersion")
+        if isinstance(version, str) and version and not version_supported(version):
+            return {
+                "EP0864": {
+                    "agentVersion": version[:40],
+                    "supportedVersion": SUPPORTED_AGENT_VERSION,
+                    "message": f"A different version of the Mobility service ({version[:40]}) is installed on the "
+                    f"source machine; this appliance works with {SUPPORTED_AGENT_VERSION}.",
+                }
+            }
+        configuration_server = body.get("configurationServerId")
+        if isinstance(configuration_server, str) and configuration_server and configuration_server != self.appliance_id:
+            return {
+                "EP0867": {
+                    "configurationServer": configuration_server[:80],
+                    "message": "The Mobility service is already installed on the source machine and registered to "
+                    f"a different configuration server ({configuration_server[:80]}).",
+                }
+            }
+        return {}
+
+    def refusal_of(self, machine_id: str) -> dict | None:
+        with self.lock:
+            return self.refusals.get(machine_id)
 
     def statuses(self, silent_after_seconds: float) -> list[dict]:
         """What the appliance tells the hub about each agent with its own heartbeat."""
@@ -104,6 +187,7 @@ class AgentRegistry:
                     and now - agent["lastHeartbeat"] < silent_after_seconds,
                     "passphraseCurrent": agent["generation"] == generation,
                     "secondsSinceHeartbeat": round(now - agent["lastHeartbeat"], 1),
+                    "problems": {**self.problems.get(machine_id, {}), **self.refusals.get(machine_id, {})},
                 }
                 for machine_id, agent in self.agents.items()
             ]
@@ -144,3 +228,6 @@ class ScaleOutAgents:
 
     def statuses(self, silent_after_seconds: float) -> list[dict]:
         return []  # the configuration server reports its agents
+
+    def refusal_of(self, machine_id: str) -> dict | None:
+        return None  # the configuration server refuses agents

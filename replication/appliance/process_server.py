@@ -20,6 +20,7 @@ import time
 from appliance import jsonbounds
 from appliance.agents import AgentError, AgentRegistry
 from appliance.assignments import ReplicationAssignments
+from appliance.faults import FaultsInForce
 from appliance.hub_client import HubClient, HubError
 from appliance.jsonbounds import INT64_MAX
 
@@ -192,6 +193,9 @@ def upload_cap_bytes_per_second(environ) -> float:
     return megabits * 1_000_000 / 8
 
 
+SLICE_SECONDS = 0.25
+
+
 class UploadThrottle:
     """The appliance's bandwidth throttling: uploads to the hub average at most `bytes_per_second`
     (0: no limit), so replication leaves room for the site's other traffic."""
@@ -208,20 +212,37 @@ class UploadThrottle:
         self.lock = threading.Lock()
         self.next_free = 0.0  # monotonic time at which the link is free again
 
-    def wait_for(self, byte_count: int) -> None:
-        if self.bytes_per_second <= 0:
-            return
-        with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next_free)
-            self.next_free = start + byte_count / self.bytes_per_second
-        if start > now:
-            time.sleep(start - now)
+    def wait_for(self, byte_count: int, cap=None) -> None:
+        """Wait until the link may carry byte_count more bytes. `cap` (a callable: an injected cap in
+        bytes per second, 0 for none) lowers the rate further; it is asked again every quarter of a
+        second's worth of bytes, so lifting it frees an upload already waiting."""
+        remaining = byte_count
+        while remaining > 0:
+            rates = [rate for rate in (self.bytes_per_second, cap() if cap else 0) if rate > 0]
+            if not rates:
+                return
+            rate = min(rates)
+            share = min(remaining, max(1, int(rate * SLICE_SECONDS)))
+            with self.lock:
+                now = time.monotonic()
+                start = max(now, self.next_free)
+                self.next_free = start + share / rate
+            if start > now:
+                time.sleep(start - now)
+            remaining -= share
 
 
 class ProcessServer:
-    def __init__(self, hub: HubClient, appliance_id: str, agents: AgentRegistry, assignments: ReplicationAssignments):
+    def __init__(
+        self,
+        hub: HubClient,
+        appliance_id: str,
+        agents: AgentRegistry,
+        assignments: ReplicationAssignments,
+        faults: FaultsInForce | None = None,
+    ):
         self.hub, self.appliance_id, self.agents, self.assignments = hub, appliance_id, agents, assignments
+        self.faults = faults or FaultsInForce()
         self.keys = DataKeys(hub, appliance_id)
         self.compressors = threading.local()
         self.stats_lock = threading.Lock()
@@ -262,6 +283,12 @@ class ProcessServer:
         machine_id = self.agents.authenticate(header.get("agentId"), header.get("secret"))
         check_header(header)
         self._check_assigned(machine_id, header)
+        refusal = self.agents.refusal_of(machine_id)
+        if refusal:
+            code, details = next(iter(refusal.items()))
+            raise AgentError(409, "AgentRefused", f"{details['message']} (error {code}): replication is paused.")
+        if self.faults.offline():
+            raise AgentError(503, "HubUnreachable", "The appliance cannot reach the hub: keep the batch and retry.")
         block_count, data_bytes = count_records(records)
         compressed = self._compressor().compress(records)
         try:
@@ -291,7 +318,10 @@ class ProcessServer:
         }
         encoded = json.dumps(upload_header, separators=(",", ":")).encode()
         prefix = UPLOAD_MAGIC + len(encoded).to_bytes(4, "little") + encoded
-        self.throttle.wait_for(len(prefix) + len(ciphertext))
+        self.throttle.wait_for(len(prefix) + len(ciphertext), self.faults.upload_cap_bytes_per_second)
+        if self.faults.link_down():
+            self.faults.upload_failed()
+            raise AgentError(503, "HubUnreachable", "The link to the hub dropped during the upload: retry the batch.")
         try:
             answer = self.hub.post_bytes(
                 f"/appliance-api/v1/appliances/{self.appliance_id}/replication/batches", [prefix, ciphertext]

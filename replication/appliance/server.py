@@ -14,6 +14,7 @@ from appliance import VERSION, jsonbounds, repository
 from appliance.agents import AgentError, AgentRegistry, ScaleOutAgents
 from appliance.assignments import ReplicationAssignments
 from appliance.churn import ChurnMeter
+from appliance.faults import FaultsInForce
 from appliance.hub_client import HubClient
 from appliance.process_server import BATCHES_PATH, MAX_BATCH_BODY, ProcessServer, parse_batch
 
@@ -34,16 +35,20 @@ class Appliance:
             certificate_authority=registration.get("hubCertificateAuthority"),
         )
         self.assignments = ReplicationAssignments(home)
+        self.faults = FaultsInForce()
         # A scale-out process server (setup --scale-out) runs the process server only.
         self.scale_out_of = registration.get("scaleOutOf")
         if self.scale_out_of:
             self.agents = ScaleOutAgents(self.assignments)
         else:
-            self.agents = AgentRegistry(home, self.hub, registration["applianceId"], self.assignments)
-        self.process_server = ProcessServer(self.hub, registration["applianceId"], self.agents, self.assignments)
+            self.agents = AgentRegistry(home, self.hub, registration["applianceId"], self.assignments, self.faults)
+        self.process_server = ProcessServer(
+            self.hub, registration["applianceId"], self.agents, self.assignments, self.faults
+        )
         self.churn = ChurnMeter()
         self.stopping = threading.Event()
         self.last_heartbeat_error: str | None = None
+        self.cut_off = False
 
     def components(self) -> dict:
         if self.scale_out_of:
@@ -51,16 +56,29 @@ class Appliance:
         return {"configurationServer": "Running", "processServer": self.process_server.status()}
 
     def heartbeat_once(self) -> None:
+        path = f"/appliance-api/v1/appliances/{self.registration['applianceId']}/heartbeat"
+        if self.faults.offline():
+            # Cut off (applianceOffline): no heartbeat, only the probe that learns when the fault ends.
+            if not self.cut_off:
+                logger.warning("Cut off from the hub (applianceOffline fault): heartbeats and uploads stop.")
+            self.cut_off = True
+            self.faults.replace(self.hub.post(path, {"probe": True}).get("faults"))
+            return
+        if self.cut_off:
+            logger.warning("The hub is reachable again: heartbeats and uploads resume.")
+        self.cut_off = False
         body = {
             "version": VERSION,
             "components": self.components(),
             "listen": self.registration["listen"],
             "agents": self.agents.statuses(self.agent_silent_seconds),
             "load": {**self.churn.summary(), "uploadCapBytesPerSecond": self.process_server.throttle.bytes_per_second},
+            "problems": self.faults.problems(),
         }
-        answer = self.hub.post(f"/appliance-api/v1/appliances/{self.registration['applianceId']}/heartbeat", body)
+        answer = self.hub.post(path, body)
         if isinstance(answer.get("replication"), list):
             self.assignments.replace(answer["replication"])
+        self.faults.replace(answer.get("faults"))
 
     def heartbeat_forever(self) -> None:
         while not self.stopping.is_set():

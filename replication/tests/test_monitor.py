@@ -131,7 +131,8 @@ def fleet(project):
             ],
             **started,
         ),
-        "app01": make_item(project, "app01", last_recovery_point_at=now - timedelta(hours=2), **started),
+        # No recovery point for 30 minutes: a warning (153007); an hour would make it critical.
+        "app01": make_item(project, "app01", last_recovery_point_at=now - timedelta(minutes=30), **started),
         "file01": make_item(
             project, "file01", state=MigrationState.INITIAL_SEEDING_IN_PROGRESS, agent_connected=False, **started
         ),

@@ -115,7 +115,10 @@ def test_the_heartbeat_carries_the_machines_entry_and_survives_a_restart(tmp_pat
     other = appliance.register("machine-2")
     hub.replication = [entry()]
     appliance.appliance.heartbeat_once()
-    assert appliance.post("/agent-api/v1/heartbeat", agent) == (200, {"status": "Connected", "replication": entry()})
+    assert appliance.post("/agent-api/v1/heartbeat", agent) == (
+        200,
+        {"status": "Connected", "replication": entry(), "faults": []},
+    )
     assert appliance.post("/agent-api/v1/heartbeat", other)[1]["replication"] is None
     appliance.close()
 

@@ -29,6 +29,7 @@ import sys
 import time
 
 from agent import VERSION, client, inventory
+from agent.faults import FAULTS
 from agent.replicator import Replicator
 
 DEFAULT_PREFIX = "/usr/local/ASR"
@@ -139,6 +140,7 @@ def configure(
             "agentId": registered["agentId"],
             "secret": registered["secret"],
             "serverId": registered["serverId"],
+            "configurationServerId": registered.get("configurationServerId"),
             "heartbeatSeconds": heartbeat_seconds,
             "cycleSeconds": cycle_seconds,
             "shutdownCommand": shutdown_command or None,
@@ -190,9 +192,20 @@ def service() -> int:
             answer = client.post(
                 values["appliance"],
                 "/agent-api/v1/heartbeat",
-                {"agentId": values["agentId"], "secret": values["secret"]},
+                {
+                    "agentId": values["agentId"],
+                    "secret": values["secret"],
+                    # What this agent is, as it says (an injected fault may make it say otherwise), and
+                    # what goes wrong with it.
+                    "agentVersion": FAULTS.reported_version(VERSION),
+                    "configurationServerId": FAULTS.reported_configuration_server(values.get("configurationServerId")),
+                    "problems": FAULTS.problems(),
+                },
             )
             status = "Connected"
+            if answer.get("status") == "Refused":
+                status = f"Refused by the appliance: {answer.get('refusal')}"
+            FAULTS.replace(answer.get("faults"), values.get("disks") or [])
         except client.ApplianceError as error:
             answer, status = {}, f"Disconnected: {error.message}"
         if status != last_status:

@@ -259,8 +259,49 @@ class SyntheticSnapshot:
         pass
 
 
+class DiskReadError(OSError):
+    """A read of a source disk failed (an injected diskReadErrors fault)."""
+
+    def __init__(self, disk_id: str, disk_index: int, offset: int):
+        super().__init__(errno.EIO, f"Input/output error reading disk {disk_id} at offset {offset}")
+        self.disk_id, self.disk_index = disk_id, disk_index
+
+
+class FailingReads:
+    """A source whose reads fail with EIO, as a disk with bad sectors; its size and extents still answer."""
+
+    def __init__(self, source, disk_id: str, disk_index: int):
+        self.source, self.disk_id, self.disk_index = source, disk_id, disk_index
+        self.size_bytes = source.size_bytes
+
+    def snapshot(self, at: float) -> FailingReads:
+        return FailingReads(self.source.snapshot(at), self.disk_id, self.disk_index)
+
+    def extents(self) -> list[tuple[int, int]]:
+        return self.source.extents()
+
+    def read(self, offset: int, length: int):
+        from agent.faults import FAULTS
+
+        if FAULTS.read_fails():
+            raise DiskReadError(self.disk_id, self.disk_index, offset)
+        return self.source.read(offset, length)
+
+    def close(self) -> None:
+        self.source.close()
+
+
 def open_source(spec: dict, machine_id: str):
-    """A disk's source from its spec: {"diskId", "sizeBytes", "path"?, "synthetic"?}."""
+    """A disk's source from its spec: {"diskId", "sizeBytes", "path"?, "synthetic"?}; reads fail while
+    a diskReadErrors fault is on it (agent.faults)."""
+    from agent.faults import FAULTS
+
+    source = _open_source(spec, machine_id)
+    failing = FAULTS.unreadable_index(str(spec["diskId"]))
+    return source if failing is None else FailingReads(source, str(spec["diskId"]), failing)
+
+
+def _open_source(spec: dict, machine_id: str):
     if spec.get("path"):
         return FileDisk(str(spec["path"]))
     size_bytes = int(spec["sizeBytes"])

@@ -33,7 +33,8 @@ from collections.abc import Callable
 
 from agent.blocks import SHA256_LIMIT_BYTES
 from agent.disk_cycle import DiskCycle
-from agent.disks import open_source
+from agent.disks import DiskReadError, open_source
+from agent.faults import FAULTS
 from agent.item_state import ItemState
 from agent.uploader import Cancelled, DiskDropped
 
@@ -154,11 +155,14 @@ class Replicator:
         while not self.stopping.is_set():
             try:
                 wait = self.step()
+                FAULTS.reads_work()
                 if self.last_error:
                     self.last_error = None
             except Cancelled:
                 wait = 0
             except Exception as error:  # noqa: BLE001 (a disk that cannot be read now may be readable later)
+                if isinstance(error, DiskReadError):  # reported to the hub with the next heartbeat
+                    FAULTS.read_failed(error.disk_id, error.disk_index, str(error))
                 if str(error) != self.last_error:
                     self.log(f"Replication paused: {error}")
                 self.last_error = str(error)
