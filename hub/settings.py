@@ -129,6 +129,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "hub.request_checks.NulCharacterMiddleware",
+    "hub.snapshots.RestoreInProgressMiddleware",
     "hub.arm.middleware.ArmPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -339,6 +340,8 @@ REPLICATION_DIR = Path(env_str("REPLICATION_DIR", str(DATA_DIR / "replication"))
 # Where batches, replica chunks and recovery-point manifests are stored (hub/object_store.py):
 # "local" files under REPLICATION_DIR/storage, or "azure" Blob Storage.
 OBJECT_STORE = env_str("OBJECT_STORE", "local")
+# Snapshots of the whole hub (hub/snapshots.py): database, object store and replication files.
+SNAPSHOT_DIR = Path(env_str("SNAPSHOT_DIR", str(DATA_DIR / "snapshots")))
 # Seconds between delta cycles for new replication policies (Azure: a crash-consistent point every 5 min).
 REPLICATION_CYCLE_SECONDS = int(env_float("REPLICATION_CYCLE_SECONDS", 300))
 

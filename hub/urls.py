@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from hub import cloud_metadata, emulator, health, views
+from hub import cloud_metadata, emulator, health, snapshot_api, views
 from hub.arm.views import NotFoundView
 
 # The composition root: the one module that names every app's URLs (the home page and search list
@@ -34,6 +34,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("emulator/clock", emulator.clock_control, name="emulator-clock"),
+    path("emulator/snapshots", snapshot_api.SnapshotsView.as_view(), name="emulator-snapshots"),
     # The cloud's metadata; `az cloud register` asks for "<resource manager>/" + "/metadata/...", hence //.
     re_path(r"^(?:/)?metadata/endpoints$", cloud_metadata.endpoints, name="cloud-metadata"),
     # The ARM API lives at the site root, as on management.azure.com.

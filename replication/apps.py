@@ -25,3 +25,7 @@ class ReplicationConfig(AppConfig):
         from replication.event_source import replicating_servers
 
         register_state_source("replication", replicating_servers)
+        # Snapshots of the hub wait for applies under way and pause new ones (snapshot_hooks.py).
+        from replication import snapshot_hooks
+
+        snapshot_hooks.register()
