@@ -54,6 +54,8 @@ NAME_RULE = "1 to 63 letters, digits, '.', '_' or '-', starting with a letter or
 MAX_SNAPSHOTS = 100
 # How long a save or restore waits for applies and jobs under way to finish.
 QUIET_SECONDS = 60.0
+# A restore lets requests already past RestoreInProgressMiddleware finish before it replaces anything.
+REQUEST_DRAIN_SECONDS = 2.0
 # A hold older than this is a save or restore that died: it no longer pauses anything.
 HOLD_STALE_SECONDS = 3600.0
 MANIFEST = "manifest.json"
@@ -299,6 +301,7 @@ def snapshot_restore(name: str) -> dict:
             f"{' ...' if len(differ) > 5 else ''}): restore it with that version.",
         )
     with _hold("restore", name):
+        time.sleep(REQUEST_DRAIN_SECONDS)
         _database(snapshot_database.load, folder / _database_dump_name())
         snapshot_storage.restore_files(folder / "files")
         snapshot_storage.restore_objects(folder / "objects")
@@ -309,6 +312,7 @@ def snapshot_restore(name: str) -> dict:
 def snapshot_reset() -> dict:
     """Back to the demo data `make run` seeds: every row and every replicated byte goes."""
     with _hold("reset", "demo"):
+        time.sleep(REQUEST_DRAIN_SECONDS)
         call_command("flush", interactive=False, verbosity=0)
         call_command("seed_demo", verbosity=0)
         empty = snapshot_dir() / ".empty"

@@ -12,9 +12,11 @@ uploads made in another epoch are refused (appliance_api.BatchUploadView).
 
 from __future__ import annotations
 
+from django.db.models import F
 from django.utils import timezone
 
-from replication.models import MigrationItem
+from replication.models import MigrationItem, ReplicationBatch
+from replication.replica_files import batches_delete
 
 
 def items_applying() -> str:
@@ -22,7 +24,14 @@ def items_applying() -> str:
     return f"{count} server(s) applying replicated data" if count else ""
 
 
+def forget_batches_ahead_of_a_gap() -> None:
+    """Batches the snapshot caught stored beyond a gap (uploads overtake each other) would take the
+    place of the agents' resent ones of the same sequence: they go. Usually there are none, and the
+    restored rows stay exactly the snapshot's."""
+    batches_delete(ReplicationBatch.objects.filter(sequence__gt=F("disk__stored_sequence")))
+
+
 def register() -> None:
     from hub import snapshots
 
-    snapshots.register_participant("replication", busy=items_applying)
+    snapshots.register_participant("replication", busy=items_applying, after_restore=forget_batches_ahead_of_a_gap)
