@@ -30,6 +30,7 @@ batch of the old timeline lands in the new one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -195,10 +196,8 @@ def _new_epoch(*, only_if_missing: bool = False) -> str:
     staged = path.with_name(f".hub-epoch.{epoch}")
     staged.write_text(epoch)
     if only_if_missing:
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(staged, path)  # atomic create: two processes starting together agree on one epoch
-        except FileExistsError:
-            pass
         staged.unlink()
         return path.read_text().strip()
     os.replace(staged, path)

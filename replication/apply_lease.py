@@ -31,6 +31,7 @@ def lease_take(item_id, owner: str) -> bool:
         # A snapshot is being saved or restored (replication/snapshot_hooks.py): the replicas stay as
         # they are until it is done; the next upload or heartbeat queues the apply again.
         return False
+
     def take() -> int:
         now = timezone.now()  # real time: leases guard against dead workers, not emulated days
         return (

@@ -135,7 +135,7 @@ def check_header(header: dict) -> None:
         raise AgentError(400, "InvalidBatch", "The batch header's full must be true or false.")
     epoch = header.get("hubEpoch")  # optional: older agents leave it out
     if epoch is not None and (not isinstance(epoch, str) or not 0 < len(epoch) <= 64):
-        raise AgentError(400, "InvalidBatch", "The batch header's hubEpoch must be the hub's epoch (1 to 64 characters).")
+        raise AgentError(400, "InvalidBatch", "The batch header's hubEpoch must be 1 to 64 characters.")
     if header.get("blockSize") != BLOCK_SIZE:
         raise AgentError(400, "InvalidBatch", f"Blocks are {BLOCK_SIZE} bytes (blockSize).")
     marker = header.get("marker")
