@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from events import signing, watcher
 from events.models import DeliveryAttempt, DeliveryState, EventDelivery, EventSubscription, ProvisioningState
+from hub import rounds
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +91,13 @@ def _deliver_loop() -> None:
 
 
 def _watch_loop() -> None:
+    # Every worker process runs this loop, but one round per interval is enough for the whole hub:
+    # comparing every watched resource's state is the heavy part, and doing it in each worker only
+    # repeats it.
     while not _stop.is_set():
         try:
-            watcher.watch_once()
+            if rounds.claim_round("events-watcher", settings.EVENTS_WATCH_SECONDS * 0.9):
+                watcher.watch_once()
         except Exception:
             logger.exception("Watching replication state for events failed; retrying")
         finally:

@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "replication",
     "entra",
     "events",
+    "faults",
 ]
 
 MIDDLEWARE = [

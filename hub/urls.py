@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from hub import cloud_metadata, emulator, health, snapshot_api, views
+from hub import cloud_metadata, emulator, emulator_blade, health, snapshot_api, views
 from hub.arm.views import NotFoundView
 
 # The composition root: the one module that names every app's URLs (the home page and search list
@@ -18,6 +18,8 @@ hub_patterns = (
         path("search/", home.search, name="search"),
         path("settings/api-tokens/", views.api_tokens, name="api-tokens"),
         path("settings/api-tokens/<int:token_id>/revoke/", views.revoke_api_token, name="revoke-api-token"),
+        path("emulator/portal/", emulator_blade.blade, name="emulator-blade"),
+        path("emulator/portal/clock/", emulator_blade.clock_tab, name="emulator-clock-tab"),
     ],
     "hub",
 )
@@ -30,6 +32,7 @@ urlpatterns = [
     path("", include("entra.urls")),
     path("jobs/", include("jobs.urls")),
     path("", include("events.urls")),
+    path("", include("faults.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
