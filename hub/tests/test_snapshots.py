@@ -186,3 +186,19 @@ def test_requests_wait_while_a_restore_runs(hub_dirs, client):
     assert response.status_code == 503 and response["Retry-After"] == "5"
     assert response.json()["error"]["code"] == "HubRestoring"
     assert client.get("/healthz").status_code == 200
+
+
+def test_the_snapshots_tab_is_for_staff_and_explains_a_bad_name(hub_dirs, client):
+    client.force_login(get_user_model().objects.get(email="migrator@contoso.com"))
+    assert client.get("/emulator/portal/snapshots/").status_code == 302  # to sign-in
+    client.force_login(get_user_model().objects.get(email="admin@contoso.com"))
+    refused = client.post("/emulator/portal/snapshots/save/", {"name": "no/slashes"})
+    assert refused.status_code == 400 and b"A snapshot name is 1 to 63" in refused.content
+    saved = client.post("/emulator/portal/snapshots/save/", {"name": "tab-1"}, follow=True)
+    assert b"Saved snapshot tab-1" in saved.content and b'data-snapshot="tab-1"' in saved.content
+    again = client.post("/emulator/portal/snapshots/save/", {"name": "tab-1"})
+    assert again.status_code == 409 and b"exists" in again.content
+    restored = client.post("/emulator/portal/snapshots/restore/", {"name": "tab-1"}, follow=True)
+    assert b"Restored snapshot tab-1" in restored.content  # still signed in
+    missing = client.post("/emulator/portal/snapshots/restore/", {"name": "tab-2"}, follow=True)
+    assert b"no snapshot named" in missing.content
