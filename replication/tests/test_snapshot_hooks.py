@@ -12,14 +12,10 @@ from django.conf import settings
 from hub import snapshots
 from replication import apply_lease, snapshot_hooks, uploads
 from replication.models import ReplicationBatch
-from replication.tests.test_data_path import (  # noqa: F401 (the fixture)
-    BLOCK,
-    ProcessServer,
-    image,
-    records,
-    replicating,
-    upload_over_http,
-)
+from replication.tests import test_data_path
+from replication.tests.test_data_path import BLOCK, ProcessServer, image, records, upload_over_http
+
+replicating = test_data_path.replicating  # the fixture: a server replicating through a finalized appliance
 
 pytestmark = pytest.mark.django_db
 
