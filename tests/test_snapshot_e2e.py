@@ -81,3 +81,30 @@ def test_restoring_while_the_appliance_and_agent_run_rewinds_and_they_catch_up(s
             assert latest_point(caught_up) > 0
     finally:
         rig.stop()
+
+
+def test_a_snapshot_saved_mid_initial_replication_restores_and_completes(snapshot_hub, tmp_path):
+    """Saved while the first full cycle is half sent (a throttled link): the restored hub holds part of
+    cycle 1 and a half-built replica. The agent, told of the restore, sends the disk in full as cycle 2,
+    which supersedes that part; initial replication completes with the replica equal to the source."""
+    hub = snapshot_hub
+    image = tmp_path / "disk0.img"
+    with open(image, "wb") as handle:
+        for _ in range(40):
+            handle.write(os.urandom(MIB))  # incompressible: the throttle stretches the transfer
+    rig = build_rig(hub, tmp_path, {"disk0": image}, appliance_env={"APPLIANCE_MAX_UPLOAD_MBPS": "16"})
+    try:
+        enable_replication(rig)
+        wait_for(rig.progress, lambda percent: percent >= 10, seconds=90)
+        hub.manage("snapshot", "save", "mid-seeding")
+        wait_for_state(rig, "Replicating", seconds=180)
+        complete = rig.wait_until_replica_equals("disk0", sha256_of(image))
+
+        hub.manage("snapshot", "restore", "mid-seeding")
+        # Rewound to part of cycle 1 (the agent, throttled, needs seconds to send much more).
+        assert rig.replica()["disks"][0]["storedSequence"] < complete["disks"][0]["storedSequence"]
+        wait_for_state(rig, "Replicating", seconds=180)
+        caught_up = rig.wait_until_replica_equals("disk0", sha256_of(image), seconds=180)
+        assert min(point["cycle"] for point in caught_up["recoveryPoints"]) >= 2, "cycle 1 was superseded"
+    finally:
+        rig.stop()
