@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -57,7 +58,8 @@ MAX_SNAPSHOTS = 100
 QUIET_SECONDS = 60.0
 # A restore lets requests already past RestoreInProgressMiddleware finish before it replaces anything.
 REQUEST_DRAIN_SECONDS = 2.0
-# A hold older than this is a save or restore that died: it no longer pauses anything.
+# A hold older than this is a save or restore that died (on another host: on this one a dead holder's
+# hold is seen at once): it no longer pauses anything.
 HOLD_STALE_SECONDS = 3600.0
 MANIFEST = "manifest.json"
 
@@ -105,9 +107,27 @@ def hold_state() -> dict | None:
     try:
         if time.time() - path.stat().st_mtime > HOLD_STALE_SECONDS:
             return None
-        return json.loads(path.read_text() or "{}")
+        state = json.loads(path.read_text() or "{}")
     except (OSError, ValueError):
         return None
+    if not isinstance(state, dict) or _holder_died(state):
+        return None
+    return state
+
+
+def _holder_died(state: dict) -> bool:
+    """The holder ran on this host and is gone (killed mid-save, say): its hold pauses nothing. A
+    holder on another host sharing DATA_DIR cannot be asked; its hold lapses after HOLD_STALE_SECONDS."""
+    pid = state.get("pid")
+    if state.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def writes_paused() -> bool:
@@ -124,7 +144,9 @@ def restoring() -> bool:
 def _hold(operation: str, name: str):
     snapshot_dir().mkdir(parents=True, exist_ok=True)
     path = _hold_path()
-    body = json.dumps({"operation": operation, "name": name, "since": _now_text(), "pid": os.getpid()})
+    body = json.dumps(
+        {"operation": operation, "name": name, "since": _now_text(), "pid": os.getpid(), "host": socket.gethostname()}
+    )
     for _ in range(2):
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

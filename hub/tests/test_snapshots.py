@@ -4,6 +4,8 @@ database's data dump, byte for byte, sequences included) and the same replicatio
 import hashlib
 import json
 import os
+import socket
+import subprocess
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -118,7 +120,14 @@ def test_bounded_names_and_clear_refusals(hub_dirs):
     with pytest.raises(snapshots.SnapshotError, match="save x") as busy:
         snapshots.snapshot_save("three")
     assert busy.value.code == "SnapshotOperationInProgress"
-    (hub_dirs.SNAPSHOT_DIR / ".hold").unlink()
+    # A holder that died on this host (killed mid-save) pauses nothing.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    hold = {"operation": "save", "name": "x", "pid": dead.pid, "host": socket.gethostname()}
+    (hub_dirs.SNAPSHOT_DIR / ".hold").write_text(json.dumps(hold))
+    assert not snapshots.writes_paused()
+    snapshots.snapshot_save("three")
+    snapshots.snapshot_delete("three")
     snapshots.snapshot_delete("one")
     assert snapshots.snapshot_list() == []
 
