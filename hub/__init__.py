@@ -16,7 +16,9 @@
 - tls.py: the local certificate authority and the https certificate; request_checks.py: requests
   refused before any view; error_pages.py: Django's own refusals in the hub's shapes;
   context_processors.py: the emulated time every page shows;
-- management/commands/: clock (move the emulator clock), create_api_token.
+- snapshots.py (with snapshot_database.py, snapshot_storage.py, snapshot_api.py): save, restore and
+  reset the whole hub, and the hub epoch that tells appliances and agents it was restored;
+- management/commands/: clock (move the emulator clock), create_api_token, snapshot.
 """
 
 from hub.celery import app as celery_app

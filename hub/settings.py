@@ -130,6 +130,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "hub.request_checks.NulCharacterMiddleware",
+    "hub.snapshots.RestoreInProgressMiddleware",
     "hub.arm.middleware.ArmPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -352,6 +353,8 @@ S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "")
 S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID", "")
 S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY", "")
 S3_REGION = env_str("S3_REGION", "us-east-1")
+# Snapshots of the whole hub (hub/snapshots.py): database, object store and replication files.
+SNAPSHOT_DIR = Path(env_str("SNAPSHOT_DIR", str(DATA_DIR / "snapshots")))
 # Seconds between delta cycles for new replication policies (Azure: a crash-consistent point every 5 min).
 REPLICATION_CYCLE_SECONDS = int(env_float("REPLICATION_CYCLE_SECONDS", 300))
 # How often each worker looks for recovery points past their policy's history (hub clock).

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from hub import cloud_metadata, emulator, emulator_blade, health, views
+from hub import cloud_metadata, emulator, emulator_blade, health, snapshot_api, snapshot_portal, views
 from hub.arm.views import NotFoundView
 
 # The composition root: the one module that names every app's URLs (the home page and search list
@@ -20,6 +20,11 @@ hub_patterns = (
         path("settings/api-tokens/<int:token_id>/revoke/", views.revoke_api_token, name="revoke-api-token"),
         path("emulator/portal/", emulator_blade.blade, name="emulator-blade"),
         path("emulator/portal/clock/", emulator_blade.clock_tab, name="emulator-clock-tab"),
+        path("emulator/portal/snapshots/", snapshot_portal.snapshots_tab, name="emulator-snapshots-tab"),
+        path("emulator/portal/snapshots/save/", snapshot_portal.snapshot_save, name="emulator-snapshot-save"),
+        path("emulator/portal/snapshots/restore/", snapshot_portal.snapshot_restore, name="emulator-snapshot-restore"),
+        path("emulator/portal/snapshots/delete/", snapshot_portal.snapshot_delete, name="emulator-snapshot-delete"),
+        path("emulator/portal/snapshots/reset/", snapshot_portal.snapshot_reset, name="emulator-snapshot-reset"),
     ],
     "hub",
 )
@@ -37,6 +42,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("emulator/clock", emulator.clock_control, name="emulator-clock"),
+    path("emulator/snapshots", snapshot_api.SnapshotsView.as_view(), name="emulator-snapshots"),
     # The cloud's metadata; `az cloud register` asks for "<resource manager>/" + "/metadata/...", hence //.
     re_path(r"^(?:/)?metadata/endpoints$", cloud_metadata.endpoints, name="cloud-metadata"),
     # The ARM API lives at the site root, as on management.azure.com.

@@ -20,3 +20,7 @@ class JobsConfig(AppConfig):
         )
         # Ready only if some worker heartbeats: a hub whose jobs would never run is not ready.
         health.register_check("worker", workers.require_live_worker)
+        # Snapshots pause claiming and wait for running jobs; a restore queues unfinished jobs again.
+        from jobs import snapshot_hooks
+
+        snapshot_hooks.register()

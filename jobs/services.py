@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from hub import clock
+from hub import clock, snapshots
 from jobs import event_sources, outbox, push, scenarios, workers
 from jobs.models import TERMINAL_STATES, Job, JobTask, Notification, State
 
@@ -82,6 +82,10 @@ def job_start(
 RUN_JOB_TASK = "jobs.tasks.run_job"
 
 
+# A run that finds a snapshot being saved or restored is queued again this much later.
+SNAPSHOT_RETRY_SECONDS = 2.0
+
+
 def job_queue_run(job_id, ticket, *, countdown: float = 0) -> None:
     """Queue a run message carrying the job's current ticket (in the caller's transaction)."""
     outbox.send(RUN_JOB_TASK, [job_id, ticket], countdown=countdown)
@@ -105,6 +109,13 @@ def job_run(job_id, ticket=None) -> None:
     """Run the job's remaining tasks. `ticket` (from the run message) must be the job's current one;
     None (a direct call) runs it whatever its ticket."""
     claimer = workers.current_name()
+    if snapshots.writes_paused():
+        # A snapshot is being saved or restored (hub/snapshots.py): run once it is done.
+        with transaction.atomic():
+            current = Job.objects.filter(pk=job_id).values_list("run_ticket", flat=True).first()
+            if current is not None and (ticket is None or str(ticket) == str(current)):
+                job_queue_run(job_id, current, countdown=SNAPSHOT_RETRY_SECONDS)
+        return
     if not _claim(job_id, ticket, claimer):
         logger.info("Job %s is finished, gone, waiting or run by a live worker; nothing to do", job_id)
         return

@@ -18,6 +18,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hub import snapshots
 from hub.arm.errors import ArmError
 from hub.arm.parsers import BoundedJSONParser
 from hub.arm.views import validated
@@ -131,11 +132,17 @@ class HeartbeatView(ApplianceApiView):
             fault_wire.record_agent_problems(appliance, body["agents"])
         fault_wire.record_appliance_problems(appliance, body.get("problems"))
         uploads.apply_stalled(appliance)
+        # The hub's epoch changes when it is restored from a snapshot: in each server's entry, so agents
+        # whose state belongs to another epoch start over from what the hub holds (snapshot_hooks.py).
+        epoch = snapshots.hub_epoch()
         return Response(
             {
                 "state": appliance.state,
                 "receivedAt": appliance.last_heartbeat_at.isoformat(),
-                "replication": process_servers.heartbeat_instructions(appliance),
+                "hubEpoch": epoch,
+                "replication": [
+                    {**entry, "hubEpoch": epoch} for entry in process_servers.heartbeat_instructions(appliance)
+                ],
                 "faults": fault_wire.heartbeat_faults(appliance),
             }
         )
@@ -237,6 +244,16 @@ class BatchUploadView(ApplianceApiView):
         body = request.data
         if not isinstance(body, bytes):
             raise ArmError(415, "UnsupportedMediaType", "Upload a batch as application/octet-stream.")
+        header, _ = uploads.parse_upload(body)
+        epoch = header.get("hubEpoch")
+        if epoch is not None and epoch != snapshots.hub_epoch():
+            raise ArmError(
+                409,
+                "HubEpochChanged",
+                "The hub was restored from a snapshot after this batch was made: the agent starts over from what "
+                "the hub holds once its next heartbeat tells it the hub's new epoch.",
+                "hubEpoch",
+            )
         sequence, duplicate = uploads.batch_store(appliance, body)
         return Response(
             {"stored": True, "sequence": sequence, "duplicate": duplicate}, status=200 if duplicate else 201

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from hub import snapshots
 from replication.models import MigrationItem
 
 # A worker applying an item's batches holds a lease, renewed as it goes; a dead worker's lease lapses.
@@ -26,6 +27,11 @@ LINGER_CHECK_SECONDS = 0.05
 
 
 def lease_take(item_id, owner: str) -> bool:
+    if snapshots.writes_paused():
+        # A snapshot is being saved or restored (replication/snapshot_hooks.py): the replicas stay as
+        # they are until it is done; the next upload or heartbeat queues the apply again.
+        return False
+
     def take() -> int:
         now = timezone.now()  # real time: leases guard against dead workers, not emulated days
         return (

@@ -37,3 +37,7 @@ class ReplicationConfig(AppConfig):
         from replication.recovery_points import points_prune
 
         periodic.every(settings.RECOVERY_POINT_PRUNE_SECONDS, "recovery-points-prune", points_prune)
+        # Snapshots of the hub wait for applies under way and pause new ones (snapshot_hooks.py).
+        from replication import snapshot_hooks
+
+        snapshot_hooks.register()

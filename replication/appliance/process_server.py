@@ -134,6 +134,9 @@ def check_header(header: dict) -> None:
             _integer(header, name, 0)
     if not isinstance(header.get("full"), bool):
         raise AgentError(400, "InvalidBatch", "The batch header's full must be true or false.")
+    epoch = header.get("hubEpoch")  # optional: older agents leave it out
+    if epoch is not None and (not isinstance(epoch, str) or not 0 < len(epoch) <= 64):
+        raise AgentError(400, "InvalidBatch", "The batch header's hubEpoch must be 1 to 64 characters.")
     if header.get("blockSize") != BLOCK_SIZE:
         raise AgentError(400, "InvalidBatch", f"Blocks are {BLOCK_SIZE} bytes (blockSize).")
     marker = header.get("marker")
@@ -310,6 +313,8 @@ class ProcessServer:
             "blockCount": block_count,
             "dataBytes": data_bytes,
             "marker": header.get("marker"),
+            # The hub epoch the agent's state belongs to: the hub refuses another epoch's batch.
+            **({"hubEpoch": header["hubEpoch"]} if header.get("hubEpoch") is not None else {}),
             "keyId": key.key_id,
             "wrappedKey": key.wrapped_key,
             "nonce": base64.b64encode(nonce).decode(),

@@ -155,6 +155,45 @@ def test_a_resync_generation_sends_the_disk_in_full_again(stub, tmp_path):
     assert not stub.received[-1]["full"], "the generation was honoured once"
 
 
+def test_a_new_hub_epoch_starts_over_from_what_the_hub_holds(stub, tmp_path):
+    """The hub was restored from a snapshot: the agent's state of the abandoned timeline goes, and every
+    disk is sent in full from the hub's next sequence, numbered past the cycle the hub may hold part of.
+    Every batch carries the epoch its state belongs to."""
+    write_image(tmp_path / "disk.img", 2 * MiB)
+    specs = [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}]
+    replicator = make_replicator(stub, tmp_path / "state", specs)
+    replicator.update({**entry_for(specs), "hubEpoch": "epoch-1"})
+    replicator.run_cycle()
+    replicator.run_cycle()
+    assert {header["hubEpoch"] for header in stub.received} == {"epoch-1"}
+    assert [header["full"] for header in stub.received if header["cycle"] == 2] == [False]
+    sent_before = len(stub.received)
+
+    restored = {**entry_for(specs), "hubEpoch": "epoch-2", "nextCycle": 2}
+    restored["disks"][0]["nextSequence"] = 2  # the restored hub holds sequence 1 only
+    replicator.update(restored)
+    assert replicator.cancelled.is_set(), "a cycle under way stops: it belongs to the other timeline"
+    replicator.run_cycle()
+    resent = stub.received[sent_before:]
+    assert resent and all(header["full"] and header["cycle"] == 3 for header in resent)
+    assert resent[0]["sequence"] == 2 and {header["hubEpoch"] for header in resent} == {"epoch-2"}
+    state = json.loads((tmp_path / "state" / "item.json").read_text())
+    assert state["hubEpoch"] == "epoch-2" and state["completedCycle"] == 3
+
+
+def test_an_agent_without_an_epoch_adopts_the_first_it_sees(stub, tmp_path):
+    write_image(tmp_path / "disk.img", MiB)
+    specs = [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}]
+    replicator = make_replicator(stub, tmp_path / "state", specs)
+    replicator.update(entry_for(specs))  # a hub from before epochs
+    replicator.run_cycle()
+    assert "hubEpoch" not in stub.received[-1]
+    replicator.update({**entry_for(specs), "hubEpoch": "epoch-1"})
+    assert not replicator.cancelled.is_set()
+    replicator.run_cycle()
+    assert stub.received[-1]["hubEpoch"] == "epoch-1" and not stub.received[-1]["full"]
+
+
 def test_a_stopped_replication_forgets_its_state_and_a_404_drops_the_disk(stub, tmp_path):
     write_image(tmp_path / "disk.img", MiB)
     specs = [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}]

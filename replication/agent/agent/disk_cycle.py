@@ -120,7 +120,14 @@ class DiskCycle:
             uploader = Uploader(
                 self.replicator,
                 self._acknowledged,
-                {"itemId": self.state.values["itemId"], "diskId": self.disk_id, "cycle": self.cycle, "full": self.full},
+                {
+                    "itemId": self.state.values["itemId"],
+                    "diskId": self.disk_id,
+                    "cycle": self.cycle,
+                    "full": self.full,
+                    # The hub epoch this state belongs to (the hub refuses another epoch's batches).
+                    **({"hubEpoch": self.state.values["hubEpoch"]} if self.state.values.get("hubEpoch") else {}),
+                },
                 self.size_bytes,
             )
             try:

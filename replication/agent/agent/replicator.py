@@ -138,6 +138,8 @@ class Replicator:
             previous, self.entry = self.entry, entry
             if entry is None or (previous is not None and previous.get("itemId") != entry.get("itemId")):
                 self.cancelled.set()
+            elif self._epoch_changed(entry):
+                self.cancelled.set()  # the hub was restored: what is being sent belongs to another timeline
         self.changed.set()
 
     def start(self) -> None:
@@ -185,14 +187,27 @@ class Replicator:
             return 3600
         if self.state.exists and self.state.values["itemId"] != entry["itemId"]:
             self.state.forget()
+        restored = self.state.exists and self._epoch_changed(entry)
+        if restored:
+            self.state.forget()
+            self.log(
+                "The hub was restored from a snapshot (its epoch changed): local replication state removed; "
+                "every disk is sent again in full from the sequence the hub holds."
+            )
         if not self.state.exists:
             self.state.values = {
                 "itemId": entry["itemId"],
-                "completedCycle": max(0, int(entry.get("nextCycle") or 1) - 1),
+                # After a restore the hub may hold part of its next cycle, from the timeline it left:
+                # the new full cycle takes the number after, so it never mixes with that part.
+                "completedCycle": max(0, int(entry.get("nextCycle") or 1) - 1) + (1 if restored else 0),
                 "lastCycleStartedAt": None,
                 "running": None,
                 "disks": {},
+                "hubEpoch": entry.get("hubEpoch"),
             }
+        elif entry.get("hubEpoch") and not self.state.values.get("hubEpoch"):
+            self.state.values["hubEpoch"] = entry["hubEpoch"]  # state from before the hub had epochs
+            self.state.save()
         self._follow_shutdown(entry)
         running = self.state.values.get("running")
         if running is None:
@@ -206,6 +221,11 @@ class Replicator:
         if running.get("final"):
             self._report_final_sync(running)
         return self._seconds_to_next(entry)
+
+    def _epoch_changed(self, entry: dict) -> bool:
+        """The hub's epoch differs from the one this state was made in: the hub was restored."""
+        held = self.state.values.get("hubEpoch")
+        return bool(held and entry.get("hubEpoch") and entry["hubEpoch"] != held)
 
     def run_cycle(self) -> None:
         """Finish the running cycle, or run the next one now, in the calling thread (tests, tools)."""
