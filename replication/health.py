@@ -9,7 +9,11 @@ its level makes the health, and the order health sorts in are read by both forms
 test_monitor checks that the two forms agree.
 
 The appliance has its own rules (APPLIANCE_RULES): Azure's capacity of one appliance, judged from what
-the hub counts (machines replicating through it) and what the appliance reports (changed data)."""
+the hub counts (machines replicating through it) and what the appliance reports (changed data).
+
+Longer than the ~500 lines a module should be, on purpose: every rule the hub shows, those of injected
+faults (hub-side, then the problems the appliance and agents report) included, is defined here once,
+beside the condition classes both of its forms are derived from."""
 
 from __future__ import annotations
 
