@@ -204,6 +204,9 @@ def test_a_test_network_that_routes_to_production_warns_and_the_health_warning_l
     assert "routes to production" in notified.title
     warning = errors_of(item)["78605"]
     assert "vnet-test" in warning["summaryMessage"] and warning["errorLevel"] == "Warning"
+    # A recovery point just now: the fixture's last one is old enough for "no recovery point for 60 minutes".
+    MigrationItem.objects.filter(pk=item.pk).update(last_recovery_point_at=clock.now())
+    item.refresh_from_db()
     assert ranked(item) == health.HEALTH_RANKS["Warning"]
 
     item.refresh_from_db()
