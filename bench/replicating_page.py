@@ -19,6 +19,11 @@ which hub/arm/middleware.py adds to the portal's /migrate/ pages too) and the ro
 The Server Migration overview (/migrate/server-migration/?project=...: counts, health summary, the hour's
 transfer chart, jobs) of the same project is one more variant of the matrix.
 
+Wall time on a shared machine measures the queue for the CPU as much as the page. So after the rounds,
+every variant is served again inside the hub's code (replicating_page_profile.py: Django's test client
+in a `manage.py shell` on the seeded database), and its CPU time, SQL statements and PostgreSQL time
+(EXPLAIN ANALYZE) per request are recorded, with the load average before and after, as for each round.
+
 Target (issue 14, item 4): p95 < 100 ms for any filter, sort, page or search, and for the overview, in
 every round. Measured, not asserted.
 
