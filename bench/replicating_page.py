@@ -19,6 +19,11 @@ which hub/arm/middleware.py adds to the portal's /migrate/ pages too) and the ro
 The Server Migration overview (/migrate/server-migration/?project=...: counts, health summary, the hour's
 transfer chart, jobs) of the same project is one more variant of the matrix.
 
+Wall time on a shared machine measures the queue for the CPU as much as the page. So after the rounds,
+every variant is served again inside the hub's code (replicating_page_profile.py: Django's test client
+in a `manage.py shell` on the seeded database), and its CPU time, SQL statements and PostgreSQL time
+(EXPLAIN ANALYZE) per request are recorded, with the load average before and after, as for each round.
+
 Target (issue 14, item 4): p95 < 100 ms for any filter, sort, page or search, and for the overview, in
 every round. Measured, not asserted.
 
@@ -28,6 +33,7 @@ every round. Measured, not asserted.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -52,26 +58,33 @@ HEALTH_FILTERS = ["Normal", "Warning", "Critical"]
 STATUS_FILTERS = ["enabling", "initial", "ready", "migrating", "migrated", "failed", "stopping"]
 SEED_SECONDS = 900
 SEED_SCRIPT = Path(__file__).resolve().with_name("replicating_page_seed.py")
+PROFILE_SCRIPT = Path(__file__).resolve().with_name("replicating_page_profile.py")
+PROFILE_REQUESTS = 5
 LIST_PATH = "/migrate/replicating-servers/"
 OVERVIEW_PATH = "/migrate/server-migration/"
 OVERVIEW = "Server Migration overview"
+
+
+def hub_shell(hub, script: Path, env: dict) -> dict:
+    """Run a script with `manage.py shell -c` in the hub's environment; its last line of output, as JSON."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script.read_text()],
+        cwd=ROOT,
+        env={**hub.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=SEED_SECONDS,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{script.name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def seed(hub, count: int) -> dict:
     """The project, then replicating_page_seed.py run by the hub's own code (`manage.py shell`)."""
     path = create_server_migration_project(hub, PROJECT)
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SEED_SCRIPT.read_text()],
-        cwd=ROOT,
-        env={**hub.env, "BENCH_SEED_COUNT": str(int(count)), "BENCH_SEED_PROJECT": PROJECT},
-        capture_output=True,
-        text=True,
-        timeout=SEED_SECONDS,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"Seeding failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
-    seeded = json.loads(result.stdout.strip().splitlines()[-1])
+    seeded = hub_shell(hub, SEED_SCRIPT, {"BENCH_SEED_COUNT": str(int(count)), "BENCH_SEED_PROJECT": PROJECT})
     seeded["seconds"] = round(time.monotonic() - started, 1)
     seeded["project"] = path
     return seeded
@@ -104,6 +117,30 @@ def variants(count: int) -> list[tuple[str, dict]]:
     return matrix
 
 
+def profile(hub, project_path: str, count: int) -> dict:
+    """Each variant's CPU time, SQL statements and PostgreSQL time per request, served in one process
+    (replicating_page_profile.py): figures that the machine's load hardly moves, beside the load."""
+    matrix = [[label, OVERVIEW_PATH if label == OVERVIEW else LIST_PATH, params] for label, params in variants(count)]
+    load_before = os.getloadavg()
+    watch = CpuWatch()
+    per_variant = hub_shell(
+        hub,
+        PROFILE_SCRIPT,
+        {
+            "BENCH_PROFILE_VARIANTS": json.dumps(matrix),
+            "BENCH_PROFILE_PROJECT": project_path,
+            "BENCH_PROFILE_REQUESTS": str(PROFILE_REQUESTS),
+        },
+    )
+    return {
+        "requests_per_variant": PROFILE_REQUESTS,
+        "variants": per_variant,
+        "loadavg_before": [round(value, 2) for value in load_before],
+        "loadavg_after": [round(value, 2) for value in os.getloadavg()],
+        "cpu": watch.stop(),
+    }
+
+
 def measure(hub, project_path: str, count: int, requests_per_variant: int, rounds: int) -> dict:
     session = portal_session(hub, ADMIN)
     matrix = variants(count)
@@ -124,6 +161,7 @@ def measure(hub, project_path: str, count: int, requests_per_variant: int, round
     results = []
     for round_index in range(rounds):
         quiet = wait_for_quiet()
+        load_before = os.getloadavg()
         watch = CpuWatch(hub.process.pid)
         samples = {label: {"server": [], "client": []} for label, _ in matrix}
         for _ in range(requests_per_variant):
@@ -151,6 +189,8 @@ def measure(hub, project_path: str, count: int, requests_per_variant: int, round
                 "worst_p95_ms": worst["p95"],
                 "variants": per_variant,
                 "cpu": cpu,
+                "loadavg_before": [round(value, 2) for value in load_before],
+                "loadavg_after": [round(value, 2) for value in os.getloadavg()],
                 "quiet_wait": quiet,
             }
         )
@@ -164,6 +204,8 @@ def run(hub, *, count: int, requests_per_variant: int, rounds: int) -> dict:
     seeded = seed(hub, count)
     print(f"  {seeded['items']:,} items, {seeded['disks']:,} disks in {seeded['seconds']} s", flush=True)
     measured = measure(hub, seeded["project"], seeded["items"], requests_per_variant, rounds)
+    print("Profiling each variant in one process (CPU, SQL statements, PostgreSQL time)...", flush=True)
+    profiled = profile(hub, seeded["project"], seeded["items"])
     best = min(measured["rounds"], key=lambda result: result["worst_p95_ms"])
     worst = max(measured["rounds"], key=lambda result: result["worst_p95_ms"])
     return {
@@ -174,6 +216,7 @@ def run(hub, *, count: int, requests_per_variant: int, rounds: int) -> dict:
         "warmup_per_variant": WARMUP_REQUESTS,
         "debug": hub.env["DEBUG"],
         **measured,
+        "profile": profiled,
         "best_round": best["round"],
         "worst_p95_ms_per_round": [result["worst_p95_ms"] for result in measured["rounds"]],
         "target_p95_ms": TARGET_P95_MS,
@@ -200,6 +243,17 @@ def report(result: dict) -> str:
                 f"max {client['max']:7.1f}"
             )
         lines.append(format_cpu(round_result["cpu"]))
+    profiled = result["profile"]
+    lines.append(
+        f" per request, served in one process ({profiled['requests_per_variant']} requests per variant; load average "
+        f"{' '.join(map(str, profiled['loadavg_before']))} -> {' '.join(map(str, profiled['loadavg_after']))}):"
+    )
+    for label, data in profiled["variants"].items():
+        lines.append(
+            f"  {label:<46} CPU {data['cpu_ms']:6.1f} ms  PostgreSQL {data['sql_ms']:6.1f} ms  "
+            f"statements {data['queries']:>3}"
+        )
+    lines.append(format_cpu(profiled["cpu"]))
     spread = ", ".join(f"{value:.1f}" for value in result["worst_p95_ms_per_round"])
     target = f"p95 < {result['target_p95_ms']:.0f} ms for every variant, in every round"
     lines.append(target_line(target, result["target_met"], f"worst variant's p95 per round: {spread} ms"))

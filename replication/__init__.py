@@ -15,7 +15,8 @@ The data path (docs/replication-protocol.md)
   process_servers.py: scale-out process servers and which one takes an item's batches.
 State, health and screens
 - status.py: what a state means and what is allowed next; health.py: each health rule, defined once
-  for Python and SQL; monitoring.py: what the monitoring screens read; push.py: their live updates;
+  for Python and SQL; monitoring.py: what the monitoring screens read; monitoring_rows.py: a
+  Replicating machines row built in Python; push.py: their live updates;
   selectors.py: the Server Migration counts; templatetags/replication_monitor.py: what a row or a
   blade part renders from the item alone; management/commands/replica.py: where a replica stands.
 Test migrate and migrate

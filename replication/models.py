@@ -356,6 +356,13 @@ class ProtectedDisk(models.Model):
     class Meta:
         ordering = ["-is_os_disk", "disk_id"]
         constraints = [models.UniqueConstraint(fields=["item", "disk_id"], name="unique_protected_disk")]
+        # Health's "disk resynchronizing" rule (replication.health.DiskResyncing) reads the few disks being
+        # sent again in full for a whole list: from this small index, not a scan of every disk.
+        indexes = [
+            models.Index(
+                fields=["item"], condition=models.Q(included=True, resync_required=True), name="protecteddisk_resyncing"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.item} {self.disk_id}"

@@ -36,3 +36,25 @@ def test_a_filtered_list_pages_from_its_own_end(fleet, monkeypatch):  # noqa: F8
     last, items = monitoring.list_page(migrate_project, now, 99, status="ready", sort="-rpo")
     forward = list(monitoring.filtered_items(migrate_project, now, status="ready", sort="-rpo"))
     assert last.number == 2 and [item.pk for item in items] == [item.pk for item in forward[2:]]
+
+
+@pytest.mark.parametrize("health", ["Normal", "Warning", "Critical"])
+def test_a_health_filters_first_page_counts_in_its_own_query(fleet, monkeypatch, health, django_assert_num_queries):  # noqa: F811
+    """The first page of a health filter takes its count from the page's query (COUNT(*) OVER ())."""
+    monkeypatch.setattr(monitoring, "PAGE_SIZE", 1)
+    migrate_project = fleet["web01"].project
+    now = clock.now()
+    forward = list(monitoring.filtered_items(migrate_project, now, health=health))
+    with django_assert_num_queries(6):  # policies; the page with its count; the rows, their disks, appliances, policies
+        page, items = monitoring.list_page(migrate_project, now, "1", health=health)
+    assert page.paginator.count == len(forward) and page.paginator.num_pages == len(forward)
+    assert [item.pk for item in items] == [item.pk for item in forward[:1]]
+    second, items = monitoring.list_page(migrate_project, now, 2, health=health)
+    assert second.paginator.count == len(forward)
+
+
+def test_a_health_filter_with_no_server_is_one_empty_page(fleet, monkeypatch):  # noqa: F811 (the fixture)
+    migrate_project = fleet["web01"].project
+    migrate_project.migration_items.exclude(server__name="new01").delete()
+    page, items = monitoring.list_page(migrate_project, clock.now(), None, health="Critical")
+    assert items == [] and page.paginator.count == 0 and page.number == 1 and not page.has_next()
