@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("replication", "0009_protecteddisk_data_progress"),
+        ("replication", "0013_faults15b_reported_problems"),
     ]
 
     operations = [
