@@ -81,7 +81,8 @@ def test_test_migrate_from_an_older_recovery_point(live_hub, page, server_with_t
     page.get_by_role("radio", name=re.compile("vnet-test")).check()
     screenshot(page, "test-migrate-recovery-point.png")
     page.get_by_role("button", name="Test migration").click()
-    expect(page.locator(".messages")).to_contain_text(f"Test migration of {server} started")
+    # A loaded shared hub may take more than the default 5 s to answer the form.
+    expect(page.locator(".messages")).to_contain_text(f"Test migration of {server} started", timeout=JOB_TIMEOUT_MS)
     row = page.locator("#test-migrated-servers tr").filter(has_text=server)
     expect(row.locator(".test-state")).to_contain_text("Test clean up pending", timeout=JOB_TIMEOUT_MS)
 

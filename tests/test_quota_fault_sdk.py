@@ -6,6 +6,7 @@ needed), the job's task list shows the failed step, and once cleared Test migrat
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -55,7 +56,8 @@ def test_quota_fault_fails_migrate_and_test_migrate_with_operation_not_allowed(l
         message = failed.value.error.message
         assert "Operation could not be completed as it results in exceeding approved" in message
         assert "Cores quota. Additional details - Deployment Model: Resource Manager, Location: westeurope" in message
-        assert "Current Limit: 1, Current Usage: 0, Additional Required:" in message, message
+        # The region's usage counts the VMs other tests on this shared hub made there: any number, but said.
+        assert re.search(r"Current Limit: 1, Current Usage: \d+, Additional Required: \d+", message), message
         assert asr.replication_migration_items.get(*item_args).properties.migration_state == "Replicating"
 
         test_migrate = {

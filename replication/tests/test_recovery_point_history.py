@@ -125,6 +125,12 @@ def test_test_migrate_and_migrate_build_the_chosen_older_point(item, django_capt
     first = item.recovery_points.get(cycle=1)
     source.change([3, 300, 1500])  # chunks 0, 1 and 5 change
     assert source.sha256() != first_sha
+    # What a host with no working copy reads of each point (manage.py replica): the source as it was.
+    (only_disk,) = item.disks.filter(included=True)
+    latest = item.recovery_points.order_by("-cycle").first()
+    for point, expected in ((first, first_sha), (latest, source.sha256())):
+        manifest = point_manifests.manifest_load(item, only_disk.pk, point.cycle)
+        assert point_manifests.manifest_sha256(item, manifest) == expected
     network = VirtualNetwork.objects.get(name="vnet-test")
     with django_capture_on_commit_callbacks():
         job = migrate.test_migrate_start(admin(), item, network=network, point=first)
