@@ -34,7 +34,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub.object_store import ObjectMissing, store
+from hub.object_store import ObjectMissing, batched_writes, store
 from replication.replica_files import digest_blocks, hash_zeros, storage_account_name
 
 CHUNK_BYTES = 64 * 1024
@@ -181,20 +181,22 @@ def manifest_write(
             else:
                 manifest.chunks = dict(base.chunks)
                 indexes = sorted(index for index in set(dirty) if index * CHUNK_BYTES < size)
-            for position, index in enumerate(indexes):
-                if renew is not None and position % 256 == 0:
-                    renew()
-                offset = index * CHUNK_BYTES
-                data = os.pread(descriptor, min(CHUNK_BYTES, size - offset), offset)
-                if _all_zero(data):
-                    manifest.chunks.pop(index, None)
-                    continue
-                sha = hashlib.sha256(data).digest()
-                manifest.chunks[index] = sha
-                name = chunk_name(prefix, sha)
-                if not objects.exists(name):
-                    objects.put(name, data)
-                    stored += len(data)
+            # The chunks become durable together, before the manifest that names them is written.
+            with batched_writes(objects):
+                for position, index in enumerate(indexes):
+                    if renew is not None and position % 256 == 0:
+                        renew()
+                    offset = index * CHUNK_BYTES
+                    data = os.pread(descriptor, min(CHUNK_BYTES, size - offset), offset)
+                    if _all_zero(data):
+                        manifest.chunks.pop(index, None)
+                        continue
+                    sha = hashlib.sha256(data).digest()
+                    manifest.chunks[index] = sha
+                    name = chunk_name(prefix, sha)
+                    if not objects.exists(name):
+                        objects.put(name, data)
+                        stored += len(data)
     if handle is None:
         whole = True  # no replica: an all-zero disk
     changed = {} if whole else {index: manifest.chunks.get(index, GONE) for index in indexes}

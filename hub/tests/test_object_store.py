@@ -111,3 +111,21 @@ def test_names_that_climb_out_or_lack_a_container_are_refused(backend, name):
         backend.exists(name)
     with pytest.raises(ValueError):
         split_name(name)
+
+
+def test_batched_writes_leave_whole_objects_and_sync_once_at_the_end(tmp_path, monkeypatch):
+    from hub import object_store
+
+    local = object_store.LocalStore(tmp_path)
+    synced = []
+    monkeypatch.setattr(local, "_sync_filesystem", lambda: synced.append(True))
+    with object_store.batched_writes(local):
+        for index in range(3):
+            local.put(f"c/chunks/{index}", bytes([index]) * 10)
+        assert not synced
+    assert synced == [True]
+    assert [local.get(f"c/chunks/{index}") for index in range(3)] == [bytes([i]) * 10 for i in range(3)]
+    monkeypatch.undo()
+    with object_store.batched_writes(local):  # the real syncfs(2) (or os.sync) runs
+        local.put("c/x", b"y")
+    assert local.get("c/x") == b"y"
