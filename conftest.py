@@ -20,16 +20,21 @@ def _fresh_clock_cache():
     clock._cached = None
 
 
+def _started(start, folder):
+    """A test server started in `folder`; the test fails, saying what is missing, when it cannot start."""
+    try:
+        return start(folder)
+    except RuntimeError as missing:
+        pytest.fail(str(missing), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory):
     """Azurite's Blob service, one per test worker (tests/azurite.py); fails saying what is missing
     when Node.js or the emulator is not installed (`make azurite`, which make test runs)."""
     from tests import azurite as emulator
 
-    try:
-        server = emulator.start(tmp_path_factory.mktemp("azurite"))
-    except RuntimeError as missing:
-        pytest.fail(str(missing), pytrace=False)
+    server = _started(emulator.start, tmp_path_factory.mktemp("azurite"))
     yield server
     server.stop()
 
@@ -39,9 +44,6 @@ def moto_s3(tmp_path_factory):
     """moto's standalone S3 server, one per test worker (tests/moto_s3.py)."""
     from tests import moto_s3 as moto
 
-    try:
-        server = moto.start(tmp_path_factory.mktemp("moto"))
-    except RuntimeError as missing:
-        pytest.fail(str(missing), pytrace=False)
+    server = _started(moto.start, tmp_path_factory.mktemp("moto"))
     yield server
     server.stop()

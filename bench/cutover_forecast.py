@@ -26,10 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-from azure.mgmt.recoveryservicessiterecovery import models as asr_models
 from harness.options import Bounded, bench_main
-from harness.replication import MIB, POLL_SECONDS, cycle_env, replicating_server
-from migration_downtime import migrate_job
+from harness.replication import MIB, cycle_env, measured_runs, replicating_server
+from migration_downtime import begin_migrate_with_shutdown, ended_migrate_job, step_seconds
 
 from tests.disk_images import BLOCK, write_realistic_image
 from tests.replication_rig import CONTAINER, FABRIC, RG, VNET, ImageWriter, enable_replication
@@ -86,31 +85,9 @@ def one_run(hub, workdir: Path, source_size: int, *, cycle_seconds: int, churn_b
             forecast = item.properties["cutoverForecast"]
         finally:
             writer.stop()  # the shutdown: nothing is written after it
-        migrate = asr_models.MigrateInput(
-            properties=asr_models.MigrateInputProperties(
-                provider_specific_details=asr_models.VMwareCbtMigrateInput(perform_shutdown="true")
-            )
-        )
-        requested_at = time.time()
-        rig.sdk().replication_migration_items.begin_migrate(
-            RG, rig.vault, FABRIC, CONTAINER, rig.item_name, migrate, polling_interval=1
-        )
-        deadline = time.monotonic() + MIGRATE_SECONDS
-        while True:
-            job = migrate_job(database, rig.item_id)
-            if job and job["state"] in ("Succeeded", "Failed", "Cancelled"):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"The Migrate job did not end within {MIGRATE_SECONDS} s: {job}")
-            time.sleep(POLL_SECONDS)
-        if job["state"] != "Succeeded":
-            raise RuntimeError(f"The Migrate job {job['state']}: {job['errors']}")
+        _, requested_at = begin_migrate_with_shutdown(rig)
+        job = ended_migrate_job(database, rig.item_id, MIGRATE_SECONDS)
         measured = job["ended_at"] - requested_at
-        steps = {
-            step["name"]: round(step["ended_at"] - step["started_at"], 2)
-            for step in job["steps"]
-            if step["started_at"] and step["ended_at"]
-        }
     image.unlink(missing_ok=True)
     predicted = forecast["estimatedCutoverJobDurationSeconds"]
     return {
@@ -120,28 +97,26 @@ def one_run(hub, workdir: Path, source_size: int, *, cycle_seconds: int, churn_b
         "ratio": round(predicted / measured, 3),
         "within_30_percent": abs(predicted - measured) <= 0.3 * measured,
         "writes_per_second_bytes": churn_blocks * BLOCK / WRITER_INTERVAL,
-        "steps": steps,
+        "steps": step_seconds(job),
     }
 
 
 def run(hub, *, workdir: Path, size: int, cycle_seconds: int, churn_blocks: int, delta_cycles: int, runs: int) -> dict:
-    measured = []
-    for index in range(runs):
-        print(f"Run {index + 1} of {runs}:", flush=True)
-        result = one_run(
+    measured = measured_runs(
+        runs,
+        lambda index: one_run(
             hub,
             workdir / f"run{index + 1}",
             size,
             cycle_seconds=cycle_seconds,
             churn_blocks=churn_blocks,
             delta_cycles=delta_cycles,
-        )
-        print(
-            f"  forecast {result['forecast_seconds']} s ({result['forecast']['estimatedCutoverJobDuration']}), "
-            f"measured {result['measured_seconds']} s, ratio {result['ratio']}",
-            flush=True,
-        )
-        measured.append(result)
+        ),
+        lambda result: (
+            f"forecast {result['forecast_seconds']} s ({result['forecast']['estimatedCutoverJobDuration']}), "
+            f"measured {result['measured_seconds']} s, ratio {result['ratio']}"
+        ),
+    )
     return {
         "benchmark": "cutover_forecast",
         "image_bytes": size,

@@ -32,8 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.options import Bounded, bench_main
-from harness.replication import MIB, cycle_env, cycle_lines, replicating_server
+from harness.options import bench_main
+from harness.replication import MIB, change_round_options, cycle_lines, cycling_hub_options, replicating_server
 from harness.report import target_line
 
 from tests.disk_images import BLOCK, change_blocks, sha256_of, write_realistic_image
@@ -213,16 +213,8 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
-OPTIONS = [
-    Bounded("--size-mib", 2048, 64, 8192, "image size (64 to 8192 MiB)", keyword="size", scale=MIB),
-    Bounded("--changed-percent", 1.0, 0.01, 20.0, "blocks changed per round (0.01 to 20)"),
-    Bounded("--rounds", 2, 1, 5, "rounds of change and replication (1 to 5)"),
-]
-HUB_OPTIONS = {
-    "announcement": f"Starting a hub (PostgreSQL + Redis, REPLICATION_CYCLE_SECONDS={CYCLE_SECONDS})...",
-    "extra_env": cycle_env(CYCLE_SECONDS),
-    "workdir_prefix": "migratehub-bench-delta-",
-}
+OPTIONS = change_round_options(2048, 8192, 2, 5, changed="blocks changed", what="change and replication")
+HUB_OPTIONS = cycling_hub_options(CYCLE_SECONDS, "migratehub-bench-delta-")
 
 if __name__ == "__main__":
     sys.exit(bench_main(__doc__, run, report, OPTIONS, **HUB_OPTIONS))

@@ -34,7 +34,7 @@ from pathlib import Path
 from azure.mgmt.recoveryservicessiterecovery import models as asr_models
 from harness.machine import CpuWatch, wait_for_quiet
 from harness.options import Bounded, bench_main
-from harness.replication import GIB, MIB, POLL_SECONDS, cycle_env, cycle_lines, replicating_server
+from harness.replication import GIB, MIB, POLL_SECONDS, cycle_env, cycle_lines, measured_runs, replicating_server
 from harness.report import format_cpu
 
 from tests.disk_images import BLOCK, change_blocks, sha256_of, write_realistic_image
@@ -81,6 +81,43 @@ def migrate_job(database, item_id: str) -> dict | None:
     }
 
 
+def begin_migrate_with_shutdown(rig):
+    """Migrate with shutdown through the SDK: its poller and the time.time() of the request."""
+    migrate = asr_models.MigrateInput(
+        properties=asr_models.MigrateInputProperties(
+            provider_specific_details=asr_models.VMwareCbtMigrateInput(perform_shutdown="true")
+        )
+    )
+    requested_at = time.time()
+    poller = rig.sdk().replication_migration_items.begin_migrate(
+        RG, rig.vault, FABRIC, CONTAINER, rig.item_name, migrate, polling_interval=1
+    )
+    return poller, requested_at
+
+
+def ended_migrate_job(database, item_id: str, within_seconds: float = MIGRATE_SECONDS) -> dict:
+    """The item's Migrate job once it has ended; RuntimeError unless it succeeded within within_seconds."""
+    deadline = time.monotonic() + within_seconds
+    while True:
+        job = migrate_job(database, item_id)
+        if job and job["state"] in ("Succeeded", "Failed", "Cancelled"):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"The Migrate job did not end within {within_seconds} s: {job}")
+        time.sleep(POLL_SECONDS)
+    if job["state"] != "Succeeded":
+        raise RuntimeError(f"The Migrate job {job['state']}: {job['errors']}")
+    return job
+
+
+def step_seconds(job: dict) -> dict[str, float]:
+    return {
+        step["name"]: round(step["ended_at"] - step["started_at"], 2)
+        for step in job["steps"]
+        if step["started_at"] and step["ended_at"]
+    }
+
+
 def one_run(hub, workdir: Path, source: Path, churn_bytes: int, seed: int) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     image = workdir / "disk0.img"
@@ -100,38 +137,16 @@ def one_run(hub, workdir: Path, source: Path, churn_bytes: int, seed: int) -> di
         watch = CpuWatch(hub.process.pid, rig.appliance.process.pid, rig.agent_pid())
 
         print("  Migrate with shutdown...", flush=True)
-        migrate = asr_models.MigrateInput(
-            properties=asr_models.MigrateInputProperties(
-                provider_specific_details=asr_models.VMwareCbtMigrateInput(perform_shutdown="true")
-            )
-        )
-        requested_at = time.time()
-        poller = rig.sdk().replication_migration_items.begin_migrate(
-            RG, rig.vault, FABRIC, CONTAINER, rig.item_name, migrate, polling_interval=1
-        )
+        poller, requested_at = begin_migrate_with_shutdown(rig)
         accepted_at = time.time()
-        deadline = time.monotonic() + MIGRATE_SECONDS
-        while True:
-            job = migrate_job(database, rig.item_id)
-            if job and job["state"] in ("Succeeded", "Failed", "Cancelled"):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"The Migrate job did not end within {MIGRATE_SECONDS} s: {job}")
-            time.sleep(POLL_SECONDS)
+        job = ended_migrate_job(database, rig.item_id)
         cpu = watch.stop()
-        if job["state"] != "Succeeded":
-            raise RuntimeError(f"The Migrate job {job['state']}: {job['errors']}")
         item = poller.result()
         after = database.counters(rig.item_id)
         after_agent, _, _ = relay.counted()
         final_cycle = job["input"].get("final_cycle")
         (vm_disk,) = job["input"]["vm"]["disks"]
         final_lines = [line for line in cycle_lines(rig) if line["cycle"] == final_cycle]
-        steps = {
-            step["name"]: round(step["ended_at"] - step["started_at"], 2)
-            for step in job["steps"]
-            if step["started_at"] and step["ended_at"]
-        }
         result = {
             "churn_bytes": count * BLOCK,
             "blocks_changed": count,
@@ -141,7 +156,7 @@ def one_run(hub, workdir: Path, source: Path, churn_bytes: int, seed: int) -> di
                 "request_to_final_batch_stored": round(after.last_upload_at - requested_at, 2),
                 "request_to_final_point": round(after.recovery_points[final_cycle] - requested_at, 2),
                 "final_point_to_vm_started": round(job["ended_at"] - after.recovery_points[final_cycle], 2),
-                "steps": steps,
+                "steps": step_seconds(job),
                 "agent_final_cycle": final_lines[0]["seconds"] if final_lines else None,
             },
             "final_sync": {
@@ -169,17 +184,15 @@ def run(hub, *, workdir: Path, size: int, churn: int, runs: int) -> dict:
     source = workdir / "source.img"
     print(f"Writing a {size // MIB} MiB image with realistic content...", flush=True)
     write_realistic_image(source, size, seed=IMAGE_SEED)
-    measured = []
-    for index in range(runs):
-        print(f"Run {index + 1} of {runs}:", flush=True)
-        result = one_run(hub, workdir / f"run{index + 1}", source, churn, seed=200 + index)
-        print(
-            f"  Migrate request -> VM started {result['seconds']['request_to_vm_started']} s; final sync "
+    measured = measured_runs(
+        runs,
+        lambda index: one_run(hub, workdir / f"run{index + 1}", source, churn, seed=200 + index),
+        lambda result: (
+            f"Migrate request -> VM started {result['seconds']['request_to_vm_started']} s; final sync "
             f"{result['final_sync']['process_server_to_hub_bytes']:,} B to the hub; VM disk SHA-256 matches the "
-            f"image: {result['vm_disk_matches_image']}",
-            flush=True,
-        )
-        measured.append(result)
+            f"image: {result['vm_disk_matches_image']}"
+        ),
+    )
     best = min(measured, key=lambda result: result["seconds"]["request_to_vm_started"])
     return {
         "benchmark": "migration_downtime",

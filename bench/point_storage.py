@@ -26,8 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.options import Bounded, bench_main
-from harness.replication import MIB, cycle_env, replicating_server
+from harness.options import bench_main
+from harness.replication import MIB, change_round_options, cycling_hub_options, replicating_server
 
 from tests.disk_images import BLOCK, change_blocks, sha256_of, write_realistic_image
 from tests.replication_rig import enable_replication
@@ -139,16 +139,8 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
-OPTIONS = [
-    Bounded("--size-mib", 256, 64, 4096, "image size (64 to 4096 MiB)", keyword="size", scale=MIB),
-    Bounded("--changed-percent", 1.0, 0.01, 20.0, "blocks' worth changed per round (0.01 to 20)"),
-    Bounded("--rounds", 4, 1, 10, "rounds of change (1 to 10)"),
-]
-HUB_OPTIONS = {
-    "announcement": f"Starting a hub (PostgreSQL + Redis, REPLICATION_CYCLE_SECONDS={CYCLE_SECONDS})...",
-    "extra_env": cycle_env(CYCLE_SECONDS),
-    "workdir_prefix": "migratehub-bench-points-",
-}
+OPTIONS = change_round_options(256, 4096, 4, 10, changed="blocks' worth changed", what="change")
+HUB_OPTIONS = cycling_hub_options(CYCLE_SECONDS, "migratehub-bench-points-")
 
 if __name__ == "__main__":
     sys.exit(bench_main(__doc__, run, report, OPTIONS, **HUB_OPTIONS))

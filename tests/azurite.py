@@ -7,17 +7,14 @@ Microsoft publishes for it, so the connection string below is Azurite's document
 
 from __future__ import annotations
 
-import atexit
-import ctypes
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests import child_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_BLOB = ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
@@ -53,23 +50,7 @@ class Azurite:
         )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
-def _die_with_parent() -> None:
-    # Azurite must not outlive a test worker killed outright.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        child_processes.stop(self.process)
 
 
 def start(directory: Path | None = None) -> Azurite:
@@ -79,27 +60,14 @@ def start(directory: Path | None = None) -> Azurite:
         raise RuntimeError(reason)
     directory = Path(directory or tempfile.mkdtemp(prefix="migratehub-azurite-"))
     directory.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    log = open(directory / "azurite.log", "a")  # noqa: SIM115 (lives as long as the process)
-    process = subprocess.Popen(
+    port = child_processes.free_port()
+    process = child_processes.start_and_wait(
+        "Azurite",
         # --skipApiVersionCheck: the SDK may be newer than this Azurite; --loose: ignore headers it lacks.
         [str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(directory)]
         + ["--skipApiVersionCheck", "--loose", "--silent"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent,
+        port,
+        directory / "azurite.log",
         env={**os.environ, "NODE_NO_WARNINGS": "1"},
     )
-    azurite = Azurite(port, directory, process)
-    atexit.register(azurite.stop)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"Azurite exited at start: see {directory / 'azurite.log'}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return azurite
-        except OSError:
-            time.sleep(0.1)
-    azurite.stop()
-    raise RuntimeError(f"Azurite did not answer on port {port} within 30 s: see {directory / 'azurite.log'}")
+    return Azurite(port, directory, process)

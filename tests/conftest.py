@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from tests.parallel import isolate_this_worker
 # Before any fixture reads DATABASE_URL or REDIS_URL (tests/parallel.py).
 isolate_this_worker()
 
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -64,3 +66,9 @@ def sign_in(page, hub, email: str = "admin@contoso.com", *, base_url: str | None
     page.get_by_label("Password").fill(hubs.DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(base_url + "/")
+
+
+def screenshot(page, name: str) -> None:
+    """DOCS_SCREENSHOTS=1 saves the page as shown (the browser's 1400x900) into docs/screenshots/`name`."""
+    if os.environ.get("DOCS_SCREENSHOTS"):
+        page.screenshot(path=str(SCREENSHOTS / name))

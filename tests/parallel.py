@@ -10,40 +10,26 @@ it is a no-op the second time, and still separates the live hubs when the plugin
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
 
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    # The worker's Redis must not outlive a worker killed outright (its port would linger unused).
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.child_processes import die_with_parent, free_port
 
 
 def _own_redis_url(redis_url: str) -> str:
     if shutil.which("redis-server") is None:
         raise RuntimeError("redis-server is not installed: make test installs it (scripts/ensure-services.sh)")
-    port = _free_port()
+    port = free_port()
     directory = tempfile.mkdtemp(prefix="migratehub-redis-")
     process = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         cwd=directory,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     atexit.register(process.terminate)
     import redis

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tests.appliances import RunningAppliance, start_appliance, wait_for_line
 from tests.azure_clients import site_recovery_client
-from tests.disk_images import change_blocks, write_realistic_image
+from tests.disk_images import change_blocks, sha256_of, write_realistic_image
 from tests.hubs import CONTOSO, Hub
 from tests.test_arm_site_recovery import vault_name
 
@@ -264,6 +264,21 @@ def enable_replication(rig: Rig) -> None:
 def wait_for_state(rig: Rig, state: str, seconds: float = 120):
     """The migration item once its migrationState is `state`."""
     return wait_for(rig.item, lambda item: item.properties.migration_state == state, seconds)
+
+
+def replicate_until_equal(rig: Rig, image: Path) -> dict:
+    """Replicate the one-disk server until its replica holds `image` as it is now; the replica's state."""
+    enable_replication(rig)
+    wait_for_state(rig, "Replicating")
+    return rig.wait_until_replica_equals("disk0", sha256_of(image))
+
+
+def wait_for_progress(rig: Rig, percent: int, seconds: float) -> None:
+    """Until the item's initial replication has reached `percent`."""
+    deadline = time.monotonic() + seconds
+    while rig.progress() < percent:
+        assert time.monotonic() < deadline, "initial replication did not start"
+        time.sleep(0.2)
 
 
 def job_input(hub: Hub, job_id: str) -> dict:

@@ -6,9 +6,7 @@ retried events). Replication reaches its replica unslowed by either; every event
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -25,7 +23,7 @@ from playwright.sync_api import expect
 from events.signing import verify
 from tests import hubs
 from tests.azure_clients import sdk_client
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 from tests.disk_images import sha256_of
 from tests.replication_rig import enable_replication, one_disk_rig, wait_for, wait_for_state
 from tests.webhook_receiver import Receiver
@@ -33,7 +31,6 @@ from tests.webhook_receiver import Receiver
 pytestmark = pytest.mark.live
 
 MIB = 1024 * 1024
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 RG_SCOPE = f"/subscriptions/{hubs.CONTOSO}/resourceGroups/rg-migrate"
 # Quick retries and short timeouts, so a test sees several attempts in seconds.
 FAST_EVENTS = {
@@ -54,12 +51,6 @@ def receivers(tmp_path):
     yield started
     for receiver in started.values():
         receiver.stop()
-
-
-def screenshot(page, name: str) -> None:
-    """DOCS_SCREENSHOTS=1 saves the blade at 1400x900 into docs/screenshots/."""
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / name))
 
 
 def event_grid(hub, email: str = "admin@contoso.com") -> EventGridManagementClient:

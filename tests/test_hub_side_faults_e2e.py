@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.disk_images import change_blocks, sha256_of, write_realistic_image
-from tests.replication_rig import build_rig, enable_replication, wait_for, wait_for_state
+from tests.disk_images import change_blocks, sha256_of
+from tests.replication_rig import one_disk_rig, replicate_until_equal, wait_for
 
 pytestmark = pytest.mark.live
-
-MIB = 1024 * 1024
 
 
 def health_codes(rig) -> dict:
@@ -55,13 +53,9 @@ def rehearse(rig, image, kind: str, error_id: str, **properties) -> None:
 
 
 def test_cache_storage_and_key_vault_faults_hold_replication_which_catches_up_once_cleared(live_hub, tmp_path):
-    image = tmp_path / "disk0.img"
-    write_realistic_image(image, 8 * MIB, seed=31)
-    rig = build_rig(live_hub, tmp_path, {"disk0": image})
+    rig, image = one_disk_rig(live_hub, tmp_path, 8, seed=31)
     try:
-        enable_replication(rig)
-        wait_for_state(rig, "Replicating")
-        rig.wait_until_replica_equals("disk0", sha256_of(image))
+        replicate_until_equal(rig, image)
         rehearse(rig, image, "cacheStorageFull", "78602")
         rehearse(rig, image, "keyVaultAccessRevoked", "78601")
         rehearse(rig, image, "cacheStorageThrottled", "78603")

@@ -7,22 +7,13 @@ DOCS_SCREENSHOTS=1 also saves the blade's screenshots (1400x900) into docs/scree
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 from tests.hubs import CONTOSO, unique
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-
-
-def screenshot(page, name: str) -> None:
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / name))
 
 
 def menu(page, entry: str):

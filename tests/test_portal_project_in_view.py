@@ -7,26 +7,18 @@ its appliance section (1400x900) into docs/screenshots/."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 from tests.hubs import CONTOSO, unique
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 JOB_TIMEOUT_MS = 60_000
-
-
-def screenshot(page, name: str) -> None:
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / name))
 
 
 def project_through_arm(hub, prefix: str, email: str = "admin@contoso.com") -> tuple[str, str]:

@@ -9,21 +9,18 @@ replication/tests/test_data_path.py on the live hub), plus a delta cycle that ch
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 from tests.hubs import unique
 from tests.test_portal_migration import JOB_TIMEOUT_MS, SET_UP_REPLICATING_SERVER, open_row_menu
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 # Run after SET_UP_REPLICATING_SERVER in the same shell: a second cycle changes block 0.
 SECOND_POINT = """
@@ -48,11 +45,6 @@ print(json.dumps({"first_sha": first_sha, "latest_sha": hashlib.sha256(source).h
                   "first_label": first.captured_at.strftime("%Y-%m-%d %H:%M:%S") + " UTC",
                   "points": item.recovery_points.count()}))
 """
-
-
-def screenshot(page, name: str) -> None:
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / name))
 
 
 @pytest.fixture

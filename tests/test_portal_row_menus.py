@@ -11,15 +11,13 @@ DOCS_SCREENSHOTS=1 also saves screenshots (1400x900) into docs/screenshots/."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 from tests.hubs import unique
 from tests.replication_rig import ImageWriter, enable_replication, one_disk_rig, wait_for_state
 from tests.test_portal_add_tools import choose_server_migration_only, fill_project_tab, open_add_tools
@@ -27,16 +25,10 @@ from tests.test_portal_add_tools import choose_server_migration_only, fill_proje
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 MIB = 1024 * 1024
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 900}
 READER_REFUSAL = (
     "You need Contributor or Owner on resource group rg-migrate to {purpose}. Ask the resource group owner."
 )
-
-
-def screenshot(page, name: str) -> None:
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / name))
 
 
 def signed_in_page(browser, hub, email: str):

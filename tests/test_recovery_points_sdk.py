@@ -11,25 +11,17 @@ import json
 
 import pytest
 
-# Through the module: pytest would try to collect classes named Test* imported here.
-from azure.mgmt.recoveryservicessiterecovery import models as asr_models
-
 from tests.azure_clients import site_recovery_client
 from tests.hubs import CONTOSO, unique
+from tests.recovery_points import RG, migrations_from_point_hold
 from tests.test_portal_migration import SET_UP_REPLICATING_SERVER
 from tests.test_portal_recovery_points import SECOND_POINT
 
 pytestmark = pytest.mark.live
 
-RG = "rg-migrate"
-VNETS = f"/subscriptions/{CONTOSO}/resourceGroups/{RG}/providers/Microsoft.Network/virtualNetworks"
 NAMES = """
 from projects import services as project_services
 print(json.dumps({"vault": project_services.project_vault(project).name, "name": str(item.server_id)}))
-"""
-VM_DISK_SHA256 = """
-from replication.models import ManagedDisk
-print(ManagedDisk.objects.get(vm__name={vm!r}).sha256)
 """
 
 
@@ -56,32 +48,5 @@ def test_points_list_get_and_migrating_from_an_older_point_through_the_sdk(live_
     item = asr.replication_migration_items.get(*item_args)
     assert item.properties.provider_specific_details["lastRecoveryPointId"] == newest.id
 
-    tested = asr.replication_migration_items.begin_test_migrate(
-        *item_args,
-        asr_models.TestMigrateInput(
-            properties=asr_models.TestMigrateInputProperties(
-                provider_specific_details=asr_models.VMwareCbtTestMigrateInput(
-                    recovery_point_id=older.id, network_id=f"{VNETS}/vnet-test"
-                )
-            )
-        ),
-    ).result()
-    assert tested.properties.test_migrate_state == "TestMigrationSucceeded"
-    sha = live_hub.manage("shell", "-c", VM_DISK_SHA256.format(vm=f"{server}-Test")).strip().splitlines()[-1]
-    assert sha == two_points["first_sha"] != two_points["latest_sha"]
-    asr.replication_migration_items.begin_test_migrate_cleanup(*item_args, {"properties": {}}).result()
-
-    # Migrate names the older point in the InMageRcm shape (recoveryPointId beside performShutdown).
-    migrate_input = {
-        "properties": {
-            "providerSpecificDetails": {
-                "instanceType": "InMageRcm",
-                "performShutdown": "false",
-                "recoveryPointId": older.id,
-            }
-        }
-    }
-    migrated = asr.replication_migration_items.begin_migrate(*item_args, migrate_input).result()
-    assert migrated.properties.migration_state == "MigrationSucceeded"
-    sha = live_hub.manage("shell", "-c", VM_DISK_SHA256.format(vm=server)).strip().splitlines()[-1]
-    assert sha == two_points["first_sha"]
+    assert two_points["first_sha"] != two_points["latest_sha"]
+    migrations_from_point_hold(live_hub, asr, item_args, older.id, server, two_points["first_sha"])

@@ -12,7 +12,7 @@ import pytest
 
 from tests import hubs
 from tests.disk_images import sha256_of
-from tests.replication_rig import build_rig, enable_replication, wait_for_state
+from tests.replication_rig import build_rig, enable_replication, wait_for_progress, wait_for_state
 
 pytestmark = pytest.mark.live
 
@@ -37,10 +37,7 @@ def interrupted_replication(hub, tmp_path, interrupt, resume) -> None:
     rig = build_rig(hub, tmp_path, {"disk0": image}, appliance_env=THROTTLE)
     try:
         enable_replication(rig)
-        deadline = time.monotonic() + 60
-        while rig.progress() < 25:
-            assert time.monotonic() < deadline, "initial replication did not start"
-            time.sleep(0.2)
+        wait_for_progress(rig, 25, seconds=60)
         interrupt(rig)
         time.sleep(1.5)
         resume(rig)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import psycopg
 
+from harness.options import Bounded
 from harness.processes import ProcessMonitor, hub_worker_pid
 from harness.relay import ByteCountingRelay, point_agent_at
 from tests.replication_rig import Rig, build_rig
@@ -31,6 +32,38 @@ CYCLE_LINE = re.compile(r"Cycle (\d+) disk (\S+): (final )?(full|delta), (\d+) b
 def cycle_env(cycle_seconds: int) -> dict[str, str]:
     """The hub's environment for a replication policy cycling every cycle_seconds (the agent is told the same)."""
     return {"REPLICATION_CYCLE_SECONDS": str(int(cycle_seconds))}
+
+
+def cycling_hub_options(cycle_seconds: int, workdir_prefix: str) -> dict:
+    """bench_main's hub options for a benchmark whose server replicates every cycle_seconds."""
+    return {
+        "announcement": f"Starting a hub (PostgreSQL + Redis, REPLICATION_CYCLE_SECONDS={cycle_seconds})...",
+        "extra_env": cycle_env(cycle_seconds),
+        "workdir_prefix": workdir_prefix,
+    }
+
+
+def change_round_options(
+    size_mib: int, max_size_mib: int, rounds: int, max_rounds: int, *, changed: str, what: str
+) -> list:
+    """The options of a benchmark that changes an image's blocks round after round: the image's size, the
+    percentage `changed` per round and the number of rounds of `what`."""
+    return [
+        Bounded("--size-mib", size_mib, 64, max_size_mib, f"image size (64 to {max_size_mib} MiB)", "size", MIB),
+        Bounded("--changed-percent", 1.0, 0.01, 20.0, f"{changed} per round (0.01 to 20)"),
+        Bounded("--rounds", rounds, 1, max_rounds, f"rounds of {what} (1 to {max_rounds})"),
+    ]
+
+
+def measured_runs(runs: int, one_run: Callable[[int], dict], describe: Callable[[dict], str]) -> list[dict]:
+    """one_run(index) for each of `runs` runs (each on a new server), announced and described as it ends."""
+    measured = []
+    for index in range(runs):
+        print(f"Run {index + 1} of {runs}:", flush=True)
+        result = one_run(index)
+        print(f"  {describe(result)}", flush=True)
+        measured.append(result)
+    return measured
 
 
 # The hub's view, read from its database (a `manage.py replica` costs a Django start-up, about 1.5 s)

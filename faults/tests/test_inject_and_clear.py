@@ -5,7 +5,6 @@ scopes offered and accepted are the caller's directory's own, bad input is a mes
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 
 from faults import services
@@ -16,12 +15,6 @@ from projects.models import User, VirtualNetwork
 
 pytestmark = pytest.mark.django_db
 REGION = "/subscriptions/11111111-1111-1111-1111-111111111111/locations/westeurope"
-
-
-@pytest.fixture
-def operator():
-    call_command("seed_demo", verbosity=0)
-    return User.objects.get(email="admin@contoso.com")
 
 
 def vnet_test() -> str:

@@ -1,21 +1,13 @@
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 
 from faults import services
 from faults.models import FaultState
 from hub import clock
-from projects.models import User
 
 pytestmark = pytest.mark.django_db
 APPLIANCE = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Migrate/migrateProjects/p/appliances/a1"
-
-
-@pytest.fixture
-def operator():
-    call_command("seed_demo", verbosity=0)
-    return User.objects.get(email="admin@contoso.com")
 
 
 def inject(operator, **overrides):

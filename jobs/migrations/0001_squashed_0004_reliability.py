@@ -1,5 +1,6 @@
 # Squashed by hand from 0001_squashed_0003_job_target_index, 0004_reliability: replaces names every migration a
-# database may have recorded, so databases migrated before the squash see it applied.
+# database may have recorded, so databases migrated before the squash see it applied. Later fields, indexes and
+# constraints are folded into each CreateModel, columns in the order they were added.
 
 import django.db.models.deletion
 import django.utils.timezone
@@ -39,9 +40,13 @@ class Migration(migrations.Migration):
                 ('ended_at', models.DateTimeField(blank=True, null=True)),
                 ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
                 ('subscription', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to='projects.subscription')),
+                ('claimed_by', models.CharField(blank=True, max_length=200)),
+                ('queued_at', models.DateTimeField(blank=True, null=True)),
+                ('run_ticket', models.UUIDField(default=uuid.uuid4)),
             ],
             options={
                 'ordering': ['-created_at'],
+                'indexes': [models.Index(fields=['subscription', '-created_at'], name='jobs_job_subscri_676257_idx'), models.Index(fields=['target_object_id'], name='jobs_job_target__669115_idx'), models.Index(fields=['state', 'claimed_by'], name='jobs_job_state_2fc09e_idx')],
             },
         ),
         migrations.CreateModel(
@@ -59,6 +64,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['position'],
+                'constraints': [models.UniqueConstraint(fields=('job', 'position'), name='unique_task_position')],
             },
         ),
         migrations.CreateModel(
@@ -77,27 +83,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-updated_at'],
+                'indexes': [models.Index(fields=['user', '-updated_at'], name='jobs_notifi_user_id_2ebd2d_idx'), models.Index(fields=['user', 'read'], name='jobs_notifi_user_id_24a9ae_idx')],
             },
-        ),
-        migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['subscription', '-created_at'], name='jobs_job_subscri_676257_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='jobtask',
-            constraint=models.UniqueConstraint(fields=('job', 'position'), name='unique_task_position'),
-        ),
-        migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['user', '-updated_at'], name='jobs_notifi_user_id_2ebd2d_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['user', 'read'], name='jobs_notifi_user_id_24a9ae_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['target_object_id'], name='jobs_job_target__669115_idx'),
         ),
         migrations.CreateModel(
             name='OutboxMessage',
@@ -110,6 +97,9 @@ class Migration(migrations.Migration):
                 ('attempts', models.PositiveIntegerField(default=0)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
+            options={
+                'indexes': [models.Index(fields=['due_at'], name='jobs_outbox_due_at_20e660_idx')],
+            },
         ),
         migrations.CreateModel(
             name='WorkerHeartbeat',
@@ -118,28 +108,5 @@ class Migration(migrations.Migration):
                 ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('last_seen_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
-        ),
-        migrations.AddField(
-            model_name='job',
-            name='claimed_by',
-            field=models.CharField(blank=True, max_length=200),
-        ),
-        migrations.AddField(
-            model_name='job',
-            name='queued_at',
-            field=models.DateTimeField(blank=True, null=True),
-        ),
-        migrations.AddField(
-            model_name='job',
-            name='run_ticket',
-            field=models.UUIDField(default=uuid.uuid4),
-        ),
-        migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['state', 'claimed_by'], name='jobs_job_state_2fc09e_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(fields=['due_at'], name='jobs_outbox_due_at_20e660_idx'),
         ),
     ]

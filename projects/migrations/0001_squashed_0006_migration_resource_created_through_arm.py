@@ -1,5 +1,7 @@
 # Squashed by hand from 0001_squashed_0003_availabilityset, 0004_role_assignment_name, 0005_user_principal_type, 0006_migration_resource_created_through_arm: replaces names every migration a
-# database may have recorded, so databases migrated before the squash see it applied.
+# database may have recorded, so databases migrated before the squash see it applied. Later fields, constraints
+# and field changes are folded into each CreateModel, columns in the order they were added. 0004's RunPython
+# (existing role assignments named after their id) is left out: a database built from this squash has none.
 
 import django.db.models.deletion
 import django.db.models.functions.text
@@ -8,14 +10,6 @@ import projects.models
 import uuid
 from django.conf import settings
 from django.db import migrations, models
-from django.db.models import F
-
-
-# Role assignments get an ARM name of their own, unique within a tenant (it was the primary key,
-# unique across every tenant, which let one tenant learn another's GUIDs). Existing assignments keep
-# their name: it is copied from the id.
-def name_from_id(apps, schema_editor):
-    apps.get_model("projects", "RoleAssignment").objects.update(name=F("id"))
 
 
 class Migration(migrations.Migration):
@@ -82,6 +76,7 @@ class Migration(migrations.Migration):
                 ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
                 ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
                 ('tenant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='users', to='projects.tenant')),
+                ('principal_type', models.CharField(choices=[('User', 'User'), ('ServicePrincipal', 'Service Principal')], default='User', max_length=20)),
             ],
             options={
                 'verbose_name': 'user',
@@ -103,9 +98,12 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('resource_group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='migrate_projects', to='projects.resourcegroup')),
+                ('machines_virtualized', models.CharField(blank=True, choices=[('physical', 'Not virtualized/Other'), ('vmware', 'Yes, with VMware vSphere'), ('hyperv', 'Yes, with Hyper-V')], max_length=20)),
+                ('target_region', models.CharField(blank=True, max_length=40)),
             ],
             options={
                 'ordering': [django.db.models.functions.text.Lower('name')],
+                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('name'), models.F('resource_group'), name='unique_migrate_project_name')],
             },
         ),
         migrations.CreateModel(
@@ -122,6 +120,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['created_at'],
+                'constraints': [models.UniqueConstraint(fields=('project', 'tool'), name='unique_project_tool')],
             },
         ),
         migrations.CreateModel(
@@ -134,7 +133,11 @@ class Migration(migrations.Migration):
                 ('principal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='role_assignments', to=settings.AUTH_USER_MODEL)),
                 ('resource_group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='role_assignments', to='projects.resourcegroup')),
                 ('subscription', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='role_assignments', to='projects.subscription')),
+                ('name', models.UUIDField(default=uuid.uuid4)),
             ],
+            options={
+                'constraints': [models.UniqueConstraint(condition=models.Q(('resource_group__isnull', True)), fields=('principal', 'role_name', 'subscription'), name='unique_subscription_role_assignment'), models.UniqueConstraint(condition=models.Q(('resource_group__isnull', False)), fields=('principal', 'role_name', 'resource_group'), name='unique_resource_group_role_assignment'), models.UniqueConstraint(fields=('subscription', 'name'), name='unique_role_assignment_name')],
+            },
         ),
         migrations.AddField(
             model_name='resourcegroup',
@@ -160,6 +163,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': [django.db.models.functions.text.Lower('name')],
+                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('name'), models.F('resource_group'), name='unique_virtual_network_name')],
             },
         ),
         migrations.CreateModel(
@@ -174,6 +178,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['created_at'],
+                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('name'), models.F('virtual_network'), name='unique_subnet_name')],
             },
         ),
         migrations.CreateModel(
@@ -189,42 +194,8 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.AddConstraint(
-            model_name='migrateproject',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('name'), models.F('resource_group'), name='unique_migrate_project_name'),
-        ),
-        migrations.AddConstraint(
-            model_name='solution',
-            constraint=models.UniqueConstraint(fields=('project', 'tool'), name='unique_project_tool'),
-        ),
-        migrations.AddConstraint(
-            model_name='roleassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('resource_group__isnull', True)), fields=('principal', 'role_name', 'subscription'), name='unique_subscription_role_assignment'),
-        ),
-        migrations.AddConstraint(
-            model_name='roleassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('resource_group__isnull', False)), fields=('principal', 'role_name', 'resource_group'), name='unique_resource_group_role_assignment'),
-        ),
-        migrations.AddConstraint(
             model_name='resourcegroup',
             constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('name'), models.F('subscription'), name='unique_resource_group_name'),
-        ),
-        migrations.AddConstraint(
-            model_name='virtualnetwork',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('name'), models.F('resource_group'), name='unique_virtual_network_name'),
-        ),
-        migrations.AddConstraint(
-            model_name='subnet',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('name'), models.F('virtual_network'), name='unique_subnet_name'),
-        ),
-        migrations.AddField(
-            model_name='migrateproject',
-            name='machines_virtualized',
-            field=models.CharField(blank=True, choices=[('physical', 'Not virtualized/Other'), ('vmware', 'Yes, with VMware vSphere'), ('hyperv', 'Yes, with Hyper-V')], max_length=20),
-        ),
-        migrations.AddField(
-            model_name='migrateproject',
-            name='target_region',
-            field=models.CharField(blank=True, max_length=40),
         ),
         migrations.CreateModel(
             name='MigrationResource',
@@ -235,7 +206,7 @@ class Migration(migrations.Migration):
                 ('location', models.CharField(max_length=40)),
                 ('tags', models.JSONField(blank=True, default=dict)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='migration_resources', to='projects.migrateproject')),
+                ('project', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='migration_resources', to='projects.migrateproject')),
                 ('resource_group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='migration_resources', to='projects.resourcegroup')),
             ],
             options={
@@ -258,22 +229,5 @@ class Migration(migrations.Migration):
                 'ordering': [django.db.models.functions.text.Lower('name')],
                 'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('name'), models.F('resource_group'), name='unique_availability_set_name')],
             },
-        ),
-        migrations.AddField(model_name="roleassignment", name="name", field=models.UUIDField(null=True)),
-        migrations.RunPython(name_from_id, migrations.RunPython.noop),
-        migrations.AlterField(model_name="roleassignment", name="name", field=models.UUIDField(default=uuid.uuid4)),
-        migrations.AddConstraint(
-            model_name="roleassignment",
-            constraint=models.UniqueConstraint(fields=("subscription", "name"), name="unique_role_assignment_name"),
-        ),
-        migrations.AddField(
-            model_name='user',
-            name='principal_type',
-            field=models.CharField(choices=[('User', 'User'), ('ServicePrincipal', 'Service Principal')], default='User', max_length=20),
-        ),
-        migrations.AlterField(
-            model_name='migrationresource',
-            name='project',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='migration_resources', to='projects.migrateproject'),
         ),
     ]

@@ -1,5 +1,6 @@
-"""Shared by the replication tests: a Contoso project whose resources were created, key issuing, and
-the stub appliance and stub hub of stubs.py as fixtures."""
+"""Shared by the replication tests: a Contoso project whose resources were created, key issuing, a
+server replicating (the `replicating` fixture), and the stub appliance and stub hub of stubs.py as
+fixtures."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ from django.core.management import call_command
 from jobs.services import job_run
 from projects import services
 from projects.models import MigrateProject, ResourceGroup, User
+from replication import services as replication_services
 from replication.keys import registration_key_issue
-from replication.models import Appliance
+from replication.models import Appliance, MigrationItem, MigrationState
+from replication.replicate import DiskChoice, replication_enable
 from replication.services import appliance_register
+from replication.tests.plans import machine_profile, plan_into_vnet_prod
 from replication.tests.stubs import StubHub, StubProcessServer
+
+MIB = 1024 * 1024
 
 # The appliance package, importable as the installer ships it (top-level "appliance"). The agent's
 # package is put on the path by stubs.py, imported above.
@@ -46,6 +52,46 @@ def finalized_appliance(project: MigrateProject, name: str = "appliance-1") -> A
     Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
     appliance.refresh_from_db()
     return appliance
+
+
+def admin() -> User:
+    return User.objects.get(email="admin@contoso.com")
+
+
+def run(job):
+    """The job run to its end here, as a worker would, and read again."""
+    job_run(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def replicating_item(capture_on_commit, project_name: str, disk_bytes: tuple[int, int]) -> MigrationItem:
+    """A server, web01, replicating through a finalized appliance of a new project: its disk0 included,
+    its disk1 left out (their sizes `disk_bytes`); its enable job run, nothing sent yet."""
+    project = migration_project(capture_on_commit, project_name)
+    appliance = finalized_appliance(project)
+    machine = machine_profile("web01", "Linux", "Ubuntu", osVersion="22.04", disk_bytes=disk_bytes)
+    with capture_on_commit():
+        server = replication_services.server_report(
+            appliance=appliance, machine_id="m-web01", agent_version="9.60", machine=machine
+        )
+    replication_services.server_discover(server.pk)
+    server.refresh_from_db()
+    plan = plan_into_vnet_prod(appliance, project, [server])
+    plan.servers[0].disks = [DiskChoice("disk0"), DiskChoice("disk1", include=False)]
+    with capture_on_commit():
+        (job,) = replication_enable(admin(), project, plan)
+    job_run(job.pk)
+    return MigrationItem.objects.get(server=server)
+
+
+@pytest.fixture
+def replicating(settings, tmp_path, django_capture_on_commit_callbacks):
+    """A Contoso server replicating through a finalized appliance, its disks 1 MiB and 512 KiB."""
+    settings.REPLICATION_DIR = tmp_path / "replication"
+    item = replicating_item(django_capture_on_commit_callbacks, "datapath", (MIB, MIB // 2))
+    assert item.migration_state == MigrationState.INITIAL_SEEDING_IN_PROGRESS
+    return item
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from replication import uploads
-from replication.tests.test_data_path import MIB, ProcessServer, apply, replicating  # noqa: F401 (fixture)
+from replication.tests.test_data_path import MIB, ProcessServer, apply
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
     ],
     ids=["past-the-end", "largest-block-number", "longer-than-a-block", "longer-than-the-batch", "cut-short"],
 )
-def test_records_outside_the_disk_resend_it_instead_of_failing_the_apply(replicating, payload):  # noqa: F811
+def test_records_outside_the_disk_resend_it_instead_of_failing_the_apply(replicating, payload):
     item = replicating
     uploads.batch_store(item.appliance, ProcessServer(item.project).body(item, "disk0", 1, 1, payload, full=True))
     apply(item)  # does not raise

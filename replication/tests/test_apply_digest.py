@@ -21,7 +21,6 @@ from replication.tests.test_data_path import (
     marker,
     records,
     replica_bytes,
-    replicating,  # noqa: F401 (the fixture)
     send_full,
 )
 from replication.uploads import APPLY_REPLICATION_TASK
@@ -42,7 +41,7 @@ def replica_reads(monkeypatch) -> list:
     return reads
 
 
-def test_a_full_cycle_applied_in_order_is_verified_without_reading_the_replica_again(replicating, monkeypatch):  # noqa: F811
+def test_a_full_cycle_applied_in_order_is_verified_without_reading_the_replica_again(replicating, monkeypatch):
     item = replicating
     reads = replica_reads(monkeypatch)
     source = image(21, MIB)
@@ -54,7 +53,7 @@ def test_a_full_cycle_applied_in_order_is_verified_without_reading_the_replica_a
     assert not item.disks.get(disk_id="disk0").resync_required
 
 
-def test_a_full_cycle_applied_by_two_workers_reads_the_replica_for_its_digest(replicating, monkeypatch):  # noqa: F811
+def test_a_full_cycle_applied_by_two_workers_reads_the_replica_for_its_digest(replicating, monkeypatch):
     item = replicating
     reads = replica_reads(monkeypatch)
     ps = ProcessServer(item.project)
@@ -74,7 +73,7 @@ def test_a_full_cycle_applied_by_two_workers_reads_the_replica_for_its_digest(re
     assert replica_bytes(item, "disk0") == bytes(source)
 
 
-def test_blocks_sent_out_of_order_or_twice_read_the_replica_for_its_digest(replicating, monkeypatch):  # noqa: F811
+def test_blocks_sent_out_of_order_or_twice_read_the_replica_for_its_digest(replicating, monkeypatch):
     item = replicating
     reads = replica_reads(monkeypatch)
     ps = ProcessServer(item.project)
@@ -91,7 +90,7 @@ def test_blocks_sent_out_of_order_or_twice_read_the_replica_for_its_digest(repli
     assert RecoveryPoint.objects.filter(item=item, cycle=1).exists()
 
 
-def test_a_full_cycle_whose_data_differs_from_its_marker_is_resent(replicating, monkeypatch):  # noqa: F811
+def test_a_full_cycle_whose_data_differs_from_its_marker_is_resent(replicating, monkeypatch):
     item = replicating
     reads = replica_reads(monkeypatch)
     source = image(24, MIB)
@@ -108,7 +107,7 @@ def test_a_full_cycle_whose_data_differs_from_its_marker_is_resent(replicating, 
     assert not RecoveryPoint.objects.filter(item=item, cycle=1).exists()
 
 
-def test_a_short_record_is_digested_as_the_block_the_replica_holds(replicating, monkeypatch):  # noqa: F811
+def test_a_short_record_is_digested_as_the_block_the_replica_holds(replicating, monkeypatch):
     item = replicating
     reads = replica_reads(monkeypatch)
     source = bytearray(MIB)
@@ -127,7 +126,7 @@ def apply_messages() -> int:
     return OutboxMessage.objects.filter(task_name=APPLY_REPLICATION_TASK).count()
 
 
-def test_an_upload_flags_a_live_apply_lease_instead_of_queueing_a_task(replicating):  # noqa: F811
+def test_an_upload_flags_a_live_apply_lease_instead_of_queueing_a_task(replicating):
     item = replicating
     ps = ProcessServer(item.project)
     source = image(25, MIB)
@@ -147,7 +146,7 @@ def test_an_upload_flags_a_live_apply_lease_instead_of_queueing_a_task(replicati
     assert apply_messages() == before + 1, "nobody holds the lease: an apply task is queued"
 
 
-def test_a_cycle_still_arriving_keeps_one_apply_task_until_its_marker(replicating, monkeypatch):  # noqa: F811
+def test_a_cycle_still_arriving_keeps_one_apply_task_until_its_marker(replicating, monkeypatch):
     item = replicating
     ps = ProcessServer(item.project)
     source = image(26, MIB)

@@ -20,7 +20,6 @@ from replication.tests.test_arm_migration_verbs import (
     post,
     properties,
 )
-from replication.tests.test_data_path import replicating  # noqa: F401 (the fixture `ready` builds on)
 from replication.tests.test_migrate import ready, run  # noqa: F401 (`ready` is a fixture)
 
 pytestmark = pytest.mark.django_db

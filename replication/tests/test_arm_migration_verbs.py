@@ -21,7 +21,6 @@ from projects.models import ResourceGroup, User
 from replication import uploads
 from replication.models import MigrationItem, MigrationState, TestMigrateState, VirtualMachine
 from replication.tests.test_arm_migration import API, SUB
-from replication.tests.test_data_path import replicating  # noqa: F401 (the fixture `ready` builds on)
 from replication.tests.test_migrate import admin, ready, run  # noqa: F401 (`ready` is a fixture)
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
 
-from replication.tests.test_arm_migration_verbs import (  # noqa: F401 (`item`, `ready`, `replicating` are fixtures)
+from replication.tests.test_arm_migration_verbs import (  # noqa: F401 (`item`, `ready` are fixtures)
     NICS,
     RG_PATH,
     SUB,
@@ -25,7 +25,6 @@ from replication.tests.test_arm_migration_verbs import (  # noqa: F401 (`item`, 
     job_of,
     post,
     ready,
-    replicating,
     run,
 )
 

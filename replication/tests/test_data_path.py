@@ -22,9 +22,7 @@ from hub import clock
 from hub.arm.errors import ArmError
 from hub.ids import sha256_hex
 from hub.object_store import store
-from jobs.services import job_run
-from projects.models import User
-from replication import data_path, keyvault, replica_files, services, uploads
+from replication import data_path, keyvault, replica_files, uploads
 from replication.models import (
     Appliance,
     MigrationItem,
@@ -33,10 +31,7 @@ from replication.models import (
     ReplicationBatch,
     TransferSample,
 )
-from replication.replicate import DiskChoice, replication_enable
 from replication.status import item_status
-from replication.tests.conftest import finalized_appliance, migration_project
-from replication.tests.plans import machine_profile, plan_into_vnet_prod
 
 pytestmark = pytest.mark.django_db
 
@@ -104,30 +99,6 @@ class ProcessServer:
 
 def marker(cycle: int, image: bytes) -> dict:
     return {"cycle": cycle, "digest": content_digest(image), "sizeBytes": len(image), "capturedAt": 1_700_000_000}
-
-
-@pytest.fixture
-def replicating(settings, tmp_path, django_capture_on_commit_callbacks):
-    """A Contoso server replicating through a finalized appliance, its disks 1 MiB and 512 KiB."""
-    settings.REPLICATION_DIR = tmp_path / "replication"
-    project = migration_project(django_capture_on_commit_callbacks, "datapath")
-    admin = User.objects.get(email="admin@contoso.com")
-    appliance = finalized_appliance(project)
-    machine = machine_profile("web01", "Linux", "Ubuntu", osVersion="22.04", disk_bytes=(MIB, MIB // 2))
-    with django_capture_on_commit_callbacks():
-        server = services.server_report(
-            appliance=appliance, machine_id="m-web01", agent_version="9.60", machine=machine
-        )
-    services.server_discover(server.pk)
-    server.refresh_from_db()
-    plan = plan_into_vnet_prod(appliance, project, [server])
-    plan.servers[0].disks = [DiskChoice("disk0"), DiskChoice("disk1", include=False)]
-    with django_capture_on_commit_callbacks():
-        (job,) = replication_enable(admin, project, plan)
-    job_run(job.pk)
-    item = MigrationItem.objects.get(server=server)
-    assert item.migration_state == MigrationState.INITIAL_SEEDING_IN_PROGRESS
-    return item
 
 
 def image(seed: int, size: int) -> bytearray:

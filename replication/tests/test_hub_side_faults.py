@@ -13,25 +13,14 @@ from hub import clock
 from hub.arm.errors import ArmError
 from jobs.models import Notification, State
 from jobs.services import job_run
-from projects.models import User, VirtualNetwork
+from projects.models import VirtualNetwork
 from replication import fault_effects, health, keyvault, migrate, uploads
 from replication.models import MigrationItem, MigrationState, VirtualMachine
 from replication.portal import migration_forms
-from replication.tests.test_data_path import (  # noqa: F401 (the fixture)
-    MIB,
-    ProcessServer,
-    apply,
-    image,
-    replica_bytes,
-    replicating,
-    send_full,
-)
+from replication.tests.conftest import admin
+from replication.tests.test_data_path import MIB, ProcessServer, apply, image, replica_bytes, send_full
 
 pytestmark = pytest.mark.django_db
-
-
-def admin():
-    return User.objects.get(email="admin@contoso.com")
 
 
 def inject(kind, scope, scope_kind, **fields):
@@ -68,7 +57,7 @@ def ranked(item) -> int:
     ],
 )
 def test_an_upload_fault_refuses_batches_raises_its_health_error_and_once_cleared_nothing_is_lost(
-    replicating,  # noqa: F811
+    replicating,
     kind,
     status,
     code,
@@ -102,7 +91,7 @@ def test_an_upload_fault_refuses_batches_raises_its_health_error_and_once_cleare
     assert item.migration_state == MigrationState.REPLICATING
 
 
-def test_key_vault_revoked_refuses_wrap_key_with_key_vaults_403(replicating):  # noqa: F811
+def test_key_vault_revoked_refuses_wrap_key_with_key_vaults_403(replicating):
     item = replicating
     fault = inject("keyVaultAccessRevoked", item.project.arm_id, "project")
     with pytest.raises(ArmError) as refused:
@@ -113,7 +102,7 @@ def test_key_vault_revoked_refuses_wrap_key_with_key_vaults_403(replicating):  #
     assert keyvault.wrap_key(item.project, b"k" * 32)[1]
 
 
-def test_a_throttled_cache_with_probability_below_one_takes_some_uploads(replicating, monkeypatch):  # noqa: F811
+def test_a_throttled_cache_with_probability_below_one_takes_some_uploads(replicating, monkeypatch):
     item = replicating
     inject("cacheStorageThrottled", item.project.arm_id, "project", probability=0.5)
     rolls = iter([0.9, 0.1])
@@ -126,7 +115,7 @@ def test_a_throttled_cache_with_probability_below_one_takes_some_uploads(replica
 
 
 @pytest.fixture
-def ready(replicating):  # noqa: F811
+def ready(replicating):
     item = replicating
     send_full(ProcessServer(item.project), item, "disk0", image(11, MIB), cycle=1, first_sequence=1)
     apply(item)

@@ -11,27 +11,19 @@ import pytest
 from hub import clock
 from hub.arm.errors import ArmError
 from jobs.models import Job, State
-from jobs.services import job_run
-from projects.models import User, VirtualNetwork
+from projects.models import VirtualNetwork
 from replication import migrate, replica_files, uploads
 from replication.models import MigrationItem, MigrationState, TestMigrateState, VirtualMachine
 from replication.selectors import server_migration_counts
 from replication.status import allowed_operations
-from replication.tests.test_data_path import (  # noqa: F401 (the fixture)
-    MIB,
-    ProcessServer,
-    apply,
-    image,
-    marker,
-    replicating,
-    send_full,
-)
+from replication.tests.conftest import admin, run
+from replication.tests.test_data_path import MIB, ProcessServer, apply, image, marker, send_full
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ready(replicating):  # noqa: F811
+def ready(replicating):
     item = replicating
     ps = ProcessServer(item.project)
     source = image(11, MIB)
@@ -40,16 +32,6 @@ def ready(replicating):  # noqa: F811
     item.refresh_from_db()
     assert item.migration_state == MigrationState.REPLICATING
     return item, ps, source, next_sequence
-
-
-def admin():
-    return User.objects.get(email="admin@contoso.com")
-
-
-def run(job):
-    job_run(job.pk)
-    job.refresh_from_db()
-    return job
 
 
 def test_test_migration_builds_a_tagged_test_vm_and_cleanup_removes_it(ready, django_capture_on_commit_callbacks):

@@ -17,11 +17,10 @@ from jobs.services import job_run
 from projects.models import User, VirtualNetwork
 from replication.models import MigrationItem, MigrationState, TestMigrateState, VirtualMachine
 from replication.portal.migration import age_text
-from replication.tests import test_data_path, test_migrate
+from replication.tests import test_migrate
 
-# The fixtures of test_migrate: `replicating` (a server in initial replication) and `ready` (replicating
-# with a recovery point, as (item, process server, source image, next sequence)).
-replicating = test_data_path.replicating
+# test_migrate's fixture `ready`: replicating with a recovery point, as (item, process server, source
+# image, next sequence). `replicating` (a server in initial replication) is conftest.py's.
 ready = test_migrate.ready
 
 pytestmark = pytest.mark.django_db

@@ -56,6 +56,20 @@ def list_url(project, **params) -> str:
     return LIST_URL + "?" + urlencode({"project": project.arm_id, **params})
 
 
+def item_job(item, scenario_name: str, friendly_name: str, state: str) -> Job:
+    """A job on the item's server, in `state`, recorded as the job engine records one."""
+    return Job.objects.create(
+        subscription=item.project.subscription,
+        resource_group_name="rg-migrate",
+        scenario_name=scenario_name,
+        friendly_name=friendly_name,
+        state=state,
+        target_object_id=str(item.pk),
+        target_object_name=item.server.name,
+        target_instance_type="ProtectionEntity",
+    )
+
+
 def make_item(project, name: str, *, state=MigrationState.REPLICATING, agent_connected=True, disks=None, **fields):
     """A replicating server written directly: the list's rules need many states quickly."""
     now = clock.now()
@@ -257,16 +271,7 @@ class TestReplicatingServersList:
 class TestReplicatingServerBlade:
     def test_it_shows_target_settings_disks_progress_and_health_errors(self, client, fleet):
         item = fleet["db01"]
-        Job.objects.create(
-            subscription=item.project.subscription,
-            resource_group_name="rg-migrate",
-            scenario_name="EnableMigration",
-            friendly_name="Start replication",
-            state=State.SUCCEEDED,
-            target_object_id=str(item.pk),
-            target_object_name="db01",
-            target_instance_type="ProtectionEntity",
-        )
+        item_job(item, "EnableMigration", "Start replication", State.SUCCEEDED)
         response = client_for(client, "admin@contoso.com").get(
             reverse("replication:replicating-server", args=[item.pk])
         )

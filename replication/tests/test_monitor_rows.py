@@ -16,7 +16,7 @@ from hub import clock
 from jobs.models import Job, State
 from replication.health import HEALTH_RANKS
 from replication.monitoring_rows import health_badge
-from replication.tests.test_monitor import client_for, fleet, list_url, make_item, project  # noqa: F401 (fixtures)
+from replication.tests.test_monitor import client_for, fleet, item_job, list_url, make_item, project  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,16 +29,7 @@ def statements(get) -> list[str]:
 
 
 def running_job(item) -> Job:
-    job = Job.objects.create(
-        subscription=item.project.subscription,
-        resource_group_name="rg-migrate",
-        scenario_name="MigrationStartResync",
-        friendly_name="Resynchronize <now>",
-        state=State.IN_PROGRESS,
-        target_object_id=str(item.pk),
-        target_object_name=item.server.name,
-        target_instance_type="ProtectionEntity",
-    )
+    job = item_job(item, "MigrationStartResync", "Resynchronize <now>", State.IN_PROGRESS)
     item.current_job = job
     item.save(update_fields=["current_job"])
     return job

@@ -18,7 +18,7 @@ from hub.templatetags.portal import status_icon_kind
 from replication import status, uploads
 from replication.models import MigrationItem
 from replication.tests.stubs import entry_for, make_replicator
-from replication.tests.test_data_path import BLOCK, MIB, ProcessServer, image, records, replicating  # noqa: F401 (fixture)
+from replication.tests.test_data_path import BLOCK, MIB, ProcessServer, image, records
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -149,7 +149,7 @@ def test_an_agent_says_how_much_of_a_sparse_disks_data_it_has_read(stub, tmp_pat
 
 
 @pytest.mark.django_db
-def test_the_hub_shows_the_percent_of_the_data_to_send_and_a_throughput_from_the_first_seconds(replicating):  # noqa: F811
+def test_the_hub_shows_the_percent_of_the_data_to_send_and_a_throughput_from_the_first_seconds(replicating):
     item = replicating
     ps = ProcessServer(item.project)
     source = bytes(image(3, MIB))

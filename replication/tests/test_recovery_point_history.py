@@ -14,14 +14,11 @@ import pytest
 from hub import clock
 from hub.object_store import store
 from jobs.models import State
-from jobs.services import job_run
-from projects.models import User, VirtualNetwork
-from replication import migrate, point_manifests, replica_files, services, uploads
-from replication.models import MigrationItem, MigrationState, RecoveryPoint, VirtualMachine
+from projects.models import VirtualNetwork
+from replication import migrate, point_manifests, replica_files, uploads
+from replication.models import MigrationState, RecoveryPoint, VirtualMachine
 from replication.recovery_points import points_prune
-from replication.replicate import DiskChoice, replication_enable
-from replication.tests.conftest import finalized_appliance, migration_project
-from replication.tests.plans import machine_profile, plan_into_vnet_prod
+from replication.tests.conftest import admin, replicating_item, run
 from replication.tests.test_data_path import BLOCK, MIB, ProcessServer, apply, image, marker, records, send_full
 
 pytestmark = pytest.mark.django_db
@@ -34,22 +31,7 @@ CHUNKS = DISK_BYTES // point_manifests.CHUNK_BYTES
 def item(settings, tmp_path, django_capture_on_commit_callbacks):
     """A server replicating one 8 MiB disk (a second, excluded one is left out of the VM)."""
     settings.REPLICATION_DIR = tmp_path / "replication"
-    project = migration_project(django_capture_on_commit_callbacks, "points")
-    admin = User.objects.get(email="admin@contoso.com")
-    appliance = finalized_appliance(project)
-    machine = machine_profile("web01", "Linux", "Ubuntu", osVersion="22.04", disk_bytes=(DISK_BYTES, MIB))
-    with django_capture_on_commit_callbacks():
-        server = services.server_report(
-            appliance=appliance, machine_id="m-web01", agent_version="9.60", machine=machine
-        )
-    services.server_discover(server.pk)
-    server.refresh_from_db()
-    plan = plan_into_vnet_prod(appliance, project, [server])
-    plan.servers[0].disks = [DiskChoice("disk0"), DiskChoice("disk1", include=False)]
-    with django_capture_on_commit_callbacks():
-        (job,) = replication_enable(admin, project, plan)
-    job_run(job.pk)
-    return MigrationItem.objects.get(server=server)
+    return replicating_item(django_capture_on_commit_callbacks, "points", (DISK_BYTES, MIB))
 
 
 class Source:
@@ -86,16 +68,6 @@ class Source:
 
 def chunk_names(item) -> list[str]:
     return list(store().names(f"{point_manifests.item_prefix(item)}/chunks/"))
-
-
-def admin():
-    return User.objects.get(email="admin@contoso.com")
-
-
-def run(job):
-    job_run(job.pk)
-    job.refresh_from_db()
-    return job
 
 
 def test_points_share_unchanged_chunks_so_storage_grows_with_the_data_changed(item):

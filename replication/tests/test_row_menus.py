@@ -14,7 +14,6 @@ from replication.tests.test_migration_portal import (
     admin_client,  # noqa: F401 (a fixture)
     list_url,
     ready,  # noqa: F401 (a fixture)
-    replicating,  # noqa: F401 (a fixture)
     row_menu,
     run_current_job,
     start_test_migration,

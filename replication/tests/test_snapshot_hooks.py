@@ -12,10 +12,7 @@ from django.conf import settings
 from hub import snapshots
 from replication import apply_lease, snapshot_hooks, uploads
 from replication.models import ReplicationBatch
-from replication.tests import test_data_path
 from replication.tests.test_data_path import BLOCK, ProcessServer, image, records, upload_over_http
-
-replicating = test_data_path.replicating  # the fixture: a server replicating through a finalized appliance
 
 pytestmark = pytest.mark.django_db
 

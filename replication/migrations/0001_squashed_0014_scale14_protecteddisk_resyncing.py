@@ -1,7 +1,12 @@
-# Squashed by hand from 0001_squashed_0005_migration_and_vms, 0006_protecteddisk_scanned_cycle: replaces names every migration a
-# database may have recorded, so databases migrated before the squash see it applied.
+# Squashed by hand from 0001_squashed_0006_protecteddisk_scanned_cycle and 0007 to 0014: replaces names every migration a
+# database may have recorded, so databases migrated before the squash see it applied, and a migration that depends on
+# 0014_scale14_protecteddisk_resyncing is pointed at this one. The later fields, indexes and constraints are folded into
+# each CreateModel, in the order they were added, so a fresh database gets the same columns in the same order.
+# 0010_blob14_batch_blob_names (RunPython renaming stored batch rows) is left out: a database built from this squash has
+# no rows to rename, and one that had them ran it before.
 
 import django.db.models.deletion
+import django.db.models.functions.text
 import django.utils.timezone
 import uuid
 from django.conf import settings
@@ -10,7 +15,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    replaces = [('replication', '0001_initial'), ('replication', '0002_appliances'), ('replication', '0003_discovered_servers'), ('replication', '0004_replication'), ('replication', '0005_migration_and_vms'), ('replication', '0006_protecteddisk_scanned_cycle')]
+    replaces = [('replication', '0001_initial'), ('replication', '0002_appliances'), ('replication', '0003_discovered_servers'), ('replication', '0004_replication'), ('replication', '0005_migration_and_vms'), ('replication', '0006_protecteddisk_scanned_cycle'), ('replication', '0007_discoveredserver_lower_name'), ('replication', '0008_appliance_load_and_scale_out'), ('replication', '0009_protecteddisk_data_progress'), ('replication', '0010_blob14_batch_blob_names'), ('replication', '0011_planner15_appliance_upload_cap'), ('replication', '0012_points14_dirty_chunks'), ('replication', '0013_faults15b_reported_problems'), ('replication', '0014_scale14_protecteddisk_resyncing')]
 
     initial = True
 
@@ -53,6 +58,11 @@ class Migration(migrations.Migration):
                 ('last_heartbeat_at', models.DateTimeField(blank=True, null=True)),
                 ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='appliances', to='projects.migrateproject')),
                 ('registration_key', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='replication.registrationkey')),
+                ('changed_bytes_per_day', models.BigIntegerField(default=0)),
+                ('peak_machine_bytes_per_second', models.FloatField(default=0)),
+                ('scale_out_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='scale_out_process_servers', to='replication.appliance')),
+                ('upload_cap_bytes_per_second', models.FloatField(default=0)),
+                ('problems', models.JSONField(blank=True, default=dict)),
             ],
             options={
                 'ordering': ['registered_at'],
@@ -82,10 +92,12 @@ class Migration(migrations.Migration):
                 ('discovered_at', models.DateTimeField(blank=True, null=True)),
                 ('appliance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='servers', to='replication.appliance')),
                 ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='discovered_servers', to='projects.migrateproject')),
+                ('agent_problems', models.JSONField(blank=True, default=dict)),
             ],
             options={
                 'ordering': ['name'],
                 'constraints': [models.UniqueConstraint(fields=('project', 'machine_id'), name='one_server_per_machine')],
+                'indexes': [models.Index(django.db.models.functions.text.Lower('name'), name='discoveredserver_lower_name')],
             },
         ),
         migrations.CreateModel(
@@ -96,6 +108,38 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('project', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='vault_key', to='projects.migrateproject')),
             ],
+        ),
+        migrations.CreateModel(
+            name='ReplicationPolicy',
+            fields=[
+                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ('name', models.CharField(max_length=80)),
+                ('cycle_seconds', models.PositiveIntegerField()),
+                ('recovery_point_history_minutes', models.PositiveIntegerField(default=4320)),
+                ('app_consistent_frequency_minutes', models.PositiveIntegerField(default=60)),
+                ('rpo_threshold_minutes', models.PositiveIntegerField(default=60)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='policies', to='projects.migrateproject')),
+            ],
+            options={
+                'ordering': ['name'],
+                'constraints': [models.UniqueConstraint(fields=('project', 'name'), name='unique_policy_name')],
+            },
+        ),
+        migrations.CreateModel(
+            name='RunAsAccount',
+            fields=[
+                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ('friendly_name', models.CharField(max_length=80)),
+                ('username', models.CharField(max_length=120)),
+                ('encrypted_password', models.TextField()),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('appliance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='run_as_accounts', to='replication.appliance')),
+            ],
+            options={
+                'ordering': ['friendly_name'],
+                'constraints': [models.UniqueConstraint(fields=('appliance', 'friendly_name'), name='unique_run_as_account_name')],
+            },
         ),
         migrations.CreateModel(
             name='MigrationItem',
@@ -130,9 +174,18 @@ class Migration(migrations.Migration):
                 ('target_network', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='projects.virtualnetwork')),
                 ('target_resource_group', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='projects.resourcegroup')),
                 ('test_network', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='projects.virtualnetwork')),
+                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='replication.replicationpolicy')),
+                ('run_as_account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='replication.runasaccount')),
+                ('last_migration_at', models.DateTimeField(blank=True, null=True)),
+                ('last_migration_status', models.CharField(blank=True, max_length=20)),
+                ('last_test_migration_at', models.DateTimeField(blank=True, null=True)),
+                ('last_test_migration_status', models.CharField(blank=True, max_length=20)),
+                ('replication_stopped_at', models.DateTimeField(blank=True, null=True)),
+                ('shutdown_requested_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
                 'ordering': ['target_vm_name'],
+                'indexes': [models.Index(fields=['project', 'migration_state'], name='replication_project_9948ee_idx')],
             },
         ),
         migrations.CreateModel(
@@ -156,9 +209,15 @@ class Migration(migrations.Migration):
                 ('resync_reason', models.CharField(blank=True, max_length=300)),
                 ('replica_digest', models.CharField(blank=True, max_length=64)),
                 ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='disks', to='replication.migrationitem')),
+                ('scanned_cycle', models.PositiveIntegerField(default=0)),
+                ('data_total_bytes', models.BigIntegerField(default=0)),
+                ('data_scanned_bytes', models.BigIntegerField(default=0)),
+                ('dirty_chunks', models.JSONField(blank=True, default=None, null=True)),
             ],
             options={
                 'ordering': ['-is_os_disk', 'disk_id'],
+                'constraints': [models.UniqueConstraint(fields=('item', 'disk_id'), name='unique_protected_disk')],
+                'indexes': [models.Index(condition=models.Q(('included', True), ('resync_required', True)), fields=['item'], name='protecteddisk_resyncing')],
             },
         ),
         migrations.CreateModel(
@@ -171,9 +230,11 @@ class Migration(migrations.Migration):
                 ('point_type', models.CharField(default='CrashConsistent', max_length=30)),
                 ('disks', models.JSONField(default=dict)),
                 ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recovery_points', to='replication.migrationitem')),
+                ('is_final', models.BooleanField(default=False)),
             ],
             options={
                 'ordering': ['-recorded_at'],
+                'constraints': [models.UniqueConstraint(fields=('item', 'cycle'), name='one_point_per_cycle')],
             },
         ),
         migrations.CreateModel(
@@ -194,47 +255,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['disk', 'sequence'],
+                'constraints': [models.UniqueConstraint(fields=('disk', 'sequence'), name='unique_batch_sequence')],
             },
-        ),
-        migrations.CreateModel(
-            name='ReplicationPolicy',
-            fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=80)),
-                ('cycle_seconds', models.PositiveIntegerField()),
-                ('recovery_point_history_minutes', models.PositiveIntegerField(default=4320)),
-                ('app_consistent_frequency_minutes', models.PositiveIntegerField(default=60)),
-                ('rpo_threshold_minutes', models.PositiveIntegerField(default=60)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='policies', to='projects.migrateproject')),
-            ],
-            options={
-                'ordering': ['name'],
-            },
-        ),
-        migrations.AddField(
-            model_name='migrationitem',
-            name='policy',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='replication.replicationpolicy'),
-        ),
-        migrations.CreateModel(
-            name='RunAsAccount',
-            fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('friendly_name', models.CharField(max_length=80)),
-                ('username', models.CharField(max_length=120)),
-                ('encrypted_password', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('appliance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='run_as_accounts', to='replication.appliance')),
-            ],
-            options={
-                'ordering': ['friendly_name'],
-            },
-        ),
-        migrations.AddField(
-            model_name='migrationitem',
-            name='run_as_account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='replication.runasaccount'),
         ),
         migrations.CreateModel(
             name='TransferSample',
@@ -246,70 +268,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['minute'],
+                'constraints': [models.UniqueConstraint(fields=('project', 'minute'), name='one_sample_per_minute')],
             },
-        ),
-        migrations.AddConstraint(
-            model_name='protecteddisk',
-            constraint=models.UniqueConstraint(fields=('item', 'disk_id'), name='unique_protected_disk'),
-        ),
-        migrations.AddConstraint(
-            model_name='recoverypoint',
-            constraint=models.UniqueConstraint(fields=('item', 'cycle'), name='one_point_per_cycle'),
-        ),
-        migrations.AddConstraint(
-            model_name='replicationbatch',
-            constraint=models.UniqueConstraint(fields=('disk', 'sequence'), name='unique_batch_sequence'),
-        ),
-        migrations.AddConstraint(
-            model_name='replicationpolicy',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='unique_policy_name'),
-        ),
-        migrations.AddConstraint(
-            model_name='runasaccount',
-            constraint=models.UniqueConstraint(fields=('appliance', 'friendly_name'), name='unique_run_as_account_name'),
-        ),
-        migrations.AddIndex(
-            model_name='migrationitem',
-            index=models.Index(fields=['project', 'migration_state'], name='replication_project_9948ee_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='transfersample',
-            constraint=models.UniqueConstraint(fields=('project', 'minute'), name='one_sample_per_minute'),
-        ),
-        migrations.AddField(
-            model_name='migrationitem',
-            name='last_migration_at',
-            field=models.DateTimeField(blank=True, null=True),
-        ),
-        migrations.AddField(
-            model_name='migrationitem',
-            name='last_migration_status',
-            field=models.CharField(blank=True, max_length=20),
-        ),
-        migrations.AddField(
-            model_name='migrationitem',
-            name='last_test_migration_at',
-            field=models.DateTimeField(blank=True, null=True),
-        ),
-        migrations.AddField(
-            model_name='migrationitem',
-            name='last_test_migration_status',
-            field=models.CharField(blank=True, max_length=20),
-        ),
-        migrations.AddField(
-            model_name='migrationitem',
-            name='replication_stopped_at',
-            field=models.DateTimeField(blank=True, null=True),
-        ),
-        migrations.AddField(
-            model_name='migrationitem',
-            name='shutdown_requested_at',
-            field=models.DateTimeField(blank=True, null=True),
-        ),
-        migrations.AddField(
-            model_name='recoverypoint',
-            name='is_final',
-            field=models.BooleanField(default=False),
         ),
         migrations.CreateModel(
             name='VirtualMachine',
@@ -338,6 +298,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['name'],
+                'constraints': [models.UniqueConstraint(fields=('resource_group', 'name'), name='unique_vm_name_in_group')],
             },
         ),
         migrations.CreateModel(
@@ -356,14 +317,5 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-is_os_disk', 'name'],
             },
-        ),
-        migrations.AddConstraint(
-            model_name='virtualmachine',
-            constraint=models.UniqueConstraint(fields=('resource_group', 'name'), name='unique_vm_name_in_group'),
-        ),
-        migrations.AddField(
-            model_name='protecteddisk',
-            name='scanned_cycle',
-            field=models.PositiveIntegerField(default=0),
         ),
     ]
