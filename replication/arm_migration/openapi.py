@@ -1,12 +1,13 @@
 """Site Recovery migration's bodies in the OpenAPI document: what inputs.py reads (requests) and what
-shapes.py, policies.py and jobs.py write (responses). Documentation only: the handlers read bodies
-with hub.arm.bodies.BodyReader, which names each malformed property in a 400."""
+shapes.py, policies.py and jobs.py write (responses). The request bodies are also what the
+handlers read them with (hub.arm.bodies.ArmBody), so a 400 names each malformed property as documented."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+from hub.arm.bodies import ArmBody, Choice, OneOf, Text, TrueOrFalse
 from hub.arm.schema import arm_list_of, free_form, free_form_list, proxy_resource
 
 C = serializers.CharField
@@ -17,102 +18,106 @@ LICENSE_TYPES = ["NotSpecified", "NoLicenseType", "WindowsServer"]
 TRUE_OR_FALSE = ["true", "false"]
 
 
-def _instance_type():
-    return serializers.ChoiceField(choices=INSTANCE_TYPES)
+# Requests: declared once, for the document and for reading (hub.arm.bodies.ArmBody; the handlers
+# read each with hub.arm.views.validated). Disk and licence types are checked by Replicate's rules.
 
 
-# Requests
+class DiskToInclude(ArmBody):
+    diskId = Text(max_length=128)
+    diskType = OneOf(DISK_TYPES, required=False)
+    isOSDisk = TrueOrFalse(required=False, help_text="VMwareCbt.")
 
 
-class DiskToInclude(serializers.Serializer):
-    diskId = C(max_length=128)
-    diskType = serializers.ChoiceField(choices=DISK_TYPES, required=False)
-    isOSDisk = serializers.ChoiceField(choices=TRUE_OR_FALSE, required=False, help_text="VMwareCbt.")
+class DisksDefault(ArmBody):
+    diskType = OneOf(DISK_TYPES, required=False)
 
 
-class DisksDefault(serializers.Serializer):
-    diskType = serializers.ChoiceField(choices=DISK_TYPES, required=False)
+class VmNicInput(ArmBody):
+    nicId = Text(required=False)
+    isPrimaryNic = TrueOrFalse(required=False)
+    targetSubnetName = Text(required=False)
+    testSubnetName = Text(required=False)
 
 
-class VmNicInput(serializers.Serializer):
-    nicId = C(required=False)
-    isPrimaryNic = serializers.ChoiceField(choices=TRUE_OR_FALSE, required=False)
-    targetSubnetName = C(required=False)
-    testSubnetName = C(required=False)
+class ProviderDetails(ArmBody):
+    """providerSpecificDetails: its instanceType names the vocabulary; an empty one says nothing (InMageRcm)."""
+
+    instanceType = Choice(
+        choices=INSTANCE_TYPES,
+        error_messages={"invalid_choice": "instanceType '{input}' is not served here: use InMageRcm (or VMwareCbt)."},
+    )
+
+    def to_internal_value(self, data):
+        return {"instanceType": INSTANCE_TYPES[0]} if data == {} else super().to_internal_value(data)
 
 
-class TargetSettings(serializers.Serializer):
+class TargetSettings(ProviderDetails):
     """The target settings an enable and an update both name."""
 
-    instanceType = _instance_type()
-    targetResourceGroupId = C(required=False)
-    targetVmName = C(required=False)
-    targetVmSize = C(required=False, allow_blank=True, help_text="Empty or absent: the cheapest size that fits.")
-    targetNetworkId = C(required=False)
-    targetSubnetName = C(required=False)
-    testNetworkId = C(required=False, allow_blank=True)
-    testSubnetName = C(required=False)
-    licenseType = serializers.ChoiceField(choices=LICENSE_TYPES, required=False)
-    targetAvailabilitySetId = C(required=False, allow_blank=True)
+    targetResourceGroupId = Text(required=False)
+    targetVmName = Text(required=False)
+    targetVmSize = Text(required=False, help_text="Empty or absent: the cheapest size that fits.")
+    targetNetworkId = Text(required=False)
+    targetSubnetName = Text(required=False)
+    testNetworkId = Text(required=False)
+    testSubnetName = Text(required=False)
+    licenseType = OneOf(LICENSE_TYPES, required=False)
+    targetAvailabilitySetId = Text(required=False)
     vmNics = VmNicInput(many=True, required=False)
 
 
 class EnableMigrationProviderInput(TargetSettings):
-    fabricDiscoveryMachineId = C(required=False, help_text="InMageRcm: must name the URL's server.")
-    processServerId = C(required=False)
-    runAsAccountId = C(required=False)
-    vmwareMachineId = C(required=False, help_text="VMwareCbt's fabricDiscoveryMachineId.")
-    dataMoverRunAsAccountId = C(required=False, help_text="VMwareCbt's runAsAccountId.")
+    fabricDiscoveryMachineId = Text(required=False, help_text="InMageRcm: must name the URL's server.")
+    processServerId = Text(required=False)
+    runAsAccountId = Text(required=False)
+    vmwareMachineId = Text(required=False, help_text="VMwareCbt's fabricDiscoveryMachineId.")
+    dataMoverRunAsAccountId = Text(required=False, help_text="VMwareCbt's runAsAccountId.")
     disksToInclude = DiskToInclude(many=True, required=False, help_text="Unlisted disks are excluded.")
     disksDefault = DisksDefault(required=False)
 
 
-class TestMigrateProviderInput(serializers.Serializer):
-    instanceType = _instance_type()
-    networkId = C(required=False, help_text="Default: the item's testNetworkId.")
-    testSubnetName = C(required=False)
+class TestMigrateProviderInput(ProviderDetails):
+    networkId = Text(required=False, help_text="Default: the item's testNetworkId.")
+    testSubnetName = Text(required=False)
     vmNics = VmNicInput(many=True, required=False)
-    recoveryPointId = C(
+    recoveryPointId = Text(
         required=False, help_text="A migrationRecoveryPoints id (or its name); default: the latest processed point."
     )
 
 
-class MigrateProviderInput(serializers.Serializer):
-    instanceType = _instance_type()
-    performShutdown = serializers.ChoiceField(choices=TRUE_OR_FALSE, required=False, help_text="Default true.")
-    recoveryPointId = C(
+class MigrateProviderInput(ProviderDetails):
+    performShutdown = TrueOrFalse(required=False, help_text="Default true.")
+    recoveryPointId = Text(
         required=False, help_text="A migrationRecoveryPoints id; default: the final point (shutdown) or the latest."
     )
 
 
-class ResyncProviderInput(serializers.Serializer):
-    instanceType = _instance_type()
-    skipCbtReset = C(required=False, help_text="Accepted and ignored.")
+class ResyncProviderInput(ProviderDetails):
+    skipCbtReset = Text(required=False, help_text="Accepted and ignored.")
 
 
-class PolicyProviderInput(serializers.Serializer):
-    instanceType = _instance_type()
+class PolicyProviderInput(ProviderDetails):
     recoveryPointHistoryInMinutes = serializers.IntegerField(min_value=0, max_value=15 * 24 * 60, required=False)
     crashConsistentFrequencyInMinutes = serializers.IntegerField(min_value=1, max_value=12 * 60, required=False)
     appConsistentFrequencyInMinutes = serializers.IntegerField(min_value=0, max_value=12 * 60, required=False)
 
 
-def _request(name: str, properties: dict, *, required: bool = True):
+def _request(name: str, properties: dict, *, required: bool = True) -> type[ArmBody]:
     """A request body: `properties` and nothing else, as components `{name}` and `{name}Properties`
     (the verbs' bodies may be left out whole: required=False)."""
-    inner = inline_serializer(f"{name}Properties", properties, required=required)
-    return inline_serializer(name, {"properties": inner})
+    inner = type(f"{name}Properties", (ArmBody,), properties)(required=required)
+    return type(name, (ArmBody,), {"properties": inner})
 
 
 EnableMigrationInput = _request(
-    "EnableMigrationInput", {"policyId": C(), "providerSpecificDetails": EnableMigrationProviderInput()}
+    "EnableMigrationInput", {"policyId": Text(), "providerSpecificDetails": EnableMigrationProviderInput()}
 )
 UpdateMigrationItemInput = _request("UpdateMigrationItemInput", {"providerSpecificDetails": TargetSettings()})
 TestMigrateInput = _request(
     "TestMigrateInput", {"providerSpecificDetails": TestMigrateProviderInput(required=False)}, required=False
 )
 TestMigrateCleanupInput = _request(
-    "TestMigrateCleanupInput", {"comments": C(required=False, max_length=1000)}, required=False
+    "TestMigrateCleanupInput", {"comments": Text(required=False, max_length=1000)}, required=False
 )
 MigrateInput = _request(
     "MigrateInput", {"providerSpecificDetails": MigrateProviderInput(required=False)}, required=False
