@@ -8,9 +8,10 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from hub.arm.bodies import ArmBody, Choice, OneOf, Text, TrueOrFalse
-from hub.arm.schema import arm_list_of, free_form, free_form_list, proxy_resource
+from hub.arm.schema import Time, arm_list_of, free_form, free_form_list, proxy_resource
 
 C = serializers.CharField
+I = serializers.IntegerField  # noqa: E741 (a field type, read beside C)
 optional = {"required": False, "allow_null": True}
 INSTANCE_TYPES = ["InMageRcm", "VMwareCbt"]
 DISK_TYPES = ["Standard_LRS", "StandardSSD_LRS", "Premium_LRS"]
@@ -128,67 +129,116 @@ PolicyInput = _request("PolicyInput", {"providerSpecificInput": PolicyProviderIn
 
 # Responses
 
-MIGRATION_ITEM = proxy_resource(
-    "MigrationItem",
+# Members ASR writes that the hub has no value of its own for, as ASR writes them then. The bodies
+# carry them (shapes.py, jobs.py) and the document names them: one declaration for both.
+ITEM_DETAILS_FIXED = {
+    "instanceType": INSTANCE_TYPES[0],
+    "discoveryType": "PhysicalMachine",
+    "targetAvailabilityZone": None,
+    "targetProximityPlacementGroupId": None,
+    "targetBootDiagnosticsStorageAccountId": None,
+    "failoverRecoveryPointId": None,
+    "resyncProgressPercentage": None,
+    "agentUpgradeState": "None",
+    "targetVmTags": [],
+    "supportedOSVersions": [],
+}
+PROTECTED_DISK_FIXED = {
+    "seedManagedDiskId": None,
+    "dataPendingInLogDataStoreInMB": 0.0,
+    "dataPendingAtSourceAgentInMB": 0.0,
+    "customTargetDiskName": None,
+    "sectorSizeInBytes": 512,
+}
+# The Mobility service is never upgraded from here.
+MOBILITY_AGENT_FIXED = {"isUpgradeable": "false", "reasonsBlockingUpgrade": []}
+# Every NIC fails over, with the addresses Azure assigns (no static IP, no NIC name of the client's).
+VM_NIC_FIXED = {
+    "isSelectedForFailover": "true",
+    "sourceIPAddressType": "Dynamic",
+    "sourceNetworkId": None,
+    "sourceSubnetName": None,
+    "targetIPAddress": None,
+    "targetIPAddressType": "Dynamic",
+    "testIPAddress": None,
+    "testIPAddressType": "Dynamic",
+    "targetNicName": None,
+}
+# Cancel, restart and resume are not served, so no job or task offers an action.
+TASK_FIXED = {
+    "allowedActions": [],
+    "taskType": "TaskDetails",
+    "customDetails": {"instanceType": "TaskDetails"},
+    "groupTaskCustomDetails": None,
+}
+JOB_FIXED = {"allowedActions": [], "customDetails": {"instanceType": "AsrJobDetails", "affectedObjectDetails": {}}}
+
+
+# A field with a `source` is also how the body writes it, read from the item (hub.arm.schema.members).
+MIGRATION_ITEM_DETAILS = inline_serializer(
+    "InMageRcmMigrationDetails",
     {
-        "machineName": C(),
+        "instanceType": C(),
+        "internalIdentifier": C(source="pk"),
+        "fabricDiscoveryMachineId": C(),
+        "processServerId": C(source="appliance_id"),
+        "processServerName": C(source="appliance.name"),
+        "runAsAccountId": C(source="run_as_account_id", **optional),
+        "osType": C(source="server.os_type"),
+        "osName": C(),
+        "firmwareType": C(source="server.firmware"),
+        "processorCoreCount": I(source="server.cores"),
+        "allocatedMemoryInMB": serializers.FloatField(source="server.memory_mb"),
+        "licenseType": C(source="license_type"),
+        "targetVmName": C(source="target_vm_name"),
+        "targetVmSize": C(source="target_vm_size", allow_blank=True),
+        "targetResourceGroupId": C(source="target_resource_group.arm_id", **optional),
+        "targetLocation": C(source="project.target_region"),
+        "targetAvailabilitySetId": C(**optional),
+        "targetNetworkId": C(source="target_network.arm_id", **optional),
+        "testNetworkId": C(source="test_network.arm_id", **optional),
+        "lastRecoveryPointReceived": Time(source="last_recovery_point_at", **optional),
+        "lastRecoveryPointId": C(**optional),
+        "lastRpoInSeconds": I(**optional),
+        "initialReplicationProgressPercentage": I(),
+        "initialReplicationProcessedBytes": I(),
+        "initialReplicationTransferredBytes": I(),
+        "initialReplicationProgressHealth": C(),
+        "resyncRequired": serializers.ChoiceField(choices=TRUE_OR_FALSE),
+        "resyncState": C(),
+        "protectedDisks": free_form_list(help_text="diskId, diskType, capacityInBytes, targetManagedDiskId..."),
+        "unprotectedDisks": free_form_list(),
+        "mobilityAgentDetails": free_form(),
+        "vmNics": free_form_list(),
+    },
+    help_text=f"Also, as ASR writes them: {', '.join(sorted(ITEM_DETAILS_FIXED.keys() - {'instanceType'}))}.",
+)
+MIGRATION_ITEM_PROPERTIES = inline_serializer(
+    "MigrationItemProperties",
+    {
+        "machineName": C(source="server.name"),
         "policyId": C(),
-        "policyFriendlyName": C(),
+        "policyFriendlyName": C(source="policy.name"),
         "recoveryServicesProviderId": C(),
         "replicationStatus": C(**optional),
-        "migrationState": C(),
+        "migrationState": C(source="migration_state"),
         "migrationStateDescription": C(),
-        "lastTestMigrationTime": serializers.DateTimeField(**optional),
+        "lastTestMigrationTime": Time(source="last_test_migration_at", **optional),
         "lastTestMigrationStatus": C(**optional),
-        "lastMigrationTime": serializers.DateTimeField(**optional),
+        "lastMigrationTime": Time(source="last_migration_at", **optional),
         "lastMigrationStatus": C(**optional),
-        "testMigrateState": C(),
+        "testMigrateState": C(source="test_migrate_state"),
         "testMigrateStateDescription": C(),
         "health": C(),
         "healthErrors": free_form_list(),
         "allowedOperations": serializers.ListField(child=C()),
         "currentJob": free_form(),
         "criticalJobHistory": free_form_list(),
-        "eventCorrelationId": C(),
-        "providerSpecificDetails": inline_serializer(
-            "InMageRcmMigrationDetails",
-            {
-                "instanceType": C(),
-                "internalIdentifier": C(),
-                "fabricDiscoveryMachineId": C(),
-                "processServerId": C(),
-                "processServerName": C(),
-                "runAsAccountId": C(**optional),
-                "osType": C(),
-                "osName": C(),
-                "processorCoreCount": serializers.IntegerField(),
-                "allocatedMemoryInMB": serializers.FloatField(),
-                "licenseType": C(),
-                "targetVmName": C(),
-                "targetVmSize": C(allow_blank=True),
-                "targetResourceGroupId": C(**optional),
-                "targetLocation": C(),
-                "targetAvailabilitySetId": C(**optional),
-                "targetNetworkId": C(**optional),
-                "testNetworkId": C(**optional),
-                "lastRecoveryPointReceived": serializers.DateTimeField(**optional),
-                "lastRecoveryPointId": C(**optional),
-                "lastRpoInSeconds": serializers.IntegerField(**optional),
-                "initialReplicationProgressPercentage": serializers.IntegerField(),
-                "initialReplicationProcessedBytes": serializers.IntegerField(),
-                "initialReplicationTransferredBytes": serializers.IntegerField(),
-                "initialReplicationProgressHealth": C(),
-                "resyncRequired": serializers.ChoiceField(choices=TRUE_OR_FALSE),
-                "resyncState": C(),
-                "protectedDisks": free_form_list(help_text="diskId, diskType, capacityInBytes, targetManagedDiskId..."),
-                "unprotectedDisks": free_form_list(),
-                "mobilityAgentDetails": free_form(),
-                "vmNics": free_form_list(),
-            },
-            help_text="Other InMageRcm members are present as ASR writes them (docs/api.md).",
-        ),
+        "eventCorrelationId": C(source="pk"),
+        "providerSpecificDetails": MIGRATION_ITEM_DETAILS,
     },
 )
+MIGRATION_ITEM = proxy_resource("MigrationItem", MIGRATION_ITEM_PROPERTIES)
 RECOVERY_POINT = proxy_resource(
     "MigrationRecoveryPoint",
     {"recoveryPointTime": serializers.DateTimeField(), "recoveryPointType": C()},
@@ -209,25 +259,27 @@ POLICY = proxy_resource(
         ),
     },
 )
-JOB = proxy_resource(
-    "Job",
+# Read from the job where a field names its `source` (hub.arm.schema.members).
+JOB_PROPERTIES = inline_serializer(
+    "JobProperties",
     {
-        "activityId": C(),
-        "scenarioName": C(),
-        "friendlyName": C(),
+        "activityId": C(source="pk"),
+        "scenarioName": C(source="scenario_name"),
+        "friendlyName": C(source="friendly_name"),
         "state": C(),
         "stateDescription": C(),
         "tasks": free_form_list(),
         "errors": free_form_list(),
-        "startTime": serializers.DateTimeField(**optional),
-        "endTime": serializers.DateTimeField(**optional),
+        "startTime": Time(**optional),
+        "endTime": Time(source="ended_at", **optional),
         "allowedActions": serializers.ListField(child=C()),
-        "targetObjectId": C(**optional),
-        "targetObjectName": C(**optional),
-        "targetInstanceType": C(**optional),
+        "targetObjectId": C(source="target_object_id", **optional),
+        "targetObjectName": C(source="target_object_name", **optional),
+        "targetInstanceType": C(source="target_instance_type", **optional),
         "customDetails": free_form(),
     },
 )
+JOB = proxy_resource("Job", JOB_PROPERTIES)
 OPERATION_STATUS = inline_serializer(
     "OperationStatus",
     {
