@@ -208,16 +208,19 @@ class Time(serializers.DateTimeField):
         return arm_time(value)
 
 
-def members(shape: serializers.Serializer, instance) -> dict:
-    """The members of `shape` (a response shape the document declares) whose fields name a `source`: a
-    dotted path read from `instance` (null stays null) and written as the field writes it. A member is
-    then declared once, for the document and the body; the writer adds those with no source."""
+def members(shape: serializers.Serializer, **objects) -> dict:
+    """The members of `shape` (a response shape the document declares) whose fields name a `source`:
+    `<object>.<dotted path>`, read from the keyword `objects` and written as the field writes it; null
+    stays null, and so does an empty value where the field is nullable but may not be blank. A member
+    is then declared once, for the document and the body; the writer adds the rest."""
     body = {}
     for name, field in type(shape)._declared_fields.items():
         if field.source is None:
             continue
-        value = instance
-        for attribute in field.source.split("."):
+        first, *path = field.source.split(".")
+        value = objects[first]
+        for attribute in path:
             value = None if value is None else getattr(value, attribute)
-        body[name] = None if value is None else field.to_representation(value)
+        blank = value == "" and field.allow_null and not getattr(field, "allow_blank", True)
+        body[name] = None if value is None or blank else field.to_representation(value)
     return body

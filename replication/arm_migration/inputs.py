@@ -29,13 +29,6 @@ NIC_SETTINGS = ("targetSubnetName", "testSubnetName")
 
 
 @dataclass
-class DiskInput:
-    disk_id: str
-    disk_type: str | None
-    is_os_disk: bool  # VMwareCbt says which disk boots; InMageRcm leaves it to the machine
-
-
-@dataclass
 class TargetInput:
     """What an enable or update body says (None: not given). `settings` holds the TARGET_SETTINGS the
     body gives, by property name: an update changes those only."""
@@ -45,7 +38,9 @@ class TargetInput:
     machine_id: str | None = None
     process_server_id: str | None = None
     run_as_account_id: str | None = None
-    disks: list[DiskInput] | None = None  # None: every disk, of disks_default_type
+    # disksToInclude (openapi.DiskToInclude: diskId, diskType, and isOSDisk in VMwareCbt's, which says
+    # the disk that boots); None: every disk, of disks_default_type.
+    disks: list[dict] | None = None
     disks_default_type: str | None = None
 
 
@@ -68,20 +63,15 @@ def read_enable_input(request) -> TargetInput:
     properties = validated(openapi.EnableMigrationInput, request.data)["properties"]
     details = properties["providerSpecificDetails"]
     cbt = details["instanceType"] == VMWARE_CBT
-    disks = details.get("disksToInclude")
     return TargetInput(
         _settings(details),
         policy_id=properties["policyId"],
         machine_id=details.get("vmwareMachineId" if cbt else "fabricDiscoveryMachineId"),
         process_server_id=None if cbt else details.get("processServerId"),
         run_as_account_id=details.get("dataMoverRunAsAccountId" if cbt else "runAsAccountId"),
-        disks=None if disks is None else [_disk(disk) for disk in disks],
+        disks=details.get("disksToInclude"),
         disks_default_type=details.get("disksDefault", {}).get("diskType"),
     )
-
-
-def _disk(disk: dict) -> DiskInput:
-    return DiskInput(disk["diskId"], disk.get("diskType"), disk.get("isOSDisk", False))
 
 
 def read_update_input(request) -> TargetInput:

@@ -130,13 +130,12 @@ class ItemChildView(VaultView):
 
 
 class ItemVerbView(ItemChildView):
-    """A POST action on a migration item. The caller's right on the vault is checked first (the
-    class's `permissions`), then the item, then the body; the verb's service checks the item's state
-    (409 OperationNotAllowed, no job) and the target side's rights."""
+    """A POST action on a migration item, declared by keywords: its operation's name, the right it needs
+    (checked first), and its body's serializer, which documents the body and reads it once the item is
+    resolved. `start` starts the verb's job from the body's properties (each has a default) and the answer
+    is 202 and the job; the verb's service refuses a state that does not allow it (409 OperationNotAllowed,
+    no job) and checks the target side's rights."""
 
-    # Each verb is a subclass declared by keywords (its operation's name, the right it needs, its body's
-    # serializer, which documents it and reads it) whose `start` starts the verb's job from the body's
-    # properties: the answer is 202 and the job. Every verb has a default for everything its body says.
     def __init_subclass__(cls, operation: str, permission: access.Permission, body, **kwargs):
         def post(self, request, **route):
             properties = validated(body, request.data).get("properties", {})
@@ -224,8 +223,7 @@ class ItemPauseOrResumeView(ItemChildView):
     permissions = {"post": access.PAUSE_OR_RESUME}
 
     @extend_schema(exclude=True)
-    def post(self, request, action, **route):
-        verb = "PauseReplication" if action == "pausereplication" else "ResumeReplication"
+    def post(self, request, verb, **route):
         raise ArmError(
             409,
             "OperationNotAllowed",

@@ -54,18 +54,14 @@ def job_body(vault: Vault, job: Job) -> dict:
         "type": f"{VAULT_TYPE}/replicationJobs",
         "properties": {
             **openapi.JOB_FIXED,
-            **members(openapi.JOB_PROPERTIES, job),
-            "state": job.state,
+            **members(openapi.JOB_PROPERTIES, job=job),
             "stateDescription": job.state_description or _state_label(job.state),
             "tasks": [
                 {
                     **openapi.TASK_FIXED,
-                    "taskId": task.name,
-                    "name": task.name,
-                    "friendlyName": task.friendly_name,
+                    **members(openapi.JOB_TASK, task=task),
                     "startTime": _time_or_not_ended(task.started_at),
                     "endTime": _time_or_not_ended(task.ended_at),
-                    "state": task.state,
                     "stateDescription": _state_label(task.state),
                     "errors": [_job_error(error) for error in task.errors],
                 }
@@ -98,11 +94,10 @@ def operation_status_body(vault: Vault, job: Job) -> dict:
     done = sum(1 for task in tasks if task.state == State.SUCCEEDED)
     status = OPERATION_STATUS.get(job.state, "InProgress")
     body = {
+        **members(openapi.OPERATION_STATUS, job=job),
         "id": f"{vault.id}/replicationOperationStatus/{job.pk}",
-        "name": str(job.pk),
         "status": status,
         "startTime": arm_time(job.started_at or job.created_at),
-        "endTime": arm_time(job.ended_at),
         "percentComplete": 100 if job.is_terminal else int(100 * done / len(tasks)) if tasks else 0,
     }
     if status in ("Failed", "Canceled"):

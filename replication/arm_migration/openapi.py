@@ -1,6 +1,8 @@
-"""Site Recovery migration's bodies in the OpenAPI document: what inputs.py reads (requests) and what
-shapes.py, policies.py and jobs.py write (responses). The request bodies are also what the
-handlers read them with (hub.arm.bodies.ArmBody), so a 400 names each malformed property as documented."""
+"""Site Recovery migration's bodies, declared once for the OpenAPI document and the handlers. The
+request bodies are what inputs.py and the verbs read them with (hub.arm.bodies.ArmBody), so a 400
+names each malformed property as documented. A response field that names a `source` is also how
+shapes.py, policies.py and jobs.py write that member (hub.arm.schema.members), and ASR's fixed
+members are data here that the writers spread and the document names."""
 
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ from rest_framework import serializers
 
 from hub.arm.bodies import ArmBody, Choice, OneOf, Text, TrueOrFalse
 from hub.arm.schema import Time, arm_list_of, free_form, free_form_list, proxy_resource
+from replication.models import DiskType, LicenseType
 
 C = serializers.CharField
 I = serializers.IntegerField  # noqa: E741 (a field type, read beside C)
 optional = {"required": False, "allow_null": True}
 INSTANCE_TYPES = ["InMageRcm", "VMwareCbt"]
-DISK_TYPES = ["Standard_LRS", "StandardSSD_LRS", "Premium_LRS"]
-LICENSE_TYPES = ["NotSpecified", "NoLicenseType", "WindowsServer"]
+DISK_TYPES = DiskType.values
+LICENSE_TYPES = ["NotSpecified", *LicenseType.values]
 TRUE_OR_FALSE = ["true", "false"]
 
 
@@ -174,108 +177,151 @@ TASK_FIXED = {
 JOB_FIXED = {"allowedActions": [], "customDetails": {"instanceType": "AsrJobDetails", "affectedObjectDetails": {}}}
 
 
-# A field with a `source` is also how the body writes it, read from the item (hub.arm.schema.members).
+PROTECTED_DISK = inline_serializer(
+    "InMageRcmProtectedDisk",
+    {
+        "diskId": C(source="disk.disk_id"),
+        "diskName": C(),
+        "diskType": C(source="disk.disk_type"),
+        "capacityInBytes": I(source="disk.size_bytes"),
+        "targetManagedDiskId": C(**optional),
+    },
+    help_text=f"Also: {', '.join(PROTECTED_DISK_FIXED)}, diskState, isOSDisk, logStorageAccountId...",
+)
+MOBILITY_AGENT = inline_serializer(
+    "InMageRcmMobilityAgentDetails",
+    {
+        "version": C(source="server.agent_version", **optional),
+        "latestVersion": C(source="server.agent_version", **optional),
+        "driverVersion": C(source="server.agent_version", **optional),
+        "lastHeartbeatUtc": Time(source="server.agent_last_heartbeat_at", **optional),
+        "osFamilyName": C(source="server.os_type"),
+    },
+)
+VM_NIC = inline_serializer(
+    "InMageRcmNicDetails",
+    {
+        "nicId": C(),
+        "isPrimaryNic": C(),
+        "targetSubnetName": C(source="item.target_subnet_name", **optional),
+        "testSubnetName": C(source="item.test_subnet_name", **optional),
+    },
+)
+# A field with a `source` is also how the body writes it, read from the item or its status
+# (replication.status.ItemStatus): hub.arm.schema.members.
 MIGRATION_ITEM_DETAILS = inline_serializer(
     "InMageRcmMigrationDetails",
     {
         "instanceType": C(),
-        "internalIdentifier": C(source="pk"),
+        "internalIdentifier": C(source="item.pk"),
         "fabricDiscoveryMachineId": C(),
-        "processServerId": C(source="appliance_id"),
-        "processServerName": C(source="appliance.name"),
-        "runAsAccountId": C(source="run_as_account_id", **optional),
-        "osType": C(source="server.os_type"),
+        "processServerId": C(source="item.appliance_id"),
+        "processServerName": C(source="item.appliance.name"),
+        "runAsAccountId": C(source="item.run_as_account_id", **optional),
+        "osType": C(source="item.server.os_type"),
         "osName": C(),
-        "firmwareType": C(source="server.firmware"),
-        "processorCoreCount": I(source="server.cores"),
-        "allocatedMemoryInMB": serializers.FloatField(source="server.memory_mb"),
-        "licenseType": C(source="license_type"),
-        "targetVmName": C(source="target_vm_name"),
-        "targetVmSize": C(source="target_vm_size", allow_blank=True),
-        "targetResourceGroupId": C(source="target_resource_group.arm_id", **optional),
-        "targetLocation": C(source="project.target_region"),
-        "targetAvailabilitySetId": C(**optional),
-        "targetNetworkId": C(source="target_network.arm_id", **optional),
-        "testNetworkId": C(source="test_network.arm_id", **optional),
-        "lastRecoveryPointReceived": Time(source="last_recovery_point_at", **optional),
+        "firmwareType": C(source="item.server.firmware"),
+        "processorCoreCount": I(source="item.server.cores"),
+        "allocatedMemoryInMB": serializers.FloatField(source="item.server.memory_mb"),
+        "licenseType": C(source="item.license_type"),
+        "targetVmName": C(source="item.target_vm_name"),
+        "targetVmSize": C(source="item.target_vm_size", allow_blank=True),
+        "targetResourceGroupId": C(source="item.target_resource_group.arm_id", **optional),
+        "targetLocation": C(source="item.project.target_region"),
+        "targetAvailabilitySetId": C(source="item.target_availability_set_id", **optional),
+        "targetNetworkId": C(source="item.target_network.arm_id", **optional),
+        "testNetworkId": C(source="item.test_network.arm_id", **optional),
+        "lastRecoveryPointReceived": Time(source="item.last_recovery_point_at", **optional),
         "lastRecoveryPointId": C(**optional),
-        "lastRpoInSeconds": I(**optional),
-        "initialReplicationProgressPercentage": I(),
-        "initialReplicationProcessedBytes": I(),
-        "initialReplicationTransferredBytes": I(),
+        "lastRpoInSeconds": I(source="status.rpo_seconds", **optional),
+        "initialReplicationProgressPercentage": I(source="status.initial_progress_percent"),
+        "initialReplicationProcessedBytes": I(source="status.disk_bytes_processed"),
+        "initialReplicationTransferredBytes": I(source="status.transferred_bytes"),
         "initialReplicationProgressHealth": C(),
         "resyncRequired": serializers.ChoiceField(choices=TRUE_OR_FALSE),
         "resyncState": C(),
-        "protectedDisks": free_form_list(help_text="diskId, diskType, capacityInBytes, targetManagedDiskId..."),
+        "protectedDisks": type(PROTECTED_DISK)(many=True),
         "unprotectedDisks": free_form_list(),
-        "mobilityAgentDetails": free_form(),
-        "vmNics": free_form_list(),
+        "mobilityAgentDetails": type(MOBILITY_AGENT)(),
+        "vmNics": type(VM_NIC)(many=True),
     },
     help_text=f"Also, as ASR writes them: {', '.join(sorted(ITEM_DETAILS_FIXED.keys() - {'instanceType'}))}.",
 )
 MIGRATION_ITEM_PROPERTIES = inline_serializer(
     "MigrationItemProperties",
     {
-        "machineName": C(source="server.name"),
+        "machineName": C(source="item.server.name"),
         "policyId": C(),
-        "policyFriendlyName": C(source="policy.name"),
+        "policyFriendlyName": C(source="item.policy.name"),
         "recoveryServicesProviderId": C(),
-        "replicationStatus": C(**optional),
-        "migrationState": C(source="migration_state"),
-        "migrationStateDescription": C(),
-        "lastTestMigrationTime": Time(source="last_test_migration_at", **optional),
-        "lastTestMigrationStatus": C(**optional),
-        "lastMigrationTime": Time(source="last_migration_at", **optional),
-        "lastMigrationStatus": C(**optional),
-        "testMigrateState": C(source="test_migrate_state"),
-        "testMigrateStateDescription": C(),
-        "health": C(),
-        "healthErrors": free_form_list(),
-        "allowedOperations": serializers.ListField(child=C()),
+        "replicationStatus": C(source="status.replication_status", allow_blank=True, **optional),
+        "migrationState": C(source="item.migration_state"),
+        "migrationStateDescription": C(source="status.migration_state_description"),
+        "lastTestMigrationTime": Time(source="item.last_test_migration_at", **optional),
+        "lastTestMigrationStatus": C(source="item.last_test_migration_status", **optional),
+        "lastMigrationTime": Time(source="item.last_migration_at", **optional),
+        "lastMigrationStatus": C(source="item.last_migration_status", **optional),
+        "testMigrateState": C(source="item.test_migrate_state"),
+        "testMigrateStateDescription": C(source="status.test_migrate_state_description"),
+        "health": C(source="status.health"),
+        "healthErrors": free_form_list(source="status.health_errors"),
+        "allowedOperations": serializers.ListField(child=C(), source="status.allowed_operations"),
         "currentJob": free_form(),
         "criticalJobHistory": free_form_list(),
-        "eventCorrelationId": C(source="pk"),
+        "eventCorrelationId": C(source="item.pk"),
         "providerSpecificDetails": MIGRATION_ITEM_DETAILS,
     },
 )
 MIGRATION_ITEM = proxy_resource("MigrationItem", MIGRATION_ITEM_PROPERTIES)
-RECOVERY_POINT = proxy_resource(
-    "MigrationRecoveryPoint",
-    {"recoveryPointTime": serializers.DateTimeField(), "recoveryPointType": C()},
+RECOVERY_POINT_PROPERTIES = inline_serializer(
+    "MigrationRecoveryPointProperties",
+    {"recoveryPointTime": Time(source="point.captured_at"), "recoveryPointType": C(source="point.point_type")},
 )
-POLICY = proxy_resource(
-    "Policy",
+RECOVERY_POINT = proxy_resource("MigrationRecoveryPoint", RECOVERY_POINT_PROPERTIES)
+POLICY_DETAILS = inline_serializer(
+    "InMageRcmPolicyDetails",
     {
-        "friendlyName": C(),
-        "providerSpecificDetails": inline_serializer(
-            "InMageRcmPolicyDetails",
-            {
-                "instanceType": C(),
-                "recoveryPointHistoryInMinutes": serializers.IntegerField(),
-                "crashConsistentFrequencyInMinutes": serializers.IntegerField(),
-                "appConsistentFrequencyInMinutes": serializers.IntegerField(),
-                "enableMultiVmSync": C(),
-            },
-        ),
+        "instanceType": C(),
+        "recoveryPointHistoryInMinutes": I(source="policy.recovery_point_history_minutes"),
+        "crashConsistentFrequencyInMinutes": I(),
+        "appConsistentFrequencyInMinutes": I(source="policy.app_consistent_frequency_minutes"),
+        "enableMultiVmSync": C(),
     },
 )
-# Read from the job where a field names its `source` (hub.arm.schema.members).
+POLICY_PROPERTIES = inline_serializer(
+    "PolicyProperties", {"friendlyName": C(source="policy.name"), "providerSpecificDetails": POLICY_DETAILS}
+)
+POLICY = proxy_resource("Policy", POLICY_PROPERTIES)
+# Read from the job and its tasks where a field names its `source` (hub.arm.schema.members).
+JOB_TASK = inline_serializer(
+    "JobTask",
+    {
+        "taskId": C(source="task.name"),
+        "name": C(source="task.name"),
+        "friendlyName": C(source="task.friendly_name"),
+        "startTime": C(help_text="0001-01-01T00:00:00 until it starts."),
+        "endTime": C(help_text="0001-01-01T00:00:00 until it ends."),
+        "state": C(source="task.state"),
+        "stateDescription": C(),
+        "errors": free_form_list(),
+    },
+)
 JOB_PROPERTIES = inline_serializer(
     "JobProperties",
     {
-        "activityId": C(source="pk"),
-        "scenarioName": C(source="scenario_name"),
-        "friendlyName": C(source="friendly_name"),
-        "state": C(),
+        "activityId": C(source="job.pk"),
+        "scenarioName": C(source="job.scenario_name"),
+        "friendlyName": C(source="job.friendly_name"),
+        "state": C(source="job.state"),
         "stateDescription": C(),
-        "tasks": free_form_list(),
+        "tasks": type(JOB_TASK)(many=True),
         "errors": free_form_list(),
         "startTime": Time(**optional),
-        "endTime": Time(source="ended_at", **optional),
+        "endTime": Time(source="job.ended_at", **optional),
         "allowedActions": serializers.ListField(child=C()),
-        "targetObjectId": C(source="target_object_id", **optional),
-        "targetObjectName": C(source="target_object_name", **optional),
-        "targetInstanceType": C(source="target_instance_type", **optional),
+        "targetObjectId": C(source="job.target_object_id", **optional),
+        "targetObjectName": C(source="job.target_object_name", **optional),
+        "targetInstanceType": C(source="job.target_instance_type", **optional),
         "customDetails": free_form(),
     },
 )
@@ -284,11 +330,11 @@ OPERATION_STATUS = inline_serializer(
     "OperationStatus",
     {
         "id": C(),
-        "name": C(),
+        "name": C(source="job.pk"),
         "status": serializers.ChoiceField(choices=["InProgress", "Succeeded", "Failed", "Canceled"]),
-        "startTime": serializers.DateTimeField(**optional),
-        "endTime": serializers.DateTimeField(**optional),
-        "percentComplete": serializers.IntegerField(),
+        "startTime": Time(**optional),
+        "endTime": Time(source="job.ended_at", **optional),
+        "percentComplete": I(),
         "error": free_form(help_text="{code, message} when the job failed or was canceled."),
     },
 )

@@ -114,34 +114,27 @@ def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str
     primary_ip = next((ip for nic in server.nics if nic.get("isPrimary") for ip in nic.get("ipAddresses", [])), None)
     details = {
         **openapi.ITEM_DETAILS_FIXED,
-        **members(openapi.MIGRATION_ITEM_DETAILS, item),
+        **members(openapi.MIGRATION_ITEM_DETAILS, item=item, status=status),
         "fabricDiscoveryMachineId": f"{vault.container_id}/replicationProtectableItems/{server.pk}",
         "osName": f"{server.os_name} {server.os_version}".strip(),
         "primaryNicIpAddress": primary_ip or next(iter(server.ip_addresses), None),
         "targetGeneration": "V2" if server.firmware.upper() == "UEFI" else "V1",
-        "targetAvailabilitySetId": item.target_availability_set_id or None,
-        "lastRpoInSeconds": status.rpo_seconds,
         "lastRpoCalculatedTime": arm_time(now) if status.rpo_seconds is not None else None,
         "lastRecoveryPointId": (
             f"{this_id}/migrationRecoveryPoints/{item.last_recovery_point_id}" if item.last_recovery_point_id else None
         ),
-        "initialReplicationProgressPercentage": status.initial_progress_percent,
-        "initialReplicationProcessedBytes": status.disk_bytes_processed,
-        "initialReplicationTransferredBytes": status.transferred_bytes,
         "initialReplicationProgressHealth": progress_health,
         "resyncRequired": _flag(resync),
         "resyncState": "StartedResynchronization" if resync else "None",
         "protectedDisks": [
             {
                 **openapi.PROTECTED_DISK_FIXED,
-                "diskId": disk.disk_id,
+                **members(openapi.PROTECTED_DISK, disk=disk),
                 "diskName": disk.name or disk.disk_id,
                 "isOSDisk": _flag(disk.is_os_disk),
-                "capacityInBytes": disk.size_bytes,
                 "diskState": "Protected" if initial_done else "InitialReplicationPending",
                 "logStorageAccountId": storage_id,
                 "targetManagedDiskId": target_disks.get(disk.disk_id),
-                "diskType": disk.disk_type,
                 "isInitialReplicationComplete": _flag(initial_done),
                 "diskSizeInGB": math.ceil(disk.size_bytes / GIB),
             }
@@ -155,21 +148,16 @@ def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str
         ],
         "mobilityAgentDetails": {
             **openapi.MOBILITY_AGENT_FIXED,
-            "version": server.agent_version or None,
-            "latestVersion": server.agent_version or None,
-            "driverVersion": server.agent_version or None,
-            "lastHeartbeatUtc": arm_time(server.agent_last_heartbeat_at),
-            "osFamilyName": server.os_type,
+            **members(openapi.MOBILITY_AGENT, server=server),
             "distroName": f"{server.os_name} {server.os_version}".strip(),
         },
         "vmNics": [
             {
                 **openapi.VM_NIC_FIXED,
+                **members(openapi.VM_NIC, item=item),
                 "nicId": nic.get("nicId", f"nic{index}"),
                 "isPrimaryNic": _flag(nic.get("isPrimary", index == 0)),
                 "sourceIPAddress": next(iter(nic.get("ipAddresses") or []), None),
-                "targetSubnetName": item.target_subnet_name or None,
-                "testSubnetName": item.test_subnet_name or None,
             }
             for index, nic in enumerate(server.nics or [])
         ],
@@ -179,17 +167,9 @@ def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str
         "name": item.arm_name,
         "type": ITEM_TYPE,
         "properties": {
-            **members(openapi.MIGRATION_ITEM_PROPERTIES, item),
+            **members(openapi.MIGRATION_ITEM_PROPERTIES, item=item, status=status),
             "policyId": policy_id(vault, item.policy),
             "recoveryServicesProviderId": vault.provider_id(item.appliance),
-            "replicationStatus": status.replication_status,
-            "migrationStateDescription": status.migration_state_description,
-            "lastTestMigrationStatus": item.last_test_migration_status or None,
-            "lastMigrationStatus": item.last_migration_status or None,
-            "testMigrateStateDescription": status.test_migrate_state_description,
-            "health": status.health,
-            "healthErrors": status.health_errors,
-            "allowedOperations": status.allowed_operations,
             "currentJob": _current_job(vault, item.current_job),
             "criticalJobHistory": [{**job_reference(vault, job), "jobStatus": job.state} for job in history[:10]],
             # A Migrate with shutdown's expected downtime, named after Google Migrate to VMs' (replication.planning).
@@ -204,7 +184,7 @@ def recovery_point_body(vault: Vault, item: MigrationItem, point: RecoveryPoint)
         "id": f"{item_id(vault, item)}/migrationRecoveryPoints/{point.pk}",
         "name": str(point.pk),
         "type": f"{ITEM_TYPE}/migrationRecoveryPoints",
-        "properties": {"recoveryPointTime": arm_time(point.captured_at), "recoveryPointType": point.point_type},
+        "properties": members(openapi.RECOVERY_POINT_PROPERTIES, point=point),
     }
 
 
