@@ -109,10 +109,10 @@ class BodyReader:
             raise ArmError(400, "InvalidRequestContent", first["message"], first["target"], list(self.errors))
 
 
+# One JSON object of a request body, declared once for the OpenAPI document and for reading it
+# (hub.arm.views.validated): its properties are matched case-insensitively and a null one is absent, as
+# ARM does. (A comment: a docstring would describe every body in the document.)
 class ArmBody(serializers.Serializer):
-    """One JSON object of a request body, declared once for the OpenAPI document and for reading it
-    (`read`): its properties are matched case-insensitively and a null one is absent, as ARM does."""
-
     def to_internal_value(self, data):
         if isinstance(data, dict):
             names = {name.lower(): name for name in self.fields}

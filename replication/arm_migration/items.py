@@ -130,11 +130,10 @@ class ItemChildView(VaultView):
 
 
 class ItemVerbView(ItemChildView):
-    """A POST action on a migration item, declared by keywords: its operation's name, the right it needs
-    (checked first), and its body's serializer, which documents the body and reads it once the item is
-    resolved. `start` starts the verb's job from the body's properties (each has a default) and the answer
-    is 202 and the job; the verb's service refuses a state that does not allow it (409 OperationNotAllowed,
-    no job) and checks the target side's rights."""
+    """A POST action on a migration item, declared by its operation's name, the right it needs and its
+    body (which documents it and reads it). The right is checked first, then the item, then the body;
+    the answer is 202 and the verb's job. The verb's service refuses a state that does not allow it (409
+    OperationNotAllowed, no job) and checks the target side's rights."""
 
     def __init_subclass__(cls, operation: str, permission: access.Permission, body, **kwargs):
         def post(self, request, **route):
@@ -148,6 +147,7 @@ class ItemVerbView(ItemChildView):
         super().__init_subclass__(**kwargs)
 
     def start(self, request, properties: dict) -> Job:
+        """Start the verb's job from the body's `properties`: every one of them has a default."""
         raise NotImplementedError
 
     def chosen_recovery_point(self, value: str | None) -> RecoveryPoint | None:
