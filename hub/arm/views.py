@@ -174,9 +174,6 @@ def _flatten(errors, prefix: str = ""):
         name = f"{prefix}{field}" if field != "non_field_errors" else prefix.rstrip(".") or "body"
         if isinstance(value, dict):
             yield from _flatten(value, f"{name}.")
-        elif value and isinstance(value[0], dict):  # a list of objects: each entry's own errors, by index
-            for index, entry in enumerate(value):
-                yield from _flatten(entry, f"{name}[{index}].")
         else:
             yield name, " ".join(str(message) for message in value)
 
