@@ -1,7 +1,10 @@
-"""Reading ARM request bodies that a DRF serializer cannot describe well: properties matched
-case-insensitively, as ARM does, and every malformed field reported at once with its path."""
+"""Reading ARM request bodies: properties matched case-insensitively, as ARM does, and every malformed
+field reported at once with its path. `ArmBody` serializers declare a body once, for the OpenAPI
+document and for `read`; `BodyReader` reads one field by field where no declaration fits."""
 
 from __future__ import annotations
+
+from rest_framework import serializers
 
 from hub.arm.errors import ArmError
 
@@ -104,3 +107,59 @@ class BodyReader:
         if self.errors:
             first = self.errors[0]
             raise ArmError(400, "InvalidRequestContent", first["message"], first["target"], list(self.errors))
+
+
+# One JSON object of a request body, declared once for the OpenAPI document and for reading it
+# (hub.arm.views.validated): its properties are matched case-insensitively and a null one is absent, as
+# ARM does. (A comment: a docstring would describe every body in the document.)
+class ArmBody(serializers.Serializer):
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            names = {name.lower(): name for name in self.fields}
+            data = {names.get(str(key).lower(), key): value for key, value in data.items() if value is not None}
+        return super().to_internal_value(data)
+
+
+class Text(serializers.CharField):
+    """A string, and only a string (DRF's CharField would take a number), trimmed, at most 400
+    characters unless said, and empty allowed: an empty id clears an optional setting."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 400)
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Choice(serializers.ChoiceField):
+    """One of `choices` in any case, read as the choice is spelled."""
+
+    def to_internal_value(self, data):
+        spelled = {str(choice).lower(): choice for choice in self.choices}
+        if isinstance(data, str) and data.strip().lower() in spelled:
+            return spelled[data.strip().lower()]
+        return super().to_internal_value(data)
+
+
+class TrueOrFalse(Choice):
+    """A yes/no as ASR's models carry it: the string "true" or "false" (a JSON boolean too), read as a bool."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=["true", "false"], **kwargs)
+
+    def to_internal_value(self, data):
+        return data if isinstance(data, bool) else super().to_internal_value(data) == "true"
+
+
+class OneOf(Choice):
+    """One of `choices` as the document lists them, where the rule that owns them checks it: a string that
+    names none is passed on, for that rule to refuse with its own code."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data.strip().lower() not in {str(choice).lower() for choice in self.choices}:
+            return data.strip()
+        return super().to_internal_value(data)

@@ -17,7 +17,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 
-from hub.arm.views import ArmView
+from hub.arm.views import ArmView, arm_time
 
 # Graph (Microsoft Graph's /v1.0) is called with the same bearer tokens, but takes no api-version.
 GRAPH_PREFIX = "/v1.0/"
@@ -160,10 +160,10 @@ def tags_field():
     return serializers.DictField(child=serializers.CharField(), required=False, allow_null=True)
 
 
-def arm_resource(name: str, properties: dict | None = None, *, tracked: bool = True, **fields):
+def arm_resource(name: str, properties: dict | serializers.Serializer | None = None, *, tracked: bool = True, **fields):
     """The response shape of an ARM resource named `name` in the document: `id`, `name`, `type`, for a
     tracked resource `location` and `tags`, then `fields`, then `properties` (its own component,
-    `{name}Properties`, when given)."""
+    `{name}Properties`, when given as a dict of fields)."""
     body = {
         "id": serializers.CharField(help_text="The resource's ARM id."),
         "name": serializers.CharField(),
@@ -173,8 +173,10 @@ def arm_resource(name: str, properties: dict | None = None, *, tracked: bool = T
         body["location"] = serializers.CharField()
         body["tags"] = tags_field()
     body.update(fields)
+    if isinstance(properties, dict):
+        properties = inline_serializer(f"{name}Properties", properties)
     if properties is not None:
-        body["properties"] = inline_serializer(f"{name}Properties", properties)
+        body["properties"] = properties
     return inline_serializer(name, body)
 
 
@@ -184,7 +186,7 @@ def create_or_update(operation_id: str, request, resource):
     return extend_schema(operation_id=operation_id, request=request, responses={200: resource, 201: resource})
 
 
-def proxy_resource(name: str, properties: dict | None = None, **fields):
+def proxy_resource(name: str, properties: dict | serializers.Serializer | None = None, **fields):
     """An ARM proxy resource's shape (common-types' ProxyResource): a resource below another, with no
     `location` or `tags` of its own."""
     return arm_resource(name, properties, tracked=False, **fields)
@@ -197,3 +199,28 @@ def free_form(**kwargs):
 
 def free_form_list(**kwargs):
     return serializers.ListField(child=serializers.DictField(), required=False, **kwargs)
+
+
+class Time(serializers.DateTimeField):
+    """A moment as ARM bodies carry it (hub.arm.views.arm_time)."""
+
+    def to_representation(self, value):
+        return arm_time(value)
+
+
+def members(shape: serializers.Serializer, **objects) -> dict:
+    """The members of `shape` (a response shape the document declares) whose fields name a `source`:
+    `<object>.<dotted path>`, read from the keyword `objects` and written as the field writes it; null
+    stays null, and so does an empty value where the field is nullable but may not be blank. A member
+    is then declared once, for the document and the body; the writer adds the rest."""
+    body = {}
+    for name, field in type(shape)._declared_fields.items():
+        if field.source is None:
+            continue
+        first, *path = field.source.split(".")
+        value = objects[first]
+        for attribute in path:
+            value = None if value is None else getattr(value, attribute)
+        blank = value == "" and field.allow_null and not getattr(field, "allow_blank", True)
+        body[name] = None if value is None or blank else field.to_representation(value)
+    return body

@@ -14,11 +14,10 @@ from jobs.services import job_start
 from projects import access, deletion
 from projects.models import MigrateProject, ResourceGroup, Solution, Subscription
 from projects.services.rules import (
-    check_not_deleting,
     check_project_location,
     check_project_name,
     check_resource_group_name,
-    location_conflict,
+    existing_in_locked_group,
 )
 
 
@@ -39,9 +38,8 @@ def migrate_project_create_or_update(
 
 def _project_put(*, resource_group: ResourceGroup, name: str, region: str, tags) -> tuple[MigrateProject, bool]:
     with transaction.atomic():
-        group = ResourceGroup.objects.select_for_update().get(pk=resource_group.pk)
-        check_not_deleting(group)
-        project = MigrateProject.objects.filter(resource_group=group, name__iexact=name).first()
+        advice = "Please select a new resource name."
+        group, project = existing_in_locked_group(resource_group, MigrateProject.objects, name, region, advice)
         if project is None:
             project = MigrateProject.objects.create(
                 resource_group=group,
@@ -52,8 +50,6 @@ def _project_put(*, resource_group: ResourceGroup, name: str, region: str, tags)
                 updated_at=clock.now(),
             )
             return project, True
-        if project.location != region:
-            raise location_conflict(project, group, region, "Please select a new resource name.")
         project.tags, project.etag, project.updated_at = tags or {}, uuid.uuid4(), clock.now()
         project.save(update_fields=["tags", "etag", "updated_at"])
         return project, False

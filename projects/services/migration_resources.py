@@ -20,7 +20,7 @@ from projects import access
 from projects.models import MachinesVirtualized, MigrateProject, MigrationResource, ResourceGroup, Solution
 from projects.regions import REGIONS_BY_NAME, normalize_location
 from projects.services.resource_groups import job_start_in_group
-from projects.services.rules import check_not_deleting, check_region, location_conflict
+from projects.services.rules import check_region, existing_in_locked_group
 
 Kind = MigrationResource.Kind
 CREATE_RESOURCES_SCENARIO = "CreateMigrationResources"
@@ -168,16 +168,13 @@ def migration_resource_put(
         )
     access.authorize(user, access.CREATE_KEY_VAULT, resource_group.subscription, resource_group.name)
     with transaction.atomic():
-        group = ResourceGroup.objects.select_for_update().get(pk=resource_group.pk)
-        check_not_deleting(group)
-        resource = MigrationResource.objects.filter(resource_group=group, kind=kind, name__iexact=name).first()
+        rows = MigrationResource.objects.filter(kind=kind)
+        group, resource = existing_in_locked_group(resource_group, rows, name, region)
         if resource is None:
             resource = MigrationResource.objects.create(
                 resource_group=group, kind=kind, name=name, location=region, tags=tags or {}, created_at=clock.now()
             )
             return resource, True
-        if resource.location != region:
-            raise location_conflict(resource, group, region)
         resource.tags = tags or {}
         resource.save(update_fields=["tags"])
         return resource, False

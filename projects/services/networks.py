@@ -13,7 +13,7 @@ from projects.models import (
     Subnet,
     VirtualNetwork,
 )
-from projects.services.rules import check_not_deleting, check_region, location_conflict
+from projects.services.rules import check_region, existing_in_locked_group
 
 
 def virtual_network_create_or_update(
@@ -33,14 +33,10 @@ def virtual_network_create_or_update(
     addresses.check_subnets(name, space, subnets)
     access.authorize(user, access.WRITE_VIRTUAL_NETWORK, resource_group.subscription, resource_group.name)
     with transaction.atomic():
-        group = ResourceGroup.objects.select_for_update().get(pk=resource_group.pk)
-        check_not_deleting(group)
-        network = VirtualNetwork.objects.filter(resource_group=group, name__iexact=name).first()
+        group, network = existing_in_locked_group(resource_group, VirtualNetwork.objects, name, region)
         created = network is None
         if created:
             network = VirtualNetwork(resource_group=group, name=name, created_at=clock.now())
-        elif network.location != region:
-            raise location_conflict(network, group, region)
         network.location, network.address_prefixes = region, [str(block) for block in space]
         network.tags, network.etag = tags or {}, uuid.uuid4()
         network.save()

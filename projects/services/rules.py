@@ -65,3 +65,15 @@ def location_conflict(resource, group: ResourceGroup, region: str, advice: str =
         f"'{group.name}'. A resource with the same name cannot be created in location '{region}'."
     )
     return ArmError(409, "InvalidResourceLocation", f"{message} {advice}" if advice else message, "location")
+
+
+def existing_in_locked_group(resource_group: ResourceGroup, rows, name: str, region: str, advice: str = ""):
+    """The PUT of a resource in a resource group, inside its transaction: the group locked (two PUTs of
+    one name cannot race, and a group being deleted refuses), and the group with the resource of `rows`
+    named `name` in it (None: a new one), which must be in `region` (Azure refuses to move it)."""
+    group = ResourceGroup.objects.select_for_update().get(pk=resource_group.pk)
+    check_not_deleting(group)
+    existing = rows.filter(resource_group=group, name__iexact=name).first()
+    if existing is not None and existing.location != region:
+        raise location_conflict(existing, group, region, advice)
+    return group, existing

@@ -1,14 +1,12 @@
 """ARM: Site Recovery migration under the project's vault, as SiteRecoveryManagementClient calls it
 (ARM-API.md section 4): migration items, their verbs and recovery points (items.py), policies
 (policies.py), jobs (jobs.py). Every handler derives from replication.arm.VaultView, which resolves
-the vault, the caller's right, the fabric and the container once; below an item, items.ItemChildView
-resolves the item too, and at a job jobs.JobChildView the job. Each item verb is a class declared by
-its operation, right and body (items.ItemVerbView).
+the vault, the caller's right, the fabric and the container once; items.ItemChildView resolves the
+item too, jobs.JobChildView the job, and each item verb is declared by operation, right and body.
 
-Beside the handlers: inputs.py reads request bodies; plans.py turns the ids they name into Replicate's
-plan (replication.replicate); shapes.py writes the item and recovery point bodies and the ids below a
-vault; openapi.py declares both for the OpenAPI document. The workflows themselves are the app's
-(replicate, migrate, policies)."""
+openapi.py declares each body once, for the document and the handlers: requests are read with it
+(inputs.py), responses written from it (shapes.py, policies.py, jobs.py). plans.py turns the ids a
+body names into Replicate's plan; the workflows are the app's (replicate, migrate, policies)."""
 
 from __future__ import annotations
 
@@ -30,8 +28,8 @@ urlpatterns = [
     path(f"{ITEM}/testmigratecleanup", items.ItemTestMigrateCleanupView.as_view()),
     path(f"{ITEM}/migrate", items.ItemMigrateView.as_view()),
     path(f"{ITEM}/resync", items.ItemResyncView.as_view()),
-    path(f"{ITEM}/pausereplication", items.ItemPauseOrResumeView.as_view(), {"action": "pausereplication"}),
-    path(f"{ITEM}/resumereplication", items.ItemPauseOrResumeView.as_view(), {"action": "resumereplication"}),
+    path(f"{ITEM}/pausereplication", items.ItemPauseOrResumeView.as_view(), {"verb": "PauseReplication"}),
+    path(f"{ITEM}/resumereplication", items.ItemPauseOrResumeView.as_view(), {"verb": "ResumeReplication"}),
     path(f"{ITEM}/migrationrecoverypoints", items.RecoveryPointListView.as_view()),
     path(f"{ITEM}/migrationrecoverypoints/<str:point_name>", items.RecoveryPointView.as_view()),
     path(f"{VAULT_PATH}/replicationpolicies", policies.PolicyListView.as_view()),

@@ -12,11 +12,10 @@ from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from hub.arm.bodies import BodyReader
 from hub.arm.errors import ArmError, found
 from hub.arm.odata import narrowed, paged_list
 from hub.arm.paths import last_segment
-from hub.arm.views import accepted
+from hub.arm.views import accepted, validated
 from hub.ids import parse_uuid
 from jobs.models import Job, State
 from projects import access
@@ -131,15 +130,15 @@ class ItemChildView(VaultView):
 
 
 class ItemVerbView(ItemChildView):
-    """A POST action on a migration item. The caller's right on the vault is checked first (the
-    class's `permissions`), then the item, then the body (`inputs.verb_body`); the verb's service
-    checks the item's state (409 OperationNotAllowed, no job) and the target side's rights."""
+    """A POST action on a migration item, declared by its operation's name, the right it needs and its
+    body (which documents it and reads it). The right is checked first, then the item, then the body;
+    the answer is 202 and the verb's job. The verb's service refuses a state that does not allow it (409
+    OperationNotAllowed, no job) and checks the target side's rights."""
 
-    # Each verb is a subclass declared by keywords (its operation's name, the right it needs, its body's
-    # OpenAPI shape) whose `start` reads the body and starts the verb's job: the answer is 202 and the job.
     def __init_subclass__(cls, operation: str, permission: access.Permission, body, **kwargs):
         def post(self, request, **route):
-            return job_accepted(request, self.vault, self.start(request), self.item.arm_name)
+            properties = validated(body, request.data).get("properties", {})
+            return job_accepted(request, self.vault, self.start(request, properties), self.item.arm_name)
 
         cls.permissions = {"post": permission}
         cls.post = extend_schema(
@@ -147,7 +146,8 @@ class ItemVerbView(ItemChildView):
         )(post)
         super().__init_subclass__(**kwargs)
 
-    def start(self, request) -> Job:
+    def start(self, request, properties: dict) -> Job:
+        """Start the verb's job from the body's `properties`: every one of them has a default."""
         raise NotImplementedError
 
     def chosen_recovery_point(self, value: str | None) -> RecoveryPoint | None:
@@ -170,18 +170,14 @@ class ItemVerbView(ItemChildView):
 class ItemTestMigrateView(
     ItemVerbView, operation="TestMigrate", permission=access.TEST_MIGRATE, body=openapi.TestMigrateInput
 ):
-    def start(self, request) -> Job:
-        item = self.item
-        body, details = inputs.verb_body(request)
-        network_id = details.text("networkId")
+    def start(self, request, properties: dict) -> Job:
+        item, details = self.item, properties.get("providerSpecificDetails", {})
         # InMageRcm names the test subnet on the item; a body may name it here or per NIC.
-        subnet_name = details.text("testSubnetName") or inputs.nic_setting(details, "testSubnetName")
-        recovery_point_id = details.text("recoveryPointId")
-        body.raise_errors()
+        subnet_name = details.get("testSubnetName") or inputs.nic_setting(details, "testSubnetName")
         network = item.test_network
-        if network_id:
+        if details.get("networkId"):
             resolve = plans.Resolver(request.user, self.vault, item.server)
-            network = resolve.resource(network_id, "networkId")
+            network = resolve.resource(details["networkId"], "networkId")
             resolve.raise_problems()
         if network is None:
             raise ArmError(
@@ -191,7 +187,7 @@ class ItemTestMigrateView(
                 "virtual network in the target region; a non-production one is recommended).",
                 f"{shapes.PROVIDER_DETAILS}.networkId",
             )
-        point = self.chosen_recovery_point(recovery_point_id)
+        point = self.chosen_recovery_point(details.get("recoveryPointId"))
         return migrate.test_migrate_start(request.user, item, network=network, subnet=subnet_name, point=point)
 
 
@@ -201,27 +197,22 @@ class ItemTestMigrateCleanupView(
     permission=access.CLEAN_UP_TEST_MIGRATION,
     body=openapi.TestMigrateCleanupInput,
 ):
-    def start(self, request) -> Job:
-        body = BodyReader.of(request)
-        comments = body.child("properties").text("comments", max_length=1000) or ""
-        body.raise_errors()
+    def start(self, request, properties: dict) -> Job:
+        comments = properties.get("comments", "")
         return migrate.test_migrate_cleanup_start(request.user, self.item, comments=comments)
 
 
 class ItemMigrateView(ItemVerbView, operation="Migrate", permission=access.MIGRATE, body=openapi.MigrateInput):
-    def start(self, request) -> Job:
-        body, details = inputs.verb_body(request)
-        recovery_point_id = details.text("recoveryPointId")
-        shutdown = details.flag("performShutdown", default=True)
-        body.raise_errors()
-        point = self.chosen_recovery_point(recovery_point_id)
+    def start(self, request, properties: dict) -> Job:
+        details = properties.get("providerSpecificDetails", {})
+        point = self.chosen_recovery_point(details.get("recoveryPointId"))
+        shutdown = details.get("performShutdown", True)
         return migrate.migrate_start(request.user, self.item, shutdown=shutdown, point=point)
 
 
 class ItemResyncView(ItemVerbView, operation="Resync", permission=access.RESYNC, body=openapi.ResyncInput):
-    def start(self, request) -> Job:
+    def start(self, request, properties: dict) -> Job:
         # InMageRcm has no resync options; VMwareCbt's skipCbtReset has no meaning here and is ignored.
-        inputs.verb_body(request)[0].raise_errors()
         return migrate.resync_start(request.user, self.item)
 
 
@@ -232,8 +223,7 @@ class ItemPauseOrResumeView(ItemChildView):
     permissions = {"post": access.PAUSE_OR_RESUME}
 
     @extend_schema(exclude=True)
-    def post(self, request, action, **route):
-        verb = "PauseReplication" if action == "pausereplication" else "ResumeReplication"
+    def post(self, request, verb, **route):
         raise ArmError(
             409,
             "OperationNotAllowed",

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from hub.arm.errors import found
 from hub.arm.odata import filter_clauses, filter_time, narrowed, paged_list
+from hub.arm.schema import members
 from hub.arm.views import arm_time
 from hub.ids import parse_uuid
 from jobs.models import Job, State
@@ -52,37 +53,22 @@ def job_body(vault: Vault, job: Job) -> dict:
         "name": str(job.pk),
         "type": f"{VAULT_TYPE}/replicationJobs",
         "properties": {
-            "activityId": str(job.pk),
-            "scenarioName": job.scenario_name,
-            "friendlyName": job.friendly_name,
-            "state": job.state,
+            **openapi.JOB_FIXED,
+            **members(openapi.JOB_PROPERTIES, job=job),
             "stateDescription": job.state_description or _state_label(job.state),
             "tasks": [
                 {
-                    "taskId": task.name,
-                    "name": task.name,
-                    "friendlyName": task.friendly_name,
+                    **openapi.TASK_FIXED,
+                    **members(openapi.JOB_TASK, task=task),
                     "startTime": _time_or_not_ended(task.started_at),
                     "endTime": _time_or_not_ended(task.ended_at),
-                    "allowedActions": [],
-                    "state": task.state,
                     "stateDescription": _state_label(task.state),
-                    "taskType": "TaskDetails",
-                    "customDetails": {"instanceType": "TaskDetails"},
-                    "groupTaskCustomDetails": None,
                     "errors": [_job_error(error) for error in task.errors],
                 }
                 for task in job.tasks.all()
             ],
             "errors": [_job_error(error) for error in job.errors],
             "startTime": arm_time(job.started_at or job.created_at),
-            "endTime": arm_time(job.ended_at),
-            # Cancel, restart and resume are not served, so none is offered.
-            "allowedActions": [],
-            "targetObjectId": job.target_object_id,
-            "targetObjectName": job.target_object_name,
-            "targetInstanceType": job.target_instance_type,
-            "customDetails": {"instanceType": "AsrJobDetails", "affectedObjectDetails": {}},
         },
     }
 
@@ -108,11 +94,10 @@ def operation_status_body(vault: Vault, job: Job) -> dict:
     done = sum(1 for task in tasks if task.state == State.SUCCEEDED)
     status = OPERATION_STATUS.get(job.state, "InProgress")
     body = {
+        **members(openapi.OPERATION_STATUS, job=job),
         "id": f"{vault.id}/replicationOperationStatus/{job.pk}",
-        "name": str(job.pk),
         "status": status,
         "startTime": arm_time(job.started_at or job.created_at),
-        "endTime": arm_time(job.ended_at),
         "percentComplete": 100 if job.is_terminal else int(100 * done / len(tasks)) if tasks else 0,
     }
     if status in ("Failed", "Canceled"):

@@ -15,6 +15,7 @@ from projects.models import AvailabilitySet, VirtualNetwork
 from replication import policies, replicate
 from replication.arm import Vault, discovered_servers
 from replication.arm_migration.inputs import TARGET_SETTINGS, TargetInput
+from replication.arm_migration.openapi import LICENSE_TYPES
 from replication.arm_migration.shapes import PROVIDER_DETAILS
 from replication.models import DiscoveredServer, DiskType, LicenseType, MigrationItem, RunAsAccount
 from replication.replicate import DiskChoice, Problem, ReplicationInvalid, ReplicationPlan, ServerPlan
@@ -55,11 +56,6 @@ RESOURCE_IDS = {
     ),
 }
 OPTIONAL_IDS = ("testNetworkId", "targetAvailabilitySetId")
-
-
-def _choice(value: str, choices) -> str | None:
-    """The choice `value` names in any case, spelled as the choice is (None: none of them)."""
-    return {choice.lower(): choice for choice in choices}.get(value.lower())
 
 
 class Resolver:
@@ -126,27 +122,27 @@ class Resolver:
             self.problem("policyId", "PolicyNotFound", message, parent="properties")
         return found
 
+    # The body's licence and disk types are spelled as their choices are when they name one
+    # (hub.arm.bodies.OneOf); a value that names none is refused here, with its own rule.
+
     def license(self, value: str) -> bool | None:
         """Azure Hybrid Benefit or not; None: NotSpecified (keep what there is)."""
-        choices = ("NotSpecified", *LicenseType.values)
-        chosen = _choice(value, choices)
-        if chosen is None:
-            return self.problem(
-                "licenseType", "InvalidLicenseType", f"licenseType '{value}' is not one of {', '.join(choices)}."
-            )
-        if chosen == LicenseType.WINDOWS_SERVER and self.server.os_type != "Windows":
+        if value not in LICENSE_TYPES:
+            message = f"licenseType '{value}' is not one of {', '.join(LICENSE_TYPES)}."
+            return self.problem("licenseType", "InvalidLicenseType", message)
+        if value == LicenseType.WINDOWS_SERVER and self.server.os_type != "Windows":
             message = (
                 f"Azure Hybrid Benefit applies to Windows Server only; {self.server.name} runs {self.server.os_name}."
             )
             self.problem("licenseType", "HybridBenefitWindowsOnly", message)
-        return None if chosen == "NotSpecified" else chosen == LicenseType.WINDOWS_SERVER
+        return None if value == "NotSpecified" else value == LicenseType.WINDOWS_SERVER
 
     def disk_type(self, value: str | None, key: str) -> str:
-        chosen = _choice(value, DiskType.values) if value is not None else DiskType.STANDARD_SSD
-        if chosen is None:
-            message = f"diskType '{value}' is not offered for migrated servers: use {', '.join(DiskType.values)}."
-            self.problem(key, "UnsupportedDiskType", message)
-        return chosen or DiskType.STANDARD_SSD
+        if value is None or value in DiskType.values:
+            return value or DiskType.STANDARD_SSD
+        message = f"diskType '{value}' is not offered for migrated servers: use {', '.join(DiskType.values)}."
+        self.problem(key, "UnsupportedDiskType", message)
+        return DiskType.STANDARD_SSD
 
     def raise_problems(self) -> None:
         if self.problems:
@@ -210,15 +206,16 @@ def enable(user, vault: Vault, server: DiscoveredServer, target: TargetInput) ->
     plan.guest_credentials_required = False  # the Mobility service may be installed by hand
     _apply(resolve, plan, server_plan, {key: value for key, value in target.settings.items() if value}, ENABLE_ORDER)
     if target.disks is not None:
-        listed = {disk.disk_id for disk in target.disks}
+        listed = {disk["diskId"] for disk in target.disks}
         server_plan.disks = [
-            DiskChoice(disk.disk_id, True, resolve.disk_type(disk.disk_type, "disksToInclude")) for disk in target.disks
+            DiskChoice(disk["diskId"], True, resolve.disk_type(disk.get("diskType"), "disksToInclude"))
+            for disk in target.disks
         ]
         server_plan.disks += [
             DiskChoice(disk["diskId"], False) for disk in server.disks if disk["diskId"] not in listed
         ]
         server_plan.os_disk_id = next(
-            (disk.disk_id for disk in target.disks if disk.is_os_disk), server_plan.os_disk_id
+            (disk["diskId"] for disk in target.disks if disk.get("isOSDisk")), server_plan.os_disk_id
         )
     else:
         disk_type = resolve.disk_type(target.disks_default_type, "disksDefault.diskType")

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from hub.arm.errors import found
+from hub.arm.schema import members
 from hub.arm.views import arm_list
 from projects import access
 from replication import policies
@@ -25,14 +26,13 @@ def policy_body(vault: Vault, policy: ReplicationPolicy) -> dict:
         "name": policy.name,
         "type": f"{VAULT_TYPE}/replicationPolicies",
         "properties": {
-            "friendlyName": policy.name,
+            **members(openapi.POLICY_PROPERTIES, policy=policy),
             "providerSpecificDetails": {
+                **members(openapi.POLICY_DETAILS, policy=policy),
                 "instanceType": PROVIDER,
-                "recoveryPointHistoryInMinutes": policy.recovery_point_history_minutes,
                 # The hub's cycle is in seconds; ASR speaks in whole minutes, so a sub-minute test
                 # cycle shows as one minute.
                 "crashConsistentFrequencyInMinutes": max(1, math.ceil(policy.cycle_seconds / 60)),
-                "appConsistentFrequencyInMinutes": policy.app_consistent_frequency_minutes,
                 "enableMultiVmSync": "false",
             },
         },

@@ -12,6 +12,7 @@ from django.db.models import Prefetch
 
 from hub import clock
 from hub.arm.errors import found
+from hub.arm.schema import members
 from hub.arm.views import arm_time
 from hub.ids import parse_uuid
 from jobs.models import Job
@@ -20,13 +21,13 @@ from projects.models import MigrationResource
 from replication import planning
 from replication.arm import Vault
 from replication.arm_compute import disk_id
+from replication.arm_migration import openapi
 from replication.health import InitialReplicationStalled
 from replication.models import MigrationItem, MigrationState, RecoveryPoint, ReplicationPolicy, VirtualMachine
 from replication.status import item_status
 
 ITEM_TYPE = access.MIGRATION_ITEM_TYPE
-PROVIDER = "InMageRcm"
-VMWARE_CBT = "VMwareCbt"
+PROVIDER, VMWARE_CBT = openapi.INSTANCE_TYPES
 PROVIDER_DETAILS = "properties.providerSpecificDetails"
 # ASR's idle currentJob (ARM-API.md 4.3): a job named "None" that started at SQL Server's minimum date.
 IDLE_JOB_START = "1753-01-01T01:01:01Z"
@@ -88,29 +89,6 @@ def _current_job(vault: Vault, job: Job | None) -> dict:
     return job_reference(vault, job)
 
 
-def _vm_nics(item: MigrationItem) -> list[dict]:
-    nics = item.server.nics or []
-    return [
-        {
-            "nicId": nic.get("nicId", f"nic{index}"),
-            "isPrimaryNic": _flag(nic.get("isPrimary", index == 0)),
-            "isSelectedForFailover": "true",
-            "sourceIPAddress": next(iter(nic.get("ipAddresses") or []), None),
-            "sourceIPAddressType": "Dynamic",
-            "sourceNetworkId": None,
-            "sourceSubnetName": None,
-            "targetIPAddress": None,
-            "targetIPAddressType": "Dynamic",
-            "targetSubnetName": item.target_subnet_name or None,
-            "testSubnetName": item.test_subnet_name or None,
-            "testIPAddress": None,
-            "testIPAddressType": "Dynamic",
-            "targetNicName": None,
-        }
-        for index, nic in enumerate(nics)
-    ]
-
-
 def item_bodies(vault: Vault, items: list[MigrationItem]) -> list[dict]:
     """The bodies of `items`, with what they share read once: the log storage account, the job history."""
     storage = vault.project.migration_resource(MigrationResource.Kind.STORAGE_ACCOUNT)
@@ -135,62 +113,29 @@ def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str
     target_disks = {d.source_disk_id: disk_id(vm, d) for vm in migrated for d in vm.disks.all()}
     primary_ip = next((ip for nic in server.nics if nic.get("isPrimary") for ip in nic.get("ipAddresses", [])), None)
     details = {
-        "instanceType": PROVIDER,
-        "internalIdentifier": str(item.pk),
+        **openapi.ITEM_DETAILS_FIXED,
+        **members(openapi.MIGRATION_ITEM_DETAILS, item=item, status=status),
         "fabricDiscoveryMachineId": f"{vault.container_id}/replicationProtectableItems/{server.pk}",
-        "discoveryType": "PhysicalMachine",
-        "processServerId": str(item.appliance_id),
-        "processServerName": item.appliance.name,
-        "runAsAccountId": str(item.run_as_account_id) if item.run_as_account_id else None,
-        "processorCoreCount": server.cores,
-        "allocatedMemoryInMB": float(server.memory_mb),
-        "osType": server.os_type,
         "osName": f"{server.os_name} {server.os_version}".strip(),
-        "firmwareType": server.firmware,
         "primaryNicIpAddress": primary_ip or next(iter(server.ip_addresses), None),
         "targetGeneration": "V2" if server.firmware.upper() == "UEFI" else "V1",
-        "licenseType": item.license_type,
-        "targetVmName": item.target_vm_name,
-        "targetVmSize": item.target_vm_size,
-        "targetResourceGroupId": item.target_resource_group.arm_id if item.target_resource_group else None,
-        "targetLocation": item.project.target_region,
-        "targetAvailabilitySetId": item.target_availability_set_id or None,
-        "targetAvailabilityZone": None,
-        "targetProximityPlacementGroupId": None,
-        "targetBootDiagnosticsStorageAccountId": None,
-        "targetNetworkId": item.target_network.arm_id if item.target_network else None,
-        "testNetworkId": item.test_network.arm_id if item.test_network else None,
-        "failoverRecoveryPointId": None,
-        "lastRecoveryPointReceived": arm_time(item.last_recovery_point_at),
-        "lastRpoInSeconds": status.rpo_seconds,
         "lastRpoCalculatedTime": arm_time(now) if status.rpo_seconds is not None else None,
         "lastRecoveryPointId": (
             f"{this_id}/migrationRecoveryPoints/{item.last_recovery_point_id}" if item.last_recovery_point_id else None
         ),
-        "initialReplicationProgressPercentage": status.initial_progress_percent,
-        "initialReplicationProcessedBytes": status.disk_bytes_processed,
-        "initialReplicationTransferredBytes": status.transferred_bytes,
         "initialReplicationProgressHealth": progress_health,
-        "resyncProgressPercentage": None,
         "resyncRequired": _flag(resync),
         "resyncState": "StartedResynchronization" if resync else "None",
-        "agentUpgradeState": "None",
         "protectedDisks": [
             {
-                "diskId": disk.disk_id,
+                **openapi.PROTECTED_DISK_FIXED,
+                **members(openapi.PROTECTED_DISK, disk=disk),
                 "diskName": disk.name or disk.disk_id,
                 "isOSDisk": _flag(disk.is_os_disk),
-                "capacityInBytes": disk.size_bytes,
                 "diskState": "Protected" if initial_done else "InitialReplicationPending",
                 "logStorageAccountId": storage_id,
-                "seedManagedDiskId": None,
                 "targetManagedDiskId": target_disks.get(disk.disk_id),
-                "diskType": disk.disk_type,
-                "dataPendingInLogDataStoreInMB": 0.0,
-                "dataPendingAtSourceAgentInMB": 0.0,
                 "isInitialReplicationComplete": _flag(initial_done),
-                "customTargetDiskName": None,
-                "sectorSizeInBytes": 512,
                 "diskSizeInGB": math.ceil(disk.size_bytes / GIB),
             }
             for disk in disks
@@ -202,43 +147,31 @@ def _item_body(vault: Vault, item: MigrationItem, now: datetime, storage_id: str
             if not disk.included
         ],
         "mobilityAgentDetails": {
-            "version": server.agent_version or None,
-            "latestVersion": server.agent_version or None,
-            "driverVersion": server.agent_version or None,
-            "lastHeartbeatUtc": arm_time(server.agent_last_heartbeat_at),
-            "isUpgradeable": "false",
-            "reasonsBlockingUpgrade": [],
-            "osFamilyName": server.os_type,
+            **openapi.MOBILITY_AGENT_FIXED,
+            **members(openapi.MOBILITY_AGENT, server=server),
             "distroName": f"{server.os_name} {server.os_version}".strip(),
         },
-        "vmNics": _vm_nics(item),
-        "targetVmTags": [],
-        "supportedOSVersions": [],
+        "vmNics": [
+            {
+                **openapi.VM_NIC_FIXED,
+                **members(openapi.VM_NIC, item=item),
+                "nicId": nic.get("nicId", f"nic{index}"),
+                "isPrimaryNic": _flag(nic.get("isPrimary", index == 0)),
+                "sourceIPAddress": next(iter(nic.get("ipAddresses") or []), None),
+            }
+            for index, nic in enumerate(server.nics or [])
+        ],
     }
     return {
         "id": this_id,
         "name": item.arm_name,
         "type": ITEM_TYPE,
         "properties": {
-            "machineName": server.name,
+            **members(openapi.MIGRATION_ITEM_PROPERTIES, item=item, status=status),
             "policyId": policy_id(vault, item.policy),
-            "policyFriendlyName": item.policy.name,
             "recoveryServicesProviderId": vault.provider_id(item.appliance),
-            "replicationStatus": status.replication_status,
-            "migrationState": item.migration_state,
-            "migrationStateDescription": status.migration_state_description,
-            "lastTestMigrationTime": arm_time(item.last_test_migration_at),
-            "lastTestMigrationStatus": item.last_test_migration_status or None,
-            "lastMigrationTime": arm_time(item.last_migration_at),
-            "lastMigrationStatus": item.last_migration_status or None,
-            "testMigrateState": item.test_migrate_state,
-            "testMigrateStateDescription": status.test_migrate_state_description,
-            "health": status.health,
-            "healthErrors": status.health_errors,
-            "allowedOperations": status.allowed_operations,
             "currentJob": _current_job(vault, item.current_job),
             "criticalJobHistory": [{**job_reference(vault, job), "jobStatus": job.state} for job in history[:10]],
-            "eventCorrelationId": str(item.pk),
             # A Migrate with shutdown's expected downtime, named after Google Migrate to VMs' (replication.planning).
             "cutoverForecast": planning.forecast_properties(item) if "Migrate" in status.allowed_operations else None,
             "providerSpecificDetails": details,
@@ -251,7 +184,7 @@ def recovery_point_body(vault: Vault, item: MigrationItem, point: RecoveryPoint)
         "id": f"{item_id(vault, item)}/migrationRecoveryPoints/{point.pk}",
         "name": str(point.pk),
         "type": f"{ITEM_TYPE}/migrationRecoveryPoints",
-        "properties": {"recoveryPointTime": arm_time(point.captured_at), "recoveryPointType": point.point_type},
+        "properties": members(openapi.RECOVERY_POINT_PROPERTIES, point=point),
     }
 
 
