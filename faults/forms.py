@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 
 from django import forms
+from django.urls import reverse
+from django.utils.html import format_html_join
 
 from faults import services
 from faults.kinds import KINDS, ScopeKind
@@ -13,6 +15,16 @@ from faults.scopes import scope_of
 from hub import clock
 
 MAX_DURATION_MINUTES = int(services.MAX_DURATION.total_seconds() // 60)
+
+
+# Where the scope search's answer goes (faults/portal.py scope_search), for both of its triggers: the
+# kind and the search box. Each sends both, and the chosen scope; a newer search replaces one in flight.
+SCOPE_SEARCH_HTMX = {
+    "hx-target": "#scope-results",
+    "hx-swap": "outerHTML",
+    "hx-include": "#id_kind, #id_scope_search, #id_scope",
+    "hx-sync": "#inject-fault:replace",
+}
 
 
 def parameter_field_name(kind: str, parameter: str) -> str:
@@ -39,6 +51,10 @@ class InjectFaultForm(forms.Form):
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
+        # Choosing a fault searches again: only the kinds of resource it goes on are offered.
+        self.fields["kind"].widget.attrs.update(
+            {"hx-get": reverse("faults:scopes"), "hx-trigger": "change", **SCOPE_SEARCH_HTMX}
+        )
         # Each kind's parameters, named per kind so the page can show only the chosen kind's.
         for slug, kind in KINDS.items():
             for parameter in kind.parameters:
@@ -49,6 +65,9 @@ class InjectFaultForm(forms.Form):
                     max_value=parameter.maximum,
                     initial=parameter.default,
                 )
+
+    def scope_search_htmx(self) -> str:
+        return format_html_join(" ", '{}="{}"', SCOPE_SEARCH_HTMX.items())
 
     def parameter_fields(self):
         """(kind slug, bound field) for the template: each shown with its kind."""

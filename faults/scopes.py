@@ -134,8 +134,7 @@ def search(tenant, text: str = "", kinds: Iterable[str] | None = None, limit: in
     text = (text or "").strip().lower()
     if len(text) > (MAX_ID_LENGTH if text.startswith("/") else MAX_SEARCH_LENGTH):
         raise ValueError(
-            f"Search for at most {MAX_SEARCH_LENGTH} characters of a name, or a resource id of at most "
-            f"{MAX_ID_LENGTH}."
+            f"Search for at most {MAX_SEARCH_LENGTH} characters of a name, or a resource id of at most {MAX_ID_LENGTH}."
         )
     if any(ord(character) < 32 for character in text):
         raise ValueError("Search for a name or a resource id: control characters are not part of either.")

@@ -15,7 +15,9 @@
   update();
   // A choice made while a search is on its way must not be replaced by that search's older answer.
   form.addEventListener("change", function (event) {
-    var results = document.getElementById("scope-results");
-    if (event.target.id === "id_scope" && results && window.htmx) window.htmx.trigger(results, "htmx:abort");
+    if (event.target.id !== "id_scope" || !window.htmx) return;
+    [kind, form.querySelector("[name=scope_search]")].forEach(function (trigger) {
+      if (trigger) window.htmx.trigger(trigger, "htmx:abort");
+    });
   });
 })();
