@@ -1,9 +1,9 @@
 """The Emulator blade's Faults tab, clicked as a person would: inject a fault with the form (kind, scope
 found by typing part of its name, the kind's parameter), see it listed with who injected it, its scope
-by name with the id beneath, and its state, see its effect (the server's health error with its id, causes and action; the Test migrate
-blade's warning about a network that routes to production; the quota-failed job with its failed step),
-then Clear each one and see the effect go. DOCS_SCREENSHOTS=1 saves the tab and each effect at
-1400x900 into docs/screenshots/."""
+by name with the id beneath, and its state; see its effect (the server's health error with its id,
+causes and action; the Test migrate blade's warning about a network that routes to production; the
+quota-failed job with its failed step), then Clear each one and see the effect go. DOCS_SCREENSHOTS=1
+saves the tab and each effect at 1400x900 into docs/screenshots/."""
 
 from __future__ import annotations
 
