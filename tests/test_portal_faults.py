@@ -211,6 +211,11 @@ def test_any_of_many_servers_is_found_by_typing_its_name(live_hub, page, replica
         expect(form.locator("#id_scope option")).to_have_count(50)
         find_scope(page, f"{prefix}-0577")
         expect(form.locator("#id_scope option")).to_have_count(1)
+        # Enter in the search box searches again; it does not submit the form half filled.
+        with page.expect_response(lambda answer: "/faults/scopes/" in answer.url):
+            form.get_by_label("Find a resource").press("Enter")
+        expect(form.locator("#id_scope option")).to_have_count(1)
+        expect(form.locator(".field-error")).to_have_count(0)
         form.get_by_label("Scope", exact=True).select_option(label=f"{prefix}-0577 (server, {project})")
         screenshot(page, "emulator-inject-fault-search.png")
         form.get_by_role("button", name="Inject").click()

@@ -13,10 +13,19 @@
   }
   kind.addEventListener("change", update);
   update();
+  // Enter in the search box searches (its "search" event); it does not submit the half-filled form.
+  var search = form.querySelector("[name=scope_search]");
+  if (search) {
+    search.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      search.dispatchEvent(new Event("search"));
+    });
+  }
   // A choice made while a search is on its way must not be replaced by that search's older answer.
   form.addEventListener("change", function (event) {
     if (event.target.id !== "id_scope" || !window.htmx) return;
-    [kind, form.querySelector("[name=scope_search]")].forEach(function (trigger) {
+    [kind, search].forEach(function (trigger) {
       if (trigger) window.htmx.trigger(trigger, "htmx:abort");
     });
   });
