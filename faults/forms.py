@@ -3,17 +3,28 @@ probability and the kind's parameters. Every field is bounded; errors are messag
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, timedelta
 
 from django import forms
+from django.urls import reverse
+from django.utils.html import format_html_join
 
 from faults import services
 from faults.kinds import KINDS, ScopeKind
-from faults.scopes import scope_choices, scope_of
+from faults.scopes import scope_of
 from hub import clock
 
 MAX_DURATION_MINUTES = int(services.MAX_DURATION.total_seconds() // 60)
+
+
+# Where the scope search's answer goes (faults/portal.py scope_search), for both of its triggers: the
+# kind and the search box. Each sends both, and the chosen scope; a newer search replaces one in flight.
+SCOPE_SEARCH_HTMX = {
+    "hx-target": "#scope-results",
+    "hx-swap": "outerHTML",
+    "hx-include": "#id_kind, #id_scope_search, #id_scope",
+    "hx-sync": "#inject-fault:replace",
+}
 
 
 def parameter_field_name(kind: str, parameter: str) -> str:
@@ -23,6 +34,8 @@ def parameter_field_name(kind: str, parameter: str) -> str:
 class InjectFaultForm(forms.Form):
     kind = forms.ChoiceField(label="Fault", choices=[(slug, kind.label) for slug, kind in KINDS.items()])
     scope = forms.CharField(label="Scope", max_length=400)
+    # What the person typed to find the scope; the page searches with it (faults/portal.py).
+    scope_search = forms.CharField(label="Find a resource", max_length=400, required=False)
     start = forms.ChoiceField(label="Start", choices=[("now", "Now"), ("at", "At a time")], initial="now")
     starts_at = forms.DateTimeField(
         label="Start at (UTC, by the emulated clock)",
@@ -38,13 +51,10 @@ class InjectFaultForm(forms.Form):
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
-        self.choices = scope_choices(tenant)
-        groups = [
-            (ScopeKind.LABELS[kind], [(choice.scope, choice.label) for choice in rows])
-            for kind, rows in self.choices.items()
-            if rows
-        ]
-        self.fields["scope"].widget = forms.Select(choices=[("", "Select a scope")] + groups)
+        # Choosing a fault searches again: only the kinds of resource it goes on are offered.
+        self.fields["kind"].widget.attrs.update(
+            {"hx-get": reverse("faults:scopes"), "hx-trigger": "change", **SCOPE_SEARCH_HTMX}
+        )
         # Each kind's parameters, named per kind so the page can show only the chosen kind's.
         for slug, kind in KINDS.items():
             for parameter in kind.parameters:
@@ -56,13 +66,8 @@ class InjectFaultForm(forms.Form):
                     initial=parameter.default,
                 )
 
-    def scope_groups(self):
-        """(scope kind, its label, the tenant's scopes of that kind) for the template's scope list."""
-        return [(kind, ScopeKind.LABELS[kind], rows) for kind, rows in self.choices.items() if rows]
-
-    def scope_kinds_json(self) -> str:
-        """Which scope kinds each fault kind goes on, for the page's script."""
-        return json.dumps({slug: list(kind.scope_kinds) for slug, kind in KINDS.items()})
+    def scope_search_htmx(self) -> str:
+        return format_html_join(" ", '{}="{}"', SCOPE_SEARCH_HTMX.items())
 
     def parameter_fields(self):
         """(kind slug, bound field) for the template: each shown with its kind."""

@@ -8,7 +8,7 @@ appliance, each process server and each server, named as the vault's fabric name
 from __future__ import annotations
 
 from faults.kinds import ScopeKind
-from faults.scopes import ScopeChoice
+from faults.scopes import ScopeChoice, ScopeQuery
 from projects.models import MigrationResource
 from replication.models import Appliance, DiscoveredServer
 
@@ -25,32 +25,38 @@ def _fabrics(tenant) -> dict:
     return {vault.project_id: f"{vault.arm_id}/replicationFabrics/{FABRIC}" for vault in vaults}
 
 
-def replication_scopes(tenant):
+def replication_scopes(tenant, query: ScopeQuery = ScopeQuery()):  # noqa: B008 (frozen)
     fabrics = _fabrics(tenant)
     if not fabrics:
         return
-    for appliance in Appliance.objects.filter(project_id__in=fabrics).select_related("project"):
+    # Narrowed by the query (name or project name, or the id's primary key): a hub may hold 10,000.
+    appliances = Appliance.objects.filter(project_id__in=fabrics).select_related("project")
+    kinds = [ScopeKind.APPLIANCE, ScopeKind.PROCESS_SERVER]
+    for appliance in query.narrow(appliances, kinds, name_fields=("name", "project__name")):
         fabric = fabrics[appliance.project_id]
         if appliance.scale_out_of_id is None:
             yield ScopeChoice(
                 ScopeKind.APPLIANCE,
                 f"{fabric}/replicationRecoveryServicesProviders/{appliance.pk}",
                 f"{appliance.name} (appliance, {appliance.project.name})",
+                appliance.name,
             )
         yield ScopeChoice(
             ScopeKind.PROCESS_SERVER,
             f"{fabric}/processServers/{appliance.pk}",
             f"{appliance.name} (process server, {appliance.project.name})",
+            appliance.name,
         )
     servers = (
         DiscoveredServer.objects.filter(project_id__in=fabrics)
         .select_related("project")
         .only("pk", "name", "project_id", "project__name")
     )
-    for server in servers:
+    for server in query.narrow(servers, [ScopeKind.SERVER], name_fields=("name", "project__name")):
         yield ScopeChoice(
             ScopeKind.SERVER,
             f"{fabrics[server.project_id]}/replicationProtectionContainers/{CONTAINER}/replicationProtectableItems/"
             f"{server.pk}",
             f"{server.name} (server, {server.project.name})",
+            server.name,
         )

@@ -222,7 +222,7 @@ def register_through(rig, machine_id: str) -> int:
 # One test per family
 
 
-def test_appliance_offline_stops_heartbeats_and_uploads_until_cleared(fault_hub, rig):
+def test_appliance_offline_stops_heartbeats_and_uploads_until_cleared(fault_hub, rig, request):
     fault = inject(fault_hub, "applianceOffline", appliance_scope(rig), "appliance")
     # Cut off: registrations are refused (discovery stops), batches wait on the source.
     assert wait_for(lambda: register_through(rig, "probe-offline"), lambda status: status == 503) == 503
@@ -232,6 +232,7 @@ def test_appliance_offline_stops_heartbeats_and_uploads_until_cleared(fault_hub,
     fault_hub.manage("clock", "advance", "16m")
     wait_for_error(rig, "78013")
     assert appliance_errors(rig)["78012"].error_level == "Warning"
+    screenshot(rig, request, "fault-appliance-offline.png")
 
     clear(fault_hub, fault)
     wait_for(lambda: appliance_errors(rig), lambda errors: "78012" not in errors, 30)
@@ -257,7 +258,7 @@ def test_an_upload_bandwidth_cap_holds_the_measured_throughput_to_it(fault_hub, 
     recovers_identical(rig)
 
 
-def test_a_flapping_link_drops_uploads_which_are_retried(fault_hub, rig):
+def test_a_flapping_link_drops_uploads_which_are_retried(fault_hub, rig, request):
     writer = ImageWriter(rig.extra["image"], blocks=8, interval=0.5).start()
     try:
         fault = inject(fault_hub, "linkFlapping", appliance_scope(rig), "appliance", upSeconds=1, downSeconds=2)
@@ -265,6 +266,7 @@ def test_a_flapping_link_drops_uploads_which_are_retried(fault_hub, rig):
         assert "uploads failed" in error.summary_message
         assert "ProcessServerLinkFlapping" in appliance_errors(rig)
         assert "not acknowledged, retrying" in agent_log(rig)
+        screenshot(rig, request, "fault-link-flapping.png")
         clear(fault_hub, fault)
     finally:
         writer.stop()
@@ -313,8 +315,8 @@ def test_an_agent_the_appliance_refuses_pauses_replication_with_azures_words(
     assert item_health(rig)[0] == "Critical"
     no_point_while(rig)
     assert "Refused by the appliance" in agent_log(rig)
-    if kind == "agentVersionMismatch":
-        screenshot(rig, request, "fault-agent-version-mismatch.png")
+    mismatch = kind == "agentVersionMismatch"
+    screenshot(rig, request, "fault-agent-version-mismatch.png" if mismatch else "fault-other-configuration-server.png")
 
     clear(fault_hub, fault)
     recovers_identical(rig)

@@ -1,26 +1,32 @@
-// The Inject fault form: the scope list offers only the resources the chosen fault goes on, and only
-// the chosen fault's parameters show. The server checks the same (faults/forms.py).
+// The Inject fault form: only the chosen fault's parameters show. The scope list is searched on the
+// server for the chosen fault's kinds of resource (htmx, faults/portal.py scope_search).
 (function () {
   "use strict";
   var form = document.getElementById("inject-fault");
   if (!form) return;
   var kind = form.querySelector("[name=kind]");
-  var scope = form.querySelector("[data-fault-scope]");
-  var scopeKinds = JSON.parse(form.dataset.scopeKinds || "{}");
 
   function update() {
-    var allowed = scopeKinds[kind.value] || [];
-    scope.querySelectorAll("optgroup").forEach(function (group) {
-      var shown = allowed.indexOf(group.dataset.scopeKind) !== -1;
-      group.hidden = !shown;
-      group.disabled = !shown;
-    });
-    var chosen = scope.selectedOptions[0];
-    if (chosen && chosen.dataset.scopeKind && allowed.indexOf(chosen.dataset.scopeKind) === -1) scope.value = "";
     form.querySelectorAll("[data-fault-parameter]").forEach(function (box) {
       box.hidden = box.dataset.faultParameter !== kind.value;
     });
   }
   kind.addEventListener("change", update);
   update();
+  // Enter in the search box searches (its "search" event); it does not submit the half-filled form.
+  var search = form.querySelector("[name=scope_search]");
+  if (search) {
+    search.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      search.dispatchEvent(new Event("search"));
+    });
+  }
+  // A choice made while a search is on its way must not be replaced by that search's older answer.
+  form.addEventListener("change", function (event) {
+    if (event.target.id !== "id_scope" || !window.htmx) return;
+    [kind, search].forEach(function (trigger) {
+      if (trigger) window.htmx.trigger(trigger, "htmx:abort");
+    });
+  });
 })();
