@@ -152,16 +152,20 @@ def record_agent_problems(appliance: Appliance, statuses) -> None:
     # query that finds none (an agent no longer reported loses its problems). Changes are written, pushed
     # and notified together, in statements that do not grow with the number of servers that changed.
     with_problems = [machine_id for machine_id, problems in reported.items() if problems]
-    with transaction.atomic():
-        servers = DiscoveredServer.objects.select_for_update().filter(appliance=appliance)
-        servers = servers.filter(Q(machine_id__in=with_problems) | ~Q(agent_problems={})).only(
-            "pk", "machine_id", "name", "agent_problems"
-        )
-        changed = [
+    servers = DiscoveredServer.objects.filter(appliance=appliance).only("pk", "machine_id", "name", "agent_problems")
+    servers = servers.filter(Q(machine_id__in=with_problems) | ~Q(agent_problems={}))
+
+    def changed_of(rows) -> list:
+        return [
             (server, server.agent_problems or {})
-            for server in servers
+            for server in rows
             if (server.agent_problems or {}) != reported.get(server.machine_id, {})
         ]
+
+    if not changed_of(servers):  # the usual heartbeat: one read, no transaction
+        return
+    with transaction.atomic():
+        changed = changed_of(servers.select_for_update())  # read again under the rows' locks
         for server, _ in changed:
             server.agent_problems = reported.get(server.machine_id, {})
         DiscoveredServer.objects.bulk_update([server for server, _ in changed], ["agent_problems"])

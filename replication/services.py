@@ -218,10 +218,11 @@ def agents_report(appliance: Appliance, statuses: list) -> None:
         if connected:
             update["agent_last_heartbeat_at"] = now
         differing = servers.filter(machine_id__in=machine_ids).exclude(agent_connected=connected, agent_status=reason)
+        if not differing.exists():  # the usual heartbeat: one read, no transaction
+            continue
         with transaction.atomic():
             ids = list(differing.select_for_update().values_list("pk", flat=True))
-            if ids:
-                DiscoveredServer.objects.filter(pk__in=ids).update(**update)
+            DiscoveredServer.objects.filter(pk__in=ids).update(**update)
         changed_ids += ids
     connected_ids = by_status.get((True, ""), [])
     servers.filter(
