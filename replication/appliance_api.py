@@ -3,13 +3,16 @@ outbound connections to it. Errors use the same envelope as ARM: {"error": {"cod
 
 v1: verify a registration key, register an appliance with it (which returns the appliance's
 credential), and heartbeat with that credential (`Authorization: Appliance <credential>`). A heartbeat's
-answer lists the faults in force on the appliance and its servers (replication.fault_wire); a body of
-{"probe": true} asks only for those."""
+answer lists the faults in force on the appliance and its servers (replication.fault_wire) and the
+servers it replicates, unless its `replicationDigest` says it holds that list already; a body of
+{"probe": true} asks only for the faults."""
 
 from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import json
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -109,6 +112,10 @@ def _reported_load(load) -> dict | None:
     return reported
 
 
+def replication_digest(entries: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(entries, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 class HeartbeatView(ApplianceApiView):
     @extend_schema(operation_id="Appliance_Heartbeat", responses={200: dict})
     def post(self, request, appliance_id):
@@ -135,17 +142,19 @@ class HeartbeatView(ApplianceApiView):
         # The hub's epoch changes when it is restored from a snapshot: in each server's entry, so agents
         # whose state belongs to another epoch start over from what the hub holds (snapshot_hooks.py).
         epoch = snapshots.hub_epoch()
-        return Response(
-            {
-                "state": appliance.state,
-                "receivedAt": appliance.last_heartbeat_at.isoformat(),
-                "hubEpoch": epoch,
-                "replication": [
-                    {**entry, "hubEpoch": epoch} for entry in process_servers.heartbeat_instructions(appliance)
-                ],
-                "faults": fault_wire.heartbeat_faults(appliance),
-            }
-        )
+        entries = [{**entry, "hubEpoch": epoch} for entry in process_servers.heartbeat_instructions(appliance)]
+        answer = {
+            "state": appliance.state,
+            "receivedAt": appliance.last_heartbeat_at.isoformat(),
+            "hubEpoch": epoch,
+            "faults": fault_wire.heartbeat_faults(appliance),
+        }
+        # Only a changed list is sent: an appliance sends the digest of the list it holds, and one that
+        # holds this one is told so instead of being sent every server's entry again.
+        digest = replication_digest(entries)
+        if body.get("replicationDigest") != digest:
+            answer["replication"] = entries
+        return Response({**answer, "replicationDigest": digest})
 
 
 # What a discovered machine may report. Azure's own limits (OS disk 2,048 GB, data disks 32 TiB and 64 of

@@ -149,24 +149,43 @@ def record_agent_problems(appliance: Appliance, statuses) -> None:
         if isinstance(status, dict) and status.get("machineId")
     }
     # Only servers with problems, reported or recorded, are read: a healthy fleet of thousands costs one
-    # query that finds none (an agent no longer reported loses its problems).
+    # query that finds none (an agent no longer reported loses its problems). Changes are written, pushed
+    # and notified together, in statements that do not grow with the number of servers that changed.
     with_problems = [machine_id for machine_id, problems in reported.items() if problems]
-    servers = DiscoveredServer.objects.filter(appliance=appliance).filter(
-        Q(machine_id__in=with_problems) | ~Q(agent_problems={})
-    )
-    changed = [
-        (pk, machine_id, name, current)
-        for pk, machine_id, name, current in servers.values_list("pk", "machine_id", "name", "agent_problems")
-        if (current or {}) != reported.get(machine_id, {})
-    ]
-    for pk, machine_id, name, current in changed:
-        DiscoveredServer.objects.filter(pk=pk).update(agent_problems=reported.get(machine_id, {}))
-        item = MigrationItem.objects.filter(server_id=pk).select_related("created_by").first()
-        if item is not None:
-            push.replicating_servers_changed(appliance.project, [item])
+    servers = DiscoveredServer.objects.filter(appliance=appliance).only("pk", "machine_id", "name", "agent_problems")
+    servers = servers.filter(Q(machine_id__in=with_problems) | ~Q(agent_problems={}))
+
+    def changed_of(rows) -> list:
+        return [
+            (server, server.agent_problems or {})
+            for server in rows
+            if (server.agent_problems or {}) != reported.get(server.machine_id, {})
+        ]
+
+    if not changed_of(servers):  # the usual heartbeat: one read, no transaction
+        return
+    with transaction.atomic():
+        changed = changed_of(servers.select_for_update())  # read again under the rows' locks
+        for server, _ in changed:
+            server.agent_problems = reported.get(server.machine_id, {})
+        DiscoveredServer.objects.bulk_update([server for server, _ in changed], ["agent_problems"])
+    if not changed:
+        return
+    items = {
+        item.server_id: item
+        for item in MigrationItem.objects.filter(server_id__in=[server.pk for server, _ in changed]).select_related(
+            "created_by"
+        )
+    }
+    if items:
+        push.replicating_servers_changed(appliance.project, list(items.values()))
+    notifications = []
+    for server, previous in changed:
+        item = items.get(server.pk)
         owners = {item.created_by} if item is not None else set()
         link = _monitor_link([item] if item else [])
-        _notify_changes(current or {}, reported.get(machine_id, {}), name, owners, link)
+        notifications += _changes_notified(previous, server.agent_problems, server.name, owners, link)
+    _notify(notifications)
 
 
 def _monitor_link(items) -> str:
@@ -176,19 +195,35 @@ def _monitor_link(items) -> str:
 
 
 def _notify_changes(previous: dict, current: dict, name: str, users, link: str) -> None:
-    """A notification per health error that appeared (Failed) or went away (Succeeded)."""
+    _notify(_changes_notified(previous, current, name, users, link))
+
+
+def _changes_notified(previous: dict, current: dict, name: str, users, link: str) -> list[Notification]:
+    """A notification per health error that appeared (Failed) or went away (Succeeded), not yet saved."""
     from replication.health import problem_summary
 
     changes = [(code, Notification.Level.FAILED) for code in current if code not in previous]
     changes += [(code, Notification.Level.SUCCEEDED) for code in previous if code not in current]
+    notifications = []
     for code, level in changes:
         appeared = level == Notification.Level.FAILED
         summary = problem_summary(code, (current if appeared else previous)[code], name)
         title = f"Health error {code} on {name}" if appeared else f"Health error {code} on {name} resolved"
-        for user in users:
-            if user is None:
-                continue
-            notification = Notification.objects.create(
-                user=user, title=title[:120], message=summary[:400], level=level, link=link
-            )
-            transaction.on_commit(lambda notification=notification: job_push.notification_changed(notification))
+        notifications += [
+            Notification(user=user, title=title[:120], message=summary[:400], level=level, link=link)
+            for user in users
+            if user is not None
+        ]
+    return notifications
+
+
+def _notify(notifications: list[Notification]) -> None:
+    """Saved in one statement; each user's browser is sent the latest as a toast, once the transaction
+    commits, with the bell's count of them all (a fleet's agents changing at once would otherwise toast
+    each, and count the unread each time)."""
+    if not notifications:
+        return
+    created = Notification.objects.bulk_create(notifications)
+    latest = {notification.user_id: notification for notification in created}
+    for notification in latest.values():
+        transaction.on_commit(lambda notification=notification: job_push.notification_changed(notification))

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When, Window
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce, Lower, RowNumber
 from django.urls import get_script_prefix, reverse
 
 from jobs.models import TERMINAL_STATES, Job, State
@@ -307,6 +307,23 @@ def item_jobs(item: MigrationItem):
     )
 
 
+def items_jobs(items) -> dict[str, list]:
+    """Each item's latest JOBS_SHOWN jobs (by item id), in one query: a push of many items' blades."""
+    ids = [str(item.pk) for item in items]
+    subscriptions = {item.project.resource_group.subscription_id for item in items}
+    latest = (
+        Job.objects.filter(subscription_id__in=subscriptions, target_object_id__in=ids)
+        .annotate(rank=Window(RowNumber(), partition_by=F("target_object_id"), order_by=F("created_at").desc()))
+        .filter(rank__lte=JOBS_SHOWN)
+        .select_related("created_by")
+        .order_by("-created_at")
+    )
+    jobs: dict[str, list] = {item_id: [] for item_id in ids}
+    for job in latest:
+        jobs[job.target_object_id].append(job)
+    return jobs
+
+
 @dataclass
 class Action:
     operation: str
@@ -347,8 +364,9 @@ def operations(item: MigrationItem) -> list[Action]:
     return actions(item, item_url("replication:replicating-server", item.pk))
 
 
-def detail_context(item: MigrationItem, now) -> dict:
-    """What the server's blade and its live parts show; the item comes from `blade_rows()`."""
+def detail_context(item: MigrationItem, now, jobs: list | None = None) -> dict:
+    """What the server's blade and its live parts show; the item comes from `blade_rows()`. `jobs`: its
+    latest jobs when the caller read many items' at once (items_jobs)."""
     status = item_status(item, now)
     return {
         "item": item,
@@ -358,7 +376,7 @@ def detail_context(item: MigrationItem, now) -> dict:
         "disks": list(item.disks.all()),
         "recovery_points": list(item.recovery_points.all()[:RECOVERY_POINTS_SHOWN]),
         "recovery_points_shown": RECOVERY_POINTS_SHOWN,
-        "jobs": list(item_jobs(item).select_related("created_by")[:JOBS_SHOWN]),
+        "jobs": jobs if jobs is not None else list(item_jobs(item).select_related("created_by")[:JOBS_SHOWN]),
     }
 
 

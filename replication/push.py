@@ -7,12 +7,14 @@ transport to browsers.
 
 from __future__ import annotations
 
+from django.db.models import F, Prefetch, Window
+from django.db.models.functions import RowNumber
 from django.template.loader import render_to_string
 
 from hub import clock
 from projects.push import project_changed_on_commit, send_to_project
 from replication import monitoring
-from replication.models import MigrationItem
+from replication.models import MigrationItem, RecoveryPoint
 from replication.selectors import server_migration_counts
 
 # The project bar (Discover and Servers read their parts again): an appliance registered, finalized or
@@ -50,10 +52,24 @@ def replicating_servers_changed(project, items=()) -> None:
     # Table rows travel alone: a browser parses a <tr> only where a table may start, so rows that
     # follow a <dl> or a <section> in one message would be dropped.
     rows_html = ""
-    fresh = monitoring.blade_rows(MigrationItem.objects.filter(pk__in=[item.pk for item in items], project=project))
+    # Each blade's points and jobs are read for all the items at once: a fleet's agents changing together
+    # (one appliance heartbeat) cost the same statements as one server.
+    points = (
+        RecoveryPoint.objects.annotate(
+            rank=Window(RowNumber(), partition_by=F("item_id"), order_by=F("recorded_at").desc())
+        )
+        .filter(rank__lte=monitoring.RECOVERY_POINTS_SHOWN)
+        .order_by("-recorded_at")
+    )
+    fresh = list(
+        monitoring.blade_rows(
+            MigrationItem.objects.filter(pk__in=[item.pk for item in items], project=project)
+        ).prefetch_related(Prefetch("recovery_points", queryset=points))
+    )
+    jobs = monitoring.items_jobs(fresh)
     for item in fresh:
         rows_html += render_to_string("replication/_replicating_row.html", {"item": item, "now": now})
-        detail = monitoring.detail_context(item, now)
+        detail = monitoring.detail_context(item, now, jobs[str(item.pk)])
         for part in monitoring.DETAIL_LIVE_PARTS:
             html += render_to_string(f"replication/replicating_server.html#{part}", detail)
     send_to_project(project, html)

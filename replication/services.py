@@ -191,16 +191,17 @@ HEARTBEAT_RECORD_EVERY = timedelta(seconds=30)
 
 
 def agents_report(appliance: Appliance, statuses: list) -> None:
-    """Agent connectivity as the appliance sees it, sent with each of its heartbeats. Only servers whose
-    status changed are written one by one; the others' last heartbeat is refreshed by one statement,
-    at most every 30 seconds, so a large fleet's heartbeats cost the hub little."""
+    """Agent connectivity as the appliance sees it, sent with each of its heartbeats. The statements do
+    not grow with the fleet: servers whose status changed are written by one conditional update per
+    status (connected, silent, passphrase changed), the others' last heartbeat is refreshed by one
+    statement at most every 30 seconds, and the changed rows are pushed together."""
     now = clock.now()
     reported = {
         str(status["machineId"])[:128]: status
         for status in statuses[:10_000]
         if isinstance(status, dict) and status.get("machineId")
     }
-    desired = {}
+    by_status: dict[tuple[bool, str], list[str]] = {}
     for machine_id, status in reported.items():
         connected = bool(status.get("connected"))
         reason = ""
@@ -208,27 +209,27 @@ def agents_report(appliance: Appliance, statuses: list) -> None:
             reason = (
                 AGENT_STATUS_PASSPHRASE_CHANGED if status.get("passphraseCurrent") is False else AGENT_STATUS_SILENT
             )
-        desired[machine_id] = (connected, reason)
-    servers = DiscoveredServer.objects.filter(appliance=appliance, machine_id__in=reported)
-    current = {
-        machine_id: (connected, status)
-        for machine_id, connected, status in servers.values_list("machine_id", "agent_connected", "agent_status")
-    }
-    changed_ids = [machine_id for machine_id, state in current.items() if desired[machine_id] != state]
-    for machine_id in changed_ids:
-        connected, reason = desired[machine_id]
+        by_status.setdefault((connected, reason), []).append(machine_id)
+    servers = DiscoveredServer.objects.filter(appliance=appliance)
+    changed_ids: list = []
+    for (connected, reason), machine_ids in by_status.items():
+        # Conditional: only rows whose status differs are written, and their ids come back to be pushed.
         update = {"agent_connected": connected, "agent_status": reason}
         if connected:
             update["agent_last_heartbeat_at"] = now
-        servers.filter(machine_id=machine_id).update(**update)
-    connected_ids = [machine_id for machine_id, (connected, _) in desired.items() if connected]
-    servers.filter(machine_id__in=connected_ids, agent_last_heartbeat_at__lt=now - HEARTBEAT_RECORD_EVERY).update(
-        agent_last_heartbeat_at=now
-    )
+        differing = servers.filter(machine_id__in=machine_ids).exclude(agent_connected=connected, agent_status=reason)
+        if not differing.exists():  # the usual heartbeat: one read, no transaction
+            continue
+        with transaction.atomic():
+            ids = list(differing.select_for_update().values_list("pk", flat=True))
+            DiscoveredServer.objects.filter(pk__in=ids).update(**update)
+        changed_ids += ids
+    connected_ids = by_status.get((True, ""), [])
+    servers.filter(
+        machine_id__in=connected_ids, agent_connected=True, agent_last_heartbeat_at__lt=now - HEARTBEAT_RECORD_EVERY
+    ).update(agent_last_heartbeat_at=now)
     if changed_ids:
-        visible = list(
-            servers.filter(machine_id__in=changed_ids, discovered_at__isnull=False).select_related("appliance")
-        )
+        visible = list(servers.filter(pk__in=changed_ids, discovered_at__isnull=False).select_related("appliance"))
         if visible:
             push.discovered_servers_changed(appliance.project, visible)
         # A replicating server's health follows its agent's connection.

@@ -104,15 +104,38 @@ def replication_instructions(appliance) -> list[dict]:
     return instructions
 
 
+# An apply the heartbeat queued is not queued again for this long: until a worker takes the item's
+# lease, the item looks stalled, and with a busy worker a heartbeat every few seconds queued the same
+# items again and again (200 of them, on one appliance), adding to the very backlog that delayed them.
+# As long as a dead worker's lease: a lost task is found as soon as a dead worker's would be.
+APPLY_REQUEST_AGAIN_AFTER = apply_lease.APPLY_LEASE
+# At most this many applies are queued by one heartbeat (each is an outbox row and a message), the items
+# stalled longest first: the heartbeat's cost stays the same whatever the fleet, and the rest are
+# queued by the heartbeats that follow.
+APPLY_REQUESTS_PER_HEARTBEAT = 16
+
+
 def apply_stalled(appliance) -> None:
     """Batches stored but not applied, with no live lease: a worker died, or its task was lost with an
-    in-memory broker. Checked at each appliance heartbeat, so no separate scheduler is needed."""
-    stalled = (
+    in-memory broker. Checked at each appliance heartbeat, so no separate scheduler is needed.
+
+    With no holder (apply_lease_owner ""), apply_lease_until says until when an apply queued here is
+    awaited; lease_take ignores it, so the first worker to come takes the item as before."""
+    now = timezone.now()
+    stalled = list(
         MigrationItem.objects.filter(appliance=appliance, disks__stored_sequence__gt=F("disks__applied_sequence"))
-        .filter(Q(apply_lease_owner="") | Q(apply_lease_until__lt=timezone.now()))
+        .filter(Q(apply_lease_owner="", apply_lease_until__isnull=True) | Q(apply_lease_until__lt=now))
         .exclude(last_upload_at__gt=clock.now() - timedelta(seconds=2))
-        .values_list("pk", flat=True)
-        .distinct()
+        .order_by(F("last_upload_at").asc(nulls_first=True), "pk")
+        .values_list("pk", "last_upload_at")
+        .distinct()[:APPLY_REQUESTS_PER_HEARTBEAT]
+    )
+    stalled = [item_id for item_id, _ in stalled]
+    if not stalled:
+        return
+    # Conditional: an item a worker took meanwhile keeps its lease.
+    MigrationItem.objects.filter(pk__in=stalled, apply_lease_owner="").update(
+        apply_lease_until=now + APPLY_REQUEST_AGAIN_AFTER
     )
     for item_id in stalled:
         request_apply(item_id)

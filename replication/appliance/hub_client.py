@@ -15,9 +15,11 @@ import urllib.request
 class HubError(Exception):
     """The hub refused a request; `code` and `message` come from its error envelope."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, timed_out: bool = False):
         super().__init__(f"{message} ({code})")
         self.status, self.code, self.message = status, code, message
+        # No answer in time: the hub is up but busy (a refused connection is not a timeout).
+        self.timed_out = timed_out
 
 
 def _error_from(status: int, data: bytes) -> HubError:
@@ -45,7 +47,8 @@ class HubClient:
         self.timeout, self.upload_timeout = timeout, upload_timeout
         self._connections = threading.local()
 
-    def post(self, path: str, body: dict) -> dict:
+    def post(self, path: str, body: dict, timeout: float | None = None) -> dict:
+        """timeout: this call's, instead of the client's (the heartbeat waits longer than setup does)."""
         request = urllib.request.Request(
             self.hub_url + path,
             data=json.dumps(body).encode(),
@@ -55,15 +58,25 @@ class HubClient:
         if self.credential:
             request.add_header("Authorization", f"Appliance {self.credential}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=self.tls) as response:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout, context=self.tls) as response:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as error:
             raise _error_from(error.code, error.read()) from None
         except urllib.error.URLError as error:
-            raise HubError(0, "HubUnreachable", f"Cannot reach the hub at {self.hub_url}: {error.reason}") from None
+            raise HubError(
+                0,
+                "HubUnreachable",
+                f"Cannot reach the hub at {self.hub_url}: {error.reason}",
+                timed_out=isinstance(error.reason, TimeoutError),
+            ) from None
         except (OSError, ValueError) as error:
             # A dropped connection mid-answer, a timeout, or an answer that is not JSON.
-            raise HubError(0, "HubUnreachable", f"No usable answer from the hub at {self.hub_url}: {error}") from None
+            raise HubError(
+                0,
+                "HubUnreachable",
+                f"No usable answer from the hub at {self.hub_url}: {error}",
+                timed_out=isinstance(error, TimeoutError),
+            ) from None
 
     def post_bytes(self, path: str, parts: list) -> dict:
         """POST the concatenation of parts (bytes-like, sent as they are: no joined copy) as

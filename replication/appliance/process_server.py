@@ -46,6 +46,21 @@ ROTATE_AFTER_BYTES = 4 * 1024**3
 MISSING_LIBRARIES = "the process server needs the zstandard and cryptography packages (pip install them)"
 # The hub's refusals of a batch it could not open: its data key is not (or no longer) usable.
 KEY_REFUSALS = ("BatchIntegrityCheckFailed", "KeyUnwrapFailed")
+# Uploads to the hub in flight at once. Each agent's batch is received on its own thread; unbounded,
+# 200 replicating agents put ~200 uploads in the hub's queue at once, and the appliance's heartbeat
+# waited behind all of them until it timed out (BENCHMARKS.md, issue 14 item 5). A few in flight keep
+# the hub's link busy; the other agents wait here (their batch timeout is 120 s) instead of at the hub.
+HUB_UPLOADS_IN_FLIGHT_SETTING = "APPLIANCE_HUB_UPLOADS_IN_FLIGHT"
+DEFAULT_HUB_UPLOADS_IN_FLIGHT = 8
+
+
+def hub_uploads_in_flight(environ) -> int:
+    text = str(environ.get(HUB_UPLOADS_IN_FLIGHT_SETTING) or "").strip()
+    if not text:
+        return DEFAULT_HUB_UPLOADS_IN_FLIGHT
+    if not text.isdecimal() or not 1 <= int(text) <= 256:
+        raise SystemExit(f"{HUB_UPLOADS_IN_FLIGHT_SETTING} must be a whole number from 1 to 256, not {text!r}.")
+    return int(text)
 
 
 def libraries_missing() -> bool:
@@ -252,6 +267,7 @@ class ProcessServer:
         self.batches = self.received_bytes = self.uploaded_bytes = 0
         self.busy_seconds = 0.0
         self.throttle = UploadThrottle(upload_cap_bytes_per_second(os.environ))
+        self.uploads = threading.BoundedSemaphore(hub_uploads_in_flight(os.environ))
 
     def start(self) -> None:
         """Make the first data key now, so the first batch does not wait for it (nor fail without it)."""
@@ -323,14 +339,17 @@ class ProcessServer:
         }
         encoded = json.dumps(upload_header, separators=(",", ":")).encode()
         prefix = UPLOAD_MAGIC + len(encoded).to_bytes(4, "little") + encoded
-        self.throttle.wait_for(len(prefix) + len(ciphertext), self.faults.upload_cap_bytes_per_second)
-        if self.faults.link_down():
-            self.faults.upload_failed()
-            raise AgentError(503, "HubUnreachable", "The link to the hub dropped during the upload: retry the batch.")
         try:
-            answer = self.hub.post_bytes(
-                f"/appliance-api/v1/appliances/{self.appliance_id}/replication/batches", [prefix, ciphertext]
-            )
+            with self.uploads:
+                self.throttle.wait_for(len(prefix) + len(ciphertext), self.faults.upload_cap_bytes_per_second)
+                if self.faults.link_down():
+                    self.faults.upload_failed()
+                    raise AgentError(
+                        503, "HubUnreachable", "The link to the hub dropped during the upload: retry the batch."
+                    )
+                answer = self.hub.post_bytes(
+                    f"/appliance-api/v1/appliances/{self.appliance_id}/replication/batches", [prefix, ciphertext]
+                )
         except HubError as error:
             if error.code in KEY_REFUSALS:
                 self.keys.forget(key)

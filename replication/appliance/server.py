@@ -19,6 +19,13 @@ from appliance.hub_client import HubClient
 from appliance.process_server import BATCHES_PATH, MAX_BATCH_BODY, ProcessServer, parse_batch
 
 MAX_JSON_BODY = 1_000_000
+# The heartbeat's answer waits its turn at the hub with the batches being stored: a busy hub answers
+# in seconds, not in setup's 15. A timed-out heartbeat is still served by the hub, so retrying it
+# soon after only adds another to its queue: after timeouts in a row the next heartbeat waits longer,
+# doubling up to HEARTBEAT_BACKOFF_MAX_SECONDS (or the interval, if longer). Other failures (a hub
+# restarting refuses connections) are retried at the usual interval.
+HEARTBEAT_TIMEOUT_SECONDS = 60
+HEARTBEAT_BACKOFF_MAX_SECONDS = 60
 
 logger = logging.getLogger("appliance")
 
@@ -48,6 +55,8 @@ class Appliance:
         self.churn = ChurnMeter()
         self.stopping = threading.Event()
         self.last_heartbeat_error: str | None = None
+        # Of the replication list last received; None at start, so the first heartbeat gets the list.
+        self.replication_digest: str | None = None
         self.cut_off = False
 
     def components(self) -> dict:
@@ -62,7 +71,7 @@ class Appliance:
             if not self.cut_off:
                 logger.warning("Cut off from the hub (applianceOffline fault): heartbeats and uploads stop.")
             self.cut_off = True
-            self.faults.replace(self.hub.post(path, {"probe": True}).get("faults"))
+            self.faults.replace(self.hub.post(path, {"probe": True}, timeout=HEARTBEAT_TIMEOUT_SECONDS).get("faults"))
             return
         if self.cut_off:
             logger.warning("The hub is reachable again: heartbeats and uploads resume.")
@@ -74,24 +83,41 @@ class Appliance:
             "agents": self.agents.statuses(self.agent_silent_seconds),
             "load": {**self.churn.summary(), "uploadCapBytesPerSecond": self.process_server.throttle.bytes_per_second},
             "problems": self.faults.problems(),
+            # The hub sends the replication list only when it differs from the one held here.
+            "replicationDigest": self.replication_digest,
         }
-        answer = self.hub.post(path, body)
+        answer = self.hub.post(path, body, timeout=HEARTBEAT_TIMEOUT_SECONDS)
         if isinstance(answer.get("replication"), list):
             self.assignments.replace(answer["replication"])
+            digest = answer.get("replicationDigest")
+            self.replication_digest = digest if isinstance(digest, str) else None
         self.faults.replace(answer.get("faults"))
 
     def heartbeat_forever(self) -> None:
+        timeouts = 0
         while not self.stopping.is_set():
+            started = time.monotonic()
             try:
                 self.heartbeat_once()
                 if self.last_heartbeat_error:
                     logger.warning("Heartbeats reach the hub again.")
                 self.last_heartbeat_error = None
+                timeouts = 0
             except Exception as error:  # noqa: BLE001 (the heartbeat must outlive any one failure)
                 if str(error) != self.last_heartbeat_error:
                     logger.warning("Heartbeat failed: %s", error)
                 self.last_heartbeat_error = str(error)
-            self.stopping.wait(self.heartbeat_seconds)
+                timeouts = timeouts + 1 if getattr(error, "timed_out", False) else 0
+            took = time.monotonic() - started
+            if took > HEARTBEAT_TIMEOUT_SECONDS / 4:
+                logger.info("The hub took %.1f s to answer the heartbeat.", took)
+            self.stopping.wait(self.heartbeat_wait(timeouts))
+
+    def heartbeat_wait(self, timeouts: int) -> float:
+        """Seconds until the next heartbeat: the interval, doubled for each timeout in a row (capped)."""
+        if not timeouts:
+            return self.heartbeat_seconds
+        return min(self.heartbeat_seconds * 2**timeouts, max(HEARTBEAT_BACKOFF_MAX_SECONDS, self.heartbeat_seconds))
 
 
 def handler_for(appliance: Appliance):
