@@ -81,6 +81,12 @@ class InjectFaultForm(forms.Form):
             self.add_error("scope", f"{kind.label} goes on a {allowed} of your directory: choose one from the list.")
         else:
             data["scope_choice"] = choice
+        probability = data.get("probability")
+        if probability is not None and probability < 1 and not kind.probability_means:
+            self.add_error(
+                "probability",
+                f"{kind.label} is a state, not an event that happens now and then: leave the probability empty.",
+            )
         if data.get("start") == "at":
             if data.get("starts_at") is None:
                 self.add_error("starts_at", "Give the time the fault starts, or choose Now.")

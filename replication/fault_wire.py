@@ -3,14 +3,16 @@ in force on it, its process server and its servers; the appliance acts on its ow
 its own (replication/appliance/faults.py, replication/agent/agent/faults.py). What goes wrong in those
 processes comes back as "problems" (health error code -> details), kept on the appliance and on the
 server for replication.health's rules; a problem that appears or goes away notifies the people who
-replicate through it.
+replicate through it and adds (or ends) a task on their servers' latest jobs. An appliance cut off by
+applianceOffline reports nothing: the hub notes it from the probe it sends instead (probe_answer).
 
 A fault's scope is a resource id, as the ARM API names the resource (lowercased by faults.services):
 - an appliance: its provider in the vault's fabric,
   `{vault}/replicationFabrics/migrate-fabric/replicationRecoveryServicesProviders/{appliance id}`;
 - a process server (the appliance's own, or a scale-out one): that provider id, or
   `{vault}/replicationFabrics/migrate-fabric/processServers/{appliance id}` (its id in the fabric's
-  customDetails.processServers);
+  customDetails.processServers); a scale-out one also takes the faults on the appliance it was added to;
+- a project (every process server of it): the Migrate project's id;
 - a server: its discovered machine's id (the migration item's fabricDiscoveryMachineId),
   `{vault}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/
   replicationProtectableItems/{server id}`."""
@@ -21,12 +23,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from faults import services as faults_service
 from faults.models import Fault
 from hub import clock
 from jobs import push as job_push
-from jobs.models import Notification
+from jobs import services as jobs
+from jobs.models import TERMINAL_STATES, Job, Notification
 from projects.services.migration_resources import project_vault
-from replication import push
+from replication import fault_effects, push
+from replication.fault_health import PROBLEM_WORDS, problem_summary
 from replication.models import Appliance, DiscoveredServer, MigrationItem
 
 # The families each process acts on; the others (cache storage, Key Vault, quota...) the hub acts on.
@@ -35,6 +40,8 @@ AGENT_KINDS = ("sourceChurn", "agentVersionMismatch", "agentOtherConfigurationSe
 
 MAX_PROBLEMS = 8
 MAX_TEXT = 400
+OFFLINE = "ApplianceOffline"  # noted by the hub (probe_answer), never reported by the appliance itself
+MAX_JOBS_NOTED = 50  # an appliance's problem adds a task to the jobs of at most this many of its servers
 
 
 def _vault_ids(project) -> tuple[str, str] | None:
@@ -71,26 +78,47 @@ def _wire(fault: Fault) -> dict:
 
 
 def heartbeat_faults(appliance: Appliance) -> dict:
-    """The heartbeat answer's `faults`: {"appliance": [...], "agents": {machine id: [...]}}. Faults are
-    few, so all of the vault's in force are read in one query and matched here, whatever the fleet's size."""
+    """The heartbeat answer's `faults`: {"appliance": [...], "agents": {machine id: [...]}}. The faults in
+    force are read at most once a second for the whole hub (faults.services.in_force_by_kind) and matched
+    here, whatever the fleet's size. A process server gets those on itself, on its appliance (a scale-out
+    one: the appliance it was added to) and on its project."""
     answer: dict = {"appliance": [], "agents": {}}
     ids = _vault_ids(appliance.project)
     if ids is None:
         return answer
-    faults = list(Fault.objects.in_force(clock.now()).filter(scope__startswith=ids[0] + "/"))
-    if not faults:
+    by_kind = faults_service.in_force_by_kind()
+    if not by_kind:
         return answer
     own = set(appliance_scopes(appliance))
-    answer["appliance"] = [_wire(f) for f in faults if f.kind in APPLIANCE_KINDS and f.scope in own]
+    if appliance.scale_out_of_id:
+        own.add(f"{ids[0]}/replicationrecoveryservicesproviders/{appliance.scale_out_of_id}")
+    if any(by_kind.get(kind) for kind in APPLIANCE_KINDS):
+        own.add(fault_effects.project_scope(appliance.project))
+    answer["appliance"] = [
+        _wire(fault) for kind in APPLIANCE_KINDS for scope, fault in by_kind.get(kind, {}).items() if scope in own
+    ]
     prefix = f"{ids[1]}/replicationprotectableitems/"
     by_server: dict[str, list[Fault]] = {}
-    for fault in faults:
-        if fault.kind in AGENT_KINDS and fault.scope.startswith(prefix):
-            by_server.setdefault(fault.scope.removeprefix(prefix), []).append(fault)
+    for kind in AGENT_KINDS:
+        for scope, fault in by_kind.get(kind, {}).items():
+            if scope.startswith(prefix):
+                by_server.setdefault(scope.removeprefix(prefix), []).append(fault)
     if by_server and not appliance.scale_out_of_id:  # agents heartbeat with their configuration server
         servers = DiscoveredServer.objects.filter(appliance=appliance, pk__in=_uuids(by_server))
         for server_id, machine_id in servers.values_list("pk", "machine_id"):
             answer["agents"][machine_id] = [_wire(f) for f in by_server[str(server_id)]]
+    return answer
+
+
+def probe_answer(appliance: Appliance) -> dict:
+    """The answer to the probe an appliance cut off by applianceOffline sends instead of its heartbeat:
+    its faults. The hub records no heartbeat (its heartbeat-lost health shows in its own time), but notes
+    the appliance offline once: a notification and a task on its servers' jobs, resolved by its next
+    heartbeat (record_appliance_problems)."""
+    answer = heartbeat_faults(appliance)
+    offline = any(fault["kind"] == "applianceOffline" for fault in answer["appliance"])
+    if offline and OFFLINE not in (appliance.problems or {}):
+        record_appliance_problems(appliance, {**(appliance.problems or {}), OFFLINE: {}})
     return answer
 
 
@@ -136,7 +164,7 @@ def record_appliance_problems(appliance: Appliance, raw) -> None:
     items = list(appliance.migration_items.filter(replication_stopped_at__isnull=True).select_related("created_by"))
     if items:
         push.replicating_servers_changed(appliance.project, items)
-    _notify_changes(previous, problems, appliance.name, {item.created_by for item in items}, _monitor_link(items))
+    _notify_changes(previous, problems, appliance.name, items)
 
 
 def record_agent_problems(appliance: Appliance, statuses) -> None:
@@ -164,9 +192,7 @@ def record_agent_problems(appliance: Appliance, statuses) -> None:
         item = MigrationItem.objects.filter(server_id=pk).select_related("created_by").first()
         if item is not None:
             push.replicating_servers_changed(appliance.project, [item])
-        owners = {item.created_by} if item is not None else set()
-        link = _monitor_link([item] if item else [])
-        _notify_changes(current or {}, reported.get(machine_id, {}), name, owners, link)
+        _notify_changes(current or {}, reported.get(machine_id, {}), name, [item] if item is not None else [])
 
 
 def _monitor_link(items) -> str:
@@ -175,20 +201,59 @@ def _monitor_link(items) -> str:
     return ""
 
 
-def _notify_changes(previous: dict, current: dict, name: str, users, link: str) -> None:
-    """A notification per health error that appeared (Failed) or went away (Succeeded)."""
-    from replication.health import problem_summary
-
-    changes = [(code, Notification.Level.FAILED) for code in current if code not in previous]
-    changes += [(code, Notification.Level.SUCCEEDED) for code in previous if code not in current]
-    for code, level in changes:
-        appeared = level == Notification.Level.FAILED
-        summary = problem_summary(code, (current if appeared else previous)[code], name)
+def _notify_changes(previous: dict, current: dict, name: str, items) -> None:
+    """For each health error that appeared (Failed) or went away (Succeeded): a notification to whoever
+    replicates the servers `items`, and a task on each server's latest ended job (Azure lists a failed or
+    warning task in the job's Tasks), open until the error goes away."""
+    changes = [(code, True) for code in current if code not in previous]
+    changes += [(code, False) for code in previous if code not in current]
+    if not changes:
+        return
+    users = {item.created_by for item in items if item.created_by is not None}
+    link = _monitor_link(items)
+    jobs_noted = _latest_jobs(items)
+    for code, appeared in changes:
+        details = (current if appeared else previous)[code]
+        summary = problem_summary(code, details, name)
         title = f"Health error {code} on {name}" if appeared else f"Health error {code} on {name} resolved"
+        level = Notification.Level.FAILED if appeared else Notification.Level.SUCCEEDED
         for user in users:
-            if user is None:
-                continue
             notification = Notification.objects.create(
                 user=user, title=title[:120], message=summary[:400], level=level, link=link
             )
             transaction.on_commit(lambda notification=notification: job_push.notification_changed(notification))
+        task = f"HealthError{code}"[:60]
+        if not appeared:
+            jobs.job_task_resolve(jobs_noted, task)
+            continue
+        error = _job_error(code, summary)
+        for job_id in jobs_noted:
+            jobs.job_task_note(job_id, name=task, friendly_name=f"Health error {code} on {name}", error=error)
+
+
+def _latest_jobs(items) -> list:
+    """The latest ended job of each server (of the first MAX_JOBS_NOTED), in one query."""
+    ids = [str(item.pk) for item in items[:MAX_JOBS_NOTED]]
+    if not ids:
+        return []
+    return list(
+        Job.objects.filter(target_object_id__in=ids, state__in=TERMINAL_STATES)
+        .order_by("target_object_id", "-created_at")
+        .distinct("target_object_id")
+        .values_list("pk", flat=True)
+    )
+
+
+def _job_error(code: str, summary: str) -> dict:
+    """A health error as a job task's error (jobs.services' shape), with its causes and action."""
+    words = PROBLEM_WORDS.get(code)
+    return {
+        "serviceErrorDetails": {
+            "code": code,
+            "message": summary,
+            "possibleCauses": words.causes if words else "",
+            "recommendedAction": words.action if words else "",
+        },
+        "errorLevel": words.level if words else "Warning",
+        "creationTime": clock.now().isoformat(),
+    }

@@ -323,7 +323,7 @@ class ProcessServer:
         }
         encoded = json.dumps(upload_header, separators=(",", ":")).encode()
         prefix = UPLOAD_MAGIC + len(encoded).to_bytes(4, "little") + encoded
-        self.throttle.wait_for(len(prefix) + len(ciphertext), self.faults.upload_cap_bytes_per_second)
+        self.throttle.wait_for(len(prefix) + len(ciphertext), self.faults.upload_cap_for_upload())
         if self.faults.link_down():
             self.faults.upload_failed()
             raise AgentError(503, "HubUnreachable", "The link to the hub dropped during the upload: retry the batch.")
