@@ -225,3 +225,17 @@ def test_a_test_network_that_routes_to_production_warns_and_the_health_warning_l
     job_run(cleanup.pk)
     assert "78605" not in errors_of(item), "the test VM is gone"
     faults.clear(fault, cleared_by=admin())
+
+
+def test_uploads_read_the_faults_in_force_at_most_once_a_second(replicating):  # noqa: F811
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    item = replicating
+    ps = ProcessServer(item.project)
+    faults.forget_in_force()
+    with CaptureQueriesContext(connection) as captured:
+        for sequence in range(1, 6):
+            uploads.batch_store(item.appliance, ps.body(item, "disk0", sequence, 1, b"", full=True, scanned=0))
+    fault_reads = [query for query in captured.captured_queries if '"faults_fault"' in query["sql"]]
+    assert len(fault_reads) == 1, "one read for five uploads in the same second"

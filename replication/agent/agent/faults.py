@@ -118,7 +118,8 @@ class Faults:
             print("Source churn stopped.", flush=True)
         if churn is None and wanted:
             self.churn = ChurnWriter(paths, wanted, probability)
-            print(f"Source churn: writing {wanted / 1_000_000:g} MB/s to {len(paths)} disk(s).", flush=True)
+            bursts = f", in bursts (probability {probability:g})" if probability < 1 else ""
+            print(f"Source churn: writing {wanted / 1_000_000:g} MB/s to {len(paths)} disk(s){bursts}.", flush=True)
 
     def stop(self) -> None:
         if self.churn is not None:
