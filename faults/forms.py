@@ -33,7 +33,14 @@ class InjectFaultForm(forms.Form):
     duration_minutes = forms.IntegerField(
         label="Duration (minutes)", required=False, min_value=1, max_value=MAX_DURATION_MINUTES
     )
-    probability = forms.FloatField(label="Probability", required=False, min_value=0.01, max_value=1)
+    probability = forms.FloatField(
+        label="Probability",
+        required=False,
+        min_value=0.01,
+        max_value=1,
+        help_text="Of each occurrence: for a fault that happens now and then (an upload, a read, a heartbeat). "
+        "Leave empty for a state (a version, a quota, a route, a full account).",
+    )
 
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
