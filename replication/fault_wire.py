@@ -110,6 +110,10 @@ def heartbeat_faults(appliance: Appliance) -> dict:
     return answer
 
 
+def _offline_in_force(appliance: Appliance) -> bool:
+    return any(fault["kind"] == "applianceOffline" for fault in heartbeat_faults(appliance)["appliance"])
+
+
 def probe_answer(appliance: Appliance) -> dict:
     """The answer to the probe an appliance cut off by applianceOffline sends instead of its heartbeat:
     its faults. The hub records no heartbeat (its heartbeat-lost health shows in its own time), but notes
@@ -155,6 +159,10 @@ def cleaned_problems(raw) -> dict:
 def record_appliance_problems(appliance: Appliance, raw) -> None:
     """The appliance's own problems from its heartbeat; a change is pushed and notified."""
     problems = cleaned_problems(raw)
+    if OFFLINE in (appliance.problems or {}) and _offline_in_force(appliance):
+        # Heartbeating between probes: an applianceOffline fault with a probability spared this round.
+        # It stays noted until the fault ends, not flipping (and notifying) with every roll.
+        problems[OFFLINE] = appliance.problems[OFFLINE]
     if problems == appliance.problems:
         return
     previous = appliance.problems or {}

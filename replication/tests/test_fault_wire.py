@@ -221,7 +221,7 @@ def test_a_cut_off_appliance_is_noted_once_with_a_notification_and_a_task_until_
     job = ended_job(item)
     heartbeat(appliance, credential, {"probe": True})  # no fault: nothing is noted
     assert noted_tasks(job) == []
-    inject("applianceOffline", fault_wire.appliance_scopes(appliance)[0], "appliance")
+    offline = inject("applianceOffline", fault_wire.appliance_scopes(appliance)[0], "appliance")
     for _ in range(3):
         heartbeat(appliance, credential, {"probe": True})
     assert noted_tasks(job) == [("HealthErrorApplianceOffline", "Failed", True)]
@@ -231,6 +231,7 @@ def test_a_cut_off_appliance_is_noted_once_with_a_notification_and_a_task_until_
     item = MigrationItem.objects.select_related("server", "appliance", "policy").get(pk=item.pk)
     assert health.health_errors(item, [], clock.now()) == []
 
+    faults.clear(offline, cleared_by=None)
     heartbeat(appliance, credential, {"version": "1.0.0"})  # back
     assert noted_tasks(job) == [("HealthErrorApplianceOffline", "Failed", False)]
     assert Notification.objects.filter(title="Health error ApplianceOffline on appliance-1 resolved").exists()
@@ -250,3 +251,24 @@ def test_a_scale_out_process_server_gets_the_faults_on_its_appliance_and_project
     assert answer["agents"] == {}
     # The appliance itself gets all three.
     assert len(fault_wire.heartbeat_faults(appliance)["appliance"]) == 3
+
+
+def test_an_offline_fault_with_a_probability_stays_noted_through_the_heartbeats_it_spares(registered):
+    project, appliance, credential, item = registered
+    job = ended_job(item)
+    admin = User.objects.get(email="admin@contoso.com")
+    fault = faults.inject(
+        tenant=admin.tenant,
+        injected_by=admin,
+        kind="applianceOffline",
+        scope=fault_wire.appliance_scopes(appliance)[0],
+        scope_kind="appliance",
+        probability=0.5,
+    )
+    for body in ({"probe": True}, {"version": "1.0.0"}, {"probe": True}, {"version": "1.0.0"}):
+        heartbeat(appliance, credential, body)
+    assert noted_tasks(job) == [("HealthErrorApplianceOffline", "Failed", True)]
+    assert Notification.objects.filter(title__startswith="Health error ApplianceOffline").count() == 1
+    faults.clear(fault, cleared_by=admin)
+    heartbeat(appliance, credential, {"version": "1.0.0"})
+    assert noted_tasks(job) == [("HealthErrorApplianceOffline", "Failed", False)]
