@@ -66,7 +66,11 @@ FAULT_INPUT = inline_serializer(
                 "duration": C(
                     required=False, help_text="ISO 8601 duration (PT30M), at most 30 days; default: until cleared"
                 ),
-                "probability": serializers.FloatField(required=False, help_text="Above 0, at most 1; default 1"),
+                "probability": serializers.FloatField(
+                    required=False,
+                    help_text="Above 0, at most 1; default 1. Below 1 only for a kind that happens now and then: "
+                    + ", ".join(slug for slug, kind in KINDS.items() if kind.probability_means),
+                ),
                 "parameters": free_form(help_text="The kind's parameters (see docs/api.md)"),
             },
         )

@@ -46,7 +46,14 @@ class InjectFaultForm(forms.Form):
     duration_minutes = forms.IntegerField(
         label="Duration (minutes)", required=False, min_value=1, max_value=MAX_DURATION_MINUTES
     )
-    probability = forms.FloatField(label="Probability", required=False, min_value=0.01, max_value=1)
+    probability = forms.FloatField(
+        label="Probability",
+        required=False,
+        min_value=0.01,
+        max_value=1,
+        help_text="Of each occurrence: for a fault that happens now and then (an upload, a read, a heartbeat). "
+        "Leave empty for a state (a version, a quota, a route, a full account).",
+    )
 
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
@@ -86,6 +93,12 @@ class InjectFaultForm(forms.Form):
             self.add_error("scope", f"{kind.label} goes on a {allowed} of your directory: choose one from the list.")
         else:
             data["scope_choice"] = choice
+        probability = data.get("probability")
+        if probability is not None and probability < 1 and not kind.probability_means:
+            self.add_error(
+                "probability",
+                f"{kind.label} is a state, not an event that happens now and then: leave the probability empty.",
+            )
         if data.get("start") == "at":
             if data.get("starts_at") is None:
                 self.add_error("starts_at", "Give the time the fault starts, or choose Now.")

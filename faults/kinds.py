@@ -50,6 +50,10 @@ class FaultKind:
     scope_kinds: tuple[str, ...]
     description: str
     parameters: tuple[Parameter, ...] = field(default=())
+    # What a probability means for the fault: each occurrence it may strike (an upload, a read, a
+    # heartbeat...). "" for a fault that is a state, not an event (a version, a quota, a route): it is
+    # either so or not, and a probability is refused.
+    probability_means: str = ""
 
     def clean_parameters(self, given: dict | None) -> dict:
         given = dict(given or {})
@@ -66,25 +70,28 @@ KINDS: dict[str, FaultKind] = {
         FaultKind(
             "applianceOffline",
             "Appliance offline (heartbeat lost)",
-            (S.APPLIANCE,),
+            (S.APPLIANCE, S.PROJECT),
             "The appliance stops reaching the hub: discovery and replication stop and agents queue their data.",
+            probability_means="each heartbeat, upload or registration is cut off with this probability",
         ),
         FaultKind(
             "uploadBandwidthCap",
             "Upload bandwidth cap",
-            (S.APPLIANCE, S.PROCESS_SERVER),
+            (S.APPLIANCE, S.PROCESS_SERVER, S.PROJECT),
             "The process server uploads at most this many megabits per second.",
             (Parameter("mbps", "Cap (Mbps)", 0.1, 100_000, 10),),
+            probability_means="each upload is capped with this probability",
         ),
         FaultKind(
             "linkFlapping",
             "Link flapping",
-            (S.APPLIANCE, S.PROCESS_SERVER),
+            (S.APPLIANCE, S.PROCESS_SERVER, S.PROJECT),
             "The upload link goes down and comes back, over and over.",
             (
                 Parameter("upSeconds", "Up for (seconds)", 1, 3600, 10),
                 Parameter("downSeconds", "Down for (seconds)", 1, 3600, 10),
             ),
+            probability_means="each upload in the link's down phase fails with this probability",
         ),
         FaultKind(
             "sourceChurn",
@@ -92,6 +99,7 @@ KINDS: dict[str, FaultKind] = {
             (S.SERVER,),
             "The source machine writes this many megabytes per second, beyond what the link may carry.",
             (Parameter("mbPerSecond", "Churn (MB/s)", 0.01, 1000, 5),),
+            probability_means="each tenth of a second of churn is written with this probability (bursty writes)",
         ),
         FaultKind(
             "cacheStorageFull",
@@ -104,6 +112,7 @@ KINDS: dict[str, FaultKind] = {
             "Cache storage account throttled",
             (S.PROJECT,),
             "The cache storage account answers some uploads with 503 Server Busy.",
+            probability_means="each upload is answered 503 with this probability",
         ),
         FaultKind(
             "agentVersionMismatch",
@@ -123,6 +132,7 @@ KINDS: dict[str, FaultKind] = {
             (S.SERVER,),
             "Reads of the source disk fail.",
             (Parameter("diskIndex", "Disk index (LUN)", 0, 63, 0),),
+            probability_means="each read of the disk fails with this probability",
         ),
         FaultKind(
             "keyVaultAccessRevoked",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -44,6 +45,11 @@ def inject(
         raise FaultRejected("The scope must be a resource id that starts with '/' (at most 400 characters).")
     if not 0 < probability <= 1:
         raise FaultRejected("Probability must be above 0 and at most 1.")
+    if probability < 1 and not description.probability_means:
+        raise FaultRejected(
+            f"{description.label} is a state, not an event that happens now and then: it takes no probability. "
+            "Leave the probability out (or give 1)."
+        )
     if duration is not None and not timedelta(0) < duration <= MAX_DURATION:
         raise FaultRejected(
             "Duration must be above zero and at most 30 days; leave it out for a fault that lasts until cleared."
@@ -56,6 +62,7 @@ def inject(
     starts_at = starts_at or now
     if starts_at > now + MAX_DURATION:
         raise FaultRejected("A fault may start at most 30 days from now.")
+    forget_in_force(on_commit_too=True)
     return Fault.objects.create(
         **({"id": fault_id} if fault_id is not None else {}),
         tenant=tenant,
@@ -73,9 +80,47 @@ def inject(
 
 def clear(fault: Fault, *, cleared_by) -> bool:
     """Ends the fault now; False when it was already cleared (a conditional update: no lost race)."""
-    return bool(
-        Fault.objects.filter(pk=fault.pk, cleared_at__isnull=True).update(cleared_at=clock.now(), cleared_by=cleared_by)
+    cleared = Fault.objects.filter(pk=fault.pk, cleared_at__isnull=True).update(
+        cleared_at=clock.now(), cleared_by=cleared_by
     )
+    forget_in_force(on_commit_too=True)
+    return bool(cleared)
+
+
+# The faults in force, read at most once a second per moment asked about: every upload, and every
+# server's health on a page of thousands, asks. Faults are few, so all of them (every kind, every tenant)
+# are read in one query. A fault injected or cleared in this process is seen at once; in another, within
+# a second.
+IN_FORCE_REUSED_FOR = 1.0  # seconds
+_in_force_seen: dict = {}  # moment asked about (None: the hub's now) -> (monotonic time read, by kind)
+
+
+def in_force_by_kind(now: datetime | None = None) -> dict[str, dict[str, Fault]]:
+    """{kind: {scope: fault}} of the faults in force at `now` (None: now by the hub's clock), probability
+    not rolled; of two faults of a kind on one scope, the one started last."""
+    seen = _in_force_seen.get(now)
+    if seen is None or time.monotonic() - seen[0] > IN_FORCE_REUSED_FOR:
+        if len(_in_force_seen) > 32:
+            _in_force_seen.clear()
+        by_kind: dict = {}
+        for fault in Fault.objects.in_force(now or clock.now()).order_by("starts_at"):
+            by_kind.setdefault(fault.kind, {})[fault.scope] = fault
+        seen = _in_force_seen[now] = (time.monotonic(), by_kind)
+    return seen[1]
+
+
+def forget_in_force(*, on_commit_too: bool = False) -> None:
+    """Read the faults in force again next time: now, and (a change being made) once it commits, so
+    that no read in between keeps the old ones."""
+    _in_force_seen.clear()
+    if on_commit_too:
+        transaction.on_commit(_in_force_seen.clear)
+
+
+def in_force_on(scope: str, kinds: Iterable[str]) -> list[Fault]:
+    """The faults of these kinds in force now on `scope`, from the once-a-second read."""
+    by_kind = in_force_by_kind()
+    return [by_kind[kind][scope] for kind in kinds if scope in by_kind.get(kind, {})]
 
 
 def active_for(scopes: Iterable[str], *, kinds: Iterable[str] | None = None) -> list[Fault]:

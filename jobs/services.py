@@ -14,7 +14,7 @@ import uuid
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -242,6 +242,48 @@ def _error_detail(error: Exception, task: JobTask) -> dict:
         "creationTime": clock.now().isoformat(),
         "taskId": task.name,
     }
+
+
+# Tasks added after a job ended: a health error that struck what the job acts on (an injected fault in the
+# appliance or the agent, replication.fault_wire), as Azure lists a failed or warning task in the job's
+# Tasks. Only ended jobs get them, so a running job's steps stay the scenario's; an error that recurs
+# while its task is open adds nothing, and a job takes at most MAX_NOTED_TASKS of them.
+MAX_NOTED_TASKS = 40
+TASK_WARNING = "Warning"  # a task that ended with a warning (a job itself never does)
+
+
+def job_task_note(job_id, *, name: str, friendly_name: str, error: dict) -> bool:
+    """Append a task for `error` (a job error detail: errorLevel "Error" makes the task Failed, else it is
+    a Warning), open until job_task_resolve. False when nothing was added."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id, state__in=TERMINAL_STATES).first()
+        if job is None or job.tasks.filter(name=name, ended_at__isnull=True).exists():
+            return False
+        counts = job.tasks.aggregate(last=Max("position"), noted=Count("pk", filter=Q(name__startswith="Health")))
+        if counts["noted"] >= MAX_NOTED_TASKS:
+            return False
+        state = State.FAILED if error.get("errorLevel") == "Error" else TASK_WARNING
+        JobTask.objects.create(
+            job=job,
+            position=(counts["last"] or 0) + 1,
+            name=name[:60],
+            friendly_name=friendly_name[:120],
+            state=state,
+            started_at=clock.now(),
+            errors=[{**error, "taskId": name[:60]}],
+        )
+        transaction.on_commit(lambda: push.job_changed(job))
+    return True
+
+
+def job_task_resolve(job_ids, name: str) -> None:
+    """The noted tasks `name` of these jobs end now: their error went away."""
+    ended = JobTask.objects.filter(job_id__in=list(job_ids), name=name, ended_at__isnull=True).update(
+        ended_at=clock.now()
+    )
+    if ended:
+        for job in Job.objects.filter(pk__in=list(job_ids)):
+            transaction.on_commit(lambda job=job: push.job_changed(job))
 
 
 def _about(job: Job) -> str:

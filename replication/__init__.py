@@ -15,8 +15,11 @@ The data path (docs/replication-protocol.md)
   process_servers.py: scale-out process servers and which one takes an item's batches.
 State, health and screens
 - status.py: what a state means and what is allowed next; health.py: each health rule, defined once
-  for Python and SQL; monitoring.py: what the monitoring screens read; monitoring_rows.py: a
-  Replicating machines row built in Python; push.py: their live updates;
+  for Python and SQL (health_conditions.py: what rules are made of; fault_health.py: injected faults'
+  rules, as rows of data; fault_effects.py, fault_wire.py and fault_scopes.py: the faults the hub acts
+  on, those it hands the appliance and agents and notes back, and the scopes replication gives faults);
+  monitoring.py: what the monitoring screens read; monitoring_rows.py: a Replicating machines row built
+  in Python; push.py: their live updates;
   selectors.py: the Server Migration counts; templatetags/replication_monitor.py: what a row or a
   blade part renders from the item alone; management/commands/replica.py: where a replica stands.
 Test migrate and migrate

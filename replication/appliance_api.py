@@ -123,8 +123,8 @@ class HeartbeatView(ApplianceApiView):
         body = self.body(request)
         if body.get("probe") is True:
             # An appliance cut off by an applianceOffline fault only asks whether it still is: no
-            # heartbeat is recorded, so the hub's heartbeat-lost health shows as it would.
-            return Response({"faults": fault_wire.heartbeat_faults(appliance)})
+            # heartbeat is recorded, so the hub's heartbeat-lost health shows as it would (the hub notes it offline).
+            return Response({"faults": fault_wire.probe_answer(appliance)})
         raw = body.get("components")
         components = {str(k)[:60]: str(v)[:60] for k, v in list(raw.items())[:10]} if isinstance(raw, dict) else {}
         appliance = services.appliance_heartbeat(

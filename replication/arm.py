@@ -51,7 +51,7 @@ class Vault:
 def _health_errors(appliance: Appliance, now, load: ApplianceLoad) -> list[dict]:
     """The appliance's heartbeat error, if any, then its capacity rules' (replication.health)."""
     health = appliance.health(now)
-    capacity = appliance_health_errors(appliance, load)
+    capacity = appliance_health_errors(appliance, load, now)
     if health == Appliance.Health.NORMAL:
         return capacity
     return [

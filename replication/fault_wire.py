@@ -3,14 +3,16 @@ in force on it, its process server and its servers; the appliance acts on its ow
 its own (replication/appliance/faults.py, replication/agent/agent/faults.py). What goes wrong in those
 processes comes back as "problems" (health error code -> details), kept on the appliance and on the
 server for replication.health's rules; a problem that appears or goes away notifies the people who
-replicate through it.
+replicate through it and adds (or ends) a task on their servers' latest jobs. An appliance cut off by
+applianceOffline reports nothing: the hub notes it from the probe it sends instead (probe_answer).
 
 A fault's scope is a resource id, as the ARM API names the resource (lowercased by faults.services):
 - an appliance: its provider in the vault's fabric,
   `{vault}/replicationFabrics/migrate-fabric/replicationRecoveryServicesProviders/{appliance id}`;
 - a process server (the appliance's own, or a scale-out one): that provider id, or
   `{vault}/replicationFabrics/migrate-fabric/processServers/{appliance id}` (its id in the fabric's
-  customDetails.processServers);
+  customDetails.processServers); a scale-out one also takes the faults on the appliance it was added to;
+- a project (every process server of it): the Migrate project's id;
 - a server: its discovered machine's id (the migration item's fabricDiscoveryMachineId),
   `{vault}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/
   replicationProtectableItems/{server id}`."""
@@ -21,12 +23,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from faults import services as faults_service
 from faults.models import Fault
 from hub import clock
 from jobs import push as job_push
-from jobs.models import Notification
+from jobs import services as jobs
+from jobs.models import TERMINAL_STATES, Job, Notification
 from projects.services.migration_resources import project_vault
-from replication import push
+from replication import fault_effects, push
+from replication.fault_health import PROBLEM_WORDS, problem_summary
 from replication.models import Appliance, DiscoveredServer, MigrationItem
 
 # The families each process acts on; the others (cache storage, Key Vault, quota...) the hub acts on.
@@ -35,6 +40,8 @@ AGENT_KINDS = ("sourceChurn", "agentVersionMismatch", "agentOtherConfigurationSe
 
 MAX_PROBLEMS = 8
 MAX_TEXT = 400
+OFFLINE = "ApplianceOffline"  # noted by the hub (probe_answer), never reported by the appliance itself
+MAX_JOBS_NOTED = 50  # an appliance's problem adds a task to the jobs of at most this many of its servers
 
 
 def _vault_ids(project) -> tuple[str, str] | None:
@@ -71,26 +78,51 @@ def _wire(fault: Fault) -> dict:
 
 
 def heartbeat_faults(appliance: Appliance) -> dict:
-    """The heartbeat answer's `faults`: {"appliance": [...], "agents": {machine id: [...]}}. Faults are
-    few, so all of the vault's in force are read in one query and matched here, whatever the fleet's size."""
+    """The heartbeat answer's `faults`: {"appliance": [...], "agents": {machine id: [...]}}. The faults in
+    force are read at most once a second for the whole hub (faults.services.in_force_by_kind) and matched
+    here, whatever the fleet's size. A process server gets those on itself, on its appliance (a scale-out
+    one: the appliance it was added to) and on its project."""
     answer: dict = {"appliance": [], "agents": {}}
     ids = _vault_ids(appliance.project)
     if ids is None:
         return answer
-    faults = list(Fault.objects.in_force(clock.now()).filter(scope__startswith=ids[0] + "/"))
-    if not faults:
+    by_kind = faults_service.in_force_by_kind()
+    if not by_kind:
         return answer
     own = set(appliance_scopes(appliance))
-    answer["appliance"] = [_wire(f) for f in faults if f.kind in APPLIANCE_KINDS and f.scope in own]
+    if appliance.scale_out_of_id:
+        own.add(f"{ids[0]}/replicationrecoveryservicesproviders/{appliance.scale_out_of_id}")
+    if any(by_kind.get(kind) for kind in APPLIANCE_KINDS):
+        own.add(fault_effects.project_scope(appliance.project))
+    answer["appliance"] = [
+        _wire(fault) for kind in APPLIANCE_KINDS for scope, fault in by_kind.get(kind, {}).items() if scope in own
+    ]
     prefix = f"{ids[1]}/replicationprotectableitems/"
     by_server: dict[str, list[Fault]] = {}
-    for fault in faults:
-        if fault.kind in AGENT_KINDS and fault.scope.startswith(prefix):
-            by_server.setdefault(fault.scope.removeprefix(prefix), []).append(fault)
+    for kind in AGENT_KINDS:
+        for scope, fault in by_kind.get(kind, {}).items():
+            if scope.startswith(prefix):
+                by_server.setdefault(scope.removeprefix(prefix), []).append(fault)
     if by_server and not appliance.scale_out_of_id:  # agents heartbeat with their configuration server
         servers = DiscoveredServer.objects.filter(appliance=appliance, pk__in=_uuids(by_server))
         for server_id, machine_id in servers.values_list("pk", "machine_id"):
             answer["agents"][machine_id] = [_wire(f) for f in by_server[str(server_id)]]
+    return answer
+
+
+def _offline_in_force(appliance: Appliance) -> bool:
+    return any(fault["kind"] == "applianceOffline" for fault in heartbeat_faults(appliance)["appliance"])
+
+
+def probe_answer(appliance: Appliance) -> dict:
+    """The answer to the probe an appliance cut off by applianceOffline sends instead of its heartbeat:
+    its faults. The hub records no heartbeat (its heartbeat-lost health shows in its own time), but notes
+    the appliance offline once: a notification and a task on its servers' jobs, resolved by its next
+    heartbeat (record_appliance_problems)."""
+    answer = heartbeat_faults(appliance)
+    offline = any(fault["kind"] == "applianceOffline" for fault in answer["appliance"])
+    if offline and OFFLINE not in (appliance.problems or {}):
+        record_appliance_problems(appliance, {**(appliance.problems or {}), OFFLINE: {}})
     return answer
 
 
@@ -127,6 +159,10 @@ def cleaned_problems(raw) -> dict:
 def record_appliance_problems(appliance: Appliance, raw) -> None:
     """The appliance's own problems from its heartbeat; a change is pushed and notified."""
     problems = cleaned_problems(raw)
+    if OFFLINE in (appliance.problems or {}) and _offline_in_force(appliance):
+        # Heartbeating between probes: an applianceOffline fault with a probability spared this round.
+        # It stays noted until the fault ends, not flipping (and notifying) with every roll.
+        problems[OFFLINE] = appliance.problems[OFFLINE]
     if problems == appliance.problems:
         return
     previous = appliance.problems or {}
@@ -136,7 +172,7 @@ def record_appliance_problems(appliance: Appliance, raw) -> None:
     items = list(appliance.migration_items.filter(replication_stopped_at__isnull=True).select_related("created_by"))
     if items:
         push.replicating_servers_changed(appliance.project, items)
-    _notify_changes(previous, problems, appliance.name, {item.created_by for item in items}, _monitor_link(items))
+    _notify_changes(previous, problems, appliance.name, items)
 
 
 def record_agent_problems(appliance: Appliance, statuses) -> None:
@@ -150,7 +186,8 @@ def record_agent_problems(appliance: Appliance, statuses) -> None:
     }
     # Only servers with problems, reported or recorded, are read: a healthy fleet of thousands costs one
     # query that finds none (an agent no longer reported loses its problems). Changes are written, pushed
-    # and notified together, in statements that do not grow with the number of servers that changed.
+    # and notified together, in statements that do not grow with the number of servers that changed; only
+    # the job tasks (rare: a fault starting or ending) are noted server by server.
     with_problems = [machine_id for machine_id, problems in reported.items() if problems]
     servers = DiscoveredServer.objects.filter(appliance=appliance).only("pk", "machine_id", "name", "agent_problems")
     servers = servers.filter(Q(machine_id__in=with_problems) | ~Q(agent_problems={}))
@@ -182,9 +219,9 @@ def record_agent_problems(appliance: Appliance, statuses) -> None:
     notifications = []
     for server, previous in changed:
         item = items.get(server.pk)
-        owners = {item.created_by} if item is not None else set()
-        link = _monitor_link([item] if item else [])
-        notifications += _changes_notified(previous, server.agent_problems, server.name, owners, link)
+        server_items = [item] if item is not None else []
+        notifications += _changes_notified(previous, server.agent_problems, server.name, server_items)
+        _note_job_tasks(previous, server.agent_problems, server.name, server_items)
     _notify(notifications)
 
 
@@ -194,25 +231,30 @@ def _monitor_link(items) -> str:
     return ""
 
 
-def _notify_changes(previous: dict, current: dict, name: str, users, link: str) -> None:
-    _notify(_changes_notified(previous, current, name, users, link))
+def _changes(previous: dict, current: dict) -> list[tuple[str, bool]]:
+    """Each health error that appeared (True) or went away (False)."""
+    return [(code, True) for code in current if code not in previous] + [
+        (code, False) for code in previous if code not in current
+    ]
 
 
-def _changes_notified(previous: dict, current: dict, name: str, users, link: str) -> list[Notification]:
-    """A notification per health error that appeared (Failed) or went away (Succeeded), not yet saved."""
-    from replication.health import problem_summary
+def _notify_changes(previous: dict, current: dict, name: str, items) -> None:
+    _notify(_changes_notified(previous, current, name, items))
+    _note_job_tasks(previous, current, name, items)
 
-    changes = [(code, Notification.Level.FAILED) for code in current if code not in previous]
-    changes += [(code, Notification.Level.SUCCEEDED) for code in previous if code not in current]
+
+def _changes_notified(previous: dict, current: dict, name: str, items) -> list[Notification]:
+    """A notification, not yet saved, per health error that appeared (Failed) or went away (Succeeded), to
+    whoever replicates the servers `items`."""
+    users = {item.created_by for item in items if item.created_by is not None}
+    link = _monitor_link(items)
     notifications = []
-    for code, level in changes:
-        appeared = level == Notification.Level.FAILED
+    for code, appeared in _changes(previous, current):
         summary = problem_summary(code, (current if appeared else previous)[code], name)
         title = f"Health error {code} on {name}" if appeared else f"Health error {code} on {name} resolved"
+        level = Notification.Level.FAILED if appeared else Notification.Level.SUCCEEDED
         notifications += [
-            Notification(user=user, title=title[:120], message=summary[:400], level=level, link=link)
-            for user in users
-            if user is not None
+            Notification(user=user, title=title[:120], message=summary[:400], level=level, link=link) for user in users
         ]
     return notifications
 
@@ -227,3 +269,50 @@ def _notify(notifications: list[Notification]) -> None:
     latest = {notification.user_id: notification for notification in created}
     for notification in latest.values():
         transaction.on_commit(lambda notification=notification: job_push.notification_changed(notification))
+
+
+def _note_job_tasks(previous: dict, current: dict, name: str, items) -> None:
+    """A task on each server's latest ended job per health error that appeared (Azure lists a failed or
+    warning task in the job's Tasks), open until the error goes away."""
+    changes = _changes(previous, current)
+    if not changes:
+        return
+    jobs_noted = _latest_jobs(items)
+    if not jobs_noted:
+        return
+    for code, appeared in changes:
+        task = f"HealthError{code}"[:60]
+        if not appeared:
+            jobs.job_task_resolve(jobs_noted, task)
+            continue
+        error = _job_error(code, problem_summary(code, current[code], name))
+        for job_id in jobs_noted:
+            jobs.job_task_note(job_id, name=task, friendly_name=f"Health error {code} on {name}", error=error)
+
+
+def _latest_jobs(items) -> list:
+    """The latest ended job of each server (of the first MAX_JOBS_NOTED), in one query."""
+    ids = [str(item.pk) for item in items[:MAX_JOBS_NOTED]]
+    if not ids:
+        return []
+    return list(
+        Job.objects.filter(target_object_id__in=ids, state__in=TERMINAL_STATES)
+        .order_by("target_object_id", "-created_at")
+        .distinct("target_object_id")
+        .values_list("pk", flat=True)
+    )
+
+
+def _job_error(code: str, summary: str) -> dict:
+    """A health error as a job task's error (jobs.services' shape), with its causes and action."""
+    words = PROBLEM_WORDS.get(code)
+    return {
+        "serviceErrorDetails": {
+            "code": code,
+            "message": summary,
+            "possibleCauses": words.causes if words else "",
+            "recommendedAction": words.action if words else "",
+        },
+        "errorLevel": words.level if words else "Warning",
+        "creationTime": clock.now().isoformat(),
+    }

@@ -55,6 +55,7 @@ def replicating(fault_hub, tmp_path_factory):
     write_realistic_image(image, 4 * MIB, seed=5)
     rig = build_rig(fault_hub, tmp_path, {"disk0": image})
     rig.extra["image"] = image
+    rig.extra["tmp"] = tmp_path
     try:
         enable_replication(rig)
         wait_for_state(rig, "Replicating")
@@ -80,13 +81,13 @@ def hub_json(hub, code: str):
     return json.loads(hub.manage("shell", "-c", code).strip().splitlines()[-1])
 
 
-def inject(hub, kind: str, scope: str, scope_kind: str, **parameters) -> str:
+def inject(hub, kind: str, scope: str, scope_kind: str, probability: float = 1.0, **parameters) -> str:
     return hub_json(
         hub,
         "import json; from faults import services; from projects.models import User\n"
         "user = User.objects.get(email='admin@contoso.com')\n"
         f"fault = services.inject(tenant=user.tenant, injected_by=user, kind={kind!r}, scope={scope!r}, "
-        f"scope_kind={scope_kind!r}, parameters={parameters!r})\n"
+        f"scope_kind={scope_kind!r}, parameters={parameters!r}, probability={probability!r})\n"
         "print(json.dumps(str(fault.pk)))",
     )
 
@@ -112,6 +113,31 @@ def notifications(hub, code: str) -> list[str]:
     )
 
 
+def noted_tasks(rig, code: str) -> list[tuple[str, bool]]:
+    """(state, still open) of the tasks health error `code` added to the server's jobs, as the Site
+    Recovery SDK reads the jobs; each carries the error with its causes and action."""
+    found = []
+    for job in rig.sdk().replication_jobs.list(RG, rig.vault):
+        if job.properties.target_object_id != rig.item_id:
+            continue
+        for task in job.properties.tasks or []:
+            if task.name == f"HealthError{code}":
+                [error] = task.errors
+                details = error.service_error_details
+                assert details.code == code and details.possible_causes and details.recommended_action, details
+                found.append((task.state, task.end_time is None or task.end_time.year == 1))
+    return found
+
+
+def wait_for_task(rig, code: str, state: str, seconds: float = 60) -> None:
+    """A task for `code` on the server's job, open and in `state` (Failed, Warning)."""
+    wait_for(lambda: noted_tasks(rig, code), lambda tasks: (state, True) in tasks, seconds)
+
+
+def wait_task_ended(rig, code: str, seconds: float = 60) -> None:
+    wait_for(lambda: noted_tasks(rig, code), lambda tasks: tasks and not any(open_ for _, open_ in tasks), seconds)
+
+
 def throughput(hub, item_id: str) -> float:
     return hub_json(
         hub,
@@ -134,6 +160,10 @@ def appliance_scope(rig) -> str:
 
 def process_server_scope(rig) -> str:
     return f"{vault_id(rig)}/replicationFabrics/{FABRIC}/processServers/{rig.extra['process_server_id']}"
+
+
+def project_scope(rig) -> str:
+    return rig.appliance.project_path  # the Migrate project's id
 
 
 def server_scope(rig) -> str:
@@ -228,6 +258,9 @@ def test_appliance_offline_stops_heartbeats_and_uploads_until_cleared(fault_hub,
     assert wait_for(lambda: register_through(rig, "probe-offline"), lambda status: status == 503) == 503
     no_point_while(rig)
     assert "not acknowledged, retrying" in agent_log(rig), "the agent keeps its batches"
+    # Noted at once from the appliance's probe: a task on the server's job and a notification.
+    wait_for_task(rig, "ApplianceOffline", "Failed")
+    assert notifications(fault_hub, "ApplianceOffline")
     # Fifteen minutes later on the hub's clock, the heartbeat-lost health shows.
     fault_hub.manage("clock", "advance", "16m")
     wait_for_error(rig, "78013")
@@ -237,6 +270,8 @@ def test_appliance_offline_stops_heartbeats_and_uploads_until_cleared(fault_hub,
     clear(fault_hub, fault)
     wait_for(lambda: appliance_errors(rig), lambda errors: "78012" not in errors, 30)
     assert register_through(rig, "probe-offline") == 200
+    wait_task_ended(rig, "ApplianceOffline")
+    assert any(title.endswith("resolved") for title in notifications(fault_hub, "ApplianceOffline"))
     recovers_identical(rig)
 
 
@@ -247,6 +282,7 @@ def test_an_upload_bandwidth_cap_holds_the_measured_throughput_to_it(fault_hub, 
         error = wait_for_error(rig, "ProcessServerUploadCapped")
         assert "1.6 Mbps" in error.summary_message
         assert "ProcessServerUploadCapped" in appliance_errors(rig)
+        wait_for_task(rig, "ProcessServerUploadCapped", "Warning")
         time.sleep(8)  # a closed measuring window or two of capped uploads
         measured = [throughput(fault_hub, rig.item_id) for _ in range(3)]
         assert 0 < max(measured) <= 1.6e6 / 8 * 1.3, measured  # 200 KB/s, and a little for the windows' edges
@@ -256,6 +292,7 @@ def test_an_upload_bandwidth_cap_holds_the_measured_throughput_to_it(fault_hub, 
         writer.stop()
     assert notifications(fault_hub, "ProcessServerUploadCapped")
     recovers_identical(rig)
+    wait_task_ended(rig, "ProcessServerUploadCapped")
 
 
 def test_a_flapping_link_drops_uploads_which_are_retried(fault_hub, rig, request):
@@ -266,11 +303,14 @@ def test_a_flapping_link_drops_uploads_which_are_retried(fault_hub, rig, request
         assert "uploads failed" in error.summary_message
         assert "ProcessServerLinkFlapping" in appliance_errors(rig)
         assert "not acknowledged, retrying" in agent_log(rig)
+        wait_for_task(rig, "ProcessServerLinkFlapping", "Warning")
+        assert notifications(fault_hub, "ProcessServerLinkFlapping")
         screenshot(rig, request, "fault-link-flapping.png")
         clear(fault_hub, fault)
     finally:
         writer.stop()
     recovers_identical(rig)
+    wait_task_ended(rig, "ProcessServerLinkFlapping")
 
 
 def test_source_churn_beyond_the_link_grows_the_rpo_to_warning_then_critical(fault_hub, rig, request):
@@ -280,6 +320,8 @@ def test_source_churn_beyond_the_link_grows_the_rpo_to_warning_then_critical(fau
     error = wait_for_error(rig, "78188")
     assert "1.0 MB/s" in error.summary_message or "1 MB/s" in error.summary_message
     assert "78188" in appliance_errors(rig)
+    wait_for_task(rig, "78188", "Warning")
+    assert notifications(fault_hub, "78188")
     time.sleep(3)  # the cycle under way now carries churned blocks at the cap
 
     fault_hub.manage("clock", "advance", "16m")
@@ -315,6 +357,7 @@ def test_an_agent_the_appliance_refuses_pauses_replication_with_azures_words(
     assert item_health(rig)[0] == "Critical"
     no_point_while(rig)
     assert "Refused by the appliance" in agent_log(rig)
+    wait_for_task(rig, code, "Failed")
     mismatch = kind == "agentVersionMismatch"
     screenshot(rig, request, "fault-agent-version-mismatch.png" if mismatch else "fault-other-configuration-server.png")
 
@@ -322,6 +365,7 @@ def test_an_agent_the_appliance_refuses_pauses_replication_with_azures_words(
     recovers_identical(rig)
     titles = notifications(fault_hub, code)  # the server's owner heard of the error, and of its end
     assert any(title.endswith("resolved") for title in titles) and len(titles) >= 2, titles
+    wait_task_ended(rig, code)
 
 
 def test_disk_read_errors_pause_the_disk_until_it_reads_again(fault_hub, rig, request):
@@ -330,8 +374,70 @@ def test_disk_read_errors_pause_the_disk_until_it_reads_again(fault_hub, rig, re
     error = wait_for_error(rig, "SourceDiskReadFailed")
     assert "disk0" in error.summary_message and "Input/output error" in error.summary_message
     assert "SourceDiskReadFailed" in appliance_errors(rig)
+    wait_for_task(rig, "SourceDiskReadFailed", "Failed")
+    assert notifications(fault_hub, "SourceDiskReadFailed")
     no_point_while(rig)
     screenshot(rig, request, "fault-disk-read-errors.png")
 
     clear(fault_hub, fault)
+    recovers_identical(rig)
+    wait_task_ended(rig, "SourceDiskReadFailed")
+
+
+def test_a_probability_is_taken_where_a_fault_is_an_event_and_refused_where_it_is_a_state(fault_hub, rig):
+    # A state (the agent's version) takes none: the API says so.
+    body = {"properties": {"kind": "agentVersionMismatch", "scope": server_scope(rig), "probability": 0.5}}
+    refused = fault_hub.api("POST", "/emulator/faults", json=body)
+    assert refused.status_code == 400 and "takes no probability" in refused.json()["error"]["message"]
+    # An event (churn) takes one: the agent writes in bursts.
+    churn = inject(fault_hub, "sourceChurn", server_scope(rig), "server", probability=0.5, mbPerSecond=0.2)
+    wait_for(lambda: agent_log(rig), lambda log: "in bursts (probability 0.5)" in log, 30)
+    clear(fault_hub, churn)
+    wait_for(lambda: agent_log(rig), lambda log: "Source churn stopped." in log, 30)
+    recovers_identical(rig)
+
+
+def scale_out_problems(hub, name: str) -> dict:
+    return hub_json(
+        hub,
+        "import json; from replication.models import Appliance\n"
+        f"print(json.dumps(Appliance.objects.get(name={name!r}).problems))",
+    )
+
+
+def test_a_scale_out_process_server_takes_the_faults_on_its_appliance_and_project(fault_hub, rig):
+    from tests.appliances import launch_appliance
+    from tests.hubs import free_port
+
+    configuration_server = json.loads((rig.appliance.home / "appliance.json").read_text())["name"]
+    tmp = rig.extra["tmp"]
+    scale_out = launch_appliance(
+        rig.appliance.folder,
+        tmp / "appliance.key",
+        tmp / "scale-out-home",
+        free_port(),
+        "ps-fault-scale-out",
+        "--scale-out",
+        "--configuration-server",
+        configuration_server,
+    )
+    try:
+        for scope, scope_kind in ((appliance_scope(rig), "appliance"), (project_scope(rig), "project")):
+            cap = inject(fault_hub, "uploadBandwidthCap", scope, scope_kind, mbps=3)
+            problems = wait_for(
+                lambda: scale_out_problems(fault_hub, "ps-fault-scale-out"),
+                lambda found: "ProcessServerUploadCapped" in found,
+                30,
+            )
+            assert problems["ProcessServerUploadCapped"] == {"mbps": 3.0}, scope_kind
+            clear(fault_hub, cap)
+            wait_for(lambda: scale_out_problems(fault_hub, "ps-fault-scale-out"), lambda found: not found, 30)
+        # Its own process server's fault stays its own: the scale-out one is not capped by it.
+        own = inject(fault_hub, "uploadBandwidthCap", process_server_scope(rig), "processServer", mbps=3)
+        wait_for_error(rig, "ProcessServerUploadCapped")
+        assert scale_out_problems(fault_hub, "ps-fault-scale-out") == {}
+        clear(fault_hub, own)
+    finally:
+        scale_out.terminate()
+        scale_out.wait(timeout=10)
     recovers_identical(rig)

@@ -1,17 +1,23 @@
 """The hub-side faults with the real appliance and agent processes: while the project's cache storage
 account is full, throttled, or its Key Vault refuses the replication keys, the hub refuses the
 process server's uploads, the server shows the fault's health error (id, possible causes, recommended
-action) and a notification tells of it; the agent keeps its changed blocks and sends them again, so once
-the fault is cleared replication catches up and the replica's SHA-256 at its latest recovery point
-equals the source's. Faults are injected and cleared through `/emulator/faults`, as a person scripting
-a rehearsal would."""
+action), so does the appliance, and a notification tells of it; the agent keeps its changed blocks and
+sends them again, so once the fault is cleared replication catches up and the replica's SHA-256 at its
+latest recovery point equals the source's. Faults are injected and cleared through `/emulator/faults`,
+as a person scripting a rehearsal would."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.disk_images import change_blocks, sha256_of
-from tests.replication_rig import one_disk_rig, replicate_until_equal, wait_for
+from tests.replication_rig import (
+    FABRIC,
+    RG,
+    one_disk_rig,
+    replicate_until_equal,
+    wait_for,
+)
 
 pytestmark = pytest.mark.live
 
@@ -19,6 +25,14 @@ pytestmark = pytest.mark.live
 def health_codes(rig) -> dict:
     errors = rig.item().properties.health_errors or []
     return {error.error_code: error for error in errors}
+
+
+def appliance_codes(rig) -> dict:
+    """The appliance's health errors, as the Site Recovery SDK reads its provider."""
+    provider = rig.sdk().replication_recovery_services_providers.get(
+        RG, rig.vault, FABRIC, rig.extra["process_server_id"]
+    )
+    return {error.error_code: error for error in provider.properties.health_error_details or []}
 
 
 def notifications_for(rig, fault_name: str) -> int:
@@ -42,13 +56,17 @@ def rehearse(rig, image, kind: str, error_id: str, **properties) -> None:
     changed = sha256_of(image)
     error = wait_for(lambda: health_codes(rig), lambda codes: error_id in codes)[error_id]
     assert error.possible_causes and error.recommended_action, error
+    # The appliance shows it too: it is its process server's uploads that are refused.
+    on_appliance = appliance_codes(rig)[error_id]
+    assert on_appliance.possible_causes and on_appliance.recommended_action, on_appliance
+    assert "process server" in on_appliance.summary_message
     # The agent's upload reached the hub and was refused: that refusal notified.
     wait_for(lambda: notifications_for(rig, name), lambda count: count >= 1, seconds=60)
     if properties.get("probability", 1) >= 1:
         assert rig.replica(sha256=True)["disks"][0]["sha256"] != changed, "nothing got through"
     cleared = rig.hub.api("DELETE", f"/emulator/faults/{name}")
     assert cleared.status_code == 200 and cleared.json()["properties"]["state"] == "Cleared"
-    assert error_id not in health_codes(rig)
+    assert error_id not in health_codes(rig) and error_id not in appliance_codes(rig)
     rig.wait_until_replica_equals("disk0", changed, seconds=120)
 
 

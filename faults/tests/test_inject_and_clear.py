@@ -167,6 +167,8 @@ def test_the_api_injects_lists_gets_and_clears(operator):
         ({"kind": "targetQuotaExceeded", "scope": REGION, "startTime": "tomorrow"}, "InvalidParameter"),
         ({"kind": "targetQuotaExceeded", "scope": REGION, "probability": "high"}, "InvalidParameter"),
         ({"kind": "targetQuotaExceeded", "scope": REGION, "probability": 0}, "InvalidFault"),
+        # A quota is used up or not: a probability makes no sense for it, and is refused.
+        ({"kind": "targetQuotaExceeded", "scope": REGION, "probability": 0.5}, "InvalidFault"),
         ({"kind": "targetQuotaExceeded", "scope": REGION, "parameters": {"limit": -5}}, "InvalidFault"),
         ({"kind": "targetQuotaExceeded", "scope": REGION, "parameters": {"speed": 5}}, "InvalidFault"),
         ({"kind": "targetQuotaExceeded", "scope": REGION, "parameters": [1]}, "InvalidParameter"),
@@ -176,6 +178,8 @@ def test_bad_api_input_is_a_400_envelope(operator, properties, code):
     answer = api("POST", "/emulator/faults", body={"properties": properties})
     assert answer.status_code == 400, answer.content
     assert answer.json()["error"]["code"] == code
+    if properties.get("probability") == 0.5:
+        assert "takes no probability" in answer.json()["error"]["message"]
     assert not Fault.objects.exists()
 
 

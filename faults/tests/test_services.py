@@ -49,7 +49,9 @@ def test_parameters_get_their_defaults_and_bounds(operator):
     ("overrides", "message"),
     [
         ({"kind": "gremlins"}, "Unknown fault kind"),
-        ({"scope_kind": "project"}, "scoped to appliance"),
+        ({"scope_kind": "server"}, "scoped to appliance"),
+        ({"kind": "agentVersionMismatch", "scope_kind": "server", "probability": 0.5}, "takes no probability"),
+        ({"kind": "targetQuotaExceeded", "scope_kind": "targetRegion", "probability": 0.2}, "takes no probability"),
         ({"scope": "appliance-1"}, "starts with '/'"),
         ({"probability": 0}, "Probability"),
         ({"duration": timedelta(days=31)}, "at most 30 days"),
@@ -70,3 +72,27 @@ def test_the_faults_tab_lists_them_for_staff_only(operator, client):
     assert 'id="nav-emulator"' in page
     clock_tab = client.get("/emulator/portal/clock/").content.decode()
     assert "Emulated time" in clock_tab
+
+
+def test_faults_in_force_are_read_once_a_second_and_a_change_here_at_once(operator, django_assert_num_queries):
+    fault = inject(operator)
+    services.forget_in_force()
+    with django_assert_num_queries(1):
+        for _ in range(20):  # twenty uploads in the same second ask once
+            assert services.in_force_on(APPLIANCE.lower(), ["applianceOffline"]) == [fault]
+    services.clear(fault, cleared_by=operator)
+    assert services.in_force_on(APPLIANCE.lower(), ["applianceOffline"]) == []
+    services._in_force_seen[None] = (0.0, {})  # read long ago: read again
+    with django_assert_num_queries(1):
+        services.in_force_by_kind()
+
+
+def test_the_probability_of_a_state_fault_is_refused_in_the_form_too(operator):
+    from faults.forms import InjectFaultForm
+
+    form = InjectFaultForm(
+        {"kind": "agentOtherConfigurationServer", "scope": "/x", "start": "now", "probability": "0.5"},
+        tenant=operator.tenant,
+    )
+    assert not form.is_valid()
+    assert "leave the probability empty" in form.errors["probability"][0]

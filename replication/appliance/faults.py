@@ -67,6 +67,14 @@ class FaultsInForce:
         mbps = (fault.get("parameters") or {}).get("mbps")
         return float(mbps) * 1_000_000 / 8 if isinstance(mbps, int | float) and mbps > 0 else 0.0
 
+    def upload_cap_for_upload(self):
+        """The cap one upload waits under (a callable, as UploadThrottle.wait_for takes it): the injected
+        cap when this upload is struck, by the fault's probability; no cap when it is spared."""
+        fault = self._get("uploadBandwidthCap")
+        if fault is None or strikes(fault):
+            return self.upload_cap_bytes_per_second
+        return lambda: 0.0
+
     def link_down(self) -> bool:
         """Whether a flapping link is in its down part now: up for upSeconds, then down for downSeconds,
         from when this appliance first saw the fault."""

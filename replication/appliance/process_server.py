@@ -341,7 +341,7 @@ class ProcessServer:
         prefix = UPLOAD_MAGIC + len(encoded).to_bytes(4, "little") + encoded
         try:
             with self.uploads:
-                self.throttle.wait_for(len(prefix) + len(ciphertext), self.faults.upload_cap_bytes_per_second)
+                self.throttle.wait_for(len(prefix) + len(ciphertext), self.faults.upload_cap_for_upload())
                 if self.faults.link_down():
                     self.faults.upload_failed()
                     raise AgentError(

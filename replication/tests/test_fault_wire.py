@@ -149,3 +149,126 @@ def test_no_recovery_point_for_15_minutes_warns_and_for_60_is_critical(registere
         }[row.server.name]
         assert levels == expected, row.server.name
         assert health.HEALTH_BY_RANK[ranked[row.server.name]] == health.health(row.migration_state, errors)
+
+
+def ended_job(item):
+    """The server's Start replication job, ended, as it is while the server replicates."""
+    from jobs.models import Job, JobTask
+
+    job = Job.objects.create(
+        subscription_id=item.project.resource_group.subscription_id,
+        resource_group_name=item.project.resource_group.name,
+        scenario_name="EnableMigration",
+        friendly_name="Start replication",
+        state="Succeeded",
+        target_object_id=str(item.pk),
+        target_object_name=item.server.name,
+    )
+    JobTask.objects.create(
+        job=job, position=0, name="StartInitialReplication", friendly_name="Start", state="Succeeded"
+    )
+    return job
+
+
+def noted_tasks(job):
+    return [(task.name, task.state, task.ended_at is None) for task in job.tasks.filter(name__startswith="Health")]
+
+
+def test_a_problem_adds_a_task_to_the_servers_job_open_until_it_goes_away(registered):
+    project, appliance, credential, item = registered
+    job = ended_job(item)
+    agents = [{"machineId": item.server.machine_id, "connected": True, "problems": {"SourceDiskReadFailed": {}}}]
+    body = {"version": "1.0.0", "agents": agents, "problems": {"ProcessServerUploadCapped": {"mbps": 2}}}
+    heartbeat(appliance, credential, body)
+    heartbeat(appliance, credential, body)  # still there: nothing more
+    assert sorted(noted_tasks(job)) == [
+        ("HealthErrorProcessServerUploadCapped", "Warning", True),
+        ("HealthErrorSourceDiskReadFailed", "Failed", True),
+    ]
+    task = job.tasks.get(name="HealthErrorSourceDiskReadFailed")
+    [error] = task.errors
+    assert error["errorLevel"] == "Error" and "repair the disk" in error["serviceErrorDetails"]["recommendedAction"]
+    assert error["serviceErrorDetails"]["possibleCauses"]
+    # The SDK's job reads the task with its error.
+    from replication.arm_migration.jobs import job_body
+
+    tasks = {task["name"]: task for task in job_body(project_vault_of(project), job)["properties"]["tasks"]}
+    assert (
+        tasks["HealthErrorSourceDiskReadFailed"]["errors"][0]["serviceErrorDetails"]["code"] == "SourceDiskReadFailed"
+    )
+
+    agents[0]["problems"] = {}
+    heartbeat(appliance, credential, {"version": "1.0.0", "agents": agents})
+    assert sorted(noted_tasks(job)) == [
+        ("HealthErrorProcessServerUploadCapped", "Warning", False),
+        ("HealthErrorSourceDiskReadFailed", "Failed", False),
+    ]
+    # It comes back: a new task, the first one stays as it ended.
+    agents[0]["problems"] = {"SourceDiskReadFailed": {}}
+    heartbeat(appliance, credential, {"version": "1.0.0", "agents": agents})
+    assert noted_tasks(job).count(("HealthErrorSourceDiskReadFailed", "Failed", True)) == 1
+
+
+def project_vault_of(project):
+    from projects.services.migration_resources import project_vault
+    from replication.arm import Vault
+
+    return Vault(project_vault(project))
+
+
+def test_a_cut_off_appliance_is_noted_once_with_a_notification_and_a_task_until_it_heartbeats(registered):
+    project, appliance, credential, item = registered
+    job = ended_job(item)
+    heartbeat(appliance, credential, {"probe": True})  # no fault: nothing is noted
+    assert noted_tasks(job) == []
+    offline = inject("applianceOffline", fault_wire.appliance_scopes(appliance)[0], "appliance")
+    for _ in range(3):
+        heartbeat(appliance, credential, {"probe": True})
+    assert noted_tasks(job) == [("HealthErrorApplianceOffline", "Failed", True)]
+    [notification] = Notification.objects.filter(title="Health error ApplianceOffline on appliance-1")
+    assert "cut off from the hub" in notification.message
+    # Not a health error of its own: the heartbeat-lost rules tell, after 15 minutes.
+    item = MigrationItem.objects.select_related("server", "appliance", "policy").get(pk=item.pk)
+    assert health.health_errors(item, [], clock.now()) == []
+
+    faults.clear(offline, cleared_by=None)
+    heartbeat(appliance, credential, {"version": "1.0.0"})  # back
+    assert noted_tasks(job) == [("HealthErrorApplianceOffline", "Failed", False)]
+    assert Notification.objects.filter(title="Health error ApplianceOffline on appliance-1 resolved").exists()
+
+
+def test_a_scale_out_process_server_gets_the_faults_on_its_appliance_and_project(registered):
+    project, appliance, credential, item = registered
+    scale_out = Appliance.objects.create(
+        project=project, name="ps-2", scale_out_of=appliance, state=Appliance.State.FINALIZED
+    )
+    provider, own_process_server = fault_wire.appliance_scopes(appliance)
+    on_appliance = inject("linkFlapping", provider, "appliance")
+    on_project = inject("uploadBandwidthCap", project.arm_id, "project", mbps=5)
+    inject("uploadBandwidthCap", own_process_server, "processServer", mbps=1)  # the appliance's own only
+    answer = fault_wire.heartbeat_faults(scale_out)
+    assert {fault["id"] for fault in answer["appliance"]} == {str(on_appliance.pk), str(on_project.pk)}
+    assert answer["agents"] == {}
+    # The appliance itself gets all three.
+    assert len(fault_wire.heartbeat_faults(appliance)["appliance"]) == 3
+
+
+def test_an_offline_fault_with_a_probability_stays_noted_through_the_heartbeats_it_spares(registered):
+    project, appliance, credential, item = registered
+    job = ended_job(item)
+    admin = User.objects.get(email="admin@contoso.com")
+    fault = faults.inject(
+        tenant=admin.tenant,
+        injected_by=admin,
+        kind="applianceOffline",
+        scope=fault_wire.appliance_scopes(appliance)[0],
+        scope_kind="appliance",
+        probability=0.5,
+    )
+    for body in ({"probe": True}, {"version": "1.0.0"}, {"probe": True}, {"version": "1.0.0"}):
+        heartbeat(appliance, credential, body)
+    assert noted_tasks(job) == [("HealthErrorApplianceOffline", "Failed", True)]
+    assert Notification.objects.filter(title__startswith="Health error ApplianceOffline").count() == 1
+    faults.clear(fault, cleared_by=admin)
+    heartbeat(appliance, credential, {"version": "1.0.0"})
+    assert noted_tasks(job) == [("HealthErrorApplianceOffline", "Failed", False)]

@@ -37,6 +37,12 @@ def errors_of(item) -> dict:
     return {error["errorCode"]: error for error in health.health_errors(item, disks, clock.now())}
 
 
+def appliance_errors(item) -> dict:
+    appliance = item.appliance
+    load = health.appliance_loads([appliance])[appliance.pk]
+    return {error["errorCode"]: error for error in health.appliance_health_errors(appliance, load, clock.now())}
+
+
 def ranked(item) -> int:
     """The health the Replicating machines list sorts by (the SQL form of the same rules)."""
     now = clock.now()
@@ -76,6 +82,10 @@ def test_an_upload_fault_refuses_batches_raises_its_health_error_and_once_cleare
     error = errors_of(item)[error_id]
     assert error["errorLevel"] == level and error["possibleCauses"] and error["recommendedAction"]
     assert ranked(item) == health.HEALTH_RANKS[health.HEALTH_OF_LEVEL[level]]
+    # The appliance shows it too: its process server's uploads are what is refused.
+    on_appliance = appliance_errors(item)
+    assert on_appliance[error_id]["errorLevel"] == level and on_appliance[error_id]["recommendedAction"]
+    assert item.appliance.name in on_appliance[error_id]["summaryMessage"]
     notified = Notification.objects.filter(user=admin(), link__endswith=f"#fault-{fault.pk}")
     assert notified.count() == 1
     with pytest.raises(ArmError):  # refused again: still one notification
@@ -83,7 +93,7 @@ def test_an_upload_fault_refuses_batches_raises_its_health_error_and_once_cleare
     assert notified.count() == 1
 
     assert faults.clear(fault, cleared_by=admin())
-    assert error_id not in errors_of(item)
+    assert error_id not in errors_of(item) and error_id not in appliance_errors(item)
     send_full(ps, item, "disk0", source, cycle=1, first_sequence=1)  # the agent's retry of the same batches
     apply(item)
     assert replica_bytes(item, "disk0") == bytes(source)
@@ -204,3 +214,17 @@ def test_a_test_network_that_routes_to_production_warns_and_the_health_warning_l
     job_run(cleanup.pk)
     assert "78605" not in errors_of(item), "the test VM is gone"
     faults.clear(fault, cleared_by=admin())
+
+
+def test_uploads_read_the_faults_in_force_at_most_once_a_second(replicating):  # noqa: F811
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    item = replicating
+    ps = ProcessServer(item.project)
+    faults.forget_in_force()
+    with CaptureQueriesContext(connection) as captured:
+        for sequence in range(1, 6):
+            uploads.batch_store(item.appliance, ps.body(item, "disk0", sequence, 1, b"", full=True, scanned=0))
+    fault_reads = [query for query in captured.captured_queries if '"faults_fault"' in query["sql"]]
+    assert len(fault_reads) == 1, "one read for five uploads in the same second"

@@ -104,3 +104,34 @@ def test_the_agent_says_another_version_or_configuration_server_while_told_to():
     faults.replace([fault("agentVersionMismatch"), fault("agentOtherConfigurationServer")], [])
     assert faults.reported_version("9.60.0") == MISMATCHED_VERSION
     assert faults.reported_configuration_server("cs-1") == OTHER_CONFIGURATION_SERVER
+
+
+def test_a_cap_with_a_probability_caps_only_the_uploads_it_strikes(monkeypatch):
+    faults = FaultsInForce()
+    faults.replace({"appliance": [{**fault("uploadBandwidthCap", mbps=8), "probability": 0.5}]})
+    rolls = iter([0.2, 0.7])
+    monkeypatch.setattr("appliance.faults.random.random", lambda: next(rolls))
+    assert faults.upload_cap_for_upload()() == 1_000_000  # 0.2: struck, 8 Mbps
+    assert faults.upload_cap_for_upload()() == 0.0  # 0.7: spared, this upload runs free
+    assert faults.problems() == {"ProcessServerUploadCapped": {"mbps": 8.0}}, "the cap is still in force"
+
+
+def test_churn_with_a_probability_writes_in_bursts_averaging_its_share(tmp_path):
+    image = tmp_path / "disk0.img"
+    image.write_bytes(bytes(4 * 1024 * 1024))
+    disk_list = [{"diskId": "disk0", "path": str(image)}]
+    faults = Faults()
+    faults.replace([{**fault("sourceChurn", mbPerSecond=2), "probability": 0.25}], disk_list)
+    try:
+        assert faults.churn.probability == 0.25
+        time.sleep(1.0)
+        written = faults.churn.written
+    finally:
+        faults.replace([], disk_list)
+    # About a quarter of 2 MB in the second; far less than the whole rate, more than nothing.
+    assert 0 < written < 1_500_000, written
+    faults.replace([fault("sourceChurn", mbPerSecond=2)], disk_list)
+    try:
+        assert faults.churn.probability == 1.0
+    finally:
+        faults.replace([], disk_list)

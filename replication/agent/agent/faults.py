@@ -26,6 +26,12 @@ OTHER_CONFIGURATION_SERVER = "cs-other.contoso.local"
 CHURN_TICK_SECONDS = 0.1
 
 
+def probability_of(fault: dict) -> float:
+    """The fault's probability, 1 when it gives none or a bad one (every occurrence struck)."""
+    probability = fault.get("probability", 1)
+    return float(probability) if isinstance(probability, int | float) and 0 < probability < 1 else 1.0
+
+
 class Faults:
     def __init__(self):
         self.lock = threading.Lock()
@@ -54,10 +60,7 @@ class Faults:
         """Whether this read of an unreadable disk fails, by the fault's probability (1: every read)."""
         with self.lock:
             fault = self.by_kind.get("diskReadErrors") or {}
-        probability = fault.get("probability", 1)
-        if not isinstance(probability, int | float) or probability >= 1:
-            return True
-        return random.random() < probability  # noqa: S311 (not security)
+        return random.random() < probability_of(fault)  # noqa: S311 (not security)
 
     def _parameter(self, kind: str, name: str):
         with self.lock:
@@ -103,17 +106,20 @@ class Faults:
 
     def _follow_churn(self, disks: list[dict]) -> None:
         rate = self._parameter("sourceChurn", "mbPerSecond")
+        with self.lock:
+            probability = probability_of(self.by_kind.get("sourceChurn") or {})
         # Image files only: churn is never written to a real block device.
         paths = [str(disk["path"]) for disk in disks if disk.get("path") and os.path.isfile(str(disk["path"]))]
         wanted = float(rate) * 1_000_000 if isinstance(rate, int | float) and rate > 0 and paths else 0.0
         churn = self.churn
-        if churn is not None and churn.bytes_per_second != wanted:
+        if churn is not None and (churn.bytes_per_second, churn.probability) != (wanted, probability):
             churn.stop()
             self.churn = churn = None
             print("Source churn stopped.", flush=True)
         if churn is None and wanted:
-            self.churn = ChurnWriter(paths, wanted)
-            print(f"Source churn: writing {wanted / 1_000_000:g} MB/s to {len(paths)} disk(s).", flush=True)
+            self.churn = ChurnWriter(paths, wanted, probability)
+            bursts = f", in bursts (probability {probability:g})" if probability < 1 else ""
+            print(f"Source churn: writing {wanted / 1_000_000:g} MB/s to {len(paths)} disk(s){bursts}.", flush=True)
 
     def stop(self) -> None:
         if self.churn is not None:
@@ -122,11 +128,12 @@ class Faults:
 
 class ChurnWriter:
     """Writes new 4 KiB blocks at random places of the disk image files, at a steady rate, like a
-    workload: each block random bytes, so the replica must really carry them. stop() returns once the
-    last write is done, so the disks no longer change after it."""
+    workload: each block random bytes, so the replica must really carry them. With a probability below 1
+    each tick's writes happen only when struck (bursty churn averaging that share of the rate). stop()
+    returns once the last write is done, so the disks no longer change after it."""
 
-    def __init__(self, paths: list[str], bytes_per_second: float):
-        self.paths, self.bytes_per_second = paths, bytes_per_second
+    def __init__(self, paths: list[str], bytes_per_second: float, probability: float = 1.0):
+        self.paths, self.bytes_per_second, self.probability = paths, bytes_per_second, probability
         self.written = 0
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="source-churn", daemon=True)
@@ -140,8 +147,10 @@ class ChurnWriter:
         try:
             while not self._stopped.is_set():
                 now = time.monotonic()
-                owed += (now - last) * self.bytes_per_second
+                tick = (now - last) * self.bytes_per_second
                 last = now
+                # A spared tick writes nothing: the churn comes in bursts.
+                owed += tick if chooser.random() < self.probability else 0.0
                 while owed >= BLOCK_SIZE:
                     which = chooser.randrange(len(descriptors))
                     blocks = max(1, sizes[which] // BLOCK_SIZE)
