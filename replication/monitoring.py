@@ -14,8 +14,8 @@ from functools import cached_property, lru_cache
 from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When, Window
-from django.db.models.functions import Coalesce, Lower
+from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Value, When, Window
+from django.db.models.functions import Lower
 from django.urls import get_script_prefix, reverse
 
 from jobs.models import TERMINAL_STATES, Job, State
@@ -103,9 +103,9 @@ def _sorted(items, sort: str, now, *, backwards: bool = False):
         items = items.annotate(rpo_since=Case(When(migration_state__in=RPO_STATES, then=F("last_recovery_point_at"))))
         column, descending = F("rpo_since"), not descending
     elif key == "transferred":
-        # A join and one aggregate: a subquery per row would run 10,000 times.
-        items = items.annotate(transferred=Coalesce(Sum("disks__transferred_bytes", filter=Q(disks__included=True)), 0))
-        column = F("transferred")
+        # The included disks' bytes, summed by triggers as the disks are written (migration
+        # 0015_monitor_transferred_total) and indexed with the project: no join nor GROUP BY of the disks.
+        column = F("transferred_total")
     elif key == "throughput":
         items = items.annotate(
             current_throughput=Case(
@@ -119,11 +119,17 @@ def _sorted(items, sort: str, now, *, backwards: bool = False):
         column = F("test_migrate_state")
     else:
         column = Lower("server__name")
-    if backwards:
+    if key == "transferred":
+        # Never null, so no NULLS clause: PostgreSQL matches an order to an index's only when the NULLS
+        # placement agrees too, and the index (project, transferred_total) has the default one.
+        ordered = column.desc() if descending != backwards else column.asc()
+    elif backwards:
         # asc nulls last, reversed, is desc nulls first (and the other way round).
         ordered = column.asc(nulls_first=True) if descending else column.desc(nulls_first=True)
+    else:
+        ordered = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
+    if backwards:
         return items.order_by(ordered, Lower("server__name").desc(), "-pk")
-    ordered = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
     return items.order_by(ordered, Lower("server__name").asc(), "pk")
 
 
