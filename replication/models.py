@@ -322,6 +322,18 @@ class MigrationItem(models.Model):
     def __str__(self) -> str:
         return self.target_vm_name
 
+    def save(self, *args, **kwargs):
+        # transferred_total belongs to the disks' triggers: a whole-row save of an item read earlier
+        # would write back the total it read, losing what disks added since.
+        whole_row_update = not (self._state.adding or args or kwargs.get("force_insert"))
+        if whole_row_update and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "transferred_total"
+            ]
+        super().save(*args, **kwargs)
+
     @property
     def arm_name(self) -> str:
         return str(self.server_id)
