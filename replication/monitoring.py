@@ -14,8 +14,8 @@ from functools import cached_property, lru_cache
 from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When, Window
-from django.db.models.functions import Coalesce, Lower, RowNumber
+from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Value, When, Window
+from django.db.models.functions import Lower, RowNumber
 from django.urls import get_script_prefix, reverse
 
 from jobs.models import TERMINAL_STATES, Job, State
@@ -103,9 +103,9 @@ def _sorted(items, sort: str, now, *, backwards: bool = False):
         items = items.annotate(rpo_since=Case(When(migration_state__in=RPO_STATES, then=F("last_recovery_point_at"))))
         column, descending = F("rpo_since"), not descending
     elif key == "transferred":
-        # A join and one aggregate: a subquery per row would run 10,000 times.
-        items = items.annotate(transferred=Coalesce(Sum("disks__transferred_bytes", filter=Q(disks__included=True)), 0))
-        column = F("transferred")
+        # The included disks' bytes, summed by triggers as the disks are written (migration
+        # 0015_monitor_transferred_total) and indexed with the project: no join nor GROUP BY of the disks.
+        column = F("transferred_total")
     elif key == "throughput":
         items = items.annotate(
             current_throughput=Case(
@@ -119,11 +119,17 @@ def _sorted(items, sort: str, now, *, backwards: bool = False):
         column = F("test_migrate_state")
     else:
         column = Lower("server__name")
-    if backwards:
+    if key == "transferred":
+        # Never null, so no NULLS clause: PostgreSQL matches an order to an index's only when the NULLS
+        # placement agrees too, and the index (project, transferred_total) has the default one.
+        ordered = column.desc() if descending != backwards else column.asc()
+    elif backwards:
         # asc nulls last, reversed, is desc nulls first (and the other way round).
         ordered = column.asc(nulls_first=True) if descending else column.desc(nulls_first=True)
+    else:
+        ordered = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
+    if backwards:
         return items.order_by(ordered, Lower("server__name").desc(), "-pk")
-    ordered = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
     return items.order_by(ordered, Lower("server__name").asc(), "pk")
 
 
@@ -175,19 +181,37 @@ def list_page(project: MigrateProject, now, number, *, health="", status="", sea
         counted=filtered,
         backwards=_sorted(filtered, sort, now, backwards=True),
         # The health filter's count and page would both evaluate health for every server (the CASE over
-        # the joined server and appliance): its first page counts in the same scan. Measured with
+        # the joined server and appliance): its page counts in the same scan. Measured with
         # EXPLAIN ANALYZE on 10,000 servers, that saves a third; for the other lists a separate count
         # is cheaper (it skips the sort's joins and aggregates, and the name order's index stops early).
         count_in_page=health in HEALTH_RANKS,
     )
 
 
-def _first_page_asked(number) -> bool:
-    """Whether Paginator.get_page(number) gives page 1 whatever the count: "1", nothing or not a number."""
+def _asked_page_number(number) -> int:
+    """The page Paginator.get_page(number) gives when it exists: page 1 for nothing or not a number."""
     try:
-        return int(number) == 1
+        return int(number)
     except (TypeError, ValueError):
-        return True
+        return 1
+
+
+def _page_counted_in_query(paginator, items, number):
+    """The asked page's ids and the list's count from one query (COUNT(*) OVER () beside each id), or
+    None when that page does not exist (get_page's fallbacks then apply)."""
+    asked = _asked_page_number(number)
+    if asked < 1:
+        return None
+    start = (asked - 1) * PAGE_SIZE
+    counted_rows = list(
+        items.annotate(listed=Window(Count("pk"))).values_list("pk", "listed")[start : start + PAGE_SIZE]
+    )
+    if not counted_rows and asked > 1:
+        return None
+    paginator.count = counted_rows[0][1] if counted_rows else 0  # the cached_property, given
+    page = paginator.page(asked)
+    page.object_list = [pk for pk, _ in counted_rows]
+    return page
 
 
 def page_of(items, number, *, counted=None, backwards=None, count_in_page=False) -> tuple[Page, list[MigrationItem]]:
@@ -196,17 +220,16 @@ def page_of(items, number, *, counted=None, backwards=None, count_in_page=False)
     `counted` (by default `items`) is what the pages count. `backwards`, the same list in the reverse
     order, serves the pages of the second half: the last page is then the first 50 rows of it, a
     top-N sort or an index's first entries, instead of a sort of every row and an OFFSET past them.
-    `count_in_page`, for a list whose page reads every row anyway: the first page counts them in the same
-    query (COUNT(*) OVER ()), instead of a second scan for the count."""
+    `count_in_page`, for a list whose page reads every row anyway: the page asked for counts them in the
+    same query (COUNT(*) OVER ()), instead of a second scan for the count; only a page past the end
+    takes the two queries."""
     ids_only = items.values_list("pk", flat=True)
     counted = ids_only if counted is None else counted.values_list("pk", flat=True)
     paginator = _CountedPaginator(ids_only, PAGE_SIZE, counted)
-    if count_in_page and _first_page_asked(number):
-        counted_rows = list(items.annotate(listed=Window(Count("pk"))).values_list("pk", "listed")[:PAGE_SIZE])
-        paginator.count = counted_rows[0][1] if counted_rows else 0  # the cached_property, given
-        page = paginator.page(1)
-        page.object_list = [pk for pk, _ in counted_rows]
-        return page, _read_rows(page.object_list)
+    if count_in_page:
+        page = _page_counted_in_query(paginator, items, number)
+        if page is not None:
+            return page, _read_rows(page.object_list)
     page = paginator.get_page(number)
     start, end = page.start_index() - 1, page.end_index()
     total = paginator.count

@@ -15,7 +15,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from hub import units
@@ -60,6 +60,30 @@ def health_badge(health: str) -> SafeString:
     """_replicating_health.html for one health value; cached per process outside DEBUG, where templates
     do not change while the hub runs."""
     return _health_badge_rendered(health) if settings.DEBUG else _health_badge_cached(health)
+
+
+# Stand for the menu button's two values in its template rendered once (menu_button).
+_MENU_URL = "\x00menu-url\x00"
+_MENU_LABEL = "\x00menu-label\x00"
+
+
+def _menu_button_parts() -> tuple[str, str, str]:
+    """hub/_row_menu_button.html cut around its URL and its label, which it shows in that order."""
+    rendered = render_to_string("hub/_row_menu_button.html", {"menu_url": _MENU_URL, "menu_label": _MENU_LABEL})
+    before, rest = rendered.split(_MENU_URL)
+    middle, after = rest.split(_MENU_LABEL)
+    return before, middle, after
+
+
+_menu_button_parts_cached = lru_cache(maxsize=1)(_menu_button_parts)
+
+
+def menu_button(menu_url: str, menu_label: str) -> SafeString:
+    """The row's "..." button, as the template renders it: the template is rendered once per process
+    (outside DEBUG) and the row's two values put in, escaped as the template escapes them, instead of a
+    template render per row (about 0.1 ms each, 50 a page)."""
+    before, middle, after = _menu_button_parts() if settings.DEBUG else _menu_button_parts_cached()
+    return mark_safe(before + escape(menu_url) + middle + escape(menu_label) + after)  # noqa: S308
 
 
 def _running(job) -> bool:
@@ -116,10 +140,7 @@ def row_html(item: MigrationItem, now) -> SafeString:
         )
     else:
         current_job = "-"
-    menu = render_to_string(
-        "hub/_row_menu_button.html",
-        {"menu_url": item_url("replication:item-menu", item.pk), "menu_label": server_name},
-    )
+    menu = menu_button(item_url("replication:item-menu", item.pk), server_name)
     return format_html(
         _ROW,
         item.pk,
@@ -138,5 +159,5 @@ def row_html(item: MigrationItem, now) -> SafeString:
         units.decimal_rate(status.throughput_bytes_per_second),
         current_job,
         status.test_migrate_state_description,
-        mark_safe(menu),  # noqa: S308
+        menu,
     )
