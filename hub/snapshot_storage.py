@@ -18,6 +18,8 @@ from django.conf import settings
 from hub.object_store import ObjectMissing, store
 
 COPY_CHUNK = 8 * 1024 * 1024
+# A save or restore under way, for workers on other hosts (hub/snapshots.py); no snapshot holds it.
+HOLD_OBJECT = "hub-snapshot-hold/hold"
 # Half-written files of a writer that renames when done: what they will become is copied, not them.
 TEMPORARY_SUFFIXES = (".part", ".partial")
 
@@ -74,6 +76,8 @@ def save_objects(target: Path) -> int:
     objects = store()
     copied = 0
     for name in list(objects.names("")):
+        if name == HOLD_OBJECT:
+            continue
         try:
             data = objects.get(name)
         except ObjectMissing:
@@ -94,7 +98,7 @@ def restore_objects(source: Path) -> None:
         else {}
     )
     for name in list(objects.names("")):
-        if name not in wanted:
+        if name not in wanted and name != HOLD_OBJECT:
             objects.delete(name)
     for name, path in wanted.items():
         objects.put(name, path.read_bytes())

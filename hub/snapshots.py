@@ -6,7 +6,8 @@ REPLICATION_DIR (hub/snapshot_storage.py), and a manifest.
 
 Consistency. The database copy is one transaction's view, but the files are copied after it, so
 nothing may change replicas or delete stored objects between the two. A save or restore therefore
-*holds* the hub (a file beside the snapshots every process can see) and waits until it is quiet:
+*holds* the hub (a file beside the snapshots every process on this host sees, and with a Blob or S3
+backend an object in the store, which workers on other hosts see) and waits until it is quiet:
 - domains register a participant (`register_participant`) that says what is still busy: replication
   (replication/snapshot_hooks.py) names items whose apply lease is live, and its lease_take refuses
   while the hub is held; jobs names jobs a live worker has claimed, and the runner queues a run for
@@ -50,6 +51,7 @@ from django.db import close_old_connections
 from django.http import JsonResponse
 
 from hub import snapshot_database, snapshot_storage
+from hub.object_store import ObjectMissing, store
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 NAME_RULE = "1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -61,6 +63,9 @@ REQUEST_DRAIN_SECONDS = 2.0
 # A hold older than this is a save or restore that died (on another host: on this one a dead holder's
 # hold is seen at once): it no longer pauses anything.
 HOLD_STALE_SECONDS = 3600.0
+# With a shared object store, other hosts read the hold object at most this often (a page request asks
+# whether a restore runs); the holder waits as long before it looks for work under way.
+SHARED_HOLD_CACHE_SECONDS = 1.0
 MANIFEST = "manifest.json"
 
 
@@ -106,13 +111,45 @@ def hold_state() -> dict | None:
     path = _hold_path()
     try:
         if time.time() - path.stat().st_mtime > HOLD_STALE_SECONDS:
-            return None
+            return _shared_hold()
         state = json.loads(path.read_text() or "{}")
     except (OSError, ValueError):
-        return None
+        return _shared_hold()
     if not isinstance(state, dict) or _holder_died(state):
+        return _shared_hold()
+    return state
+
+
+def _shares_store() -> bool:
+    """Whether the object store is one every host reaches (Blob, S3): the local backend is this host's."""
+    return settings.OBJECT_STORE != "local"
+
+
+_shared_cache: tuple[float, dict | None] | None = None  # (when read, the hold object's state)
+
+
+def _shared_hold() -> dict | None:
+    """The hold object a save or restore on another host put in the shared store, or None."""
+    global _shared_cache
+    if not _shares_store():
+        return None
+    if _shared_cache is None or time.monotonic() - _shared_cache[0] > SHARED_HOLD_CACHE_SECONDS:
+        try:
+            state = json.loads(store().get(snapshot_storage.HOLD_OBJECT))
+        except (ObjectMissing, ValueError):
+            state = None
+        _shared_cache = (time.monotonic(), state)
+    state = _shared_cache[1]
+    if not isinstance(state, dict) or _holder_died(state) or _hold_age(state) > HOLD_STALE_SECONDS:
         return None
     return state
+
+
+def _hold_age(state: dict) -> float:
+    try:
+        return (datetime.now(UTC) - datetime.fromisoformat(state.get("since", ""))).total_seconds()
+    except (TypeError, ValueError):
+        return HOLD_STALE_SECONDS + 1
 
 
 def _holder_died(state: dict) -> bool:
@@ -147,28 +184,42 @@ def _hold(operation: str, name: str):
     body = json.dumps(
         {"operation": operation, "name": name, "since": _now_text(), "pid": os.getpid(), "host": socket.gethostname()}
     )
+    global _shared_cache
+    _shared_cache = None
+    if (current := _shared_hold()) is not None:  # another host's (best effort: the store has no put-if-absent)
+        raise _in_progress(current)
     for _ in range(2):
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             current = hold_state()
             if current is not None:
-                raise SnapshotError(
-                    409,
-                    "SnapshotOperationInProgress",
-                    f"Another snapshot operation ({current.get('operation')} {current.get('name') or ''}) "
-                    f"is running since {current.get('since')}: try again when it ends.",
-                ) from None
+                raise _in_progress(current) from None
             path.unlink(missing_ok=True)  # a dead operation's: take over
             continue
         with os.fdopen(descriptor, "w") as handle:
             handle.write(body)
         break
     try:
+        if _shares_store():
+            store().put(snapshot_storage.HOLD_OBJECT, body.encode())
+            time.sleep(SHARED_HOLD_CACHE_SECONDS)  # until every host has read it
         _wait_until_quiet()
         yield
     finally:
+        if _shares_store():
+            store().delete(snapshot_storage.HOLD_OBJECT)
+            _shared_cache = None
         path.unlink(missing_ok=True)
+
+
+def _in_progress(current: dict) -> SnapshotError:
+    return SnapshotError(
+        409,
+        "SnapshotOperationInProgress",
+        f"Another snapshot operation ({current.get('operation')} {current.get('name') or ''}) "
+        f"is running since {current.get('since')}: try again when it ends.",
+    )
 
 
 def _wait_until_quiet() -> None:

@@ -47,9 +47,18 @@ def lease_take(item_id, owner: str) -> bool:
     return bool(take())
 
 
-def lease_renew(item_id, owner: str) -> None:
-    MigrationItem.objects.filter(pk=item_id, apply_lease_owner=owner).update(
-        apply_lease_until=timezone.now() + APPLY_LEASE
+class LeaseLost(Exception):
+    """The holder's lease lapsed (a long write without a renewal) and another worker took it: the holder
+    must stop at once, committing nothing more. Two appliers at once corrupted replicas: each wrote its
+    host's working copy and the item's rows, and a point could be recorded from a copy the other moved."""
+
+
+def lease_renew(item_id, owner: str) -> bool:
+    """Extend the lease; False when it is no longer this owner's (see LeaseLost)."""
+    return bool(
+        MigrationItem.objects.filter(pk=item_id, apply_lease_owner=owner).update(
+            apply_lease_until=timezone.now() + APPLY_LEASE
+        )
     )
 
 
@@ -91,10 +100,10 @@ def lease_drop(item_id, owner: str) -> None:
 
 
 def lease_release(item_id, owner: str) -> bool:
-    """Let go unless work arrived meanwhile (then keep the lease and say so)."""
+    """Let go unless work arrived meanwhile (then keep the lease and say so). A lease another worker
+    took meanwhile counts as let go: that worker applies what arrived."""
     if MigrationItem.objects.filter(pk=item_id, apply_lease_owner=owner, apply_pending=False).update(
         apply_lease_owner="", apply_lease_until=None
     ):
         return True
-    MigrationItem.objects.filter(pk=item_id, apply_lease_owner=owner).update(apply_pending=False)
-    return False
+    return not MigrationItem.objects.filter(pk=item_id, apply_lease_owner=owner).update(apply_pending=False)

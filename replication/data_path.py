@@ -35,6 +35,7 @@ from hub.arm.errors import ArmError
 from hub.object_store import ObjectMissing, store
 from replication.apply_lease import (
     RENEW_EVERY,
+    LeaseLost,
     lease_drop,
     lease_release,
     lease_renew,
@@ -79,6 +80,11 @@ def replica_apply(item_id, owner: str, *, linger_seconds: float = 0.0) -> None:
                 continue
             if lease_release(item_id, owner):
                 return
+    except LeaseLost:
+        logger.warning("Item %s: the apply lease lapsed and another worker took it; stopping", item_id)
+        # This host's copies may hold writes past their notes: whoever applies here next rebuilds them.
+        for disk in ProtectedDisk.objects.filter(item_id=item_id):
+            local_sequence_note(disk, -1)
     except BaseException:
         lease_drop(item_id, owner)
         raise
@@ -96,8 +102,25 @@ class _Applier:
 
     def renew(self) -> None:
         if time.monotonic() - self.renewed_at >= RENEW_EVERY.total_seconds():
-            lease_renew(self.item_id, self.owner)
-            self.renewed_at = time.monotonic()
+            self.fence()
+
+    def fence(self) -> None:
+        """Renew now, and stop (LeaseLost) unless the lease is still ours: before anything is committed."""
+        if not lease_renew(self.item_id, self.owner):
+            raise LeaseLost(self.item_id)
+        self.renewed_at = time.monotonic()
+
+    def working_copy_current(self, item: MigrationItem, disk: ProtectedDisk) -> bool:
+        """True when this host's working copy holds the disk's applied sequence. Otherwise (another host
+        applied since, or the copy is missing) rebuild it from the latest point's manifests, which moves
+        the applied sequence back to that point's marker, and return False."""
+        if local_sequence(disk) == disk.applied_sequence:
+            return True
+        _cycle_digests.pop(disk.pk, None)
+        self.fence()
+        working_copy_rebuild(item, disk, self.renew)
+        disk.refresh_from_db()
+        return False
 
     def apply_pass(self) -> bool:
         """One pass over the item's disks; True when anything was applied."""
@@ -130,6 +153,11 @@ class _Applier:
         self.passes += 1
         # A point can only be due after a marker (or after a crash between a marker and its point).
         if any(outcome.markers for outcome in applied) or self.passes == 1:
+            # The point is written from this host's working copies: a disk this pass did not apply may
+            # have been applied last on another host (which died before recording the point), so a stale
+            # copy is rebuilt first, and the point is recorded once what followed is applied again.
+            if [disk for disk in disks if not self.working_copy_current(item, disk)]:
+                return True  # every stale copy rebuilt, not only the first
             recovery_point_record(item, self.renew)
         progressed = bool(applied)
         return progressed
@@ -138,12 +166,7 @@ class _Applier:
         pending = ReplicationBatch.objects.filter(
             disk=disk, sequence__gt=disk.applied_sequence, sequence__lte=disk.stored_sequence
         ).order_by("sequence")
-        if local_sequence(disk) != disk.applied_sequence:
-            # This host's working copy is not the replica's state (another host applied since, or it
-            # is missing): rebuild it from the latest point's manifests and apply from there.
-            _cycle_digests.pop(disk.pk, None)
-            working_copy_rebuild(item, disk, self.renew)
-            disk.refresh_from_db()
+        if not self.working_copy_current(item, disk):
             pending = ReplicationBatch.objects.filter(
                 disk=disk, sequence__gt=disk.applied_sequence, sequence__lte=disk.stored_sequence
             ).order_by("sequence")
@@ -180,15 +203,15 @@ class _Applier:
                 last_applied = batch.sequence
                 outcome.add(batch)
                 if batch.marker:
-                    _commit_applied(disk, last_applied, handles, dirty)
+                    _commit_applied(disk, last_applied, handles, dirty, self.fence)
                     written = 0
                     _finish_cycle(item, disk, batch)
                     disk.refresh_from_db()
                 elif written >= SYNC_EVERY_BYTES:
-                    _commit_applied(disk, last_applied, handles, dirty)
+                    _commit_applied(disk, last_applied, handles, dirty, self.fence)
                     written = 0
                 self.renew()
-            _commit_applied(disk, last_applied, handles, dirty)
+            _commit_applied(disk, last_applied, handles, dirty, self.fence)
         finally:
             for descriptor in handles.values():
                 os.close(descriptor)
@@ -364,9 +387,10 @@ def _pwrite_all(descriptor: int, parts: list, offset: int, length: int) -> None:
             done = length - len(rest)
 
 
-def _commit_applied(disk: ProtectedDisk, sequence: int, handles: dict, dirty: set) -> None:
+def _commit_applied(disk: ProtectedDisk, sequence: int, handles: dict, dirty: set, fence) -> None:
     if sequence <= disk.applied_sequence:
         return
+    fence()  # a worker whose lease another took commits nothing: its host's note stays behind, so stale
     for descriptor in handles.values():
         os.fdatasync(descriptor)
     now = clock.now()

@@ -44,6 +44,10 @@ GONE = bytes(32)  # in an incremental manifest: the chunk is all zero now
 # An incremental manifest's chain of bases is at most this long; a delta larger than a quarter of the
 # whole is written whole.
 MAX_DEPTH = 16
+# The lease holder's renew is offered every this many chunks (it renews at most every few seconds): with
+# the Blob backend a chunk is one or two HTTP requests, and every 256 chunks let a loaded host's lease
+# lapse mid-point, so that another worker applied beside it.
+RENEW_CHUNKS = 8
 # Above this many dirty chunks, a disk's list gives way to "every chunk" (None): the list stays small.
 DIRTY_LIMIT = 100_000
 
@@ -184,7 +188,7 @@ def manifest_write(
             # The chunks become durable together, before the manifest that names them is written.
             with batched_writes(objects):
                 for position, index in enumerate(indexes):
-                    if renew is not None and position % 256 == 0:
+                    if renew is not None and position % RENEW_CHUNKS == 0:
                         renew()
                     offset = index * CHUNK_BYTES
                     data = os.pread(descriptor, min(CHUNK_BYTES, size - offset), offset)
@@ -231,7 +235,7 @@ def restore(item, manifest: Manifest, target: Path, *, sha256: bool, renew=None)
     with open(partial, "wb") as writer:
         writer.truncate(size)
         for count, index in enumerate(sorted(manifest.chunks)):
-            if renew is not None and count % 256 == 0:
+            if renew is not None and count % RENEW_CHUNKS == 0:
                 renew()
             position = index * CHUNK_BYTES
             data = objects.get(chunk_name(prefix, manifest.chunks[index]))

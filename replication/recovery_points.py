@@ -83,6 +83,9 @@ def recovery_point_record(item: MigrationItem, renew=None) -> None:
     now = clock.now()
     captured_at = min(now, datetime.fromtimestamp(max(captured), tz=UTC) + (now - timezone.now())) if captured else now
     with transaction.atomic():
+        # The disks' rows before the item's, in the order an upload takes them (its disk, then the item's
+        # lease flag): the other order deadlocked against uploads arriving while a point was recorded.
+        list(ProtectedDisk.objects.select_for_update().filter(pk__in=[disk.pk for disk in disks]).order_by("pk"))
         locked = MigrationItem.objects.select_for_update().get(pk=item.pk)
         point, created = RecoveryPoint.objects.get_or_create(
             item=locked,
