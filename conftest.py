@@ -12,12 +12,16 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _fresh_clock_cache():
-    """hub.clock caches its offset for a second; a rolled-back test must not leak it into the next."""
+    """hub.clock caches its offset, and faults.services the faults in force, for a second; a rolled-back
+    test must not leak either into the next."""
+    from faults import services as faults_service
     from hub import clock
 
     clock._cached = None
+    faults_service.forget_in_force()
     yield
     clock._cached = None
+    faults_service.forget_in_force()
 
 
 def _started(start, folder):

@@ -216,12 +216,14 @@ def record_agent_problems(appliance: Appliance, statuses) -> None:
     }
     if items:
         push.replicating_servers_changed(appliance.project, list(items.values()))
+    latest_jobs = _latest_jobs(list(items.values()))  # one read for every server that changed
     notifications = []
     for server, previous in changed:
         item = items.get(server.pk)
         server_items = [item] if item is not None else []
         notifications += _changes_notified(previous, server.agent_problems, server.name, server_items)
-        _note_job_tasks(previous, server.agent_problems, server.name, server_items)
+        if item is not None and str(item.pk) in latest_jobs:
+            _note_job_tasks(previous, server.agent_problems, server.name, [latest_jobs[str(item.pk)]])
     _notify(notifications)
 
 
@@ -240,7 +242,8 @@ def _changes(previous: dict, current: dict) -> list[tuple[str, bool]]:
 
 def _notify_changes(previous: dict, current: dict, name: str, items) -> None:
     _notify(_changes_notified(previous, current, name, items))
-    _note_job_tasks(previous, current, name, items)
+    if _changes(previous, current):
+        _note_job_tasks(previous, current, name, list(_latest_jobs(items).values()))
 
 
 def _changes_notified(previous: dict, current: dict, name: str, items) -> list[Notification]:
@@ -271,16 +274,10 @@ def _notify(notifications: list[Notification]) -> None:
         transaction.on_commit(lambda notification=notification: job_push.notification_changed(notification))
 
 
-def _note_job_tasks(previous: dict, current: dict, name: str, items) -> None:
-    """A task on each server's latest ended job per health error that appeared (Azure lists a failed or
-    warning task in the job's Tasks), open until the error goes away."""
-    changes = _changes(previous, current)
-    if not changes:
-        return
-    jobs_noted = _latest_jobs(items)
-    if not jobs_noted:
-        return
-    for code, appeared in changes:
+def _note_job_tasks(previous: dict, current: dict, name: str, jobs_noted: list) -> None:
+    """A task on each of these jobs (the servers' latest ended ones) per health error that appeared
+    (Azure lists a failed or warning task in the job's Tasks), open until the error goes away."""
+    for code, appeared in _changes(previous, current):
         task = f"HealthError{code}"[:60]
         if not appeared:
             jobs.job_task_resolve(jobs_noted, task)
@@ -290,16 +287,16 @@ def _note_job_tasks(previous: dict, current: dict, name: str, items) -> None:
             jobs.job_task_note(job_id, name=task, friendly_name=f"Health error {code} on {name}", error=error)
 
 
-def _latest_jobs(items) -> list:
-    """The latest ended job of each server (of the first MAX_JOBS_NOTED), in one query."""
+def _latest_jobs(items) -> dict:
+    """{item id: its latest ended job's id} of the first MAX_JOBS_NOTED items, in one query."""
     ids = [str(item.pk) for item in items[:MAX_JOBS_NOTED]]
     if not ids:
-        return []
-    return list(
+        return {}
+    return dict(
         Job.objects.filter(target_object_id__in=ids, state__in=TERMINAL_STATES)
         .order_by("target_object_id", "-created_at")
         .distinct("target_object_id")
-        .values_list("pk", flat=True)
+        .values_list("target_object_id", "pk")
     )
 
 

@@ -11,9 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from faults import services as faults_service
 from hub import clock
 from jobs.models import OutboxMessage
-from replication import health, services, uploads
+from replication import services, uploads
 from replication.models import Appliance, ProtectedDisk
 from replication.tests.conftest import issue, migration_project
 from replication.tests.test_monitor import make_item
@@ -76,7 +77,7 @@ def test_the_heartbeats_queries_do_not_grow_with_the_agents(registered, monkeypa
     # The emulator's clock offset and the faults in force are read again after a second: on a busy
     # machine a heartbeat pushing 55 servers' rows takes longer than one with 5, so both are held here.
     monkeypatch.setattr(clock, "_CACHE_SECONDS", 3600)
-    monkeypatch.setattr(health, "FAULTS_REUSED_FOR", 3600)
+    monkeypatch.setattr(faults_service, "IN_FORCE_REUSED_FOR", 3600)
     project, appliance, credential = registered
     few = queries_with(project, appliance, credential, [f"a{index:03}" for index in range(5)])
     many = queries_with(project, appliance, credential, [f"a{index:03}" for index in range(55)])
