@@ -48,10 +48,15 @@ def migration_project(capture_on_commit, name: str, target_region: str = "westeu
 
 def finalized_appliance(project: MigrateProject, name: str = "appliance-1") -> Appliance:
     """An appliance registered with a fresh key and finalized (its heartbeat is the registration's)."""
-    appliance, _ = appliance_register(key_text=issue(project)[1], name=name)
+    return finalized_appliance_and_credential(project, name)[0]
+
+
+def finalized_appliance_and_credential(project: MigrateProject, name: str = "appliance-1") -> tuple[Appliance, str]:
+    """finalized_appliance, with the credential it calls the appliance API with."""
+    appliance, credential = appliance_register(key_text=issue(project)[1], name=name)
     Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
     appliance.refresh_from_db()
-    return appliance
+    return appliance, credential
 
 
 def admin() -> User:

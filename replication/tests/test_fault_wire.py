@@ -15,10 +15,10 @@ from faults import services as faults
 from hub import clock
 from jobs.models import Notification
 from projects.models import User
-from replication import fault_wire, health, services
+from replication import fault_wire, health
 from replication.models import Appliance, MigrationItem
 from replication.monitoring import with_health
-from replication.tests.conftest import issue, migration_project
+from replication.tests.conftest import finalized_appliance_and_credential, migration_project
 from replication.tests.test_monitor import make_item
 
 pytestmark = pytest.mark.django_db
@@ -27,11 +27,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def registered(django_capture_on_commit_callbacks):
     project = migration_project(django_capture_on_commit_callbacks, "faultwire")
-    appliance, credential = services.appliance_register(key_text=issue(project)[1], name="appliance-1")
-    Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
+    appliance, credential = finalized_appliance_and_credential(project)
     item = make_item(project, "web01")
     MigrationItem.objects.filter(pk=item.pk).update(created_by=User.objects.get(email="admin@contoso.com"))
-    return project, Appliance.objects.get(pk=appliance.pk), credential, item
+    return project, appliance, credential, item
 
 
 def inject(kind, scope, scope_kind, **parameters):

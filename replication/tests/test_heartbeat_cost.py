@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 from faults import services as faults_service
 from hub import clock
 from jobs.models import OutboxMessage
-from replication import services, uploads
-from replication.models import Appliance, ProtectedDisk
-from replication.tests.conftest import issue, migration_project
+from replication import uploads
+from replication.models import ProtectedDisk
+from replication.tests.conftest import finalized_appliance_and_credential, migration_project
 from replication.tests.test_monitor import make_item
 
 pytestmark = pytest.mark.django_db
@@ -25,9 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def registered(django_capture_on_commit_callbacks):
     project = migration_project(django_capture_on_commit_callbacks, "heartbeat-cost")
-    appliance, credential = services.appliance_register(key_text=issue(project)[1], name="appliance-1")
-    Appliance.objects.filter(pk=appliance.pk).update(state=Appliance.State.FINALIZED)
-    return project, appliance, credential
+    return project, *finalized_appliance_and_credential(project)
 
 
 def statuses(names, *, connected=True, problems=None):
