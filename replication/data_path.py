@@ -42,7 +42,7 @@ from replication.apply_lease import (
     lease_wait_for_work,
 )
 from replication.models import MigrationItem, ProtectedDisk, ReplicationBatch
-from replication.point_manifests import CHUNK_BYTES, merge_dirty
+from replication.point_manifests import CHUNK_BYTES, ChunkCutter, merge_dirty
 from replication.recovery_points import recovery_point_record, working_copy_rebuild
 from replication.replica_files import (
     BLOCK_SIZE,
@@ -163,6 +163,7 @@ class _Applier:
                 if digest is None and batch.full and batch.sequence == _first_sequence_of_cycle(disk, batch.cycle):
                     _start_building(disk, target, handles)
                     digest = _CycleDigest.start(disk, batch)
+                    digest.cutter = ChunkCutter(item, disk.pk, batch.cycle, disk.size_bytes)
                 records = _open_batch(item, disk, batch)
                 if records is None:
                     # Skipped: the disk is being resent in full, which replaces whatever this batch held.
@@ -176,7 +177,12 @@ class _Applier:
                     descriptor = handles[target] = os.open(target, os.O_RDWR | os.O_CREAT, 0o600)
                     if os.fstat(descriptor).st_size < disk.size_bytes:
                         os.ftruncate(descriptor, disk.size_bytes)
-                written += _write_records(descriptor, records, disk.size_bytes, digest, None if batch.full else dirty)
+                touched = (digest.cutter.touched if digest is not None else None) if batch.full else dirty
+                written += _write_records(descriptor, records, disk.size_bytes, digest, touched)
+                if digest is not None and _cycle_digests.get(disk.pk) is digest:
+                    # The cycle is written in ascending order: chunks it has moved past are final.
+                    final_below = None if batch.marker else digest.next_block * BLOCK_SIZE // CHUNK_BYTES
+                    digest.cutter.cut(descriptor, final_below)
                 last_applied = batch.sequence
                 outcome.add(batch)
                 if batch.marker:
@@ -220,6 +226,7 @@ class _CycleDigest:
         self.disk_pk, self.cycle, self.next_sequence = disk_pk, cycle, next_sequence
         self.next_block = 0
         self.hasher = hashlib.sha256()
+        self.cutter: ChunkCutter | None = None  # the cycle's chunks, cut as it is applied
 
     @classmethod
     def start(cls, disk: ProtectedDisk, batch: ReplicationBatch) -> _CycleDigest:
@@ -391,8 +398,10 @@ def _finish_cycle(item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBa
     if running is not None and running.cycle == batch.cycle and running.next_sequence == batch.sequence + 1:
         digest = running.hexdigest(disk.size_bytes)
     else:
-        digest = file_content_digest(replica_path(disk), disk.size_bytes)
+        digest, running = file_content_digest(replica_path(disk), disk.size_bytes), None
     expected = batch.marker["digest"]
+    if running is not None and running.cutter is not None and digest == expected:
+        running.cutter.done()  # its point's manifest names the chunks cut as the cycle was applied
     update = {"applied_cycle": batch.cycle, "replica_digest": digest}
     if digest != expected:
         logger.warning("Replica of disk %s diverged at cycle %s: resynchronizing", disk.pk, batch.cycle)
