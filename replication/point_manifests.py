@@ -22,7 +22,8 @@ delete a chunk a point being recorded has just relied on.
 
 A worker's replica file is a working copy: `restore` rebuilds it (or writes a VM's disk) from a
 manifest. Recording a point reads only the chunks written since the previous manifest (the disk's
-`dirty_chunks`, kept by the data path as it applies), so a point costs the data changed, once.
+`dirty_chunks`, kept by the data path as it applies), so a point costs the data changed, once. A full
+cycle's chunks are cut while it is applied (ChunkCutter), so its point only names them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import hashlib
 import json
 import os
 import struct
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,6 +216,7 @@ def manifest_write(
 
 _ZERO_CHUNK = bytes(CHUNK_BYTES)
 READ_BYTES = 4 * 1024 * 1024  # adjacent chunks are read from the replica this many bytes at a time
+WRITTEN_KEPT = 100_000  # names of chunks written, kept to skip writing a repeated chunk twice
 
 
 def _chunks_store(
@@ -224,6 +228,7 @@ def _chunks_store(
     call, or per `written`, the names written so far). Returns the bytes of chunks written."""
     stored, count = 0, 0
     written = set() if written is None else written
+    puts = _Puts(objects)
     position, total = 0, len(indexes)
     while position < total:
         first = indexes[position]
@@ -249,11 +254,55 @@ def _chunks_store(
             name = chunk_name(prefix, sha)
             if name in written or (look_up and objects.exists(name)):
                 continue
-            objects.put(name, piece)
+            puts.put(name, piece)
+            if len(written) >= WRITTEN_KEPT:  # a huge disk: a repeated chunk is written again, not remembered
+                written.clear()
             written.add(name)
             stored += len(piece)
         position = last + 1
+    puts.wait()
     return stored
+
+
+PUTS_IN_FLIGHT = 8  # chunk writes at once to a backend whose put is a network round trip
+
+
+class _Puts:
+    """Chunk writes: in the calling thread for local files (a put there is a few system calls), and up to
+    PUTS_IN_FLIGHT at once from a small pool for Blob or S3, where each is a round trip of its own and
+    one at a time would leave a point's tens of thousands of chunks waiting on latency. `wait` returns
+    once all are stored, raising the first failure."""
+
+    def __init__(self, objects):
+        self.objects = objects
+        self.pool = None if hasattr(objects, "unsynced_writes") else _put_pool()
+        self.pending: deque = deque()
+
+    def put(self, name: str, data) -> None:
+        if self.pool is None:
+            self.objects.put(name, data)
+            return
+        self.pending.append(self.pool.submit(self.objects.put, name, data))
+        while len(self.pending) >= PUTS_IN_FLIGHT:
+            self.pending.popleft().result()
+
+    def wait(self) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            for future in self.pending:
+                future.cancel()
+
+
+_put_pools: dict[int, ThreadPoolExecutor] = {}  # process id -> its pool (a forked worker makes its own)
+
+
+def _put_pool() -> ThreadPoolExecutor:
+    pool = _put_pools.get(os.getpid())
+    if pool is None:
+        pool = _put_pools[os.getpid()] = ThreadPoolExecutor(PUTS_IN_FLIGHT, thread_name_prefix="chunk-put")
+    return pool
 
 
 class ChunkCutter:

@@ -128,3 +128,37 @@ def test_a_local_store_writes_into_a_folder_removed_since_it_last_wrote_there(tm
         local.put("c/chunks/ab/3", b"three")
     assert [local.get(f"c/chunks/ab/{name}") for name in (2, 3)] == [b"two", b"three"]
     assert not local.exists("c/chunks/ab/1")
+
+
+class RoundTripStore:
+    """A backend whose put is a round trip (as Blob's and S3's are): no unsynced_writes."""
+
+    def __init__(self, failing: str = ""):
+        self.objects: dict[str, bytes] = {}
+        self.failing = failing
+
+    def put(self, name, data):
+        if name == self.failing:
+            raise OSError("the service refused it")
+        self.objects[name] = bytes(data)
+
+    def exists(self, name):
+        return name in self.objects
+
+
+def test_chunks_go_to_a_round_trip_backend_several_at_once_and_a_failure_is_raised(tmp_path):
+    replica = tmp_path / "replica.img"
+    data = b"".join(bytes([index + 1]) * CHUNK for index in range(40)) + bytes(CHUNK)
+    replica.write_bytes(data)
+    objects, chunks = RoundTripStore(), {}
+    with open(replica, "rb") as handle:
+        stored = point_manifests._chunks_store(
+            objects, "acct/points/1", handle.fileno(), list(range(41)), len(data), chunks, look_up=False
+        )
+    assert stored == 40 * CHUNK and len(objects.objects) == 40 and sorted(chunks) == list(range(40))
+    assert all(hashlib.sha256(body).digest() in chunks.values() for body in objects.objects.values())
+    refusing = RoundTripStore(failing=point_manifests.chunk_name("acct/points/1", chunks[7]))
+    with open(replica, "rb") as handle, pytest.raises(OSError):
+        point_manifests._chunks_store(
+            refusing, "acct/points/1", handle.fileno(), list(range(41)), len(data), {}, look_up=False
+        )
