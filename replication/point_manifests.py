@@ -22,7 +22,8 @@ delete a chunk a point being recorded has just relied on.
 
 A worker's replica file is a working copy: `restore` rebuilds it (or writes a VM's disk) from a
 manifest. Recording a point reads only the chunks written since the previous manifest (the disk's
-`dirty_chunks`, kept by the data path as it applies), so a point costs the data changed, once.
+`dirty_chunks`, kept by the data path as it applies), so a point costs the data changed, once. A full
+cycle's chunks are cut while it is applied (ChunkCutter), so its point only names them.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ import hashlib
 import json
 import os
 import struct
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub.object_store import ObjectMissing, batched_writes, store
+from hub.object_store import ObjectMissing, batched_writes, store, unsynced_writes
 from replication.replica_files import digest_blocks, hash_zeros, storage_account_name
 
 CHUNK_BYTES = 64 * 1024
@@ -170,6 +173,16 @@ def manifest_write(
     objects, prefix = store(), item_prefix(item)
     size = disk.size_bytes
     stored = 0
+    cut = _cut_chunks.pop((disk.pk, cycle), None)
+    if cut is not None and cut.size_bytes == size:
+        # Cut while the full cycle was applied (ChunkCutter): its chunks are stored, and one sync makes
+        # them durable before the manifest that names them.
+        with batched_writes(objects):
+            pass
+        manifest = Manifest(size, dict(cut.chunks), cycle=cycle)
+        data = _encode(size, manifest.chunks, None, 0, itemId=str(item.pk), diskId=disk.disk_id, cycle=cycle)
+        objects.put(manifest_name(prefix, disk.pk, cycle), data)
+        return manifest, cut.stored
     try:
         handle = open(replica, "rb")  # noqa: SIM115 (closed below; the extent walk needs the descriptor)
     except FileNotFoundError:
@@ -187,20 +200,11 @@ def manifest_write(
                 indexes = sorted(index for index in set(dirty) if index * CHUNK_BYTES < size)
             # The chunks become durable together, before the manifest that names them is written.
             with batched_writes(objects):
-                for position, index in enumerate(indexes):
-                    if renew is not None and position % RENEW_CHUNKS == 0:
-                        renew()
-                    offset = index * CHUNK_BYTES
-                    data = os.pread(descriptor, min(CHUNK_BYTES, size - offset), offset)
-                    if _all_zero(data):
-                        manifest.chunks.pop(index, None)
-                        continue
-                    sha = hashlib.sha256(data).digest()
-                    manifest.chunks[index] = sha
-                    name = chunk_name(prefix, sha)
-                    if not objects.exists(name):
-                        objects.put(name, data)
-                        stored += len(data)
+                # A first point (no base) finds none of its chunks stored, bar the leftovers of an attempt
+                # cut short, which are rewritten alike: no lookup per chunk then.
+                stored = _chunks_store(
+                    objects, prefix, descriptor, indexes, size, manifest.chunks, look_up=base is not None, renew=renew
+                )
     if handle is None:
         whole = True  # no replica: an all-zero disk
     changed = {} if whole else {index: manifest.chunks.get(index, GONE) for index in indexes}
@@ -215,11 +219,142 @@ def manifest_write(
 
 
 _ZERO_CHUNK = bytes(CHUNK_BYTES)
+READ_BYTES = 4 * 1024 * 1024  # adjacent chunks are read from the replica this many bytes at a time
+WRITTEN_KEPT = 100_000  # names of chunks written, kept to skip writing a repeated chunk twice
 
 
-def _all_zero(data: bytes) -> bool:
-    # A memcmp against zeros: far cheaper than looking at the bytes in Python.
-    return data == _ZERO_CHUNK if len(data) == CHUNK_BYTES else data == bytes(len(data))
+def _chunks_store(
+    objects, prefix: str, descriptor: int, indexes, size: int, chunks: dict, *, look_up: bool, written=None, renew=None
+) -> int:
+    """Read the chunks `indexes` (ascending) from the replica, runs of adjacent ones in one read, and
+    store those holding data; `chunks` (index -> SHA-256) is updated, an all-zero chunk leaving it.
+    `look_up`: ask the store whether a chunk is there before writing it (else each is written once per
+    call, or per `written`, the names written so far). Returns the bytes of chunks written."""
+    stored, count = 0, 0
+    written = set() if written is None else written
+    puts = _Puts(objects)
+    position, total = 0, len(indexes)
+    while position < total:
+        first = indexes[position]
+        last = position
+        span = READ_BYTES // CHUNK_BYTES
+        while last + 1 < total and indexes[last + 1] == indexes[last] + 1 and last + 1 - position < span:
+            last += 1
+        offset = first * CHUNK_BYTES
+        data = os.pread(descriptor, min((last + 1 - position) * CHUNK_BYTES, size - offset), offset)
+        view = memoryview(data)
+        for number in range(last + 1 - position):
+            index, start = first + number, number * CHUNK_BYTES
+            piece = view[start : start + CHUNK_BYTES]
+            count += 1
+            if renew is not None and count % RENEW_CHUNKS == 0:
+                renew()
+            # A memcmp against zeros: far cheaper than looking at the bytes in Python.
+            if data.startswith(_ZERO_CHUNK, start) if len(piece) == CHUNK_BYTES else not any(piece):
+                chunks.pop(index, None)
+                continue
+            sha = hashlib.sha256(piece).digest()
+            chunks[index] = sha
+            name = chunk_name(prefix, sha)
+            if name in written or (look_up and objects.exists(name)):
+                continue
+            puts.put(name, piece)
+            if len(written) >= WRITTEN_KEPT:  # a huge disk: a repeated chunk is written again, not remembered
+                written.clear()
+            written.add(name)
+            stored += len(piece)
+        position = last + 1
+    puts.wait()
+    return stored
+
+
+PUTS_IN_FLIGHT = 8  # chunk writes at once to a backend whose put is a network round trip
+
+
+class _Puts:
+    """Chunk writes: in the calling thread for local files (a put there is a few system calls), and up to
+    PUTS_IN_FLIGHT at once from a small pool for Blob or S3, where each is a round trip of its own and
+    one at a time would leave a point's tens of thousands of chunks waiting on latency. `wait` returns
+    once all are stored, raising the first failure."""
+
+    def __init__(self, objects):
+        self.objects = objects
+        self.pool = None if hasattr(objects, "unsynced_writes") else _put_pool()
+        self.pending: deque = deque()
+
+    def put(self, name: str, data) -> None:
+        if self.pool is None:
+            self.objects.put(name, data)
+            return
+        self.pending.append(self.pool.submit(self.objects.put, name, data))
+        while len(self.pending) >= PUTS_IN_FLIGHT:
+            self.pending.popleft().result()
+
+    def wait(self) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            for future in self.pending:
+                future.cancel()
+
+
+_put_pools: dict[int, ThreadPoolExecutor] = {}  # process id -> its pool (a forked worker makes its own)
+
+
+def _put_pool() -> ThreadPoolExecutor:
+    pool = _put_pools.get(os.getpid())
+    if pool is None:
+        pool = _put_pools[os.getpid()] = ThreadPoolExecutor(PUTS_IN_FLIGHT, thread_name_prefix="chunk-put")
+    return pool
+
+
+class ChunkCutter:
+    """A full cycle's chunks, cut and stored while the cycle is applied rather than by reading the whole
+    replica again when its point is recorded: the applier notes the chunks it writes (`touched`) and,
+    once the cycle has moved past them, calls `cut`; at the marker `done` leaves the chunk map for
+    manifest_write. It holds only while the cycle is applied in order by one process (the data path's
+    running digest decides); the chunks are written without a sync each, made durable together by
+    manifest_write's sync before the manifest names them. A cycle cut short leaves unnamed chunks,
+    which the sweep deletes."""
+
+    def __init__(self, item, disk_pk, cycle: int, size_bytes: int):
+        self.objects, self.prefix = store(), item_prefix(item)
+        self.disk_pk, self.cycle, self.size_bytes = disk_pk, cycle, size_bytes
+        self.touched: set[int] = set()
+        self.chunks: dict[int, bytes] = {}
+        self.stored = 0
+        self.written: set[str] = set()
+        _cut_chunks.pop((disk_pk, cycle), None)
+
+    def cut(self, descriptor: int, below: int | None = None) -> None:
+        """Store the touched chunks below index `below` (every one when None): the cycle, written in
+        ascending order, will write nothing more into them."""
+        ready = sorted(index for index in self.touched if below is None or index < below)
+        if not ready:
+            return
+        self.touched.difference_update(ready)
+        with unsynced_writes(self.objects):
+            self.stored += _chunks_store(
+                self.objects,
+                self.prefix,
+                descriptor,
+                ready,
+                self.size_bytes,
+                self.chunks,
+                look_up=False,
+                written=self.written,
+            )
+
+    def done(self) -> None:
+        """The cycle's replica is verified: its chunk map is what its point's manifest will name."""
+        self.written.clear()
+        if len(_cut_chunks) > 64:
+            _cut_chunks.clear()
+        _cut_chunks[(self.disk_pk, self.cycle)] = self
+
+
+_cut_chunks: dict = {}  # (disk pk, cycle) -> its verified full cycle's ChunkCutter, until its point
 
 
 def restore(item, manifest: Manifest, target: Path, *, sha256: bool, renew=None) -> tuple[str, str]:

@@ -1,0 +1,164 @@
+"""A full cycle's recovery-point chunks are cut while the cycle is applied (point_manifests.ChunkCutter),
+not by reading the whole replica again when the point is recorded; whenever that cannot be trusted (the
+cycle applied by two processes, out of order) the point reads the replica as before. Either way the
+point's manifest names the source's chunks and restores to the source's bytes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from hub.object_store import LocalStore
+from replication import data_path, point_manifests, uploads
+from replication.models import RecoveryPoint
+from replication.tests.test_data_path import (
+    BLOCK,
+    MIB,
+    ProcessServer,
+    apply,
+    image,
+    marker,
+    records,
+    replica_bytes,
+    replicating,  # noqa: F401 (the fixture)
+    send_full,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHUNK = point_manifests.CHUNK_BYTES
+
+
+def source_chunks(source: bytes) -> dict[int, bytes]:
+    return {
+        index: hashlib.sha256(source[index * CHUNK : (index + 1) * CHUNK]).digest()
+        for index in range(-(-len(source) // CHUNK))
+        if any(source[index * CHUNK : (index + 1) * CHUNK])
+    }
+
+
+def replica_reads(monkeypatch) -> list:
+    """Record every time a point's manifest is written by reading the replica."""
+    reads = []
+    storing = point_manifests._chunks_store
+
+    def counted(objects, prefix, descriptor, indexes, *args, **kwargs):
+        reads.append(len(indexes))
+        return storing(objects, prefix, descriptor, indexes, *args, **kwargs)
+
+    monkeypatch.setattr(point_manifests, "_chunks_store", counted)
+    return reads
+
+
+def point_of(item, cycle: int, source: bytes, tmp_path) -> point_manifests.Manifest:
+    disk = item.disks.get(disk_id="disk0")
+    manifest = point_manifests.manifest_load(item, disk.pk, cycle)
+    assert manifest.chunks == source_chunks(source)
+    sha256, _ = point_manifests.restore(item, manifest, tmp_path / f"restored-{cycle}.img", sha256=True)
+    assert sha256 == hashlib.sha256(source).hexdigest()
+    return manifest
+
+
+def test_a_full_cycle_applied_in_order_has_its_chunks_cut_as_it_is_applied(replicating, monkeypatch, tmp_path):  # noqa: F811
+    item = replicating
+    reads = replica_reads(monkeypatch)
+    source = image(31, MIB)
+    # Image blocks repeat within a chunk's range, and batches of 24 blocks end inside chunks.
+    send_full(ProcessServer(item.project), item, "disk0", source, cycle=1, first_sequence=1, batch_blocks=24)
+    apply(item)
+    assert RecoveryPoint.objects.filter(item=item, cycle=1).exists()
+    assert replica_bytes(item, "disk0") == bytes(source)
+    point_of(item, 1, bytes(source), tmp_path)
+    # Each chunk the cycle wrote was read once, as the apply moved past it; none again at the point.
+    assert sum(reads) == len(touched_chunks(source))
+    assert not point_manifests._cut_chunks
+
+
+def touched_chunks(source: bytes) -> set[int]:
+    blocks = range(len(source) // BLOCK)
+    return {index * BLOCK // CHUNK for index in blocks if any(source[index * BLOCK : (index + 1) * BLOCK])}
+
+
+def test_a_full_cycle_applied_by_two_workers_reads_the_replica_at_its_point(replicating, monkeypatch, tmp_path):  # noqa: F811
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(32, MIB)
+    indexes = [index for index in range(MIB // BLOCK) if any(source[index * BLOCK : (index + 1) * BLOCK])]
+    half = len(indexes) // 2
+    uploads.batch_store(item.appliance, ps.body(item, "disk0", 1, 1, records(bytes(source), indexes[:half]), full=True))
+    apply(item)
+    data_path._cycle_digests.clear()  # the rest is applied by another worker process
+    reads = replica_reads(monkeypatch)
+    last = ps.body(
+        item, "disk0", 2, 1, records(bytes(source), indexes[half:]), full=True, marker=marker(1, bytes(source))
+    )
+    uploads.batch_store(item.appliance, last)
+    apply(item)
+    assert reads == [len(touched_chunks(source))]  # the whole replica's data chunks, read at the point
+    assert RecoveryPoint.objects.filter(item=item, cycle=1).exists()
+    point_of(item, 1, bytes(source), tmp_path)
+
+
+def test_a_delta_after_a_cut_full_cycle_is_recorded_from_the_chunks_it_changed(replicating, tmp_path):  # noqa: F811
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(33, MIB)
+    sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1, batch_blocks=40)
+    apply(item)
+    changed = bytearray(source)
+    changed[5 * BLOCK : 6 * BLOCK] = b"\x07" * BLOCK
+    changed[200 * BLOCK : 201 * BLOCK] = bytes(BLOCK)
+    body = ps.body(
+        item, "disk0", sequence, 2, records(bytes(changed), [5, 200]), full=False, marker=marker(2, bytes(changed))
+    )
+    uploads.batch_store(item.appliance, body)
+    apply(item)
+    assert RecoveryPoint.objects.filter(item=item, cycle=2).exists()
+    point_of(item, 1, bytes(source), tmp_path)
+    point_of(item, 2, bytes(changed), tmp_path)
+
+
+def test_a_local_store_writes_into_a_folder_removed_since_it_last_wrote_there(tmp_path):
+    local = LocalStore(tmp_path)
+    local.put("c/chunks/ab/1", b"one")
+    local.delete_container("c")
+    local.put("c/chunks/ab/2", b"two")
+    with local.unsynced_writes():
+        local.put("c/chunks/ab/3", b"three")
+    assert [local.get(f"c/chunks/ab/{name}") for name in (2, 3)] == [b"two", b"three"]
+    assert not local.exists("c/chunks/ab/1")
+
+
+class RoundTripStore:
+    """A backend whose put is a round trip (as Blob's and S3's are): no unsynced_writes."""
+
+    def __init__(self, failing: str = ""):
+        self.objects: dict[str, bytes] = {}
+        self.failing = failing
+
+    def put(self, name, data):
+        if name == self.failing:
+            raise OSError("the service refused it")
+        self.objects[name] = bytes(data)
+
+    def exists(self, name):
+        return name in self.objects
+
+
+def test_chunks_go_to_a_round_trip_backend_several_at_once_and_a_failure_is_raised(tmp_path):
+    replica = tmp_path / "replica.img"
+    data = b"".join(bytes([index + 1]) * CHUNK for index in range(40)) + bytes(CHUNK)
+    replica.write_bytes(data)
+    objects, chunks = RoundTripStore(), {}
+    with open(replica, "rb") as handle:
+        stored = point_manifests._chunks_store(
+            objects, "acct/points/1", handle.fileno(), list(range(41)), len(data), chunks, look_up=False
+        )
+    assert stored == 40 * CHUNK and len(objects.objects) == 40 and sorted(chunks) == list(range(40))
+    assert all(hashlib.sha256(body).digest() in chunks.values() for body in objects.objects.values())
+    refusing = RoundTripStore(failing=point_manifests.chunk_name("acct/points/1", chunks[7]))
+    with open(replica, "rb") as handle, pytest.raises(OSError):
+        point_manifests._chunks_store(
+            refusing, "acct/points/1", handle.fileno(), list(range(41)), len(data), {}, look_up=False
+        )
