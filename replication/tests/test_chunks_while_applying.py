@@ -21,7 +21,6 @@ from replication.tests.test_data_path import (
     marker,
     records,
     replica_bytes,
-    replicating,  # noqa: F401 (the fixture)
     send_full,
 )
 
