@@ -252,9 +252,10 @@ MAX_NOTED_TASKS = 40
 TASK_WARNING = "Warning"  # a task that ended with a warning (a job itself never does)
 
 
-def job_task_note(job_id, *, name: str, friendly_name: str, error: dict) -> bool:
+def job_task_note(job_id, *, name: str, friendly_name: str, error: dict, ended: bool = False) -> bool:
     """Append a task for `error` (a job error detail: errorLevel "Error" makes the task Failed, else it is
-    a Warning), open until job_task_resolve. False when nothing was added."""
+    a Warning), open until job_task_resolve, or `ended` as it starts (an event, not a state). False when
+    nothing was added."""
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id, state__in=TERMINAL_STATES).first()
         if job is None or job.tasks.filter(name=name, ended_at__isnull=True).exists():
@@ -263,13 +264,15 @@ def job_task_note(job_id, *, name: str, friendly_name: str, error: dict) -> bool
         if counts["noted"] >= MAX_NOTED_TASKS:
             return False
         state = State.FAILED if error.get("errorLevel") == "Error" else TASK_WARNING
+        now = clock.now()
         JobTask.objects.create(
             job=job,
             position=(counts["last"] or 0) + 1,
             name=name[:60],
             friendly_name=friendly_name[:120],
             state=state,
-            started_at=clock.now(),
+            started_at=now,
+            ended_at=now if ended else None,
             errors=[{**error, "taskId": name[:60]}],
         )
         transaction.on_commit(lambda: push.job_changed(job))

@@ -20,7 +20,9 @@ from jobs import push as job_push
 from jobs.models import Notification
 from jobs.scenarios import JobStepError
 from projects.models import MigrationResource
-from replication import sizing
+from replication import fault_tasks, sizing
+from replication.fault_health import FAULT_RULES
+from replication.fault_scopes import item_region_scope, network_scope, project_scope
 from replication.models import MigrationItem, VirtualMachine
 
 logger = logging.getLogger(__name__)
@@ -30,35 +32,6 @@ KEY_VAULT_REVOKED = "keyVaultAccessRevoked"
 QUOTA_EXCEEDED = "targetQuotaExceeded"
 ROUTES_TO_PRODUCTION = "networkRoutesToProduction"
 UPLOAD_KINDS = (CACHE_FULL, CACHE_THROTTLED, KEY_VAULT_REVOKED)
-
-
-# Scopes, as the faults app stores them (lowercased ARM ids), built from ids already loaded.
-
-
-def project_scope(project) -> str:
-    group = project.resource_group
-    return (
-        f"/subscriptions/{group.subscription_id}/resourcegroups/{group.name}/providers/microsoft.migrate/"
-        f"migrateprojects/{project.name}"
-    ).lower()
-
-
-def region_scope(subscription_id, region: str) -> str:
-    return f"/subscriptions/{subscription_id}/locations/{region}".lower()
-
-
-def network_scope(network) -> str:
-    group = network.resource_group
-    return (
-        f"/subscriptions/{group.subscription_id}/resourcegroups/{group.name}/providers/microsoft.network/"
-        f"virtualnetworks/{network.name}"
-    ).lower()
-
-
-def item_region_scope(item: MigrationItem) -> str:
-    group = item.target_resource_group
-    subscription_id = group.subscription_id if group is not None else item.project.resource_group.subscription_id
-    return region_scope(subscription_id, item.project.target_region)
 
 
 # The cache storage account and the Key Vault: every uploaded batch asks, from the faults in force read
@@ -198,20 +171,42 @@ def test_vm_in_routed_network(item: MigrationItem, network) -> None:
 
 
 def _notify_once(fault, item: MigrationItem, *, title: str = "", message: str = "") -> None:
+    """The first time a fault strikes a server: a notification to whoever replicates the server and whoever
+    injected the fault, and a task, already ended, on the server's latest ended job with the health error's
+    id, causes and action (replication/fault_health.py's rule for the fault's kind)."""
     link = reverse("replication:replicating-server", args=[item.pk])
     marker = f"{link}#fault-{fault.pk}"
     users = {user_id for user_id in (item.created_by_id, fault.injected_by_id) if user_id is not None}
+    already = set(Notification.objects.filter(link=marker, user_id__in=users).values_list("user_id", flat=True))
+    if users and already >= users:
+        return
     title = (title or f"{fault.description.label}: replication of {item.target_vm_name} is held")[:120]
     message = (
         message
         or f"{fault.description.description} The server's data stays queued at its agent and is sent once the "
         "fault ends."
     )[:400]
-    for user_id in users:
-        if Notification.objects.filter(user_id=user_id, link=marker).exists():
-            continue
-        with transaction.atomic():
+    with transaction.atomic():
+        for user_id in users - already:
             notification = Notification.objects.create(
                 user_id=user_id, title=title, message=message, level=Notification.Level.FAILED, link=marker
             )
             transaction.on_commit(lambda notification=notification: job_push.notification_changed(notification))
+        if not already:
+            _note_task(fault, item)
+
+
+def _note_task(fault, item: MigrationItem) -> None:
+    rule = next((rule for rule in FAULT_RULES if rule.condition.kind == fault.kind), None)
+    job_id = fault_tasks.latest_jobs([item]).get(str(item.pk))
+    if rule is None or job_id is None:
+        return
+    health_error = rule.error_of(item, None)
+    error = fault_tasks.job_error(
+        rule.code,
+        health_error["summaryMessage"],
+        causes=health_error["possibleCauses"],
+        action=health_error["recommendedAction"],
+        level=rule.level,
+    )
+    fault_tasks.note([job_id], rule.code, item.server.name, error, ended=True)

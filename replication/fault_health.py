@@ -25,7 +25,7 @@ from django.db.models import Q
 
 from faults import services as faults
 from hub.ids import parse_uuid
-from replication import fault_effects
+from replication import fault_scopes
 from replication.health_conditions import (
     ACTIVE_STATES,
     NEVER,
@@ -63,12 +63,12 @@ class FaultInForce:
 
     def scope_of(self, item) -> str | None:
         if self.scope == "project":
-            return fault_effects.project_scope(item.project)
+            return fault_scopes.project_scope(item.project)
         if self.scope == "targetRegion":
-            return fault_effects.item_region_scope(item)
+            return fault_scopes.item_region_scope(item)
         if item.test_network is None or item.test_migrate_state not in TEST_VM_STATES:
             return None
-        return fault_effects.network_scope(item.test_network)
+        return fault_scopes.network_scope(item.test_network)
 
     def fault_for(self, item, now):
         in_force = _faults_in_force(self.kind, now)
@@ -154,7 +154,7 @@ class FaultRule(HealthRule):
     def appliance_error(self, appliance: Appliance, now) -> dict | None:
         """The error on `appliance` while the fault holds its project's uploads; None otherwise."""
         in_force = _faults_in_force(self.condition.kind, now) if self.on_appliance else {}
-        fault = in_force.get(fault_effects.project_scope(appliance.project)) if in_force else None
+        fault = in_force.get(fault_scopes.project_scope(appliance.project)) if in_force else None
         if fault is None:
             return None
         names = {"name": appliance.name}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from faults.kinds import ScopeKind
 from faults.scopes import ScopeChoice, ScopeQuery
 from projects.models import MigrationResource
-from replication.models import Appliance, DiscoveredServer
+from replication.models import Appliance, DiscoveredServer, MigrationItem
 
 FABRIC, CONTAINER = "migrate-fabric", "migrate-container"
 
@@ -60,3 +60,32 @@ def replication_scopes(tenant, query: ScopeQuery = ScopeQuery()):  # noqa: B008 
             f"{server.name} (server, {server.project.name})",
             server.name,
         )
+
+
+# Scopes, as the faults app stores them (lowercased ARM ids), built from ids already loaded.
+
+
+def project_scope(project) -> str:
+    group = project.resource_group
+    return (
+        f"/subscriptions/{group.subscription_id}/resourcegroups/{group.name}/providers/microsoft.migrate/"
+        f"migrateprojects/{project.name}"
+    ).lower()
+
+
+def region_scope(subscription_id, region: str) -> str:
+    return f"/subscriptions/{subscription_id}/locations/{region}".lower()
+
+
+def network_scope(network) -> str:
+    group = network.resource_group
+    return (
+        f"/subscriptions/{group.subscription_id}/resourcegroups/{group.name}/providers/microsoft.network/"
+        f"virtualnetworks/{network.name}"
+    ).lower()
+
+
+def item_region_scope(item: MigrationItem) -> str:
+    group = item.target_resource_group
+    subscription_id = group.subscription_id if group is not None else item.project.resource_group.subscription_id
+    return region_scope(subscription_id, item.project.target_region)

@@ -25,12 +25,10 @@ from django.urls import reverse
 
 from faults import services as faults_service
 from faults.models import Fault
-from hub import clock
 from jobs import push as job_push
-from jobs import services as jobs
-from jobs.models import TERMINAL_STATES, Job, Notification
+from jobs.models import Notification
 from projects.services.migration_resources import project_vault
-from replication import fault_effects, push
+from replication import fault_scopes, fault_tasks, push
 from replication.fault_health import PROBLEM_WORDS, problem_summary
 from replication.models import Appliance, DiscoveredServer, MigrationItem
 
@@ -41,7 +39,6 @@ AGENT_KINDS = ("sourceChurn", "agentVersionMismatch", "agentOtherConfigurationSe
 MAX_PROBLEMS = 8
 MAX_TEXT = 400
 OFFLINE = "ApplianceOffline"  # noted by the hub (probe_answer), never reported by the appliance itself
-MAX_JOBS_NOTED = 50  # an appliance's problem adds a task to the jobs of at most this many of its servers
 
 
 def _vault_ids(project) -> tuple[str, str] | None:
@@ -93,7 +90,7 @@ def heartbeat_faults(appliance: Appliance) -> dict:
     if appliance.scale_out_of_id:
         own.add(f"{ids[0]}/replicationrecoveryservicesproviders/{appliance.scale_out_of_id}")
     if any(by_kind.get(kind) for kind in APPLIANCE_KINDS):
-        own.add(fault_effects.project_scope(appliance.project))
+        own.add(fault_scopes.project_scope(appliance.project))
     answer["appliance"] = [
         _wire(fault) for kind in APPLIANCE_KINDS for scope, fault in by_kind.get(kind, {}).items() if scope in own
     ]
@@ -216,7 +213,7 @@ def record_agent_problems(appliance: Appliance, statuses) -> None:
     }
     if items:
         push.replicating_servers_changed(appliance.project, list(items.values()))
-    latest_jobs = _latest_jobs(list(items.values()))  # one read for every server that changed
+    latest_jobs = fault_tasks.latest_jobs(list(items.values()))  # one read for every server that changed
     notifications = []
     for server, previous in changed:
         item = items.get(server.pk)
@@ -243,7 +240,7 @@ def _changes(previous: dict, current: dict) -> list[tuple[str, bool]]:
 def _notify_changes(previous: dict, current: dict, name: str, items) -> None:
     _notify(_changes_notified(previous, current, name, items))
     if _changes(previous, current):
-        _note_job_tasks(previous, current, name, list(_latest_jobs(items).values()))
+        _note_job_tasks(previous, current, name, list(fault_tasks.latest_jobs(items).values()))
 
 
 def _changes_notified(previous: dict, current: dict, name: str, items) -> list[Notification]:
@@ -275,41 +272,18 @@ def _notify(notifications: list[Notification]) -> None:
 
 
 def _note_job_tasks(previous: dict, current: dict, name: str, jobs_noted: list) -> None:
-    """A task on each of these jobs (the servers' latest ended ones) per health error that appeared
-    (Azure lists a failed or warning task in the job's Tasks), open until the error goes away."""
+    """A task on each of these jobs (the servers' latest ended ones) per health error that appeared, open
+    until the error goes away."""
     for code, appeared in _changes(previous, current):
-        task = f"HealthError{code}"[:60]
         if not appeared:
-            jobs.job_task_resolve(jobs_noted, task)
+            fault_tasks.resolve(jobs_noted, code)
             continue
-        error = _job_error(code, problem_summary(code, current[code], name))
-        for job_id in jobs_noted:
-            jobs.job_task_note(job_id, name=task, friendly_name=f"Health error {code} on {name}", error=error)
-
-
-def _latest_jobs(items) -> dict:
-    """{item id: its latest ended job's id} of the first MAX_JOBS_NOTED items, in one query."""
-    ids = [str(item.pk) for item in items[:MAX_JOBS_NOTED]]
-    if not ids:
-        return {}
-    return dict(
-        Job.objects.filter(target_object_id__in=ids, state__in=TERMINAL_STATES)
-        .order_by("target_object_id", "-created_at")
-        .distinct("target_object_id")
-        .values_list("target_object_id", "pk")
-    )
-
-
-def _job_error(code: str, summary: str) -> dict:
-    """A health error as a job task's error (jobs.services' shape), with its causes and action."""
-    words = PROBLEM_WORDS.get(code)
-    return {
-        "serviceErrorDetails": {
-            "code": code,
-            "message": summary,
-            "possibleCauses": words.causes if words else "",
-            "recommendedAction": words.action if words else "",
-        },
-        "errorLevel": words.level if words else "Warning",
-        "creationTime": clock.now().isoformat(),
-    }
+        words = PROBLEM_WORDS.get(code)
+        error = fault_tasks.job_error(
+            code,
+            problem_summary(code, current[code], name),
+            causes=words.causes if words else "",
+            action=words.action if words else "",
+            level=words.level if words else "Warning",
+        )
+        fault_tasks.note(jobs_noted, code, name, error)

@@ -11,10 +11,10 @@ import pytest
 from faults import services as faults
 from hub import clock
 from hub.arm.errors import ArmError
-from jobs.models import Notification, State
+from jobs.models import JobTask, Notification, State
 from jobs.services import job_run
 from projects.models import VirtualNetwork
-from replication import fault_effects, health, keyvault, migrate, uploads
+from replication import fault_effects, fault_scopes, health, keyvault, migrate, uploads
 from replication.models import MigrationItem, MigrationState, VirtualMachine
 from replication.portal import migration_forms
 from replication.tests.conftest import admin
@@ -88,9 +88,15 @@ def test_an_upload_fault_refuses_batches_raises_its_health_error_and_once_cleare
     assert item.appliance.name in on_appliance[error_id]["summaryMessage"]
     notified = Notification.objects.filter(user=admin(), link__endswith=f"#fault-{fault.pk}")
     assert notified.count() == 1
-    with pytest.raises(ArmError):  # refused again: still one notification
+    # The server's latest job lists the refusal as a task, already ended, with the error's causes and action.
+    tasks = JobTask.objects.filter(job__target_object_id=str(item.pk), name=f"HealthError{error_id}")
+    (task,) = tasks
+    assert task.ended_at is not None and task.state == ("Failed" if level == "Error" else "Warning")
+    (details,) = task.errors
+    assert details["serviceErrorDetails"]["code"] == error_id and details["serviceErrorDetails"]["recommendedAction"]
+    with pytest.raises(ArmError):  # refused again: still one notification, and one task
         send_full(ps, item, "disk0", source, cycle=1, first_sequence=1)
-    assert notified.count() == 1
+    assert notified.count() == 1 and tasks.count() == 1
 
     assert faults.clear(fault, cleared_by=admin())
     assert error_id not in errors_of(item) and error_id not in appliance_errors(item)
@@ -138,7 +144,7 @@ def test_target_quota_fails_test_migrate_with_operation_not_allowed_naming_famil
     ready, django_capture_on_commit_callbacks
 ):
     item = ready
-    region = fault_effects.item_region_scope(item)
+    region = fault_scopes.item_region_scope(item)
     fault = inject("targetQuotaExceeded", region, "targetRegion", parameters={"limit": 1})
     assert "78604" in errors_of(item)
     network = VirtualNetwork.objects.get(name="vnet-test")
