@@ -33,27 +33,20 @@ def _regions(tenant):
         yield ScopeChoice(ScopeKind.TARGET_REGION, scope, label)
 
 
+# Projects and networks: each a fault scope by its ARM id, labelled for the picker. Their ids end with
+# their names, not a primary key.
+_NAMED_SCOPES = (
+    (MigrateProject, ScopeKind.PROJECT, lambda project: f"{project.name} (project, {project.resource_group.name})"),
+    (VirtualNetwork, ScopeKind.VIRTUAL_NETWORK, lambda net: f"{net.name} ({net.resource_group.name}, {net.location})"),
+)
+
+
 def project_scopes(tenant, query: ScopeQuery = ScopeQuery()):  # noqa: B008 (frozen, so shared safely)
-    # Projects' and networks' ids end with their names, not a primary key.
-    projects = MigrateProject.objects.filter(resource_group__subscription__tenant=tenant).select_related(
-        "resource_group__subscription"
-    )
-    for project in query.narrow(projects, [ScopeKind.PROJECT], id_tail="name"):
-        yield ScopeChoice(
-            ScopeKind.PROJECT,
-            project.arm_id,
-            f"{project.name} (project, {project.resource_group.name})",
-            project.name,
+    for model, kind, label in _NAMED_SCOPES:
+        rows = model.objects.filter(resource_group__subscription__tenant=tenant).select_related(
+            "resource_group__subscription"
         )
-    networks = VirtualNetwork.objects.filter(resource_group__subscription__tenant=tenant).select_related(
-        "resource_group__subscription"
-    )
-    for network in query.narrow(networks, [ScopeKind.VIRTUAL_NETWORK], id_tail="name"):
-        yield ScopeChoice(
-            ScopeKind.VIRTUAL_NETWORK,
-            network.arm_id,
-            f"{network.name} ({network.resource_group.name}, {network.location})",
-            network.name,
-        )
+        for row in query.narrow(rows, [kind], id_tail="name"):
+            yield ScopeChoice(kind, row.arm_id, label(row), row.name)
     if query.wants_any([ScopeKind.TARGET_REGION]):
         yield from _regions(tenant)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hub.object_store import ObjectMissing, batched_writes, store, unsynced_writes
-from replication.replica_files import digest_blocks, hash_zeros, storage_account_name
+from replication.replica_files import data_extents, hash_zeros, sparse_write_with_digests, storage_account_name
 
 CHUNK_BYTES = 64 * 1024
 MANIFEST_MAGIC = b"MHM1"
@@ -144,22 +144,9 @@ def manifest_chain(item, disk_pk, cycle: int) -> list[int]:
 def _data_chunk_indexes(descriptor: int, size: int) -> list[int]:
     """The chunk indexes that hold any of the file's data extents (a sparse replica's holes are skipped)."""
     indexes: list[int] = []
-    end = min(size, os.fstat(descriptor).st_size)
-    offset = 0
-    while offset < end:
-        try:
-            data_start = os.lseek(descriptor, offset, os.SEEK_DATA)
-        except OSError:  # ENXIO: no data after offset
-            break
-        try:
-            hole_start = min(end, os.lseek(descriptor, data_start, os.SEEK_HOLE))
-        except OSError:
-            hole_start = end
-        if data_start >= end:
-            break
-        first, last = data_start // CHUNK_BYTES, (hole_start - 1) // CHUNK_BYTES
+    for start, stop in data_extents(descriptor, min(size, os.fstat(descriptor).st_size)):
+        first, last = start // CHUNK_BYTES, (stop - 1) // CHUNK_BYTES
         indexes.extend(range(max(first, indexes[-1] + 1 if indexes else 0), last + 1))
-        offset = max(hole_start, data_start + 1)
     return indexes
 
 
@@ -360,38 +347,29 @@ _cut_chunks: dict = {}  # (disk pk, cycle) -> its verified full cycle's ChunkCut
 def restore(item, manifest: Manifest, target: Path, *, sha256: bool, renew=None) -> tuple[str, str]:
     """Write the disk a manifest describes into a new sparse file, and return its SHA-256 (its holes
     hashed as the zeros they read as; "" unless asked) and the protocol's content digest."""
-    objects, prefix = store(), item_prefix(item)
-    size = manifest.size_bytes
-    whole = hashlib.sha256() if sha256 else None
-    content = hashlib.sha256()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    hashed_to = 0
     with open(partial, "wb") as writer:
-        writer.truncate(size)
-        for count, index in enumerate(sorted(manifest.chunks)):
-            if renew is not None and count % RENEW_CHUNKS == 0:
-                renew()
-            position = index * CHUNK_BYTES
-            data = objects.get(chunk_name(prefix, manifest.chunks[index]))
-            intact = len(data) == min(CHUNK_BYTES, size - position)
-            if not intact or hashlib.sha256(data).digest() != manifest.chunks[index]:
-                raise ValueError(f"chunk {index} of the manifest does not match its stored object")
-            view = memoryview(data)
-            while view:
-                view = view[os.pwrite(writer.fileno(), view, position + len(data) - len(view)) :]
-            if whole is not None:
-                hash_zeros(whole, position - hashed_to)
-                whole.update(data)
-                hashed_to = position + len(data)
-            digest_blocks(content, position, data)
-        if whole is not None:
-            hash_zeros(whole, size - hashed_to)
-        writer.flush()
-        os.fsync(writer.fileno())
+        digests = sparse_write_with_digests(
+            writer, _checked_chunks(item, manifest, renew), manifest.size_bytes, sha256=sha256
+        )
     os.replace(partial, target)
-    content.update(size.to_bytes(8, "little"))
-    return (whole.hexdigest() if whole is not None else ""), content.hexdigest()
+    return digests
+
+
+def _checked_chunks(item, manifest: Manifest, renew=None):
+    """(position, data) for each chunk the manifest names, in order, each checked against its SHA-256
+    (a stored object that does not match is a ValueError, never a silently wrong disk)."""
+    objects, prefix = store(), item_prefix(item)
+    for count, index in enumerate(sorted(manifest.chunks)):
+        if renew is not None and count % RENEW_CHUNKS == 0:
+            renew()
+        position = index * CHUNK_BYTES
+        data = objects.get(chunk_name(prefix, manifest.chunks[index]))
+        intact = len(data) == min(CHUNK_BYTES, manifest.size_bytes - position)
+        if not intact or hashlib.sha256(data).digest() != manifest.chunks[index]:
+            raise ValueError(f"chunk {index} of the manifest does not match its stored object")
+        yield position, data
 
 
 def manifest_sha256(item, manifest: Manifest) -> str:

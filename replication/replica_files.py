@@ -28,29 +28,38 @@ def block_hash(block) -> bytes:
     return hashlib.sha256(block).digest()[:16]
 
 
-def _data_chunks(descriptor: int, end: int, chunk_bytes: int = 4 * 1024 * 1024):
-    """(offset, data) for the file's data extents up to `end`, widened to whole blocks, in order and
-    without overlap; holes (and whatever lies past them) are left out."""
+def data_extents(descriptor: int, end: int):
+    """(start, stop) of each of the file's data extents below `end`, in order, as the file system reports
+    them: a sparse file's holes (and whatever lies past `end`) are skipped."""
     offset = 0
     while offset < end:
         try:
-            data_start = os.lseek(descriptor, offset, os.SEEK_DATA)
+            start = os.lseek(descriptor, offset, os.SEEK_DATA)
         except OSError:  # ENXIO: no data after offset
             return
-        data_start -= data_start % BLOCK_SIZE
+        if start >= end:
+            return
         try:
-            hole_start = os.lseek(descriptor, data_start, os.SEEK_HOLE)
+            stop = min(end, os.lseek(descriptor, start, os.SEEK_HOLE))
         except OSError:
-            hole_start = end
-        hole_start = min(end, -(-hole_start // BLOCK_SIZE) * BLOCK_SIZE)
-        position = data_start
-        while position < hole_start:
-            data = os.pread(descriptor, min(chunk_bytes, hole_start - position), position)
+            stop = end
+        yield start, stop
+        offset = max(stop, start + 1)
+
+
+def _data_chunks(descriptor: int, end: int, chunk_bytes: int = 4 * 1024 * 1024):
+    """(offset, data) for the file's data extents up to `end`, widened to whole blocks, in order and
+    without overlap; holes (and whatever lies past them) are left out."""
+    widened_to = 0
+    for start, stop in data_extents(descriptor, end):
+        position = max(widened_to, start - start % BLOCK_SIZE)
+        widened_to = min(end, -(-stop // BLOCK_SIZE) * BLOCK_SIZE)
+        while position < widened_to:
+            data = os.pread(descriptor, min(chunk_bytes, widened_to - position), position)
             if not data:
                 return
             yield position, data
             position += len(data)
-        offset = max(hole_start, offset + BLOCK_SIZE)
 
 
 def digest_blocks(digest, position: int, data: bytes) -> None:
@@ -154,34 +163,41 @@ def building_path(disk: ProtectedDisk) -> Path:
 
 def sparse_copy_with_digests(source: Path, target: Path, size: int, *, sha256: bool) -> tuple[str, str]:
     """Copy the source's data extents into a new sparse target, reading the source once, and return the
-    target's SHA-256 (its holes hashed as the zeros they read as; "" unless asked) and its content
-    digest. A missing source is an all-zero disk."""
-    whole = hashlib.sha256() if sha256 else None
-    content = hashlib.sha256()
+    target's SHA-256 and content digest (as `sparse_write_with_digests`). A missing source is an
+    all-zero disk."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    hashed_to = 0
     with open(target, "wb") as writer:
-        writer.truncate(size)
         try:
             reader = open(source, "rb")  # noqa: SIM115 (closed below)
         except FileNotFoundError:
-            reader = None
-        if reader is not None:
-            with reader:
-                descriptor = reader.fileno()
-                for position, data in _data_chunks(descriptor, min(size, os.fstat(descriptor).st_size), 8 * 1024**2):
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.pwrite(writer.fileno(), view, position + len(data) - len(view)) :]
-                    if whole is not None:
-                        hash_zeros(whole, position - hashed_to)
-                        whole.update(data)
-                        hashed_to = position + len(data)
-                    digest_blocks(content, position, data)
+            return sparse_write_with_digests(writer, (), size, sha256=sha256)
+        with reader:
+            descriptor = reader.fileno()
+            pieces = _data_chunks(descriptor, min(size, os.fstat(descriptor).st_size), 8 * 1024**2)
+            return sparse_write_with_digests(writer, pieces, size, sha256=sha256)
+
+
+def sparse_write_with_digests(writer, pieces, size: int, *, sha256: bool) -> tuple[str, str]:
+    """Write (position, data) pieces, block-aligned and in ascending order, into `writer` (a new file)
+    as a sparse disk of `size` bytes, sync it, and return its SHA-256 (its holes hashed as the zeros they
+    read as; "" unless asked) and the protocol's content digest, both taken as the data goes by."""
+    whole = hashlib.sha256() if sha256 else None
+    content = hashlib.sha256()
+    hashed_to = 0
+    writer.truncate(size)
+    for position, data in pieces:
+        view = memoryview(data)
+        while view:
+            view = view[os.pwrite(writer.fileno(), view, position + len(data) - len(view)) :]
         if whole is not None:
-            hash_zeros(whole, size - hashed_to)
-        writer.flush()
-        os.fsync(writer.fileno())
+            hash_zeros(whole, position - hashed_to)
+            whole.update(data)
+            hashed_to = position + len(data)
+        digest_blocks(content, position, data)
+    if whole is not None:
+        hash_zeros(whole, size - hashed_to)
+    writer.flush()
+    os.fsync(writer.fileno())
     content.update(size.to_bytes(8, "little"))
     return (whole.hexdigest() if whole is not None else ""), content.hexdigest()
 
