@@ -62,18 +62,29 @@ def load(source: Path) -> None:
         raise DatabaseCopyFailed("A restore cannot run inside a transaction: its own must replace every table.")
     if connection.vendor == "postgresql":
         connection.close()  # this process's session must hold no lock the truncation waits for
-        tables = _postgres_tables()
-        truncate = source.with_name("truncate.sql")
+        tables, triggered = _postgres_tables(), _postgres_tables_with_triggers()
+        # The rows come back as they were saved, sums kept by triggers included: the tables' own triggers
+        # (not the foreign keys') must not run again over them, and are switched back on in the same
+        # transaction. A table's owner may do this; no superuser is needed.
+        truncate, enable = source.with_name("truncate.sql"), source.with_name("enable.sql")
         truncate.write_text(
-            "TRUNCATE " + ", ".join(f'public."{table}"' for table in tables) + ";\n" if tables else "SELECT 1;\n"
+            ("TRUNCATE " + ", ".join(f'public."{table}"' for table in tables) + ";\n" if tables else "SELECT 1;\n")
+            + "".join(f'ALTER TABLE public."{table}" DISABLE TRIGGER USER;\n' for table in triggered)
+        )
+        # The foreign keys' checks, deferred to the commit, are made first: a table with checks pending
+        # cannot be altered.
+        enable.write_text(
+            "SET CONSTRAINTS ALL IMMEDIATE;\n"
+            + "".join(f'ALTER TABLE public."{table}" ENABLE TRIGGER USER;\n' for table in triggered)
         )
         try:
             _run(
                 [_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
-                + ["-f", str(truncate), "-f", str(source)]
+                + ["-f", str(truncate), "-f", str(source), "-f", str(enable)]
             )
         finally:
             truncate.unlink(missing_ok=True)
+            enable.unlink(missing_ok=True)
     else:
         connection.ensure_connection()
         snapshot = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
@@ -112,6 +123,20 @@ def applied_migrations() -> list[str]:
 def _postgres_tables() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+        tables = [row[0] for row in cursor.fetchall()]
+    connection.close()
+    return tables
+
+
+def _postgres_tables_with_triggers() -> list[str]:
+    """The public tables with triggers of their own (replication's transferred totals), not counting
+    the triggers PostgreSQL makes for foreign keys."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND NOT t.tgisinternal "
+            "ORDER BY c.relname"
+        )
         tables = [row[0] for row in cursor.fetchall()]
     connection.close()
     return tables
