@@ -65,12 +65,13 @@ def replication_scopes(tenant, query: ScopeQuery = ScopeQuery()):  # noqa: B008 
 # Scopes, as the faults app stores them (lowercased ARM ids), built from ids already loaded.
 
 
+def _group_resource_scope(group, resource_type: str, name: str) -> str:
+    group_id = f"/subscriptions/{group.subscription_id}/resourcegroups/{group.name}"
+    return f"{group_id}/providers/{resource_type}/{name}".lower()
+
+
 def project_scope(project) -> str:
-    group = project.resource_group
-    return (
-        f"/subscriptions/{group.subscription_id}/resourcegroups/{group.name}/providers/microsoft.migrate/"
-        f"migrateprojects/{project.name}"
-    ).lower()
+    return _group_resource_scope(project.resource_group, "microsoft.migrate/migrateprojects", project.name)
 
 
 def region_scope(subscription_id, region: str) -> str:
@@ -78,11 +79,7 @@ def region_scope(subscription_id, region: str) -> str:
 
 
 def network_scope(network) -> str:
-    group = network.resource_group
-    return (
-        f"/subscriptions/{group.subscription_id}/resourcegroups/{group.name}/providers/microsoft.network/"
-        f"virtualnetworks/{network.name}"
-    ).lower()
+    return _group_resource_scope(network.resource_group, "microsoft.network/virtualnetworks", network.name)
 
 
 def item_region_scope(item: MigrationItem) -> str:
