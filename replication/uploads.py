@@ -288,7 +288,10 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
             ]
         )
         _record_throughput(item, len(body), now)
-        if not apply_lease.lease_flag_pending(item.pk):
+        if apply_lease.lease_flag_pending(item.pk):
+            # The holder lingering for more work blocks on the wake-up, not on the row (apply_lease).
+            transaction.on_commit(lambda: apply_lease.lease_wake(item.pk), robust=True)
+        else:
             request_apply(item.pk)
         if _progress_push_due(item.pk, marker is not None):
             transaction.on_commit(lambda: push.item_changed(item.pk), robust=True)
