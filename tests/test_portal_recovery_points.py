@@ -71,6 +71,9 @@ def test_test_migrate_from_an_older_recovery_point(live_hub, page, server_with_t
     older = server_with_two_points["first_label"]
     choice.select_option(label=f"{older} · crash-consistent")
     page.get_by_role("radio", name=re.compile("vnet-test")).check()
+    # The subnets follow the network chosen (swapped in by the page): sent before that, the form refuses
+    # the other network's subnet.
+    expect(page.get_by_label("Subnet")).to_have_value("test")
     screenshot(page, "test-migrate-recovery-point.png")
     page.get_by_role("button", name="Test migration").click()
     # A loaded shared hub may take more than the default 5 s to answer the form.
