@@ -17,7 +17,8 @@ State, health and screens
 - status.py: what a state means and what is allowed next; health.py: each health rule, defined once
   for Python and SQL (health_conditions.py: what rules are made of; fault_health.py: injected faults'
   rules, as rows of data; fault_effects.py, fault_wire.py and fault_scopes.py: the faults the hub acts
-  on, those it hands the appliance and agents and notes back, and the scopes replication gives faults);
+  on, those it hands the appliance and agents and notes back, and the scopes replication gives faults;
+  fault_tasks.py: a health error as a task in the server's job);
   monitoring.py: what the monitoring screens read; monitoring_rows.py: a Replicating machines row built
   in Python; push.py: their live updates;
   selectors.py: the Server Migration counts; templatetags/replication_monitor.py: what a row or a
