@@ -177,8 +177,12 @@ def _notify_once(fault, item: MigrationItem, *, title: str = "", message: str = 
     link = reverse("replication:replicating-server", args=[item.pk])
     marker = f"{link}#fault-{fault.pk}"
     users = {user_id for user_id in (item.created_by_id, fault.injected_by_id) if user_id is not None}
+    if not users:
+        # No one to tell (the injecting user deleted, the server created by none): no notification would
+        # mark the first strike, and the task would be noted again at every refused upload.
+        return
     already = set(Notification.objects.filter(link=marker, user_id__in=users).values_list("user_id", flat=True))
-    if users and already >= users:
+    if already >= users:
         return
     title = (title or f"{fault.description.label}: replication of {item.target_vm_name} is held")[:120]
     message = (
