@@ -29,15 +29,18 @@ hub_patterns = (
     "hub",
 )
 
+
+def at_root(*modules: str) -> list:
+    """Each module's URL patterns from the site root, in this order (the first to match answers)."""
+    return [path("", include(module)) for module in modules]
+
+
 urlpatterns = [
     path("", include(hub_patterns)),
-    path("", include("projects.urls")),
-    path("", include("replication.urls")),
-    # App registrations; Microsoft Entra ID per directory at the root (the metadata's loginEndpoint).
-    path("", include("entra.urls")),
+    # entra.urls: App registrations, and Microsoft Entra ID per directory at the root (the metadata's loginEndpoint).
+    *at_root("projects.urls", "replication.urls", "entra.urls"),
     path("jobs/", include("jobs.urls")),
-    path("", include("events.urls")),
-    path("", include("faults.urls")),
+    *at_root("events.urls", "faults.urls"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
@@ -46,16 +49,18 @@ urlpatterns = [
     # The cloud's metadata; `az cloud register` asks for "<resource manager>/" + "/metadata/...", hence //.
     re_path(r"^(?:/)?metadata/endpoints$", cloud_metadata.endpoints, name="cloud-metadata"),
     # The ARM API lives at the site root, as on management.azure.com.
-    path("", include("projects.arm")),
-    path("", include("replication.arm")),
-    path("", include("replication.arm_appliance")),
-    path("", include("replication.arm_migration")),
-    path("", include("replication.arm_compute")),
-    path("", include("replication.arm_planning")),
-    path("", include("projects.graph")),
-    path("", include("entra.graph")),
-    path("", include("replication.appliance_api")),
-    path("", include("events.arm")),
+    *at_root(
+        "projects.arm",
+        "replication.arm",
+        "replication.arm_appliance",
+        "replication.arm_migration",
+        "replication.arm_compute",
+        "replication.arm_planning",
+        "projects.graph",
+        "entra.graph",
+        "replication.appliance_api",
+        "events.arm",
+    ),
     # A catch-all, not an operation of the OpenAPI document (schema=None keeps it out).
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view(schema=None)),
 ]

@@ -159,6 +159,20 @@ class ResourceGroup(models.Model):
         return self.provisioning_state == ProvisioningState.DELETING
 
 
+class GroupResource:
+    """A resource in a resource group, at `{group}/providers/{arm_type}/{name}`: its ARM id, and its name
+    as its text. A plain mixin, not a model: it adds no field, so each model's table is its own."""
+
+    arm_type: str
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arm_id(self) -> str:
+        return f"{self.resource_group.arm_id}/providers/{self.arm_type}/{self.name}"
+
+
 class RoleAssignment(models.Model):
     """A built-in role granted to a user at subscription scope, or at one resource group's scope."""
 
@@ -211,7 +225,7 @@ class MachinesVirtualized(models.TextChoices):
     HYPERV = "hyperv", "Yes, with Hyper-V"
 
 
-class MigrateProject(models.Model):
+class MigrateProject(GroupResource, models.Model):
     """An Azure Migrate project (Microsoft.Migrate/migrateProjects)."""
 
     arm_type = "Microsoft.Migrate/migrateProjects"
@@ -234,13 +248,6 @@ class MigrateProject(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("name"), "resource_group", name="unique_migrate_project_name"),
         ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def arm_id(self) -> str:
-        return f"{self.resource_group.arm_id}/providers/Microsoft.Migrate/migrateProjects/{self.name}"
 
     @property
     def subscription(self) -> Subscription:
@@ -298,7 +305,7 @@ class Solution(models.Model):
         return f"{self.project.arm_id}/solutions/{self.name}"
 
 
-class VirtualNetwork(models.Model):
+class VirtualNetwork(GroupResource, models.Model):
     """An Azure virtual network (Microsoft.Network/virtualNetworks) that migrated VMs join."""
 
     arm_type = "Microsoft.Network/virtualNetworks"
@@ -317,13 +324,6 @@ class VirtualNetwork(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("name"), "resource_group", name="unique_virtual_network_name"),
         ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def arm_id(self) -> str:
-        return f"{self.resource_group.arm_id}/providers/Microsoft.Network/virtualNetworks/{self.name}"
 
 
 class Subnet(models.Model):
@@ -345,7 +345,7 @@ class Subnet(models.Model):
         return f"{self.virtual_network.arm_id}/subnets/{self.name}"
 
 
-class MigrationResource(models.Model):
+class MigrationResource(GroupResource, models.Model):
     """What "Create resources" makes in the project's resource group: the Recovery Services vault, the
     Key Vault that guards the cache storage account's keys, and the cache storage account itself.
 
@@ -375,19 +375,12 @@ class MigrationResource(models.Model):
             models.UniqueConstraint(Lower("name"), "kind", "resource_group", name="unique_migration_resource_name"),
         ]
 
-    def __str__(self) -> str:
-        return self.name
-
     @property
     def arm_type(self) -> str:
         return self.kind
 
-    @property
-    def arm_id(self) -> str:
-        return f"{self.resource_group.arm_id}/providers/{self.kind}/{self.name}"
 
-
-class AvailabilitySet(models.Model):
+class AvailabilitySet(GroupResource, models.Model):
     """Microsoft.Compute/availabilitySets: where Replicate > Compute may place a migrated VM; it must be
     in the target resource group and region."""
 
@@ -406,10 +399,3 @@ class AvailabilitySet(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("name"), "resource_group", name="unique_availability_set_name"),
         ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def arm_id(self) -> str:
-        return f"{self.resource_group.arm_id}/providers/{self.arm_type}/{self.name}"

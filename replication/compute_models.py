@@ -9,6 +9,8 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from projects.models import GroupResource
+
 
 class DiskType(models.TextChoices):
     STANDARD_HDD = "Standard_LRS", "Standard HDD"
@@ -16,7 +18,7 @@ class DiskType(models.TextChoices):
     PREMIUM_SSD = "Premium_LRS", "Premium SSD"
 
 
-class VirtualMachine(models.Model):
+class VirtualMachine(GroupResource, models.Model):  # noqa: DJ008 (GroupResource gives its __str__)
     """An Azure VM (Microsoft.Compute/virtualMachines) that a test migration or a migration built from
     a recovery point. A test VM is named `<name>-Test` and tagged as a test."""
 
@@ -54,13 +56,6 @@ class VirtualMachine(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["resource_group", "name"], name="unique_vm_name_in_group")]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def arm_id(self) -> str:
-        return f"{self.resource_group.arm_id}/providers/{self.arm_type}/{self.name}"
 
 
 class ManagedDisk(models.Model):
