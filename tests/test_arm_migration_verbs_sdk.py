@@ -5,7 +5,7 @@ migration without shutdown and stop replication (begin_delete), with the refusal
 
 How the item gets its recovery point: the real agent -> appliance -> hub data path is still being
 finished, so the item is built inside the live hub through `manage.py shell` with Replicate's service
-and the in-process batch encoder of replication/tests/test_data_path.py (`ProcessServer`): one full
+and the in-process batch encoder of replication/tests/encoder.py (`ProcessServer`): one full
 cycle of a 1 MiB disk, which the hub stores and applies into a recovery point. Everything the SDK
 then drives (the ARM answers, the jobs on the Celery worker, the VMs built from the replica) is the
 real hub. Once the real agent replicates end to end, this set-up should use it instead."""
@@ -46,7 +46,7 @@ from replication import services
 from replication.models import Appliance, MigrationItem, MigrationState, VirtualMachine
 from replication.replicate import DiskChoice, ReplicationPlan, ServerPlan, replication_enable
 from replication.tests.conftest import issue
-from replication.tests.test_data_path import MIB, ProcessServer, apply, image, send_full
+from replication.tests.encoder import MIB, ProcessServer, apply, image, send_full
 
 params = json.loads(PARAMS)
 admin = User.objects.get(email="admin@contoso.com")

@@ -97,6 +97,12 @@ WRITE_BODY = {
         "principalId": "00000000-0000-0000-0000-000000000001",
     },
 }
+# Contoso's migration item and VM: the table lists each with its actions.
+ITEM = (
+    "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/"
+    "replicationMigrationItems/{job}"
+)
+VM = "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Compute/virtualMachines/vm1"
 API_URLS = [
     ("GET", "/subscriptions/{sub}"),
     ("GET", "/subscriptions/{sub}/locations"),
@@ -161,65 +167,29 @@ API_URLS = [
         "GET",
         "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems",
     ),
-    (
-        "GET",
-        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}",
-    ),
-    (
-        "PUT",
-        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}",
-    ),
-    (
-        "PATCH",
-        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}",
-    ),
-    (
-        "GET",
-        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/migrationRecoveryPoints",
-    ),
-    (
-        "GET",
-        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/operationresults/{job}",
-    ),
+    ("GET", ITEM),
+    ("PUT", ITEM),
+    ("PATCH", ITEM),
+    ("GET", ITEM + "/migrationRecoveryPoints"),
+    ("GET", ITEM + "/operationresults/{job}"),
     ("GET", "{vault_id}/replicationPolicies"),
     ("GET", "{vault_id}/replicationPolicies/migrate-policy"),
     ("PUT", "{vault_id}/replicationPolicies/migrate-policy"),
     ("GET", "{vault_id}/replicationJobs"),
     ("GET", "{vault_id}/replicationJobs/{job}"),
     ("GET", "{vault_id}/replicationOperationStatus/{job}"),
-    (
-        "POST",
-        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/testMigrate",
-    ),
-    (
-        "POST",
-        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/testMigrateCleanup",
-    ),
-    (
-        "POST",
-        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/migrate",
-    ),
-    (
-        "POST",
-        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/resync",
-    ),
-    (
-        "POST",
-        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}/pauseReplication",
-    ),
-    (
-        "DELETE",
-        "{vault_id}/replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems/{job}",
-    ),
+    ("POST", ITEM + "/testMigrate"),
+    ("POST", ITEM + "/testMigrateCleanup"),
+    ("POST", ITEM + "/migrate"),
+    ("POST", ITEM + "/resync"),
+    ("POST", ITEM + "/pauseReplication"),
+    ("DELETE", ITEM),
     ("GET", "/subscriptions/{sub}/providers/Microsoft.Compute/virtualMachines"),
     ("GET", "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Compute/virtualMachines"),
-    ("GET", "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Compute/virtualMachines/vm1"),
-    (
-        "GET",
-        "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Compute/virtualMachines/vm1/instanceView",
-    ),
-    ("PUT", "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Compute/virtualMachines/vm1"),
-    ("POST", "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Compute/virtualMachines/vm1/start"),
+    ("GET", VM),
+    ("GET", VM + "/instanceView"),
+    ("PUT", VM),
+    ("POST", VM + "/start"),
     ("GET", "/subscriptions/{sub}/providers/Microsoft.Network/networkInterfaces"),
     ("GET", "/subscriptions/{sub}/resourceGroups/rg-migrate/providers/Microsoft.Network/networkInterfaces/vm1-nic"),
 ]

@@ -4,7 +4,7 @@ shutdown, then the VM under Virtual machines with its disks and IP, and a checkl
 
 Setting up the replicating server: the real agent -> appliance -> hub data path is still being
 finished, so `replicating_server` builds the server on the live hub through `manage.py shell` with
-the same in-process batch encoder as replication/tests/test_data_path.py (`ProcessServer`): it
+the same in-process batch encoder as replication/tests/encoder.py (`ProcessServer`): it
 registers an appliance with a real registration key, reports and discovers a machine, replicates it
 with Replicate's service and sends one full cycle, which the hub stores and applies into a recovery
 point. Everything after that (the jobs on the Celery worker, the live updates, the pages) is the real
@@ -38,8 +38,8 @@ from replication import services
 from replication.models import Appliance, MigrationItem, MigrationState
 from replication.replicate import DiskChoice, ReplicationPlan, ServerPlan, replication_enable
 from replication.tests.conftest import issue
-from replication.tests import test_data_path as encoder
-from replication.tests.test_data_path import MIB, ProcessServer, apply, image, send_full
+from replication.tests import encoder
+from replication.tests.encoder import MIB, ProcessServer, apply, image, send_full
 
 # The agent stamps each cycle with the time it read the disks; the encoder's is a fixed one.
 fixed_marker = encoder.marker

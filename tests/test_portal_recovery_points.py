@@ -3,7 +3,7 @@ between them), Test migrate from the older one, and the test VM's disk SHA-256 i
 point, not the latest; Migrate offers the same choice. DOCS_SCREENSHOTS=1 saves both blades (1400x900).
 
 The replicating server is set up as in test_portal_migration.py (the in-process batch encoder of
-replication/tests/test_data_path.py on the live hub), plus a delta cycle that changes its first block.
+replication/tests/encoder.py on the live hub), plus a delta cycle that changes its first block.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 # Run after SET_UP_REPLICATING_SERVER in the same shell: a second cycle changes block 0.
 SECOND_POINT = """
 import hashlib
-from replication.tests.test_data_path import records
+from replication.tests.encoder import records
 source = image(7, MIB)
 first_sha = hashlib.sha256(source).hexdigest()
 ps = ProcessServer(project)

@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from replication import uploads
-from replication.tests.test_data_path import MIB, ProcessServer, apply
+from replication.tests.encoder import MIB, ProcessServer, apply
 
 pytestmark = pytest.mark.django_db
 

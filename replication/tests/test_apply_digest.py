@@ -12,17 +12,7 @@ import pytest
 from jobs.models import OutboxMessage
 from replication import apply_lease, data_path, replica_files, uploads
 from replication.models import RecoveryPoint
-from replication.tests.test_data_path import (
-    BLOCK,
-    MIB,
-    ProcessServer,
-    apply,
-    image,
-    marker,
-    records,
-    replica_bytes,
-    send_full,
-)
+from replication.tests.encoder import BLOCK, MIB, ProcessServer, apply, image, marker, records, replica_bytes, send_full
 from replication.uploads import APPLY_REPLICATION_TASK
 
 pytestmark = pytest.mark.django_db

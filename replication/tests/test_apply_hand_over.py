@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from replication import data_path, point_manifests, replica_files
 from replication.models import MigrationItem
-from replication.tests.test_data_path import apply
+from replication.tests.encoder import apply
 from replication.tests.test_recovery_point_history import Source, item  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from replication import apply_lease, uploads
-from replication.tests.test_apply_digest import MIB, ProcessServer, image, records
+from replication.tests.encoder import MIB, ProcessServer, image, records
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ import pytest
 from hub.object_store import store
 from replication.models import ReplicationBatch
 from replication.replica_files import storage_account_name
-from replication.tests.test_data_path import MIB, ProcessServer, apply, image, replica_bytes, send_full
+from replication.tests.encoder import MIB, ProcessServer, apply, image, replica_bytes, send_full
 
 pytestmark = pytest.mark.django_db
 

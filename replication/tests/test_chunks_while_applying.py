@@ -12,17 +12,7 @@ import pytest
 from hub.object_store import LocalStore
 from replication import data_path, point_manifests, uploads
 from replication.models import RecoveryPoint
-from replication.tests.test_data_path import (
-    BLOCK,
-    MIB,
-    ProcessServer,
-    apply,
-    image,
-    marker,
-    records,
-    replica_bytes,
-    send_full,
-)
+from replication.tests.encoder import BLOCK, MIB, ProcessServer, apply, image, marker, records, replica_bytes, send_full
 
 pytestmark = pytest.mark.django_db
 

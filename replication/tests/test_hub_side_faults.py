@@ -18,7 +18,7 @@ from replication import fault_effects, fault_scopes, health, keyvault, migrate, 
 from replication.models import MigrationItem, MigrationState, VirtualMachine
 from replication.portal import migration_forms
 from replication.tests.conftest import admin
-from replication.tests.test_data_path import MIB, ProcessServer, apply, image, replica_bytes, send_full
+from replication.tests.encoder import MIB, ProcessServer, apply, image, replica_bytes, send_full
 
 pytestmark = pytest.mark.django_db
 

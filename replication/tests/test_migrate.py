@@ -17,7 +17,7 @@ from replication.models import MigrationItem, MigrationState, TestMigrateState, 
 from replication.selectors import server_migration_counts
 from replication.status import allowed_operations
 from replication.tests.conftest import admin, run
-from replication.tests.test_data_path import MIB, ProcessServer, apply, image, marker, send_full
+from replication.tests.encoder import MIB, ProcessServer, apply, image, marker, send_full
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,7 @@ def test_migrate_with_shutdown_waits_for_the_final_sync_and_loses_nothing(ready,
     assert instruction["shutdown"] is True
     source[0:4096] = b"last write before shutdown".ljust(4096, b".")
     final = marker(2, bytes(source)) | {"final": True, "sha256": hashlib.sha256(source).hexdigest()}
-    from replication.tests.test_data_path import records
+    from replication.tests.encoder import records
 
     uploads.batch_store(
         item.appliance, ps.body(item, "disk0", next_sequence, 2, records(bytes(source), [0]), full=False, marker=final)

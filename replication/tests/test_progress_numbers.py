@@ -17,8 +17,8 @@ from hub import clock, units
 from hub.templatetags.portal import status_icon_kind
 from replication import status, uploads
 from replication.models import MigrationItem
+from replication.tests.encoder import BLOCK, MIB, ProcessServer, image, records
 from replication.tests.stubs import entry_for, make_replicator
-from replication.tests.test_data_path import BLOCK, MIB, ProcessServer, image, records
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ from replication import migrate, point_manifests, replica_files, uploads
 from replication.models import MigrationState, RecoveryPoint, VirtualMachine
 from replication.recovery_points import points_prune
 from replication.tests.conftest import admin, replicating_item, run
-from replication.tests.test_data_path import BLOCK, MIB, ProcessServer, apply, image, marker, records, send_full
+from replication.tests.encoder import BLOCK, MIB, ProcessServer, apply, image, marker, records, send_full
 
 pytestmark = pytest.mark.django_db
 

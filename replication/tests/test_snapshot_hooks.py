@@ -12,7 +12,8 @@ from django.conf import settings
 from hub import snapshots
 from replication import apply_lease, snapshot_hooks, uploads
 from replication.models import ReplicationBatch
-from replication.tests.test_data_path import BLOCK, ProcessServer, image, records, upload_over_http
+from replication.tests.encoder import BLOCK, ProcessServer, image, records
+from replication.tests.test_data_path import upload_over_http
 
 pytestmark = pytest.mark.django_db
 
