@@ -82,7 +82,16 @@ class ScopeQuery:
         elif self.text:
             match = Q()
             for name in name_fields:
-                match |= Q(**{f"{name}__icontains": self.text})
+                relation, _, field = name.partition("__")
+                if field:
+                    # A related row's name (a server's project): its few matches are read first, so the
+                    # rows' own name match stays a plain condition on their table, which an index serves
+                    # (ORed with a join's column or a subquery, PostgreSQL scanned every row).
+                    related = rows.model._meta.get_field(relation).related_model.objects
+                    found = related.filter(**{f"{field}__icontains": self.text}).values_list("pk", flat=True)
+                    match |= Q(**{f"{relation}__in": list(found)})
+                else:
+                    match |= Q(**{f"{name}__icontains": self.text})
             rows = rows.filter(match)
         rows = rows.order_by(Lower(name_fields[0]), "pk")
         return rows[: self.limit + 1] if self.limit is not None else rows

@@ -347,6 +347,10 @@ AZURE_STORAGE_CONNECTION_STRING = env_str("AZURE_STORAGE_CONNECTION_STRING", "")
 # The blob endpoint people reach that account at, when the hub reaches it by another name (the storage
 # account's primaryEndpoints.blob); unset: the connection string's.
 AZURE_STORAGE_PUBLIC_BLOB_ENDPOINT = env_str("AZURE_STORAGE_PUBLIC_BLOB_ENDPOINT", "")
+# The emulated cache storage accounts are containers in that one account, so its key opens them all,
+# other tenants' too: listKeys gives a SAS for the account's own container unless this is true, for a
+# hub whose users may all see each other's caches (projects/arm/storage_accounts.py).
+STORAGE_LIST_KEYS_SHARED_KEY = env_bool("STORAGE_LIST_KEYS_SHARED_KEY", False)
 # For "s3" (pip install -e '.[s3]'): an S3-compatible store (SeaweedFS, Ceph RGW, Garage); each
 # container is a bucket.
 S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "")

@@ -26,6 +26,13 @@ class State(models.TextChoices):
 
 TERMINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
 
+# A task's states: a job's, and Warning, which only a task takes: a health error of level Warning noted
+# on an ended job (jobs.services.job_task_note), open while the error lasts. Azure's job state
+# CompletedWithWarnings would say the task had ended; Warning is the level its error carries.
+TaskState = models.TextChoices(
+    "TaskState", [(state.name, (state.value, state.label)) for state in State] + [("WARNING", ("Warning", "Warning"))]
+)
+
 
 class JobQuerySet(models.QuerySet):
     def visible_to(self, user):
@@ -102,7 +109,7 @@ class JobTask(models.Model):
     position = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=60)
     friendly_name = models.CharField(max_length=120)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.NOT_STARTED)
+    state = models.CharField(max_length=20, choices=TaskState.choices, default=TaskState.NOT_STARTED)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     errors = models.JSONField(default=list, blank=True)

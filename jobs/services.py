@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from hub import clock, snapshots
 from jobs import event_sources, outbox, push, scenarios, workers
-from jobs.models import TERMINAL_STATES, Job, JobTask, Notification, State
+from jobs.models import TERMINAL_STATES, Job, JobTask, Notification, State, TaskState
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +249,6 @@ def _error_detail(error: Exception, task: JobTask) -> dict:
 # Tasks. Only ended jobs get them, so a running job's steps stay the scenario's; an error that recurs
 # while its task is open adds nothing, and a job takes at most MAX_NOTED_TASKS of them.
 MAX_NOTED_TASKS = 40
-TASK_WARNING = "Warning"  # a task that ended with a warning (a job itself never does)
 
 
 def job_task_note(job_id, *, name: str, friendly_name: str, error: dict, ended: bool = False) -> bool:
@@ -263,7 +262,7 @@ def job_task_note(job_id, *, name: str, friendly_name: str, error: dict, ended: 
         counts = job.tasks.aggregate(last=Max("position"), noted=Count("pk", filter=Q(name__startswith="Health")))
         if counts["noted"] >= MAX_NOTED_TASKS:
             return False
-        state = State.FAILED if error.get("errorLevel") == "Error" else TASK_WARNING
+        state = TaskState.FAILED if error.get("errorLevel") == "Error" else TaskState.WARNING
         now = clock.now()
         JobTask.objects.create(
             job=job,

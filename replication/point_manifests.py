@@ -387,9 +387,9 @@ def manifest_sha256(item, manifest: Manifest) -> str:
     return whole.hexdigest()
 
 
-def manifests_sweep(item, kept: dict) -> None:
+def manifests_sweep(item, kept: dict, renew=None) -> None:
     """Delete the manifest objects no kept point needs (`kept`: disk pk -> the kept points' cycles); a
-    pruned point's manifest stays while a kept one is built on it."""
+    pruned point's manifest stays while a kept one is built on it. `renew` keeps the caller's lease."""
     objects, prefix = store(), item_prefix(item)
     needed = set()
     for disk_pk, cycles in kept.items():
@@ -397,12 +397,15 @@ def manifests_sweep(item, kept: dict) -> None:
             needed.update(manifest_name(prefix, disk_pk, chained) for chained in manifest_chain(item, disk_pk, cycle))
     for name in list(objects.names(f"{prefix}/manifests/")):
         if name not in needed:
+            if renew is not None:
+                renew()
             objects.delete(name)
 
 
-def chunks_sweep(item) -> int:
+def chunks_sweep(item, renew=None) -> int:
     """Delete the item's chunks that no remaining manifest object names; returns how many went. Run
-    under the item's apply lease (see the module's note)."""
+    under the item's apply lease (see the module's note), which `renew` keeps before each deletion: a
+    chunk deleted after the lease lapsed could be one a new holder's point has just named."""
     objects, prefix = store(), item_prefix(item)
     named: set[str] = set()
     for name in objects.names(f"{prefix}/manifests/"):
@@ -414,6 +417,8 @@ def chunks_sweep(item) -> int:
     deleted = 0
     for name in list(objects.names(f"{prefix}/chunks/")):
         if name not in named:
+            if renew is not None:
+                renew()
             objects.delete(name)
             deleted += 1
     return deleted

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
@@ -105,7 +106,7 @@ def recovery_point_record(item: MigrationItem, renew=None) -> None:
         locked.save(update_fields=fields)
         batches_delete(ReplicationBatch.objects.filter(disk__item=locked, cycle__lte=cycle, applied_at__isnull=False))
         transaction.on_commit(lambda: push.item_changed(item.pk), robust=True)
-    _prune_item(locked)
+    _prune_item(locked, renew)
 
 
 def held_cycles(item: MigrationItem) -> set[int]:
@@ -121,9 +122,10 @@ def held_cycles(item: MigrationItem) -> set[int]:
     return held
 
 
-def _prune_item(item: MigrationItem) -> int:
+def _prune_item(item: MigrationItem, renew=None) -> int:
     """Forget the points past the policy's history (never the latest, nor a held one), their manifests,
-    and the chunks no remaining manifest names. Run under the item's apply lease. Returns how many went."""
+    and the chunks no remaining manifest names. Run under the item's apply lease, which `renew` keeps
+    between deletions (a large item's sweep can outlast it). Returns how many went."""
     if item.migration_state == MigrationState.MIGRATION_IN_PROGRESS:
         return 0  # the VM is being built from one of them
     horizon = clock.now() - timedelta(minutes=item.policy.recovery_point_history_minutes)
@@ -142,9 +144,24 @@ def _prune_item(item: MigrationItem) -> int:
         for about in disks.values():
             if "diskPk" in about:
                 kept.setdefault(about["diskPk"], []).append(cycle)
-    point_manifests.manifests_sweep(item, kept)
-    point_manifests.chunks_sweep(item)
+    point_manifests.manifests_sweep(item, kept, renew)
+    point_manifests.chunks_sweep(item, renew)
     return len(expired)
+
+
+def _lease_keeper(item_id, owner: str):
+    """The periodic prune's `renew`: renews the lease at most every RENEW_EVERY, and raises LeaseLost once
+    another worker holds it, so a long sweep stops before it deletes anything more."""
+    renewed_at = time.monotonic()
+
+    def renew() -> None:
+        nonlocal renewed_at
+        if time.monotonic() - renewed_at >= apply_lease.RENEW_EVERY.total_seconds():
+            if not apply_lease.lease_renew(item_id, owner):
+                raise apply_lease.LeaseLost(item_id)
+            renewed_at = time.monotonic()
+
+    return renew
 
 
 def points_prune() -> int:
@@ -161,7 +178,10 @@ def points_prune() -> int:
         if not apply_lease.lease_take(item.pk, owner):
             continue
         try:
-            pruned += _prune_item(item)
+            pruned += _prune_item(item, _lease_keeper(item.pk, owner))
+        except apply_lease.LeaseLost:
+            # The points' rows went; what the sweep left, the item's next prune sweeps.
+            logger.warning("Item %s: its apply lease lapsed while pruning; the sweep stopped", item.pk)
         finally:
             apply_lease.lease_drop(item.pk, owner)
     return pruned

@@ -171,3 +171,4 @@ STORAGE_ACCOUNT_KEYS = inline_serializer(
         )
     },
 )
+STORAGE_SERVICE_SAS = inline_serializer("ListServiceSasResponse", {"serviceSasToken": C()})

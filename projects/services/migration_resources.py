@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from hub import clock
 from hub.arm.errors import ArmError
@@ -171,6 +171,8 @@ def migration_resource_put(
         rows = MigrationResource.objects.filter(kind=kind)
         group, resource = existing_in_locked_group(resource_group, rows, name, region)
         if resource is None:
+            if kind == Kind.STORAGE_ACCOUNT:
+                _check_account_name_free(name)
             resource = MigrationResource.objects.create(
                 resource_group=group, kind=kind, name=name, location=region, tags=tags or {}, created_at=clock.now()
             )
@@ -178,6 +180,17 @@ def migration_resource_put(
         resource.tags = tags or {}
         resource.save(update_fields=["tags"])
         return resource, False
+
+
+def _check_account_name_free(name: str) -> None:
+    """Storage account names are global in Azure, and here each account is the blob container of its
+    name in one backing account (projects/arm/storage_accounts.py): a second account of a name, in
+    another tenant say, would share the first one's container."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # two PUTs in different groups cannot both find the name free
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"storage-account:{name.lower()}"])
+    if MigrationResource.objects.filter(kind=Kind.STORAGE_ACCOUNT, name__iexact=name).exists():
+        raise ArmError(409, "StorageAccountAlreadyTaken", f"The storage account named {name} is already taken.", "name")
 
 
 def _named_resource(project: MigrateProject, kind: str, resource_id: str) -> MigrationResource:

@@ -12,7 +12,7 @@ from hub.arm.odata import filter_clauses, filter_time, narrowed, paged_list
 from hub.arm.schema import members
 from hub.arm.views import arm_time
 from hub.ids import parse_uuid
-from jobs.models import Job, State
+from jobs.models import Job, State, TaskState
 from replication.arm import VAULT_TYPE, Vault, VaultView
 from replication.arm_migration import openapi
 from replication.arm_migration.shapes import job_id
@@ -22,7 +22,7 @@ NOT_ENDED = "0001-01-01T00:00:00"
 
 
 def _state_label(state: str) -> str:
-    return State(state).label if state in State.values else state
+    return TaskState(state).label if state in TaskState.values else state
 
 
 def _time_or_not_ended(moment) -> str:
