@@ -30,6 +30,10 @@ hub_patterns = (
 )
 
 urlpatterns = [
+    # First: the appliance API (every replication batch upload) is resolved without trying the portal's
+    # and ARM's hundreds of patterns before it; its paths start with "appliance-api/", which nothing
+    # else serves.
+    path("", include("replication.appliance_api")),
     path("", include(hub_patterns)),
     path("", include("projects.urls")),
     path("", include("replication.urls")),
@@ -54,7 +58,6 @@ urlpatterns = [
     path("", include("replication.arm_planning")),
     path("", include("projects.graph")),
     path("", include("entra.graph")),
-    path("", include("replication.appliance_api")),
     path("", include("events.arm")),
     # A catch-all, not an operation of the OpenAPI document (schema=None keeps it out).
     re_path(r"^(subscriptions|providers)(/.*)?$", NotFoundView.as_view(schema=None)),
