@@ -154,7 +154,6 @@ def test_progress_push_cost(settings, tmp_path, django_capture_on_commit_callbac
 
     from hub import clock
     from replication import monitoring, push
-    from replication.models import MigrationItem
     from replication.selectors import server_migration_counts
 
     settings.REPLICATION_DIR = tmp_path / "replication"
@@ -179,9 +178,6 @@ def test_progress_push_cost(settings, tmp_path, django_capture_on_commit_callbac
         ),
         "health summary": lambda: monitoring.health_summary(project, now),
         "transfer chart": lambda: monitoring.transfer_chart(project, now),
-        "rows and blade": lambda: push.replicating_servers_changed(
-            project, [MigrationItem.objects.get(pk=item.pk)]
-        ),
     }
     lines = [f"{name}: {best(call):.2f} ms" for name, call in parts.items()]
     print("\nprogress push, CPU per part (best of 5): " + "; ".join(lines) + f"; load {os.getloadavg()[0]:.1f}")
