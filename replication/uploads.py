@@ -232,8 +232,9 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
     pruned since, is acknowledged again without being written or counted, so a process server may
     resend whatever it is unsure of. A batch that does not decrypt is refused before it is stored.
 
-    This runs for every 4 MiB the agents read, so it keeps to a handful of statements: one read of the
-    disk with its item, the row insert under the disk's lock, and conditional updates of the counters."""
+    This runs for every batch the agents send (up to 16 MiB of their data), so it keeps to a handful of
+    statements: one read of the disk with its item, the row insert under the disk's lock, and
+    conditional updates of the counters."""
     header, start = parse_upload(body)
     disk = _protected_disk(appliance, header)
     item = disk.item
