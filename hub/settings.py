@@ -145,6 +145,11 @@ MIDDLEWARE = [
 ROOT_URLCONF = "hub.urls"
 CSRF_FAILURE_VIEW = "hub.error_pages.csrf_failure"
 ASGI_APPLICATION = "hub.asgi.application"
+# Request bodies read into memory instead of a temporary file past FILE_UPLOAD_MAX_MEMORY_SIZE (hub/asgi.py):
+# path prefix -> bytes kept, beyond which the rest is dropped. More than any view there takes, so its
+# own limit still refuses a longer body: the appliance API's largest is a replication batch, 24 MiB
+# (replication/uploads.py MAX_UPLOAD_BYTES), and its view reads one byte past that to tell.
+IN_MEMORY_BODIES = {"/appliance-api/": 24 * 1024 * 1024 + 1}
 AUTH_USER_MODEL = "projects.User"
 LOGIN_URL = "hub:signin"
 LOGIN_REDIRECT_URL = "hub:home"

@@ -36,6 +36,10 @@ def at_root(*modules: str) -> list:
 
 
 urlpatterns = [
+    # First: the appliance API (every replication batch upload) is resolved without trying the portal's
+    # and ARM's hundreds of patterns before it; its paths start with "appliance-api/", which nothing
+    # else serves.
+    *at_root("replication.appliance_api"),
     path("", include(hub_patterns)),
     # entra.urls: App registrations, and Microsoft Entra ID per directory at the root (the metadata's loginEndpoint).
     *at_root("projects.urls", "replication.urls", "entra.urls"),
@@ -58,7 +62,6 @@ urlpatterns = [
         "replication.arm_planning",
         "projects.graph",
         "entra.graph",
-        "replication.appliance_api",
         "events.arm",
     ),
     # A catch-all, not an operation of the OpenAPI document (schema=None keeps it out).

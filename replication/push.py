@@ -16,6 +16,7 @@ from projects.push import project_changed_on_commit, send_to_project
 from replication import monitoring
 from replication.models import MigrationItem, RecoveryPoint
 from replication.selectors import server_migration_counts
+from replication.status import item_status
 
 # The project bar (Discover and Servers read their parts again): an appliance registered, finalized or
 # given back after a failed finalization.
@@ -82,3 +83,31 @@ def item_changed(item_id) -> None:
     item = MigrationItem.objects.filter(pk=item_id).select_related("project__resource_group").first()
     if item is not None:
         replicating_servers_changed(item.project, [item])
+
+
+# What a stored batch moves on a server's blade: its status and progress, health (an upload may clear
+# a condition) and disks. Its commands, target, points and jobs move with a state change, a recovery
+# point or a job, each of which pushes the whole (item_changed).
+PROGRESS_PARTS = ("summary", "health", "disks")
+
+
+def item_progress(item_id) -> None:
+    """A batch stored (replication/uploads.py, at most once a second per item): the item's row, the
+    blade's PROGRESS_PARTS and the overview's transfer chart. Not the project's counts and health
+    summary, nor the blade's other parts: they cost most of a whole push (the points and jobs queries,
+    the health rules over the project) and a batch does not move them; the upload sends the whole
+    push now and then, and at every marker."""
+    item = monitoring.blade_rows(MigrationItem.objects.filter(pk=item_id)).first()
+    if item is None:
+        return
+    now = clock.now()
+    project = item.project
+    html = render_to_string(
+        "replication/overview.html#transfer",
+        {"project": project, "transfer": monitoring.transfer_chart(project, now)},
+    )
+    detail = {"item": item, "now": now, "status": item_status(item, now), "disks": list(item.disks.all())}
+    for part in PROGRESS_PARTS:
+        html += render_to_string(f"replication/replicating_server.html#{part}", detail)
+    send_to_project(project, html)
+    send_to_project(project, render_to_string("replication/_replicating_row.html", {"item": item, "now": now}))

@@ -232,8 +232,9 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
     pruned since, is acknowledged again without being written or counted, so a process server may
     resend whatever it is unsure of. A batch that does not decrypt is refused before it is stored.
 
-    This runs for every 4 MiB the agents read, so it keeps to a handful of statements: one read of the
-    disk with its item, the row insert under the disk's lock, and conditional updates of the counters."""
+    This runs for every batch the agents send (up to 16 MiB of their data), so it keeps to a handful of
+    statements: one read of the disk with its item, the row insert under the disk's lock, and
+    conditional updates of the counters."""
     header, start = parse_upload(body)
     disk = _protected_disk(appliance, header)
     item = disk.item
@@ -293,8 +294,9 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
             transaction.on_commit(lambda: apply_lease.lease_wake(item.pk), robust=True)
         else:
             request_apply(item.pk)
-        if _progress_push_due(item.pk, marker is not None):
-            transaction.on_commit(lambda: push.item_changed(item.pk), robust=True)
+        pushed = _progress_push_due(item.pk, marker is not None)
+        if pushed is not None:
+            transaction.on_commit(lambda: pushed(item.pk), robust=True)
     return sequence, False
 
 
@@ -364,19 +366,30 @@ def _advance_scanned(disk: ProtectedDisk, cycle: int, scanned: int, data_scanned
 
 # A live push renders the item's row, its blade and the project's counts (tens of milliseconds): one
 # per stored batch, several a second, cost the upload more than storing the batch. Progress is pushed
-# at most this often per item from each process; a disk's marker batch always pushes.
+# at most this often per item from each process; a disk's marker batch always pushes the whole.
 PROGRESS_PUSH_SECONDS = 1.0
+# Between whole pushes the progress push sends only what a batch moves (push.item_progress, about a
+# third of the cost); the project's counts and health summary, which an upload may move too (a
+# condition that clears once data flows again), are pushed whole at least this often, and by the first
+# push after a pause.
+WHOLE_PUSH_SECONDS = 15.0
 _progress_pushed_at: dict = {}  # item id -> time.monotonic() of this process's last progress push
+_whole_pushed_at: dict = {}  # item id -> time.monotonic() of this process's last whole push
 
 
-def _progress_push_due(item_id, marker: bool) -> bool:
+def _progress_push_due(item_id, marker: bool):
+    """The push this upload sends once it commits (push.item_changed or push.item_progress), or None."""
     now = time.monotonic()
     if not marker and now - _progress_pushed_at.get(item_id, float("-inf")) < PROGRESS_PUSH_SECONDS:
-        return False
+        return None
     if len(_progress_pushed_at) > 10_000:
         _progress_pushed_at.clear()
+        _whole_pushed_at.clear()
     _progress_pushed_at[item_id] = now
-    return True
+    if marker or now - _whole_pushed_at.get(item_id, float("-inf")) >= WHOLE_PUSH_SECONDS:
+        _whole_pushed_at[item_id] = now
+        return push.item_changed
+    return push.item_progress
 
 
 THROUGHPUT_WINDOW = timedelta(seconds=5)

@@ -102,7 +102,9 @@ class OvertakingProxy(JsonPostServer):
 
 
 def test_progress_never_goes_back_when_the_last_batch_of_a_cycle_overtakes_the_one_before(live_hub, tmp_path):
-    rig, image = one_disk_rig(live_hub, tmp_path, 16, seed=11)
+    # Large enough for two batches of the appliance's 16 MiB (realistic content is about 65% data): the
+    # first is held, the marker batch overtakes it.
+    rig, image = one_disk_rig(live_hub, tmp_path, 48, seed=11)
     proxy = OvertakingProxy(live_hub.url, lambda: processed_bytes(rig))
     try:
         # The appliance talks to the hub through the proxy from now on.
@@ -112,7 +114,7 @@ def test_progress_never_goes_back_when_the_last_batch_of_a_cycle_overtakes_the_o
         rig.start_appliance()
         enable_replication(rig)
         item = wait_for_state(rig, "Replicating")
-        assert item.properties.provider_specific_details["initialReplicationProcessedBytes"] == 16 * MIB
+        assert item.properties.provider_specific_details["initialReplicationProcessedBytes"] == 48 * MIB
         assert proxy.overtaken, f"the last batch never overtook: stored {proxy.stored}"
         assert proxy.stored != sorted(proxy.stored)
         assert proxy.samples == sorted(proxy.samples), f"processed bytes went back: {proxy.samples}"

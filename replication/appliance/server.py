@@ -16,7 +16,7 @@ from appliance.assignments import ReplicationAssignments
 from appliance.churn import ChurnMeter
 from appliance.faults import FaultsInForce
 from appliance.hub_client import HubClient
-from appliance.process_server import BATCHES_PATH, MAX_BATCH_BODY, ProcessServer, parse_batch
+from appliance.process_server import BATCHES_PATH, MAX_BATCH_BODY, MAX_BATCH_DATA, ProcessServer, parse_batch
 
 MAX_JSON_BODY = 1_000_000
 # The heartbeat's answer waits its turn at the hub with the batches being stored: a busy hub answers
@@ -120,6 +120,16 @@ class Appliance:
         return min(self.heartbeat_seconds * 2**timeouts, max(HEARTBEAT_BACKOFF_MAX_SECONDS, self.heartbeat_seconds))
 
 
+def _offer_batch_size(answer: dict) -> dict:
+    """An agent's heartbeat answer, its replication entry saying how much block data a batch may carry
+    here (docs/replication-protocol.md): an agent that knows the field plans its next cycle with it; an
+    older one ignores it and sends 4 MiB batches."""
+    entry = answer.get("replication")
+    if isinstance(entry, dict):
+        answer = {**answer, "replication": {**entry, "batchDataBytes": MAX_BATCH_DATA}}
+    return answer
+
+
 def handler_for(appliance: Appliance):
     class Handler(BaseHTTPRequestHandler):
         server_version = f"MigrateHubAppliance/{VERSION}"
@@ -175,7 +185,7 @@ def handler_for(appliance: Appliance):
         def do_POST(self):  # noqa: N802
             routes = {
                 "/agent-api/v1/register": lambda: appliance.agents.register(self._body()),
-                "/agent-api/v1/heartbeat": lambda: appliance.agents.heartbeat(self._body()),
+                "/agent-api/v1/heartbeat": lambda: _offer_batch_size(appliance.agents.heartbeat(self._body())),
                 BATCHES_PATH: self._batch,
             }
             route = routes.get(self.path.split("?")[0])
@@ -193,7 +203,7 @@ def handler_for(appliance: Appliance):
                 self._json(500, {"error": {"code": "InternalError", "message": "The appliance failed; see its log."}})
 
         def _batch(self) -> dict:
-            """Binary, up to 16 MiB: a batch of block records (the JSON routes take 1 MB)."""
+            """Binary, up to 17 MiB: a batch of block records (16 MiB of block data) (the JSON routes take 1 MB)."""
             body = self._read(MAX_BATCH_BODY, "InvalidBatch")
             answer = appliance.process_server.receive(body)
             if not answer.get("duplicate"):

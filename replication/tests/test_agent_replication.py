@@ -268,6 +268,64 @@ def test_a_crash_mid_cycle_resumes_from_the_checkpoint(stub, tmp_path):
     assert replica == image and marker["digest"] == blocks.content_digest_of(bytes(image))
 
 
+def _batch_data(stub, disk_id: str) -> dict[int, int]:
+    """Block data bytes of each stored batch of the disk, by sequence."""
+    return {
+        sequence: sum(len(data) for _, data in blocks.iter_records(stub.batches[(disk_id, sequence)][1]) if data)
+        for sequence in stub.sequences(disk_id)
+    }
+
+
+def test_batches_are_as_large_as_the_process_server_offers_and_a_resumed_cycle_keeps_its_size(stub, tmp_path):
+    """A process server offering 16 MiB batches gets them; an agent restarted mid-cycle finishes the cycle
+    with the batches it planned (the same sequences cover the same blocks, so the hub's duplicates are
+    true duplicates), even when the offer changed meanwhile; the next cycle takes the new offer."""
+    image = write_image(tmp_path / "disk.img", 72 * MiB, seed=9)
+    specs = [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}]
+    offered = {**entry_for(specs), "batchDataBytes": 16 * MiB}
+    first = make_replicator(stub, tmp_path / "state", specs, checkpoint_bytes=8 * MiB, checkpoint_seconds=3600)
+    first.update(offered)
+
+    def crash_after_two(header):
+        if header["sequence"] == 2:
+            first.cancelled.set()
+
+    stub.after_store, stub.down_after_sequence = crash_after_two, 2
+    with pytest.raises(Exception):  # noqa: B017 (Cancelled, whichever thread notices first)
+        first.step(force=True)
+    state = json.loads((tmp_path / "state" / "item.json").read_text())
+    assert state["running"]["batchDataBytes"] == 16 * MiB
+    assert state["disks"]["disk0"]["progress"]["nextSequence"] == 2, "batch 1 acknowledged and checkpointed"
+
+    stub.after_store = stub.down_after_sequence = stub.refuse_with = None
+    resumed_from = len(stub.received)
+    second = make_replicator(stub, tmp_path / "state", specs)
+    second.update(entry_for(specs))  # an older process server's entry: no offer
+    second.run_cycle()
+    assert min(header["sequence"] for header in stub.received[resumed_from:]) == 2
+    sizes = _batch_data(stub, "disk0")
+    assert max(sizes.values()) == 16 * MiB and all(size <= 16 * MiB for size in sizes.values())
+    replica, marker = stub.replica("disk0")
+    assert replica == image and marker["digest"] == blocks.content_digest_of(bytes(image))
+
+    # The next cycle is planned with what is offered now (nothing: 4 MiB).
+    with open(tmp_path / "disk.img", "r+b") as handle:
+        handle.write(os.urandom(24 * MiB))
+    last = max(sizes)
+    second.run_cycle()
+    later = {sequence: size for sequence, size in _batch_data(stub, "disk0").items() if sequence > last}
+    assert later and max(later.values()) == blocks.LEGACY_BATCH_DATA
+    replica, _ = stub.replica("disk0")
+    assert replica == bytearray((tmp_path / "disk.img").read_bytes())
+
+
+def test_a_batch_size_offer_is_bounded():
+    assert blocks.batch_data_bytes(None) == blocks.batch_data_bytes("16777216") == blocks.LEGACY_BATCH_DATA
+    assert blocks.batch_data_bytes(True) == blocks.batch_data_bytes(1024) == blocks.LEGACY_BATCH_DATA
+    assert blocks.batch_data_bytes(2**62) == blocks.MAX_BATCH_DATA == 16 * MiB
+    assert blocks.batch_data_bytes(8 * MiB + 100) == 8 * MiB, "whole blocks"
+
+
 def test_a_killed_agent_process_resumes(stub, tmp_path):
     """The same with SIGKILL, in a real process."""
     image = write_image(tmp_path / "disk.img", 64 * MiB, seed=5)
@@ -293,7 +351,7 @@ print("done", flush=True)
     finally:
         process.wait(timeout=30)
     killed_at = len(stub.received)
-    assert killed_at < len(image) // blocks.MAX_BATCH_DATA, "killed mid-cycle"
+    assert killed_at < len(image) // blocks.LEGACY_BATCH_DATA, "killed mid-cycle"
     stub.after_store = None
     again = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert again.stdout.strip() == "done", again.stderr

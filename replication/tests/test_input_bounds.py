@@ -91,3 +91,11 @@ def test_a_machine_report_out_of_bounds_names_field_and_limit(change, target, li
         validated(MachineReport, {"machineId": "m", "machine": {**MACHINE, **change}})
     assert refused.value.status == 400
     assert refused.value.target == target and limit in refused.value.message
+
+
+def test_the_hub_keeps_more_of_a_batch_in_memory_than_the_batch_view_takes():
+    """hub/asgi.py keeps an appliance API body in memory up to settings.IN_MEMORY_BODIES and drops the
+    rest: the batch view must still see one byte past its limit to answer 413."""
+    from django.conf import settings
+
+    assert settings.IN_MEMORY_BODIES["/appliance-api/"] > uploads.MAX_UPLOAD_BYTES

@@ -522,6 +522,20 @@ class TestIsolation:
         assert rows.lstrip().startswith(f'<tr id="replicating-{item.pk}"')
         assert scope == {"subscription_id": item.project.subscription.pk, "resource_group_name": "rg-migrate"}
 
+        # A stored batch's progress push: the row, the blade's moving parts and the transfer chart, in
+        # the same scope; not the project's counts and health summary, nor the points and jobs.
+        sent.clear()
+        push.item_progress(item.pk)
+        (group_again, parts, scope_again), (_, rows, _) = sent
+        assert (group_again, scope_again) == (group, scope)
+        for part in ("summary", "health", "disks"):
+            assert f'id="replicating-{part}-{item.pk}"' in parts
+        assert (
+            f'id="replicating-jobs-{item.pk}"' not in parts and f'id="overview-health-{item.project_id}"' not in parts
+        )
+        assert f'id="overview-transfer-{item.project_id}"' in parts
+        assert rows.lstrip().startswith(f'<tr id="replicating-{item.pk}"')
+
         def socket_of(email):
             consumer = LiveConsumer()
             consumer.visible = _visible_scopes(User.objects.get(email=email))

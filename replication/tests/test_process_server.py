@@ -115,9 +115,10 @@ def test_the_heartbeat_carries_the_machines_entry_and_survives_a_restart(tmp_pat
     other = appliance.register("machine-2")
     hub.replication = [entry()]
     appliance.appliance.heartbeat_once()
+    offered = {**entry(), "batchDataBytes": process_server.MAX_BATCH_DATA}  # how large a batch may be here
     assert appliance.post("/agent-api/v1/heartbeat", agent) == (
         200,
-        {"status": "Connected", "replication": entry(), "faults": []},
+        {"status": "Connected", "replication": offered, "faults": []},
     )
     assert appliance.post("/agent-api/v1/heartbeat", other)[1]["replication"] is None
     appliance.close()
@@ -125,7 +126,7 @@ def test_the_heartbeat_carries_the_machines_entry_and_survives_a_restart(tmp_pat
     restarted = RunningAppliance(tmp_path / "home", hub)
     try:
         hub.replication = []  # not heard yet: the restarted appliance serves what it kept
-        assert restarted.post("/agent-api/v1/heartbeat", agent)[1]["replication"] == entry()
+        assert restarted.post("/agent-api/v1/heartbeat", agent)[1]["replication"] == offered
         restarted.appliance.heartbeat_once()
         assert restarted.post("/agent-api/v1/heartbeat", agent)[1]["replication"] is None
     finally:
@@ -152,10 +153,11 @@ def test_an_agent_replicates_through_the_process_server_to_the_hub(tmp_path, hub
         lambda: credentials,
         log=lambda line: None,
     )
-    replicator.update(entry())
+    replicator.update(appliance.post("/agent-api/v1/heartbeat", agent)[1]["replication"])
     replicator.run_cycle()
 
     assert hub.replica("item-1", "disk0", size) == image
+    assert max(upload["dataBytes"] for upload in hub.uploads) > blocks.LEGACY_BATCH_DATA, "the offered batch size"
     uploads = sorted(hub.uploads, key=lambda upload: upload["sequence"])
     assert [upload["sequence"] for upload in uploads] == list(range(1, len(uploads) + 1))
     marker = uploads[-1]["marker"]
@@ -198,11 +200,12 @@ def test_batches_are_authenticated_and_checked(hub, appliance):
     assert appliance.post(path, batch(agent, records=blocks.RECORD.pack(0, 5000) + bytes(5000)))[0] == 400
     assert appliance.post(path, batch(agent, records=blocks.RECORD.pack(0, 10) + bytes(3)))[0] == 400
     assert appliance.post(path, batch(agent, blockSize=512))[0] == 400
-    too_many = b"".join(blocks.RECORD.pack(index, 4096) + bytes(4096) for index in range(1025))
+    blocks_allowed = process_server.MAX_BATCH_DATA // 4096
+    too_many = b"".join(blocks.RECORD.pack(index, 4096) + bytes(4096) for index in range(blocks_allowed + 1))
     assert appliance.post(path, batch(agent, records=too_many))[0] == 400
     connection = http.client.HTTPConnection("127.0.0.1", appliance.http.server_address[1], timeout=10)
     connection.putrequest("POST", path)
-    connection.putheader("Content-Length", str(17 * MiB))
+    connection.putheader("Content-Length", str(process_server.MAX_BATCH_BODY + 1))
     connection.endheaders()  # refused on its Content-Length, before the body is sent
     assert connection.getresponse().status == 413
     connection.close()

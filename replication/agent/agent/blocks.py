@@ -12,7 +12,12 @@ from collections.abc import Iterator
 
 BLOCK_SIZE = 4096
 BATCH_MAGIC = b"MHB1"
-MAX_BATCH_DATA = 4 * 1024 * 1024
+# A batch's block data. Every process server takes 4 MiB; one that takes more says how much in the
+# replication entry of its heartbeat answer (`batchDataBytes`), and a cycle's batches are cut at what
+# it offered when the cycle was planned, up to MAX_BATCH_DATA. Larger batches cost the hub far less per
+# byte (its fixed per-request and per-apply costs are paid once per batch).
+LEGACY_BATCH_DATA = 4 * 1024 * 1024
+MAX_BATCH_DATA = 16 * 1024 * 1024
 RECORD = struct.Struct("<QI")  # block index, data length (0: the block is now all zeros)
 INDEX = struct.Struct("<Q")
 JOURNAL_ENTRY = struct.Struct("<Q16s")  # block index, its hash (NO_HASH: zero)
@@ -20,6 +25,15 @@ ZERO_BLOCK = bytes(BLOCK_SIZE)
 # The table stores zero blocks as 16 zero bytes rather than the zero block's hash: a fresh bytearray is
 # then an all-zero disk, and "anything non-zero in this range?" is a plain byte comparison.
 NO_HASH = bytes(16)
+
+
+def batch_data_bytes(offered) -> int:
+    """The block data per batch for an offer (a process server's `batchDataBytes`, or a kept plan's):
+    whole blocks from LEGACY_BATCH_DATA to MAX_BATCH_DATA; LEGACY_BATCH_DATA for anything else (an
+    older process server offers nothing)."""
+    if not isinstance(offered, int) or isinstance(offered, bool) or offered < LEGACY_BATCH_DATA:
+        return LEGACY_BATCH_DATA
+    return min(offered, MAX_BATCH_DATA) // BLOCK_SIZE * BLOCK_SIZE
 
 
 def block_hash(block) -> bytes:

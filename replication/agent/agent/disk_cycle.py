@@ -1,8 +1,9 @@
 """One disk's part of one replication cycle: read the disk's data extents in 4 MiB pieces, hash every
 4 KiB block, compare with the table of the last acknowledged cycle, and send the blocks that changed in
-batches of at most 4 MiB of data while the next pieces are read. Acknowledged batches are checkpointed
-(journal and next sequence), so a killed agent resumes inside the cycle; the cycle's last batch carries
-the disk's marker (its content digest; in a final cycle, its SHA-256 too).
+batches of at most the cycle's batch size (4 or 16 MiB of data, fixed when the cycle was planned) while
+the next pieces are read. Acknowledged batches are checkpointed (journal and next sequence), so a killed
+agent resumes inside the cycle; the cycle's last batch carries the disk's marker (its content digest;
+in a final cycle, its SHA-256 too).
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from agent.blocks import (
     BLOCK_SIZE,
     CHUNK_BLOCKS,
     JOURNAL_ENTRY,
-    MAX_BATCH_DATA,
     NO_HASH,
     RECORD,
     SHA256_LIMIT_BYTES,
     BlockHashes,
     ContentDigest,
     DiskSha256,
+    batch_data_bytes,
     block_count,
     hash_blocks,
 )
@@ -82,6 +83,8 @@ class DiskCycle:
         # before this field existed read at their capturedAt.
         self.read_at = running.get("readAt", self.captured_at)
         self.final = bool(running.get("final"))
+        # A cycle planned before batches could be larger has none: 4 MiB, as it started.
+        self.batch_data = batch_data_bytes(running.get("batchDataBytes"))
         self.sha256: str | None = None
         self.disk = state.values["disks"][self.disk_id]
         self.ack_lock = threading.Lock()
@@ -147,7 +150,7 @@ class DiskCycle:
         )
 
     def _scan(self, snapshot, table: BlockHashes, uploader: Uploader, start_block: int, sequence: int) -> None:
-        size, full = self.size_bytes, self.full
+        size, full, batch_data = self.size_bytes, self.full, self.batch_data
         total_blocks = block_count(size)
         digest = ContentDigest()
         if start_block:
@@ -215,9 +218,7 @@ class DiskCycle:
                     taken = 0
                     while taken < len(changed):
                         # Every record holds at most a block, so this many fit whatever they hold.
-                        room = min(
-                            (MAX_BATCH_DATA - batch.data_bytes) // BLOCK_SIZE, MAX_BATCH_RECORDS - batch.block_count
-                        )
+                        room = min((batch_data - batch.data_bytes) // BLOCK_SIZE, MAX_BATCH_RECORDS - batch.block_count)
                         if room <= 0:
                             send(position + changed[taken])
                             continue

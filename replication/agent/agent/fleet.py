@@ -25,6 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from agent import VERSION, client, disks
+from agent.blocks import LEGACY_BATCH_DATA
 from agent.replicator import Replicator
 
 PROFILES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "profiles")
@@ -127,6 +128,8 @@ class Fleet:
                     specs,
                     lambda: credentials,
                     log=lambda line: print(f"{machine_id}: {line}", flush=True),
+                    # Hundreds of replicators share this process: 4 MiB batches keep its memory as it was.
+                    batch_data_limit=LEGACY_BATCH_DATA,
                 )
                 replicator.start()
         if replicator is not None:

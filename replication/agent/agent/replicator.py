@@ -3,10 +3,10 @@
 
 Each disk is read in 4 MiB pieces of its data extents; every 4 KiB block is hashed and compared with
 the table of the last acknowledged cycle, and blocks that changed go out in batches of at most 4 MiB
-of data, while the next pieces are read (a small queue, a few batches in flight). The table, the next
-sequence and a checkpoint inside the running cycle are kept on disk, so a killed agent resumes from
-the checkpoint: it sends the batches after it again, with the same sequences, and the hub answers
-them as duplicates.
+of data (16 MiB to a process server that offers it; fixed when the cycle is planned), while the next
+pieces are read (a small queue, a few batches in flight). The table, the next sequence and a checkpoint
+inside the running cycle are kept on disk, so a killed agent resumes from the checkpoint: it sends the
+batches after it again, with the same sequences, and the hub answers them as duplicates.
 
 Migrate with shutdown (the hub's entry says "shutdown": true): the source is shut down once (its
 moment kept in item.json, so a restarted agent keeps it off), a final cycle runs at once, its markers
@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from agent.blocks import SHA256_LIMIT_BYTES
+from agent.blocks import MAX_BATCH_DATA, SHA256_LIMIT_BYTES, batch_data_bytes
 from agent.disk_cycle import DiskCycle
 from agent.disks import DiskReadError, open_source
 from agent.faults import FAULTS
@@ -100,8 +100,12 @@ class Replicator:
         checkpoint_seconds: float = CHECKPOINT_SECONDS,
         log: Callable[[str], None] | None = None,
         shutdown_command: str | None = None,
+        batch_data_limit: int = MAX_BATCH_DATA,
     ):
         self.state_dir, self.machine_id = state_dir, machine_id
+        # At most this much block data per batch, whatever the process server offers (the fleet
+        # simulator keeps hundreds of replicators in one process, each with a few batches in memory).
+        self.batch_data_limit = batch_data_limit
         self.shutdown_command = shutdown_command
         self.disk_specs = {str(spec["diskId"]): spec for spec in disk_specs}
         self.credentials = credentials
@@ -392,6 +396,9 @@ class Replicator:
             # Planned after the shutdown: every disk's marker says final; kept with the plan, so a
             # resumed cycle stays what it started as even if the shutdown is called off meanwhile.
             "final": self._shut_down(),
+            # Kept with the plan: a resumed cycle cuts the same batches under the same sequences, which
+            # the hub answers as duplicates, even if the process server's offer changed meanwhile.
+            "batchDataBytes": min(self.batch_data_limit, batch_data_bytes(entry.get("batchDataBytes"))),
             "disks": plans,
         }
         values["running"], values["lastCycleStartedAt"] = running, captured_at
