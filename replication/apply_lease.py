@@ -51,9 +51,11 @@ WAKE_KEY_SECONDS = 60
 WAKE_BLOCK_SECONDS = 5.0
 WAKE_SOCKET_SECONDS = WAKE_BLOCK_SECONDS + 5
 # An apply queued for an item (and not yet taken by a worker) is not queued again for this long, by
-# uploads or heartbeats. Longer than a lease: with 200 items the worker's backlog can be tens of seconds
-# deep, and each lapse queues another task; a task lost on the way is queued again once it lapses.
-APPLY_QUEUED_FOR = timedelta(seconds=30)
+# uploads or heartbeats; a task lost on the way (an in-memory broker restarted) is queued again once
+# it lapses. It must outlast the worker's backlog: with 30 s, 200 items during initial replication on a
+# loaded machine queued a task again at each lapse, and the backlog that caused it grew (732 applies
+# for 185 items, up to 8 each): two of the default 60 s cycles.
+APPLY_QUEUED_FOR = timedelta(seconds=120)
 
 logger = logging.getLogger(__name__)
 
