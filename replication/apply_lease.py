@@ -54,8 +54,10 @@ WAKE_SOCKET_SECONDS = WAKE_BLOCK_SECONDS + 5
 # uploads or heartbeats; a task lost on the way (an in-memory broker restarted) is queued again once
 # it lapses. It must outlast the worker's backlog: with 30 s, 200 items during initial replication on a
 # loaded machine queued a task again at each lapse, and the backlog that caused it grew (732 applies
-# for 185 items, up to 8 each): two of the default 60 s cycles.
-APPLY_QUEUED_FOR = timedelta(seconds=120)
+# for 185 items, up to 8 each), and 120 s still 2–3 each with the queue ~150 s deep. As long as the
+# broker's visibility timeout (settings.TASK_VISIBILITY_TIMEOUT_SECONDS, 300 s by default): a task held
+# by a worker that died is handed out again after that long anyway.
+APPLY_QUEUED_FOR = timedelta(seconds=300)
 
 logger = logging.getLogger(__name__)
 
