@@ -176,6 +176,7 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
                 appliance_id,
             )
 
+        load_before = os.getloadavg()  # the machine is shared: its load stands beside every figure
         start_wall, start, start_bytes = time.time(), time.monotonic(), transferred()
         rpo_samples: list[float] = []
         while time.monotonic() - start < window_seconds:
@@ -219,6 +220,7 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
                 "peak_machine_bytes_per_second": appliance_row[1],
             },
             "cpu": cpu,
+            "load_average": {"window_start": load_before, "window_end": os.getloadavg()},
         }
 
 
@@ -232,6 +234,7 @@ def report(result: dict) -> str:
         f"(disks' counters), {result['uploaded_mb_per_second_whole_minutes']} MB/s uploaded (whole minutes)",
         f"  RPO: median {rpo['median']:.0f} s, p95 {rpo['p95']:.0f} s, max {rpo['max']:.0f} s" if rpo else "  RPO: -",
         f"  the appliance reported: {result['appliance_reported']}",
+        f"  load average (1, 5, 15 min): {result['load_average']}",
     ]
     lines += format_cpu_by_process(result["cpu"], result["window_seconds"])
     return "\n".join(lines)

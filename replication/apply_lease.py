@@ -9,6 +9,14 @@ committed, and the holder blocks on that list instead of reading the row every 5
 that grew with the upload's wall time, most of it under load). The row stays the truth: a wake-up is
 only a hint to read it, and a wait that times out reads it once, so a lost push costs a delay, never
 an apply. Embedded (no Redis), the holder reads the row every 50 ms as before.
+
+At most one apply is queued per item: an upload that finds no holder marks the row (no owner,
+`apply_lease_until` ahead: "an apply is queued, awaited until then") in the same statement that decides
+to queue, so the uploads that follow only flag the row (lease_request). 200 slow items once queued a
+task per stored batch (about 920 waiting at once). A worker that takes the lease clears the mark; a
+task lost on the way lets the mark lapse, and the heartbeat's stalled-apply check queues it again
+(replication/uploads.py, apply_stalled). The holder lingers for more of its cycle only while no other
+item's apply waits: one fast item keeps its task, 200 slow ones share the worker's threads.
 """
 
 from __future__ import annotations
@@ -42,6 +50,14 @@ WAKE_KEY_SECONDS = 60
 # fails the wait (and the holder falls back to the row) instead of hanging the worker.
 WAKE_BLOCK_SECONDS = 5.0
 WAKE_SOCKET_SECONDS = WAKE_BLOCK_SECONDS + 5
+# An apply queued for an item (and not yet taken by a worker) is not queued again for this long, by
+# uploads or heartbeats; a task lost on the way (an in-memory broker restarted) is queued again once
+# it lapses. It must outlast the worker's backlog: with 30 s, 200 items during initial replication on a
+# loaded machine queued a task again at each lapse, and the backlog that caused it grew (732 applies
+# for 185 items, up to 8 each), and 120 s still 2–3 each with the queue ~150 s deep. As long as the
+# broker's visibility timeout (settings.TASK_VISIBILITY_TIMEOUT_SECONDS, 300 s by default): a task held
+# by a worker that died is handed out again after that long anyway.
+APPLY_QUEUED_FOR = timedelta(seconds=300)
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +110,39 @@ def lease_flag_pending(item_id) -> bool:
     )
 
 
+def lease_request(item_id) -> bool:
+    """For an upload, in its transaction, once its batch is stored: True when the caller should queue an
+    apply task (nobody holds the lease and none is queued: the row is marked queued in the same
+    statement, so concurrent uploads queue one between them). Otherwise the holder, or the queued task,
+    is flagged (apply_pending) and applies the batch: the flag's row lock is held until the upload
+    commits, so a holder letting go, or a queued task taking the lease, waits for it and then sees the
+    batch. Each decision is one conditional statement; a row that changed between the two (the holder
+    let go) is tried again."""
+    for _ in range(3):
+        now = timezone.now()
+        if MigrationItem.objects.filter(pk=item_id, apply_lease_until__gt=now).update(apply_pending=True):
+            # A lingering holder blocks on the wake-up, not on the row; a queued task needs none.
+            transaction.on_commit(lambda: lease_wake(item_id), robust=True)
+            return False
+        if (
+            MigrationItem.objects.filter(pk=item_id)
+            .filter(Q(apply_lease_until__isnull=True) | Q(apply_lease_until__lte=now))
+            .update(apply_lease_owner="", apply_lease_until=now + APPLY_QUEUED_FOR)
+        ):
+            return True
+    return True  # the row kept changing under us: a second task costs a lease_take, a lost one an RPO
+
+
+def others_waiting(item_id) -> bool:
+    """Whether another item's apply is queued and not yet taken (its row marked by lease_request or the
+    heartbeat): then a holder with nothing to apply lets go at once rather than keep a worker thread."""
+    return (
+        MigrationItem.objects.filter(apply_lease_owner="", apply_lease_until__gt=timezone.now())
+        .exclude(pk=item_id)
+        .exists()
+    )
+
+
 @functools.cache
 def _redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=WAKE_SOCKET_SECONDS)
@@ -120,7 +169,11 @@ def lease_wake(item_id) -> None:
 
 def lease_wait_for_work(item_id, owner: str, seconds: float = LINGER_SECONDS) -> bool:
     """The holder, with nothing left to apply: wait up to `seconds` for an upload to flag more work.
-    True when one did; False when none came (or the lease is no longer this owner's)."""
+    True when one did; False when none came (or the lease is no longer this owner's), and at once when
+    another item's apply waits for a worker: the holder lets go unless work arrived meanwhile
+    (lease_release), and the next upload queues its apply again."""
+    if others_waiting(item_id):
+        return False
     if not settings.REDIS_URL:
         return _poll_for_work(item_id, owner, seconds)
     deadline = time.monotonic() + seconds

@@ -17,6 +17,7 @@ import base64
 import json
 import time
 from datetime import timedelta
+from functools import partial
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -24,7 +25,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from hub import clock
+from hub import clock, db_conflicts
 from hub.arm.errors import ArmError
 from hub.arm.parsers import json_too_deep
 from hub.ids import parse_uuid
@@ -107,8 +108,8 @@ def replication_instructions(appliance) -> list[dict]:
 # An apply the heartbeat queued is not queued again for this long: until a worker takes the item's
 # lease, the item looks stalled, and with a busy worker a heartbeat every few seconds queued the same
 # items again and again (200 of them, on one appliance), adding to the very backlog that delayed them.
-# As long as a dead worker's lease: a lost task is found as soon as a dead worker's would be.
-APPLY_REQUEST_AGAIN_AFTER = apply_lease.APPLY_LEASE
+# The same mark as an upload's queued apply (apply_lease.lease_request), so neither queues a second.
+APPLY_REQUEST_AGAIN_AFTER = apply_lease.APPLY_QUEUED_FOR
 # At most this many applies are queued by one heartbeat (each is an outbox row and a message), the items
 # stalled longest first: the heartbeat's cost stays the same whatever the fleet, and the rest are
 # queued by the heartbeats that follow.
@@ -250,53 +251,52 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
     store().put(blob, body)
     now = clock.now()
     marker = header.get("marker")
-    with transaction.atomic():
-        locked = ProtectedDisk.objects.select_for_update().get(pk=disk.pk)
-        # Every sequence up to the stored high-water mark was stored (it only grows over contiguous
-        # sequences, and pruning never lowers it); above it, batches that arrived ahead of a gap.
-        ahead = _stored_ahead(locked)
-        if sequence <= locked.stored_sequence or sequence in ahead:
-            # Stored by an earlier or concurrent upload, whose blob the batch row names: this one's
-            # blob belongs to nothing.
-            store().delete(blob)
-            return sequence, True
-        batch = ReplicationBatch.objects.create(
-            disk=locked,
-            sequence=sequence,
-            cycle=header["cycle"],
-            full=bool(header.get("full")),
-            block_count=header["blockCount"],
-            data_bytes=header["dataBytes"],
-            wire_bytes=len(body),
-            blob_name=blob,
-            marker=marker,
-            stored_at=now,
-        )
-        ahead.add(sequence)
-        while locked.stored_sequence + 1 in ahead:
-            locked.stored_sequence += 1
-        locked.transferred_bytes += len(body)
-        locked.changed_bytes += batch.data_bytes
-        if batch.full:
-            scanned = locked.size_bytes if marker else header["scannedBytes"]
-            data_total = header.get("dataTotalBytes") or 0
-            data_scanned = data_total if marker else min(data_total, header.get("dataScannedBytes") or 0)
-            _advance_scanned(locked, batch.cycle, min(locked.size_bytes, max(0, scanned)), data_scanned, data_total)
-        locked.save(
-            update_fields=[
-                *("stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes", "scanned_cycle"),
-                *("data_scanned_bytes", "data_total_bytes"),
-            ]
-        )
-        _record_throughput(item, len(body), now)
-        if apply_lease.lease_flag_pending(item.pk):
-            # The holder lingering for more work blocks on the wake-up, not on the row (apply_lease).
-            transaction.on_commit(lambda: apply_lease.lease_wake(item.pk), robust=True)
-        else:
-            request_apply(item.pk)
-        pushed = _progress_push_due(item.pk, marker is not None)
-        if pushed is not None:
-            transaction.on_commit(lambda: pushed(item.pk), robust=True)
+    # A deadlock or serialization failure rolled it all back: run it again (hub/db_conflicts.py).
+    for attempt in db_conflicts.attempts():
+        with attempt, transaction.atomic():
+            locked = ProtectedDisk.objects.select_for_update().get(pk=disk.pk)
+            # Every sequence up to the stored high-water mark was stored (it only grows over contiguous
+            # sequences, and pruning never lowers it); above it, batches that arrived ahead of a gap.
+            ahead = _stored_ahead(locked)
+            if sequence <= locked.stored_sequence or sequence in ahead:
+                # Stored by an earlier or concurrent upload, whose blob the batch row names: this one's
+                # blob belongs to nothing.
+                store().delete(blob)
+                return sequence, True
+            batch = ReplicationBatch.objects.create(
+                disk=locked,
+                sequence=sequence,
+                cycle=header["cycle"],
+                full=bool(header.get("full")),
+                block_count=header["blockCount"],
+                data_bytes=header["dataBytes"],
+                wire_bytes=len(body),
+                blob_name=blob,
+                marker=marker,
+                stored_at=now,
+            )
+            ahead.add(sequence)
+            while locked.stored_sequence + 1 in ahead:
+                locked.stored_sequence += 1
+            locked.transferred_bytes += len(body)
+            locked.changed_bytes += batch.data_bytes
+            if batch.full:
+                scanned = locked.size_bytes if marker else header["scannedBytes"]
+                data_total = header.get("dataTotalBytes") or 0
+                data_scanned = data_total if marker else min(data_total, header.get("dataScannedBytes") or 0)
+                _advance_scanned(locked, batch.cycle, min(locked.size_bytes, max(0, scanned)), data_scanned, data_total)
+            locked.save(
+                update_fields=[
+                    *("stored_sequence", "transferred_bytes", "changed_bytes", "scanned_bytes", "scanned_cycle"),
+                    *("data_scanned_bytes", "data_total_bytes"),
+                ]
+            )
+            _record_throughput(item, len(body), now)
+            if apply_lease.lease_request(item.pk):  # else the holder or the queued apply is told (apply_lease)
+                request_apply(item.pk)
+            pushed = _progress_push_due(item.pk, marker is not None)
+            if pushed is not None:
+                transaction.on_commit(partial(pushed, item.pk), robust=True)
     return sequence, False
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from hub import db_conflicts
+
 
 class ArmError(Exception):
     def __init__(self, status: int, code: str, message: str, target: str | None = None, details=None):
@@ -39,6 +41,7 @@ MISSING_AUTHORIZATION = (
 )
 UNPARSABLE = "The request content was invalid and could not be parsed"
 UNSUPPORTED_MEDIA_TYPE = "The content media type is not supported. Send application/json."
+RETRYABLE = "The request conflicted with another one being served at the same time and was not applied. Retry it."
 
 
 def as_arm_error(exc, method: str) -> ArmError | None:
@@ -60,6 +63,9 @@ def as_arm_error(exc, method: str) -> ArmError | None:
         return ArmError(403, "AuthorizationFailed", str(exc.detail))
     if isinstance(exc, exceptions.APIException):
         return ArmError(exc.status_code, exc.default_code.title().replace("_", ""), str(exc.detail))
+    if db_conflicts.is_transient(exc):
+        # A deadlock or serialization failure the server rolled back: nothing was kept, the caller retries.
+        return ArmError(503, "RetryableError", RETRYABLE)
     return None
 
 
@@ -69,6 +75,8 @@ def arm_exception_handler(exc, context):
     if error is None:
         return None
     headers = {}
+    if error.code == "RetryableError":
+        headers["Retry-After"] = str(db_conflicts.RETRY_AFTER_SECONDS)
     if error.status == 401:
         # A plain challenge: no claims, so azure-core does not try continuous access evaluation.
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'

@@ -18,9 +18,10 @@ from appliance.hub_client import HubClient, HubError
 
 
 class AgentError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.retry_after = retry_after  # seconds, sent as Retry-After: the agent waits that long
 
 
 def _hash(secret: str) -> str:

@@ -53,9 +53,15 @@ KEY_REFUSALS = ("BatchIntegrityCheckFailed", "KeyUnwrapFailed")
 # Uploads to the hub in flight at once. Each agent's batch is received on its own thread; unbounded,
 # 200 replicating agents put ~200 uploads in the hub's queue at once, and the appliance's heartbeat
 # waited behind all of them until it timed out (BENCHMARKS.md, issue 14 item 5). A few in flight keep
-# the hub's link busy; the other agents wait here (their batch timeout is 120 s) instead of at the hub.
+# the hub's link busy; the other agents' batches wait a little for a slot, then are answered busy.
 HUB_UPLOADS_IN_FLIGHT_SETTING = "APPLIANCE_HUB_UPLOADS_IN_FLIGHT"
 DEFAULT_HUB_UPLOADS_IN_FLIGHT = 8
+# A batch waits at most this long for an upload slot, then is answered 503 ProcessServerBusy with
+# Retry-After: the agent keeps the batch and sends it again after that long. Waiting without a bound,
+# about 700 of 200 agents' batches reached the agents' 120 s timeout in one run (BENCHMARKS.md, issue
+# 14 item 5): each held an agent's thread and connection for two minutes, then was sent again anyway.
+UPLOAD_SLOT_WAIT_SECONDS = 2.0
+BUSY_RETRY_AFTER_SECONDS = 3
 
 
 def hub_uploads_in_flight(environ) -> int:
@@ -193,6 +199,8 @@ def _agent_error(error: HubError) -> AgentError:
         return AgentError(503, "HubUnreachable", error.message)
     if error.status in (400, 404, 409):
         return AgentError(error.status, error.code, error.message)
+    if error.code == "RetryableError":  # the hub rolled the upload back (a deadlock): send it again soon
+        return AgentError(503, error.code, error.message, retry_after=1)
     return AgentError(502, error.code, f"The hub refused the upload: {error.message}")
 
 
@@ -271,7 +279,9 @@ class ProcessServer:
         self.batches = self.received_bytes = self.uploaded_bytes = 0
         self.busy_seconds = 0.0
         self.throttle = UploadThrottle(upload_cap_bytes_per_second(os.environ))
-        self.uploads = threading.BoundedSemaphore(hub_uploads_in_flight(os.environ))
+        self.uploads_in_flight = hub_uploads_in_flight(os.environ)
+        self.uploads = threading.BoundedSemaphore(self.uploads_in_flight)
+        self.busy_answers = 0  # batches answered ProcessServerBusy (sent again by their agents)
 
     def start(self) -> None:
         """Make the first data key now, so the first batch does not wait for it (nor fail without it)."""
@@ -313,6 +323,24 @@ class ProcessServer:
         if self.faults.offline():
             raise AgentError(503, "HubUnreachable", "The appliance cannot reach the hub: keep the batch and retry.")
         block_count, data_bytes = count_records(records)
+        # The slot first: a batch answered busy costs no compression, encryption or data key.
+        if not self.uploads.acquire(timeout=UPLOAD_SLOT_WAIT_SECONDS):
+            with self.stats_lock:
+                self.busy_answers += 1
+            raise AgentError(
+                503,
+                "ProcessServerBusy",
+                f"The process server is uploading as many batches as it may ({self.uploads_in_flight}): keep "
+                f"the batch and send it again in {BUSY_RETRY_AFTER_SECONDS} s.",
+                retry_after=BUSY_RETRY_AFTER_SECONDS,
+            )
+        try:
+            return self._upload(header, records, block_count, data_bytes, started, len(body))
+        finally:
+            self.uploads.release()
+
+    def _upload(self, header: dict, records, block_count: int, data_bytes: int, started: float, received: int):
+        """The batch compressed, encrypted and stored by the hub, holding one of the upload slots."""
         compressed = self._compressor().compress(records)
         try:
             key = self.keys.take(len(compressed))
@@ -345,16 +373,15 @@ class ProcessServer:
         encoded = json.dumps(upload_header, separators=(",", ":")).encode()
         prefix = UPLOAD_MAGIC + len(encoded).to_bytes(4, "little") + encoded
         try:
-            with self.uploads:
-                self.throttle.wait_for(len(prefix) + len(ciphertext), self.faults.upload_cap_for_upload())
-                if self.faults.link_down():
-                    self.faults.upload_failed()
-                    raise AgentError(
-                        503, "HubUnreachable", "The link to the hub dropped during the upload: retry the batch."
-                    )
-                answer = self.hub.post_bytes(
-                    f"/appliance-api/v1/appliances/{self.appliance_id}/replication/batches", [prefix, ciphertext]
+            self.throttle.wait_for(len(prefix) + len(ciphertext), self.faults.upload_cap_for_upload())
+            if self.faults.link_down():
+                self.faults.upload_failed()
+                raise AgentError(
+                    503, "HubUnreachable", "The link to the hub dropped during the upload: retry the batch."
                 )
+            answer = self.hub.post_bytes(
+                f"/appliance-api/v1/appliances/{self.appliance_id}/replication/batches", [prefix, ciphertext]
+            )
         except HubError as error:
             if error.code in KEY_REFUSALS:
                 self.keys.forget(key)
@@ -365,7 +392,7 @@ class ProcessServer:
             raise _agent_error(error) from None
         with self.stats_lock:
             self.batches += 1
-            self.received_bytes += len(body)
+            self.received_bytes += received
             self.uploaded_bytes += len(prefix) + len(ciphertext)
             self.busy_seconds += time.monotonic() - started
         return {"stored": True, "sequence": sequence, "duplicate": bool(answer.get("duplicate"))}

@@ -139,8 +139,8 @@ def handler_for(appliance: Appliance):
         disable_nagle_algorithm = True
         timeout = 600  # a kept-alive connection idle this long is closed
 
-        def _json(self, status: int, body: dict) -> None:
-            self._send(status, "application/json", json.dumps(body).encode())
+        def _json(self, status: int, body: dict, headers: dict | None = None) -> None:
+            self._send(status, "application/json", json.dumps(body).encode(), headers)
 
         def _length(self, limit: int) -> int:
             try:
@@ -196,7 +196,8 @@ def handler_for(appliance: Appliance):
             try:
                 self._json(200, route())
             except AgentError as error:
-                self._json(error.status, {"error": {"code": error.code, "message": error.message}})
+                headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
+                self._json(error.status, {"error": {"code": error.code, "message": error.message}}, headers)
             except Exception:  # noqa: BLE001 (the agent gets an answer, the log the detail)
                 logger.exception("Request %s failed", self.path)
                 self.close_connection = True
@@ -211,10 +212,12 @@ def handler_for(appliance: Appliance):
                 appliance.churn.record(str(header.get("agentId")), len(records))
             return answer
 
-        def _send(self, status: int, content_type: str, data: bytes) -> None:
+        def _send(self, status: int, content_type: str, data: bytes, headers: dict | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

@@ -11,10 +11,24 @@ import urllib.request
 DEFAULT_PORT = 9443
 
 
+# A Retry-After the agent honours: at most this many seconds (a wrong header cannot stall a disk).
+MAX_RETRY_AFTER_SECONDS = 60
+
+
 class ApplianceError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None):
         super().__init__(f"{message} ({code})")
         self.status, self.code, self.message = status, code, message
+        self.retry_after = retry_after  # the appliance is busy: send again after this many seconds
+
+
+def retry_after(value) -> float | None:
+    """A Retry-After header's seconds (the delay form; an HTTP date is not sent by the appliance)."""
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return None
+    return min(seconds, MAX_RETRY_AFTER_SECONDS) if seconds > 0 else None
 
 
 def endpoint(address: str) -> str:
@@ -92,9 +106,10 @@ class BatchConnection:
         if response.status == 200 and isinstance(answer, dict):
             return answer
         detail = answer.get("error") if isinstance(answer, dict) else None
+        wait = retry_after(response.getheader("Retry-After")) if response.status in (429, 503) else None
         if isinstance(detail, dict):
-            raise ApplianceError(response.status, str(detail.get("code")), str(detail.get("message")))
-        raise ApplianceError(response.status, "HttpError", f"The appliance answered {response.status}.")
+            raise ApplianceError(response.status, str(detail.get("code")), str(detail.get("message")), wait)
+        raise ApplianceError(response.status, "HttpError", f"The appliance answered {response.status}.", wait)
 
     def close(self) -> None:
         if self._connection is not None:

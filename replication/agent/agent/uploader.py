@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -193,6 +194,11 @@ class Uploader:
             except client.ApplianceError as error:
                 if error.status == 404:
                     raise DiskDropped(error.message) from None
+                if error.retry_after:
+                    # The process server is busy, not failing: wait as long as it says (spread a little,
+                    # so the agents it turned away do not all come back at once), then send the batch again.
+                    self._pause(error.retry_after * random.uniform(1.0, 1.5))
+                    continue
                 if not failing:
                     self.replicator.log(
                         f"Batch {batch.sequence} of disk {self.header['diskId']} not acknowledged, retrying: "
