@@ -7,19 +7,28 @@ in this process, through the whole middleware stack as the web process serves it
 DEBUG=false), so the figures are those of one request:
 
 - `cpu_ms`: this thread's CPU time (time.thread_time) per request, median of the requests: Python,
-  template rendering, the database driver. It hardly moves with the machine's load, where wall time does.
+  template rendering, the database driver. It moves with the machine's load far less than wall time
+  does (though a loaded machine's cores do less per CPU second: shared caches, hyperthreads).
+  `cpu_best_ms`, the least of the requests, is the least disturbed.
 - `queries`: SQL statements per request (django.test.utils.CaptureQueriesContext).
 - `sql_ms`: PostgreSQL's own time for those statements, the sum of the planning and execution times that
   EXPLAIN (ANALYZE) reports for each SELECT of one request (best of the requests, so the least disturbed
   by other processes).
 
 It prints one JSON object on its last line: {label: {cpu_ms, queries, sql_ms, statements}}.
+
+With BENCH_PROFILE_CPROFILE=N set (a developer's tool, not the bench's), each variant's requests also
+run under cProfile and its N most costly functions (own time, then cumulative) are printed before the
+JSON line: where a variant's CPU goes.
 """
 
 from __future__ import annotations
 
+import cProfile
+import io
 import json
 import os
+import pstats
 import statistics
 import time
 
@@ -34,6 +43,7 @@ VARIANTS = json.loads(os.environ["BENCH_PROFILE_VARIANTS"])
 PROJECT = os.environ["BENCH_PROFILE_PROJECT"]
 REQUESTS = int(os.environ.get("BENCH_PROFILE_REQUESTS", "5"))
 WARMUP = 2
+CPROFILE_TOP = int(os.environ.get("BENCH_PROFILE_CPROFILE", "0"))
 
 settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
 client = Client()
@@ -74,8 +84,17 @@ for label, path, params in VARIANTS:
             cpu.append((time.thread_time() - started) * 1000)
         queries.add(len(captured.captured_queries))
         sql.append(sql_time_ms(captured.captured_queries))
+    if CPROFILE_TOP:
+        profiler = cProfile.Profile(time.thread_time)  # CPU, not the wait for PostgreSQL
+        for _ in range(REQUESTS):
+            profiler.runcall(get, path, params)
+        for order in ("tottime", "cumulative"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(CPROFILE_TOP)
+            print(f"== {label} ({REQUESTS} requests), by {order}\n{out.getvalue()}")
     results[label] = {
         "cpu_ms": round(statistics.median(cpu), 2),
+        "cpu_best_ms": round(min(cpu), 2),
         "queries": max(queries),
         "sql_ms": round(min(sql), 2),
     }

@@ -133,9 +133,11 @@ def unavailable_reason(item: MigrationItem, operation: str) -> str:
     return "Not available in the server's current state."
 
 
-def item_status(item: MigrationItem, now) -> ItemStatus:
+def item_status(item: MigrationItem, now, *, health_of=None) -> ItemStatus:
+    """`health_of(item, disks)`, from a caller that shows the health but not its errors (the rows of
+    Replicating machines, replication.monitoring_rows): the health alone, instead of every rule's errors."""
     disks = [disk for disk in item.disks.all() if disk.included]
-    errors = health_errors(item, disks, now)
+    errors = [] if health_of else health_errors(item, disks, now)
     progress = initial_progress_percent(item, disks)
     progress_by_disk = [data_progress(disk) for disk in disks]
     state = item.migration_state
@@ -159,7 +161,7 @@ def item_status(item: MigrationItem, now) -> ItemStatus:
         migration_state_description=description,
         replication_status=replication_status,
         test_migrate_state_description=TEST_STATE_DESCRIPTIONS.get(item.test_migrate_state, item.test_migrate_state),
-        health=health(state, errors),
+        health=health_of(item, disks) if health_of else health(state, errors),
         health_errors=errors,
         allowed_operations=allowed_operations(item),
         initial_progress_percent=progress,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import template
 
-from projects import access
+from projects.portal.project_in_view import listed_projects
 
 register = template.Library()
 
@@ -13,5 +13,6 @@ register = template.Library()
 @register.inclusion_tag("projects/_project_context.html", takes_context=True)
 def project_context(context, project):
     request = context["request"]
-    projects = access.visible_projects(request.user).order_by("resource_group__subscription__display_name", "name")
+    # The blade's project_in_view has read them for this request already (one query for both).
+    projects = listed_projects(request)
     return {"project": project, "projects": projects, "request": request}

@@ -38,6 +38,12 @@ def replicating_row(item, now):
     return monitoring_rows.row_html(item, now)
 
 
+@register.simple_tag
+def replicating_rows(items, now):
+    """A page of those rows, each followed by a line break; their health judged once for the page."""
+    return monitoring_rows.rows_html(items, now)
+
+
 # The portal's data amounts (hub.templatetags.portal), here too: a live push renders a row with this
 # library only.
 register.filter(portal.throughput)

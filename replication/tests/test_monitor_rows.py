@@ -12,10 +12,15 @@ from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from faults import services as faults
 from hub import clock
 from jobs.models import Job, State
+from projects.models import User
+from replication import monitoring
 from replication.health import HEALTH_RANKS
-from replication.monitoring_rows import health_badge
+from replication.models import MigrationItem
+from replication.monitoring_rows import RowHealth, health_badge, row_html
+from replication.status import item_status
 from replication.tests.test_monitor import client_for, fleet, item_job, list_url, make_item, project  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +129,53 @@ def test_the_overview_costs_the_same_statements_whatever_the_fleet(client, fleet
     assert second.context["health"]["Warning"] == first.context["health"]["Warning"] + 30
     assert len(few) <= 18  # with the injected faults in force, read once for the health summary
     assert set(HEALTH_RANKS) >= set(second.context["health"])
+
+
+def _problems_and_a_job(fleet):  # noqa: F811 (the fixture)
+    """Reported problems (the agent's on app01, the appliance's on all) and a running job on web01."""
+    fleet["app01"].server.agent_problems = {"78188": {"mbPerSecond": 60}}
+    fleet["app01"].server.save(update_fields=["agent_problems"])
+    appliance = fleet["web01"].appliance
+    appliance.problems = {"ProcessServerUploadCapped": {"mbps": 10}}
+    appliance.save(update_fields=["problems"])
+    running_job(fleet["web01"])
+
+
+def test_a_page_of_listed_rows_shows_what_the_items_rows_show(fleet):  # noqa: F811 (the fixture)
+    """A page reads its rows' columns only (monitoring._read_listed_rows); a push and the row view read
+    the items whole. Both build the same row, and its health is item_status's."""
+    _problems_and_a_job(fleet)
+    migrate_project = fleet["web01"].project
+    now = clock.now()
+    ids = [item.pk for item in fleet.values()]
+    listed = monitoring._read_listed_rows(ids, migrate_project)
+    items = monitoring._read_rows(ids)
+    assert [row.pk for row in listed] == ids == [item.pk for item in items]
+    health_of = RowHealth(now)
+    for row, item in zip(listed, items, strict=True):
+        assert row_html(row, now) == row_html(item, now), item.server.name
+        assert health_of(row, list(row.disks.all())) == item_status(item, now).health, item.server.name
+    assert {item_status(item, now).health for item in items} == {"None", "Warning", "Critical"}
+    _, page = monitoring.list_page(migrate_project, now, 1)
+    assert not isinstance(page[0], MigrationItem)
+
+
+def test_with_a_fault_in_force_a_page_reads_its_items_and_their_health_counts_it(fleet):  # noqa: F811 (the fixture)
+    migrate_project = fleet["web01"].project
+    admin = User.objects.get(email="admin@contoso.com")
+    faults.inject(
+        tenant=admin.tenant,
+        injected_by=admin,
+        kind="cacheStorageThrottled",
+        scope=migrate_project.arm_id,
+        scope_kind="project",
+    )
+    now = clock.now()
+    _, page = monitoring.list_page(migrate_project, now, 1)
+    assert all(isinstance(item, MigrationItem) for item in page)
+    health_of = RowHealth(now)
+    healths = {}
+    for item in page:
+        healths[item.server.name] = health_of(item, [disk for disk in item.disks.all() if disk.included])
+        assert healths[item.server.name] == item_status(item, now).health, item.server.name
+    assert healths["web01"] == "Warning", "the throttled uploads"
