@@ -72,8 +72,10 @@ def replica_apply(item_id, owner: str, *, linger_seconds: float = 0.0) -> None:
     applier = _Applier(item_id, owner)
     try:
         while True:
-            if applier.apply_pass():
+            if applier.apply_pass() and (applier.pass_again or not (linger_seconds and applier.cycle_open)):
                 continue
+            # A lingering holder goes straight to its wait after a pass: an upload stored during the pass
+            # flagged the lease, so the wait returns at once (no pass run only to find nothing).
             if applier.cycle_open and linger_seconds and lease_wait_for_work(item_id, owner, linger_seconds):
                 continue
             if lease_release(item_id, owner):
@@ -96,6 +98,7 @@ class _Applier:
         self.renewed_at = time.monotonic()
         self.cycle_open = False  # the last batch applied was not a marker: more of its cycle is coming
         self.passes = 0
+        self.pass_again = False  # the last pass rebuilt a stale copy: what it deferred needs a pass now
         self.item: MigrationItem | None = None
 
     def renew(self) -> None:
@@ -127,6 +130,7 @@ class _Applier:
         item = self.item  # only its project and policy are used, which do not change
         if item is None:
             return False
+        self.pass_again = False
         # A cycle's markers may be applied only once every disk has stored its marker for that cycle.
         disks = list(
             item.disks.filter(included=True).annotate(
@@ -155,26 +159,21 @@ class _Applier:
             # have been applied last on another host (which died before recording the point), so a stale
             # copy is rebuilt first, and the point is recorded once what followed is applied again.
             if [disk for disk in disks if not self.working_copy_current(item, disk)]:
+                self.pass_again = True
                 return True  # every stale copy rebuilt, not only the first
             recovery_point_record(item, self.renew)
         progressed = bool(applied)
         return progressed
 
     def _apply_disk(self, item: MigrationItem, disk: ProtectedDisk, complete_cycle: int) -> _DiskOutcome:
-        pending = ReplicationBatch.objects.filter(
-            disk=disk, sequence__gt=disk.applied_sequence, sequence__lte=disk.stored_sequence
-        ).order_by("sequence")
-        if not self.working_copy_current(item, disk):
-            pending = ReplicationBatch.objects.filter(
-                disk=disk, sequence__gt=disk.applied_sequence, sequence__lte=disk.stored_sequence
-            ).order_by("sequence")
+        self.working_copy_current(item, disk)  # a rebuilt copy moves the applied sequence back
         outcome = _DiskOutcome()
         handles: dict[Path, int] = {}
         written = 0
         last_applied = disk.applied_sequence
         dirty: set[int] = set()  # chunks of the replica written (not the building copy): the next point's
         try:
-            for batch in pending.iterator(chunk_size=64):
+            for batch in _pending_batches(disk):
                 if not batch.full and batch.cycle > complete_cycle:
                     break  # a delta cycle waits until every disk's marker for it is stored
                 if batch.marker and batch.cycle > complete_cycle:
@@ -231,6 +230,26 @@ class _DiskOutcome:
     def add(self, batch: ReplicationBatch) -> None:
         self.applied, self.ended_on_marker = True, bool(batch.marker)
         self.markers += bool(batch.marker)
+
+
+BATCHES_PER_QUERY = 64
+
+
+def _pending_batches(disk: ProtectedDisk):
+    """The disk's stored batches past its applied sequence, in order, BATCHES_PER_QUERY rows per plain
+    query: a server-side cursor (QuerySet.iterator) took three round trips for the one batch a lingering
+    holder usually finds."""
+    after = disk.applied_sequence
+    while True:
+        rows = list(
+            ReplicationBatch.objects.filter(disk=disk, sequence__gt=after, sequence__lte=disk.stored_sequence).order_by(
+                "sequence"
+            )[:BATCHES_PER_QUERY]
+        )
+        yield from rows
+        if len(rows) < BATCHES_PER_QUERY:
+            return
+        after = rows[-1].sequence
 
 
 def _first_sequence_of_cycle(disk: ProtectedDisk, cycle: int) -> int:

@@ -394,10 +394,8 @@ class ChunkCutter:
     def cut(self, descriptor: int, below: int | None = None) -> None:
         """Store the chunks below index `below` (every one when None) that hold a written block: the
         cycle, written in ascending order, will write nothing more into them."""
-        limit = None if below is None else below * BLOCKS_PER_CHUNK
-        ready = sorted(
-            dict.fromkeys(index // BLOCKS_PER_CHUNK for index in self.blocks if limit is None or index < limit)
-        )
+        touched = set(map(BLOCKS_PER_CHUNK.__rfloordiv__, self.blocks))  # the blocks not yet cut: a batch's
+        ready = sorted(index for index in touched if below is None or index < below)
         if not ready:
             return
         size, blocks, puts = self.size_bytes, self.blocks, _Puts(self.objects)
