@@ -11,6 +11,7 @@ Applying is idempotent: a batch writes the same bytes at the same offsets howeve
 a disk's applied sequence only moves forward after the writes are on disk.
 
 The rest of the data path, by module:
+  apply_records.py    a batch's records written into a replica; a full cycle's running digest
   replica_files.py    where batches and replicas live; the content digest
   uploads.py          what the appliance is told to replicate; storing its uploaded batches
   apply_lease.py      one applying worker per item
