@@ -29,7 +29,7 @@ from django.core.signals import setting_changed
 
 from hub.object_names import ObjectMissing, split_name
 
-__all__ = ["LocalStore", "ObjectMissing", "ObjectStore", "split_name", "store"]
+__all__ = ["LocalStore", "ObjectMissing", "ObjectStore", "put_range", "split_name", "store"]
 
 
 class ObjectStore(Protocol):
@@ -101,6 +101,38 @@ class LocalStore:
         survives a crash (a batch is acknowledged to the agent only then), and two writers of one name
         each leave a whole object, never one cut by the other. Inside batched_writes the fsyncs are left
         to its one sync at the end."""
+
+        def write(descriptor: int) -> None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+
+        self._put(name, write)
+
+    def put_range(self, name: str, source: int, offset: int, length: int) -> None:
+        """put of the bytes offset..offset + length of the file open as `source`, copied by the kernel
+        (copy_file_range) rather than read into Python and written out again."""
+
+        def write(descriptor: int) -> None:
+            done = 0
+            while done < length:
+                try:
+                    copied = os.copy_file_range(source, descriptor, length - done, offset + done)
+                except OSError:  # a file system (or kernel) that cannot: read and write
+                    copied = 0
+                if not copied:
+                    data = os.pread(source, length - done, offset + done)
+                    if not data:
+                        raise ValueError(f"{name}: the source ends before {offset + length}")
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(descriptor, view) :]
+                    copied = len(data)
+                done += copied
+
+        self._put(name, write)
+
+    def _put(self, name: str, write) -> None:
         split_name(name)
         target = os.path.join(self.root, name)
         durable_now = not getattr(self._batching, "active", False)
@@ -115,13 +147,14 @@ class LocalStore:
             os.makedirs(folder_name, exist_ok=True)
             descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view) :]
+            write(descriptor)
             if durable_now:
                 os.fsync(descriptor)
-        finally:
+        except BaseException:
             os.close(descriptor)
+            os.unlink(partial)
+            raise
+        os.close(descriptor)
         os.replace(partial, target)
         if durable_now:
             folder = os.open(folder_name, os.O_RDONLY)
@@ -186,6 +219,19 @@ def batched_writes(objects: ObjectStore):
     when it returns (Blob, S3), so nothing to batch."""
     batching = getattr(objects, "batched_writes", None)
     return batching() if batching is not None else nullcontext()
+
+
+def put_range(objects: ObjectStore, name: str, descriptor: int, offset: int, length: int) -> None:
+    """Put the bytes offset..offset + length of an open file: copied in the kernel where the backend can
+    (local files), read and sent elsewhere (Blob, S3)."""
+    copying = getattr(objects, "put_range", None)
+    if copying is not None:
+        copying(name, descriptor, offset, length)
+        return
+    data = os.pread(descriptor, length, offset)
+    if len(data) < length:
+        raise ValueError(f"{name}: the source ends before {offset + length}")
+    objects.put(name, data)
 
 
 def unsynced_writes(objects: ObjectStore):

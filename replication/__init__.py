@@ -11,7 +11,8 @@ Replicate
   default one, and saving one by name).
 The data path (docs/replication-protocol.md)
 - uploads.py: what the appliance is told to replicate, and storing its batches; data_path.py:
-  applying them under apply_lease.py; recovery_points.py; replica_files.py: where the data lives;
+  applying them under apply_lease.py (apply_records.py: writing a batch's records, a full cycle's
+  running digest); recovery_points.py; replica_files.py: where the data lives;
   process_servers.py: scale-out process servers and which one takes an item's batches.
 State, health and screens
 - status.py: what a state means and what is allowed next; health.py: each health rule, defined once

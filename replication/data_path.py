@@ -11,6 +11,7 @@ Applying is idempotent: a batch writes the same bytes at the same offsets howeve
 a disk's applied sequence only moves forward after the writes are on disk.
 
 The rest of the data path, by module:
+  apply_records.py    a batch's records written into a replica; a full cycle's running digest
   replica_files.py    where batches and replicas live; the content digest
   uploads.py          what the appliance is told to replicate; storing its uploaded batches
   apply_lease.py      one applying worker per item
@@ -20,10 +21,8 @@ The rest of the data path, by module:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import struct
 import time
 from pathlib import Path
 
@@ -42,13 +41,14 @@ from replication.apply_lease import (
     lease_take,
     lease_wait_for_work,
 )
+from replication.apply_records import CycleDigest, check_records, cycle_digest
+from replication.apply_records import cycle_digests as _cycle_digests  # one worker's memory: tests clear it
+from replication.apply_records import write_records as _write_records  # a name tests patch
 from replication.models import MigrationItem, ProtectedDisk, ReplicationBatch
 from replication.point_manifests import CHUNK_BYTES, ChunkCutter, merge_dirty
 from replication.recovery_points import recovery_point_record, working_copy_rebuild
 from replication.replica_files import (
     BLOCK_SIZE,
-    ZERO_BLOCK,
-    block_hash,
     building_path,
     file_content_digest,
     local_sequence,
@@ -59,7 +59,6 @@ from replication.uploads import batch_open, parse_upload
 
 logger = logging.getLogger(__name__)
 
-RECORD = struct.Struct("<QI")
 # Replicas are fsynced and their applied sequence committed at least this often (and at markers).
 SYNC_EVERY_BYTES = 64 * 1024 * 1024
 
@@ -74,8 +73,10 @@ def replica_apply(item_id, owner: str, *, linger_seconds: float = 0.0) -> None:
     applier = _Applier(item_id, owner)
     try:
         while True:
-            if applier.apply_pass():
+            if applier.apply_pass() and (applier.pass_again or not (linger_seconds and applier.cycle_open)):
                 continue
+            # A lingering holder goes straight to its wait after a pass: an upload stored during the pass
+            # flagged the lease, so the wait returns at once (no pass run only to find nothing).
             if applier.cycle_open and linger_seconds and lease_wait_for_work(item_id, owner, linger_seconds):
                 continue
             if lease_release(item_id, owner):
@@ -98,6 +99,7 @@ class _Applier:
         self.renewed_at = time.monotonic()
         self.cycle_open = False  # the last batch applied was not a marker: more of its cycle is coming
         self.passes = 0
+        self.pass_again = False  # the last pass rebuilt a stale copy: what it deferred needs a pass now
         self.item: MigrationItem | None = None
 
     def renew(self) -> None:
@@ -129,6 +131,7 @@ class _Applier:
         item = self.item  # only its project and policy are used, which do not change
         if item is None:
             return False
+        self.pass_again = False
         # A cycle's markers may be applied only once every disk has stored its marker for that cycle.
         disks = list(
             item.disks.filter(included=True).annotate(
@@ -157,35 +160,30 @@ class _Applier:
             # have been applied last on another host (which died before recording the point), so a stale
             # copy is rebuilt first, and the point is recorded once what followed is applied again.
             if [disk for disk in disks if not self.working_copy_current(item, disk)]:
+                self.pass_again = True
                 return True  # every stale copy rebuilt, not only the first
             recovery_point_record(item, self.renew)
         progressed = bool(applied)
         return progressed
 
     def _apply_disk(self, item: MigrationItem, disk: ProtectedDisk, complete_cycle: int) -> _DiskOutcome:
-        pending = ReplicationBatch.objects.filter(
-            disk=disk, sequence__gt=disk.applied_sequence, sequence__lte=disk.stored_sequence
-        ).order_by("sequence")
-        if not self.working_copy_current(item, disk):
-            pending = ReplicationBatch.objects.filter(
-                disk=disk, sequence__gt=disk.applied_sequence, sequence__lte=disk.stored_sequence
-            ).order_by("sequence")
+        self.working_copy_current(item, disk)  # a rebuilt copy moves the applied sequence back
         outcome = _DiskOutcome()
         handles: dict[Path, int] = {}
         written = 0
         last_applied = disk.applied_sequence
         dirty: set[int] = set()  # chunks of the replica written (not the building copy): the next point's
         try:
-            for batch in pending.iterator(chunk_size=64):
+            for batch in _pending_batches(disk):
                 if not batch.full and batch.cycle > complete_cycle:
                     break  # a delta cycle waits until every disk's marker for it is stored
                 if batch.marker and batch.cycle > complete_cycle:
                     break
                 target = building_path(disk) if batch.full else replica_path(disk)
-                digest = _cycle_digest(disk, batch) if batch.full else None
+                digest = cycle_digest(disk.pk, batch.cycle, batch.sequence) if batch.full else None
                 if digest is None and batch.full and batch.sequence == _first_sequence_of_cycle(disk, batch.cycle):
                     _start_building(disk, target, handles)
-                    digest = _CycleDigest.start(disk, batch)
+                    digest = CycleDigest.start(disk.pk, batch.cycle, batch.sequence)
                     digest.cutter = ChunkCutter(item, disk.pk, batch.cycle, disk.size_bytes)
                 records = _open_batch(item, disk, batch)
                 if records is None:
@@ -200,8 +198,8 @@ class _Applier:
                     descriptor = handles[target] = os.open(target, os.O_RDWR | os.O_CREAT, 0o600)
                     if os.fstat(descriptor).st_size < disk.size_bytes:
                         os.ftruncate(descriptor, disk.size_bytes)
-                touched = (digest.cutter.touched if digest is not None else None) if batch.full else dirty
-                written += _write_records(descriptor, records, disk.size_bytes, digest, touched)
+                # A full cycle's point needs no list of what it wrote (its cutter has the blocks' hashes).
+                written += _write_records(descriptor, records, disk.size_bytes, digest, None if batch.full else dirty)
                 if digest is not None and _cycle_digests.get(disk.pk) is digest:
                     # The cycle is written in ascending order: chunks it has moved past are final.
                     final_below = None if batch.marker else digest.next_block * BLOCK_SIZE // CHUNK_BYTES
@@ -235,65 +233,28 @@ class _DiskOutcome:
         self.markers += bool(batch.marker)
 
 
+BATCHES_PER_QUERY = 64
+
+
+def _pending_batches(disk: ProtectedDisk):
+    """The disk's stored batches past its applied sequence, in order, BATCHES_PER_QUERY rows per plain
+    query: a server-side cursor (QuerySet.iterator) took three round trips for the one batch a lingering
+    holder usually finds."""
+    after = disk.applied_sequence
+    while True:
+        rows = list(
+            ReplicationBatch.objects.filter(disk=disk, sequence__gt=after, sequence__lte=disk.stored_sequence).order_by(
+                "sequence"
+            )[:BATCHES_PER_QUERY]
+        )
+        yield from rows
+        if len(rows) < BATCHES_PER_QUERY:
+            return
+        after = rows[-1].sequence
+
+
 def _first_sequence_of_cycle(disk: ProtectedDisk, cycle: int) -> int:
     return ReplicationBatch.objects.filter(disk=disk, cycle=cycle).aggregate(first=Min("sequence"))["first"]
-
-
-class _CycleDigest:
-    """The content digest of a full cycle's replica, computed as its batches are applied, so the marker
-    need not read the replica again. It holds only while the cycle is applied in sequence order in this
-    process, from its first batch, with every block written once in ascending order (as the agent sends
-    a full cycle); anything else drops it, and the marker reads the replica as before."""
-
-    def __init__(self, disk_pk, cycle: int, next_sequence: int):
-        self.disk_pk, self.cycle, self.next_sequence = disk_pk, cycle, next_sequence
-        self.next_block = 0
-        self.hasher = hashlib.sha256()
-        self.cutter: ChunkCutter | None = None  # the cycle's chunks, cut as it is applied
-
-    @classmethod
-    def start(cls, disk: ProtectedDisk, batch: ReplicationBatch) -> _CycleDigest:
-        if len(_cycle_digests) > 1000:
-            _cycle_digests.clear()
-        digest = _cycle_digests[disk.pk] = cls(disk.pk, batch.cycle, batch.sequence)
-        return digest
-
-    def add(self, index: int, records: bytes, start: int, length: int, whole_length: int) -> bool:
-        """The block of records[start:start + length] as written (a fresh replica is zeros where a
-        record stops short); False when it is out of order, so the digest no longer holds."""
-        if index < self.next_block:
-            _cycle_digests.pop(self.disk_pk, None)
-            return False
-        self.next_block = index + 1
-        if length == BLOCK_SIZE:
-            if records.startswith(ZERO_BLOCK, start):  # a memcmp: far cheaper than hashing
-                return True
-            block = memoryview(records)[start : start + length]
-        else:
-            block = records[start : start + length] + bytes(whole_length - length)
-            if not any(block):
-                return True
-        self.hasher.update(index.to_bytes(8, "little") + block_hash(block))
-        return True
-
-    def hexdigest(self, size: int) -> str:
-        final = self.hasher.copy()
-        final.update(size.to_bytes(8, "little"))
-        return final.hexdigest()
-
-
-_cycle_digests: dict = {}  # disk id -> its full cycle's _CycleDigest, while it holds
-
-
-def _cycle_digest(disk: ProtectedDisk, batch: ReplicationBatch) -> _CycleDigest | None:
-    """The running digest this batch continues, or None (dropped) when it does not continue it."""
-    digest = _cycle_digests.get(disk.pk)
-    if digest is None:
-        return None
-    if digest.cycle != batch.cycle or digest.next_sequence != batch.sequence:
-        _cycle_digests.pop(disk.pk, None)
-        return None
-    return digest
 
 
 def _start_building(disk: ProtectedDisk, target: Path, handles: dict) -> None:
@@ -314,7 +275,7 @@ def _open_batch(item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBatc
         header, start = parse_upload(body)
         compressed = batch_open(item.project, header, memoryview(body)[start:])
         records = zstandard.ZstdDecompressor().decompress(compressed, max_output_size=64 * 1024 * 1024)
-        _check_records(records, disk.size_bytes)
+        check_records(records, disk.size_bytes)
         return records
     except (ObjectMissing, OSError, ArmError, ValueError, zstandard.ZstdError) as error:
         logger.warning(
@@ -322,136 +283,6 @@ def _open_batch(item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBatc
         )
         _require_resync(disk, f"A stored replication batch could not be read ({error.__class__.__name__}).")
         return None
-
-
-WHOLE_RECORD = struct.Struct(f"<QI{BLOCK_SIZE}x")  # a record of a whole block, its data skipped
-
-
-def _whole_block_indexes(records: bytes) -> list[int] | None:
-    """The block numbers of a batch whose every record holds a whole block (the bulk of a full cycle),
-    parsed at C speed; None for any other batch. With every length BLOCK_SIZE, each record starts where
-    the fixed stride says, so the parse is the records' own."""
-    if not records or len(records) % WHOLE_RECORD.size:
-        return None
-    pairs = WHOLE_RECORD.iter_unpack(records)
-    indexes, lengths = zip(*pairs, strict=True)
-    if lengths.count(BLOCK_SIZE) != len(lengths):
-        return None
-    return list(indexes)
-
-
-def _check_records(records: bytes, size_bytes: int) -> None:
-    """ValueError unless every record lies within the disk and within the batch: a block number past
-    the disk's end, or a length past the block's or the batch's, would fail every apply of the item."""
-    indexes = _whole_block_indexes(records)
-    if indexes is not None:
-        if (max(indexes) + 1) * BLOCK_SIZE > size_bytes:
-            raise ValueError(f"record for block {max(indexes)} lies beyond the disk")
-        return
-    view, position, total = memoryview(records), 0, len(records)
-    while position < total:
-        if position + RECORD.size > total:
-            raise ValueError("the last record is cut short")
-        index, length = RECORD.unpack_from(view, position)
-        position += RECORD.size + length
-        offset = index * BLOCK_SIZE
-        if offset >= size_bytes or length > min(BLOCK_SIZE, size_bytes - offset) or position > total:
-            raise ValueError(f"record for block {index} (length {length}) lies beyond the disk or the batch")
-
-
-def _write_records(
-    descriptor: int, records: bytes, size_bytes: int, digest: _CycleDigest | None = None, dirty: set | None = None
-) -> int:
-    """Write the records at their offsets, each run of adjacent blocks in one pwritev (no copy); feed
-    the cycle's running digest, if any, as it goes, and note the chunks each run touches in `dirty`."""
-    indexes = _whole_block_indexes(records)
-    if indexes is not None:
-        return _write_whole_blocks(descriptor, records, indexes, size_bytes, digest, dirty)
-    view = memoryview(records)
-    position, total = 0, len(records)
-    run_offset, run_length, run_parts, written = -1, 0, [], 0
-    unpack = RECORD.unpack_from
-
-    def flush() -> int:
-        if not run_parts:
-            return 0
-        _pwrite_all(descriptor, run_parts, run_offset, run_length)
-        if dirty is not None:
-            dirty.update(range(run_offset // CHUNK_BYTES, (run_offset + run_length - 1) // CHUNK_BYTES + 1))
-        return run_length
-
-    while position < total:
-        index, length = unpack(view, position)
-        position += RECORD.size
-        offset = index * BLOCK_SIZE
-        if offset >= size_bytes:
-            raise ValueError(f"block {index} lies beyond the disk's end")
-        whole_length = min(BLOCK_SIZE, size_bytes - offset)
-        if digest is not None and not digest.add(index, records, position, length, whole_length):
-            digest = None
-        if length == 0:
-            data = ZERO_BLOCK[:whole_length]
-        else:
-            data = view[position : position + length]
-            position += length
-        if run_parts and offset == run_offset + run_length and len(run_parts) < IOV_LIMIT:
-            run_parts.append(data)
-            run_length += len(data)
-        else:
-            written += flush()
-            run_offset, run_length, run_parts = offset, len(data), [data]
-    written += flush()
-    if digest is not None:
-        digest.next_sequence += 1
-    return written
-
-
-IOV_LIMIT = 1024  # Linux's IOV_MAX: buffers per pwritev
-
-
-def _write_whole_blocks(
-    descriptor: int, records: bytes, indexes: list[int], size_bytes: int, digest: _CycleDigest | None, dirty
-) -> int:
-    """_write_records for a batch of whole blocks, with the per-block Python cut to the block's hash:
-    the running digest gets one update per batch, and each run of adjacent blocks one pwritev."""
-    if (indexes[-1] + 1) * BLOCK_SIZE > size_bytes:
-        raise ValueError(f"block {indexes[-1]} lies beyond the disk's end")
-    view, stride, header = memoryview(records), WHOLE_RECORD.size, RECORD.size
-    if digest is not None:
-        ascending = indexes[0] >= digest.next_block and all(map(int.__lt__, indexes, indexes[1:]))
-        if ascending:
-            entries = [
-                index.to_bytes(8, "little") + block_hash(view[start : start + BLOCK_SIZE])
-                for index, start in zip(indexes, range(header, len(records), stride), strict=True)
-                # A memcmp finds zero blocks far cheaper than hashing them; they are not in the digest.
-                if not records.startswith(ZERO_BLOCK, start)
-            ]
-            digest.hasher.update(b"".join(entries))
-            digest.next_block = indexes[-1] + 1
-            digest.next_sequence += 1
-        else:
-            _cycle_digests.pop(digest.disk_pk, None)
-    first, count = 0, len(indexes)
-    while first < count:
-        last = first + 1
-        while last < count and indexes[last] == indexes[last - 1] + 1 and last - first < IOV_LIMIT:
-            last += 1
-        parts = [view[number * stride + header : (number + 1) * stride] for number in range(first, last)]
-        offset, length = indexes[first] * BLOCK_SIZE, (last - first) * BLOCK_SIZE
-        _pwrite_all(descriptor, parts, offset, length)
-        if dirty is not None:
-            dirty.update(range(offset // CHUNK_BYTES, (offset + length - 1) // CHUNK_BYTES + 1))
-        first = last
-    return count * BLOCK_SIZE
-
-
-def _pwrite_all(descriptor: int, parts: list, offset: int, length: int) -> None:
-    done = os.pwritev(descriptor, parts, offset)
-    if done < length:  # a short write (rare on a regular file): the rest in one piece
-        rest = memoryview(b"".join(parts))[done:]
-        while rest:
-            rest = rest[os.pwrite(descriptor, rest, offset + done) :]
-            done = length - len(rest)
 
 
 def _commit_applied(disk: ProtectedDisk, sequence: int, handles: dict, dirty: set, fence) -> None:

@@ -1,9 +1,10 @@
 """Recovery points as manifests of content-addressed chunks: the durable truth of a replica.
 
-A replica disk is cut into CHUNK_BYTES chunks. A chunk holding any data is stored once, named by the
-SHA-256 of its bytes; a point's manifest (one per disk per point) gives, for each chunk index that
-holds data, that SHA-256. Two points that share a chunk share its object, so storage grows with the
-data that changed between points, not with their number. A manifest is itself incremental: it names
+A replica disk is cut into CHUNK_BYTES chunks. A chunk holding any data is stored once, named by its
+SHA-256 (`chunk_sha`: a SHA-256 over its 4 KiB blocks' SHA-256s, see there); a point's manifest (one
+per disk per point) gives, for each chunk index that holds data, that SHA-256. Two points that share
+a chunk share its object, so storage grows with the data that changed between points, not with their
+number. A manifest is itself incremental: it names
 the previous point's manifest as its base and lists only the chunks that changed (a zero hash: the
 chunk became all zero), and every MAX_DEPTH points, or when the change is large, it is whole again;
 so a point with little changed costs little, however large the disk.
@@ -13,8 +14,11 @@ measures 1 MiB chunks at ~90x the bytes changed for scattered writes), and a 2 G
 manifest stays near 1 MiB. All of it goes through hub/object_store.py,
 under the project's cache storage account:
 
-    {account}/points/{item id}/chunks/{sha[:2]}/{sha}
+    {account}/points/{item id}/chunks/{sha[:2]}/{sha}.blk
     {account}/points/{item id}/manifests/{disk id}/{cycle:012d}
+
+(Manifests written before chunks were named from their blocks name chunks by the SHA-256 of their
+bytes, without the ".blk": they stay readable, and the next point after them is written whole.)
 
 Chunks are shared within an item only: pruning (which deletes chunks no manifest names) then runs
 under the item's apply lease, the same lease that writes the item's manifests, so a sweep can never
@@ -23,26 +27,41 @@ delete a chunk a point being recorded has just relied on.
 A worker's replica file is a working copy: `restore` rebuilds it (or writes a VM's disk) from a
 manifest. Recording a point reads only the chunks written since the previous manifest (the disk's
 `dirty_chunks`, kept by the data path as it applies), so a point costs the data changed, once. A full
-cycle's chunks are cut while it is applied (ChunkCutter), so its point only names them.
+cycle's chunks are cut while it is applied (ChunkCutter), so its point only names them, and the
+apply's hashes of the blocks (replication/apply_records.py) name them: the data is hashed once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import struct
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
+from itertools import repeat
 from pathlib import Path
 
-from hub.object_store import ObjectMissing, batched_writes, store, unsynced_writes
-from replication.replica_files import data_extents, hash_zeros, sparse_write_with_digests, storage_account_name
+from hub.object_store import ObjectMissing, batched_writes, put_range, store, unsynced_writes
+from replication.replica_files import (
+    BLOCK_SIZE,
+    data_extents,
+    hash_zeros,
+    sparse_write_with_digests,
+    storage_account_name,
+)
 
 CHUNK_BYTES = 64 * 1024
+BLOCKS_PER_CHUNK = CHUNK_BYTES // BLOCK_SIZE
 MANIFEST_MAGIC = b"MHM1"
-ENTRY = struct.Struct("<Q32s")  # chunk index, SHA-256 of the chunk's bytes
+ENTRY = struct.Struct("<Q32s")  # chunk index, the chunk's SHA-256 (chunk_sha)
+# How a manifest's chunks are named (its header's "chunkNaming"): BLOCK_NAMING now; BYTES_NAMING (no
+# "chunkNaming") in manifests written before.
+BLOCK_NAMING, BYTES_NAMING = "sha256-of-block-sha256s", "sha256"
+_CHUNK_TAG = b"MHC2"
 GONE = bytes(32)  # in an incremental manifest: the chunk is all zero now
 # An incremental manifest's chain of bases is at most this long; a delta larger than a quarter of the
 # whole is written whole.
@@ -59,9 +78,40 @@ def item_prefix(item) -> str:
     return f"{storage_account_name(item.project)}/points/{item.pk}"
 
 
-def chunk_name(prefix: str, sha: bytes) -> str:
+def chunk_name(prefix: str, sha: bytes, naming: str = BLOCK_NAMING) -> str:
+    """A chunk's object. The two namings' objects never share a name (".blk"), so content addressing
+    holds across them: a chunk's bytes are never taken for another's under the other naming."""
     text = sha.hex()
-    return f"{prefix}/chunks/{text[:2]}/{text}"
+    return f"{prefix}/chunks/{text[:2]}/{text}" + (".blk" if naming == BLOCK_NAMING else "")
+
+
+def chunk_sha(data, naming: str = BLOCK_NAMING) -> bytes:
+    """A chunk's SHA-256 under `naming`. BLOCK_NAMING: the SHA-256 of a tag, the chunk's length and the
+    SHA-256 of each of its 4 KiB blocks (the last one shorter at a disk's end) in order; the length
+    fixes how many blocks there are, so equal names mean equal blocks, hence equal bytes, unless SHA-256
+    collides. The applying worker has the blocks' hashes already (the protocol's content digest needs
+    them), so a full cycle's chunks are named without hashing their bytes twice."""
+    if naming == BYTES_NAMING:
+        return hashlib.sha256(data).digest()
+    view = memoryview(data)
+    size = len(view)
+    blocks = map(
+        view.__getitem__, map(slice, range(0, size, BLOCK_SIZE), range(BLOCK_SIZE, size + BLOCK_SIZE, BLOCK_SIZE))
+    )
+    return chunk_sha_of_blocks(size, b"".join(map(_digest_of, map(hashlib.sha256, blocks))))
+
+
+_digest_of = operator.methodcaller("digest")
+
+
+def chunk_sha_of_blocks(size: int, block_shas: bytes) -> bytes:
+    """chunk_sha (BLOCK_NAMING) of a chunk of `size` bytes from its blocks' SHA-256s, joined in order."""
+    return hashlib.sha256(_CHUNK_TAG + size.to_bytes(8, "little") + block_shas).digest()
+
+
+@cache
+def zero_block_sha(length: int = BLOCK_SIZE) -> bytes:
+    return hashlib.sha256(bytes(length)).digest()
 
 
 def manifest_name(prefix: str, disk_pk, cycle: int) -> str:
@@ -77,11 +127,20 @@ class Manifest:
     chunks: dict[int, bytes] = field(default_factory=dict)
     cycle: int = 0
     depth: int = 0
+    naming: str = BLOCK_NAMING  # how its chunks are named (chunk_sha)
 
 
 def _encode(size_bytes: int, entries: dict[int, bytes], base: int | None, depth: int, **about) -> bytes:
+    """A manifest object; its chunks are named as chunk_sha names them now (BLOCK_NAMING)."""
     header = json.dumps(
-        {"sizeBytes": size_bytes, "chunkBytes": CHUNK_BYTES, "base": base, "depth": depth, **about}
+        {
+            "sizeBytes": size_bytes,
+            "chunkBytes": CHUNK_BYTES,
+            "chunkNaming": BLOCK_NAMING,
+            "base": base,
+            "depth": depth,
+            **about,
+        }
     ).encode()
     body = b"".join(ENTRY.pack(index, entries[index]) for index in sorted(entries))
     return MANIFEST_MAGIC + len(header).to_bytes(4, "little") + header + body
@@ -95,7 +154,13 @@ def _decode(data: bytes) -> tuple[dict, dict[int, bytes]]:
     header = json.loads(data[8 : 8 + length])
     if header.get("chunkBytes") != CHUNK_BYTES:
         raise ValueError(f"manifest chunks of {header.get('chunkBytes')} bytes, not {CHUNK_BYTES}")
+    if _naming(header) not in (BLOCK_NAMING, BYTES_NAMING):
+        raise ValueError(f"manifest chunks named by {_naming(header)!r}")
     return header, dict(ENTRY.iter_unpack(memoryview(data)[8 + length :]))
+
+
+def _naming(header: dict) -> str:
+    return header.get("chunkNaming", BYTES_NAMING)
 
 
 def _read(item, disk_pk, cycle: int) -> tuple[dict, dict[int, bytes]] | None:
@@ -117,6 +182,8 @@ def manifest_load(item, disk_pk, cycle: int) -> Manifest | None:
         next_cycle = read[0].get("base")
     if next_cycle is not None:
         raise ValueError(f"manifest chain of cycle {cycle} is longer than {MAX_DEPTH}")
+    if len({_naming(header) for header, _ in chain}) > 1:
+        raise ValueError(f"manifest chain of cycle {cycle} mixes chunk namings")  # never written so
     chunks: dict[int, bytes] = {}
     for _, entries in reversed(chain):
         for index, sha in entries.items():
@@ -125,7 +192,7 @@ def manifest_load(item, disk_pk, cycle: int) -> Manifest | None:
             else:
                 chunks[index] = sha
     header = chain[0][0]
-    return Manifest(header["sizeBytes"], chunks, cycle, header.get("depth", 0))
+    return Manifest(header["sizeBytes"], chunks, cycle, header.get("depth", 0), _naming(header))
 
 
 def manifest_chain(item, disk_pk, cycle: int) -> list[int]:
@@ -175,7 +242,8 @@ def manifest_write(
     except FileNotFoundError:
         handle = None
     manifest = Manifest(size, cycle=cycle)
-    whole = base is None or dirty is None or base.size_bytes != size
+    # A base whose chunks are named otherwise (written before BLOCK_NAMING) cannot be built on.
+    whole = base is None or dirty is None or base.size_bytes != size or base.naming != BLOCK_NAMING
     indexes: list[int] = []
     if handle is not None:
         with handle:
@@ -240,7 +308,7 @@ def _chunks_store(
             if data.startswith(_ZERO_CHUNK, start) if len(piece) == CHUNK_BYTES else not any(piece):
                 chunks.pop(index, None)
                 continue
-            sha = hashlib.sha256(piece).digest()
+            sha = chunk_sha(piece)
             chunks[index] = sha
             name = chunk_name(prefix, sha)
             if name in written or (look_up and objects.exists(name)):
@@ -270,10 +338,17 @@ class _Puts:
         self.pending: deque = deque()
 
     def put(self, name: str, data) -> None:
+        self._call(self.objects.put, name, data)
+
+    def put_range(self, name: str, descriptor: int, offset: int, length: int) -> None:
+        """A put of the file's bytes offset..offset + length (hub/object_store.put_range)."""
+        self._call(put_range, self.objects, name, descriptor, offset, length)
+
+    def _call(self, function, *args) -> None:
         if self.pool is None:
-            self.objects.put(name, data)
+            function(*args)
             return
-        self.pending.append(self.pool.submit(self.objects.put, name, data))
+        self.pending.append(self.pool.submit(function, *args))
         while len(self.pending) >= PUTS_IN_FLIGHT:
             self.pending.popleft().result()
 
@@ -298,40 +373,52 @@ def _put_pool() -> ThreadPoolExecutor:
 
 class ChunkCutter:
     """A full cycle's chunks, cut and stored while the cycle is applied rather than by reading the whole
-    replica again when its point is recorded: the applier notes the chunks it writes (`touched`) and,
-    once the cycle has moved past them, calls `cut`; at the marker `done` leaves the chunk map for
-    manifest_write. It holds only while the cycle is applied in order by one process (the data path's
-    running digest decides); the chunks are written without a sync each, made durable together by
-    manifest_write's sync before the manifest names them. A cycle cut short leaves unnamed chunks,
-    which the sweep deletes."""
+    replica again when its point is recorded. The applier's running digest (apply_records.CycleDigest)
+    gives it the SHA-256 of each non-zero block it writes (`blocks`) and, once the cycle has moved past
+    a chunk, calls `cut`: the chunk is named from its blocks' hashes (a block not written is zero), and
+    its bytes go from the replica to the store without passing through Python where the store can copy
+    a file range (local files). At the marker `done` leaves the chunk map for manifest_write. It holds
+    only while the cycle is applied in order by one process (the data path's running digest decides);
+    the chunks are written without a sync each, made durable together by manifest_write's sync before
+    the manifest names them. A cycle cut short leaves unnamed chunks, which the sweep deletes."""
 
     def __init__(self, item, disk_pk, cycle: int, size_bytes: int):
         self.objects, self.prefix = store(), item_prefix(item)
         self.disk_pk, self.cycle, self.size_bytes = disk_pk, cycle, size_bytes
-        self.touched: set[int] = set()
+        self.blocks: dict[int, bytes] = {}  # block index -> SHA-256 of its bytes, for blocks not yet cut
         self.chunks: dict[int, bytes] = {}
         self.stored = 0
         self.written: set[str] = set()
         _cut_chunks.pop((disk_pk, cycle), None)
 
     def cut(self, descriptor: int, below: int | None = None) -> None:
-        """Store the touched chunks below index `below` (every one when None): the cycle, written in
-        ascending order, will write nothing more into them."""
-        ready = sorted(index for index in self.touched if below is None or index < below)
+        """Store the chunks below index `below` (every one when None) that hold a written block: the
+        cycle, written in ascending order, will write nothing more into them."""
+        touched = set(map(BLOCKS_PER_CHUNK.__rfloordiv__, self.blocks))  # the blocks not yet cut: a batch's
+        ready = sorted(index for index in touched if below is None or index < below)
         if not ready:
             return
-        self.touched.difference_update(ready)
+        size, blocks, puts = self.size_bytes, self.blocks, _Puts(self.objects)
+        disk_blocks = -(-size // BLOCK_SIZE)
+        if size % BLOCK_SIZE and ready[-1] == (disk_blocks - 1) // BLOCKS_PER_CHUNK:
+            blocks.setdefault(disk_blocks - 1, zero_block_sha(size % BLOCK_SIZE))  # the disk's short last block
         with unsynced_writes(self.objects):
-            self.stored += _chunks_store(
-                self.objects,
-                self.prefix,
-                descriptor,
-                ready,
-                self.size_bytes,
-                self.chunks,
-                look_up=False,
-                written=self.written,
-            )
+            for index in ready:
+                first = index * BLOCKS_PER_CHUNK
+                stop = min(first + BLOCKS_PER_CHUNK, disk_blocks)
+                offset = index * CHUNK_BYTES
+                length = min(CHUNK_BYTES, size - offset)
+                shas = b"".join(map(blocks.pop, range(first, stop), repeat(zero_block_sha())))
+                sha = self.chunks[index] = chunk_sha_of_blocks(length, shas)
+                name = chunk_name(self.prefix, sha)
+                if name in self.written:  # a chunk repeated within the cycle is written once
+                    continue
+                puts.put_range(name, descriptor, offset, length)
+                if len(self.written) >= WRITTEN_KEPT:
+                    self.written.clear()
+                self.written.add(name)
+                self.stored += length
+            puts.wait()
 
     def done(self) -> None:
         """The cycle's replica is verified: its chunk map is what its point's manifest will name."""
@@ -365,9 +452,9 @@ def _checked_chunks(item, manifest: Manifest, renew=None):
         if renew is not None and count % RENEW_CHUNKS == 0:
             renew()
         position = index * CHUNK_BYTES
-        data = objects.get(chunk_name(prefix, manifest.chunks[index]))
+        data = objects.get(chunk_name(prefix, manifest.chunks[index], manifest.naming))
         intact = len(data) == min(CHUNK_BYTES, manifest.size_bytes - position)
-        if not intact or hashlib.sha256(data).digest() != manifest.chunks[index]:
+        if not intact or chunk_sha(data, manifest.naming) != manifest.chunks[index]:
             raise ValueError(f"chunk {index} of the manifest does not match its stored object")
         yield position, data
 
@@ -378,7 +465,7 @@ def manifest_sha256(item, manifest: Manifest) -> str:
     objects, prefix = store(), item_prefix(item)
     whole, hashed_to = hashlib.sha256(), 0
     for index in sorted(manifest.chunks):
-        data = objects.get(chunk_name(prefix, manifest.chunks[index]))
+        data = objects.get(chunk_name(prefix, manifest.chunks[index], manifest.naming))
         position = index * CHUNK_BYTES
         hash_zeros(whole, position - hashed_to)
         whole.update(data)
@@ -410,10 +497,10 @@ def chunks_sweep(item, renew=None) -> int:
     named: set[str] = set()
     for name in objects.names(f"{prefix}/manifests/"):
         try:
-            _, entries = _decode(objects.get(name))
+            header, entries = _decode(objects.get(name))
         except (ObjectMissing, ValueError):
             continue
-        named.update(chunk_name(prefix, sha) for sha in entries.values() if sha != GONE)
+        named.update(chunk_name(prefix, sha, _naming(header)) for sha in entries.values() if sha != GONE)
     deleted = 0
     for name in list(objects.names(f"{prefix}/chunks/")):
         if name not in named:

@@ -1,12 +1,14 @@
 """The contract of hub/object_store.py: the same cases against every backend (the local folder, Azure
 Blob Storage through Azurite, S3 through moto's server), so a caller never learns which one it has."""
 
+import os
 import threading
 import uuid
 
 import pytest
 
-from hub.object_store import LocalStore, ObjectMissing, split_name
+from hub import object_store
+from hub.object_store import LocalStore, ObjectMissing, put_range, split_name
 
 
 @pytest.fixture(params=["local", "azure", "s3"])
@@ -44,6 +46,29 @@ def test_memoryview_and_large_objects_round_trip(backend, container):
     backend.put(f"{container}/big", memoryview(data)[1:])
     assert backend.size(f"{container}/big") == len(data) - 1
     assert backend.get(f"{container}/big", 4 * 1024 * 1024, 1000) == data[4 * 1024 * 1024 + 1 :][:1000]
+
+
+def test_a_range_of_an_open_file_is_put_as_its_bytes(backend, container, tmp_path):
+    data = os.urandom(200_000)
+    (tmp_path / "replica.img").write_bytes(data)
+    with open(tmp_path / "replica.img", "rb") as source:
+        put_range(backend, f"{container}/chunk", source.fileno(), 65_536, 70_000)
+        with pytest.raises(ValueError):  # past the file's end: nothing short is stored
+            put_range(backend, f"{container}/short", source.fileno(), 190_000, 65_536)
+    assert backend.get(f"{container}/chunk") == data[65_536 : 65_536 + 70_000]
+
+
+def test_a_local_range_put_reads_and_writes_where_the_kernel_cannot_copy(tmp_path, monkeypatch):
+    def refused(*args):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(object_store.os, "copy_file_range", refused)
+    data = os.urandom(100_000)
+    (tmp_path / "replica.img").write_bytes(data)
+    local = LocalStore(tmp_path / "store")
+    with open(tmp_path / "replica.img", "rb") as source:
+        local.put_range("c/chunk", source.fileno(), 1000, 90_000)
+    assert local.get("c/chunk") == data[1000:91_000]
 
 
 def test_missing_objects_raise_object_missing(backend, container):

@@ -6,10 +6,12 @@ point's manifest names the source's chunks and restores to the source's bytes.""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 
 import pytest
 
-from hub.object_store import LocalStore
+from hub.object_store import LocalStore, store
 from replication import data_path, point_manifests, uploads
 from replication.models import RecoveryPoint
 from replication.tests.encoder import BLOCK, MIB, ProcessServer, apply, image, marker, records, replica_bytes, send_full
@@ -21,10 +23,16 @@ CHUNK = point_manifests.CHUNK_BYTES
 
 def source_chunks(source: bytes) -> dict[int, bytes]:
     return {
-        index: hashlib.sha256(source[index * CHUNK : (index + 1) * CHUNK]).digest()
+        index: chunk_sha(source[index * CHUNK : (index + 1) * CHUNK])
         for index in range(-(-len(source) // CHUNK))
         if any(source[index * CHUNK : (index + 1) * CHUNK])
     }
+
+
+def chunk_sha(chunk: bytes) -> bytes:
+    """A chunk's name as the manifests give it: SHA-256 over a tag, its length and its blocks' SHA-256s."""
+    blocks = b"".join(hashlib.sha256(chunk[start : start + BLOCK]).digest() for start in range(0, len(chunk), BLOCK))
+    return hashlib.sha256(b"MHC2" + len(chunk).to_bytes(8, "little") + blocks).digest()
 
 
 def replica_reads(monkeypatch) -> list:
@@ -59,8 +67,11 @@ def test_a_full_cycle_applied_in_order_has_its_chunks_cut_as_it_is_applied(repli
     assert RecoveryPoint.objects.filter(item=item, cycle=1).exists()
     assert replica_bytes(item, "disk0") == bytes(source)
     point_of(item, 1, bytes(source), tmp_path)
-    # Each chunk the cycle wrote was read once, as the apply moved past it; none again at the point.
-    assert sum(reads) == len(touched_chunks(source))
+    # Each chunk was cut as the apply moved past it, named from the apply's block hashes, and stored once;
+    # the point read no chunk from the replica.
+    assert reads == []
+    prefix = point_manifests.item_prefix(item)
+    assert len(list(store().names(f"{prefix}/chunks/"))) == len(set(source_chunks(bytes(source)).values()))
     assert not point_manifests._cut_chunks
 
 
@@ -145,9 +156,85 @@ def test_chunks_go_to_a_round_trip_backend_several_at_once_and_a_failure_is_rais
             objects, "acct/points/1", handle.fileno(), list(range(41)), len(data), chunks, look_up=False
         )
     assert stored == 40 * CHUNK and len(objects.objects) == 40 and sorted(chunks) == list(range(40))
-    assert all(hashlib.sha256(body).digest() in chunks.values() for body in objects.objects.values())
+    assert all(chunk_sha(body) in chunks.values() for body in objects.objects.values())
     refusing = RoundTripStore(failing=point_manifests.chunk_name("acct/points/1", chunks[7]))
     with open(replica, "rb") as handle, pytest.raises(OSError):
         point_manifests._chunks_store(
             refusing, "acct/points/1", handle.fileno(), list(range(41)), len(data), {}, look_up=False
         )
+
+
+def test_chunks_named_from_the_apply_s_block_hashes_are_named_as_from_their_bytes(replicating, tmp_path):
+    size = 3 * CHUNK + 5000  # a short last chunk, whose last block is short too
+    data = bytearray(os.urandom(size))
+    data[CHUNK : 2 * CHUNK] = bytes(CHUNK)  # an all-zero chunk: not stored
+    data[2 * CHUNK + BLOCK : 2 * CHUNK + 3 * BLOCK] = bytes(2 * BLOCK)  # zero blocks inside a chunk
+    data[size - 904 :] = bytes(904)  # the short last block is zero, so not among the blocks written
+    (tmp_path / "replica.img").write_bytes(data)
+    cutter = point_manifests.ChunkCutter(replicating, "disk-pk", 1, size)
+    for index in range(-(-size // BLOCK)):
+        block = bytes(data[index * BLOCK : (index + 1) * BLOCK])
+        if any(block):
+            cutter.blocks[index] = hashlib.sha256(block).digest()
+    with open(tmp_path / "replica.img", "rb") as handle:
+        cutter.cut(handle.fileno(), below=1)
+        assert sorted(cutter.chunks) == [0]
+        cutter.cut(handle.fileno())
+    assert cutter.chunks == source_chunks(bytes(data)) and sorted(cutter.chunks) == [0, 2, 3]
+    assert not cutter.blocks
+    prefix = point_manifests.item_prefix(replicating)
+    for index, sha in cutter.chunks.items():
+        assert store().get(point_manifests.chunk_name(prefix, sha)) == data[index * CHUNK : (index + 1) * CHUNK]
+        assert point_manifests.chunk_sha(data[index * CHUNK : (index + 1) * CHUNK]) == sha
+    assert cutter.stored == 2 * CHUNK + 5000
+
+
+def legacy_point(item, cycle: int, source: bytes) -> None:
+    """Replace the point's manifest and chunks with what the code before block-named chunks wrote: chunks
+    named by the SHA-256 of their bytes, and no "chunkNaming" in the manifest's header."""
+    disk, objects = item.disks.get(disk_id="disk0"), store()
+    prefix = point_manifests.item_prefix(item)
+    for name in list(objects.names(f"{prefix}/")):
+        objects.delete(name)
+    entries = b""
+    for index in range(-(-len(source) // CHUNK)):
+        chunk = source[index * CHUNK : (index + 1) * CHUNK]
+        if any(chunk):
+            sha = hashlib.sha256(chunk).digest()
+            objects.put(f"{prefix}/chunks/{sha.hex()[:2]}/{sha.hex()}", chunk)
+            entries += point_manifests.ENTRY.pack(index, sha)
+    header = json.dumps({"sizeBytes": len(source), "chunkBytes": CHUNK, "base": None, "depth": 0}).encode()
+    manifest = point_manifests.MANIFEST_MAGIC + len(header).to_bytes(4, "little") + header + entries
+    objects.put(point_manifests.manifest_name(prefix, disk.pk, cycle), manifest)
+
+
+def test_a_point_whose_chunks_are_named_by_their_bytes_stays_readable_and_the_next_is_whole(replicating, tmp_path):  # noqa: F811
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(34, MIB)
+    sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1, batch_blocks=40)
+    apply(item)
+    legacy_point(item, 1, bytes(source))
+    disk = item.disks.get(disk_id="disk0")
+    old = point_manifests.manifest_load(item, disk.pk, 1)
+    assert old.naming == point_manifests.BYTES_NAMING
+    assert old.chunks == {
+        index: hashlib.sha256(bytes(source[index * CHUNK : (index + 1) * CHUNK])).digest() for index in old.chunks
+    }
+    assert point_manifests.manifest_sha256(item, old) == hashlib.sha256(source).hexdigest()
+    sha256, _ = point_manifests.restore(item, old, tmp_path / "old.img", sha256=True)
+    assert sha256 == hashlib.sha256(source).hexdigest()
+    changed = bytearray(source)
+    changed[7 * BLOCK : 8 * BLOCK] = b"\x05" * BLOCK
+    body = ps.body(
+        item, "disk0", sequence, 2, records(bytes(changed), [7]), full=False, marker=marker(2, bytes(changed))
+    )
+    uploads.batch_store(item.appliance, body)
+    apply(item)
+    new = point_of(item, 2, bytes(changed), tmp_path)  # every chunk named from its blocks
+    assert new.naming == point_manifests.BLOCK_NAMING and new.depth == 0
+    assert point_manifests.manifest_chain(item, disk.pk, 2) == [2]
+    # Both namings' chunks are kept while a manifest names them, and both points restore.
+    assert point_manifests.chunks_sweep(item) == 0
+    point_manifests.restore(item, old, tmp_path / "old-again.img", sha256=False)
+    point_of(item, 2, bytes(changed), tmp_path)
