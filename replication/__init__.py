@@ -20,8 +20,8 @@ State, health and screens
   rules, as rows of data; fault_effects.py, fault_wire.py and fault_scopes.py: the faults the hub acts
   on, those it hands the appliance and agents and notes back, and the scopes replication gives faults;
   fault_tasks.py: a health error as a task in the server's job);
-  monitoring.py: what the monitoring screens read; monitoring_rows.py: a Replicating machines row built
-  in Python; push.py: their live updates;
+  monitoring.py: what the monitoring screens read; monitoring_listed.py: a page's rows read column-only;
+  monitoring_rows.py: a Replicating machines row built in Python; push.py: their live updates;
   selectors.py: the Server Migration counts; templatetags/replication_monitor.py: what a row or a
   blade part renders from the item alone; management/commands/replica.py: where a replica stands.
 Test migrate and migrate

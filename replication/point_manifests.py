@@ -29,6 +29,11 @@ manifest. Recording a point reads only the chunks written since the previous man
 `dirty_chunks`, kept by the data path as it applies), so a point costs the data changed, once. A full
 cycle's chunks are cut while it is applied (ChunkCutter), so its point only names them, and the
 apply's hashes of the blocks (replication/apply_records.py) name them: the data is hashed once.
+
+Why one module of over 500 lines: it is the only code that knows the store's layout of a point (the
+chunk names and both namings, the manifest's encoding, incremental bases and depth); writing, cutting,
+restoring and sweeping all depend on those rules, and a split would spread one format over several
+modules that each import its private parts.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from faults import services as faults
 from hub import clock
 from jobs.models import Job, State
 from projects.models import User
-from replication import monitoring
+from replication import monitoring, monitoring_listed
 from replication.health import HEALTH_RANKS
 from replication.models import MigrationItem
 from replication.monitoring_rows import RowHealth, health_badge, row_html
@@ -142,13 +142,13 @@ def _problems_and_a_job(fleet):  # noqa: F811 (the fixture)
 
 
 def test_a_page_of_listed_rows_shows_what_the_items_rows_show(fleet):  # noqa: F811 (the fixture)
-    """A page reads its rows' columns only (monitoring._read_listed_rows); a push and the row view read
+    """A page reads its rows' columns only (monitoring_listed.read_listed_rows); a push and the row view read
     the items whole. Both build the same row, and its health is item_status's."""
     _problems_and_a_job(fleet)
     migrate_project = fleet["web01"].project
     now = clock.now()
     ids = [item.pk for item in fleet.values()]
-    listed = monitoring._read_listed_rows(ids, migrate_project)
+    listed = monitoring_listed.read_listed_rows(ids, migrate_project)
     items = monitoring._read_rows(ids)
     assert [row.pk for row in listed] == ids == [item.pk for item in items]
     health_of = RowHealth(now)
