@@ -20,7 +20,7 @@ MACHINE_MAX_CHURN_BYTES_PER_SECOND = 54 * 10**6
 BANDWIDTH_HEADROOM = 0.20
 DAY_SECONDS = 86_400
 # What the wire adds to block data: each 4 KiB block travels with a 12-byte record header (index,
-# length), and each 4 MiB batch with an upload header and a 16-byte AES-GCM tag (about 0.3 % in all).
+# length), and each batch (4 to 16 MiB of blocks) with an upload header and a 16-byte AES-GCM tag (about 0.3 % in all).
 BLOCK_BYTES = 4096
 WIRE_BYTES_PER_BLOCK = BLOCK_BYTES + 12
 # When nothing was measured yet: the VM build copies the replica's data and reads it once more for
