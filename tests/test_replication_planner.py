@@ -45,6 +45,13 @@ def item_times(hub, item_id: str) -> tuple[float, float]:
     return float(started), float(completed)
 
 
+def full_cycle_seconds(agent_log: str) -> float:
+    """The seconds of the agent's "Cycle 1 disk disk0: full, ... MiB sent, T s" line."""
+    match = re.search(r"Cycle 1 disk disk0: (?:final )?full, \d+ blocks, [0-9.]+ MiB sent, ([0-9.]+) s", agent_log)
+    assert match, agent_log[-2000:]
+    return float(match.group(1))
+
+
 def test_predicted_initial_replication_time_is_within_25_percent_of_the_measured(live_hub, tmp_path):
     image = tmp_path / "disk0.img"
     image_with_holes(image)
@@ -75,8 +82,14 @@ def test_predicted_initial_replication_time_is_within_25_percent_of_the_measured
         enable_replication(rig)
         wait_for_state(rig, "Replicating", seconds=180)
         started, completed = item_times(live_hub, rig.item_id)
-        measured = completed - started
-        print(f"predicted {predicted:.2f} s, measured {measured:.2f} s (first batch stored -> initial point)")
+        # The agent's own time for the full cycle, from its first read to the last batch acknowledged: the
+        # hub's first-batch-stored -> point window leaves out the first batch's time on the link, which
+        # with batches of up to 16 MiB is half of these 32 MiB.
+        measured = full_cycle_seconds(rig.agent_log.read_text(errors="replace"))
+        print(
+            f"predicted {predicted:.2f} s, measured {measured:.2f} s (the agent's full cycle); "
+            f"first batch stored -> initial point {completed - started:.2f} s"
+        )
         assert abs(measured - predicted) <= 0.25 * predicted, (predicted, measured)
         rig.wait_until_replica_equals("disk0", sha256_of(image))
 
