@@ -65,7 +65,10 @@ logger = logging.getLogger(__name__)
 def lease_take(item_id, owner: str) -> bool:
     if snapshots.writes_paused():
         # A snapshot is being saved or restored (replication/snapshot_hooks.py): the replicas stay as
-        # they are until it is done; the next upload or heartbeat queues the apply again.
+        # they are until it is done; the next upload or heartbeat queues the apply again. So the mark
+        # this task was queued under goes with it: left, it would have those uploads only flag a queued
+        # apply that no longer exists, and the replica would wait for the mark to lapse.
+        MigrationItem.objects.filter(pk=item_id, apply_lease_owner="").update(apply_lease_until=None)
         return False
 
     def take() -> int:

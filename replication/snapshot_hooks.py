@@ -31,7 +31,23 @@ def forget_batches_ahead_of_a_gap() -> None:
     batches_delete(ReplicationBatch.objects.filter(sequence__gt=F("disk__stored_sequence")))
 
 
+def forget_apply_leases() -> None:
+    """The restored rows hold the apply leases and queued-apply marks (apply_lease.lease_request) of the
+    moment the snapshot was saved: their tasks are gone, yet a mark still in the future would make each
+    upload flag it rather than queue an apply, and the replica would wait for the mark to lapse. No
+    worker holds a lease while a restore runs (items_applying), so every lease is let go; the next
+    upload, or the appliance's heartbeat (uploads.apply_stalled), queues what is left to apply."""
+    MigrationItem.objects.exclude(apply_lease_owner="", apply_lease_until=None, apply_pending=False).update(
+        apply_lease_owner="", apply_lease_until=None, apply_pending=False
+    )
+
+
+def after_restore() -> None:
+    forget_batches_ahead_of_a_gap()
+    forget_apply_leases()
+
+
 def register() -> None:
     from hub import snapshots
 
-    snapshots.register_participant("replication", busy=items_applying, after_restore=forget_batches_ahead_of_a_gap)
+    snapshots.register_participant("replication", busy=items_applying, after_restore=after_restore)

@@ -15,7 +15,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from jobs.models import OutboxMessage
-from replication import apply_lease, uploads
+from replication import apply_lease, snapshot_hooks, uploads
 from replication.models import DiscoveredServer, MigrationItem, ReplicationBatch
 from replication.tests.test_data_path import MIB, ProcessServer, apply, image, records, upload_over_http
 from replication.uploads import APPLY_REPLICATION_TASK
@@ -153,3 +153,27 @@ def test_an_upload_that_keeps_deadlocking_gets_a_retryable_503_envelope_not_a_50
     assert item.disks.get(disk_id="disk0").stored_sequence == 0, "nothing of it was kept"
     monkeypatch.undo()
     assert upload_over_http(item, body).status_code == 201, "the resend is stored"
+
+
+def test_a_task_refused_by_a_snapshot_hold_leaves_no_queued_mark_behind(replicating, monkeypatch):
+    """A task refused while a snapshot holds the hub takes its queued mark with it: left, the uploads
+    after the hold would only flag an apply that no longer exists until the mark lapsed."""
+    item = replicating
+    assert apply_lease.lease_request(item.pk)
+    monkeypatch.setattr(apply_lease.snapshots, "writes_paused", lambda: True)
+    assert not apply_lease.lease_take(item.pk, "worker-1")
+    monkeypatch.undo()
+    item.refresh_from_db()
+    assert item.apply_lease_until is None
+    assert apply_lease.lease_request(item.pk), "the hold ended: the next upload queues an apply again"
+
+
+def test_a_restore_lets_go_of_the_leases_and_queued_marks_the_snapshot_held(replicating):
+    item = replicating
+    MigrationItem.objects.filter(pk=item.pk).update(
+        apply_lease_owner="", apply_lease_until=timezone.now() + timedelta(seconds=300), apply_pending=True
+    )
+    snapshot_hooks.forget_apply_leases()
+    item.refresh_from_db()
+    assert (item.apply_lease_owner, item.apply_lease_until, item.apply_pending) == ("", None, False)
+    assert apply_lease.lease_request(item.pk), "an upload after the restore queues an apply"
