@@ -14,6 +14,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+from azure.core.exceptions import HttpResponseError
+
 from tests import child_processes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,3 +74,19 @@ def start(directory: Path | None = None) -> Azurite:
         env={**os.environ, "NODE_NO_WARNINGS": "1"},
     )
     return Azurite(port, directory, process)
+
+
+def assert_other_container_refused(service, other_container: str, existing_blob: str) -> None:
+    """A key or SAS listed for one emulated account opens nothing of another's container, nor the list
+    of containers (every emulated account is a container of the one Azurite account): Azurite answers
+    403 to each of list, read, write and list-containers."""
+    other = service.get_container_client(other_container)
+    for attempt in (
+        lambda: list(other.list_blobs()),
+        lambda: other.download_blob(existing_blob).readall(),
+        lambda: other.upload_blob("planted.txt", b"x"),
+        lambda: list(service.list_containers()),
+    ):
+        with pytest.raises(HttpResponseError) as refused:
+            attempt()
+        assert refused.value.status_code == 403

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from jobs.models import Job
 from jobs.services import job_run
 from projects import services
 from projects.models import MigrateProject, ResourceGroup, User
@@ -68,6 +69,20 @@ def run(job):
     job_run(job.pk)
     job.refresh_from_db()
     return job
+
+
+def start_replication_job(project: MigrateProject, state: str, target_object_id: str, target_object_name: str) -> Job:
+    """A Start replication job of the project's resource group, recorded in `state` without running."""
+    return Job.objects.create(
+        subscription=project.subscription,
+        resource_group_name=project.resource_group.name,
+        scenario_name="EnableMigration",
+        friendly_name="Start replication",
+        state=state,
+        target_object_id=target_object_id,
+        target_object_name=target_object_name,
+        target_instance_type="ProtectionEntity",
+    )
 
 
 def replicating_item(capture_on_commit, project_name: str, disk_bytes: tuple[int, int]) -> MigrationItem:

@@ -30,7 +30,7 @@ from replication.models import (
 )
 from replication.replicate import replication_enable, replication_policy
 from replication.status import item_status
-from replication.tests.conftest import finalized_appliance, migration_project
+from replication.tests.conftest import finalized_appliance, migration_project, start_replication_job
 from replication.tests.plans import plan_into_vnet_prod
 
 pytestmark = pytest.mark.django_db
@@ -319,16 +319,7 @@ class TestReplicatingServerBlade:
 class TestOverview:
     def test_it_counts_servers_health_and_jobs(self, client, fleet):
         project = fleet["web01"].project
-        Job.objects.create(
-            subscription=project.subscription,
-            resource_group_name="rg-migrate",
-            scenario_name="EnableMigration",
-            friendly_name="Start replication",
-            state=State.FAILED,
-            target_object_id="gone",
-            target_object_name="old01",
-            target_instance_type="ProtectionEntity",
-        )
+        start_replication_job(project, State.FAILED, "gone", "old01")
         TransferSample.objects.create(
             project=project, minute=clock.now().replace(second=0, microsecond=0), bytes=3 * 1024**2
         )

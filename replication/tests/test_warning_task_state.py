@@ -9,29 +9,16 @@ from rest_framework.test import APIClient
 
 from hub.models import ApiToken
 from jobs import services as jobs
-from jobs.models import Job, JobTask, State, TaskState
+from jobs.models import JobTask, State, TaskState
 from projects import services
 from replication.fault_tasks import job_error
-from replication.tests.conftest import admin
+from replication.tests.conftest import admin, start_replication_job
 
 pytestmark = pytest.mark.django_db
 
 
-def ended_job(project) -> Job:
-    return Job.objects.create(
-        subscription=project.subscription,
-        resource_group_name=project.resource_group.name,
-        scenario_name="EnableMigration",
-        friendly_name="Start replication",
-        state=State.SUCCEEDED,
-        target_object_id="item-1",
-        target_object_name="web01",
-        target_instance_type="ProtectionEntity",
-    )
-
-
 def test_a_warning_task_is_a_choice_shown_as_warning_in_the_portal_and_the_api(project, client):
-    job = ended_job(project)
+    job = start_replication_job(project, State.SUCCEEDED, "item-1", "web01")
     for code, level in (("78012", "Warning"), ("78601", "Error")):
         error = job_error(code, f"problem {code}", causes="causes", action="action", level=level)
         assert jobs.job_task_note(job.pk, name=f"HealthError{code}", friendly_name=f"Health error {code}", error=error)
