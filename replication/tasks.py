@@ -40,6 +40,9 @@ def apply_received(sender=None, request=None, **kwargs) -> None:
     just as long."""
     if request is None or request.name != APPLY_REPLICATION_TASK or not request.args:
         return
+    if getattr(request, "eta", None):
+        # A task sent with a countdown waits in the worker until then, not milliseconds: the mark stays.
+        return
     try:
         lease_received(request.args[0])
     except Exception as error:

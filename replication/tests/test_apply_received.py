@@ -29,11 +29,11 @@ def connection_kept(monkeypatch):
     monkeypatch.setattr(tasks, "close_old_connections", lambda: None)
 
 
-def received(item, task_name: str = APPLY_REPLICATION_TASK) -> None:
+def received(item, task_name: str = APPLY_REPLICATION_TASK, eta=None) -> None:
     """What a worker's consumer signals as it takes the task off the broker (celery.worker.strategy), to
     the receiver that the worker's import of replication.tasks connected."""
     assert tasks.apply_received
-    signals.task_received.send(sender=None, request=SimpleNamespace(name=task_name, args=[str(item.pk)]))
+    signals.task_received.send(sender=None, request=SimpleNamespace(name=task_name, args=[str(item.pk)], eta=eta))
 
 
 @pytest.fixture
@@ -85,8 +85,9 @@ def test_a_receipt_only_shortens_a_queued_mark(replicating):
 
     assert apply_lease.lease_request(item.pk)
     received(item, task_name="replication.tasks.discover_server")
+    received(item, eta=timezone.now() + timedelta(minutes=1))
     item.refresh_from_db()
-    assert item.apply_lease_until > timezone.now() + apply_lease.APPLY_RECEIVED_FOR, "another task's receipt"
+    assert item.apply_lease_until > timezone.now() + apply_lease.APPLY_RECEIVED_FOR, "another task, a countdown"
     received(item)
     item.refresh_from_db()
     assert item.apply_lease_until <= timezone.now() + apply_lease.APPLY_RECEIVED_FOR
