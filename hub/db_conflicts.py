@@ -8,6 +8,14 @@ safe; they say nothing about the request itself, so they are never a 500.
 
 The last attempt's refusal goes on to the caller; the ARM exception handler answers it as a retryable
 503 with Retry-After (hub/arm/errors.py), which the appliance and the SDKs retry.
+
+Only where a deadlock can happen: a transaction that holds one row lock while it waits for another.
+On the upload and apply path that is the upload's (replication/uploads.py, batch_store: the disk, the
+item, the project's transfer sample), and its lease_request runs inside it, so it is retried with it.
+The apply lease's other statements (apply_lease.py: take, renew, flag, release, the receipt's mark)
+each update one row in autocommit: waiting for that row they hold no other lock, so they can wait but
+never be part of a deadlock's cycle, and a retry would be dead code. The heartbeat's stalled-apply
+check marks one item per transaction (uploads.apply_stalled) for the same reason.
 """
 
 from __future__ import annotations

@@ -15,8 +15,12 @@ At most one apply is queued per item: an upload that finds no holder marks the r
 to queue, so the uploads that follow only flag the row (lease_request). 200 slow items once queued a
 task per stored batch (about 920 waiting at once). A worker that takes the lease clears the mark; a
 task lost on the way lets the mark lapse, and the heartbeat's stalled-apply check queues it again
-(replication/uploads.py, apply_stalled). The holder lingers for more of its cycle only while no other
-item's apply waits: one fast item keeps its task, 200 slow ones share the worker's threads.
+(replication/uploads.py, apply_stalled). The mark is long while the task waits in the broker's queue
+(APPLY_QUEUED_FOR) and short once a worker has received it (lease_received, APPLY_RECEIVED_FOR): a
+worker killed between receiving the task and taking the lease held the item for the long mark, and
+the broker hands the task out again only after the same 300 s, so the replica waited five minutes.
+The holder lingers for more of its cycle only while no other item's apply waits: one fast item keeps
+its task, 200 slow ones share the worker's threads.
 """
 
 from __future__ import annotations
@@ -58,8 +62,25 @@ WAKE_SOCKET_SECONDS = WAKE_BLOCK_SECONDS + 5
 # broker's visibility timeout (settings.TASK_VISIBILITY_TIMEOUT_SECONDS, 300 s by default): a task held
 # by a worker that died is handed out again after that long anyway.
 APPLY_QUEUED_FOR = timedelta(seconds=300)
+# Once a worker has received the queued task (lease_received), the mark only has to last until that
+# task takes the lease, milliseconds later (its worker reserves no more tasks than it has threads).
+# Should the worker die first, the mark lapses as a dead holder's lease does, and the next upload or
+# heartbeat queues the apply again; a worker slower than this to start it costs a second task, which
+# finds the lease taken and leaves.
+APPLY_RECEIVED_FOR = APPLY_LEASE
 
 logger = logging.getLogger(__name__)
+
+
+def lease_received(item_id) -> bool:
+    """A worker received the item's queued apply task: shorten the queued mark to APPLY_RECEIVED_FOR.
+    Conditional, so it never lengthens a mark nor touches a holder's lease; True when it shortened one."""
+    now = timezone.now()
+    return bool(
+        MigrationItem.objects.filter(
+            pk=item_id, apply_lease_owner="", apply_lease_until__gt=now + APPLY_RECEIVED_FOR
+        ).update(apply_lease_until=now + APPLY_RECEIVED_FOR)
+    )
 
 
 def lease_take(item_id, owner: str) -> bool:

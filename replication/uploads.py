@@ -123,23 +123,27 @@ def apply_stalled(appliance) -> None:
     With no holder (apply_lease_owner ""), apply_lease_until says until when an apply queued here is
     awaited; lease_take ignores it, so the first worker to come takes the item as before."""
     now = timezone.now()
+    stalled_now = Q(apply_lease_owner="", apply_lease_until__isnull=True) | Q(apply_lease_until__lt=now)
     stalled = list(
         MigrationItem.objects.filter(appliance=appliance, disks__stored_sequence__gt=F("disks__applied_sequence"))
-        .filter(Q(apply_lease_owner="", apply_lease_until__isnull=True) | Q(apply_lease_until__lt=now))
+        .filter(stalled_now)
         .exclude(last_upload_at__gt=clock.now() - timedelta(seconds=2))
         .order_by(F("last_upload_at").asc(nulls_first=True), "pk")
         .values_list("pk", "last_upload_at")
         .distinct()[:APPLY_REQUESTS_PER_HEARTBEAT]
     )
-    stalled = [item_id for item_id, _ in stalled]
-    if not stalled:
-        return
-    # Conditional: an item a worker took meanwhile keeps its lease.
-    MigrationItem.objects.filter(pk__in=stalled, apply_lease_owner="").update(
-        apply_lease_until=now + APPLY_REQUEST_AGAIN_AFTER
-    )
-    for item_id in stalled:
-        request_apply(item_id)
+    for item_id, _ in stalled:
+        # One item per transaction, its mark and its message committed together: the transaction holds
+        # one item row and then only inserts its outbox row, so it waits on no lock another transaction
+        # could hold while waiting on it (no deadlock, no retry), and two heartbeats never lock items in
+        # different orders. Conditional on what made it stalled: an item a worker took meanwhile keeps its
+        # lease, and a dead holder's lapsed lease becomes the mark, so the next heartbeat sees the apply
+        # awaited instead of queueing another one each time until a worker takes it.
+        with transaction.atomic():
+            if MigrationItem.objects.filter(stalled_now, pk=item_id).update(
+                apply_lease_owner="", apply_lease_until=now + APPLY_REQUEST_AGAIN_AFTER
+            ):
+                request_apply(item_id)
 
 
 # Storing uploads
