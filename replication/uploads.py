@@ -147,14 +147,14 @@ def apply_stalled(appliance) -> None:
 # Storing uploads
 
 
-def parse_upload(body: bytes) -> tuple[dict, int]:
+def parse_upload(body: bytes | memoryview) -> tuple[dict, int]:
     """The upload's header and where its ciphertext starts; 400 for anything malformed."""
     if len(body) < 8 or body[:4] != UPLOAD_MAGIC:
         raise ArmError(400, "InvalidBatch", "The body is not a replication batch (it must start with MHE1).")
     length = int.from_bytes(body[4:8], "little")
     if length > MAX_HEADER_BYTES or 8 + length > len(body):
         raise ArmError(400, "InvalidBatch", "The batch header length is out of range.")
-    raw_header = body[8 : 8 + length]
+    raw_header = bytes(body[8 : 8 + length])  # the body may be a memoryview (hub/asgi.py PooledBody)
     try:
         header = None if json_too_deep(raw_header) else json.loads(raw_header)
     except ValueError:
@@ -263,7 +263,7 @@ def batch_verify(project, header: dict, sealed) -> None:
         raise _integrity_failed(header) from error
 
 
-def batch_store(appliance, body: bytes) -> tuple[int, bool]:
+def batch_store(appliance, body: bytes | memoryview) -> tuple[int, bool]:
     """Keep an uploaded batch durably; (sequence, duplicate). A sequence already stored, or applied and
     pruned since, is acknowledged again without being written or counted, so a process server may
     resend whatever it is unsure of. A batch that does not decrypt is refused before it is stored.
