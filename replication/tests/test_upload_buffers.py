@@ -5,6 +5,7 @@ something still views is never written over."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 
 import pytest
@@ -136,3 +137,28 @@ def test_small_json_or_unknown_length_bodies_take_the_usual_path():
     assert _pooled([b"{}" * 600_000], content_type=b"application/json") is None
     assert _pooled([b"a" * 1000]) is None, "under POOLED_BODY_MIN_BYTES"
     assert _pooled([b"a" * (2 << 20)], kept=1 << 20) is None, "over the path's bound: dropped as before"
+
+
+def test_the_hub_checks_a_batch_a_megabyte_at_a_time_and_refuses_any_changed_byte(monkeypatch):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from hub.arm.errors import ArmError
+    from replication import keyvault, uploads
+
+    key, nonce = os.urandom(32), os.urandom(12)
+    monkeypatch.setattr(keyvault, "unwrap_key", lambda project, wrapped: key)
+    header = {"itemId": "i", "diskId": "d", "sequence": 7, "wrappedKey": "w", "nonce": base64.b64encode(nonce).decode()}
+    plaintext = os.urandom(3 * uploads.VERIFY_PIECE_BYTES + 12345)
+    sealed = bytearray(AESGCM(key).encrypt(nonce, plaintext, b"i/d/7"))
+    uploads.batch_verify(None, header, memoryview(sealed))
+    assert uploads.batch_open(None, header, bytes(sealed)) == plaintext, "the apply still opens it whole"
+    for position in (5, 2 * uploads.VERIFY_PIECE_BYTES + 3, len(sealed) - 1):
+        changed = bytearray(sealed)
+        changed[position] ^= 1
+        with pytest.raises(ArmError) as refused:
+            uploads.batch_verify(None, header, changed)
+        assert refused.value.code == "BatchIntegrityCheckFailed"
+    with pytest.raises(ArmError):
+        uploads.batch_verify(None, {**header, "sequence": 8}, sealed)  # another batch's associated data
+    with pytest.raises(ArmError):
+        uploads.batch_verify(None, header, sealed[:10])
