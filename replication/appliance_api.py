@@ -250,8 +250,8 @@ class BatchUploadView(ApplianceApiView):
     @extend_schema(operation_id="Appliance_UploadBatch", request=bytes, responses={201: dict, 200: dict})
     def post(self, request, appliance_id):
         appliance = services.appliance_authenticate(request.headers.get("Authorization", ""), appliance_id)
-        body = request.data
-        if not isinstance(body, bytes):
+        body = request.data  # a memoryview when the hub kept it in one of its buffers (hub/asgi.py)
+        if not isinstance(body, bytes | memoryview):
             raise ArmError(415, "UnsupportedMediaType", "Upload a batch as application/octet-stream.")
         header, _ = uploads.parse_upload(body)
         epoch = header.get("hubEpoch")
@@ -263,7 +263,13 @@ class BatchUploadView(ApplianceApiView):
                 "the hub holds once its next heartbeat tells it the hub's new epoch.",
                 "hubEpoch",
             )
-        sequence, duplicate = uploads.batch_store(appliance, body)
+        try:
+            sequence, duplicate = uploads.batch_store(appliance, body)
+        finally:
+            if isinstance(body, memoryview):
+                # Done with it: the hub's kept buffer can take the next body (its request, which holds
+                # this view, is freed only by the garbage collector).
+                body.release()
         return Response(
             {"stored": True, "sequence": sequence, "duplicate": duplicate}, status=200 if duplicate else 201
         )

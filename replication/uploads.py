@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from datetime import timedelta
 from functools import partial
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import transaction
 from django.db.models import F, Q
@@ -149,14 +151,14 @@ def apply_stalled(appliance) -> None:
 # Storing uploads
 
 
-def parse_upload(body: bytes) -> tuple[dict, int]:
+def parse_upload(body: bytes | memoryview) -> tuple[dict, int]:
     """The upload's header and where its ciphertext starts; 400 for anything malformed."""
     if len(body) < 8 or body[:4] != UPLOAD_MAGIC:
         raise ArmError(400, "InvalidBatch", "The body is not a replication batch (it must start with MHE1).")
     length = int.from_bytes(body[4:8], "little")
     if length > MAX_HEADER_BYTES or 8 + length > len(body):
         raise ArmError(400, "InvalidBatch", "The batch header length is out of range.")
-    raw_header = body[8 : 8 + length]
+    raw_header = bytes(body[8 : 8 + length])  # the body may be a memoryview (hub/asgi.py PooledBody)
     try:
         header = None if json_too_deep(raw_header) else json.loads(raw_header)
     except ValueError:
@@ -224,15 +226,48 @@ def batch_open(project, header: dict, sealed) -> bytes:
     try:
         return AESGCM(data_key).decrypt(base64.b64decode(header["nonce"], validate=True), sealed, aad)
     except (InvalidTag, ValueError) as error:
-        raise ArmError(
-            400,
-            "BatchIntegrityCheckFailed",
-            f"Batch {header['sequence']} of disk {header['diskId']} failed its AES-GCM integrity check: it "
-            "changed after the process server encrypted it. The process server must encrypt it again and resend it.",
-        ) from error
+        raise _integrity_failed(header) from error
 
 
-def batch_store(appliance, body: bytes) -> tuple[int, bool]:
+def _integrity_failed(header: dict) -> ArmError:
+    return ArmError(
+        400,
+        "BatchIntegrityCheckFailed",
+        f"Batch {header['sequence']} of disk {header['diskId']} failed its AES-GCM integrity check: it "
+        "changed after the process server encrypted it. The process server must encrypt it again and resend it.",
+    )
+
+
+# An upload is checked, not used: its plaintext goes through this small per-thread buffer, a piece at a
+# time, instead of into a new buffer as large as the batch that is dropped at once.
+VERIFY_PIECE_BYTES = 1024 * 1024
+_verify_scratch = threading.local()
+
+
+def batch_verify(project, header: dict, sealed) -> None:
+    """batch_open's checks (the data key is the project's, the AES-GCM tag verifies), without keeping
+    the plaintext; 400 otherwise."""
+    data_key = keyvault.unwrap_key(project, header["wrappedKey"])
+    aad = f"{header['itemId']}/{header['diskId']}/{header['sequence']}".encode()
+    sealed = memoryview(sealed)
+    end = len(sealed) - 16  # AES-GCM's tag follows the ciphertext
+    if end < 0:
+        raise _integrity_failed(header)
+    scratch = getattr(_verify_scratch, "buffer", None)
+    if scratch is None:
+        scratch = _verify_scratch.buffer = bytearray(VERIFY_PIECE_BYTES + 15)  # update_into's slack
+    try:
+        nonce = base64.b64decode(header["nonce"], validate=True)
+        decryptor = Cipher(algorithms.AES(data_key), modes.GCM(nonce, bytes(sealed[end:]))).decryptor()
+        decryptor.authenticate_additional_data(aad)
+        for offset in range(0, end, VERIFY_PIECE_BYTES):
+            decryptor.update_into(sealed[offset : min(offset + VERIFY_PIECE_BYTES, end)], scratch)
+        decryptor.finalize()
+    except (InvalidTag, ValueError) as error:
+        raise _integrity_failed(header) from error
+
+
+def batch_store(appliance, body: bytes | memoryview) -> tuple[int, bool]:
     """Keep an uploaded batch durably; (sequence, duplicate). A sequence already stored, or applied and
     pruned since, is acknowledged again without being written or counted, so a process server may
     resend whatever it is unsure of. A batch that does not decrypt is refused before it is stored.
@@ -246,7 +281,7 @@ def batch_store(appliance, body: bytes) -> tuple[int, bool]:
     # Injected faults of the cache storage account or the Key Vault refuse the batch before it is opened
     # or stored; the agent keeps it and retries.
     fault_effects.check_upload(item, storage_account_name(item.project))
-    batch_open(item.project, header, memoryview(body)[start:])
+    batch_verify(item.project, header, memoryview(body)[start:])
     sequence = header["sequence"]
     if sequence <= disk.stored_sequence:
         return sequence, True

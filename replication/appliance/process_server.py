@@ -20,6 +20,7 @@ import time
 from appliance import jsonbounds
 from appliance.agents import AgentError, AgentRegistry
 from appliance.assignments import ReplicationAssignments
+from appliance.buffers import BufferPool
 from appliance.faults import FaultsInForce
 from appliance.hub_client import HubClient, HubError
 from appliance.jsonbounds import INT64_MAX
@@ -43,6 +44,9 @@ BLOCK_SIZE = 4096
 MAX_BATCH_DATA = 16 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BATCH_BODY = MAX_BATCH_DATA + 1024 * 1024
+# zstd's worst case for a body (incompressible data grows by a few bytes per 128 KiB block) plus the
+# AES-GCM tag, rounded up: a ciphertext buffer this size holds any batch's.
+MAX_CIPHERTEXT = MAX_BATCH_BODY + 256 * 1024
 RECORD = struct.Struct("<QI")
 INT32_MAX = 2**31 - 1
 LATEST_TIMESTAMP = 32_503_680_000  # 3000-01-01, as the hub accepts
@@ -192,6 +196,16 @@ def count_records(records: memoryview) -> tuple[int, int]:
     return count, data_bytes
 
 
+def _encrypt(key: DataKey, nonce: bytes, plaintext, aad: bytes, buffer: memoryview | None):
+    """AES-GCM ciphertext and tag, written into `buffer` (exactly their length) when there is one and
+    the cryptography package can (encrypt_into, from its version 44)."""
+    encrypt_into = getattr(key.cipher, "encrypt_into", None)
+    if buffer is None or encrypt_into is None:
+        return key.cipher.encrypt(nonce, plaintext, aad)
+    encrypt_into(nonce, plaintext, aad, buffer)
+    return buffer
+
+
 def _agent_error(error: HubError) -> AgentError:
     """The hub's refusal, as the agent should see it: what it can act on keeps its status (404: stop
     replicating the disk; 409 and 400: retry later); the rest means the hub is not usable now."""
@@ -282,6 +296,8 @@ class ProcessServer:
         self.uploads_in_flight = hub_uploads_in_flight(os.environ)
         self.uploads = threading.BoundedSemaphore(self.uploads_in_flight)
         self.busy_answers = 0  # batches answered ProcessServerBusy (sent again by their agents)
+        self.bodies = BufferPool(MAX_BATCH_BODY)
+        self.ciphertexts = BufferPool(MAX_CIPHERTEXT)
 
     def start(self) -> None:
         """Make the first data key now, so the first batch does not wait for it (nor fail without it)."""
@@ -348,8 +364,13 @@ class ProcessServer:
             raise _agent_error(error) from None
         item_id, disk_id, sequence = header["itemId"], header["diskId"], header["sequence"]
         nonce = os.urandom(12)
-        ciphertext = key.cipher.encrypt(nonce, compressed, f"{item_id}/{disk_id}/{sequence}".encode())
-        del compressed  # not held while the upload waits for its turn (batches are up to 16 MiB)
+        with self.ciphertexts.lend(len(compressed) + 16) as buffer:
+            ciphertext = _encrypt(key, nonce, compressed, f"{item_id}/{disk_id}/{sequence}".encode(), buffer)
+            del compressed  # not held while the upload waits for its turn (batches are up to 16 MiB)
+            return self._send(header, key, nonce, ciphertext, block_count, data_bytes, started, received)
+
+    def _send(self, header: dict, key, nonce: bytes, ciphertext, block_count, data_bytes, started, received):
+        item_id, disk_id, sequence = header["itemId"], header["diskId"], header["sequence"]
         upload_header = {
             "itemId": item_id,
             "diskId": disk_id,

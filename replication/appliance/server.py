@@ -204,13 +204,28 @@ def handler_for(appliance: Appliance):
                 self._json(500, {"error": {"code": "InternalError", "message": "The appliance failed; see its log."}})
 
         def _batch(self) -> dict:
-            """Binary, up to 17 MiB: a batch of block records (16 MiB of block data) (the JSON routes take 1 MB)."""
-            body = self._read(MAX_BATCH_BODY, "InvalidBatch")
-            answer = appliance.process_server.receive(body)
-            if not answer.get("duplicate"):
-                header, records = parse_batch(body)  # accepted, so well formed; the header is small
-                appliance.churn.record(str(header.get("agentId")), len(records))
-            return answer
+            """Binary, up to 17 MiB: a batch of block records (16 MiB of block data) (the JSON routes take 1 MB).
+            A large body is read into one of the process server's kept buffers, used only until the
+            batch is answered."""
+            length = self._length(MAX_BATCH_BODY)
+            with appliance.process_server.bodies.lend(length) as buffer:
+                body = self._read(MAX_BATCH_BODY, "InvalidBatch") if buffer is None else self._read_into(buffer)
+                answer = appliance.process_server.receive(body)
+                if not answer.get("duplicate"):
+                    header, records = parse_batch(body)  # accepted, so well formed; the header is small
+                    appliance.churn.record(str(header.get("agentId")), len(records))
+                return answer
+
+        def _read_into(self, buffer: memoryview) -> memoryview:
+            """The body, all of its Content-Length (the buffer's length), read straight into the buffer."""
+            done = 0
+            while done < len(buffer):
+                count = self.rfile.readinto(buffer[done:])
+                if not count:
+                    self.close_connection = True
+                    raise AgentError(400, "InvalidBatch", "The body ended before its Content-Length.")
+                done += count
+            return buffer
 
         def _send(self, status: int, content_type: str, data: bytes, headers: dict | None = None) -> None:
             self.send_response(status)

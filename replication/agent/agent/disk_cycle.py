@@ -43,19 +43,29 @@ MAX_BATCH_RECORDS = 16384
 
 
 def _add_records(batch: Batch, first: int, data, length: int, hashes: list[bytes], chosen: list[int]) -> None:
-    """Append records for blocks first + i (i in chosen) of data[:length], in one copy."""
-    view, pack, entry = memoryview(data), RECORD.pack, JOURNAL_ENTRY.pack
-    parts = []
+    """Append records for blocks first + i (i in chosen) of data[:length]: each block's bytes are copied
+    once, from the read buffer into the batch's records, through a memoryview of the records (cheaper
+    per block than slicing the bytearray, and this runs for every block sent)."""
+    records, position = batch.records, batch.length
+    room = position + len(chosen) * (RECORD.size + BLOCK_SIZE)
+    if len(records) < room:  # a new buffer, or one a smaller batch left: grown before it is viewed
+        records.extend(bytes(room - len(records)))
+    view, pack_into, entry, record_size = memoryview(data), RECORD.pack_into, JOURNAL_ENTRY.pack, RECORD.size
     data_bytes = 0
-    for index in chosen:
-        start = index * BLOCK_SIZE
-        if hashes[index] == NO_HASH:
-            parts.append(pack(first + index, 0))
-        else:
-            block_length = BLOCK_SIZE if start + BLOCK_SIZE <= length else length - start
-            parts += (pack(first + index, block_length), view[start : start + block_length])
-            data_bytes += block_length
-    batch.records += b"".join(parts)
+    with memoryview(records) as target:
+        for index in chosen:
+            start = index * BLOCK_SIZE
+            if hashes[index] == NO_HASH:
+                pack_into(target, position, first + index, 0)
+                position += record_size
+            else:
+                block_length = BLOCK_SIZE if start + BLOCK_SIZE <= length else length - start
+                pack_into(target, position, first + index, block_length)
+                position += record_size
+                target[position : position + block_length] = view[start : start + block_length]
+                position += block_length
+                data_bytes += block_length
+    batch.length = position
     batch.journal += b"".join([entry(first + index, hashes[index]) for index in chosen])
     batch.block_count += len(chosen)
     batch.data_bytes += data_bytes
@@ -155,7 +165,7 @@ class DiskCycle:
         digest = ContentDigest()
         if start_block:
             digest.add_table(table, start_block)
-        batch = Batch(start_block)
+        batch = Batch(start_block, uploader.buffers.take())
         position = start_block
         cancelled = self.replicator.cancelled
         whole_disk = DiskSha256() if self.final and size <= SHA256_LIMIT_BYTES else None
@@ -171,12 +181,12 @@ class DiskCycle:
             uploader.submit(batch)
             self.sent_blocks += batch.block_count
             self.sent_bytes += batch.data_bytes
-            batch = Batch(end_block)
+            batch = Batch(end_block, uploader.buffers.take())
 
         def add_zero(index: int) -> None:
             if batch.block_count >= MAX_BATCH_RECORDS:
                 send(index)
-            batch.records += RECORD.pack(index, 0)
+            batch.add(RECORD.pack(index, 0))
             batch.journal += JOURNAL_ENTRY.pack(index, NO_HASH)
             batch.block_count += 1
             table.set(index, NO_HASH)
