@@ -1,4 +1,4 @@
-"""A full cycle's recovery-point chunks are cut while the cycle is applied (point_manifests.ChunkCutter),
+"""A full cycle's recovery-point chunks are cut while the cycle is applied (chunk_cutting.ChunkCutter),
 not by reading the whole replica again when the point is recorded; whenever that cannot be trusted (the
 cycle applied by two processes, out of order) the point reads the replica as before. Either way the
 point's manifest names the source's chunks and restores to the source's bytes."""
@@ -277,3 +277,50 @@ def test_a_point_whose_chunks_are_named_by_their_bytes_stays_readable_and_the_ne
     assert point_manifests.chunks_sweep(item) == 0
     point_manifests.restore(item, old, tmp_path / "old-again.img", sha256=False)
     point_of(item, 2, bytes(changed), tmp_path)
+
+
+def pre_pack_point(item, cycle: int, source: bytes) -> None:
+    """Replace the point's manifest and chunks with what the code before packs wrote: each chunk its own
+    object, named from its blocks (".blk"), and no "packs" in the manifest's header."""
+    disk, objects = item.disks.get(disk_id="disk0"), store()
+    prefix = point_manifests.item_prefix(item)
+    for name in list(objects.names(f"{prefix}/")):
+        objects.delete(name)
+    entries = b""
+    for index, sha in sorted(source_chunks(source).items()):
+        objects.put(point_manifests.chunk_name(prefix, sha), source[index * CHUNK : (index + 1) * CHUNK])
+        entries += point_manifests.ENTRY.pack(index, sha)
+    header = json.dumps(
+        {"sizeBytes": len(source), "chunkBytes": CHUNK, "chunkNaming": point_manifests.BLOCK_NAMING, "base": None}
+    ).encode()
+    manifest = point_manifests.MANIFEST_MAGIC + len(header).to_bytes(4, "little") + header + entries
+    objects.put(point_manifests.manifest_name(prefix, disk.pk, cycle), manifest)
+
+
+def test_a_point_written_before_packs_stays_readable_and_the_next_is_built_on_its_chunks(replicating, tmp_path):  # noqa: F811
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(35, MIB)
+    sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1, batch_blocks=40)
+    apply(item)
+    pre_pack_point(item, 1, bytes(source))
+    prefix = point_manifests.item_prefix(item)
+    old = point_of(item, 1, bytes(source), tmp_path)
+    assert old.places == {} and point_manifests.manifest_sha256(item, old) == hashlib.sha256(source).hexdigest()
+    chunk_objects = set(store().names(f"{prefix}/chunks/"))
+    changed = bytearray(source)
+    changed[7 * BLOCK : 8 * BLOCK] = b"\x05" * BLOCK
+    body = ps.body(
+        item, "disk0", sequence, 2, records(bytes(changed), [7]), full=False, marker=marker(2, bytes(changed))
+    )
+    uploads.batch_store(item.appliance, body)
+    apply(item)
+    new = point_of(item, 2, bytes(changed), tmp_path)
+    # An incremental manifest over the old one: the changed chunk in a pack, the others their own objects.
+    assert new.depth == 1 and list(new.places) == [0]
+    assert len(list(store().names(f"{prefix}/packs/"))) == 1
+    assert point_manifests.chunks_sweep(item) == 0
+    assert set(store().names(f"{prefix}/chunks/")) == chunk_objects
+    # A pack or chunk object no manifest names goes.
+    store().put(pack_name(prefix, pack_sha([b"x" * 32])), b"y" * CHUNK)
+    assert point_manifests.chunks_sweep(item) == 1
