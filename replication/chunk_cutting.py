@@ -40,8 +40,8 @@ def store_chunks(
 ) -> int:
     """Read the chunks `indexes` (ascending) from the replica, runs of adjacent ones in one read, and
     name those holding data in `chunks` (index -> chunk_sha) and `places` (index -> Place, for those in
-    packs); an all-zero chunk leaves both. A chunk in
-    `known` (chunk_sha -> place, None for its own object: the base's chunks) is named where it is; the
+    packs); an all-zero chunk leaves both. A chunk unchanged at its index, or in `known` (chunk_sha ->
+    place, None for its own object: the base's chunks), is named where it is, with no store lookup; the
     others are stored in packs of up to PACK_BYTES, each chunk once per call. Returns the bytes stored."""
     known = dict(known)
     stored, count = 0, 0
@@ -76,7 +76,10 @@ def store_chunks(
                 chunks.pop(index, None)
                 places.pop(index, None)
                 continue
-            sha = chunks[index] = chunk_sha(piece)
+            sha = chunk_sha(piece)
+            if chunks.get(index) == sha:  # unchanged since the base: it stays where the base has it
+                continue
+            chunks[index] = sha
             if sha in known:
                 place = known[sha]
                 if place is None:

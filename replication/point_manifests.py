@@ -32,12 +32,18 @@ delete a chunk a point being recorded has just relied on.
 A worker's replica file is a working copy: `restore` rebuilds it (or writes a VM's disk) from a
 manifest. Recording a point reads only the chunks written since the previous manifest (the disk's
 `dirty_chunks`, kept by the data path as it applies), so a point costs the data changed, once. A full
-cycle's chunks are cut while it is applied (ChunkCutter), so its point only names them, and the
-apply's hashes of the blocks (replication/apply_records.py) name them: the data is hashed once.
+cycle's chunks are cut while it is applied (replication/chunk_cutting.py's ChunkCutter: one pack per
+batch), so its point only names them, and the apply's hashes of the blocks (replication/
+apply_records.py) name them: the data is hashed once.
 
-Why one module of about 500 lines: it is the only code that knows a point's manifest (the chunk names
-and both namings, the manifest's encoding, incremental bases and depth); writing, cutting, restoring
-and sweeping all depend on those rules. What a pack is and how its slots are read is chunk_packs.py's.
+A pack stays whole while any manifest names one of its slots: a pack most of whose chunks were
+overwritten since keeps them until no kept point names it (repacking is future work; see
+chunk_packs.py). Storage still grows with the data changed: a changed chunk goes into a new pack, and
+an unchanged one is named where it already is.
+
+The modules: this one knows a point's manifest (its encoding, incremental bases and depth, loading,
+restoring and sweeping); chunk_packs.py how chunks are named and what a pack is; chunk_cutting.py how
+new chunks are written into packs.
 """
 
 from __future__ import annotations
