@@ -1,7 +1,7 @@
 """What applying a full cycle costs the hub worker's process: a realistic image's batches (zstd,
 AES-256-GCM, as the process server sends them) are stored, then `replica_apply` applies the cycle up to
 its verified recovery point (decrypting, decompressing, writing the replica, its content digest, the
-point's chunks and manifest). Measured: the applying process's CPU seconds (time.process_time: user +
+point's packs of chunks and manifest). Measured: the applying process's CPU seconds (time.process_time: user +
 system, this process only; PostgreSQL's share is not in it), best of --runs, one new full cycle each.
 
 A pytest module, because it builds its replicating server with the app tests' fixtures (a test
@@ -74,7 +74,7 @@ def test_apply_cycle_cost(settings, tmp_path, django_capture_on_commit_callbacks
             uploads.batch_store(item.appliance, body)
         sequence += len(bodies)
         # As in an initial replication, none of the cycle's chunks is stored yet (writing over a stored
-        # chunk costs ext4 a flush at the rename).
+        # pack costs ext4 a flush at the rename).
         point_manifests.item_points_delete(item)
         os.sync()
         profiler = cProfile.Profile(time.process_time) if PROFILE and cycle == RUNS else None

@@ -29,7 +29,7 @@ from django.core.signals import setting_changed
 
 from hub.object_names import ObjectMissing, split_name
 
-__all__ = ["LocalStore", "ObjectMissing", "ObjectStore", "put_range", "split_name", "store"]
+__all__ = ["LocalStore", "ObjectMissing", "ObjectStore", "put_range", "put_ranges", "split_name", "store"]
 
 
 class ObjectStore(Protocol):
@@ -112,23 +112,15 @@ class LocalStore:
     def put_range(self, name: str, source: int, offset: int, length: int) -> None:
         """put of the bytes offset..offset + length of the file open as `source`, copied by the kernel
         (copy_file_range) rather than read into Python and written out again."""
+        self.put_ranges(name, source, [(offset, length)])
+
+    def put_ranges(self, name: str, source: int, ranges) -> None:
+        """put of the file's byte ranges (offset, length), one after another, as one object: a kernel
+        copy per range (a recovery point's pack of chunks: one file, not one per chunk)."""
 
         def write(descriptor: int) -> None:
-            done = 0
-            while done < length:
-                try:
-                    copied = os.copy_file_range(source, descriptor, length - done, offset + done)
-                except OSError:  # a file system (or kernel) that cannot: read and write
-                    copied = 0
-                if not copied:
-                    data = os.pread(source, length - done, offset + done)
-                    if not data:
-                        raise ValueError(f"{name}: the source ends before {offset + length}")
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(descriptor, view) :]
-                    copied = len(data)
-                done += copied
+            for offset, length in ranges:
+                _copy_range(name, source, descriptor, offset, length)
 
         self._put(name, write)
 
@@ -206,6 +198,26 @@ class LocalStore:
         shutil.rmtree(self.root / container, ignore_errors=True)
 
 
+def _copy_range(name: str, source: int, descriptor: int, offset: int, length: int) -> None:
+    """Append the source's bytes offset..offset + length to `descriptor`: copy_file_range, or a read and
+    a write where the file system (or kernel) cannot."""
+    done = 0
+    while done < length:
+        try:
+            copied = os.copy_file_range(source, descriptor, length - done, offset + done)
+        except OSError:
+            copied = 0
+        if not copied:
+            data = os.pread(source, length - done, offset + done)
+            if not data:
+                raise ValueError(f"{name}: the source ends before {offset + length}")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+            copied = len(data)
+        done += copied
+
+
 def _libc_syncfs(descriptor: int) -> int:
     """syncfs(2): flush one filesystem, not every one as os.sync does; -1 where libc lacks it."""
     try:
@@ -224,14 +236,23 @@ def batched_writes(objects: ObjectStore):
 def put_range(objects: ObjectStore, name: str, descriptor: int, offset: int, length: int) -> None:
     """Put the bytes offset..offset + length of an open file: copied in the kernel where the backend can
     (local files), read and sent elsewhere (Blob, S3)."""
-    copying = getattr(objects, "put_range", None)
+    put_ranges(objects, name, descriptor, [(offset, length)])
+
+
+def put_ranges(objects: ObjectStore, name: str, descriptor: int, ranges) -> None:
+    """Put an open file's byte ranges (offset, length), joined in order, as one object: copied in the
+    kernel where the backend can (local files), read and sent in one request elsewhere (Blob, S3)."""
+    copying = getattr(objects, "put_ranges", None)
     if copying is not None:
-        copying(name, descriptor, offset, length)
+        copying(name, descriptor, ranges)
         return
-    data = os.pread(descriptor, length, offset)
-    if len(data) < length:
-        raise ValueError(f"{name}: the source ends before {offset + length}")
-    objects.put(name, data)
+    pieces = []
+    for offset, length in ranges:
+        data = os.pread(descriptor, length, offset)
+        if len(data) < length:
+            raise ValueError(f"{name}: the source ends before {offset + length}")
+        pieces.append(data)
+    objects.put(name, pieces[0] if len(pieces) == 1 else b"".join(pieces))
 
 
 def unsynced_writes(objects: ObjectStore):

@@ -66,7 +66,9 @@ class AzureBlobStore:
         if length == 0:
             return b""
         try:
-            return self._blob(name).download_blob(offset=offset or None, length=length).readall()
+            # The SDK takes no length without an offset, and reads from the start given offset None.
+            start = offset if length is not None else (offset or None)
+            return self._blob(name).download_blob(offset=start, length=length).readall()
         except ResourceNotFoundError as missing:
             raise ObjectMissing(name) from missing
         except HttpResponseError as error:

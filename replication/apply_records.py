@@ -22,7 +22,8 @@ import struct
 from functools import lru_cache
 from itertools import chain, compress, repeat
 
-from replication.point_manifests import CHUNK_BYTES, ChunkCutter
+from replication.chunk_cutting import ChunkCutter
+from replication.chunk_packs import CHUNK_BYTES
 from replication.replica_files import BLOCK_SIZE, ZERO_BLOCK
 
 RECORD = struct.Struct("<QI")

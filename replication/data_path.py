@@ -44,8 +44,9 @@ from replication.apply_lease import (
 from replication.apply_records import CycleDigest, check_records, cycle_digest
 from replication.apply_records import cycle_digests as _cycle_digests  # one worker's memory: tests clear it
 from replication.apply_records import write_records as _write_records  # a name tests patch
+from replication.chunk_cutting import ChunkCutter
 from replication.models import MigrationItem, ProtectedDisk, ReplicationBatch
-from replication.point_manifests import CHUNK_BYTES, ChunkCutter, merge_dirty
+from replication.point_manifests import CHUNK_BYTES, merge_dirty
 from replication.recovery_points import recovery_point_record, working_copy_rebuild
 from replication.replica_files import (
     BLOCK_SIZE,

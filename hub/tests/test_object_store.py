@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from hub import object_store
-from hub.object_store import LocalStore, ObjectMissing, put_range, split_name
+from hub.object_store import LocalStore, ObjectMissing, put_range, put_ranges, split_name
 
 
 @pytest.fixture(params=["local", "azure", "s3"])
@@ -33,6 +33,7 @@ def test_put_get_ranges_and_size(backend, container):
     backend.put(name, b"0123456789")
     assert backend.get(name) == b"0123456789"
     assert backend.get(name, 3, 4) == b"3456"
+    assert backend.get(name, 0, 4) == b"0123"  # a pack's first slot
     assert backend.get(name, 7) == b"789"
     assert backend.get(name, 8, 100) == b"89"
     assert backend.get(name, 10) == b""
@@ -56,6 +57,18 @@ def test_a_range_of_an_open_file_is_put_as_its_bytes(backend, container, tmp_pat
         with pytest.raises(ValueError):  # past the file's end: nothing short is stored
             put_range(backend, f"{container}/short", source.fileno(), 190_000, 65_536)
     assert backend.get(f"{container}/chunk") == data[65_536 : 65_536 + 70_000]
+
+
+def test_ranges_of_an_open_file_are_put_joined_as_one_object(backend, container, tmp_path):
+    data = os.urandom(300_000)
+    (tmp_path / "replica.img").write_bytes(data)
+    ranges = [(65_536, 65_536), (0, 1000), (200_000, 99_000)]
+    with open(tmp_path / "replica.img", "rb") as source:
+        put_ranges(backend, f"{container}/pack", source.fileno(), ranges)
+        with pytest.raises(ValueError):  # a range past the file's end: nothing is stored
+            put_ranges(backend, f"{container}/short", source.fileno(), [(0, 10), (290_000, 65_536)])
+    assert backend.get(f"{container}/pack") == b"".join(data[offset : offset + length] for offset, length in ranges)
+    assert not backend.exists(f"{container}/short")
 
 
 def test_a_local_range_put_reads_and_writes_where_the_kernel_cannot_copy(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""A full cycle's recovery-point chunks are cut while the cycle is applied (point_manifests.ChunkCutter),
+"""A full cycle's recovery-point chunks are cut while the cycle is applied (chunk_cutting.ChunkCutter),
 not by reading the whole replica again when the point is recorded; whenever that cannot be trusted (the
 cycle applied by two processes, out of order) the point reads the replica as before. Either way the
 point's manifest names the source's chunks and restores to the source's bytes."""
@@ -12,7 +12,8 @@ import os
 import pytest
 
 from hub.object_store import LocalStore, store
-from replication import data_path, point_manifests, uploads
+from replication import chunk_cutting, data_path, point_manifests, uploads
+from replication.chunk_packs import pack_name, pack_sha
 from replication.models import RecoveryPoint
 from replication.tests.encoder import BLOCK, MIB, ProcessServer, apply, image, marker, records, replica_bytes, send_full
 
@@ -38,13 +39,13 @@ def chunk_sha(chunk: bytes) -> bytes:
 def replica_reads(monkeypatch) -> list:
     """Record every time a point's manifest is written by reading the replica."""
     reads = []
-    storing = point_manifests._chunks_store
+    storing = point_manifests.store_chunks
 
     def counted(objects, prefix, descriptor, indexes, *args, **kwargs):
         reads.append(len(indexes))
         return storing(objects, prefix, descriptor, indexes, *args, **kwargs)
 
-    monkeypatch.setattr(point_manifests, "_chunks_store", counted)
+    monkeypatch.setattr(point_manifests, "store_chunks", counted)
     return reads
 
 
@@ -67,12 +68,14 @@ def test_a_full_cycle_applied_in_order_has_its_chunks_cut_as_it_is_applied(repli
     assert RecoveryPoint.objects.filter(item=item, cycle=1).exists()
     assert replica_bytes(item, "disk0") == bytes(source)
     point_of(item, 1, bytes(source), tmp_path)
-    # Each chunk was cut as the apply moved past it, named from the apply's block hashes, and stored once;
-    # the point read no chunk from the replica.
+    # Each chunk was cut as the apply moved past it, named from the apply's block hashes, and stored once,
+    # in a pack per batch; the point read no chunk from the replica.
     assert reads == []
     prefix = point_manifests.item_prefix(item)
-    assert len(list(store().names(f"{prefix}/chunks/"))) == len(set(source_chunks(bytes(source)).values()))
-    assert not point_manifests._cut_chunks
+    packs = list(store().names(f"{prefix}/packs/"))
+    assert sum(store().size(name) for name in packs) == len(set(source_chunks(bytes(source)).values())) * CHUNK
+    assert 1 < len(packs) <= -(-(MIB // BLOCK) // 24) and not list(store().names(f"{prefix}/chunks/"))
+    assert not chunk_cutting._cut_chunks
 
 
 def touched_chunks(source: bytes) -> set[int]:
@@ -142,26 +145,59 @@ class RoundTripStore:
             raise OSError("the service refused it")
         self.objects[name] = bytes(data)
 
-    def exists(self, name):
-        return name in self.objects
+    def get(self, name, offset=0, length=None):
+        data = self.objects[name]
+        return data[offset:] if length is None else data[offset : offset + length]
 
 
-def test_chunks_go_to_a_round_trip_backend_several_at_once_and_a_failure_is_raised(tmp_path):
+def test_chunks_go_to_a_round_trip_backend_in_packs_several_at_once_and_a_failure_is_raised(monkeypatch, tmp_path):
+    monkeypatch.setattr(chunk_cutting, "PACK_BYTES", 8 * CHUNK)
     replica = tmp_path / "replica.img"
-    data = b"".join(bytes([index + 1]) * CHUNK for index in range(40)) + bytes(CHUNK)
+    # 40 chunks, the 10th a repeat of the 3rd, then a zero chunk and a short last one
+    data = b"".join(bytes([index + 1 if index != 9 else 3]) * CHUNK for index in range(40)) + bytes(CHUNK) + b"x" * 100
     replica.write_bytes(data)
-    objects, chunks = RoundTripStore(), {}
+    objects, chunks, places = RoundTripStore(), {}, {}
     with open(replica, "rb") as handle:
-        stored = point_manifests._chunks_store(
-            objects, "acct/points/1", handle.fileno(), list(range(41)), len(data), chunks, look_up=False
+        stored = chunk_cutting.store_chunks(
+            objects, "acct/points/1", handle.fileno(), list(range(42)), len(data), chunks, places, known={}
         )
-    assert stored == 40 * CHUNK and len(objects.objects) == 40 and sorted(chunks) == list(range(40))
-    assert all(chunk_sha(body) in chunks.values() for body in objects.objects.values())
-    refusing = RoundTripStore(failing=point_manifests.chunk_name("acct/points/1", chunks[7]))
+    assert stored == 39 * CHUNK + 100 and sorted(chunks) == [*range(40), 41] and places.keys() == chunks.keys()
+    # Five packs of eight chunks (the repeated one is not stored twice); the short last chunk ends the fifth.
+    assert len(objects.objects) == 5
+    assert places[9] == places[2]
+    for index, (sha, slot) in places.items():
+        chunk = data[index * CHUNK : (index + 1) * CHUNK]
+        assert objects.get(pack_name("acct/points/1", sha), slot * CHUNK, len(chunk)) == chunk
+        assert chunk_sha(chunk) == chunks[index]
+    # A pack's name is its chunks' names'; the third pack is refused.
+    third = pack_name("acct/points/1", pack_sha(chunks[index] for index in range(17, 25)))
+    assert third in objects.objects
     with open(replica, "rb") as handle, pytest.raises(OSError):
-        point_manifests._chunks_store(
-            refusing, "acct/points/1", handle.fileno(), list(range(41)), len(data), {}, look_up=False
+        chunk_cutting.store_chunks(
+            RoundTripStore(failing=third),
+            "acct/points/1",
+            handle.fileno(),
+            list(range(42)),
+            len(data),
+            {},
+            {},
+            known={},
         )
+    # The chunks a base already holds are named where they are, and not stored again.
+    again_chunks, again_places = {}, {}
+    with open(replica, "rb") as handle:
+        known = {chunks[index]: places[index] for index in chunks}
+        again = chunk_cutting.store_chunks(
+            RoundTripStore(),
+            "acct/points/1",
+            handle.fileno(),
+            list(range(42)),
+            len(data),
+            again_chunks,
+            again_places,
+            known=known,
+        )
+    assert again == 0 and again_places == places
 
 
 def test_chunks_named_from_the_apply_s_block_hashes_are_named_as_from_their_bytes(replicating, tmp_path):
@@ -184,8 +220,11 @@ def test_chunks_named_from_the_apply_s_block_hashes_are_named_as_from_their_byte
     assert not cutter.blocks
     prefix = point_manifests.item_prefix(replicating)
     for index, sha in cutter.chunks.items():
-        assert store().get(point_manifests.chunk_name(prefix, sha)) == data[index * CHUNK : (index + 1) * CHUNK]
-        assert point_manifests.chunk_sha(data[index * CHUNK : (index + 1) * CHUNK]) == sha
+        chunk = data[index * CHUNK : (index + 1) * CHUNK]
+        pack, slot = cutter.places[index]
+        assert store().get(pack_name(prefix, pack), slot * CHUNK, len(chunk)) == chunk
+        assert point_manifests.chunk_sha(chunk) == sha
+    assert len({pack for pack, _ in cutter.places.values()}) == 2  # one pack per cut
     assert cutter.stored == 2 * CHUNK + 5000
 
 
@@ -238,3 +277,50 @@ def test_a_point_whose_chunks_are_named_by_their_bytes_stays_readable_and_the_ne
     assert point_manifests.chunks_sweep(item) == 0
     point_manifests.restore(item, old, tmp_path / "old-again.img", sha256=False)
     point_of(item, 2, bytes(changed), tmp_path)
+
+
+def pre_pack_point(item, cycle: int, source: bytes) -> None:
+    """Replace the point's manifest and chunks with what the code before packs wrote: each chunk its own
+    object, named from its blocks (".blk"), and no "packs" in the manifest's header."""
+    disk, objects = item.disks.get(disk_id="disk0"), store()
+    prefix = point_manifests.item_prefix(item)
+    for name in list(objects.names(f"{prefix}/")):
+        objects.delete(name)
+    entries = b""
+    for index, sha in sorted(source_chunks(source).items()):
+        objects.put(point_manifests.chunk_name(prefix, sha), source[index * CHUNK : (index + 1) * CHUNK])
+        entries += point_manifests.ENTRY.pack(index, sha)
+    header = json.dumps(
+        {"sizeBytes": len(source), "chunkBytes": CHUNK, "chunkNaming": point_manifests.BLOCK_NAMING, "base": None}
+    ).encode()
+    manifest = point_manifests.MANIFEST_MAGIC + len(header).to_bytes(4, "little") + header + entries
+    objects.put(point_manifests.manifest_name(prefix, disk.pk, cycle), manifest)
+
+
+def test_a_point_written_before_packs_stays_readable_and_the_next_is_built_on_its_chunks(replicating, tmp_path):  # noqa: F811
+    item = replicating
+    ps = ProcessServer(item.project)
+    source = image(35, MIB)
+    sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1, batch_blocks=40)
+    apply(item)
+    pre_pack_point(item, 1, bytes(source))
+    prefix = point_manifests.item_prefix(item)
+    old = point_of(item, 1, bytes(source), tmp_path)
+    assert old.places == {} and point_manifests.manifest_sha256(item, old) == hashlib.sha256(source).hexdigest()
+    chunk_objects = set(store().names(f"{prefix}/chunks/"))
+    changed = bytearray(source)
+    changed[7 * BLOCK : 8 * BLOCK] = b"\x05" * BLOCK
+    body = ps.body(
+        item, "disk0", sequence, 2, records(bytes(changed), [7]), full=False, marker=marker(2, bytes(changed))
+    )
+    uploads.batch_store(item.appliance, body)
+    apply(item)
+    new = point_of(item, 2, bytes(changed), tmp_path)
+    # An incremental manifest over the old one: the changed chunk in a pack, the others their own objects.
+    assert new.depth == 1 and list(new.places) == [0]
+    assert len(list(store().names(f"{prefix}/packs/"))) == 1
+    assert point_manifests.chunks_sweep(item) == 0
+    assert set(store().names(f"{prefix}/chunks/")) == chunk_objects
+    # A pack or chunk object no manifest names goes.
+    store().put(pack_name(prefix, pack_sha([b"x" * 32])), b"y" * CHUNK)
+    assert point_manifests.chunks_sweep(item) == 1

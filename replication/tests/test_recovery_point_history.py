@@ -16,6 +16,7 @@ from hub.object_store import store
 from jobs.models import State
 from projects.models import VirtualNetwork
 from replication import migrate, point_manifests, replica_files, uploads
+from replication.chunk_packs import pack_name
 from replication.models import MigrationState, RecoveryPoint, VirtualMachine
 from replication.recovery_points import points_prune
 from replication.tests.conftest import admin, replicating_item, run
@@ -67,18 +68,35 @@ class Source:
 
 
 def chunk_names(item) -> list[str]:
-    return list(store().names(f"{point_manifests.item_prefix(item)}/chunks/"))
+    """The item's stored chunk data: packs, and chunk objects of points written before packs."""
+    prefix = point_manifests.item_prefix(item)
+    return [*store().names(f"{prefix}/packs/"), *store().names(f"{prefix}/chunks/")]
+
+
+def chunk_bytes(item) -> int:
+    return sum(store().size(name) for name in chunk_names(item))
+
+
+def objects_named(item, manifest) -> set[str]:
+    """The packs and chunk objects a point's manifest needs."""
+    prefix = point_manifests.item_prefix(item)
+    return {
+        pack_name(prefix, manifest.places[index][0])
+        if index in manifest.places
+        else point_manifests.chunk_name(prefix, sha)
+        for index, sha in manifest.chunks.items()
+    }
 
 
 def test_points_share_unchanged_chunks_so_storage_grows_with_the_data_changed(item):
     source = Source(item)
-    data_chunks = len(chunk_names(item))
-    assert data_chunks == CHUNKS  # the image has data in every chunk
+    assert chunk_bytes(item) == DISK_BYTES  # the image has data in every chunk, each one different
     for round_number in range(5):
         source.change([round_number * 7 + 1])  # one block in the first chunk, each time
     assert item.recovery_points.count() == 6
-    # Each point added one chunk (the changed one), not another 8 MiB, and a small manifest.
-    assert len(chunk_names(item)) == data_chunks + 5
+    # Each point added one chunk (the changed one, in a pack of its own), not another 8 MiB, and a small
+    # manifest.
+    assert chunk_bytes(item) == DISK_BYTES + 5 * point_manifests.CHUNK_BYTES
     prefix = point_manifests.item_prefix(item)
     manifest_bytes = [store().size(name) for name in store().names(f"{prefix}/manifests/")]
     assert len(manifest_bytes) == 6 and max(manifest_bytes[1:]) < 400 < manifest_bytes[0]
@@ -149,7 +167,8 @@ def test_points_past_the_history_are_pruned_but_a_test_vms_point_is_kept_until_c
     disk = item.disks.get(disk_id="disk0")
     # Cycle 3's manifest lists only what changed since cycle 2's, so that one stays as its base.
     assert point_manifests.manifest_chain(item, disk.pk, 3) == [3, 2, 1]
-    assert len(chunk_names(item)) == CHUNKS + 2  # cycle 1's, and the two chunks that changed since
+    # cycle 1's chunks, and the two that changed since
+    assert chunk_bytes(item) == DISK_BYTES + 2 * point_manifests.CHUNK_BYTES
 
     with django_capture_on_commit_callbacks():
         assert run(migrate.test_migrate_cleanup_start(admin(), item)).state == State.SUCCEEDED
@@ -157,8 +176,7 @@ def test_points_past_the_history_are_pruned_but_a_test_vms_point_is_kept_until_c
     assert list(item.recovery_points.values_list("cycle", flat=True)) == [3]
     names = set(chunk_names(item))
     latest = point_manifests.manifest_load(item, disk.pk, 3)
-    prefix = point_manifests.item_prefix(item)
-    assert {point_manifests.chunk_name(prefix, sha) for sha in latest.chunks.values()} <= names
+    assert objects_named(item, latest) <= names
     clock.advance(timedelta(days=30))
     assert points_prune() == 0  # the latest point is never pruned
     assert item.recovery_points.count() == 1
@@ -181,8 +199,9 @@ def test_pruning_deletes_manifests_and_chunks_no_kept_point_needs(item):
     manifests = list(store().names(f"{prefix}/manifests/"))
     assert len(manifests) == len(point_manifests.manifest_chain(item, disk.pk, latest.cycle))
     manifest = point_manifests.manifest_load(item, disk.pk, latest.cycle)
-    needed = {point_manifests.chunk_name(prefix, sha) for sha in manifest.chunks.values()}
-    # What is kept: the chunks the point needs, and at most one a delta of its chain overrides.
+    needed = objects_named(item, manifest)
+    # What is kept: the packs the point needs, and at most one per delta of its chain (a pack whose one
+    # chunk a later delta overrides).
     assert needed <= set(chunk_names(item)) and len(set(chunk_names(item)) - needed) <= len(manifests) - 1
     target = replica_files.replica_path(disk).with_name("restored.img")
     point_manifests.restore(item, manifest, target, sha256=True)
