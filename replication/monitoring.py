@@ -22,8 +22,9 @@ from faults import services as faults
 from jobs.models import TERMINAL_STATES, Job, State
 from projects.models import MigrateProject
 from replication.fault_health import FaultInForce
-from replication.health import HEALTH_BY_RANK, HEALTH_RANKS, RULES, health_rank
+from replication.health import HEALTH_BY_RANK, HEALTH_RANKS, RULES
 from replication.models import MigrationItem, MigrationState, TransferSample
+from replication.monitoring_health import HealthRank
 from replication.monitoring_listed import read_listed_rows
 from replication.selectors import server_migration_counts
 from replication.status import THROUGHPUT_STALE_AFTER, item_status, unavailable_reason
@@ -90,8 +91,9 @@ def rules_in_force(now) -> list:
 
 def with_health(items, project: MigrateProject, now):
     """Annotate `health_rank` (HEALTH_RANKS) from replication.health's rules in SQL, so the list can
-    filter and sort by health and the overview can count it without computing every item's status."""
-    return items.annotate(health_rank=health_rank(now, project.policies.all()))
+    filter and sort by health and the overview can count it without computing every item's status
+    (its SQL compiled once per process where it can be: monitoring_health.HealthRank)."""
+    return items.annotate(health_rank=HealthRank(now, project.policies.all()))
 
 
 def _sorted(items, sort: str, now, *, backwards: bool = False, scanned: bool = False):
