@@ -71,3 +71,13 @@ def test_a_query_that_renames_its_tables_cannot_use_the_cached_sql(fleet):  # no
     assert isinstance(ranked.query.annotations["health_rank"], monitoring_health._CachedHealthRank)
     with pytest.raises(NotImplementedError):
         ranked.query.annotations["health_rank"].relabeled_clone({"replication_migrationitem": "U0"})
+
+
+def test_a_health_filters_page_past_the_end_counts_through_the_cached_sql(fleet, monkeypatch):  # noqa: F811
+    """Past the last page the count is a query of its own (COUNT over the filtered list, a subquery)."""
+    migrate_project = fleet["web01"].project
+    monkeypatch.setattr(monitoring, "PAGE_SIZE", 1)
+    now = clock.now()
+    warning = [item.pk for item in monitoring.filtered_items(migrate_project, now, health="Warning")]
+    page, items = monitoring.list_page(migrate_project, now, 99, health="Warning")
+    assert page.paginator.count == len(warning) and [item.pk for item in items] == warning[-1:]
