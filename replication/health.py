@@ -15,6 +15,8 @@ fault_health, the problems it reports and the faults that hold its project's upl
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -169,12 +171,25 @@ def health(migration_state: str, errors: list[dict]) -> str:
 
 def health_rank(now, policies) -> Case:
     """health(health_errors()) as a SQL expression giving its HEALTH_RANKS number, for items of a
-    project with these replication policies."""
-    raised = dict.fromkeys(HEALTH_OF_LEVEL, NEVER)
+    project with these replication policies.
+
+    The rules' conditions are grouped by the states they watch, so PostgreSQL tests a row's state once
+    per group rather than once per rule, and a row in a state no rule watches (migrated, failed...) is
+    Normal at once: the CASE is evaluated for every row a health sort, filter or summary lists."""
+    watched = {state for rule in RULES for state in rule.states}
+    by_states: dict[str, dict[tuple, Q]] = {level: {} for level in HEALTH_OF_LEVEL}
     for rule in RULES:
-        raised[rule.level] |= Q(migration_state__in=rule.states) & rule.where(now, policies)
+        grouped = by_states[rule.level]
+        grouped[rule.states] = grouped.get(rule.states, NEVER) | rule.where(now, policies)
+    raised = {
+        level: functools.reduce(
+            operator.or_, (Q(migration_state__in=states) & where for states, where in grouped.items()), NEVER
+        )
+        for level, grouped in by_states.items()
+    }
     return Case(
         When(migration_state=MigrationState.ENABLE_MIGRATION_IN_PROGRESS, then=Value(HEALTH_RANKS["None"])),
+        When(~Q(migration_state__in=sorted(watched)), then=Value(HEALTH_RANKS["Normal"])),
         *(When(raised[level], then=Value(HEALTH_RANKS[health])) for level, health in HEALTH_OF_LEVEL.items()),
         default=Value(HEALTH_RANKS["Normal"]),
         output_field=IntegerField(),

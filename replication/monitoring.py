@@ -22,8 +22,9 @@ from faults import services as faults
 from jobs.models import TERMINAL_STATES, Job, State
 from projects.models import MigrateProject
 from replication.fault_health import FaultInForce
-from replication.health import HEALTH_BY_RANK, HEALTH_RANKS, RULES, health_rank
+from replication.health import HEALTH_BY_RANK, HEALTH_RANKS, RULES
 from replication.models import MigrationItem, MigrationState, TransferSample
+from replication.monitoring_health import HealthRank
 from replication.monitoring_listed import read_listed_rows
 from replication.selectors import server_migration_counts
 from replication.status import THROUGHPUT_STALE_AFTER, item_status, unavailable_reason
@@ -90,14 +91,21 @@ def rules_in_force(now) -> list:
 
 def with_health(items, project: MigrateProject, now):
     """Annotate `health_rank` (HEALTH_RANKS) from replication.health's rules in SQL, so the list can
-    filter and sort by health and the overview can count it without computing every item's status."""
-    return items.annotate(health_rank=health_rank(now, project.policies.all()))
+    filter and sort by health and the overview can count it without computing every item's status
+    (its SQL compiled once per process where it can be: monitoring_health.HealthRank)."""
+    return items.annotate(health_rank=HealthRank(now, project.policies.all()))
 
 
-def _sorted(items, sort: str, now, *, backwards: bool = False):
+def _sorted(items, sort: str, now, *, backwards: bool = False, scanned: bool = False):
     """Order by a column (a leading "-" for descending); rows without a value go last either way.
     The server name and id break ties, so pages never overlap. `backwards` gives the exact reverse
-    order, in which a page near the end is near the start (page_of)."""
+    order, in which a page near the end is near the start (page_of). `scanned`: the query reads every
+    row anyway (a page that counts its list, page_of's count_in_page), so the name order is given in a
+    form the name index does not serve (lower(lower(name)): the same values, the same collation, so the
+    same order). Otherwise PostgreSQL 15, which costs COUNT(*) OVER () as if the window could stop
+    early, walks that index probing each server's item (10,000 probes: 22-43 ms for the search 'db')
+    rather than hashing the join and sorting (about 12 ms)."""
+    name = Lower(Lower("server__name")) if scanned else Lower("server__name")
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key == "status":
@@ -133,7 +141,7 @@ def _sorted(items, sort: str, now, *, backwards: bool = False):
     elif key == "test":
         column = F("test_migrate_state")
     else:
-        column = Lower("server__name")
+        column = name
     if key == "transferred":
         # Never null, so no NULLS clause: PostgreSQL matches an order to an index's only when the NULLS
         # placement agrees too, and the index (project, transferred_total) has the default one.
@@ -144,8 +152,8 @@ def _sorted(items, sort: str, now, *, backwards: bool = False):
     else:
         ordered = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
     if backwards:
-        return items.order_by(ordered, Lower("server__name").desc(), "-pk")
-    return items.order_by(ordered, Lower("server__name").asc(), "pk")
+        return items.order_by(ordered, name.desc(), "-pk")
+    return items.order_by(ordered, name.asc(), "pk")
 
 
 def replicating_items(project: MigrateProject):
@@ -154,17 +162,24 @@ def replicating_items(project: MigrateProject):
     return project.migration_items.filter(replication_stopped_at__isnull=True)
 
 
-def _filtered(project: MigrateProject, now, *, health: str, status: str, search: str, sort: str):
+def _filtered_unranked(project: MigrateProject, *, status: str, search: str):
+    """The list's status filter and search, without health: what a list sorted by health counts, since
+    sorting keeps every row (the count then skips the health CASE and the joins it brings)."""
     items = replicating_items(project)
+    if status in STATUS_FILTERS:
+        items = items.filter(migration_state__in=STATUS_FILTERS[status][1])
+    if search:
+        items = items.filter(Q(server__name__icontains=search) | Q(target_vm_name__icontains=search))
+    return items
+
+
+def _filtered(project: MigrateProject, now, *, health: str, status: str, search: str, sort: str):
+    items = _filtered_unranked(project, status=status, search=search)
     if health in HEALTH_RANKS or sort.lstrip("-") == "health":
         # Only when asked for: it joins the server and the appliance.
         items = with_health(items, project, now)
     if health in HEALTH_RANKS:
         items = items.filter(health_rank=HEALTH_RANKS[health])
-    if status in STATUS_FILTERS:
-        items = items.filter(migration_state__in=STATUS_FILTERS[status][1])
-    if search:
-        items = items.filter(Q(server__name__icontains=search) | Q(target_vm_name__icontains=search))
     return items
 
 
@@ -190,20 +205,23 @@ def list_page(project: MigrateProject, now, number, *, health="", status="", sea
     """One page of Replicating machines, filtered and sorted (see filtered_items): the Page of ids and
     the page's items read whole (page_of)."""
     filtered = _filtered(project, now, health=health, status=status, search=search, sort=sort)
+    # The health filter's count and page would both evaluate health for every server (the CASE over
+    # the joined server and appliance), and a search's both test every server's name: such a page
+    # counts in the same scan. Measured with EXPLAIN ANALYZE on 10,000 servers, that saves a third of
+    # the health filter's time, and a search's count (13 ms). For the other lists a separate count is
+    # cheaper (it skips the sort's joins, and the name order's index stops early).
+    count_in_page = health in HEALTH_RANKS or bool(search)
     if any(isinstance(getattr(rule, "condition", None), FaultInForce) for rule in rules_in_force(now)):
         read = _read_rows  # a fault's rule reads more of an item than a listed row holds
     else:
         read = partial(read_listed_rows, project=project)
     page, items = page_of(
-        _sorted(filtered, sort, now),
+        _sorted(filtered, sort, now, scanned=count_in_page),
         number,
-        counted=filtered,
-        backwards=_sorted(filtered, sort, now, backwards=True),
-        # The health filter's count and page would both evaluate health for every server (the CASE over
-        # the joined server and appliance): its page counts in the same scan. Measured with
-        # EXPLAIN ANALYZE on 10,000 servers, that saves a third; for the other lists a separate count
-        # is cheaper (it skips the sort's joins and aggregates, and the name order's index stops early).
-        count_in_page=health in HEALTH_RANKS,
+        # A health sort keeps every row: its count needs neither the CASE nor the joins it brings.
+        counted=filtered if health in HEALTH_RANKS else _filtered_unranked(project, status=status, search=search),
+        backwards=_sorted(filtered, sort, now, backwards=True, scanned=count_in_page),
+        count_in_page=count_in_page,
         read=read,
     )
     for item in items:

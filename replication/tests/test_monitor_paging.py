@@ -58,3 +58,25 @@ def test_a_health_filter_with_no_server_is_one_empty_page(fleet, monkeypatch):  
     migrate_project.migration_items.exclude(server__name="new01").delete()
     page, items = monitoring.list_page(migrate_project, clock.now(), None, health="Critical")
     assert items == [] and page.paginator.count == 0 and page.number == 1 and not page.has_next()
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "health", "-rpo"])
+def test_a_search_counts_in_its_pages_query_in_the_lists_order(fleet, monkeypatch, sort, django_assert_num_queries):  # noqa: F811
+    """A search reads every server's name anyway: its pages take their count from the page's query, and
+    hold what the filtered list puts there (sorted by a name form no index serves, in the same order)."""
+    migrate_project = fleet["web01"].project
+    for index in range(3):  # ties on the name but for case: the id breaks them
+        make_item(migrate_project, f"WEB0{index}")
+    monkeypatch.setattr(monitoring, "PAGE_SIZE", 2)
+    now = clock.now()
+    forward = [item.pk for item in monitoring.filtered_items(migrate_project, now, search="web", sort=sort)]
+    assert len(forward) > 2  # more than a page
+    paged = []
+    for number in range(1, -(-len(forward) // 2) + 1):
+        page, items = monitoring.list_page(migrate_project, now, number, search="web", sort=sort)
+        assert page.paginator.count == len(forward)
+        paged += [item.pk for item in items]
+    assert paged == forward
+    statements = 4 if sort == "health" else 3  # (policies;) the page with its count; the rows; disks
+    with django_assert_num_queries(statements):
+        monitoring.list_page(migrate_project, now, 1, search="web", sort=sort)
