@@ -145,8 +145,18 @@ def _prune_item(item: MigrationItem, renew=None) -> int:
             if "diskPk" in about:
                 kept.setdefault(about["diskPk"], []).append(cycle)
     point_manifests.manifests_sweep(item, kept, renew)
-    point_manifests.chunks_sweep(item, renew)
+    if not _full_cycle_open(item, latest):
+        point_manifests.chunks_sweep(item, renew)
     return len(expired)
+
+
+def _full_cycle_open(item: MigrationItem, latest_cycle: int) -> bool:
+    """Whether a full cycle (initial replication or resync) past the latest point has batches stored. Its
+    chunks are cut into packs as its batches are applied (chunk_cutting.ChunkCutter), and no manifest
+    names them until its point is recorded: a chunk sweep then would delete them, and the point, once
+    recorded, could not be restored. Its batches stay until that point covers them (record_point deletes
+    them), so while one is left the sweep waits for a later prune; the points' rows still go now."""
+    return ReplicationBatch.objects.filter(disk__item=item, full=True, cycle__gt=latest_cycle or 0).exists()
 
 
 def _lease_keeper(item_id, owner: str):

@@ -1,0 +1,83 @@
+"""A prune while a full cycle is being applied keeps that cycle's packs: its chunks are cut into packs
+as its batches are applied, and no manifest names them until its point is recorded (the review of
+2026-12-06 found the sweep deleting them, and the point recorded after could not be restored)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+
+from hub import clock
+from hub.object_store import store
+from replication import point_manifests, uploads
+from replication.recovery_points import points_prune
+from replication.tests.encoder import BLOCK, MIB, ProcessServer, apply, image, marker, records, send_full
+
+pytestmark = pytest.mark.django_db
+
+
+def send_part(ps, item, source: bytearray, indexes: list[int], cycle: int, sequence: int, *, last: bool) -> int:
+    """Part of a full cycle of `source`, in batches of 24 blocks; the last batch of the last part ends it."""
+    for start in range(0, len(indexes), 24):
+        part = indexes[start : start + 24]
+        ends = last and start + 24 >= len(indexes)
+        body = ps.body(
+            item,
+            "disk0",
+            sequence,
+            cycle,
+            records(bytes(source), part),
+            full=True,
+            marker=marker(cycle, bytes(source)) if ends else None,
+            scanned=(part[-1] + 1) * BLOCK,
+        )
+        uploads.batch_store(item.appliance, body)
+        sequence += 1
+    return sequence
+
+
+def test_a_prune_mid_full_cycle_keeps_its_packs_and_its_point_restores(replicating, tmp_path):
+    item = replicating
+    item.policy.recovery_point_history_minutes = 60
+    item.policy.save()
+    ps = ProcessServer(item.project)
+    sequence = send_full(ps, item, "disk0", image(1, MIB), cycle=1, first_sequence=1)
+    apply(item)
+    sequence = send_full(ps, item, "disk0", image(2, MIB), cycle=2, first_sequence=sequence)
+    apply(item)
+    # Cycle 3 is full again (a resync): half of it arrives and is applied, then the agent pauses.
+    source = image(3, MIB)
+    indexes = [index for index in range(MIB // BLOCK) if any(source[index * BLOCK : (index + 1) * BLOCK])]
+    half = len(indexes) // 2
+    sequence = send_part(ps, item, source, indexes[:half], 3, sequence, last=False)
+    apply(item)
+
+    clock.advance(timedelta(minutes=90))
+    assert points_prune() == 1  # point 1's row goes; the sweep waits for cycle 3's point
+    assert sorted(item.recovery_points.values_list("cycle", flat=True)) == [2]
+
+    send_part(ps, item, source, indexes[half:], 3, sequence, last=True)
+    apply(item)
+    disk = item.disks.get(disk_id="disk0")
+    manifest = point_manifests.manifest_load(item, disk.pk, 3)
+    sha, _ = point_manifests.restore(item, manifest, tmp_path / "restored.img", sha256=True)
+    assert sha == hashlib.sha256(bytes(source)).hexdigest()
+
+
+def test_a_prune_with_no_open_full_cycle_sweeps_unnamed_objects(replicating):
+    item = replicating
+    item.policy.recovery_point_history_minutes = 60
+    item.policy.save()
+    ps = ProcessServer(item.project)
+    sequence = send_full(ps, item, "disk0", image(1, MIB), cycle=1, first_sequence=1)
+    apply(item)
+    send_full(ps, item, "disk0", image(2, MIB), cycle=2, first_sequence=sequence)
+    apply(item)
+    prefix = point_manifests.item_prefix(item)
+    before = set(store().names(f"{prefix}/"))
+    clock.advance(timedelta(minutes=90))
+    assert points_prune() == 1
+    after = set(store().names(f"{prefix}/"))
+    assert after < before  # point 1's manifest and the packs only it named went
