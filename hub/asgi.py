@@ -126,12 +126,20 @@ def _unviewed(buffer: bytearray) -> bool:
     return True
 
 
-def _take_body_buffer(size: int) -> bytearray:
+def _take_body_buffer(length: int, kept: int) -> bytearray:
+    """The smallest idle buffer that holds `length` bytes and nothing views; else a new one sized to the
+    body (rounded up to a power of two, at most `kept`), not to the bound: a 1 MiB upload then holds
+    1 MiB, and several at once hold what their bodies need."""
     with _idle_body_buffers_lock:
-        for position, buffer in enumerate(_idle_body_buffers):
-            if _unviewed(buffer):
-                return _idle_body_buffers.pop(position)
-    return bytearray(size)
+        # By position, not list.remove: that compares the buffers' bytes.
+        fitting = [
+            position
+            for position, buffer in enumerate(_idle_body_buffers)
+            if len(buffer) >= length and _unviewed(buffer)
+        ]
+        if fitting:
+            return _idle_body_buffers.pop(min(fitting, key=lambda position: len(_idle_body_buffers[position])))
+    return bytearray(min(kept, 1 << (length - 1).bit_length()))
 
 
 def _content_length(scope: dict) -> int | None:
@@ -148,9 +156,7 @@ async def _read_into_kept_buffer(scope: dict, receive, kept: int) -> PooledBody 
     content_type = dict(scope.get("headers") or ()).get(b"content-type", b"")
     if length is None or not POOLED_BODY_MIN_BYTES <= length <= kept or content_type != b"application/octet-stream":
         return None
-    buffer = _take_body_buffer(kept)
-    if len(buffer) < kept:  # kept under another path's bound
-        buffer = bytearray(kept)
+    buffer = _take_body_buffer(length, kept)
     held = 0
     with memoryview(buffer) as view:
         while True:

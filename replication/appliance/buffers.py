@@ -28,9 +28,13 @@ class BufferPool:
             yield None
             return
         with self.lock:
-            buffer = self.idle.pop() if self.idle else None
+            # By position, not list.remove: that compares the buffers' bytes.
+            fitting = [position for position, buffer in enumerate(self.idle) if len(buffer) >= length]
+            buffer = self.idle.pop(min(fitting, key=lambda position: len(self.idle[position]))) if fitting else None
         if buffer is None:
-            buffer = bytearray(self.buffer_bytes)
+            # Sized to the body (rounded up to a power of two), not to the largest batch: a 1 MiB body
+            # holds 1 MiB, and several at once hold what their bodies need.
+            buffer = bytearray(min(self.buffer_bytes, 1 << (length - 1).bit_length()))
         try:
             yield memoryview(buffer)[:length]
         finally:

@@ -162,3 +162,24 @@ def test_the_hub_checks_a_batch_a_megabyte_at_a_time_and_refuses_any_changed_byt
         uploads.batch_verify(None, {**header, "sequence": 8}, sealed)  # another batch's associated data
     with pytest.raises(ArmError):
         uploads.batch_verify(None, header, sealed[:10])
+
+
+def test_a_new_buffer_is_sized_to_its_body_not_to_the_bound():
+    """Review, 2026-12-06: a 1 MiB upload took a buffer of the path's whole bound (24 MiB at the hub, 17 at
+    the process server), so uploads at once held their bound each, not their bodies."""
+    body = _pooled([b"a" * ((1 << 20) + 10)], kept=24 << 20)
+    assert len(body.read(1).obj) == 2 << 20, "the body rounded up to a power of two"
+    body.close()
+    large = _pooled([b"b" * (3 << 20)], kept=24 << 20)
+    assert len(large.read(1).obj) == 4 << 20, "an idle buffer too small for the body is not taken"
+    large.close()
+    small = _pooled([b"c" * (1 << 20)], kept=24 << 20)
+    assert len(small.read(1).obj) == 2 << 20, "the smallest idle buffer that fits"
+
+    pool = BufferPool(17 << 20, kept_idle=2)
+    with pool.lend(SMALLEST_POOLED + 1) as lent:
+        assert len(lent.obj) == 2 * SMALLEST_POOLED
+    with pool.lend(16 << 20) as lent:
+        assert len(lent.obj) == 16 << 20
+    with pool.lend(SMALLEST_POOLED) as lent:
+        assert len(lent.obj) == 2 * SMALLEST_POOLED, "the smallest idle buffer that fits"
