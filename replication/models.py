@@ -307,6 +307,9 @@ class MigrationItem(models.Model):
 
     class Meta:
         ordering = ["target_vm_name"]
+        # Migration 0017 adds one more, in SQL outside this state (migrationitem_apply_queued, the rows
+        # marked as queued applies): SQLite rebuilds a table to alter a field and would drop it, so a
+        # migration that alters this model must create it again there.
         indexes = [
             models.Index(fields=["project", "migration_state"]),
             # The sort by data transferred reads a project's listed items in this order and stops after a page.
