@@ -41,7 +41,7 @@ from replication.apply_lease import (
     lease_take,
     lease_wait_for_work,
 )
-from replication.apply_records import CycleDigest, check_records, cycle_digest
+from replication.apply_records import CycleDigest, RecordsBuffer, check_records, cycle_digest
 from replication.apply_records import cycle_digests as _cycle_digests  # one worker's memory: tests clear it
 from replication.apply_records import write_records as _write_records  # a name tests patch
 from replication.chunk_cutting import ChunkCutter
@@ -102,6 +102,7 @@ class _Applier:
         self.passes = 0
         self.pass_again = False  # the last pass rebuilt a stale copy: what it deferred needs a pass now
         self.item: MigrationItem | None = None
+        self.records_buffer = RecordsBuffer()  # this task's batches are decompressed into it, one at a time
 
     def renew(self) -> None:
         if time.monotonic() - self.renewed_at >= RENEW_EVERY.total_seconds():
@@ -186,7 +187,7 @@ class _Applier:
                     _start_building(disk, target, handles)
                     digest = CycleDigest.start(disk.pk, batch.cycle, batch.sequence)
                     digest.cutter = ChunkCutter(item, disk.pk, batch.cycle, disk.size_bytes)
-                records = _open_batch(item, disk, batch)
+                records = _open_batch(item, disk, batch, self.records_buffer)
                 if records is None:
                     # Skipped: the disk is being resent in full, which replaces whatever this batch held.
                     _cycle_digests.pop(disk.pk, None)
@@ -268,14 +269,17 @@ def _start_building(disk: ProtectedDisk, target: Path, handles: dict) -> None:
     handles[target] = descriptor
 
 
-def _open_batch(item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBatch) -> bytes | None:
-    """The batch's records, decrypted and decompressed; None (and the disk marked for resync) when the
-    stored blob is lost or unreadable, since its data can only come from the source again."""
+def _open_batch(
+    item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBatch, buffer: RecordsBuffer
+) -> bytearray | bytes | None:
+    """The batch's records, decrypted and decompressed (into `buffer`: valid until its next batch); None
+    (and the disk marked for resync) when the stored blob is lost or unreadable, since its data can only
+    come from the source again."""
     try:
         body = store().get(batch.blob_name)
         header, start = parse_upload(body)
         compressed = batch_open(item.project, header, memoryview(body)[start:])
-        records = zstandard.ZstdDecompressor().decompress(compressed, max_output_size=64 * 1024 * 1024)
+        records = buffer.decompress(compressed)
         check_records(records, disk.size_bytes)
         return records
     except (ObjectMissing, OSError, ArmError, ValueError, zstandard.ZstdError) as error:
