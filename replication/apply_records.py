@@ -189,14 +189,15 @@ def whole_block_indexes(records: bytes) -> list[int] | None:
     return list(indexes)
 
 
-def check_records(records: bytes, size_bytes: int) -> None:
+def check_records(records: bytes, size_bytes: int) -> list[int] | None:
     """ValueError unless every record lies within the disk and within the batch: a block number past
-    the disk's end, or a length past the block's or the batch's, would fail every apply of the item."""
+    the disk's end, or a length past the block's or the batch's, would fail every apply of the item.
+    Returns whole_block_indexes(records), for write_records (parsing them again cost as much as this)."""
     indexes = whole_block_indexes(records)
     if indexes is not None:
         if (max(indexes) + 1) * BLOCK_SIZE > size_bytes:
             raise ValueError(f"record for block {max(indexes)} lies beyond the disk")
-        return
+        return indexes
     view, position, total = memoryview(records), 0, len(records)
     while position < total:
         if position + RECORD.size > total:
@@ -206,14 +207,26 @@ def check_records(records: bytes, size_bytes: int) -> None:
         offset = index * BLOCK_SIZE
         if offset >= size_bytes or length > min(BLOCK_SIZE, size_bytes - offset) or position > total:
             raise ValueError(f"record for block {index} (length {length}) lies beyond the disk or the batch")
+    return None
+
+
+_PARSE = object()  # write_records' `indexes` when the caller has not parsed the records
 
 
 def write_records(
-    descriptor: int, records: bytes, size_bytes: int, digest: CycleDigest | None = None, dirty: set | None = None
+    descriptor: int,
+    records: bytes,
+    size_bytes: int,
+    digest: CycleDigest | None = None,
+    dirty: set | None = None,
+    *,
+    indexes=_PARSE,
 ) -> int:
     """Write the records at their offsets, each run of adjacent blocks in one pwritev (no copy); feed
-    the cycle's running digest, if any, as it goes, and note the chunks each run touches in `dirty`."""
-    indexes = whole_block_indexes(records)
+    the cycle's running digest, if any, as it goes, and note the chunks each run touches in `dirty`.
+    `indexes`: what check_records returned for these records, if the caller has it."""
+    if indexes is _PARSE:
+        indexes = whole_block_indexes(records)
     if indexes is not None:
         return _write_whole_blocks(descriptor, records, indexes, size_bytes, digest, dirty)
     view = memoryview(records)
