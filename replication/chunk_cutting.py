@@ -152,8 +152,8 @@ class ChunkCutter:
     manifest_write. It holds only while the cycle is applied in order by one process (the data path's
     running digest decides); local packs are written without a sync each, made durable together by
     manifest_write's sync before the manifest names them; Blob and S3 packs are sent from the small put
-    pool while the next batch is applied, all stored before the marker's cut returns. A cycle cut short leaves unnamed packs, which
-    the sweep deletes."""
+    pool while the next batch is applied, all stored before the marker's cut returns. A cycle cut short
+    leaves unnamed packs, which the sweep deletes."""
 
     def __init__(self, item, disk_pk, cycle: int, size_bytes: int):
         self.objects, self.prefix = store(), item_prefix(item)
