@@ -9,6 +9,8 @@ database); run it explicitly, one process, with -s to see the figures:
 
     PYTEST_WORKERS=0 APPLY_BENCH_MIB=256 APPLY_BENCH_RUNS=5 ./scripts/run-tests -s bench/apply_cycle_cost.py
 
+APPLY_BENCH_BATCH_BLOCKS sets the 4 KiB blocks per batch (4096 by default, as the agent sends them).
+
 APPLY_BENCH_PROFILE=file writes the last run's cProfile statistics there (CPU time; that run's figure
 includes the profiler's overhead).
 """
@@ -33,7 +35,8 @@ pytestmark = pytest.mark.django_db
 SIZE_MIB = int(os.environ.get("APPLY_BENCH_MIB", "256"))
 RUNS = int(os.environ.get("APPLY_BENCH_RUNS", "5"))
 PROFILE = os.environ.get("APPLY_BENCH_PROFILE")  # a file for the last run's cProfile statistics
-BATCH_BLOCKS = 1024  # the agent's batches: up to 4 MiB of block data
+# The agent's batches: up to 16 MiB of block data (its MAX_BATCH_DATA; 1024 blocks, 4 MiB, before it grew).
+BATCH_BLOCKS = int(os.environ.get("APPLY_BENCH_BATCH_BLOCKS", "4096"))
 
 
 def cycle_batches(ps, item, source: bytes, cycle: int, first_sequence: int) -> list[bytes]:

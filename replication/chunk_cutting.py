@@ -150,9 +150,10 @@ class ChunkCutter:
     the chunks of one call go into one pack, copied from the replica without passing through Python where
     the store can copy file ranges (local files). At the marker `done` leaves the chunk map for
     manifest_write. It holds only while the cycle is applied in order by one process (the data path's
-    running digest decides); the packs are written without a sync each, made durable together by
-    manifest_write's sync before the manifest names them. A cycle cut short leaves unnamed packs, which
-    the sweep deletes."""
+    running digest decides); local packs are written without a sync each, made durable together by
+    manifest_write's sync before the manifest names them; Blob and S3 packs are sent from the small put
+    pool while the next batch is applied, all stored before the marker's cut returns. A cycle cut short
+    leaves unnamed packs, which the sweep deletes."""
 
     def __init__(self, item, disk_pk, cycle: int, size_bytes: int):
         self.objects, self.prefix = store(), item_prefix(item)
@@ -162,6 +163,9 @@ class ChunkCutter:
         self.places: dict[int, Place] = {}
         self.stored = 0
         self.written: dict[bytes, Place] = {}  # chunk_sha -> where this cycle stored it
+        # Blob and S3 puts go through the small pool, so the next batch is applied while a pack is sent;
+        # each is waited for before the cycle's marker is committed (the last `cut`) and in `done`.
+        self.puts = _Puts(self.objects)
         _cut_chunks.pop((disk_pk, cycle), None)
 
     def cut(self, descriptor: int, below: int | None = None) -> None:
@@ -170,6 +174,8 @@ class ChunkCutter:
         touched = set(map(BLOCKS_PER_CHUNK.__rfloordiv__, self.blocks))  # the blocks not yet cut: a batch's
         ready = sorted(index for index in touched if below is None or index < below)
         if not ready:
+            if below is None:
+                self.puts.wait()
             return
         size, blocks, pack = self.size_bytes, self.blocks, PackBuilder()
         pending: list[tuple[int, int]] = []  # (index, slot) of the chunks in this call's pack
@@ -193,15 +199,21 @@ class ChunkCutter:
                 slot = in_pack[sha] = pack.add(sha, length, offset=offset)
                 self.stored += length
             pending.append((index, slot))
-        if not pending:
-            return
-        with unsynced_writes(self.objects):
-            sha = pack.put_from_file(self.objects, self.prefix, descriptor)
-        for index, slot in pending:
-            self.places[index] = self.written[self.chunks[index]] = (sha, slot)
+        if pending:
+            if self.puts.pool is None:  # local files: copied in the kernel, synced by manifest_write
+                with unsynced_writes(self.objects):
+                    sha = pack.put_from_file(self.objects, self.prefix, descriptor)
+            else:  # read here (the replica's descriptor is the caller's), sent from the pool
+                sha = pack.sha()
+                self.puts.put(pack_name(self.prefix, sha), pack.read_from_file(descriptor))
+            for index, slot in pending:
+                self.places[index] = self.written[self.chunks[index]] = (sha, slot)
+        if below is None:
+            self.puts.wait()  # the last cut, at the marker: every pack stored before the marker commits
 
     def done(self) -> None:
         """The cycle's replica is verified: its chunk map is what its point's manifest will name."""
+        self.puts.wait()
         self.written.clear()
         if len(_cut_chunks) > 64:
             _cut_chunks.clear()

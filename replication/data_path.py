@@ -41,7 +41,7 @@ from replication.apply_lease import (
     lease_take,
     lease_wait_for_work,
 )
-from replication.apply_records import CycleDigest, check_records, cycle_digest
+from replication.apply_records import CycleDigest, RecordsBuffer, check_records, cycle_digest
 from replication.apply_records import cycle_digests as _cycle_digests  # one worker's memory: tests clear it
 from replication.apply_records import write_records as _write_records  # a name tests patch
 from replication.chunk_cutting import ChunkCutter
@@ -102,6 +102,7 @@ class _Applier:
         self.passes = 0
         self.pass_again = False  # the last pass rebuilt a stale copy: what it deferred needs a pass now
         self.item: MigrationItem | None = None
+        self.records_buffer = RecordsBuffer()  # this task's batches are decompressed into it, one at a time
 
     def renew(self) -> None:
         if time.monotonic() - self.renewed_at >= RENEW_EVERY.total_seconds():
@@ -186,8 +187,8 @@ class _Applier:
                     _start_building(disk, target, handles)
                     digest = CycleDigest.start(disk.pk, batch.cycle, batch.sequence)
                     digest.cutter = ChunkCutter(item, disk.pk, batch.cycle, disk.size_bytes)
-                records = _open_batch(item, disk, batch)
-                if records is None:
+                opened = _open_batch(item, disk, batch, self.records_buffer)
+                if opened is None:
                     # Skipped: the disk is being resent in full, which replaces whatever this batch held.
                     _cycle_digests.pop(disk.pk, None)
                     last_applied = batch.sequence
@@ -200,7 +201,10 @@ class _Applier:
                     if os.fstat(descriptor).st_size < disk.size_bytes:
                         os.ftruncate(descriptor, disk.size_bytes)
                 # A full cycle's point needs no list of what it wrote (its cutter has the blocks' hashes).
-                written += _write_records(descriptor, records, disk.size_bytes, digest, None if batch.full else dirty)
+                records, indexes = opened
+                written += _write_records(
+                    descriptor, records, disk.size_bytes, digest, None if batch.full else dirty, indexes=indexes
+                )
                 if digest is not None and _cycle_digests.get(disk.pk) is digest:
                     # The cycle is written in ascending order: chunks it has moved past are final.
                     final_below = None if batch.marker else digest.next_block * BLOCK_SIZE // CHUNK_BYTES
@@ -268,16 +272,18 @@ def _start_building(disk: ProtectedDisk, target: Path, handles: dict) -> None:
     handles[target] = descriptor
 
 
-def _open_batch(item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBatch) -> bytes | None:
-    """The batch's records, decrypted and decompressed; None (and the disk marked for resync) when the
-    stored blob is lost or unreadable, since its data can only come from the source again."""
+def _open_batch(
+    item: MigrationItem, disk: ProtectedDisk, batch: ReplicationBatch, buffer: RecordsBuffer
+) -> tuple[bytearray | bytes, list[int] | None] | None:
+    """The batch's records, decrypted and decompressed (into `buffer`: valid until its next batch), with
+    check_records' parse of them; None (and the disk marked for resync) when the stored blob is lost or
+    unreadable, since its data can only come from the source again."""
     try:
         body = store().get(batch.blob_name)
         header, start = parse_upload(body)
         compressed = batch_open(item.project, header, memoryview(body)[start:])
-        records = zstandard.ZstdDecompressor().decompress(compressed, max_output_size=64 * 1024 * 1024)
-        check_records(records, disk.size_bytes)
-        return records
+        records = buffer.decompress(compressed)
+        return records, check_records(records, disk.size_bytes)
     except (ObjectMissing, OSError, ArmError, ValueError, zstandard.ZstdError) as error:
         logger.warning(
             "Batch %s of disk %s is unreadable (%s): resynchronizing the disk", batch.sequence, disk.pk, error

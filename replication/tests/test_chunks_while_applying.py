@@ -324,3 +324,38 @@ def test_a_point_written_before_packs_stays_readable_and_the_next_is_built_on_it
     # A pack or chunk object no manifest names goes.
     store().put(pack_name(prefix, pack_sha([b"x" * 32])), b"y" * CHUNK)
     assert point_manifests.chunks_sweep(item) == 1
+
+
+def test_a_cutter_sends_packs_to_a_round_trip_backend_from_the_pool_and_waits_for_them_at_the_marker(
+    replicating, tmp_path, monkeypatch
+):
+    """On Blob or S3 a cut's pack is read from the replica and sent while the next batch is applied; the
+    last cut (the marker's) returns only once every pack is stored, and a refused pack fails it."""
+    size = 4 * CHUNK
+    data = os.urandom(size)
+    (tmp_path / "replica.img").write_bytes(data)
+    blocks = {
+        index: hashlib.sha256(data[index * BLOCK : (index + 1) * BLOCK]).digest() for index in range(size // BLOCK)
+    }
+    per_chunk = CHUNK // BLOCK
+
+    def cut_all(objects) -> point_manifests.ChunkCutter:
+        monkeypatch.setattr(chunk_cutting, "store", lambda: objects)
+        cutter = point_manifests.ChunkCutter(replicating, "disk-pk", 1, size)
+        with open(tmp_path / "replica.img", "rb") as handle:
+            for chunk in range(4):
+                cutter.blocks.update(
+                    (index, blocks[index]) for index in range(chunk * per_chunk, (chunk + 1) * per_chunk)
+                )
+                cutter.cut(handle.fileno(), below=chunk + 1 if chunk < 3 else None)
+        return cutter
+
+    objects = RoundTripStore()
+    cutter = cut_all(objects)
+    assert not cutter.puts.pending and len(objects.objects) == 4  # one pack per cut, all stored
+    prefix = point_manifests.item_prefix(replicating)
+    for index, (pack, slot) in cutter.places.items():
+        assert objects.get(pack_name(prefix, pack), slot * CHUNK, CHUNK) == data[index * CHUNK : (index + 1) * CHUNK]
+    second = pack_name(prefix, pack_sha([cutter.chunks[1]]))
+    with pytest.raises(OSError):
+        cut_all(RoundTripStore(failing=second))
