@@ -142,6 +142,11 @@ def _put_pool() -> ThreadPoolExecutor:
     return pool
 
 
+# The chunks a full cycle remembers having stored, to store a repeated one once; past this many they are
+# forgotten (about 100 bytes each): a repeated chunk is then stored again, which costs only its bytes.
+WRITTEN_KEPT = 100_000
+
+
 class ChunkCutter:
     """A full cycle's chunks, cut and stored while the cycle is applied rather than by reading the whole
     replica again when its point is recorded. The applier's running digest (apply_records.CycleDigest)
@@ -206,6 +211,8 @@ class ChunkCutter:
             else:  # read here (the replica's descriptor is the caller's), sent from the pool
                 sha = pack.sha()
                 self.puts.put(pack_name(self.prefix, sha), pack.read_from_file(descriptor))
+            if len(self.written) >= WRITTEN_KEPT:  # a huge disk: a repeated chunk is stored again, not remembered
+                self.written.clear()
             for index, slot in pending:
                 self.places[index] = self.written[self.chunks[index]] = (sha, slot)
         if below is None:

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import struct
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ from replication.replica_files import data_extents, hash_zeros, sparse_write_wit
 
 # Named here too: the data path and the tests know chunks as this module's.
 __all__ = ["BLOCK_NAMING", "BYTES_NAMING", "CHUNK_BYTES", "ChunkCutter", "chunk_name", "chunk_sha", "item_prefix"]
+
+logger = logging.getLogger(__name__)
 
 MANIFEST_MAGIC = b"MHM1"
 ENTRY = struct.Struct("<Q32s")  # chunk index, the chunk's SHA-256 (chunk_sha): manifests before packs
@@ -146,6 +149,11 @@ def _decode(data: bytes) -> tuple[dict, dict[int, bytes], dict[int, Place]]:
     if _naming(header) not in (BLOCK_NAMING, BYTES_NAMING):
         raise ValueError(f"manifest chunks named by {_naming(header)!r}")
     body = memoryview(data)[8 + length :]
+    # A truncated or damaged object is a ValueError like any unreadable manifest, never a struct.error or
+    # an IndexError that its readers (the sweep, a restore) would not expect.
+    entry = PACKED_ENTRY if "packs" in header else ENTRY
+    if len(body) % entry.size:
+        raise ValueError(f"manifest body of {len(body)} bytes is not whole entries of {entry.size}")
     if "packs" not in header:  # written before packs: every chunk is its own object
         return header, dict(ENTRY.iter_unpack(body)), {}
     packs = [bytes.fromhex(text) for text in header["packs"]]
@@ -153,6 +161,8 @@ def _decode(data: bytes) -> tuple[dict, dict[int, bytes], dict[int, Place]]:
     for index, sha, number, slot in PACKED_ENTRY.iter_unpack(body):
         entries[index] = sha
         if number != OWN_OBJECT:
+            if number >= len(packs):
+                raise ValueError(f"manifest entry {index} names pack {number} of {len(packs)}")
             places[index] = (packs[number], slot)
     return header, entries, places
 
@@ -362,8 +372,13 @@ def chunks_sweep(item, renew=None) -> int:
     for name in objects.names(f"{prefix}/manifests/"):
         try:
             header, entries, places = _decode(objects.get(name))
-        except (ObjectMissing, ValueError):
-            continue
+        except ObjectMissing:
+            continue  # deleted since it was listed: it names nothing any more
+        except ValueError as error:
+            # What an unreadable manifest names is unknown: deleting "unnamed" objects now could take a
+            # kept point's. Nothing is swept until it is repaired or pruned.
+            logger.warning("Item %s: manifest %s is unreadable (%s); chunks not swept", item.pk, name, error)
+            return 0
         named.update(pack_name(prefix, bytes.fromhex(text)) for text in header.get("packs", ()))
         named.update(
             chunk_name(prefix, sha, _naming(header))

@@ -81,3 +81,20 @@ def test_a_prune_with_no_open_full_cycle_sweeps_unnamed_objects(replicating):
     assert points_prune() == 1
     after = set(store().names(f"{prefix}/"))
     assert after < before  # point 1's manifest and the packs only it named went
+
+
+def test_an_unreadable_manifest_stops_the_sweep_rather_than_delete_what_it_may_name(replicating):
+    item = replicating
+    ps = ProcessServer(item.project)
+    send_full(ps, item, "disk0", image(1, MIB), cycle=1, first_sequence=1)
+    apply(item)
+    disk = item.disks.get(disk_id="disk0")
+    objects, prefix = store(), point_manifests.item_prefix(item)
+    name = point_manifests.manifest_name(prefix, disk.pk, 1)
+    objects.put(name, objects.get(name)[:-5])  # truncated mid-entry
+    with pytest.raises(ValueError):
+        point_manifests.manifest_load(item, disk.pk, 1)
+    objects.put(f"{prefix}/packs/00/{'00' * 32}.pack", b"unnamed")
+    before = set(objects.names(f"{prefix}/"))
+    assert point_manifests.chunks_sweep(item) == 0
+    assert set(objects.names(f"{prefix}/")) == before
