@@ -15,6 +15,9 @@ initial replication, a steady window of --window-seconds measures:
   samples, whole minutes inside the window) and the disks' transferred bytes, per second;
 - RPO p95: every 5 s, each Replicating server's RPO (now - its latest recovery point), p95 of all;
 - CPU per process (harness.processes): hub web, worker(s), appliance, fleet, PostgreSQL backends;
+- where the RPO goes, from the recovery points recorded in the window: the gap between an item's
+  consecutive captures (its cycle: 60 s, or longer when a cycle overruns) and each point's latency
+  (recorded minus captured: reading and sending, the wait for an apply, the apply);
 - the apply backlog, every 5 s: Celery messages waiting in the broker, items with an apply marked
   queued, items whose apply lease is held, stored batches not yet applied (min, median, max).
 
@@ -127,6 +130,29 @@ def backlog(database, broker, appliance_id) -> dict[str, int]:
             "WHERE i.appliance_id = %s AND b.applied_at IS NULL",
             appliance_id,
         ),
+    }
+
+
+def rpo_parts(database, appliance_id, since: float, until: float) -> dict:
+    """Seconds, for the points recorded between since and until (epoch): each one's latency (recorded
+    minus captured, the cycle's start: the agent's reading and sending, the hub's wait for an apply and
+    the apply) and the gap since its item's previous capture (the cycle, or longer when one overran).
+    A point's batches are gone once it is recorded, so the latency is not split further here."""
+    rows = database.execute(
+        "SELECT extract(epoch FROM recorded_at - captured_at), extract(epoch FROM captured_at - previous) FROM ("
+        " SELECT p.recorded_at, p.captured_at,"
+        " lag(p.captured_at) OVER (PARTITION BY p.item_id ORDER BY p.cycle) AS previous"
+        " FROM replication_recoverypoint p JOIN replication_migrationitem i ON i.id = p.item_id"
+        " WHERE i.appliance_id = %s) AS ordered "
+        "WHERE recorded_at BETWEEN to_timestamp(%s) AND to_timestamp(%s)",
+        (appliance_id, since, until),
+    ).fetchall()
+    latency = [float(row[0]) for row in rows]
+    gaps = [float(row[1]) for row in rows if row[1] is not None]
+    return {
+        "points": len(rows),
+        "latency_seconds": summary(latency) if latency else None,
+        "capture_gap_seconds": summary(gaps) if gaps else None,
     }
 
 
@@ -253,7 +279,9 @@ def run(
         rpo_samples: list[float] = []
         backlog_samples: list[dict[str, int]] = []
         while time.monotonic() - start < window_seconds:
-            backlog_samples.append(backlog(database, broker, appliance_id))
+            backlog_samples.append(
+                {"at": round(time.monotonic() - start, 1), **backlog(database, broker, appliance_id)}
+            )
             rows = database.execute(
                 "SELECT extract(epoch FROM now() - last_recovery_point_at) FROM replication_migrationitem "
                 "WHERE appliance_id = %s AND migration_state = 'Replicating' AND last_recovery_point_at IS NOT NULL",
@@ -290,7 +318,13 @@ def run(
             "transferred_mb_per_second": round((end_bytes - start_bytes) / seconds / 1e6, 2),
             "uploaded_mb_per_second_whole_minutes": round(uploaded / (whole_minutes * 60) / 1e6, 2),
             "rpo_seconds": summary(rpo_samples) if rpo_samples else None,
-            "backlog": {name: spread([sample[name] for sample in backlog_samples]) for name in backlog_samples[0]},
+            "rpo_parts": rpo_parts(database, appliance_id, start_wall, start_wall + seconds),
+            "backlog": {
+                name: spread([sample[name] for sample in backlog_samples])
+                for name in backlog_samples[0]
+                if name != "at"
+            },
+            "backlog_samples": backlog_samples,
             "appliance_reported": {
                 "changed_bytes_per_day": appliance_row[0],
                 "peak_machine_bytes_per_second": appliance_row[1],
@@ -298,6 +332,17 @@ def run(
             "cpu": cpu,
             "load_average": {"window_start": load_before, "window_end": os.getloadavg()},
         }
+
+
+def rpo_parts_lines(parts: dict) -> list[str]:
+    def figures(name: str) -> str:
+        found = parts[name]
+        return f"median {found['median']:.1f} s, p95 {found['p95']:.1f} s, max {found['max']:.1f} s" if found else "-"
+
+    return [
+        f"  {parts['points']} points recorded in the window: capture gap {figures('capture_gap_seconds')}; "
+        f"latency (recorded - captured) {figures('latency_seconds')}",
+    ]
 
 
 def report(result: dict) -> str:
@@ -312,6 +357,7 @@ def report(result: dict) -> str:
         f"  RPO: median {rpo['median']:.0f} s, p95 {rpo['p95']:.0f} s, max {rpo['max']:.0f} s" if rpo else "  RPO: -",
         f"  backlog (min, median, max of samples every {SAMPLE_SECONDS} s): "
         + ", ".join(f"{name} {v['min']}/{v['median']}/{v['max']}" for name, v in result["backlog"].items()),
+        *rpo_parts_lines(result["rpo_parts"]),
         f"  the appliance reported: {result['appliance_reported']}",
         f"  load average (1, 5, 15 min): {result['load_average']}",
     ]
