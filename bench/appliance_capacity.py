@@ -305,6 +305,7 @@ def run(
             backlog_samples.append(
                 {"at": round(time.monotonic() - start, 1), **backlog(database, broker, appliance_id)}
             )
+            markers.update(markers_stored(database, appliance_id))
             rows = database.execute(
                 "SELECT extract(epoch FROM now() - last_recovery_point_at) FROM replication_migrationitem "
                 "WHERE appliance_id = %s AND migration_state = 'Replicating' AND last_recovery_point_at IS NOT NULL",
