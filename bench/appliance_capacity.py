@@ -14,11 +14,21 @@ initial replication, a steady window of --window-seconds measures:
 - sustained MB/s: bytes the process server uploaded to the hub (the project's per-minute transfer
   samples, whole minutes inside the window) and the disks' transferred bytes, per second;
 - RPO p95: every 5 s, each Replicating server's RPO (now - its latest recovery point), p95 of all;
-- CPU per process (harness.processes): hub web, worker, appliance, fleet, PostgreSQL backends.
+- CPU per process (harness.processes): hub web, worker(s), appliance, fleet, PostgreSQL backends;
+- where the RPO goes, from the recovery points recorded in the window: the gap between an item's
+  consecutive captures (its cycle: 60 s, or longer when a cycle overruns) and each point's latency
+  (recorded minus captured: reading and sending, the wait for an apply, the apply);
+- the apply backlog, every 5 s: Celery messages waiting in the broker, items with an apply marked
+  queued, items whose apply lease is held, stored batches not yet applied (min, median, max).
+
+--worker-processes N runs N Celery worker processes: serve's own child (threads, as always) and N-1
+more started by the bench with the same command line, under names of their own. 1, the default, is
+the hub as `serve` runs it.
 
 Measured, not asserted.
 
-    .venv/bin/python bench/appliance_capacity.py [--count 200] [--used-mib 4] [--window-seconds 180] [--json out.json]
+    .venv/bin/python bench/appliance_capacity.py [--count 200] [--used-mib 4] [--window-seconds 180]
+        [--worker-processes 1] [--json out.json]
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+import redis
 from harness import ROOT
 from harness.appliance import passphrase_file, prepare_appliance
 from harness.hub import ADMIN, project_path
@@ -42,6 +53,8 @@ from harness.processes import ProcessMonitor, hub_worker_pid, stop_process
 from harness.replication import cpu_by_process, cycle_env, format_cpu_by_process
 from harness.report import summary
 
+from jobs.worker_process import WORKER_COMMAND
+from tests.hubs import launch, terminate_group
 from tests.replication_rig import wait_for
 from tests.test_isolation import csrf, portal_session
 
@@ -79,8 +92,111 @@ def count(database, sql: str, *params) -> int:
     return int(database.execute(sql, params).fetchone()[0])  # sum() answers a Decimal
 
 
-def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, initial_seconds: int) -> dict:
+def start_extra_workers(hub, workdir: Path, how_many: int) -> list[subprocess.Popen]:
+    """Celery workers beside serve's own, with its command line (thread pool, same concurrency) and a
+    name each: every worker registers its own heartbeat, so they share the queue as equals."""
+    return [
+        launch(
+            [*WORKER_COMMAND, "--hostname", f"bench-extra-{number}@%h"],
+            workdir / f"worker-{number}.log",
+            cwd=ROOT,
+            env=hub.env,
+        )
+        for number in range(1, how_many + 1)
+    ]
+
+
+# The broker's default queue: every task of the hub goes there (no routes are configured).
+BROKER_QUEUE = "celery"
+
+
+def backlog(database, broker, appliance_id) -> dict[str, int]:
+    """What waits for the worker(s) right now: broker messages, items with an apply queued or leased,
+    stored batches not yet applied."""
+    items = database.execute(
+        "SELECT count(*) FILTER (WHERE apply_lease_owner = '' AND apply_lease_until > now()), "
+        "count(*) FILTER (WHERE apply_lease_owner <> '' AND apply_lease_until > now()) "
+        "FROM replication_migrationitem WHERE appliance_id = %s",
+        (appliance_id,),
+    ).fetchone()
+    return {
+        "broker_messages": int(broker.llen(BROKER_QUEUE)),
+        "items_apply_queued": int(items[0]),
+        "items_apply_leased": int(items[1]),
+        "batches_unapplied": count(
+            database,
+            "SELECT count(*) FROM replication_replicationbatch b JOIN replication_protecteddisk d "
+            "ON d.id = b.disk_id JOIN replication_migrationitem i ON i.id = d.item_id "
+            "WHERE i.appliance_id = %s AND b.applied_at IS NULL",
+            appliance_id,
+        ),
+    }
+
+
+def markers_stored(database, appliance_id) -> dict[tuple[str, int], float]:
+    """(item, cycle) -> when the cycle's last marker was stored (epoch), for the markers still there: a
+    cycle's batches are deleted once its point is recorded, so the loop below catches each while it can."""
+    rows = database.execute(
+        "SELECT d.item_id::text, b.cycle, extract(epoch FROM max(b.stored_at)) FROM replication_replicationbatch b "
+        "JOIN replication_protecteddisk d ON d.id = b.disk_id JOIN replication_migrationitem i ON i.id = d.item_id "
+        "WHERE i.appliance_id = %s AND b.marker IS NOT NULL GROUP BY d.item_id, b.cycle",
+        (appliance_id,),
+    ).fetchall()
+    return {(row[0], int(row[1])): float(row[2]) for row in rows}
+
+
+def rpo_parts(database, appliance_id, since: float, until: float, markers: dict[tuple[str, int], float]) -> dict:
+    """Seconds, for the points recorded between since and until (epoch): each one's latency (recorded
+    minus captured, the cycle's start: the agent's reading and sending, the hub's wait for an apply and
+    the apply) and the gap since its item's previous capture (the cycle, or longer when one overran).
+    Where the cycle's marker was seen stored (markers), the latency split there: the agent's part
+    (captured to marker stored) and the hub's (marker stored to recorded). A delta cycle is applied only
+    once its markers are stored, so the hub's part is its queue, apply and point; points recorded within
+    a sampling interval of their marker are missed, so the hub's part seen leans long."""
+    rows = database.execute(
+        "SELECT item_id::text, cycle, extract(epoch FROM recorded_at), extract(epoch FROM captured_at),"
+        " extract(epoch FROM captured_at - previous) FROM ("
+        " SELECT p.item_id, p.cycle, p.recorded_at, p.captured_at,"
+        " lag(p.captured_at) OVER (PARTITION BY p.item_id ORDER BY p.cycle) AS previous"
+        " FROM replication_recoverypoint p JOIN replication_migrationitem i ON i.id = p.item_id"
+        " WHERE i.appliance_id = %s) AS ordered "
+        "WHERE recorded_at BETWEEN to_timestamp(%s) AND to_timestamp(%s)",
+        (appliance_id, since, until),
+    ).fetchall()
+    latency = [float(row[2]) - float(row[3]) for row in rows]
+    gaps = [float(row[4]) for row in rows if row[4] is not None]
+    seen = [(row, markers[(row[0], int(row[1]))]) for row in rows if (row[0], int(row[1])) in markers]
+    agent = [stored - float(row[3]) for row, stored in seen]
+    hub = [float(row[2]) - stored for row, stored in seen]
+    return {
+        "points": len(rows),
+        "latency_seconds": summary(latency) if latency else None,
+        "capture_gap_seconds": summary(gaps) if gaps else None,
+        "points_marker_seen": len(seen),
+        "captured_to_marker_stored_seconds": summary(agent) if agent else None,
+        "marker_stored_to_recorded_seconds": summary(hub) if hub else None,
+    }
+
+
+def spread(values: list[int]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"min": ordered[0], "median": ordered[len(ordered) // 2], "max": ordered[-1]}
+
+
+def run(
+    hub,
+    *,
+    workdir: Path,
+    count_: int,
+    used_mib: int,
+    window_seconds: int,
+    initial_seconds: int,
+    worker_processes: int,
+) -> dict:
     with contextlib.ExitStack() as started:
+        extra_workers = start_extra_workers(hub, workdir, worker_processes - 1)
+        for extra in extra_workers:
+            started.callback(terminate_group, extra)
         appliance = prepare_appliance(
             hub, workdir, PROJECT, hub_url=hub.url, heartbeat_seconds=APPLIANCE_HEARTBEAT_SECONDS
         )
@@ -142,6 +258,8 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
         monitor = ProcessMonitor()
         monitor.watch("hub web (uvicorn)", hub.process.pid)
         monitor.watch("hub worker (celery)", hub_worker_pid(hub))
+        for number, extra in enumerate(extra_workers, start=1):
+            monitor.watch(f"hub worker {number + 1} (celery)", extra.pid)
         monitor.watch("appliance (process server)", appliance.process.pid)
         monitor.watch(f"fleet ({count_} simulated agents)", fleet.pid)
         monitor.start()
@@ -176,10 +294,18 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
                 appliance_id,
             )
 
+        broker = redis.Redis.from_url(hub.env["REDIS_URL"])
+        started.callback(broker.close)
         load_before = os.getloadavg()  # the machine is shared: its load stands beside every figure
         start_wall, start, start_bytes = time.time(), time.monotonic(), transferred()
         rpo_samples: list[float] = []
+        backlog_samples: list[dict[str, int]] = []
+        markers: dict[tuple[str, int], float] = {}
         while time.monotonic() - start < window_seconds:
+            backlog_samples.append(
+                {"at": round(time.monotonic() - start, 1), **backlog(database, broker, appliance_id)}
+            )
+            markers.update(markers_stored(database, appliance_id))
             rows = database.execute(
                 "SELECT extract(epoch FROM now() - last_recovery_point_at) FROM replication_migrationitem "
                 "WHERE appliance_id = %s AND migration_state = 'Replicating' AND last_recovery_point_at IS NOT NULL",
@@ -207,6 +333,7 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
         return {
             "benchmark": "appliance_capacity",
             "machines": count_,
+            "worker_processes": worker_processes,
             "used_mib_per_disk": used_mib,
             "cycle_seconds": CYCLE_SECONDS,
             "initial_replication_seconds": round(initial_done, 1),
@@ -215,6 +342,13 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
             "transferred_mb_per_second": round((end_bytes - start_bytes) / seconds / 1e6, 2),
             "uploaded_mb_per_second_whole_minutes": round(uploaded / (whole_minutes * 60) / 1e6, 2),
             "rpo_seconds": summary(rpo_samples) if rpo_samples else None,
+            "rpo_parts": rpo_parts(database, appliance_id, start_wall, start_wall + seconds, markers),
+            "backlog": {
+                name: spread([sample[name] for sample in backlog_samples])
+                for name in backlog_samples[0]
+                if name != "at"
+            },
+            "backlog_samples": backlog_samples,
             "appliance_reported": {
                 "changed_bytes_per_day": appliance_row[0],
                 "peak_machine_bytes_per_second": appliance_row[1],
@@ -224,15 +358,33 @@ def run(hub, *, workdir: Path, count_: int, used_mib: int, window_seconds: int, 
         }
 
 
+def rpo_parts_lines(parts: dict) -> list[str]:
+    def figures(name: str) -> str:
+        found = parts[name]
+        return f"median {found['median']:.1f} s, p95 {found['p95']:.1f} s, max {found['max']:.1f} s" if found else "-"
+
+    return [
+        f"  {parts['points']} points recorded in the window: capture gap {figures('capture_gap_seconds')}; "
+        f"latency (recorded - captured) {figures('latency_seconds')}",
+        f"  of those, {parts['points_marker_seen']} with their marker seen stored: captured to marker stored "
+        f"{figures('captured_to_marker_stored_seconds')}; marker stored to recorded "
+        f"{figures('marker_stored_to_recorded_seconds')}",
+    ]
+
+
 def report(result: dict) -> str:
     rpo = result["rpo_seconds"]
     lines = [
-        f"{result['machines']} simulated replicating machines on one appliance ({result['used_mib_per_disk']} MiB "
+        f"{result['machines']} simulated replicating machines on one appliance, "
+        f"{result['worker_processes']} Celery worker process(es) ({result['used_mib_per_disk']} MiB "
         f"used per disk, hot runs rewritten at 16 KiB/s per disk, cycles of {result['cycle_seconds']} s):",
         f"  initial replication of all: {result['initial_replication_seconds']} s",
         f"  steady window {result['window_seconds']} s: {result['transferred_mb_per_second']} MB/s transferred "
         f"(disks' counters), {result['uploaded_mb_per_second_whole_minutes']} MB/s uploaded (whole minutes)",
         f"  RPO: median {rpo['median']:.0f} s, p95 {rpo['p95']:.0f} s, max {rpo['max']:.0f} s" if rpo else "  RPO: -",
+        f"  backlog (min, median, max of samples every {SAMPLE_SECONDS} s): "
+        + ", ".join(f"{name} {v['min']}/{v['median']}/{v['max']}" for name, v in result["backlog"].items()),
+        *rpo_parts_lines(result["rpo_parts"]),
         f"  the appliance reported: {result['appliance_reported']}",
         f"  load average (1, 5, 15 min): {result['load_average']}",
     ]
@@ -245,6 +397,7 @@ OPTIONS = [
     Bounded("--used-mib", 4, 1, 64, "MiB in use on each synthetic disk"),
     Bounded("--window-seconds", 180, 30, 3600, "the steady window measured"),
     Bounded("--initial-seconds", 1200, 60, 7200, "the most initial replication may take"),
+    Bounded("--worker-processes", 1, 1, 4, "Celery worker processes (1: serve's own, as deployed)"),
 ]
 
 if __name__ == "__main__":
