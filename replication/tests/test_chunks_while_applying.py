@@ -247,12 +247,31 @@ def legacy_point(item, cycle: int, source: bytes) -> None:
     objects.put(point_manifests.manifest_name(prefix, disk.pk, cycle), manifest)
 
 
-def test_a_point_whose_chunks_are_named_by_their_bytes_stays_readable_and_the_next_is_whole(replicating, tmp_path):  # noqa: F811
-    item = replicating
+def replicated_once(item, seed: int):
+    """Disk0's first full cycle of image(seed, MIB), sent in batches of 40 blocks and applied: the process
+    server, the source and the next sequence."""
     ps = ProcessServer(item.project)
-    source = image(34, MIB)
+    source = image(seed, MIB)
     sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1, batch_blocks=40)
     apply(item)
+    return ps, source, sequence
+
+
+def block_7_changed_in_cycle_2(item, ps, source, sequence: int) -> bytearray:
+    """Cycle 2: a delta of block 7, sent and applied; the source as it is now."""
+    changed = bytearray(source)
+    changed[7 * BLOCK : 8 * BLOCK] = b"\x05" * BLOCK
+    body = ps.body(
+        item, "disk0", sequence, 2, records(bytes(changed), [7]), full=False, marker=marker(2, bytes(changed))
+    )
+    uploads.batch_store(item.appliance, body)
+    apply(item)
+    return changed
+
+
+def test_a_point_whose_chunks_are_named_by_their_bytes_stays_readable_and_the_next_is_whole(replicating, tmp_path):  # noqa: F811
+    item = replicating
+    ps, source, sequence = replicated_once(item, 34)
     legacy_point(item, 1, bytes(source))
     disk = item.disks.get(disk_id="disk0")
     old = point_manifests.manifest_load(item, disk.pk, 1)
@@ -263,13 +282,7 @@ def test_a_point_whose_chunks_are_named_by_their_bytes_stays_readable_and_the_ne
     assert point_manifests.manifest_sha256(item, old) == hashlib.sha256(source).hexdigest()
     sha256, _ = point_manifests.restore(item, old, tmp_path / "old.img", sha256=True)
     assert sha256 == hashlib.sha256(source).hexdigest()
-    changed = bytearray(source)
-    changed[7 * BLOCK : 8 * BLOCK] = b"\x05" * BLOCK
-    body = ps.body(
-        item, "disk0", sequence, 2, records(bytes(changed), [7]), full=False, marker=marker(2, bytes(changed))
-    )
-    uploads.batch_store(item.appliance, body)
-    apply(item)
+    changed = block_7_changed_in_cycle_2(item, ps, source, sequence)
     new = point_of(item, 2, bytes(changed), tmp_path)  # every chunk named from its blocks
     assert new.naming == point_manifests.BLOCK_NAMING and new.depth == 0
     assert point_manifests.manifest_chain(item, disk.pk, 2) == [2]
@@ -299,22 +312,13 @@ def pre_pack_point(item, cycle: int, source: bytes) -> None:
 
 def test_a_point_written_before_packs_stays_readable_and_the_next_is_built_on_its_chunks(replicating, tmp_path):  # noqa: F811
     item = replicating
-    ps = ProcessServer(item.project)
-    source = image(35, MIB)
-    sequence = send_full(ps, item, "disk0", source, cycle=1, first_sequence=1, batch_blocks=40)
-    apply(item)
+    ps, source, sequence = replicated_once(item, 35)
     pre_pack_point(item, 1, bytes(source))
     prefix = point_manifests.item_prefix(item)
     old = point_of(item, 1, bytes(source), tmp_path)
     assert old.places == {} and point_manifests.manifest_sha256(item, old) == hashlib.sha256(source).hexdigest()
     chunk_objects = set(store().names(f"{prefix}/chunks/"))
-    changed = bytearray(source)
-    changed[7 * BLOCK : 8 * BLOCK] = b"\x05" * BLOCK
-    body = ps.body(
-        item, "disk0", sequence, 2, records(bytes(changed), [7]), full=False, marker=marker(2, bytes(changed))
-    )
-    uploads.batch_store(item.appliance, body)
-    apply(item)
+    changed = block_7_changed_in_cycle_2(item, ps, source, sequence)
     new = point_of(item, 2, bytes(changed), tmp_path)
     # An incremental manifest over the old one: the changed chunk in a pack, the others their own objects.
     assert new.depth == 1 and list(new.places) == [0]

@@ -38,8 +38,9 @@ def send_part(ps, item, source: bytearray, indexes: list[int], cycle: int, seque
     return sequence
 
 
-def test_a_prune_mid_full_cycle_keeps_its_packs_and_its_point_restores(replicating, tmp_path):
-    item = replicating
+def two_points_kept_an_hour(item):
+    """Points 1 and 2 of two full cycles, under a policy that keeps points an hour: the process server
+    and the next sequence."""
     item.policy.recovery_point_history_minutes = 60
     item.policy.save()
     ps = ProcessServer(item.project)
@@ -47,6 +48,12 @@ def test_a_prune_mid_full_cycle_keeps_its_packs_and_its_point_restores(replicati
     apply(item)
     sequence = send_full(ps, item, "disk0", image(2, MIB), cycle=2, first_sequence=sequence)
     apply(item)
+    return ps, sequence
+
+
+def test_a_prune_mid_full_cycle_keeps_its_packs_and_its_point_restores(replicating, tmp_path):
+    item = replicating
+    ps, sequence = two_points_kept_an_hour(item)
     # Cycle 3 is full again (a resync): half of it arrives and is applied, then the agent pauses.
     source = image(3, MIB)
     indexes = [index for index in range(MIB // BLOCK) if any(source[index * BLOCK : (index + 1) * BLOCK])]
@@ -68,13 +75,7 @@ def test_a_prune_mid_full_cycle_keeps_its_packs_and_its_point_restores(replicati
 
 def test_a_prune_with_no_open_full_cycle_sweeps_unnamed_objects(replicating):
     item = replicating
-    item.policy.recovery_point_history_minutes = 60
-    item.policy.save()
-    ps = ProcessServer(item.project)
-    sequence = send_full(ps, item, "disk0", image(1, MIB), cycle=1, first_sequence=1)
-    apply(item)
-    send_full(ps, item, "disk0", image(2, MIB), cycle=2, first_sequence=sequence)
-    apply(item)
+    two_points_kept_an_hour(item)
     prefix = point_manifests.item_prefix(item)
     before = set(store().names(f"{prefix}/"))
     clock.advance(timedelta(minutes=90))
