@@ -41,9 +41,20 @@ def replicating_server(live_hub):
 
 
 def find_scope(page, search: str) -> None:
-    """Type into Find a resource and wait for the server's answer to that text."""
+    """Type into Find a resource and wait for the server's answer to that text, swapped in. htmx swaps an
+    answer in a moment after it arrives: a scope chosen in between was replaced by the answer's list (on
+    a loaded CI machine, "This field is required" at Inject), so the test waits for the new list and for
+    no request of the form in flight (the Fault's own refresh of the list included)."""
+    page.locator("#scope-results").evaluate("results => { results.dataset.answered = 'before'; }")
     with page.expect_response(lambda answer: "/faults/scopes/" in answer.url and quote(search) in answer.url):
         page.locator("#inject-fault").get_by_label("Find a resource").fill(search)
+    page.wait_for_function(
+        """() => {
+            const results = document.querySelector("#scope-results");
+            return results && results.dataset.answered !== "before"
+                && !document.querySelector("#inject-fault .htmx-request, #inject-fault .htmx-settling");
+        }"""
+    )
 
 
 def inject(page, hub, kind: str, scope: str, shot: str = "", search: str = "", **parameters) -> None:
