@@ -5,8 +5,10 @@ every rule's condition (about 60 lookups through the server and the appliance). 
 compiling it cost about 5 ms of CPU per request, a sixth of such a page's. The SQL only changes with
 the project's policies, the rules and the faults in force; the moment the request is asked at only
 moves the moments the SQL compares with. So the CASE is compiled once for a key, at two made-up
-moments a day apart: every parameter must then be either the same in both or a moment that moved by
-exactly that day (an offset from the moment asked about), or the CASE is not cached. A request then
+moments: every parameter must then be either the same in both or a moment that moved by exactly the
+span between them (an offset from the moment asked about), or the CASE is not cached. The moments fall
+on no round second and lie an odd span apart, so a moment a rule truncated (to a day, an hour, a
+minute) would move by another span and leave the CASE uncached rather than replayed wrongly. A request then
 joins the same tables and gives the cached SQL with its moments put back: the rules stay defined once,
 in replication.health, and this only replays what their SQL compiles to.
 
@@ -28,7 +30,8 @@ from faults import services as faults
 from replication import health
 from replication.models import MigrationItem
 
-_MOMENTS = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 2, tzinfo=UTC))
+_FIRST_MOMENT = datetime(2001, 3, 7, 5, 41, 13, 417_219, tzinfo=UTC)
+_MOMENTS = (_FIRST_MOMENT, _FIRST_MOMENT + timedelta(days=1, hours=3, minutes=7, seconds=11, microseconds=283_051))
 
 
 @dataclass(frozen=True)

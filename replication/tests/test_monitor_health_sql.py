@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db.models import Case, IntegerField, Value, When
 
 from hub import clock
 from replication import health, monitoring, monitoring_health
@@ -81,3 +82,25 @@ def test_a_health_filters_page_past_the_end_counts_through_the_cached_sql(fleet,
     warning = [item.pk for item in monitoring.filtered_items(migrate_project, now, health="Warning")]
     page, items = monitoring.list_page(migrate_project, now, 99, health="Warning")
     assert page.paginator.count == len(warning) and [item.pk for item in items] == warning[-1:]
+
+
+@pytest.mark.parametrize("truncated", ["day", "hour", "minute"])
+def test_a_rule_comparing_with_a_truncated_moment_is_not_cached(fleet, monkeypatch, truncated):  # noqa: F811
+    """A moment a rule truncates in Python moves by another span than the compile moments' (they are
+    unaligned and an odd span apart), so it is not replayed as an offset from the moment asked about."""
+    fields = ["hour", "minute", "second", "microsecond"]
+    cleared = dict.fromkeys(fields[{"day": 0, "hour": 1, "minute": 2}[truncated] :], 0)
+
+    def truncating_rank(now, policies):
+        start = now.replace(**cleared)
+        return Case(
+            When(last_recovery_point_at__gte=start, then=Value(1)), default=Value(0), output_field=IntegerField()
+        )
+
+    monkeypatch.setattr(monitoring_health.health, "health_rank", truncating_rank)
+    monkeypatch.setattr(monitoring_health, "_compiled", {})
+    migrate_project = fleet["web01"].project
+    query = migrate_project.migration_items.annotate(
+        health_rank=monitoring_health.HealthRank(clock.now(), migrate_project.policies.all())
+    ).query
+    assert not isinstance(query.annotations["health_rank"], monitoring_health._CachedHealthRank)
