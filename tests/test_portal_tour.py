@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -66,6 +67,17 @@ def icons_are_svg(locator) -> None:
     assert icons, "no status icon"
     for tag, width, height, _ in icons:
         assert tag == "svg" and width >= 12 and height >= 12, icons
+
+
+@contextmanager
+def failed_job_told(page):
+    """On a failed wait, add what the notifications say (a failed job's error) to the assertion."""
+    try:
+        yield
+    except AssertionError as error:
+        page.get_by_label("Notifications").click()
+        told = page.locator("#bell .flyout").inner_text(timeout=5_000)
+        raise AssertionError(f"{error}\nNotifications:\n{told}") from error
 
 
 def servers_url(hub, project_path: str) -> str:
@@ -241,7 +253,8 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         expect(page.locator("main")).to_contain_text("West Europe")
         shot(page, "test-migrate")
         page.get_by_role("button", name="Test migration").click()
-        expect(test_row.locator(".test-state")).to_contain_text("Test clean up pending", timeout=JOB_TIMEOUT_MS)
+        with failed_job_told(page):
+            expect(test_row.locator(".test-state")).to_contain_text("Test clean up pending", timeout=JOB_TIMEOUT_MS)
 
         # Clean up from Replicating machines: its breadcrumb names Replicating machines.
         page.goto(f"{hub.url}/migrate/replicating-servers/?project={rig_project}")
