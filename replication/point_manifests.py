@@ -53,6 +53,7 @@ import json
 import logging
 import os
 import struct
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -301,12 +302,19 @@ def restore(item, manifest: Manifest, target: Path, *, sha256: bool, renew=None)
     """Write the disk a manifest describes into a new sparse file, and return its SHA-256 (its holes
     hashed as the zeros they read as; "" unless asked) and the protocol's content digest."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    with open(partial, "wb") as writer:
-        digests = sparse_write_with_digests(
-            writer, _checked_chunks(item, manifest, renew), manifest.size_bytes, sha256=sha256
-        )
-    os.replace(partial, target)
+    # A partial file of this call's own: two deliveries of one job (a worker judged dead while it still ran
+    # a non-atomic step) may restore the same disk at once; with one shared name the first to finish moved
+    # the other's half-written file into place and the other failed at its rename.
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
+    try:
+        with open(partial, "wb") as writer:
+            digests = sparse_write_with_digests(
+                writer, _checked_chunks(item, manifest, renew), manifest.size_bytes, sha256=sha256
+            )
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return digests
 
 

@@ -99,3 +99,45 @@ def test_an_unreadable_manifest_stops_the_sweep_rather_than_delete_what_it_may_n
     before = set(objects.names(f"{prefix}/"))
     assert point_manifests.chunks_sweep(item) == 0
     assert set(objects.names(f"{prefix}/")) == before
+
+
+def test_two_restores_of_one_disk_at_once_both_finish_whole(replicating, tmp_path, monkeypatch):
+    """Two deliveries of one Test migrate job (a worker judged dead while its non-atomic step ran) restore
+    the same disk file at once: each writes a partial file of its own, so neither's rename fails or
+    moves the other's half-written file into place."""
+    import threading
+
+    item = replicating
+    source = image(1, MIB)
+    send_full(ProcessServer(item.project), item, "disk0", source, cycle=1, first_sequence=1)
+    apply(item)
+    manifest = point_manifests.manifest_load(item, item.disks.get(disk_id="disk0").pk, 1)
+    target = tmp_path / "vm" / "disk0.vhd"
+    both_writing = threading.Barrier(2, timeout=10)
+    checked = point_manifests._checked_chunks
+
+    def chunks_met_halfway(*args):
+        for count, piece in enumerate(checked(*args)):
+            if count == 1:
+                both_writing.wait()  # each restore is writing its file when the other starts
+            yield piece
+
+    monkeypatch.setattr(point_manifests, "_checked_chunks", chunks_met_halfway)
+    results, errors = [], []
+
+    def restore_once():
+        try:
+            results.append(point_manifests.restore(item, manifest, target, sha256=True))
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=restore_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    expected = hashlib.sha256(bytes(source)).hexdigest()
+    assert [sha for sha, _ in results] == [expected, expected]
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == expected
+    assert [path.name for path in target.parent.iterdir()] == ["disk0.vhd"]
