@@ -49,6 +49,16 @@ def jobs_requeue_unclaimed(*, queued_before=None) -> int:
     return _requeue(jobs.values_list("pk", "run_ticket"))
 
 
+# What domain apps do when a worker is found dead, beside queueing the unclaimed jobs again: a task of
+# theirs it had fetched died with it too (registered from AppConfig.ready: this layer names no app).
+_death_hooks: dict[str, object] = {}
+
+
+def on_worker_death(name: str, function) -> None:
+    """Call `function()` each time a worker is found dead (once per death, by one supervisor)."""
+    _death_hooks[name] = function
+
+
 def _forget_dead_workers() -> int:
     requeued = 0
     for name, last_seen in list(workers.stale().values_list("name", "last_seen_at")):
@@ -56,6 +66,11 @@ def _forget_dead_workers() -> int:
         if workers.stale().filter(name=name, last_seen_at=last_seen).delete()[0]:
             logger.warning("Worker %s stopped heartbeating; resuming its jobs", name)
             requeued += jobs_requeue_unclaimed(queued_before=timezone.now())
+            for hook_name, hook in list(_death_hooks.items()):
+                try:
+                    hook()
+                except Exception:
+                    logger.exception("After worker %s died: %s failed", name, hook_name)
     return requeued
 
 

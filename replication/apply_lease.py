@@ -72,6 +72,19 @@ APPLY_RECEIVED_FOR = APPLY_LEASE
 logger = logging.getLogger(__name__)
 
 
+def unreceived_marks_lapse() -> int:
+    """A worker died (jobs.supervision): the apply tasks it had fetched but not yet received died with
+    it, their items still marked queued for APPLY_QUEUED_FOR, and the broker handed none out again
+    (seen: a worker killed at the moment it fetched one left its item unapplied for minutes). Which
+    item's task it held is unknown, so every mark not yet received lapses now: the next upload or
+    heartbeat queues those applies again; one still waiting in the broker costs a second task, which
+    finds the lease taken or nothing to apply. Returns how many lapsed."""
+    now = timezone.now()
+    return MigrationItem.objects.filter(apply_lease_owner="", apply_lease_until__gt=now + APPLY_RECEIVED_FOR).update(
+        apply_lease_until=now
+    )
+
+
 def lease_received(item_id) -> bool:
     """A worker received the item's queued apply task: shorten the queued mark to APPLY_RECEIVED_FOR.
     Conditional, so it never lengthens a mark nor touches a holder's lease; True when it shortened one."""

@@ -37,6 +37,11 @@ class ReplicationConfig(AppConfig):
         from replication.recovery_points import points_prune
 
         periodic.every(settings.RECOVERY_POINT_PRUNE_SECONDS, "recovery-points-prune", points_prune)
+        # The apply tasks a dead worker had fetched are queued again (apply_lease.unreceived_marks_lapse).
+        from jobs.supervision import on_worker_death
+        from replication.apply_lease import unreceived_marks_lapse
+
+        on_worker_death("replication-apply-marks", unreceived_marks_lapse)
         # Snapshots of the hub wait for applies under way and pause new ones (snapshot_hooks.py).
         from replication import snapshot_hooks
 

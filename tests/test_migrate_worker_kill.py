@@ -32,6 +32,7 @@ KILL_MOMENTS = [KILL_LATEST_SECONDS * (number / (TRIALS - 1)) ** 2 for number in
 VISIBILITY_TIMEOUT_SECONDS = 8
 # A redelivered job: the visibility timeout, the worker's start, the job's own steps; with room to spare.
 JOB_END_SECONDS = 45
+APPLYING_AGAIN_SECONDS = 90
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
 API_VERSION = "2025-08-01"
 
@@ -127,7 +128,10 @@ def wait_until_applying(rig, after_point: str | None, trial: Trial) -> str:
     point = wait_for(
         lambda: rig.item().properties.provider_specific_details["lastRecoveryPointId"],
         lambda point: point is not None and point != after_point,
-        30,
+        # An apply task the last kill took with it is queued again once the worker is found dead (its
+        # heartbeat 15 s stale; apply_lease.unreceived_marks_lapse): before that fix a loaded CI run saw
+        # no apply for 57 s. A minute and a half leaves room for a slow machine.
+        APPLYING_AGAIN_SECONDS,
     )
     trial.note("the worker applies replication (a new recovery point)")
     return point

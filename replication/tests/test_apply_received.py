@@ -110,3 +110,37 @@ def test_a_database_error_on_receipt_leaves_the_worker_receiving(replicating, mo
     monkeypatch.setattr("replication.tasks.lease_received", refuse)
     received(replicating)  # no exception reaches the consumer
     assert "could not shorten its queued mark" in caplog.text
+
+
+def test_a_worker_found_dead_lets_the_marks_of_unreceived_applies_lapse(replicating, monkeypatch):
+    """A worker killed as it fetched an item's apply task, before its receipt shortened the mark
+    (tests/test_migrate_worker_kill.py on a loaded machine: 57 s with no apply, and the broker never
+    handed the task out again): once the worker is found dead, the next upload queues the apply again."""
+    from jobs import supervision, workers
+    from jobs.models import WorkerHeartbeat
+
+    item, source = replicating, image(3, MIB)
+    ps = ProcessServer(item.project)
+    send(item, ps, 1, source)
+    queued = apply_messages(item)  # ... fetched by a worker that is SIGKILLed: no receipt
+    send(item, ps, 2, source)
+    assert apply_messages(item) == queued, "the uploads that follow only flag it"
+
+    WorkerHeartbeat.objects.create(name="killed", last_seen_at=timezone.now() - workers.STALE_AFTER * 2)
+    supervision.jobs_resume_lost()
+    send(item, ps, 3, source)
+    assert apply_messages(item) == queued + 1, "queued again after the death"
+    apply(item)
+    assert item.disks.get(disk_id="disk0").applied_sequence == 3
+
+
+def test_a_worker_death_leaves_received_marks_and_leases_alone(replicating):
+    from jobs import supervision, workers
+    from jobs.models import WorkerHeartbeat
+
+    item = replicating
+    assert apply_lease.lease_take(item.pk, "worker-a")
+    WorkerHeartbeat.objects.create(name="killed", last_seen_at=timezone.now() - workers.STALE_AFTER * 2)
+    supervision.jobs_resume_lost()
+    item.refresh_from_db()
+    assert item.apply_lease_owner == "worker-a" and item.apply_lease_until > timezone.now()
