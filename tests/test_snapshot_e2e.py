@@ -90,15 +90,19 @@ def test_a_snapshot_saved_mid_initial_replication_restores_and_completes(snapsho
     hub = snapshot_hub
     image = tmp_path / "disk0.img"
     with open(image, "wb") as handle:
-        for _ in range(32):
+        for _ in range(40):
             handle.write(os.urandom(MIB))  # incompressible: the throttle stretches the transfer
-    # About 8 s for the full cycle: `manage.py snapshot save` (a new process) must start and save within
-    # it on a loaded CI machine (at 16 MB/s, 2.5 s, the save came after cycle 1's point and the test failed).
-    rig = build_rig(hub, tmp_path, {"disk0": image}, appliance_env={"APPLIANCE_MAX_UPLOAD_MBPS": "4"})
+    rig = build_rig(hub, tmp_path, {"disk0": image}, appliance_env={"APPLIANCE_MAX_UPLOAD_MBPS": "16"})
     try:
         enable_replication(rig)
         wait_for(rig.progress, lambda percent: percent >= 10, seconds=90)
-        hub.manage("snapshot", "save", "mid-seeding")
+        # The agent frozen (SIGSTOP) across the save, so it lands mid-cycle: on a loaded CI machine
+        # `manage.py snapshot save` started only after cycle 1's point had been recorded.
+        os.killpg(rig.agent_pid(), signal.SIGSTOP)
+        try:
+            hub.manage("snapshot", "save", "mid-seeding")
+        finally:
+            os.killpg(rig.agent_pid(), signal.SIGCONT)
         wait_for_state(rig, "Replicating", seconds=180)
         complete = rig.wait_until_replica_equals("disk0", sha256_of(image))
 
