@@ -1,7 +1,8 @@
 """What the events app's watcher reads of replication (jobs.event_sources): each replicating server's
 migration state and health, in the resource groups somebody subscribed to. Health comes from
 replication.health's SQL form, so a scan reads narrow rows; only servers whose health is not Normal
-have their errors computed, for the event's data."""
+have their errors computed, for the event's data. The SQL is the monitor's, compiled once per process
+(replication.monitoring_health): the watcher scans every subscribed project each round."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from hub import clock
 from jobs.event_sources import ObservedState
 from projects.models import MigrateProject, MigrationResource
 from replication.arm import CONTAINER, FABRIC
-from replication.health import HEALTH_BY_RANK, health_rank
+from replication.health import HEALTH_BY_RANK
 from replication.models import MigrationItem
+from replication.monitoring_health import HealthRank
 from replication.status import item_status
 
 HEALTHY = ("Normal", "None")
@@ -31,7 +33,7 @@ def replicating_servers(scopes: set[tuple[str, str]]):
         container = f"{base}/replicationFabrics/{FABRIC}/replicationProtectionContainers/{CONTAINER}"
         items = (
             MigrationItem.objects.filter(project=project, replication_stopped_at__isnull=True)
-            .annotate(health_rank=health_rank(now, project.policies.all()))
+            .annotate(health_rank=HealthRank(now, project.policies.all()))
             .select_related("server")
         )
         for item in items:

@@ -199,7 +199,9 @@ def record_agent_problems(appliance: Appliance, statuses) -> None:
     if not changed_of(servers):  # the usual heartbeat: one read, no transaction
         return
     with transaction.atomic():
-        changed = changed_of(servers.select_for_update())  # read again under the rows' locks
+        # Read again under the rows' locks, taken in pk order as every path writing several servers does
+        # (services.servers_locked): two heartbeats of one appliance at once then never deadlock.
+        changed = changed_of(servers.order_by("pk").select_for_update())
         for server, _ in changed:
             server.agent_problems = reported.get(server.machine_id, {})
         DiscoveredServer.objects.bulk_update([server for server, _ in changed], ["agent_problems"])

@@ -190,6 +190,16 @@ def server_discover(server_id) -> None:
 HEARTBEAT_RECORD_EVERY = timedelta(seconds=30)
 
 
+def servers_locked(servers) -> list:
+    """The pks of these servers, their rows locked in pk order, in the caller's transaction. Two heartbeats
+    of one appliance may run at once, each writing many of its servers' rows (here and in
+    fault_wire.record_agent_problems). A plain UPDATE locks rows in whatever order its scan meets them,
+    which moves as rows are rewritten, and the model's ordering (by name) is not unique: two statements
+    could each hold a row the other waits for (a deadlock). So every path that locks several servers
+    locks them in the one order of their pks."""
+    return list(servers.order_by("pk").select_for_update().values_list("pk", flat=True))
+
+
 def agents_report(appliance: Appliance, statuses: list) -> None:
     """Agent connectivity as the appliance sees it, sent with each of its heartbeats. The statements do
     not grow with the fleet: servers whose status changed are written by one conditional update per
@@ -221,13 +231,16 @@ def agents_report(appliance: Appliance, statuses: list) -> None:
         if not differing.exists():  # the usual heartbeat: one read, no transaction
             continue
         with transaction.atomic():
-            ids = list(differing.select_for_update().values_list("pk", flat=True))
+            ids = servers_locked(differing)
             DiscoveredServer.objects.filter(pk__in=ids).update(**update)
         changed_ids += ids
     connected_ids = by_status.get((True, ""), [])
-    servers.filter(
+    stale = servers.filter(
         machine_id__in=connected_ids, agent_connected=True, agent_last_heartbeat_at__lt=now - HEARTBEAT_RECORD_EVERY
-    ).update(agent_last_heartbeat_at=now)
+    )
+    if stale.exists():  # the usual heartbeat: this one read, no transaction
+        with transaction.atomic():
+            DiscoveredServer.objects.filter(pk__in=servers_locked(stale)).update(agent_last_heartbeat_at=now)
     if changed_ids:
         visible = list(servers.filter(pk__in=changed_ids, discovered_at__isnull=False).select_related("appliance"))
         if visible:

@@ -22,7 +22,6 @@ from functools import partial
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -218,15 +217,38 @@ def _check_marker(marker, cycle: int) -> None:
         raise ArmError(400, "InvalidBatch", "A marker's final must be true or false.")
 
 
-def batch_open(project, header: dict, sealed) -> bytes:
-    """The batch's compressed records, its AES-GCM tag verified against the data key the project's Key
-    Vault key wrapped; 400 when the key is not the project's or the tag does not verify."""
+GCM_TAG_BYTES = 16
+
+
+def _sealed_batch(project, header: dict, sealed) -> tuple[memoryview, object]:
+    """How a sealed batch is read, the one place for opening it and for checking it: AES-GCM with the data
+    key the project's Key Vault key wrapped (header wrappedKey), the header's nonce, the batch's
+    item/disk/sequence as associated data, and the 16-byte tag after the ciphertext. Returns the
+    ciphertext and a decryptor given all but the ciphertext (its finalize checks the tag); 400 when the
+    key is not the project's or the batch cannot be one."""
     data_key = keyvault.unwrap_key(project, header["wrappedKey"])
-    aad = f"{header['itemId']}/{header['diskId']}/{header['sequence']}".encode()
+    sealed = memoryview(sealed)
+    end = len(sealed) - GCM_TAG_BYTES
+    if end < 0:
+        raise _integrity_failed(header)
     try:
-        return AESGCM(data_key).decrypt(base64.b64decode(header["nonce"], validate=True), sealed, aad)
+        nonce = base64.b64decode(header["nonce"], validate=True)
+        decryptor = Cipher(algorithms.AES(data_key), modes.GCM(nonce, bytes(sealed[end:]))).decryptor()
+    except ValueError as error:
+        raise _integrity_failed(header) from error
+    decryptor.authenticate_additional_data(f"{header['itemId']}/{header['diskId']}/{header['sequence']}".encode())
+    return sealed[:end], decryptor
+
+
+def batch_open(project, header: dict, sealed) -> bytes:
+    """The batch's compressed records, its AES-GCM tag verified (_sealed_batch); 400 otherwise."""
+    ciphertext, decryptor = _sealed_batch(project, header, sealed)
+    try:
+        records = decryptor.update(ciphertext)
+        decryptor.finalize()
     except (InvalidTag, ValueError) as error:
         raise _integrity_failed(header) from error
+    return records
 
 
 def _integrity_failed(header: dict) -> ArmError:
@@ -247,21 +269,13 @@ _verify_scratch = threading.local()
 def batch_verify(project, header: dict, sealed) -> None:
     """batch_open's checks (the data key is the project's, the AES-GCM tag verifies), without keeping
     the plaintext; 400 otherwise."""
-    data_key = keyvault.unwrap_key(project, header["wrappedKey"])
-    aad = f"{header['itemId']}/{header['diskId']}/{header['sequence']}".encode()
-    sealed = memoryview(sealed)
-    end = len(sealed) - 16  # AES-GCM's tag follows the ciphertext
-    if end < 0:
-        raise _integrity_failed(header)
+    ciphertext, decryptor = _sealed_batch(project, header, sealed)
     scratch = getattr(_verify_scratch, "buffer", None)
     if scratch is None:
         scratch = _verify_scratch.buffer = bytearray(VERIFY_PIECE_BYTES + 15)  # update_into's slack
     try:
-        nonce = base64.b64decode(header["nonce"], validate=True)
-        decryptor = Cipher(algorithms.AES(data_key), modes.GCM(nonce, bytes(sealed[end:]))).decryptor()
-        decryptor.authenticate_additional_data(aad)
-        for offset in range(0, end, VERIFY_PIECE_BYTES):
-            decryptor.update_into(sealed[offset : min(offset + VERIFY_PIECE_BYTES, end)], scratch)
+        for offset in range(0, len(ciphertext), VERIFY_PIECE_BYTES):
+            decryptor.update_into(ciphertext[offset : offset + VERIFY_PIECE_BYTES], scratch)
         decryptor.finalize()
     except (InvalidTag, ValueError) as error:
         raise _integrity_failed(header) from error
