@@ -37,19 +37,20 @@ def test_both_read_an_intact_batch_and_an_empty_one():
     assert uploads.batch_open(None, HEADER, empty) == b""
 
 
+# Named ids: a value's own id would hold random bytes, which differ between xdist's workers' collections.
 @pytest.mark.parametrize(
     "header, sealed",
     [
-        (HEADER, flipped(0)),
-        (HEADER, flipped(uploads.VERIFY_PIECE_BYTES)),
-        (HEADER, flipped(len(SEALED) - 1)),  # the tag
-        (HEADER, SEALED[:-1]),
-        (HEADER, SEALED[:15]),  # shorter than a tag
-        ({**HEADER, "sequence": 8}, SEALED),  # another batch's associated data
-        ({**HEADER, "diskId": "e"}, SEALED),
-        ({**HEADER, "nonce": base64.b64encode(os.urandom(12)).decode()}, SEALED),
-        ({**HEADER, "nonce": "not base64!"}, SEALED),
-        ({**HEADER, "nonce": ""}, SEALED),
+        pytest.param(HEADER, flipped(0), id="first-byte-flipped"),
+        pytest.param(HEADER, flipped(uploads.VERIFY_PIECE_BYTES), id="second-piece-flipped"),
+        pytest.param(HEADER, flipped(len(SEALED) - 1), id="tag-flipped"),
+        pytest.param(HEADER, SEALED[:-1], id="cut-short"),
+        pytest.param(HEADER, SEALED[:15], id="shorter-than-a-tag"),
+        pytest.param({**HEADER, "sequence": 8}, SEALED, id="another-sequence"),
+        pytest.param({**HEADER, "diskId": "e"}, SEALED, id="another-disk"),
+        pytest.param({**HEADER, "nonce": base64.b64encode(os.urandom(12)).decode()}, SEALED, id="another-nonce"),
+        pytest.param({**HEADER, "nonce": "not base64!"}, SEALED, id="nonce-not-base64"),
+        pytest.param({**HEADER, "nonce": ""}, SEALED, id="empty-nonce"),
     ],
 )
 def test_both_refuse_the_same_batches(header, sealed):
