@@ -7,13 +7,14 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from hub import clock
 from hub.arm.errors import ArmError
+from hub.http import render_part
 from hub.ids import parse_uuid
 from jobs.models import Job
 from projects import access, services
@@ -86,10 +87,10 @@ def discover(request):
             Q(target_object_id__iexact=project.arm_id) | Q(target_object_id__istartswith=project.arm_id + "/")
         )
     )
-    template = "replication/discover.html#live" if request.htmx else "replication/discover.html"
-    return render(
+    return render_part(
         request,
-        template,
+        "replication/discover.html",
+        "live",
         {
             "blade": "servers",
             "project": project,
