@@ -35,6 +35,17 @@ def redirect_page(request, url: str):
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
+@contextmanager
+def refusal_on_form(form, fields: dict[str, str] | None = None):
+    """Inside it, a portal form's action: its refusal (an ArmError) becomes the form's error, in the
+    words the portal uses, on the field `fields` maps the error's target to (else on the whole form),
+    and the view goes on past the block to show the form again."""
+    try:
+        yield
+    except ArmError as error:
+        form.add_error((fields or {}).get(error.target or ""), error.portal_message)
+
+
 def done_or_refused(request, action: Callable[[], object], success: str) -> bool:
     """Run a portal action: its refusal (an ArmError) becomes the page's error message, in the words
     the portal uses; else `success` is its success message. True when the action was done."""
