@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 from django.contrib import messages
 from django.http import Http404
+from django.shortcuts import redirect, render
+from django_htmx.http import HttpResponseClientRedirect
 
 from hub.arm.errors import ArmError
 
@@ -21,6 +23,27 @@ def not_found_as_404():
         if error.status != 404:
             raise
         raise Http404(error.message) from error
+
+
+def render_part(request, template: str, part: str, context: dict):
+    """The whole page; to an htmx request only the template's partial `part`, the piece it swaps in."""
+    return render(request, f"{template}#{part}" if request.htmx else template, context)
+
+
+def redirect_page(request, url: str):
+    """Go to `url`: an htmx request is told to load it as a whole page rather than swap it into a part."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@contextmanager
+def refusal_on_form(form, fields: dict[str, str] | None = None):
+    """Inside it, a portal form's action: its refusal (an ArmError) becomes the form's error, in the
+    words the portal uses, on the field `fields` maps the error's target to (else on the whole form),
+    and the view goes on past the block to show the form again."""
+    try:
+        yield
+    except ArmError as error:
+        form.add_error((fields or {}).get(error.target or ""), error.portal_message)
 
 
 def done_or_refused(request, action: Callable[[], object], success: str) -> bool:

@@ -68,7 +68,15 @@ def sign_in(page, hub, email: str = "admin@contoso.com", *, base_url: str | None
     page.wait_for_url(base_url + "/")
 
 
-def screenshot(page, name: str) -> None:
-    """DOCS_SCREENSHOTS=1 saves the page as shown (the browser's 1400x900) into docs/screenshots/`name`."""
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / name))
+def screenshot(page, name: str, *, showing=None, docs_size: bool = False) -> None:
+    """DOCS_SCREENSHOTS=1 saves the page into docs/screenshots/`name`: as shown (the viewport the test set,
+    1400x900 for most), or first resized to 1400x900 with docs_size; scrolled to the locator `showing` if
+    given. Without it the page is left as it is, so the test runs the same either way."""
+    if not os.environ.get("DOCS_SCREENSHOTS"):
+        return
+    if docs_size:
+        page.set_viewport_size({"width": 1400, "height": 900})
+    if showing is not None:
+        showing.scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name))

@@ -10,7 +10,8 @@ import random
 from pathlib import Path
 
 BLOCK = 4096
-CHUNK = 1024 * 1024
+MIB = 1024 * 1024
+CHUNK = MIB
 WORDS = [
     "server",
     "replication",

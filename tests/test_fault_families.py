@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests import hubs
-from tests.conftest import sign_in
-from tests.disk_images import change_blocks, sha256_of, write_realistic_image
+from tests.conftest import screenshot, sign_in
+from tests.disk_images import MIB, change_blocks, sha256_of, write_realistic_image
 from tests.hubs import CONTOSO
 from tests.replication_rig import (
     FABRIC,
@@ -34,16 +33,9 @@ from tests.replication_rig import (
 
 pytestmark = pytest.mark.live
 
-MIB = 1024 * 1024
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
-
-@pytest.fixture(scope="module")
-def fault_hub(tmp_path_factory):
-    # Its own database and Redis DB: these tests move the hub's clock.
-    hub = hubs.module_production_hub(tmp_path_factory.mktemp("fault-families-hub"), name="faultfam", redis_db_offset=7)
-    yield hub
-    hub.stop()
+# Its own database and Redis DB: these tests move the hub's clock.
+fault_hub = hubs.module_hub_fixture("faultfam", redis_db_offset=7)
 
 
 @pytest.fixture(scope="module")
@@ -231,7 +223,7 @@ def no_point_while(rig, seconds: float = 4) -> None:
     assert latest_cycle(rig) == cycle, "replication went on"
 
 
-def screenshot(rig, request, name: str) -> None:
+def blade_screenshot(rig, request, name: str) -> None:
     """DOCS_SCREENSHOTS=1: the server's blade, with its health error, at 1400x900."""
     if not os.environ.get("DOCS_SCREENSHOTS"):
         return
@@ -239,8 +231,7 @@ def screenshot(rig, request, name: str) -> None:
     page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     sign_in(page, rig.hub)
     page.goto(f"{rig.hub.url}/migrate/replicating-servers/{rig.item_id}/")
-    page.locator(f"#replicating-health-{rig.item_id}").scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / name))
+    screenshot(page, name, showing=page.locator(f"#replicating-health-{rig.item_id}"))
     page.context.close()
 
 
@@ -276,7 +267,7 @@ def test_appliance_offline_stops_heartbeats_and_uploads_until_cleared(fault_hub,
     fault_hub.manage("clock", "advance", "16m")
     wait_for_error(rig, "78013")
     assert appliance_errors(rig)["78012"].error_level == "Warning"
-    screenshot(rig, request, "fault-appliance-offline.png")
+    blade_screenshot(rig, request, "fault-appliance-offline.png")
 
     clear(fault_hub, fault)
     wait_for(lambda: appliance_errors(rig), lambda errors: "78012" not in errors, 30)
@@ -297,7 +288,7 @@ def test_an_upload_bandwidth_cap_holds_the_measured_throughput_to_it(fault_hub, 
         time.sleep(8)  # a closed measuring window or two of capped uploads
         measured = [throughput(fault_hub, rig.item_id) for _ in range(3)]
         assert 0 < max(measured) <= 1.6e6 / 8 * 1.3, measured  # 200 KB/s, and a little for the windows' edges
-        screenshot(rig, request, "fault-upload-bandwidth-cap.png")
+        blade_screenshot(rig, request, "fault-upload-bandwidth-cap.png")
         clear(fault_hub, fault)
     finally:
         writer.stop()
@@ -316,7 +307,7 @@ def test_a_flapping_link_drops_uploads_which_are_retried(fault_hub, rig, request
         assert "not acknowledged, retrying" in agent_log(rig)
         wait_for_task(rig, "ProcessServerLinkFlapping", "Warning")
         assert notifications(fault_hub, "ProcessServerLinkFlapping")
-        screenshot(rig, request, "fault-link-flapping.png")
+        blade_screenshot(rig, request, "fault-link-flapping.png")
         clear(fault_hub, fault)
     finally:
         writer.stop()
@@ -347,7 +338,7 @@ def test_source_churn_beyond_the_link_grows_the_rpo_to_warning_then_critical(fau
     health, errors = wait_for(lambda: item_health(rig), lambda found: found[0] == "Critical")
     assert errors["153007"].error_level == "Error" and "last 60 minutes" in errors["153007"].summary_message
     assert "78052" in errors, "the RPO is beyond the policy's threshold too"
-    screenshot(rig, request, "fault-source-churn.png")
+    blade_screenshot(rig, request, "fault-source-churn.png")
 
     clear(fault_hub, churn)
     clear(fault_hub, cap)
@@ -374,7 +365,9 @@ def test_an_agent_the_appliance_refuses_pauses_replication_with_azures_words(
     assert "Refused by the appliance" in agent_log(rig)
     wait_for_task(rig, code, "Failed")
     mismatch = kind == "agentVersionMismatch"
-    screenshot(rig, request, "fault-agent-version-mismatch.png" if mismatch else "fault-other-configuration-server.png")
+    blade_screenshot(
+        rig, request, "fault-agent-version-mismatch.png" if mismatch else "fault-other-configuration-server.png"
+    )
 
     clear(fault_hub, fault)
     recovers_identical(rig)
@@ -392,7 +385,7 @@ def test_disk_read_errors_pause_the_disk_until_it_reads_again(fault_hub, rig, re
     wait_for_task(rig, "SourceDiskReadFailed", "Failed")
     assert notifications(fault_hub, "SourceDiskReadFailed")
     no_point_while(rig)
-    screenshot(rig, request, "fault-disk-read-errors.png")
+    blade_screenshot(rig, request, "fault-disk-read-errors.png")
 
     clear(fault_hub, fault)
     recovers_identical(rig)

@@ -8,28 +8,20 @@ saves the tab and each effect at 1400x900 into docs/screenshots/."""
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 from tests.hubs import CONTOSO, unique
 from tests.test_portal_migration import SET_UP_REPLICATING_SERVER
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 JOB_TIMEOUT_MS = 30_000
 REGION_LABEL = "Contoso Production / westeurope"
-
-
-def screenshot(page, name: str) -> None:
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / name))
 
 
 @pytest.fixture

@@ -7,25 +7,16 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 from tests.test_portal_migration import replicating_server  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-
-
-def screenshot(page, name: str) -> None:
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        page.set_viewport_size({"width": 1400, "height": 900})
-        page.screenshot(path=str(SCREENSHOTS / name))
 
 
 def test_plan_export_csv_and_see_the_downtime_forecast(live_hub, page, replicating_server):  # noqa: F811
@@ -47,7 +38,7 @@ def test_plan_export_csv_and_see_the_downtime_forecast(live_hub, page, replicati
     expect(figures.locator("tr", has_text="Time to complete initial replication")).not_to_contain_text("Never")
     expect(figures.locator("tr", has_text="One appliance suffices")).to_contain_text("Yes: 1 of 200 machines")
     expect(page.locator("#planner-figures-servers tr", has_text=server)).to_contain_text("declared")
-    screenshot(page, "capacity-planner.png")
+    screenshot(page, "capacity-planner.png", docs_size=True)
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Export CSV").click()
@@ -72,4 +63,4 @@ def test_plan_export_csv_and_see_the_downtime_forecast(live_hub, page, replicati
     expect(forecast).to_contain_text("Expected downtime with shutdown")
     expect(forecast.locator("#cutover-forecast-steps")).to_contain_text("Create and start the Azure VM")
     expect(forecast.locator("#cutover-forecast-steps")).to_contain_text("Final replication")
-    screenshot(page, "migrate-cutover-forecast.png")
+    screenshot(page, "migrate-cutover-forecast.png", docs_size=True)

@@ -6,12 +6,10 @@ with nothing created."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -19,7 +17,7 @@ from playwright.sync_api import expect
 
 from replication.tests.plans import machine_profile
 from tests.appliances import start_appliance
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 from tests.test_isolation import csrf, portal_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -227,11 +225,7 @@ def test_a_person_fills_every_tab_and_replication_starts(live_hub, discovered_pr
     expect(capacity).to_contain_text("Time to complete initial replication")
     expect(capacity.locator("tr", has_text="One appliance suffices")).to_contain_text("Yes: 2 of 200 machines")
     expect(page.locator("#review-plan-servers tr", has_text=WEB)).to_contain_text("68.7 GB")  # disk1 excluded
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        page.set_viewport_size({"width": 1400, "height": 900})
-        page.screenshot(
-            path=str(Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "replicate-review-plan.png")
-        )
+    screenshot(page, "replicate-review-plan.png", docs_size=True)
     page.get_by_role("button", name="Replicate", exact=True).click()
 
     expect(page.get_by_role("heading", name="Azure Migrate | Servers")).to_be_visible()

@@ -7,16 +7,14 @@ DOCS_SCREENSHOTS=1 also saves the Source settings tab (1400x900) into docs/scree
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from replication.tests.plans import machine_profile
 from tests.appliances import launch_appliance, start_appliance
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 from tests.hubs import free_port, unique
 from tests.test_arm_site_recovery import vault_name
 from tests.test_portal_replicate import fill_target_settings, finalize, open_replicate, search, wait_until_discovered
@@ -24,7 +22,6 @@ from tests.test_portal_replicate import fill_target_settings, finalize, open_rep
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 GIB = 1024**3
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 ITEMS = "replicationFabrics/migrate-fabric/replicationProtectionContainers/migrate-container/replicationMigrationItems"
 
 
@@ -79,8 +76,7 @@ def test_a_person_chooses_the_scale_out_process_server_in_replicate(live_hub, tm
         page.get_by_label("Friendly name").fill("scale-out")
         page.get_by_label("User name").fill("root")
         page.get_by_label("Password", exact=True).fill("dummy-Passw0rd")
-        if os.environ.get("DOCS_SCREENSHOTS"):
-            page.screenshot(path=str(SCREENSHOTS / "replicate-scale-out-process-server.png"))
+        screenshot(page, "replicate-scale-out-process-server.png")
         page.get_by_role("button", name="Next: Virtual machines").click()
         search(page, server)
         page.get_by_label(f"Select {server}").check()

@@ -5,18 +5,13 @@ DOCS_SCREENSHOTS=1 also saves the tab (1400x900) into docs/screenshots/."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from tests import hubs
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 
 pytestmark = pytest.mark.live
-
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +62,7 @@ def test_save_change_restore_and_reset_from_the_snapshots_tab(snapshot_portal_hu
     expect(page.locator(".messages")).to_contain_text("Restored snapshot cutover-night")
     assert not resource_group_exists(hub, group)
     expect(page.get_by_role("tab", name="Snapshots")).to_have_attribute("aria-selected", "true")  # still signed in
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / "emulator-snapshots.png"))
+    screenshot(page, "emulator-snapshots.png")
 
     # Reset to the demo data: the operator signs in again; the snapshots stay.
     page.once("dialog", lambda dialog: dialog.accept())

@@ -14,16 +14,14 @@ With DOCS_SCREENSHOTS=1 each blade is also saved into docs/screenshots/ (the REA
 
 from __future__ import annotations
 
-import os
 import re
 from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 from tests.hubs import unique
 from tests.replication_rig import one_disk_rig
 from tests.test_portal_add_tools import choose_server_migration_only
@@ -32,18 +30,11 @@ from tests.test_tutorial_e2e import choose_from_menu, replicating_row
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 MIB = 1024 * 1024
 JOB_TIMEOUT_MS = 60_000
 READY_TIMEOUT_MS = 120_000
 # Characters the portal once used as status icons; Debian's Chromium draws some as empty boxes.
 STATUS_CHARACTERS = "\u231b\u2714\u2716\u26a0\u2139"
-
-
-def shot(page, name: str) -> None:
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def no_status_characters(page) -> None:
@@ -107,14 +98,14 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
     rig = None
     try:
         sign_in(page, hub)
-        shot(page, "home")
+        screenshot(page, "home.png")
 
         # All services: Virtual machines is a service; the filter works as you type.
         page.get_by_role("link", name="All services").click()
         services = page.locator("#services")
         expect(services.get_by_role("link", name="Virtual machines", exact=True)).to_be_visible()
         expect(services.locator("li").filter(has_text="Virtual machines")).not_to_contain_text("not emulated yet")
-        shot(page, "all-services")
+        screenshot(page, "all-services.png")
         page.get_by_label("Filter services").press_sequentially("netw")
         expect(services.get_by_role("link", name="Virtual networks")).to_be_visible()
         expect(services.get_by_role("link", name="Azure Migrate", exact=True)).to_be_hidden()
@@ -124,7 +115,7 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         page.get_by_label("Filter services").fill("migrate")
         page.get_by_role("link", name="Azure Migrate", exact=True).click()
         expect(page.get_by_role("heading", name="Azure Migrate | Overview")).to_be_visible()
-        shot(page, "azure-migrate-overview")
+        screenshot(page, "azure-migrate-overview.png")
 
         # Add tools: a Geography choice of geographies, then the metadata region by its name.
         page.get_by_role("link", name="Assess and migrate servers").click()
@@ -146,7 +137,7 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         region = page.get_by_label("Metadata region")
         expect(region.locator("option")).to_have_text(["North Europe", "West Europe"])
         region.select_option(label="West Europe")
-        shot(page, "add-tools")
+        screenshot(page, "add-tools.png")
         choose_server_migration_only(page)
         expect(page.locator("table.props").filter(has_text="Metadata region")).to_contain_text("West Europe")
         page.get_by_role("button", name="Add tools").click()
@@ -155,14 +146,14 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         expect(tool).to_be_visible(timeout=60_000)  # live: the blade follows its deployment
         expect(page.locator(".project-bar")).to_contain_text("Metadata in West Europe")
         project_path = re.search(r"project=([^&]+)", page.url).group(1)
-        shot(page, "servers")
+        screenshot(page, "servers.png")
 
         # The notifications: their status icons are drawn as SVG.
         page.get_by_label("Notifications").click()
         panel = page.locator("#bell .flyout")
         expect(panel.locator(".notification").first).to_be_visible()
         icons_are_svg(panel)
-        shot(page, "notifications")
+        screenshot(page, "notifications.png")
         page.get_by_label("Notifications").click()
 
         # Discover: the confirmation names the region chosen.
@@ -174,7 +165,7 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         page.get_by_label("Target region", exact=True).select_option(label="West Europe")
         confirm = page.get_by_label("Confirm that the target region for migration is West Europe")
         confirm.check()
-        shot(page, "discover")
+        screenshot(page, "discover.png")
         page.get_by_role("button", name="Create resources").click()
         expect(page.locator("#region-locked")).to_contain_text(
             "All migrations from this project go to West Europe", timeout=JOB_TIMEOUT_MS
@@ -186,10 +177,10 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         assert download.bounding_box()["height"] <= line + 1, "the key's Download button is on one line"
         step = page.locator("#install-appliance li").filter(has=download).bounding_box()
         assert download.bounding_box()["x"] > step["x"] + 20, "the key's Download follows its text, not below it"
-        shot(page, "discover-appliance")
+        screenshot(page, "discover-appliance.png")
         page.goto(f"{hub.url}/migrate/servers/?project={project_path}")
         expect(page.locator("#tool-server-migration")).to_contain_text("Target region: West Europe")
-        shot(page, "servers-with-tool")
+        screenshot(page, "servers-with-tool.png")
 
         # A server that replicates: a real appliance and Mobility service (in another project).
         rig, image = one_disk_rig(hub, tmp_path, 12, seed=5, cycle_seconds=2)
@@ -197,32 +188,32 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         page.goto(servers_url(hub, rig.appliance.project_path))
         page.locator("#discovered-count").get_by_role("link").click()
         expect(page.locator("#discovered-servers")).to_contain_text(host)
-        shot(page, "discovered-servers")
+        screenshot(page, "discovered-servers.png")
 
         # Replicate, every tab; the VM size is not cut off.
         page.goto(servers_url(hub, rig.appliance.project_path))
         page.locator("#tool-server-migration").get_by_role("link", name="Replicate").click()
         expect(page.get_by_role("heading", name="Source settings")).to_be_visible()
-        shot(page, "replicate-1-source-settings")
+        screenshot(page, "replicate-1-source-settings.png")
         fill_source_settings(page, "tour")
         search(page, host)
         page.get_by_label(f"Select {host}").check()
-        shot(page, "replicate-2-virtual-machines")
+        screenshot(page, "replicate-2-virtual-machines.png")
         page.get_by_role("button", name="Next: Target settings").click()
         fill_target_settings(page)
         expect(page.locator("#target-region")).to_contain_text("West Europe")
-        shot(page, "replicate-3-target-settings")
+        screenshot(page, "replicate-3-target-settings.png")
         page.get_by_role("button", name="Next: Compute").click()
         expect(page.get_by_role("heading", name="Compute")).to_be_visible()
         size = page.get_by_label(f"Azure VM size for {host}")
         expect(size).to_be_visible()
         expect(size.locator("option:checked")).to_have_text("Automatically select matching configuration")
         assert text_fits(size), "the VM size dropdown cuts its text off"
-        shot(page, "replicate-4-compute")
+        screenshot(page, "replicate-4-compute.png")
         page.get_by_role("button", name="Next: Disks").click()
-        shot(page, "replicate-5-disks")
+        screenshot(page, "replicate-5-disks.png")
         page.get_by_role("button", name="Next: Review and start replication").click()
-        shot(page, "replicate-6-review")
+        screenshot(page, "replicate-6-review.png")
         page.get_by_role("button", name="Replicate", exact=True).click()
         expect(page.locator(".messages")).to_contain_text("Start replication job started")
 
@@ -235,23 +226,23 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         expect(row).to_contain_text(re.compile(r"\d+(\.\d)? (B|KB|MB)\b"))
         assert not re.search(r"\bMiB|\bGiB|\bKiB", row.inner_text())
         icons_are_svg(row)
-        shot(page, "replicating-servers")
+        screenshot(page, "replicating-servers.png")
         row.get_by_role("link", name=host, exact=True).click()
         expect(page.locator("body")).to_contain_text("West Europe")
         assert "westeurope" not in page.locator("main").inner_text()
-        shot(page, "replicating-server")
+        screenshot(page, "replicating-server.png")
 
         # Test migrate from Test migrated servers: the breadcrumb says so.
         page.goto(f"{hub.url}/migrate/test-migrated-servers/?project={rig_project}")
         expect(page.get_by_role("heading", name=re.compile("Test migrated servers"))).to_be_visible()
-        shot(page, "test-migrated-servers")
+        screenshot(page, "test-migrated-servers.png")
         test_row = page.locator("#test-migrated-servers tr").filter(has_text=host)
         choose_from_menu(test_row, host, "Test migrate")
         expect(page.get_by_role("heading", name="Test Migration")).to_be_visible()
         breadcrumb = page.locator("nav.breadcrumb")
         expect(breadcrumb.get_by_role("link", name="Test migrated servers")).to_be_visible()
         expect(page.locator("main")).to_contain_text("West Europe")
-        shot(page, "test-migrate")
+        screenshot(page, "test-migrate.png")
         page.get_by_role("button", name="Test migration").click()
         with failed_job_told(page):
             expect(test_row.locator(".test-state")).to_contain_text("Test clean up pending", timeout=JOB_TIMEOUT_MS)
@@ -271,7 +262,7 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         # Migrate: "Shut down virtual machines and perform a planned migration with no data loss", Yes > OK.
         choose_from_menu(row, host, "Migrate")
         expect(page.get_by_role("radio", name="Yes", exact=True)).to_be_checked()
-        shot(page, "migrate")
+        screenshot(page, "migrate.png")
         page.get_by_role("button", name="OK", exact=True).click()
         expect(page.locator(".messages")).to_contain_text(f"Migration of {host} started")
         page.goto(f"{hub.url}/migrate/replicating-servers/?project={rig_project}")
@@ -280,13 +271,13 @@ def test_a_tour_of_the_azure_migrate_blades(live_hub, browser, tmp_path):
         # The migrated VM, the jobs, the notifications.
         page.get_by_role("link", name="Virtual machines").first.click()
         expect(page.locator("#virtual-machines")).to_contain_text("West Europe")
-        shot(page, "virtual-machines")
+        screenshot(page, "virtual-machines.png")
         page.goto(f"{hub.url}/jobs/")
-        shot(page, "jobs")
+        screenshot(page, "jobs.png")
         page.get_by_label("Notifications").click()
         icons_are_svg(page.locator("#bell .flyout"))
         no_status_characters(page)
-        shot(page, "notifications-after-migration")
+        screenshot(page, "notifications-after-migration.png")
     finally:
         if rig is not None:
             rig.stop()

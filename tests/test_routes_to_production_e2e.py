@@ -8,21 +8,18 @@ warning at 1400x900."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import sign_in
+from tests.conftest import screenshot, sign_in
 from tests.disk_images import change_blocks, sha256_of
 from tests.replication_rig import VNET, enable_replication, one_disk_rig, wait_for, wait_for_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 JOB_TIMEOUT_MS = 60_000
 CODE = "78605"
 
@@ -85,11 +82,9 @@ def test_a_test_vm_in_a_network_routing_to_production_is_warned_of_until_cleaned
         expect(health).to_contain_text(f"Warning {CODE}")
         expect(health).to_contain_text(f"{server}-Test runs in vnet-test, which has a route to production")
         expect(health).to_contain_text("Clean up the test migration")
-        if os.environ.get("DOCS_SCREENSHOTS"):
-            # Only for the picture: a live push may redraw the part meanwhile, which the expects above
-            # ride out but a scroll of the element found does not.
-            health.scroll_into_view_if_needed()
-            page.screenshot(path=str(SCREENSHOTS / "fault-routes-to-production-health.png"))
+        # Scrolled only for the picture: a live push may redraw the part meanwhile, which the expects
+        # above ride out but a scroll of the element found does not.
+        screenshot(page, "fault-routes-to-production-health.png", showing=health)
 
         # Replication goes on beside the test VM.
         change_blocks(image, 8, seed=62)

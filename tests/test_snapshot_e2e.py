@@ -13,19 +13,13 @@ import signal
 import pytest
 
 from tests import hubs
-from tests.disk_images import change_blocks, sha256_of, write_realistic_image
+from tests.disk_images import MIB, change_blocks, sha256_of, write_realistic_image
 from tests.replication_rig import ImageWriter, build_rig, enable_replication, wait_for, wait_for_state
 
 pytestmark = pytest.mark.live
 
-MIB = 1024 * 1024
 
-
-@pytest.fixture(scope="module")
-def snapshot_hub(tmp_path_factory):
-    hub = hubs.module_production_hub(tmp_path_factory.mktemp("snapshot-hub"), name="snapshots", redis_db_offset=14)
-    yield hub
-    hub.stop()
+snapshot_hub = hubs.module_hub_fixture("snapshots", redis_db_offset=14)
 
 
 def latest_point(replica: dict) -> int:

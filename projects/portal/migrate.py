@@ -7,9 +7,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
-from django_htmx.http import HttpResponseClientRedirect
 
 from hub.arm.errors import ArmError
+from hub.http import redirect_page, render_part
 from jobs.models import Job
 from projects import access, services, tool_cards
 from projects.forms import STEPS, AddToolsForm
@@ -45,10 +45,10 @@ def migrate_servers(request):
         project = project_in_view(request)
         if project is not None and not selected_id:
             return redirect(servers_url(project.arm_id))  # the URL names the project in view, as a link would
-    template = "projects/migrate_servers.html#blade" if request.htmx else "projects/migrate_servers.html"
-    return render(
+    return render_part(
         request,
-        template,
+        "projects/migrate_servers.html",
+        "blade",
         {
             "blade": "servers",
             "projects": projects,
@@ -85,8 +85,7 @@ def add_tools(request):
                 except ArmError as error:
                     form.add_error(None, error.portal_message)
                 else:
-                    target = servers_url(job.target_object_id)
-                    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+                    return redirect_page(request, servers_url(job.target_object_id))
             else:
                 step = min(step + 1, len(STEPS) - 1)
         else:
@@ -100,8 +99,7 @@ def add_tools(request):
         "review": form.review() if step == len(STEPS) - 1 and form.validate_upto >= 2 and form.is_valid() else None,
         "blade": "servers",
     }
-    template = "projects/add_tools.html#wizard" if request.htmx else "projects/add_tools.html"
-    return render(request, template, context)
+    return render_part(request, "projects/add_tools.html", "wizard", context)
 
 
 def _arm_id_of(form: AddToolsForm) -> str:

@@ -10,8 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from hub.arm.errors import ArmError
-from hub.http import not_found_as_404
+from hub.http import done_or_refused, not_found_as_404, refusal_on_form
 from projects import access, services
 from projects.regions import REGIONS
 
@@ -55,16 +54,12 @@ def _network_url(network) -> str:
     return reverse("projects:virtual-network", args=[group.subscription_id, group.name, network.name])
 
 
-def _error_message(error: ArmError) -> str:
-    return error.portal_message
-
-
 @login_required
 def network_list(request):
     form = CreateNetworkForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with refusal_on_form(form, FIELDS_BY_TARGET):
             network, _ = services.virtual_network_create_or_update(
                 user=request.user,
                 resource_group=form.groups[data["resource_group"]],
@@ -74,9 +69,6 @@ def network_list(request):
                 subnets=[(data["subnet_name"], data["subnet_range"])],
                 tags={"environment": data["environment"]},
             )
-        except ArmError as error:
-            form.add_error(_field_for(error), _error_message(error))
-        else:
             messages.success(request, f"Created virtual network {network.name}.")
             return redirect(_network_url(network))
     networks = access.visible_networks(request.user).prefetch_related("subnets")
@@ -87,13 +79,13 @@ def network_list(request):
     )
 
 
-def _field_for(error: ArmError) -> str | None:
-    return {
-        "name": "name",
-        "location": "location",
-        "properties.addressSpace.addressPrefixes": "address_space",
-        "properties.addressPrefix": "subnet_range",
-    }.get(error.target or "")
+# The Create virtual network form's field for each member of the ARM request a refusal may name.
+FIELDS_BY_TARGET = {
+    "name": "name",
+    "location": "location",
+    "properties.addressSpace.addressPrefixes": "address_space",
+    "properties.addressPrefix": "subnet_range",
+}
 
 
 @login_required
@@ -101,18 +93,13 @@ def network_detail(request, subscription_id, resource_group_name, network_name):
     network = _network_or_404(request, subscription_id, resource_group_name, network_name)
     form = SubnetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusal_on_form(form, {"properties.addressPrefix": "subnet_range"}):
             services.subnet_create_or_update(
                 user=request.user,
                 network=network,
                 name=form.cleaned_data["subnet_name"],
                 address_prefix=form.cleaned_data["subnet_range"],
             )
-        except ArmError as error:
-            form.add_error(
-                "subnet_range" if error.target == "properties.addressPrefix" else None, _error_message(error)
-            )
-        else:
             messages.success(request, f"Saved subnet {form.cleaned_data['subnet_name']}.")
             return redirect(_network_url(network))
     group = network.resource_group
@@ -134,13 +121,12 @@ def network_detail(request, subscription_id, resource_group_name, network_name):
 @require_POST
 def network_delete(request, subscription_id, resource_group_name, network_name):
     network = _network_or_404(request, subscription_id, resource_group_name, network_name)
-    try:
-        services.virtual_network_delete(user=request.user, network=network)
-    except ArmError as error:
-        messages.error(request, _error_message(error))
-        return redirect(_network_url(network))
-    messages.success(request, f"Deleted virtual network {network.name}.")
-    return redirect("projects:virtual-networks")
+    deleted = done_or_refused(
+        request,
+        lambda: services.virtual_network_delete(user=request.user, network=network),
+        f"Deleted virtual network {network.name}.",
+    )
+    return redirect("projects:virtual-networks") if deleted else redirect(_network_url(network))
 
 
 @login_required
@@ -150,10 +136,7 @@ def subnet_delete(request, subscription_id, resource_group_name, network_name, s
     subnet = network.subnets.filter(name__iexact=subnet_name).first()
     if subnet is None:
         raise Http404("No such subnet")
-    try:
-        services.subnet_delete(user=request.user, subnet=subnet)
-    except ArmError as error:
-        messages.error(request, _error_message(error))
-    else:
-        messages.success(request, f"Deleted subnet {subnet.name}.")
+    done_or_refused(
+        request, lambda: services.subnet_delete(user=request.user, subnet=subnet), f"Deleted subnet {subnet.name}."
+    )
     return redirect(_network_url(network))

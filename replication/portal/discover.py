@@ -7,13 +7,14 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from hub import clock
 from hub.arm.errors import ArmError
+from hub.http import refusal_on_form, render_part
 from hub.ids import parse_uuid
 from jobs.models import Job
 from projects import access, services
@@ -67,7 +68,7 @@ def discover(request):
     group = project.resource_group
     form = DiscoverForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusal_on_form(form):
             services.create_resources_start(
                 user=request.user,
                 project=project,
@@ -75,9 +76,6 @@ def discover(request):
                 machines_virtualized=form.cleaned_data["machines_virtualized"],
                 link=discover_url(project),
             )
-        except ArmError as error:
-            form.add_error(None, error.portal_message)
-        else:
             return redirect(discover_url(project))
     resources = {r.kind: r for r in project.migration_resources.all()}
     # The project's jobs in progress (Create resources, Finalize registration): the page follows them live.
@@ -86,10 +84,10 @@ def discover(request):
             Q(target_object_id__iexact=project.arm_id) | Q(target_object_id__istartswith=project.arm_id + "/")
         )
     )
-    template = "replication/discover.html#live" if request.htmx else "replication/discover.html"
-    return render(
+    return render_part(
         request,
-        template,
+        "replication/discover.html",
+        "live",
         {
             "blade": "servers",
             "project": project,

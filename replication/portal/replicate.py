@@ -11,13 +11,12 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import urlencode
-from django_htmx.http import HttpResponseClientRedirect
 
 from hub import secrets
 from hub.arm.errors import ArmError
+from hub.http import redirect_page, render_part
 from hub.ids import parse_uuid
 from projects.models import MigrateProject
 from projects.portal.migrate import project_from_arm_id, servers_url
@@ -98,8 +97,7 @@ def replicate(request):
         **(_capacity(form, project) if step == REVIEW else {}),
         "servers_url": servers_url(project.arm_id),
     }
-    template = "replication/replicate/wizard.html#wizard" if request.htmx else "replication/replicate/wizard.html"
-    return render(request, template, context)
+    return render_part(request, "replication/replicate/wizard.html", "wizard", context)
 
 
 def _capacity(form: ReplicateForm, project: MigrateProject) -> dict:
@@ -131,8 +129,7 @@ def _start(request, form: ReplicateForm, project: MigrateProject):
         f"Replicate: {len(jobs)} Start replication job{'s' if len(jobs) != 1 else ''} started ({names}). "
         "Follow them in the notifications or in Jobs.",
     )
-    target = servers_url(project.arm_id)
-    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    return redirect_page(request, servers_url(project.arm_id))
 
 
 def replicating_servers_url(project: MigrateProject) -> str:

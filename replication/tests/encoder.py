@@ -123,6 +123,24 @@ def apply(item):
     data_path.replica_apply(item.pk, owner="test")
 
 
+def applied_by_two_workers(item, source: bytes, second_worker_starts=lambda: None):
+    """Disk0's full cycle of `source` in two batches, the second applied as by another worker process (one
+    that never saw the first batch's running digest). `second_worker_starts` runs between the two, and
+    what it returns is returned, so a test can start counting there."""
+    source = bytes(source)
+    ps = ProcessServer(item.project)
+    indexes = [index for index in range(len(source) // BLOCK) if any(source[index * BLOCK : (index + 1) * BLOCK])]
+    half = len(indexes) // 2
+    uploads.batch_store(item.appliance, ps.body(item, "disk0", 1, 1, records(source, indexes[:half]), full=True))
+    apply(item)
+    data_path._cycle_digests.clear()
+    started = second_worker_starts()
+    last = ps.body(item, "disk0", 2, 1, records(source, indexes[half:]), full=True, marker=marker(1, source))
+    uploads.batch_store(item.appliance, last)
+    apply(item)
+    return started
+
+
 def first_cycle_applied(item, seed: int) -> tuple[ProcessServer, bytearray, int]:
     """Disk0 replicated once: a full cycle of image(seed, MIB) sent through a new process server and
     applied. Returns the process server, the source image and the next sequence to send."""

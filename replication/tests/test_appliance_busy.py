@@ -9,11 +9,10 @@ import http.client
 
 import pytest
 from agent import client, uploader
-from agent.replicator import Replicator
 from appliance import process_server
 from appliance.hub_client import HubError
 
-from replication.tests.test_process_server import RunningAppliance, batch, entry
+from replication.tests.test_process_server import RunningAppliance, batch, disk_replicator, entry
 
 
 @pytest.fixture
@@ -81,14 +80,7 @@ def test_the_agent_waits_as_told_and_sends_the_batch_again(tmp_path, hub, applia
             ps.uploads.release()  # the uploads in flight finish while the agent waits
 
     monkeypatch.setattr(uploader.Uploader, "_pause", paused)
-    credentials = {"appliance": appliance.url, **agent}
-    replicator = Replicator(
-        str(tmp_path / "agent-state"),
-        "machine-1",
-        [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}],
-        lambda: credentials,
-        log=log.append,
-    )
+    replicator = disk_replicator(tmp_path, appliance, agent, log=log.append)
     replicator.update(entry())
     replicator.run_cycle()
 

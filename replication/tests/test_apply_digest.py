@@ -12,6 +12,7 @@ import pytest
 from jobs.models import OutboxMessage
 from replication import apply_lease, data_path, replica_files, uploads
 from replication.models import RecoveryPoint
+from replication.tests import encoder
 from replication.tests.encoder import BLOCK, MIB, ProcessServer, apply, image, marker, records, replica_bytes, send_full
 from replication.uploads import APPLY_REPLICATION_TASK
 
@@ -43,21 +44,11 @@ def test_a_full_cycle_applied_in_order_is_verified_without_reading_the_replica_a
     assert not item.disks.get(disk_id="disk0").resync_required
 
 
-def test_a_full_cycle_applied_by_two_workers_reads_the_replica_for_its_digest(replicating, monkeypatch):
+def test_a_applied_by_two_workers_reads_the_replica_for_its_digest(replicating, monkeypatch):
     item = replicating
     reads = replica_reads(monkeypatch)
-    ps = ProcessServer(item.project)
     source = image(22, MIB)
-    indexes = [index for index in range(MIB // BLOCK) if any(source[index * BLOCK : (index + 1) * BLOCK])]
-    half = len(indexes) // 2
-    uploads.batch_store(item.appliance, ps.body(item, "disk0", 1, 1, records(bytes(source), indexes[:half]), full=True))
-    apply(item)
-    data_path._cycle_digests.clear()  # the rest is applied by another worker process
-    last = ps.body(
-        item, "disk0", 2, 1, records(bytes(source), indexes[half:]), full=True, marker=marker(1, bytes(source))
-    )
-    uploads.batch_store(item.appliance, last)
-    apply(item)
+    encoder.applied_by_two_workers(item, source)
     assert len(reads) == 1
     assert RecoveryPoint.objects.filter(item=item, cycle=1).exists()
     assert replica_bytes(item, "disk0") == bytes(source)

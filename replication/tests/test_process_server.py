@@ -110,6 +110,13 @@ def batch(agent: dict, sequence=1, item="item-1", disk="disk0", records=b"", mar
     return blocks.encode_batch_prefix(header) + records
 
 
+def disk_replicator(tmp_path, appliance, agent: dict, log=lambda line: None) -> Replicator:
+    """The agent of machine-1, replicating its disk0 (tmp_path/disk.img) through the running appliance."""
+    credentials = {"appliance": appliance.url, **agent}
+    disks = [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}]
+    return Replicator(str(tmp_path / "agent-state"), "machine-1", disks, lambda: credentials, log=log)
+
+
 def test_the_heartbeat_carries_the_machines_entry_and_survives_a_restart(tmp_path, hub, appliance):
     agent = appliance.register("machine-1")
     other = appliance.register("machine-2")
@@ -145,14 +152,7 @@ def test_an_agent_replicates_through_the_process_server_to_the_hub(tmp_path, hub
         image[start : start + 4096] = ((b"log line %d: service healthy\n" % chooser.randint(0, 99)) * 200)[:4096]
     image[-5000:] = os.urandom(5000)
     (tmp_path / "disk.img").write_bytes(image)
-    credentials = {"appliance": appliance.url, **agent}
-    replicator = Replicator(
-        str(tmp_path / "agent-state"),
-        "machine-1",
-        [{"diskId": "disk0", "path": str(tmp_path / "disk.img")}],
-        lambda: credentials,
-        log=lambda line: None,
-    )
+    replicator = disk_replicator(tmp_path, appliance, agent)
     replicator.update(appliance.post("/agent-api/v1/heartbeat", agent)[1]["replication"])
     replicator.run_cycle()
 
