@@ -1,7 +1,9 @@
 """The periodic work of every worker process, in a thread beside its Celery worker.
 
-Every half second the outbox's due messages go to the broker; every HEARTBEAT_SECONDS the worker's
-heartbeat is refreshed and lost runs are resumed (jobs.supervision). It starts with any Celery worker
+Every half second the outbox's due messages go to the broker; every HEARTBEAT_SECONDS lost runs are
+resumed (jobs.supervision). The worker's heartbeat has a thread of its own: a slow round here (a large
+prune, a broker that does not answer) must not make a live worker look dead, or its running jobs would
+be handed to another worker while it still runs them. It starts with any Celery worker
 of the hub (the `worker_init` signal, connected in JobsConfig.ready): a `celery worker` process, the
 child `manage.py serve` runs, and the embedded worker thread of `make run`. No beat is needed.
 """
@@ -33,29 +35,33 @@ def every(seconds: float, name: str, function) -> None:
 
 _stop = threading.Event()
 _thread: threading.Thread | None = None
+_beat_thread: threading.Thread | None = None
 
 
 def start() -> None:
     """Register this process as a worker and start the loop (once per process)."""
-    global _thread
+    global _thread, _beat_thread
     with _lock:
         if _thread is not None and _thread.is_alive():
             return
         name = workers.register()
         close_old_connections()
         _stop.clear()
+        _beat_thread = threading.Thread(target=_beat_loop, name="migratehub-heartbeat", daemon=True)
+        _beat_thread.start()
         _thread = threading.Thread(target=_loop, name="migratehub-periodic", daemon=True)
         _thread.start()
         logger.info("Worker %s: heartbeat, outbox dispatcher and job supervision started", name)
 
 
 def stop() -> None:
-    global _thread
+    global _thread, _beat_thread
     with _lock:
         _stop.set()
-        if _thread is not None:
-            _thread.join(timeout=10)
-            _thread = None
+        for thread in (_thread, _beat_thread):
+            if thread is not None:
+                thread.join(timeout=10)
+        _thread = _beat_thread = None
         try:
             workers.unregister()
         except Exception:
@@ -64,14 +70,24 @@ def stop() -> None:
             close_old_connections()
 
 
-def _loop() -> None:
-    next_beat = 0.0
+def _beat_loop() -> None:
     while not _stop.is_set():
         try:
-            if time.monotonic() >= next_beat:
-                workers.beat()
+            workers.beat()
+        except Exception:
+            logger.exception("Heartbeat failed; retrying")
+        finally:
+            close_old_connections()
+        _stop.wait(workers.HEARTBEAT_SECONDS)
+
+
+def _loop() -> None:
+    next_supervision = 0.0
+    while not _stop.is_set():
+        try:
+            if time.monotonic() >= next_supervision:
                 supervision.jobs_resume_lost()
-                next_beat = time.monotonic() + workers.HEARTBEAT_SECONDS
+                next_supervision = time.monotonic() + workers.HEARTBEAT_SECONDS
             outbox.deliver_due()
             _run_due_rounds()
         except Exception:
