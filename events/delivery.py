@@ -104,32 +104,38 @@ def _deliver_loop() -> None:
                     _work_due.wait(SPARE_WAIT_SECONDS)
 
 
+def _wake_deliverers_if_due() -> None:
+    if anything_due():
+        with _work_due:
+            _work_due.notify_all()
+
+
 def _lookout_loop() -> None:
-    while not _stop.is_set():
-        try:
-            if anything_due():
-                with _work_due:
-                    _work_due.notify_all()
-        except Exception:
-            logger.exception("Looking for due event deliveries failed; retrying")
-        finally:
-            close_old_connections()
-        _stop.wait(IDLE_SECONDS)
+    rounds.repeat_until_stopped(
+        _stop,
+        lambda: IDLE_SECONDS,
+        _wake_deliverers_if_due,
+        "Looking for due event deliveries failed; retrying",
+        logger,
+    )
 
 
-def _watch_loop() -> None:
+def _watch_once_per_hub() -> None:
     # Every worker process runs this loop, but one round per interval is enough for the whole hub:
     # comparing every watched resource's state is the heavy part, and doing it in each worker only
     # repeats it.
-    while not _stop.is_set():
-        try:
-            if rounds.claim_round("events-watcher", settings.EVENTS_WATCH_SECONDS * 0.9):
-                watcher.watch_once()
-        except Exception:
-            logger.exception("Watching replication state for events failed; retrying")
-        finally:
-            close_old_connections()
-        _stop.wait(settings.EVENTS_WATCH_SECONDS)
+    if rounds.claim_round("events-watcher", settings.EVENTS_WATCH_SECONDS * 0.9):
+        watcher.watch_once()
+
+
+def _watch_loop() -> None:
+    rounds.repeat_until_stopped(
+        _stop,
+        lambda: settings.EVENTS_WATCH_SECONDS,
+        _watch_once_per_hub,
+        "Watching replication state for events failed; retrying",
+        logger,
+    )
 
 
 def _due():

@@ -16,6 +16,7 @@ import time
 
 from django.db import close_old_connections
 
+from hub import rounds
 from jobs import outbox, supervision, workers
 
 logger = logging.getLogger(__name__)
@@ -40,10 +41,11 @@ _beat_thread: threading.Thread | None = None
 
 def start() -> None:
     """Register this process as a worker and start the loop (once per process)."""
-    global _thread, _beat_thread
+    global _thread, _beat_thread, _next_supervision
     with _lock:
         if _thread is not None and _thread.is_alive():
             return
+        _next_supervision = 0.0  # a (re)started worker looks for lost runs at once
         name = workers.register()
         close_old_connections()
         _stop.clear()
@@ -71,31 +73,28 @@ def stop() -> None:
 
 
 def _beat_loop() -> None:
-    while not _stop.is_set():
-        try:
-            workers.beat()
-        except Exception:
-            logger.exception("Heartbeat failed; retrying")
-        finally:
-            close_old_connections()
-        _stop.wait(workers.HEARTBEAT_SECONDS)
+    rounds.repeat_until_stopped(
+        _stop, lambda: workers.HEARTBEAT_SECONDS, workers.beat, "Heartbeat failed; retrying", logger
+    )
+
+
+_next_supervision = 0.0
+
+
+def _periodic_round() -> None:
+    global _next_supervision
+    if time.monotonic() >= _next_supervision:
+        supervision.jobs_resume_lost()
+        _next_supervision = time.monotonic() + workers.HEARTBEAT_SECONDS
+    outbox.deliver_due()
+    _run_due_rounds()
 
 
 def _loop() -> None:
-    next_supervision = 0.0
-    while not _stop.is_set():
-        try:
-            if time.monotonic() >= next_supervision:
-                supervision.jobs_resume_lost()
-                next_supervision = time.monotonic() + workers.HEARTBEAT_SECONDS
-            outbox.deliver_due()
-            _run_due_rounds()
-        except Exception:
-            # The database or the broker is away: say so, and try again on the next round.
-            logger.exception("Periodic work failed; retrying")
-        finally:
-            close_old_connections()
-        _stop.wait(DISPATCH_SECONDS)
+    # A failure here is the database or the broker away: said, and tried again on the next round.
+    rounds.repeat_until_stopped(
+        _stop, lambda: DISPATCH_SECONDS, _periodic_round, "Periodic work failed; retrying", logger
+    )
 
 
 def _run_due_rounds() -> None:
