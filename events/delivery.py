@@ -11,7 +11,7 @@ log. Before any event, a new endpoint must pass Event Grid's validation handshak
 watcher thread (events.watcher) turns replication state and health changes into events.
 
 Idle, the delivery threads cost nothing: one lookout thread asks, every IDLE_SECONDS, whether anything
-is due (one query), and wakes them only then; they deliver until nothing is left and wait again. Each
+is due (at most two queries), and wakes them only then; they deliver until nothing is left and wait again. Each
 thread asking on its own cost two queries per thread and round, a measurable share of a worker that
 applies replication in the same process.
 
@@ -32,7 +32,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -146,26 +146,9 @@ def _due():
 
 
 def anything_due() -> bool:
-    """Whether a delivery or a validation handshake is due and unclaimed (what `_due` and `_validation_due`
-    select), asked in one statement written out: building the two querysets cost as much as running them."""
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _ANYTHING_DUE_SQL,
-            (DeliveryState.PENDING, DeliveryState.RETRYING, now, now, ProvisioningState.CREATING, now, now),
-        )
-        return bool(cursor.fetchone()[0])
-
-
-_ANYTHING_DUE_SQL = f"""
-SELECT EXISTS (
-    SELECT 1 FROM {EventDelivery._meta.db_table}
-    WHERE state IN (%s, %s) AND due_at <= %s AND (claimed_until IS NULL OR claimed_until < %s)
-) OR EXISTS (
-    SELECT 1 FROM {EventSubscription._meta.db_table}
-    WHERE provisioning_state = %s AND validation_due_at <= %s
-        AND (validation_claimed_until IS NULL OR validation_claimed_until < %s)
-)"""
+    """Whether a delivery or a validation handshake is due and unclaimed: the lookout's one question,
+    asked through the same querysets deliver_next and validate_next take from (one rule of "due")."""
+    return _due().exists() or _validation_due().exists()
 
 
 def claim_next() -> EventDelivery | None:

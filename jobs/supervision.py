@@ -18,6 +18,7 @@ ticket is the job's (jobs.services.job_run), so a copy finds it claimed or finis
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -51,10 +52,10 @@ def jobs_requeue_unclaimed(*, queued_before=None) -> int:
 
 # What domain apps do when a worker is found dead, beside queueing the unclaimed jobs again: a task of
 # theirs it had fetched died with it too (registered from AppConfig.ready: this layer names no app).
-_death_hooks: dict[str, object] = {}
+_death_hooks: dict[str, Callable[[], object]] = {}
 
 
-def on_worker_death(name: str, function) -> None:
+def on_worker_death(name: str, function: Callable[[], object]) -> None:
     """Call `function()` each time a worker is found dead (once per death, by one supervisor)."""
     _death_hooks[name] = function
 
