@@ -235,6 +235,8 @@ def _start_writeback(objects, name: str, replica: int, first: int, last: int) ->
     the replica's every 64 MiB sync wrote its share while the apply waited; started here, the disk works
     while the next batches are applied. (POSIX_FADV_DONTNEED starts the writeback of a file's dirty pages
     and drops only the pages already clean: these are read again only to rebuild a copy.)"""
+    if not hasattr(os, "posix_fadvise"):
+        return  # macOS has no fadvise: the point's sync alone makes the packs durable there
     try:
         pack = os.open(objects.path(name), os.O_RDONLY)
     except OSError:
